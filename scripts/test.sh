@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test run: install the real components, check formatting and lints, run every
+# test. This is what CI runs (.ci/run) and what the README's second command is.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+start=$(date +%s)
+bash scripts/install-test-deps.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast --failure-output final
+  cargo test --doc --quiet
+else
+  cargo test --no-fail-fast
+fi
+echo "== total $(( $(date +%s) - start )) s"

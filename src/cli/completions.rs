@@ -1,0 +1,44 @@
+//! `mcb completions SHELL`: shell completion scripts from the clap definition.
+
+use std::process::ExitCode;
+
+use clap_complete::Shell;
+
+pub const LONG_ABOUT: &str = "\
+Print a completion script for your shell to stdout.
+
+Examples:
+  mcb completions bash > /etc/bash_completion.d/mcb
+  mcb completions zsh  > \"${fpath[1]}/_mcb\"
+  mcb completions fish > ~/.config/fish/completions/mcb.fish";
+
+/// `mcb completions`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shell to write completions for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// Shells we generate completions for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash
+    Bash,
+    /// Z shell
+    Zsh,
+    /// fish
+    Fish,
+}
+
+pub fn run(_g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    let shell = match a.shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut cmd = super::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, "mcb", &mut out);
+    Ok(ExitCode::SUCCESS)
+}

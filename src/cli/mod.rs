@@ -1,0 +1,147 @@
+//! The command line: clap argument structs (one file per subcommand), how results are
+//! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
+//! the work itself happens in `mcb::ops`.
+
+mod completions;
+pub mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mcb::progress::Progress;
+
+pub use output::{OutputFormat, Reporter};
+
+const ABOUT: &str = "Bootstrap Kubernetes management clusters the GitOps way";
+
+const LONG_ABOUT: &str = "\
+mcb turns a short installation spec into a complete, SOPS-encrypted GitOps config repo for
+a Kubernetes management cluster: the SOPS age key, the cluster CA and certificates in
+Cluster API format, kubeconfigs, OIDC clients, GitHub Apps, deploy keys and the Flux and
+kustomize manifests. Every change is committed on a branch and proposed as a pull request;
+the only manual step on a new cluster is `mcb bootstrap` (install Flux, hand it the key).
+
+Everything runs offline against a local repo unless you ask for the network with --push,
+--pr or an issuer URL.";
+
+const AFTER_HELP: &str = "\
+Exit status: 0 ok, 1 a check or drift was found, 2 usage or runtime error.
+
+Environment: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD supply age identities as in
+sops; GITHUB_TOKEN authenticates to GitHub; NO_COLOR turns colour off.";
+
+/// `mcb`: the parsed command line.
+#[derive(Debug, Parser)]
+#[command(name = "mcb", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(propagate_version = true, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The config repo [default: the git repository around the current directory]
+    #[arg(long, global = true, value_name = "DIR", env = "MCB_REPO")]
+    pub repo: Option<PathBuf>,
+
+    /// More detail on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to colour stderr
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+
+    /// Output format of commands that print a result
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// colour when stderr is a terminal and NO_COLOR is unset
+    Auto,
+    /// always colour
+    Always,
+    /// never colour
+    Never,
+}
+
+impl Color {
+    /// Whether to colour what goes to stderr.
+    pub fn enabled_for_stderr(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+            }
+        }
+    }
+}
+
+/// The subcommands. Each appears here only once it works.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print shell completions for bash, zsh or fish
+    #[command(long_about = completions::LONG_ABOUT)]
+    Completions(completions::Args),
+}
+
+/// A usage error found after parsing (a bad flag combination), with a fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    /// what is wrong
+    pub message: String,
+    /// what to do instead
+    pub help: Option<String>,
+}
+
+impl mcb::Help for UsageError {
+    fn help(&self) -> Option<String> {
+        self.help.clone()
+    }
+}
+
+/// Parses the process arguments (exits 2 on a usage error, as clap does).
+pub fn parse() -> Cli {
+    Cli::parse()
+}
+
+/// Builds the clap command (for completions and help tests).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[allow(dead_code)] // used by the commands as they land
+/// Builds the run's [`mcb::Env`], warning when tests have pinned it.
+pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
+    let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
+    if env.is_seeded() {
+        reporter.warn(&format!(
+            "{} is set: randomness is predictable; never use this outside tests",
+            mcb::env::SEED_VAR
+        ));
+    }
+    Ok(env)
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = cli.global;
+    match cli.command {
+        Command::Completions(a) => completions::run(&g, a),
+    }
+}

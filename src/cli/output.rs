@@ -1,0 +1,85 @@
+//! What the user sees: results on stdout (human text or JSON), progress and warnings on
+//! stderr. [`Reporter`] implements the library's [`mcb::progress::Progress`] on stderr.
+
+#![allow(dead_code)] // used by the commands as they land
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+/// `-o/--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// text for people
+    Human,
+    /// one JSON document on stdout, stable and documented per command
+    Json,
+}
+
+/// Progress on stderr: respects `--quiet`, `--verbose` and `--color`.
+#[derive(Debug)]
+pub struct Reporter {
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+}
+
+impl Reporter {
+    /// A reporter for these global flags.
+    pub fn new(g: &super::GlobalArgs) -> Self {
+        Reporter {
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: g.color.enabled_for_stderr(),
+        }
+    }
+
+    fn line(&self, symbol: &str, ansi: &str, msg: &str) {
+        let mut err = std::io::stderr().lock();
+        if self.color {
+            let _ = writeln!(err, "{ansi}{symbol}\x1b[0m {msg}");
+        } else {
+            let _ = writeln!(err, "{symbol} {msg}");
+        }
+    }
+
+    /// Whether `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.verbose > 0
+    }
+}
+
+impl mcb::progress::Progress for Reporter {
+    fn action(&mut self, msg: &str) {
+        if !self.quiet && self.verbose > 0 {
+            self.line("►", "\x1b[36m", msg);
+        }
+    }
+    fn generated(&mut self, msg: &str) {
+        if !self.quiet {
+            self.line("✚", "\x1b[32m", msg);
+        }
+    }
+    fn up_to_date(&mut self, msg: &str) {
+        if !self.quiet {
+            self.line("✔", "\x1b[32m", msg);
+        }
+    }
+    fn warn(&mut self, msg: &str) {
+        self.line("⚠", "\x1b[33m", msg);
+    }
+    fn success(&mut self, msg: &str) {
+        if !self.quiet {
+            self.line("✔", "\x1b[32m", msg);
+        }
+    }
+}
+
+/// Prints `value` as pretty JSON plus a newline on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! The library's top-level error: one variant per module error, so `main` can print the
+//! message, its causes, and a `help:` line saying what to do.
+
+/// A hint for the user: what to change to make the error go away.
+pub trait Help {
+    /// The `help:` line main prints after the error, if there is one.
+    fn help(&self) -> Option<String>;
+}
+
+/// Any error the library returns to the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crate::fsutil::PathError),
+    /// A SOPS file could not be read, decrypted or written.
+    #[error(transparent)]
+    Sops(#[from] crate::sops::Error),
+}
+
+impl Help for Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Io(_) => None,
+            Error::Sops(e) => e.help(),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! mcb — management cluster bootstrap, as a library.
+//!
+//! An installation spec goes in; a complete, SOPS-encrypted GitOps config repo comes out,
+//! committed on a branch and proposed as a pull request. The crate is split the way data
+//! flows (see `docs/design.md`):
+//!
+//! `spec` (what the user asked for) -> `pki` / `creds` (credentials, as values) ->
+//! `render` (a [`fileset::FileSet`] of desired files) -> `repo` (compare with disk, seal
+//! secrets with `sops`, write atomically) -> `git` (branch, commit, push) -> `forge`
+//! (pull request). `ops` runs each user-facing command as ordered, re-runnable steps.
+//!
+//! The library never prints: progress goes through [`progress::Progress`], results are
+//! returned as values, and the binary (`src/main.rs`, `src/cli/`) owns all output.
+
+pub mod env;
+pub mod error;
+pub mod fileset;
+pub mod fsutil;
+pub mod inventory;
+pub mod k8s;
+pub mod progress;
+pub mod sops;
+
+pub use env::Env;
+pub use error::{Error, Help};

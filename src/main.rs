@@ -1,0 +1,53 @@
+//! The `mcb` binary: parse arguments, run one use case, print its result, exit with
+//! 0 (ok), 1 (a check or drift failed) or 2 (usage or runtime error).
+//!
+//! This is the only place that uses `anyhow` and the only place that prints errors.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use mcb::Help;
+
+fn main() -> ExitCode {
+    let args = cli::parse();
+    let color = args.global.color.enabled_for_stderr();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            print_error(&err, color);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `error: …`, one `caused by: …` per source, then `help: …` when the error knows a fix.
+fn print_error(err: &anyhow::Error, color: bool) {
+    let (red, yellow, reset) = if color {
+        ("\x1b[1;31m", "\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    eprintln!("{red}error:{reset} {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    let help = err.chain().find_map(|c| {
+        c.downcast_ref::<mcb::Error>()
+            .and_then(Help::help)
+            .or_else(|| c.downcast_ref::<cli::UsageError>().and_then(Help::help))
+    });
+    if let Some(h) = help {
+        eprintln!("{yellow}help:{reset} {h}");
+    }
+}

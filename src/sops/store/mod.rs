@@ -1,0 +1,1 @@
+//! One codec per file format, all to and from [`super::Tree`].

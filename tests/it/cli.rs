@@ -1,0 +1,54 @@
+//! The CLI frame: help, version, completions, exit codes.
+
+use crate::support::{run, TestEnv};
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.arg("--help");
+    let r = run(c).ok();
+    assert!(r.stdout.contains("Usage: mcb"), "{}", r.stdout);
+    assert!(r.stdout.contains("completions"), "{}", r.stdout);
+    assert!(r.stdout.contains("Exit status: 0 ok, 1"), "{}", r.stdout);
+}
+
+#[test]
+fn version_prints_crate_version() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.arg("--version");
+    let r = run(c).ok();
+    assert_eq!(
+        r.stdout.trim(),
+        format!("mcb {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let t = TestEnv::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef mcb"),
+        ("fish", "complete -c mcb"),
+    ] {
+        let mut c = t.mcb();
+        c.args(["completions", shell]);
+        let r = run(c).ok();
+        assert!(
+            r.stdout.contains(marker),
+            "{shell}: {}",
+            &r.stdout[..r.stdout.len().min(300)]
+        );
+    }
+}
+
+#[test]
+fn unknown_subcommand_is_usage_error_exit_2() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.arg("frobnicate");
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("unrecognized subcommand"), "{}", r.stderr);
+}

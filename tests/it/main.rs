@@ -1,0 +1,6 @@
+//! mcb's integration tests: one binary (as ripgrep and jj do), a module per command, all
+//! driving the real `mcb` binary against real components on 127.0.0.1.
+
+mod support;
+
+mod cli;
