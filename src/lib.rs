@@ -12,6 +12,7 @@
 //! The library never prints: progress goes through [`progress::Progress`], results are
 //! returned as values, and the binary (`src/main.rs`, `src/cli/`) owns all output.
 
+pub mod check;
 pub mod env;
 pub mod error;
 pub mod fileset;
@@ -20,6 +21,7 @@ pub mod inventory;
 pub mod k8s;
 pub mod progress;
 pub mod sops;
+pub mod status;
 
 pub use env::Env;
 pub use error::{Error, Help};

@@ -1,0 +1,218 @@
+//! Which files `mcb check` reads: in a git checkout, the tracked files plus untracked ones
+//! git does not ignore (so a secret about to be committed is caught); elsewhere every file
+//! under the root except `.git/`. Paths listed in [`IGNORE_FILE`] are left out of every check.
+//!
+//! `.mcbignore` format: one repo-relative path per line, `#` starts a comment; a line ending
+//! in `/` leaves out everything below that directory, any other line that exact file.
+//! No globs: an allowlist should be short and obvious in review.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use super::Error;
+use crate::fsutil::IoResultExt;
+
+/// The allowlist file at the repo root.
+pub const IGNORE_FILE: &str = ".mcbignore";
+
+/// One file of the repo, read once and shared by every check.
+#[derive(Debug, Clone)]
+pub struct RepoFile {
+    /// Path relative to the repo root, `/`-separated.
+    pub path: String,
+    /// `installations/<name>/…` gives `name`.
+    pub installation: Option<String>,
+    /// The content, when it is UTF-8 text (binary files are only scanned for nothing).
+    pub text: Option<String>,
+}
+
+impl RepoFile {
+    /// A file from its relative path and bytes.
+    pub fn new(path: impl Into<String>, bytes: Vec<u8>) -> Self {
+        let path = path.into();
+        let installation = path
+            .strip_prefix("installations/")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(name, _)| name.to_owned());
+        RepoFile {
+            path,
+            installation,
+            text: String::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// The text, or `""` for binary files.
+    pub fn text(&self) -> &str {
+        self.text.as_deref().unwrap_or("")
+    }
+
+    /// Whether the file is YAML (or JSON, which YAML parsers read too).
+    pub fn is_yaml(&self) -> bool {
+        [".yaml", ".yml", ".json"].iter().any(|e| self.path.ends_with(e))
+    }
+}
+
+/// Names of the directories under `installations/`, sorted.
+pub fn installations(root: &Path) -> Result<Vec<String>, Error> {
+    let dir = root.join("installations");
+    let Ok(rd) = fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for e in rd {
+        let e = e.context(&dir)?;
+        if e.file_type().context(e.path())?.is_dir() {
+            if let Some(n) = e.file_name().to_str() {
+                names.push(n.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Reads every checked file under `root`, in path order.
+pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
+    let paths = if root.join(".git").exists() {
+        git_paths(root)?
+    } else {
+        let mut v = BTreeSet::new();
+        walk(root, root, &mut v)?;
+        v
+    };
+    let ignore = Ignore::load(root)?;
+    let mut out = Vec::new();
+    for p in paths.into_iter().filter(|p| !ignore.matches(p)) {
+        let abs = root.join(&p);
+        // A tracked file deleted in the work tree is not there to check.
+        let Some(bytes) = crate::fsutil::read_optional(&abs)? else {
+            continue;
+        };
+        out.push(RepoFile::new(p, bytes));
+    }
+    Ok(out)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), Error> {
+    for e in fs::read_dir(dir).context(dir)? {
+        let e = e.context(dir)?;
+        let path = e.path();
+        let ft = e.file_type().context(&path)?;
+        if ft.is_dir() {
+            if e.file_name() != ".git" {
+                walk(root, &path, out)?;
+            }
+        } else if ft.is_file() {
+            out.insert(rel(root, &path));
+        }
+    }
+    Ok(())
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    let r = p.strip_prefix(root).unwrap_or(p);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn git_paths(root: &Path) -> Result<BTreeSet<String>, Error> {
+    let git_err = |e: git2::Error| Error::Git {
+        root: root.to_path_buf(),
+        message: e.message().to_owned(),
+    };
+    let repo = git2::Repository::open(root).map_err(git_err)?;
+    let mut out = BTreeSet::new();
+    let index = repo.index().map_err(git_err)?;
+    for e in index.iter() {
+        out.insert(String::from_utf8_lossy(&e.path).into_owned());
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err)?;
+    for s in statuses.iter() {
+        if s.status().contains(git2::Status::WT_NEW) {
+            if let Ok(p) = s.path() {
+                out.insert(p.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The parsed [`IGNORE_FILE`].
+#[derive(Debug, Default)]
+struct Ignore {
+    files: BTreeSet<String>,
+    dirs: Vec<String>,
+}
+
+impl Ignore {
+    fn load(root: &Path) -> Result<Self, Error> {
+        let Some(bytes) = crate::fsutil::read_optional(root.join(IGNORE_FILE))? else {
+            return Ok(Ignore::default());
+        };
+        Ok(Self::parse(&String::from_utf8_lossy(&bytes)))
+    }
+
+    fn parse(text: &str) -> Self {
+        let mut ig = Ignore::default();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let line = line.trim_start_matches("./").trim_start_matches('/');
+            if line.is_empty() {
+                continue;
+            }
+            if line.ends_with('/') {
+                ig.dirs.push(line.to_owned());
+            } else {
+                ig.files.insert(line.to_owned());
+            }
+        }
+        ig
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.files.contains(path) || self.dirs.iter().any(|d| path.starts_with(d.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignore_file_prefixes_and_exact_files() {
+        let ig = Ignore::parse("# test keys\nfixtures/keys/\n./docs/example.pem  # sample\n\n");
+        assert!(ig.matches("fixtures/keys/age1.txt"));
+        assert!(ig.matches("docs/example.pem"));
+        assert!(!ig.matches("docs/example.pem.bak"));
+        assert!(!ig.matches("fixtures/keysx/a"));
+    }
+
+    #[test]
+    fn installation_from_path() {
+        assert_eq!(RepoFile::new("installations/a/x.yaml", vec![]).installation.as_deref(), Some("a"));
+        assert_eq!(RepoFile::new("installations/x.yaml", vec![]).installation, None);
+        assert_eq!(RepoFile::new("shared/secrets/x.yaml", vec![]).installation, None);
+        assert!(RepoFile::new("b", vec![0xff]).text.is_none());
+    }
+
+    #[test]
+    fn walk_lists_files_and_skips_git_and_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join(".git")).unwrap();
+        fs::write(d.path().join(".git/config"), "x").unwrap();
+        fs::create_dir_all(d.path().join("keys")).unwrap();
+        fs::write(d.path().join("keys/k"), "x").unwrap();
+        fs::write(d.path().join("a.yaml"), "x").unwrap();
+        fs::write(d.path().join(IGNORE_FILE), "keys/\n").unwrap();
+        let mut v = BTreeSet::new();
+        walk(d.path(), d.path(), &mut v).unwrap();
+        assert!(v.contains("a.yaml") && v.contains("keys/k") && !v.iter().any(|p| p.starts_with(".git/")));
+    }
+}

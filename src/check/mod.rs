@@ -1,0 +1,280 @@
+//! `mcb check`: the config repo's CI gate. Independent checks over a repo root, each a
+//! function that returns [`Finding`]s; [`run`] gathers them into a [`Report`].
+//!
+//! Owns: what counts as a finding and its stable rule id, the plaintext-secret scanner, SOPS
+//! structure and recipient checks, expiry, Cluster API secret naming, the kustomize build
+//! check, SARIF output and the CI workflow for config repos. It never writes to the repo,
+//! never prints, and never puts a secret value into a finding (a finding names the file,
+//! the line and the rule).
+
+mod capi;
+mod ci;
+pub mod files;
+mod kustomize;
+mod plaintext;
+pub mod sarif;
+mod sopsfile;
+mod spec;
+mod expiry;
+mod yaml;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::progress::Progress;
+pub use ci::{ci_workflow, CI_WORKFLOW_PATH};
+pub use files::{RepoFile, IGNORE_FILE};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the check.
+    Error,
+    /// Reported; fails only with `--strict`.
+    Warning,
+}
+
+/// One problem found in the repo. Never carries a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    /// Installation the file belongs to (`installations/<name>/…`); `None` for repo-wide files.
+    pub installation: Option<String>,
+    /// Path relative to the repo root, `/`-separated; empty when the finding is about no file.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Stable rule id (see [`RULES`]).
+    pub rule: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Every rule id with a one-line description (the SARIF `rules` table, the docs).
+pub const RULES: &[(&str, &str)] = &[
+    ("plaintext-secret", "A secret value is stored in clear text outside SOPS encryption"),
+    ("sops-invalid", "A SOPS file's metadata is missing or malformed"),
+    ("sops-mac", "A SOPS file's MAC does not match its content (edited without sops)"),
+    ("sops-recipients", "A SOPS file is not encrypted for exactly the recipients its .sops.yaml rule names"),
+    ("render-drift", "Rendered manifests differ from what the spec renders to"),
+    ("spec-invalid", "The installation spec does not validate"),
+    ("cert-expired", "A certificate or credential has expired"),
+    ("cert-expiring", "A certificate or credential expires within --warn-within"),
+    ("kustomize-build", "A kustomization does not build"),
+    ("capi-secret-name", "A Cluster API secret's name, label or namespace does not match its cluster"),
+    ("inventory-invalid", "An installation's credentials.yaml does not parse"),
+    ("shared-unknown", "A shared secret is used that the repo does not define"),
+];
+
+impl Finding {
+    /// An error finding.
+    pub fn error(file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, file, line, rule, message)
+    }
+
+    /// A warning finding.
+    pub fn warning(file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, file, line, rule, message)
+    }
+
+    fn new(severity: Severity, file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+        Finding {
+            installation: file.installation.clone(),
+            file: file.path.clone(),
+            line,
+            rule,
+            severity,
+            message: message.into(),
+        }
+    }
+
+    /// `file:line: rule: message` (the human form, also used in tests).
+    pub fn location(&self) -> String {
+        match self.line {
+            Some(l) => format!("{}:{l}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// The result of a check run.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Installations that were checked, sorted.
+    pub installations: Vec<String>,
+    /// Number of files read.
+    pub files: usize,
+    /// Number of SOPS files among them.
+    pub sops_files: usize,
+    /// Whether MACs were verified (needs a key).
+    pub mac_checked: bool,
+    /// Checks that did not run, with why (`render-drift: …`).
+    pub skipped: Vec<String>,
+    /// Findings, sorted by installation, file, line, rule.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Number of error findings.
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+    }
+
+    /// Number of warning findings.
+    pub fn warnings(&self) -> usize {
+        self.findings.len() - self.errors()
+    }
+
+    /// Whether the check fails: any error, or with `strict` any finding at all.
+    pub fn failed(&self, strict: bool) -> bool {
+        self.errors() > 0 || (strict && !self.findings.is_empty())
+    }
+}
+
+/// Decrypts SOPS files for the checks that need plaintext (MAC, certificates inside
+/// secrets). Implemented on top of the SOPS engine; a trait so the checks stay testable.
+pub trait Opener {
+    /// Decrypts `bytes` (the file at `path`), verifying its MAC. `Err` carries a message
+    /// without any secret value (MAC mismatch, no matching key…).
+    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, String>;
+}
+
+/// What to check.
+pub struct Options {
+    /// Installations to check; empty means all.
+    pub names: Vec<String>,
+    /// Certificates and credentials expiring sooner than this are warnings.
+    pub warn_within: time::Duration,
+    /// Opens SOPS files (MAC check, certificates inside secrets); `None` checks without a key.
+    pub opener: Option<Box<dyn Opener>>,
+    /// `kubectl` for the kustomize build; `None` skips it with a warning.
+    pub kubectl: Option<PathBuf>,
+    /// Rule ids not to run.
+    pub skip: BTreeSet<String>,
+}
+
+/// Errors that stop a check run (findings are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read.
+    #[error(transparent)]
+    Io(#[from] crate::fsutil::PathError),
+    /// The git index could not be read.
+    #[error("{}: cannot list the repository's files: {message}", root.display())]
+    Git {
+        /// the repo root
+        root: PathBuf,
+        /// what libgit2 said
+        message: String,
+    },
+    /// A named installation does not exist.
+    #[error("no installation named `{name}` under installations/")]
+    UnknownInstallation {
+        /// the name given
+        name: String,
+        /// the installations that exist
+        known: Vec<String>,
+    },
+    /// An unknown rule id was given to `--skip`.
+    #[error("unknown check rule `{rule}`")]
+    UnknownRule {
+        /// the id given
+        rule: String,
+    },
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Io(_) => None,
+            Error::Git { .. } => Some("run mcb check from a healthy git checkout, or pass --repo DIR".into()),
+            Error::UnknownInstallation { known, .. } if known.is_empty() => {
+                Some("this repo has no installations yet; create one with `mcb init-installation`".into())
+            }
+            Error::UnknownInstallation { known, .. } => Some(format!("known installations: {}", known.join(", "))),
+            Error::UnknownRule { .. } => Some(format!(
+                "rule ids: {}",
+                RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+/// Runs every check over the repo at `root`.
+pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn Progress) -> Result<Report, Error> {
+    for r in &opts.skip {
+        if !RULES.iter().any(|(id, _)| id == r) {
+            return Err(Error::UnknownRule { rule: r.clone() });
+        }
+    }
+    let selected = select(root, &opts.names)?;
+    progress.action("listing repository files");
+    let all = files::load(root)?;
+    let repo_files: Vec<RepoFile> = all
+        .into_iter()
+        .filter(|f| f.installation.as_ref().is_none_or(|i| selected.contains(i)))
+        .collect();
+
+    let mut report = Report {
+        installations: selected.clone(),
+        files: repo_files.len(),
+        ..Report::default()
+    };
+    let mut findings = Vec::new();
+    let docs = yaml::parse_all(&repo_files);
+    report.sops_files = docs.iter().filter(|d| d.sops).count();
+
+    progress.action("scanning for plaintext secrets");
+    findings.extend(plaintext::check(&repo_files, &docs));
+    progress.action("checking SOPS files");
+    let rules = sopsfile::RuleSets::load(&repo_files);
+    findings.extend(sopsfile::check(&repo_files, &docs, &rules));
+    if let Some(opener) = &opts.opener {
+        report.mac_checked = true;
+        findings.extend(sopsfile::check_macs(&repo_files, &docs, opener.as_ref(), now, opts.warn_within));
+    } else {
+        report.skipped.push("sops-mac: no age key given (--age-key-file); structure, recipients and plaintext were checked".into());
+    }
+    progress.action("checking expiry");
+    findings.extend(expiry::check(&repo_files, now, opts.warn_within));
+    progress.action("checking specs");
+    findings.extend(spec::check(&repo_files, &selected));
+    findings.extend(capi::check(&repo_files, &docs));
+    if opts.skip.contains("kustomize-build") {
+        report.skipped.push("kustomize-build: skipped by --skip".into());
+    } else {
+        progress.action("building kustomizations");
+        findings.extend(kustomize::check(root, &repo_files, opts.kubectl.as_deref()));
+    }
+    report.skipped.push("render-drift: not available in this build yet".into());
+
+    findings.retain(|f| !opts.skip.contains(f.rule));
+    findings.sort();
+    findings.dedup();
+    report.findings = findings;
+    Ok(report)
+}
+
+/// The installations `names` asks for (all when empty), sorted; an unknown name is an error.
+pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
+    let known = files::installations(root)?;
+    if let Some(n) = names.iter().find(|n| !known.contains(n)) {
+        return Err(Error::UnknownInstallation { name: n.clone(), known });
+    }
+    if names.is_empty() {
+        return Ok(known);
+    }
+    let s: BTreeSet<_> = names.iter().cloned().collect();
+    Ok(s.into_iter().collect())
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}

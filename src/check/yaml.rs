@@ -1,0 +1,130 @@
+//! A light, read-only view of the repo's YAML documents for the checks: each file parsed
+//! once into generic values (key order kept), plus helpers to find the line of a key.
+//! Exact SOPS semantics (MAC, typing) are the SOPS engine's business, not this module's.
+
+use serde_json::{Map, Value};
+
+use super::RepoFile;
+
+/// The YAML documents of one file.
+#[derive(Debug)]
+pub struct Parsed {
+    /// Index into the checked files.
+    pub file: usize,
+    /// The documents, in order (empty on a parse error).
+    pub docs: Vec<Value>,
+    /// 1-based line where each document starts.
+    pub starts: Vec<usize>,
+    /// Why the file does not parse: (line, message).
+    pub error: Option<(Option<usize>, String)>,
+    /// Whether the file is SOPS-encrypted (has top-level `sops` metadata, or looks like it).
+    pub sops: bool,
+}
+
+impl Parsed {
+    /// Documents with their start lines.
+    pub fn docs(&self) -> impl Iterator<Item = (&Value, usize)> {
+        self.docs.iter().zip(self.starts.iter().copied().chain(std::iter::repeat(1)))
+    }
+}
+
+/// Parses every YAML/JSON file among `files`.
+pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
+    files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_yaml() && f.text.is_some())
+        .map(|(i, f)| parse(i, f.text()))
+        .collect()
+}
+
+fn parse(file: usize, text: &str) -> Parsed {
+    let looks_sops = text.lines().any(|l| l.starts_with("sops:") || l.trim_start().starts_with("\"sops\":"));
+    match serde_saphyr::from_multiple::<Value>(text) {
+        Ok(docs) => {
+            let sops = docs.iter().any(|d| d.get("sops").is_some_and(Value::is_object));
+            Parsed {
+                file,
+                starts: doc_starts(text),
+                docs,
+                error: None,
+                sops,
+            }
+        }
+        Err(e) => Parsed {
+            file,
+            docs: Vec::new(),
+            starts: Vec::new(),
+            error: Some((
+                e.location().map(|l| l.line() as usize),
+                e.without_snippet().to_string().lines().next().unwrap_or("").to_owned(),
+            )),
+            sops: looks_sops,
+        },
+    }
+}
+
+/// Start line of each document: 1, then the line after every `---` separator that follows
+/// content (a leading `---` does not open a second document).
+fn doc_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![1];
+    let mut content = false;
+    for (i, l) in text.lines().enumerate() {
+        let is_sep = l == "---" || l.starts_with("--- ");
+        if is_sep && content {
+            starts.push(i + 2);
+            content = false;
+        } else if is_sep {
+            *starts.last_mut().expect("one start") = i + 2;
+        } else if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+            content = true;
+        }
+    }
+    starts
+}
+
+/// `doc[a][b]…` as a string.
+pub fn str_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(doc, |v, k| v.get(*k))?.as_str()
+}
+
+/// `doc[a][b]…` as a mapping.
+pub fn map_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a Map<String, Value>> {
+    path.iter().try_fold(doc, |v, k| v.get(*k))?.as_object()
+}
+
+/// The first line at or after line `from` (1-based) whose trimmed text starts with
+/// `prefix`; `from` itself when there is none.
+pub fn find_line(text: &str, from: usize, prefix: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| {
+            let t = l.trim_start();
+            t.starts_with(prefix) || t.strip_prefix("- ").is_some_and(|t| t.starts_with(prefix))
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_doc_starts_and_sops_detection() {
+        let t = "---\na: 1\n---\nb: 2\nsops:\n    mac: x\n";
+        let p = parse(0, t);
+        assert_eq!(p.docs.len(), 2);
+        assert_eq!(p.starts, vec![2, 4]);
+        assert!(p.sops);
+        assert_eq!(find_line(t, 4, "mac:"), 6);
+    }
+
+    #[test]
+    fn parse_error_has_line() {
+        let p = parse(0, "a: [1,\nsops:\n  b: {\n");
+        assert!(p.error.is_some());
+        assert!(p.sops);
+    }
+}

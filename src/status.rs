@@ -1,0 +1,154 @@
+//! `mcb status`: every credential of each installation from its `credentials.yaml` (kind,
+//! id, fingerprint, not-after, days left, last rotation) and the CA rotation phase. Reads
+//! only the public inventory: no key is needed and no secret is seen.
+
+use std::path::Path;
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::check;
+use crate::inventory::Inventory;
+
+/// The `extra` key of a `ca` credential that holds its rotation phase.
+pub const PHASE_KEY: &str = "rotationPhase";
+
+/// One credential's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialStatus {
+    /// `ca`, `kubeconfig`, `oidc-client`…
+    pub kind: String,
+    /// Which one within the kind.
+    pub id: String,
+    /// `sha256:…` or the age recipient.
+    pub fingerprint: String,
+    /// RFC 3339 expiry, if it expires.
+    pub not_after: Option<String>,
+    /// Whole days until `not_after` (negative once expired).
+    pub days_left: Option<i64>,
+    /// RFC 3339 time of the last rotation, or of creation if never rotated.
+    pub last_rotated: String,
+    /// CA rotation phase (`ca` credentials only), when one is under way.
+    pub rotation_phase: Option<String>,
+}
+
+/// One installation's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationStatus {
+    /// The installation.
+    pub name: String,
+    /// `none`, or `id: phase` for each CA in rotation.
+    pub ca_rotation_phase: String,
+    /// Credentials sorted by kind and id.
+    pub credentials: Vec<CredentialStatus>,
+}
+
+/// Errors of `mcb status`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Listing installations or reading a file failed.
+    #[error(transparent)]
+    Check(#[from] check::Error),
+    /// A `credentials.yaml` does not parse.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::Error),
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Check(e) => e.help(),
+            Error::Inventory(_) => Some("restore the file from git; mcb rewrites it on every rotation".into()),
+        }
+    }
+}
+
+/// The status of each installation in `names` (all when empty).
+pub fn collect(root: &Path, names: &[String], now: OffsetDateTime) -> Result<Vec<InstallationStatus>, Error> {
+    check::select(root, names)?
+        .into_iter()
+        .map(|name| {
+            let rel = format!("installations/{name}/credentials.yaml");
+            let inv = match crate::fsutil::read_optional(root.join(&rel)).map_err(check::Error::from)? {
+                Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
+                None => Inventory::new(),
+            };
+            Ok(of_inventory(name, &inv, now))
+        })
+        .collect()
+}
+
+/// The status rows of one inventory.
+pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> InstallationStatus {
+    let mut credentials: Vec<CredentialStatus> = inv
+        .credentials
+        .iter()
+        .map(|c| CredentialStatus {
+            kind: c.kind.clone(),
+            id: c.id.clone(),
+            fingerprint: c.fingerprint.clone(),
+            not_after: c.not_after.clone(),
+            days_left: c
+                .not_after
+                .as_deref()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                .map(|t| (t - now).whole_days()),
+            last_rotated: c.rotated.clone().unwrap_or_else(|| c.created.clone()),
+            rotation_phase: (c.kind == "ca").then(|| c.extra.get(PHASE_KEY).cloned()).flatten(),
+        })
+        .collect();
+    credentials.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
+    let phases: Vec<String> = credentials
+        .iter()
+        .filter_map(|c| c.rotation_phase.as_ref().map(|p| format!("{}: {p}", c.id)))
+        .collect();
+    InstallationStatus {
+        name,
+        ca_rotation_phase: if phases.is_empty() { "none".into() } else { phases.join(", ") },
+        credentials,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Credential;
+    use time::macros::datetime;
+
+    #[test]
+    fn rows_days_left_and_phase() {
+        let mut inv = Inventory::new();
+        let mut ca = Credential {
+            kind: "ca".into(),
+            id: "cluster".into(),
+            subject: None,
+            fingerprint: "sha256:ab".into(),
+            not_before: None,
+            not_after: Some("2026-12-05T12:00:00Z".into()),
+            created: "2026-01-01T00:00:00Z".into(),
+            rotated: Some("2026-06-01T00:00:00Z".into()),
+            file: None,
+            extra: Default::default(),
+        };
+        ca.extra.insert(PHASE_KEY.into(), "overlap".into());
+        inv.upsert(ca);
+        inv.upsert(Credential {
+            kind: "age-key".into(),
+            id: "installation".into(),
+            not_after: None,
+            rotated: None,
+            extra: Default::default(),
+            ..inv.credentials[0].clone()
+        });
+        let s = of_inventory("a".into(), &inv, datetime!(2026-11-25 12:00 UTC));
+        assert_eq!(s.ca_rotation_phase, "cluster: overlap");
+        assert_eq!(s.credentials[0].kind, "age-key");
+        assert_eq!(s.credentials[0].days_left, None);
+        assert_eq!(s.credentials[0].last_rotated, "2026-01-01T00:00:00Z");
+        assert_eq!(s.credentials[1].days_left, Some(10));
+        assert_eq!(s.credentials[1].last_rotated, "2026-06-01T00:00:00Z");
+    }
+}
