@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod k8s;
 pub mod progress;
 pub mod sops;
+pub mod spec;
 
 pub use env::Env;
 pub use error::{Error, Help};
