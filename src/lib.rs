@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod inventory;
 pub mod k8s;
 pub mod progress;
+pub mod render;
 pub mod sops;
 pub mod spec;
 
