@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod k8s;
 pub mod progress;
 pub mod render;
+pub mod repo;
 pub mod sops;
 pub mod spec;
 
