@@ -20,8 +20,11 @@ pub mod fsutil;
 pub mod inventory;
 pub mod k8s;
 pub mod progress;
+pub mod render;
+pub mod repo;
 pub mod sops;
 pub mod status;
+pub mod spec;
 
 pub use env::Env;
 pub use error::{Error, Help};

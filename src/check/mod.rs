@@ -243,8 +243,14 @@ pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn 
     }
     progress.action("checking expiry");
     findings.extend(expiry::check(&repo_files, now, opts.warn_within));
-    progress.action("checking specs");
-    findings.extend(spec::check(&repo_files, &selected));
+    progress.action("checking specs and render drift");
+    let (spec_findings, specs) = spec::check(&repo_files, &selected);
+    findings.extend(spec_findings);
+    if opts.skip.contains("render-drift") {
+        report.skipped.push("render-drift: skipped by --skip".into());
+    } else {
+        findings.extend(spec::drift(root, &repo_files, &specs));
+    }
     findings.extend(capi::check(&repo_files, &docs));
     if opts.skip.contains("kustomize-build") {
         report.skipped.push("kustomize-build: skipped by --skip".into());
@@ -252,7 +258,6 @@ pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn 
         progress.action("building kustomizations");
         findings.extend(kustomize::check(root, &repo_files, opts.kubectl.as_deref()));
     }
-    report.skipped.push("render-drift: not available in this build yet".into());
 
     findings.retain(|f| !opts.skip.contains(f.rule));
     findings.sort();

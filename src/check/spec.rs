@@ -1,50 +1,127 @@
-//! Spec validation: every checked installation has an `installation.yaml` that is a valid
-//! spec. Until the spec module is part of this build, "valid" means: it parses, and names
-//! `apiVersion: mcb/v1alpha1` and `kind: Installation`.
+//! Spec validation and render drift. Every checked installation needs an
+//! `installation.yaml` that [`crate::spec::parse`] accepts; a valid spec is then rendered
+//! (built-in templates plus the repo's `templates/`) and compared with the repo: what
+//! `mcb render --check` would report. Plain files are compared byte for byte; encrypted
+//! outputs only for presence (their content needs a key, and their values are not
+//! rendered here: a placeholder stands in, which plain output never contains).
 
-use serde_json::Value;
+use std::path::Path;
+
+use secrecy::SecretString;
 
 use super::{Finding, RepoFile};
+use crate::render::{self, SecretError, SecretSource, Templates};
+use crate::repo::{self, Change, SealError, Sealer};
+use crate::spec::{self, Installation};
 
-const RULE: &str = "spec-invalid";
+const SPEC: &str = "spec-invalid";
+const DRIFT: &str = "render-drift";
 
-/// Checks the spec of each installation in `names`.
-pub fn check(files: &[RepoFile], names: &[String]) -> Vec<Finding> {
+/// Parses the spec of each installation in `names`; returns the findings and the valid specs.
+pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Installation>) {
     let mut out = Vec::new();
+    let mut specs = Vec::new();
     for n in names {
-        let path = format!("installations/{n}/installation.yaml");
+        let path = repo::spec_path(n);
         let Some(f) = files.iter().find(|f| f.path == path) else {
-            let f = RepoFile::new(path, Vec::new());
             out.push(Finding::error(
-                &f,
+                &RepoFile::new(path, Vec::new()),
                 None,
-                RULE,
+                SPEC,
                 "the installation has no spec: restore installation.yaml from git, or remove the directory",
             ));
             continue;
         };
-        if let Err((line, msg)) = validate(f.text()) {
-            out.push(Finding::error(f, line, RULE, format!("{msg}; `mcb schema` prints every field")));
+        match spec::parse(f.text(), Path::new(&f.path)) {
+            Ok(s) if s.name.as_str() != n => out.push(Finding::error(
+                f,
+                None,
+                SPEC,
+                format!("name: `{}` does not match its directory `{n}`", s.name.as_str()),
+            )),
+            Ok(s) => specs.push(s),
+            Err(spec::Error::Parse { line, path, message, .. }) => out.push(Finding::error(
+                f,
+                (line > 0).then_some(line as usize),
+                SPEC,
+                format!("{path}: {message}; `mcb schema` prints every field"),
+            )),
+            Err(spec::Error::Invalid { path, message, hint, .. }) => {
+                out.push(Finding::error(f, None, SPEC, format!("{path}: {message}; {hint}")))
+            }
+        }
+    }
+    (out, specs)
+}
+
+/// Renders each valid spec and reports every file that differs from the repo.
+pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    let templates = match repo::read_templates(root)
+        .map_err(|e| e.to_string())
+        .and_then(|o| Templates::with_overrides(o).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(msg) => {
+            let f = RepoFile::new(repo::TEMPLATES_DIR, Vec::new());
+            return vec![Finding::error(&f, None, DRIFT, format!("templates do not load: {msg}"))];
+        }
+    };
+    let mut out = Vec::new();
+    for s in specs {
+        let name = s.name.as_str();
+        let spec_file = RepoFile::new(repo::spec_path(name), Vec::new());
+        let plan = repo::secret_files(root, name)
+            .map_err(|e| e.to_string())
+            .and_then(|secrets| render::render(&templates, s, &secrets, &Placeholder).map_err(|e| e.to_string()))
+            .and_then(|fs| repo::plan(root, &fs, &[repo::manifests_dir(name)], &KeepExisting).map_err(|e| e.to_string()));
+        let plan = match plan {
+            Ok(p) => p,
+            Err(msg) => {
+                out.push(Finding::error(&spec_file, None, DRIFT, format!("cannot render: {msg}")));
+                continue;
+            }
+        };
+        for e in plan.changes() {
+            let file = files.iter().find(|f| f.path == e.path).cloned().unwrap_or_else(|| RepoFile::new(e.path.clone(), Vec::new()));
+            let fix = format!("run `mcb render {name}` and commit the result");
+            let (line, what) = match e.change {
+                Change::Added => (None, "is missing"),
+                Change::Removed => (None, "is no longer rendered from the spec"),
+                _ => (e.diff().as_deref().and_then(first_changed_line), "differs from what the spec renders to"),
+            };
+            out.push(Finding::error(&file, line, DRIFT, format!("{what}: {fix}")));
         }
     }
     out
 }
 
-fn validate(text: &str) -> Result<(), (Option<usize>, String)> {
-    let doc: Value = serde_saphyr::from_str(text).map_err(|e| {
-        (
-            e.location().map(|l| l.line() as usize),
-            e.without_snippet().to_string().lines().next().unwrap_or("").to_owned(),
-        )
-    })?;
-    let field = |k: &str| doc.get(k).and_then(Value::as_str);
-    let line_of = |k: &str| text.lines().position(|l| l.starts_with(&format!("{k}:"))).map(|i| i + 1);
-    for (k, want) in [("apiVersion", "mcb/v1alpha1"), ("kind", "Installation")] {
-        if field(k) != Some(want) {
-            return Err((line_of(k), format!("`{k}` must be `{want}`")));
-        }
+/// The old file's 1-based line of the first change in a unified diff.
+fn first_changed_line(diff: &str) -> Option<usize> {
+    let mut lines = diff.lines().skip_while(|l| !l.starts_with("@@ -"));
+    let start: usize = lines.next()?.strip_prefix("@@ -")?.split([',', ' ']).next()?.parse().ok()?;
+    let context = lines.take_while(|l| l.starts_with(' ')).count();
+    Some(start.max(1) + context)
+}
+
+/// Secret values are not needed to render plain files.
+struct Placeholder;
+
+impl SecretSource for Placeholder {
+    fn get(&self, _: &str, _: &str) -> Result<SecretString, SecretError> {
+        Ok(SecretString::from("mcb-check-placeholder".to_owned()))
     }
-    Ok(())
+}
+
+/// Treats an existing encrypted file as up to date (its content needs a key to compare).
+struct KeepExisting;
+
+impl Sealer for KeepExisting {
+    fn seal(&self, _: &str, _: &secrecy::SecretBox<Vec<u8>>, existing: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+        Ok(existing.map(<[u8]>::to_vec).unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
@@ -52,11 +129,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spec_rules() {
-        assert!(validate("apiVersion: mcb/v1alpha1\nkind: Installation\nname: a\n").is_ok());
-        assert_eq!(validate("apiVersion: v1\nkind: Installation\n").unwrap_err().0, Some(1));
-        assert!(validate("a: [\n").is_err());
-        let none = check(&[], &["a".into()]);
-        assert_eq!(none[0].file, "installations/a/installation.yaml");
+    fn spec_errors_have_lines() {
+        let files = vec![RepoFile::new(
+            "installations/a/installation.yaml",
+            b"apiVersion: mcb/v1alpha1\nkind: Installation\nbogus: 1\n".to_vec(),
+        )];
+        let (f, specs) = check(&files, &["a".into()]);
+        assert!(specs.is_empty());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, SPEC);
+        let (f, _) = check(&[], &["b".into()]);
+        assert_eq!(f[0].file, "installations/b/installation.yaml");
+        assert_eq!(first_changed_line("--- a/x\n+++ b/x\n@@ -3,7 +3,7 @@\n a\n b\n c\n-d\n+e\n"), Some(6));
     }
 }
