@@ -16,6 +16,12 @@ pub enum Error {
     /// A SOPS file could not be read, decrypted or written.
     #[error(transparent)]
     Sops(#[from] crate::sops::Error),
+    /// `mcb check` could not run (findings are not errors).
+    #[error(transparent)]
+    Check(#[from] crate::check::Error),
+    /// `mcb status` could not read an inventory.
+    #[error(transparent)]
+    Status(#[from] crate::status::Error),
 }
 
 impl Help for Error {
@@ -23,6 +29,8 @@ impl Help for Error {
         match self {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
+            Error::Check(e) => e.help(),
+            Error::Status(e) => e.help(),
         }
     }
 }

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::yaml::{find_line, Parsed};
+use super::yaml::{find_line, is_sops, Parsed};
 use super::{expiry, Finding, Opener, RepoFile};
 
 /// Every `.sops.yaml` among the checked files, by directory (`""` for the root).
@@ -136,7 +136,7 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed], rules: &RuleSets) -> Vec<Fin
             out.push(Finding::error(f, *line, "sops-invalid", format!("SOPS file does not parse: {msg}")));
             continue;
         }
-        let Some((doc, start)) = p.docs().find(|(d, _)| d.get("sops").is_some()) else {
+        let Some((doc, start)) = p.docs().find(|(d, _)| is_sops(d)) else {
             continue;
         };
         let text = f.text();
@@ -255,7 +255,10 @@ impl Crypt {
 }
 
 fn encrypted_values(f: &RepoFile, doc: &Value, text: &str, start: usize, out: &mut Vec<Finding>) {
-    let Some(meta) = doc.get("sops") else { return };
+    if !is_sops(doc) {
+        return;
+    }
+    let meta = &doc["sops"];
     let crypt = match Crypt::of(meta) {
         Ok(c) => c,
         Err(msg) => {

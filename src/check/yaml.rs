@@ -39,10 +39,12 @@ pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
 }
 
 fn parse(file: usize, text: &str) -> Parsed {
-    let looks_sops = text.lines().any(|l| l.starts_with("sops:") || l.trim_start().starts_with("\"sops\":"));
+    // An installation spec has a `sops:` section too: only sops' own metadata counts.
+    let looks_sops = text.lines().any(|l| l.starts_with("sops:") || l.trim_start().starts_with("\"sops\":"))
+        && ["lastmodified", "mac"].iter().any(|k| text.contains(k));
     match serde_saphyr::from_multiple::<Value>(text) {
         Ok(docs) => {
-            let sops = docs.iter().any(|d| d.get("sops").is_some_and(Value::is_object));
+            let sops = docs.iter().any(is_sops);
             Parsed {
                 file,
                 starts: doc_starts(text),
@@ -83,6 +85,13 @@ fn doc_starts(text: &str) -> Vec<usize> {
     starts
 }
 
+/// Whether a document carries sops metadata (a `sops` mapping with sops' own keys).
+pub fn is_sops(doc: &Value) -> bool {
+    doc.get("sops")
+        .and_then(Value::as_object)
+        .is_some_and(|m| ["mac", "lastmodified", "version"].iter().any(|k| m.contains_key(*k)))
+}
+
 /// `doc[a][b]…` as a string.
 pub fn str_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(doc, |v, k| v.get(*k))?.as_str()
@@ -119,6 +128,7 @@ mod tests {
         assert_eq!(p.starts, vec![2, 4]);
         assert!(p.sops);
         assert_eq!(find_line(t, 4, "mac:"), 6);
+        assert!(!parse(0, "kind: Installation\nsops:\n  recipients: [a]\n").sops);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
+mod check;
 mod completions;
+mod status;
 pub mod output;
 
 use std::io::IsTerminal;
@@ -97,6 +99,12 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     #[command(long_about = completions::LONG_ABOUT)]
     Completions(completions::Args),
+    /// Check the config repo: plaintext secrets, SOPS files, specs, drift, expiry (CI gate)
+    #[command(long_about = check::LONG_ABOUT)]
+    Check(check::Args),
+    /// Show every credential, its fingerprint, expiry and last rotation
+    #[command(long_about = status::LONG_ABOUT)]
+    Status(status::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -138,10 +146,26 @@ pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     Ok(env)
 }
 
+/// The config repo: `--repo`, else the work tree of the git repository around the current
+/// directory, else the current directory.
+pub fn repo_root(g: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    if let Some(r) = &g.repo {
+        anyhow::ensure!(r.is_dir(), "--repo {}: not a directory", r.display());
+        return Ok(r.clone());
+    }
+    let cwd = std::env::current_dir()?;
+    Ok(git2::Repository::discover(&cwd)
+        .ok()
+        .and_then(|r| r.workdir().map(PathBuf::from))
+        .unwrap_or(cwd))
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
+        Command::Check(a) => check::run(&g, a),
+        Command::Status(a) => status::run(&g, a),
     }
 }

@@ -1,0 +1,213 @@
+//! `mcb check [NAME...]`: the config repo's CI gate. Resolves flags into
+//! [`mcb::check::Options`], runs the checks and prints the report (human, JSON or SARIF).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::{GlobalArgs, OutputFormat, Reporter, UsageError};
+use mcb::check::{Report, Severity};
+
+pub const LONG_ABOUT: &str = "\
+Check the config repo the way CI should on every pull request. For every installation (or
+the NAMEs given), it reports:
+
+  plaintext-secret   a Kubernetes Secret outside a SOPS file, a PEM private key, age secret
+                     key, GitHub token or kubeconfig client key in clear text, or a value a
+                     SOPS file's own rule says must be encrypted but is not
+  sops-invalid       SOPS metadata missing or malformed; an unreadable .sops.yaml
+  sops-mac           no MAC; with --age-key-file, a MAC that does not match the content
+  sops-recipients    age recipients differ from those the file's .sops.yaml rule names
+  spec-invalid       installation.yaml does not validate
+  render-drift       manifests differ from what the spec renders to (`mcb render NAME`)
+  cert-expired       a certificate or credential has expired (error)
+  cert-expiring      ... or expires within --warn-within (warning)
+  inventory-invalid  credentials.yaml does not parse
+  kustomize-build    `kubectl kustomize` fails (skipped with a warning without kubectl)
+  capi-secret-name   a Cluster API secret's name, label or namespace does not match its
+                     cluster, so Cluster API would ignore it and make its own CA
+
+Without a key it checks structure, recipients and plaintext; MACs need the data key, so
+pass --age-key-file to check them (and certificates inside encrypted secrets).
+
+Files: in a git checkout, tracked files plus untracked files git does not ignore; paths in
+.mcbignore (one per line, `dir/` for a directory, no globs) are left out of every check.
+
+Output: grouped by installation, one `file:line: rule: message` per finding. `-o json`
+prints {ok, errors, warnings, installations, files, sopsFiles, macChecked, skipped,
+findings: [{installation, file, line, rule, severity, message}]}; `--format sarif` prints
+SARIF 2.1.0 for code scanning. Exit 1 if any error was found (or any warning with
+--strict), 0 otherwise, 2 if the check could not run.
+
+Examples:
+  mcb check
+  mcb check prod-eu --age-key-file ~/.config/mcb/prod-eu.agekey
+  mcb check -o json | jq '.findings[] | select(.rule == \"cert-expiring\")'
+  mcb check --format sarif > mcb-check.sarif
+  mcb check --warn-within 60d --strict --skip kustomize-build";
+
+/// `mcb check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Installations to check [default: all]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Warn about certificates and credentials expiring within this time (`30d`, `12h`, `2w`)
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration)]
+    pub warn_within: time::Duration,
+
+    /// age identity file: also verify MACs and check certificates inside secrets
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
+
+    /// Output format [default: from -o]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<CheckFormat>,
+
+    /// Fail on warnings too
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Rule to leave out (repeatable), e.g. `kustomize-build`
+    #[arg(long, value_name = "RULE")]
+    pub skip: Vec<String>,
+
+    /// kubectl for kustomize builds [default: kubectl on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub kubectl: Option<PathBuf>,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// text for people, grouped by installation
+    Human,
+    /// the report as one JSON document
+    Json,
+    /// SARIF 2.1.0 for code scanning
+    Sarif,
+}
+
+/// `-o json`: the report plus the verdict.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    ok: bool,
+    errors: usize,
+    warnings: usize,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+/// Parses `30d`, `12h`, `2w`, `90m`.
+pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().map_err(|_| format!("`{s}`: expected a number and a unit, like 30d"))?;
+    match unit {
+        "w" => Ok(time::Duration::weeks(n)),
+        "d" => Ok(time::Duration::days(n)),
+        "h" => Ok(time::Duration::hours(n)),
+        "m" => Ok(time::Duration::minutes(n)),
+        _ => Err(format!("`{s}`: unit must be w, d, h or m (e.g. 30d)")),
+    }
+}
+
+pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    let mut reporter = Reporter::new(g);
+    let env = super::env(&mut reporter)?;
+    let root = super::repo_root(g)?;
+    let format = a.format.unwrap_or(match g.output {
+        OutputFormat::Human => CheckFormat::Human,
+        OutputFormat::Json => CheckFormat::Json,
+    });
+    let opener = match &a.age_key_file {
+        Some(f) => Some(opener(f)?),
+        None => None,
+    };
+    let kubectl = a.kubectl.clone().or_else(|| find_on_path("kubectl"));
+    let opts = mcb::check::Options {
+        names: a.names,
+        warn_within: a.warn_within,
+        opener,
+        kubectl,
+        skip: a.skip.into_iter().collect(),
+    };
+    let report = mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
+    match format {
+        CheckFormat::Human => print_human(&report),
+        CheckFormat::Json => super::output::print_json(&JsonReport {
+            ok: !report.failed(a.strict),
+            errors: report.errors(),
+            warnings: report.warnings(),
+            report: &report,
+        })?,
+        CheckFormat::Sarif => super::output::print_json(&mcb::check::sarif::to_sarif(&report))?,
+    }
+    Ok(if report.failed(a.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn print_human(report: &Report) {
+    let mut group: Option<Option<&str>> = None;
+    for f in &report.findings {
+        let inst = f.installation.as_deref();
+        if group != Some(inst) {
+            match inst {
+                Some(n) => println!("installation {n}:"),
+                None => println!("repository:"),
+            }
+            group = Some(inst);
+        }
+        let sev = match f.severity {
+            Severity::Error => "",
+            Severity::Warning => " (warning)",
+        };
+        let loc = if f.file.is_empty() { "-".to_owned() } else { f.location() };
+        println!("  {loc}: {}{sev}: {}", f.rule, f.message);
+    }
+    for s in &report.skipped {
+        println!("not checked: {s}");
+    }
+    println!(
+        "checked {} installation(s), {} files ({} SOPS){}: {} error(s), {} warning(s)",
+        report.installations.len(),
+        report.files,
+        report.sops_files,
+        if report.mac_checked { ", MACs verified" } else { "" },
+        report.errors(),
+        report.warnings()
+    );
+}
+
+/// Opens SOPS files with the engine and the given identities.
+fn opener(key_file: &Path) -> anyhow::Result<Box<dyn mcb::check::Opener>> {
+    Err(UsageError {
+        message: format!(
+            "--age-key-file {}: MAC checks need the SOPS engine, which this build does not include yet",
+            key_file.display()
+        ),
+        help: Some("run without --age-key-file to check structure, recipients and plaintext".into()),
+    }
+    .into())
+}
+
+/// `name` in a directory of `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d"), Ok(time::Duration::days(30)));
+        assert_eq!(parse_duration("2w"), Ok(time::Duration::weeks(2)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("d").is_err());
+    }
+}

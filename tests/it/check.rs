@@ -1,0 +1,374 @@
+//! `mcb check` and `mcb status` against the fixture corpus in `fixtures/check/`: a clean
+//! repo (`clean/`) and one overlay per broken case, each of which must yield exactly its
+//! finding. SOPS files in the corpus were written by the real Go sops (see
+//! `generate_fixtures`, run by hand with `-- --ignored`); kustomize builds use real kubectl.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::{fixtures, run, tool, Run, TestEnv};
+
+const R1: &str = "age1e8n74a6a7gupww7ll0y7hj2v8v7qklt3mfhdvy6sr6a2upnmlpjq3ysh0u";
+const R2: &str = "age1zr5cftauhg65ruh2ksqdvr5k359pxc2jf9g7znk5evq5y26fvyrscan7sw";
+const R3: &str = "age1tulyt5ag0dchjxwt689tu4d7fkdfp5yqaqen4awctrgkmpntjf6qxptwn4";
+
+fn corpus() -> PathBuf {
+    fixtures().join("check")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&dst).unwrap();
+            copy_tree(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// A temp repo: the clean corpus, with `case`'s files laid over it.
+fn repo(t: &TestEnv, case: Option<&str>) -> PathBuf {
+    let dir = t.path().join("repo");
+    fs::create_dir_all(&dir).unwrap();
+    copy_tree(&corpus().join("clean"), &dir);
+    if let Some(c) = case {
+        copy_tree(&corpus().join(c), &dir);
+    }
+    dir
+}
+
+fn check(t: &TestEnv, repo: &Path, extra: &[&str]) -> Run {
+    let mut c = t.mcb();
+    c.arg("--repo").arg(repo).args(["check", "-o", "json", "--kubectl"]).arg(tool("kubectl")).args(extra);
+    run(c)
+}
+
+/// `(rule, file, line)` of every finding in a JSON report.
+fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap().to_owned(), f["file"].as_str().unwrap().to_owned(), f["line"].as_u64()))
+        .collect()
+}
+
+#[track_caller]
+fn assert_exactly(case: &str, extra: &[&str], rule: &str, file: &str) -> Run {
+    let t = TestEnv::new();
+    let dir = repo(&t, Some(case));
+    let r = check(&t, &dir, extra).fails_with(1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{case}: expected exactly one finding, got {f:#?}\n{}", r.stderr);
+    assert_eq!((f[0].0.as_str(), f[0].1.as_str()), (rule, file), "{case}: {f:#?}");
+    r
+}
+
+#[test]
+fn clean_repo_has_no_findings() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let r = check(&t, &dir, &[]).ok();
+    assert_eq!(findings(&r), vec![], "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["installations"], serde_json::json!(["demo"]));
+    assert_eq!(v["sopsFiles"], 3, "{}", r.stdout);
+    // human output: a summary and exit 0
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["check", "--kubectl"]).arg(tool("kubectl"));
+    let r = run(c).ok();
+    assert!(r.stdout.contains("checked 1 installation(s)") && r.stdout.contains("0 error(s)"), "{}", r.stdout);
+}
+
+#[test]
+fn plaintext_secret() {
+    let r = assert_exactly("plaintext-secret", &[], "plaintext-secret", "installations/demo/leaked-secret.yaml");
+    assert_eq!(findings(&r)[0].2, Some(2));
+    assert!(!r.stdout.contains("aHVudGVyMg"), "the value must not be echoed: {}", r.stdout);
+}
+
+#[test]
+fn extra_recipient() {
+    let r = assert_exactly("extra-recipient", &[], "sops-recipients", "installations/demo/secrets/dex-clients.sops.yaml");
+    assert!(r.stdout.contains(R3), "{}", r.stdout);
+}
+
+#[test]
+fn missing_recipient() {
+    let r = assert_exactly("missing-recipient", &[], "sops-recipients", "installations/demo/secrets/dex-clients.sops.yaml");
+    assert!(r.stdout.contains(R2) && r.stdout.contains("not encrypted for"), "{}", r.stdout);
+}
+
+#[test]
+fn render_drift() {
+    let r = assert_exactly("drift", &[], "render-drift", "installations/demo/manifests/namespaces.yaml");
+    assert!(findings(&r)[0].2.is_some(), "drift names the first changed line");
+}
+
+#[test]
+fn expired_cert() {
+    let r = assert_exactly("expired-cert", &[], "cert-expired", "installations/demo/credentials.yaml");
+    assert!(r.stdout.contains("ca `cluster`"), "{}", r.stdout);
+}
+
+#[test]
+fn invalid_spec() {
+    let r = assert_exactly("invalid-spec", &[], "spec-invalid", "installations/demo/installation.yaml");
+    assert!(findings(&r)[0].2.is_some(), "spec errors carry the line");
+}
+
+#[test]
+fn tampered_mac_passes_without_key() {
+    // Without the data key a MAC cannot be checked: the tampered file is structurally fine.
+    let t = TestEnv::new();
+    let dir = repo(&t, Some("tampered-mac"));
+    let r = check(&t, &dir, &[]).ok();
+    assert_eq!(findings(&r), vec![]);
+    assert!(r.stdout.contains("\"macChecked\": false"), "{}", r.stdout);
+}
+
+#[test]
+fn expiring_is_a_warning_unless_strict() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    // The CA in credentials.yaml expires in 2036: a 20-year window makes it "expiring".
+    let r = check(&t, &dir, &["--warn-within", "1100w"]).ok();
+    let f = findings(&r);
+    assert!(!f.is_empty() && f.iter().all(|f| f.0 == "cert-expiring"), "{f:?}");
+    check(&t, &dir, &["--warn-within", "1100w", "--strict"]).fails_with(1);
+}
+
+#[test]
+fn sarif_output_is_valid_shape() {
+    let t = TestEnv::new();
+    let dir = repo(&t, Some("plaintext-secret"));
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["check", "--format", "sarif", "--kubectl"]).arg(tool("kubectl"));
+    let r = run(c).fails_with(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let res = &v["runs"][0]["results"][0];
+    assert_eq!(res["ruleId"], "plaintext-secret");
+    assert_eq!(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "installations/demo/leaked-secret.yaml");
+    assert_eq!(res["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+}
+
+#[test]
+fn human_output_groups_by_installation() {
+    let t = TestEnv::new();
+    let dir = repo(&t, Some("plaintext-secret"));
+    fs::write(dir.join("stray.pem"), format!("-----BEGIN {}-----\n", "RSA PRIVATE KEY")).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["check", "--kubectl"]).arg(tool("kubectl"));
+    let r = run(c).fails_with(1);
+    let want = "repository:\n  stray.pem:1: plaintext-secret: PEM private key in clear text";
+    assert!(r.stdout.contains(want), "{}", r.stdout);
+    assert!(r.stdout.contains("installation demo:\n  installations/demo/leaked-secret.yaml:2: plaintext-secret: "), "{}", r.stdout);
+}
+
+#[test]
+fn mcbignore_and_kubectl_missing() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    fs::create_dir_all(dir.join("testdata")).unwrap();
+    fs::write(dir.join("testdata/key.txt"), fs::read(fixtures().join("sops-vectors/keys/age1.txt")).unwrap()).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["check", "-o", "json", "--kubectl", "/nonexistent/kubectl"]);
+    let r = run(c).fails_with(1);
+    let f = findings(&r);
+    assert!(f.iter().any(|f| f.0 == "plaintext-secret" && f.1 == "testdata/key.txt"), "{f:?}");
+    fs::write(dir.join(".mcbignore"), "# test keys, public on purpose\ntestdata/\n").unwrap();
+    // no kubectl at all: one warning, not an error
+    let mut c = t.mcb();
+    c.env("PATH", "/nonexistent").arg("--repo").arg(&dir).args(["check", "-o", "json"]);
+    let r = run(c).ok();
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "kustomize-build");
+}
+
+#[test]
+fn broken_kustomization_is_reported() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let k = dir.join("installations/demo/secrets/kustomization.yaml");
+    let text = fs::read_to_string(&k).unwrap();
+    fs::write(&k, format!("{text}  - missing.sops.yaml\n")).unwrap();
+    let f = findings(&check(&t, &dir, &["--skip", "render-drift"]).fails_with(1));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].0.as_str(), f[0].1.as_str()), ("kustomize-build", "installations/demo/secrets/kustomization.yaml"));
+}
+
+#[test]
+fn unknown_installation_is_exit_2_with_help() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["check", "nope"]);
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("no installation named `nope`") && r.stderr.contains("help: known installations: demo"), "{}", r.stderr);
+}
+
+#[test]
+fn status_table_and_json() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["status"]);
+    let r = run(c).ok();
+    assert!(r.stdout.starts_with("installation demo (CA rotation: none)\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("KIND") && r.stdout.contains("DAYS LEFT"), "{}", r.stdout);
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).args(["status", "-o", "json"]);
+    let r = run(c).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let ca = v[0]["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == "ca" && c["id"] == "cluster").unwrap().clone();
+    // MCB_TEST_NOW is 2026-11-25T12:00:00Z; the CA expires 2036-11-23T12:00:00Z.
+    assert_eq!(ca["daysLeft"], 3651);
+    assert_eq!(ca["notAfter"], "2036-11-23T12:00:00Z");
+}
+
+#[test]
+fn ci_workflow_runs_check() {
+    let w = mcb::check::ci_workflow();
+    assert!(w.contains("mcb check"));
+    assert_eq!(mcb::check::CI_WORKFLOW_PATH, ".github/workflows/mcb-check.yaml");
+}
+
+// ---------------------------------------------------------------------------------------
+// The corpus generator. Run by hand when the templates or the spec change:
+//   cargo test --test it check::generate_fixtures -- --ignored
+// It renders the clean repo with mcb's own renderer and encrypts with the Go sops.
+
+#[test]
+#[ignore = "regenerates fixtures/check/; run by hand"]
+fn generate_fixtures() {
+    use mcb::fileset::Content;
+    use secrecy::ExposeSecret;
+
+    let out = corpus();
+    let _ = fs::remove_dir_all(&out);
+    let clean = out.join("clean");
+    let demo = clean.join("installations/demo");
+    fs::create_dir_all(demo.join("secrets")).unwrap();
+    let spec_text = mcb::spec::EXAMPLE
+        .replace("name: gauss", "name: demo")
+        .replace("gauss.example.com", "demo.example.com")
+        .replace(
+            "    - age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+            &format!("    - {R2}"),
+        );
+    fs::write(demo.join("installation.yaml"), &spec_text).unwrap();
+    fs::write(
+        clean.join(".sops.yaml"),
+        format!("creation_rules:\n    - path_regex: ^installations/demo/.*\\.sops\\.yaml$\n      encrypted_regex: ^(data|stringData)$\n      age:\n        - {R1}\n        - {R2}\n"),
+    )
+    .unwrap();
+
+    // A real 10-year CA (from MCB_TEST_NOW) for the CAPI secret and the inventory.
+    let not_after = time::macros::datetime!(2036-11-23 12:00 UTC);
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name.push(rcgen::DnType::CommonName, "kubernetes");
+    p.not_before = time::macros::datetime!(2026-11-25 12:00 UTC);
+    p.not_after = not_after;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    let ca = mcb::k8s::Secret::new("demo-ca", "default", "cluster.x-k8s.io/secret")
+        .label("cluster.x-k8s.io/cluster-name", "demo")
+        .with("tls.crt", cert.pem().into_bytes())
+        .with("tls.key", key.serialize_pem().into_bytes());
+    let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
+        .label("app", "dex")
+        .with("grafana", b"fixture-client-secret".to_vec());
+    let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
+        .label("cluster.x-k8s.io/cluster-name", "demo")
+        .with("tls.crt", cert.pem().into_bytes());
+    let secrets = [("demo-ca", &ca), ("demo-etcd", &etcd), ("dex-clients", &dex)];
+    for (name, s) in secrets {
+        let rel = format!("installations/demo/secrets/{name}.sops.yaml");
+        fs::write(clean.join(&rel), s.to_yaml().expose_secret()).unwrap();
+        sops(&clean, &["encrypt", "-i", &rel]);
+    }
+
+    // Inventory.
+    let mut inv = mcb::inventory::Inventory::new();
+    let fp = |s: &str| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())));
+    for (kind, id, na) in [("ca", "cluster", Some("2036-11-23T12:00:00Z")), ("age-key", "installation", None)] {
+        inv.upsert(mcb::inventory::Credential {
+            kind: kind.into(),
+            id: id.into(),
+            subject: None,
+            fingerprint: fp(id),
+            not_before: None,
+            not_after: na.map(Into::into),
+            created: "2026-11-25T12:00:00Z".into(),
+            rotated: None,
+            file: None,
+            extra: Default::default(),
+        });
+    }
+    fs::write(demo.join("credentials.yaml"), inv.to_yaml()).unwrap();
+
+    // Rendered manifests, exactly as `mcb render` writes them.
+    let spec = mcb::spec::parse(&spec_text, Path::new("installation.yaml")).unwrap();
+    let templates = mcb::render::Templates::builtin().unwrap();
+    let names: Vec<String> = secrets.iter().map(|(n, _)| format!("{n}.sops.yaml")).collect();
+    let fs_ = mcb::render::render(&templates, &spec, &names, &mcb::render::NoSecrets).unwrap();
+    for (path, content) in fs_ {
+        let Content::Plain(b) = content else { panic!("{path}: the corpus spec renders no secrets") };
+        let p = clean.join(&path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, b).unwrap();
+    }
+
+    // Broken cases, each an overlay on clean/.
+    let case = |name: &str, rel: &str, content: &[u8]| {
+        let p = out.join(name).join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    };
+    case(
+        "plaintext-secret",
+        "installations/demo/leaked-secret.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: default\ndata:\n    password: aHVudGVyMg==\n",
+    );
+    let dex_rel = "installations/demo/secrets/dex-clients.sops.yaml";
+    let dex_clean = fs::read_to_string(clean.join(dex_rel)).unwrap();
+    // A clear value the MAC covers, changed without sops.
+    let tampered = dex_clean.replacen("        app: dex\n", "        app: dex-tampered\n", 1);
+    assert_ne!(tampered, dex_clean, "label not found in {dex_clean}");
+    case("tampered-mac", dex_rel, tampered.as_bytes());
+    for (name, recipients) in [("extra-recipient", format!("{R1},{R2},{R3}")), ("missing-recipient", R1.to_owned())] {
+        let tmp = out.join(name).join(dex_rel);
+        fs::create_dir_all(tmp.parent().unwrap()).unwrap();
+        fs::write(&tmp, dex.to_yaml().expose_secret()).unwrap();
+        // cwd outside clean/: no .sops.yaml applies, the flags decide.
+        sops(&out.join(name), &["encrypt", "-i", "--encrypted-regex", "^(data|stringData)$", "--age", &recipients, dex_rel]);
+    }
+    let ns_rel = "installations/demo/manifests/namespaces.yaml";
+    let ns = fs::read_to_string(clean.join(ns_rel)).unwrap();
+    case("drift", ns_rel, format!("{ns}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: hand-made\n").as_bytes());
+    let creds = fs::read_to_string(demo.join("credentials.yaml")).unwrap();
+    let expired = creds.replace("2036-11-23T12:00:00Z", "2026-11-01T00:00:00Z");
+    assert_ne!(expired, creds);
+    case("expired-cert", "installations/demo/credentials.yaml", expired.as_bytes());
+    case(
+        "invalid-spec",
+        "installations/demo/installation.yaml",
+        spec_text.replace("kubernetesVersion: v1.33.4", "kubernetesVersion: v1.33.4\nkubernetesVersoin: v1.34.0").as_bytes(),
+    );
+}
+
+/// Runs the Go sops in `cwd` with a sealed environment (no key: only encryption).
+fn sops(cwd: &Path, args: &[&str]) {
+    let t = TestEnv::new();
+    let mut c = t.command(tool("sops"));
+    c.current_dir(cwd).args(args);
+    run(c).ok();
+}
