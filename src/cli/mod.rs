@@ -4,6 +4,7 @@
 
 mod completions;
 pub mod output;
+mod secrets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     #[command(long_about = completions::LONG_ABOUT)]
     Completions(completions::Args),
+    /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
+    #[command(long_about = secrets::LONG_ABOUT)]
+    Secrets(secrets::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -125,7 +129,6 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-#[allow(dead_code)] // used by the commands as they land
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
@@ -143,5 +146,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, a),
     }
 }
