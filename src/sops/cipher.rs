@@ -5,12 +5,18 @@ use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
 /// AES-256-GCM with the 32-byte nonce Go's `NewGCMWithNonceSize(32)` uses.
 type Gcm = AesGcm<Aes256, U32>;
+
+/// Standard base64 with padding; like Go's decoder, non-zero trailing bits are accepted.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 /// Length of sops' IV (GCM nonce).
 pub const IV_LEN: usize = 32;

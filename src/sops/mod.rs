@@ -535,3 +535,6 @@ pub fn inspect(enc: &[u8], format: Format) -> Result<FileInfo, Error> {
         clear_values,
     })
 }
+
+#[cfg(test)]
+mod facade_tests;
