@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod status;
 pub mod output;
+mod secrets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -105,6 +106,9 @@ pub enum Command {
     /// Show every credential, its fingerprint, expiry and last rotation
     #[command(long_about = status::LONG_ABOUT)]
     Status(status::Args),
+    /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
+    #[command(long_about = secrets::LONG_ABOUT)]
+    Secrets(secrets::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -133,7 +137,6 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-#[allow(dead_code)] // used by the commands as they land
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
@@ -167,5 +170,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(a) => completions::run(&g, a),
         Command::Check(a) => check::run(&g, a),
         Command::Status(a) => status::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, a),
     }
 }
