@@ -145,6 +145,16 @@ pub trait Opener {
     fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, String>;
 }
 
+/// [`Opener`] on mcb's SOPS engine with the given age identities.
+pub struct SopsOpener(pub crate::sops::Identities);
+
+impl Opener for SopsOpener {
+    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, String> {
+        let format = crate::sops::Format::from_path(Path::new(path));
+        crate::sops::decrypt(bytes, format, &self.0, crate::sops::DecryptOptions::default()).map_err(|e| e.to_string())
+    }
+}
+
 /// What to check.
 pub struct Options {
     /// Installations to check; empty means all.

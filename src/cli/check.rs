@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{GlobalArgs, OutputFormat, Reporter, UsageError};
+use super::{GlobalArgs, OutputFormat, Reporter};
 use mcb::check::{Report, Severity};
 
 pub const LONG_ABOUT: &str = "\
@@ -180,16 +180,10 @@ fn print_human(report: &Report) {
     );
 }
 
-/// Opens SOPS files with the engine and the given identities.
+/// Opens SOPS files with the engine and the identities in `key_file`.
 fn opener(key_file: &Path) -> anyhow::Result<Box<dyn mcb::check::Opener>> {
-    Err(UsageError {
-        message: format!(
-            "--age-key-file {}: MAC checks need the SOPS engine, which this build does not include yet",
-            key_file.display()
-        ),
-        help: Some("run without --age-key-file to check structure, recipients and plaintext".into()),
-    }
-    .into())
+    let ids = mcb::sops::Identities::from_env(Some(key_file)).map_err(mcb::Error::from)?;
+    Ok(Box::new(mcb::check::SopsOpener(ids)))
 }
 
 /// `name` in a directory of `PATH`.
