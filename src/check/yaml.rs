@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn parse_error_has_line() {
-        let p = parse(0, "a: [1,\nsops:\n  b: {\n");
+        let p = parse(0, "a: [1,\nsops:\n  mac: {\n");
         assert!(p.error.is_some());
         assert!(p.sops);
     }

@@ -6,7 +6,6 @@ pub mod binary;
 pub mod dotenv;
 pub mod ini;
 pub mod json;
-#[path = "pending_yaml.rs"]
 pub mod yaml;
 
 use super::error::Error;
