@@ -23,8 +23,8 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod sops;
-pub mod status;
 pub mod spec;
+pub mod status;
 
 pub use env::Env;
 pub use error::{Error, Help};

@@ -61,21 +61,28 @@ impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
             Error::Check(e) => e.help(),
-            Error::Inventory(_) => Some("restore the file from git; mcb rewrites it on every rotation".into()),
+            Error::Inventory(_) => {
+                Some("restore the file from git; mcb rewrites it on every rotation".into())
+            }
         }
     }
 }
 
 /// The status of each installation in `names` (all when empty).
-pub fn collect(root: &Path, names: &[String], now: OffsetDateTime) -> Result<Vec<InstallationStatus>, Error> {
+pub fn collect(
+    root: &Path,
+    names: &[String],
+    now: OffsetDateTime,
+) -> Result<Vec<InstallationStatus>, Error> {
     check::select(root, names)?
         .into_iter()
         .map(|name| {
             let rel = format!("installations/{name}/credentials.yaml");
-            let inv = match crate::fsutil::read_optional(root.join(&rel)).map_err(check::Error::from)? {
-                Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
-                None => Inventory::new(),
-            };
+            let inv =
+                match crate::fsutil::read_optional(root.join(&rel)).map_err(check::Error::from)? {
+                    Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
+                    None => Inventory::new(),
+                };
             Ok(of_inventory(name, &inv, now))
         })
         .collect()
@@ -97,7 +104,9 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
                 .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
                 .map(|t| (t - now).whole_days()),
             last_rotated: c.rotated.clone().unwrap_or_else(|| c.created.clone()),
-            rotation_phase: (c.kind == "ca").then(|| c.extra.get(PHASE_KEY).cloned()).flatten(),
+            rotation_phase: (c.kind == "ca")
+                .then(|| c.extra.get(PHASE_KEY).cloned())
+                .flatten(),
         })
         .collect();
     credentials.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
@@ -107,7 +116,11 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
         .collect();
     InstallationStatus {
         name,
-        ca_rotation_phase: if phases.is_empty() { "none".into() } else { phases.join(", ") },
+        ca_rotation_phase: if phases.is_empty() {
+            "none".into()
+        } else {
+            phases.join(", ")
+        },
         credentials,
     }
 }

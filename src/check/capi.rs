@@ -19,7 +19,9 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Finding> {
     // installation -> cluster name -> namespace
     let mut clusters: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
     for p in parsed {
-        let Some(inst) = files[p.file].installation.as_deref() else { continue };
+        let Some(inst) = files[p.file].installation.as_deref() else {
+            continue;
+        };
         for (d, _) in p.docs() {
             if is_cluster(d) {
                 if let Some(name) = str_at(d, &["metadata", "name"]) {
@@ -32,15 +34,23 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in parsed {
         let f = &files[p.file];
-        let Some(inst) = f.installation.as_deref() else { continue };
-        let Some(known) = clusters.get(inst) else { continue };
+        let Some(inst) = f.installation.as_deref() else {
+            continue;
+        };
+        let Some(known) = clusters.get(inst) else {
+            continue;
+        };
         for (d, start) in p.docs() {
             if str_at(d, &["kind"]) != Some("Secret") {
                 continue;
             }
-            let Some(name) = str_at(d, &["metadata", "name"]) else { continue };
+            let Some(name) = str_at(d, &["metadata", "name"]) else {
+                continue;
+            };
             let ns = str_at(d, &["metadata", "namespace"]).unwrap_or("default");
-            let label = map_at(d, &["metadata", "labels"]).and_then(|l| l.get(LABEL)).and_then(Value::as_str);
+            let label = map_at(d, &["metadata", "labels"])
+                .and_then(|l| l.get(LABEL))
+                .and_then(Value::as_str);
             let prefix = SUFFIXES.iter().find_map(|s| name.strip_suffix(s));
             let named_for = prefix.filter(|p| known.contains_key(p));
             let line = |key: &str| Some(find_line(f.text(), start, key));
@@ -97,11 +107,16 @@ mod tests {
             ),
             RepoFile::new("installations/a/secrets/s.sops.yaml", secret.as_bytes().to_vec()),
         ];
-        check(&files, &parse_all(&files)).into_iter().map(|f| f.message).collect()
+        check(&files, &parse_all(&files))
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
     }
 
     fn secret(name: &str, ns: &str, label: Option<&str>) -> String {
-        let l = label.map(|l| format!("  labels:\n    {LABEL}: {l}\n")).unwrap_or_default();
+        let l = label
+            .map(|l| format!("  labels:\n    {LABEL}: {l}\n"))
+            .unwrap_or_default();
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\n{l}data: {{}}\n")
     }
 
@@ -110,7 +125,9 @@ mod tests {
         assert!(run(&secret("mc1-ca", "org-a", Some("mc1"))).is_empty());
         assert!(run(&secret("other", "org-a", None)).is_empty());
         assert!(run(&secret("mc1-etcd", "org-a", None))[0].contains("lacks the label"));
-        assert!(run(&secret("mc2-ca", "org-a", Some("mc2")))[0].contains("labelled for cluster `mc2`"));
+        assert!(
+            run(&secret("mc2-ca", "org-a", Some("mc2")))[0].contains("labelled for cluster `mc2`")
+        );
         assert!(run(&secret("mc2-ca", "org-a", Some("mc1")))[0].contains("rename it `mc1-ca`"));
         assert!(run(&secret("mc1-sa", "default", Some("mc1")))[0].contains("namespace `default`"));
     }

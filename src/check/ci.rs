@@ -76,7 +76,11 @@ mod tests {
         let v: serde_json::Value = serde_saphyr::from_str(&w).unwrap();
         let steps = v["jobs"]["check"]["steps"].as_array().unwrap();
         let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
-        assert!(runs.iter().any(|r| r.trim() == "mcb check $MCB_CHECK_FLAGS"), "{runs:?}");
+        assert!(
+            runs.iter()
+                .any(|r| r.trim() == "mcb check $MCB_CHECK_FLAGS"),
+            "{runs:?}"
+        );
         assert_eq!(v["permissions"]["security-events"], "write");
     }
 }

@@ -14,18 +14,23 @@ use super::{line_of, Finding, RepoFile};
 use crate::inventory::Inventory;
 
 static PEM_CERT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s|>-]*?-----END CERTIFICATE-----").expect("valid pattern")
+    Regex::new(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s|>-]*?-----END CERTIFICATE-----")
+        .expect("valid pattern")
 });
 /// base64 of `-----BEGIN CERTIFICATE-----`.
-static BASE64_CERT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t[A-Za-z0-9+/=]*").expect("valid pattern"));
+static BASE64_CERT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t[A-Za-z0-9+/=]*").expect("valid pattern")
+});
 
 /// Inventories and certificates in clear files.
 pub fn check(files: &[RepoFile], now: OffsetDateTime, warn_within: Duration) -> Vec<Finding> {
     let mut out = Vec::new();
     for f in files {
         let Some(text) = &f.text else { continue };
-        if f.installation.is_some() && f.path.ends_with("/credentials.yaml") && f.path.matches('/').count() == 2 {
+        if f.installation.is_some()
+            && f.path.ends_with("/credentials.yaml")
+            && f.path.matches('/').count() == 2
+        {
             inventory(f, text, now, warn_within, &mut out);
         } else {
             out.extend(certificates(f, text, now, warn_within));
@@ -34,16 +39,31 @@ pub fn check(files: &[RepoFile], now: OffsetDateTime, warn_within: Duration) -> 
     out
 }
 
-fn inventory(f: &RepoFile, text: &str, now: OffsetDateTime, warn: Duration, out: &mut Vec<Finding>) {
+fn inventory(
+    f: &RepoFile,
+    text: &str,
+    now: OffsetDateTime,
+    warn: Duration,
+    out: &mut Vec<Finding>,
+) {
     let inv = match Inventory::parse(&f.path, text) {
         Ok(i) => i,
         Err(e) => {
-            out.push(Finding::error(f, None, "inventory-invalid", format!("{}: restore it from git", e.message)));
+            out.push(Finding::error(
+                f,
+                None,
+                "inventory-invalid",
+                format!("{}: restore it from git", e.message),
+            ));
             return;
         }
     };
     // `to_yaml` writes one `notAfter:` per credential that has one, in order.
-    let mut lines = text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with("notAfter:")).map(|(i, _)| i + 1);
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("notAfter:"))
+        .map(|(i, _)| i + 1);
     for c in &inv.credentials {
         let Some(na) = &c.not_after else { continue };
         let line = lines.next();
@@ -64,19 +84,42 @@ fn inventory(f: &RepoFile, text: &str, now: OffsetDateTime, warn: Duration, out:
 pub fn certificates(f: &RepoFile, text: &str, now: OffsetDateTime, warn: Duration) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in PEM_CERT.find_iter(text) {
-        cert(f, Some(line_of(text, m.start())), m.as_str(), now, warn, &mut out);
+        cert(
+            f,
+            Some(line_of(text, m.start())),
+            m.as_str(),
+            now,
+            warn,
+            &mut out,
+        );
     }
     for m in BASE64_CERT.find_iter(text) {
-        let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(m.as_str()) else { continue };
+        let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(m.as_str()) else {
+            continue;
+        };
         let pem = String::from_utf8_lossy(&pem);
         for c in PEM_CERT.find_iter(&pem) {
-            cert(f, Some(line_of(text, m.start())), c.as_str(), now, warn, &mut out);
+            cert(
+                f,
+                Some(line_of(text, m.start())),
+                c.as_str(),
+                now,
+                warn,
+                &mut out,
+            );
         }
     }
     out
 }
 
-fn cert(f: &RepoFile, line: Option<usize>, block: &str, now: OffsetDateTime, warn: Duration, out: &mut Vec<Finding>) {
+fn cert(
+    f: &RepoFile,
+    line: Option<usize>,
+    block: &str,
+    now: OffsetDateTime,
+    warn: Duration,
+    out: &mut Vec<Finding>,
+) {
     // YAML block scalars indent the lines; only the base64 body matters.
     let body: String = block
         .trim_start_matches("-----BEGIN CERTIFICATE-----")
@@ -84,10 +127,24 @@ fn cert(f: &RepoFile, line: Option<usize>, block: &str, now: OffsetDateTime, war
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '/' || *c == '=')
         .collect();
-    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(body) else { return };
-    let Ok((_, x)) = x509_parser::parse_x509_certificate(&der) else { return };
-    let Ok(t) = OffsetDateTime::from_unix_timestamp(x.validity().not_after.timestamp()) else { return };
-    judge(f, line, &format!("certificate `{}`", x.subject()), t, now, warn, out);
+    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(body) else {
+        return;
+    };
+    let Ok((_, x)) = x509_parser::parse_x509_certificate(&der) else {
+        return;
+    };
+    let Ok(t) = OffsetDateTime::from_unix_timestamp(x.validity().not_after.timestamp()) else {
+        return;
+    };
+    judge(
+        f,
+        line,
+        &format!("certificate `{}`", x.subject()),
+        t,
+        now,
+        warn,
+        out,
+    );
 }
 
 fn judge(
@@ -105,7 +162,12 @@ fn judge(
         None => "rotate it".to_owned(),
     };
     if not_after <= now {
-        out.push(Finding::error(f, line, "cert-expired", format!("{what} expired on {when}: {rotate}")));
+        out.push(Finding::error(
+            f,
+            line,
+            "cert-expired",
+            format!("{what} expired on {when}: {rotate}"),
+        ));
     } else if not_after - now <= warn {
         let days = (not_after - now).whole_days();
         out.push(Finding::warning(
@@ -126,7 +188,8 @@ mod tests {
         let mut p = rcgen::CertificateParams::new(vec!["x".into()]).unwrap();
         p.not_before = not_after - Duration::days(365);
         p.not_after = not_after;
-        p.distinguished_name.push(rcgen::DnType::CommonName, "test-ca");
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "test-ca");
         let key = rcgen::KeyPair::generate().unwrap();
         p.self_signed(&key).unwrap().pem()
     }
@@ -134,8 +197,14 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
 
     fn judge_text(text: &str) -> Vec<(&'static str, Option<usize>)> {
-        let f = RepoFile::new("installations/a/manifests/ca.yaml", text.as_bytes().to_vec());
-        certificates(&f, text, NOW, Duration::days(30)).into_iter().map(|f| (f.rule, f.line)).collect()
+        let f = RepoFile::new(
+            "installations/a/manifests/ca.yaml",
+            text.as_bytes().to_vec(),
+        );
+        certificates(&f, text, NOW, Duration::days(30))
+            .into_iter()
+            .map(|f| (f.rule, f.line))
+            .collect()
     }
 
     #[test]
@@ -144,15 +213,22 @@ mod tests {
         let indented: String = expired.lines().map(|l| format!("    {l}\n")).collect();
         let text = format!("ca: |\n{indented}");
         assert_eq!(judge_text(&text), vec![("cert-expired", Some(2))]);
-        let soon = base64::engine::general_purpose::STANDARD.encode(pem(datetime!(2026-12-10 0:00 UTC)));
-        assert_eq!(judge_text(&format!("a: 1\ncertificate-authority-data: {soon}\n")), vec![("cert-expiring", Some(2))]);
+        let soon =
+            base64::engine::general_purpose::STANDARD.encode(pem(datetime!(2026-12-10 0:00 UTC)));
+        assert_eq!(
+            judge_text(&format!("a: 1\ncertificate-authority-data: {soon}\n")),
+            vec![("cert-expiring", Some(2))]
+        );
         assert!(judge_text(&pem(datetime!(2036-01-01 0:00 UTC))).is_empty());
     }
 
     #[test]
     fn inventory_not_after() {
         let mut inv = Inventory::new();
-        for (id, na) in [("cluster", "2026-11-01T00:00:00Z"), ("etcd", "2036-11-01T00:00:00Z")] {
+        for (id, na) in [
+            ("cluster", "2026-11-01T00:00:00Z"),
+            ("etcd", "2036-11-01T00:00:00Z"),
+        ] {
             inv.upsert(crate::inventory::Credential {
                 kind: "ca".into(),
                 id: id.into(),
@@ -167,12 +243,18 @@ mod tests {
             });
         }
         let text = inv.to_yaml();
-        let f = RepoFile::new("installations/a/credentials.yaml", text.clone().into_bytes());
+        let f = RepoFile::new(
+            "installations/a/credentials.yaml",
+            text.clone().into_bytes(),
+        );
         let found = check(&[f], NOW, Duration::days(30));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "cert-expired");
         assert!(found[0].message.contains("ca `cluster`"));
         let line = found[0].line.unwrap();
-        assert!(text.lines().nth(line - 1).unwrap().contains("2026-11-01"), "{text}");
+        assert!(
+            text.lines().nth(line - 1).unwrap().contains("2026-11-01"),
+            "{text}"
+        );
     }
 }

@@ -49,7 +49,9 @@ impl RepoFile {
 
     /// Whether the file is YAML (or JSON, which YAML parsers read too).
     pub fn is_yaml(&self) -> bool {
-        [".yaml", ".yml", ".json"].iter().any(|e| self.path.ends_with(e))
+        [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| self.path.ends_with(e))
     }
 }
 
@@ -196,9 +198,20 @@ mod tests {
 
     #[test]
     fn installation_from_path() {
-        assert_eq!(RepoFile::new("installations/a/x.yaml", vec![]).installation.as_deref(), Some("a"));
-        assert_eq!(RepoFile::new("installations/x.yaml", vec![]).installation, None);
-        assert_eq!(RepoFile::new("shared/secrets/x.yaml", vec![]).installation, None);
+        assert_eq!(
+            RepoFile::new("installations/a/x.yaml", vec![])
+                .installation
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            RepoFile::new("installations/x.yaml", vec![]).installation,
+            None
+        );
+        assert_eq!(
+            RepoFile::new("shared/secrets/x.yaml", vec![]).installation,
+            None
+        );
         assert!(RepoFile::new("b", vec![0xff]).text.is_none());
     }
 
@@ -213,6 +226,10 @@ mod tests {
         fs::write(d.path().join(IGNORE_FILE), "keys/\n").unwrap();
         let mut v = BTreeSet::new();
         walk(d.path(), d.path(), &mut v).unwrap();
-        assert!(v.contains("a.yaml") && v.contains("keys/k") && !v.iter().any(|p| p.starts_with(".git/")));
+        assert!(
+            v.contains("a.yaml")
+                && v.contains("keys/k")
+                && !v.iter().any(|p| p.starts_with(".git/"))
+        );
     }
 }

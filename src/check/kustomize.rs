@@ -40,15 +40,29 @@ pub fn check(root: &Path, files: &[RepoFile], kubectl: Option<&Path>) -> Vec<Fin
             Ok(o) => {
                 let err = String::from_utf8_lossy(&o.stderr);
                 let root_s = format!("{}/", root.display());
-                let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
-                let first = first.trim().trim_start_matches("error: ").replace(&root_s, "");
-                out.push(Finding::error(f, None, RULE, format!("`kubectl kustomize {dir}` fails: {first}")));
+                let first = err
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("failed");
+                let first = first
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .replace(&root_s, "");
+                out.push(Finding::error(
+                    f,
+                    None,
+                    RULE,
+                    format!("`kubectl kustomize {dir}` fails: {first}"),
+                ));
             }
             Err(e) => out.push(Finding::warning(
                 f,
                 None,
                 RULE,
-                format!("could not run {}: {e}; kustomize build not checked", kubectl.display()),
+                format!(
+                    "could not run {}: {e}; kustomize build not checked",
+                    kubectl.display()
+                ),
             )),
         }
     }
@@ -57,14 +71,22 @@ pub fn check(root: &Path, files: &[RepoFile], kubectl: Option<&Path>) -> Vec<Fin
 
 /// Kustomization files with no kustomization in a parent directory of the same installation.
 fn outermost(files: &[RepoFile]) -> Vec<&RepoFile> {
-    let is_k = |f: &&RepoFile| f.installation.is_some() && NAMES.iter().any(|n| f.path.rsplit('/').next() == Some(n));
-    let dirs: BTreeSet<&str> = files.iter().filter(is_k).filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d)).collect();
+    let is_k = |f: &&RepoFile| {
+        f.installation.is_some() && NAMES.iter().any(|n| f.path.rsplit('/').next() == Some(n))
+    };
+    let dirs: BTreeSet<&str> = files
+        .iter()
+        .filter(is_k)
+        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+        .collect();
     files
         .iter()
         .filter(is_k)
         .filter(|f| {
             let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
-            !dirs.iter().any(|d| dir.len() > d.len() && dir.starts_with(d) && dir.as_bytes()[d.len()] == b'/')
+            !dirs.iter().any(|d| {
+                dir.len() > d.len() && dir.starts_with(d) && dir.as_bytes()[d.len()] == b'/'
+            })
         })
         .collect()
 }
@@ -98,7 +120,10 @@ mod tests {
 
     #[test]
     fn missing_kubectl_is_one_warning() {
-        let files = vec![RepoFile::new("installations/a/manifests/kustomization.yaml", Vec::new())];
+        let files = vec![RepoFile::new(
+            "installations/a/manifests/kustomization.yaml",
+            Vec::new(),
+        )];
         let f = check(Path::new("/nonexistent"), &files, None);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, super::super::Severity::Warning);

@@ -9,13 +9,13 @@
 
 mod capi;
 mod ci;
+mod expiry;
 pub mod files;
 mod kustomize;
 mod plaintext;
 pub mod sarif;
 mod sopsfile;
 mod spec;
-mod expiry;
 mod yaml;
 
 use std::collections::BTreeSet;
@@ -57,32 +57,75 @@ pub struct Finding {
 
 /// Every rule id with a one-line description (the SARIF `rules` table, the docs).
 pub const RULES: &[(&str, &str)] = &[
-    ("plaintext-secret", "A secret value is stored in clear text outside SOPS encryption"),
-    ("sops-invalid", "A SOPS file's metadata is missing or malformed"),
-    ("sops-mac", "A SOPS file's MAC does not match its content (edited without sops)"),
-    ("sops-recipients", "A SOPS file is not encrypted for exactly the recipients its .sops.yaml rule names"),
-    ("render-drift", "Rendered manifests differ from what the spec renders to"),
+    (
+        "plaintext-secret",
+        "A secret value is stored in clear text outside SOPS encryption",
+    ),
+    (
+        "sops-invalid",
+        "A SOPS file's metadata is missing or malformed",
+    ),
+    (
+        "sops-mac",
+        "A SOPS file's MAC does not match its content (edited without sops)",
+    ),
+    (
+        "sops-recipients",
+        "A SOPS file is not encrypted for exactly the recipients its .sops.yaml rule names",
+    ),
+    (
+        "render-drift",
+        "Rendered manifests differ from what the spec renders to",
+    ),
     ("spec-invalid", "The installation spec does not validate"),
     ("cert-expired", "A certificate or credential has expired"),
-    ("cert-expiring", "A certificate or credential expires within --warn-within"),
+    (
+        "cert-expiring",
+        "A certificate or credential expires within --warn-within",
+    ),
     ("kustomize-build", "A kustomization does not build"),
-    ("capi-secret-name", "A Cluster API secret's name, label or namespace does not match its cluster"),
-    ("inventory-invalid", "An installation's credentials.yaml does not parse"),
-    ("shared-unknown", "A shared secret is used that the repo does not define"),
+    (
+        "capi-secret-name",
+        "A Cluster API secret's name, label or namespace does not match its cluster",
+    ),
+    (
+        "inventory-invalid",
+        "An installation's credentials.yaml does not parse",
+    ),
+    (
+        "shared-unknown",
+        "A shared secret is used that the repo does not define",
+    ),
 ];
 
 impl Finding {
     /// An error finding.
-    pub fn error(file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(
+        file: &RepoFile,
+        line: Option<usize>,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Error, file, line, rule, message)
     }
 
     /// A warning finding.
-    pub fn warning(file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(
+        file: &RepoFile,
+        line: Option<usize>,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Warning, file, line, rule, message)
     }
 
-    fn new(severity: Severity, file: &RepoFile, line: Option<usize>, rule: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        severity: Severity,
+        file: &RepoFile,
+        line: Option<usize>,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Finding {
             installation: file.installation.clone(),
             file: file.path.clone(),
@@ -123,7 +166,10 @@ pub struct Report {
 impl Report {
     /// Number of error findings.
     pub fn errors(&self) -> usize {
-        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
     }
 
     /// Number of warning findings.
@@ -140,19 +186,42 @@ impl Report {
 /// Decrypts SOPS files for the checks that need plaintext (MAC, certificates inside
 /// secrets). Implemented on top of the SOPS engine; a trait so the checks stay testable.
 pub trait Opener {
-    /// Decrypts `bytes` (the file at `path`), verifying its MAC. `Err` carries a message
-    /// without any secret value (MAC mismatch, no matching key…).
-    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, String>;
+    /// Decrypts `bytes` (the file at `path`), verifying its MAC.
+    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, OpenError>;
+}
+
+/// Why a SOPS file did not open. Messages carry no secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// None of the given identities can get the data key: the MAC was not checked.
+    NoKey(String),
+    /// The file does not verify (MAC mismatch, altered value…).
+    Invalid(String),
 }
 
 /// [`Opener`] on mcb's SOPS engine with the given age identities.
 pub struct SopsOpener(pub crate::sops::Identities);
 
 impl Opener for SopsOpener {
-    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, String> {
+    fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, OpenError> {
         let format = crate::sops::Format::from_path(Path::new(path));
-        crate::sops::decrypt(bytes, format, &self.0, crate::sops::DecryptOptions::default()).map_err(|e| e.to_string())
+        crate::sops::decrypt(
+            bytes,
+            format,
+            &self.0,
+            crate::sops::DecryptOptions::default(),
+        )
+        .map_err(|e| match e {
+            crate::sops::Error::DataKey { .. } => OpenError::NoKey(engine_message(&e)),
+            _ => OpenError::Invalid(engine_message(&e)),
+        })
     }
+}
+
+/// The engine's message without its file prefix (the finding names the file).
+pub(crate) fn engine_message(e: &crate::sops::Error) -> String {
+    let m = e.to_string();
+    m.strip_prefix(": ").map(str::to_owned).unwrap_or(m)
 }
 
 /// What to check.
@@ -203,11 +272,16 @@ impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
             Error::Io(_) => None,
-            Error::Git { .. } => Some("run mcb check from a healthy git checkout, or pass --repo DIR".into()),
-            Error::UnknownInstallation { known, .. } if known.is_empty() => {
-                Some("this repo has no installations yet; create one with `mcb init-installation`".into())
+            Error::Git { .. } => {
+                Some("run mcb check from a healthy git checkout, or pass --repo DIR".into())
             }
-            Error::UnknownInstallation { known, .. } => Some(format!("known installations: {}", known.join(", "))),
+            Error::UnknownInstallation { known, .. } if known.is_empty() => Some(
+                "this repo has no installations yet; create one with `mcb init-installation`"
+                    .into(),
+            ),
+            Error::UnknownInstallation { known, .. } => {
+                Some(format!("known installations: {}", known.join(", ")))
+            }
             Error::UnknownRule { .. } => Some(format!(
                 "rule ids: {}",
                 RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
@@ -217,7 +291,12 @@ impl crate::Help for Error {
 }
 
 /// Runs every check over the repo at `root`.
-pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn Progress) -> Result<Report, Error> {
+pub fn run(
+    root: &Path,
+    opts: &Options,
+    now: OffsetDateTime,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
     for r in &opts.skip {
         if !RULES.iter().any(|(id, _)| id == r) {
             return Err(Error::UnknownRule { rule: r.clone() });
@@ -247,7 +326,16 @@ pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn 
     findings.extend(sopsfile::check(&repo_files, &docs, &rules));
     if let Some(opener) = &opts.opener {
         report.mac_checked = true;
-        findings.extend(sopsfile::check_macs(&repo_files, &docs, opener.as_ref(), now, opts.warn_within));
+        // A file already reported as broken would only repeat its finding as a MAC error.
+        let broken: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+        findings.extend(sopsfile::check_macs(
+            &repo_files,
+            &docs,
+            opener.as_ref(),
+            &broken,
+            now,
+            opts.warn_within,
+        ));
     } else {
         report.skipped.push("sops-mac: no age key given (--age-key-file); structure, recipients and plaintext were checked".into());
     }
@@ -257,13 +345,17 @@ pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn 
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     if opts.skip.contains("render-drift") {
-        report.skipped.push("render-drift: skipped by --skip".into());
+        report
+            .skipped
+            .push("render-drift: skipped by --skip".into());
     } else {
         findings.extend(spec::drift(root, &repo_files, &specs));
     }
     findings.extend(capi::check(&repo_files, &docs));
     if opts.skip.contains("kustomize-build") {
-        report.skipped.push("kustomize-build: skipped by --skip".into());
+        report
+            .skipped
+            .push("kustomize-build: skipped by --skip".into());
     } else {
         progress.action("building kustomizations");
         findings.extend(kustomize::check(root, &repo_files, opts.kubectl.as_deref()));
@@ -280,7 +372,10 @@ pub fn run(root: &Path, opts: &Options, now: OffsetDateTime, progress: &mut dyn 
 pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
     let known = files::installations(root)?;
     if let Some(n) = names.iter().find(|n| !known.contains(n)) {
-        return Err(Error::UnknownInstallation { name: n.clone(), known });
+        return Err(Error::UnknownInstallation {
+            name: n.clone(),
+            known,
+        });
     }
     if names.is_empty() {
         return Ok(known);
@@ -291,5 +386,9 @@ pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
 
 /// The 1-based line of byte offset `at` in `text`.
 pub(crate) fn line_of(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..at.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }

@@ -70,11 +70,23 @@ mod tests {
         let r0 = &run["results"][0];
         assert_eq!(r0["ruleId"], "plaintext-secret");
         assert_eq!(r0["level"], "error");
-        assert_eq!(r0["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "installations/a/x.yaml");
-        assert_eq!(r0["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
+        assert_eq!(
+            r0["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "installations/a/x.yaml"
+        );
+        assert_eq!(
+            r0["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
         let idx = r0["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(run["tool"]["driver"]["rules"][idx]["id"], "plaintext-secret");
+        assert_eq!(
+            run["tool"]["driver"]["rules"][idx]["id"],
+            "plaintext-secret"
+        );
         assert!(run["results"][1].get("locations").is_none());
-        assert_eq!(serde_json::to_string(&s).unwrap(), serde_json::to_string(&to_sarif(&report)).unwrap());
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            serde_json::to_string(&to_sarif(&report)).unwrap()
+        );
     }
 }

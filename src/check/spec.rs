@@ -37,18 +37,34 @@ pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Install
                 f,
                 None,
                 SPEC,
-                format!("name: `{}` does not match its directory `{n}`", s.name.as_str()),
+                format!(
+                    "name: `{}` does not match its directory `{n}`",
+                    s.name.as_str()
+                ),
             )),
             Ok(s) => specs.push(s),
-            Err(spec::Error::Parse { line, path, message, .. }) => out.push(Finding::error(
+            Err(spec::Error::Parse {
+                line,
+                path,
+                message,
+                ..
+            }) => out.push(Finding::error(
                 f,
                 (line > 0).then_some(line as usize),
                 SPEC,
                 format!("{path}: {message}; `mcb schema` prints every field"),
             )),
-            Err(spec::Error::Invalid { path, message, hint, .. }) => {
-                out.push(Finding::error(f, None, SPEC, format!("{path}: {message}; {hint}")))
-            }
+            Err(spec::Error::Invalid {
+                path,
+                message,
+                hint,
+                ..
+            }) => out.push(Finding::error(
+                f,
+                None,
+                SPEC,
+                format!("{path}: {message}; {hint}"),
+            )),
         }
     }
     (out, specs)
@@ -66,7 +82,12 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
         Ok(t) => t,
         Err(msg) => {
             let f = RepoFile::new(repo::TEMPLATES_DIR, Vec::new());
-            return vec![Finding::error(&f, None, DRIFT, format!("templates do not load: {msg}"))];
+            return vec![Finding::error(
+                &f,
+                None,
+                DRIFT,
+                format!("templates do not load: {msg}"),
+            )];
         }
     };
     let mut out = Vec::new();
@@ -75,22 +96,39 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
         let spec_file = RepoFile::new(repo::spec_path(name), Vec::new());
         let plan = repo::secret_files(root, name)
             .map_err(|e| e.to_string())
-            .and_then(|secrets| render::render(&templates, s, &secrets, &Placeholder).map_err(|e| e.to_string()))
-            .and_then(|fs| repo::plan(root, &fs, &[repo::manifests_dir(name)], &KeepExisting).map_err(|e| e.to_string()));
+            .and_then(|secrets| {
+                render::render(&templates, s, &secrets, &Placeholder).map_err(|e| e.to_string())
+            })
+            .and_then(|fs| {
+                repo::plan(root, &fs, &[repo::manifests_dir(name)], &KeepExisting)
+                    .map_err(|e| e.to_string())
+            });
         let plan = match plan {
             Ok(p) => p,
             Err(msg) => {
-                out.push(Finding::error(&spec_file, None, DRIFT, format!("cannot render: {msg}")));
+                out.push(Finding::error(
+                    &spec_file,
+                    None,
+                    DRIFT,
+                    format!("cannot render: {msg}"),
+                ));
                 continue;
             }
         };
         for e in plan.changes() {
-            let file = files.iter().find(|f| f.path == e.path).cloned().unwrap_or_else(|| RepoFile::new(e.path.clone(), Vec::new()));
+            let file = files
+                .iter()
+                .find(|f| f.path == e.path)
+                .cloned()
+                .unwrap_or_else(|| RepoFile::new(e.path.clone(), Vec::new()));
             let fix = format!("run `mcb render {name}` and commit the result");
             let (line, what) = match e.change {
                 Change::Added => (None, "is missing"),
                 Change::Removed => (None, "is no longer rendered from the spec"),
-                _ => (e.diff().as_deref().and_then(first_changed_line), "differs from what the spec renders to"),
+                _ => (
+                    e.diff().as_deref().and_then(first_changed_line),
+                    "differs from what the spec renders to",
+                ),
             };
             out.push(Finding::error(&file, line, DRIFT, format!("{what}: {fix}")));
         }
@@ -101,7 +139,13 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
 /// The old file's 1-based line of the first change in a unified diff.
 fn first_changed_line(diff: &str) -> Option<usize> {
     let mut lines = diff.lines().skip_while(|l| !l.starts_with("@@ -"));
-    let start: usize = lines.next()?.strip_prefix("@@ -")?.split([',', ' ']).next()?.parse().ok()?;
+    let start: usize = lines
+        .next()?
+        .strip_prefix("@@ -")?
+        .split([',', ' '])
+        .next()?
+        .parse()
+        .ok()?;
     let context = lines.take_while(|l| l.starts_with(' ')).count();
     Some(start.max(1) + context)
 }
@@ -119,7 +163,12 @@ impl SecretSource for Placeholder {
 struct KeepExisting;
 
 impl Sealer for KeepExisting {
-    fn seal(&self, _: &str, _: &secrecy::SecretBox<Vec<u8>>, existing: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+    fn seal(
+        &self,
+        _: &str,
+        _: &secrecy::SecretBox<Vec<u8>>,
+        existing: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError> {
         Ok(existing.map(<[u8]>::to_vec).unwrap_or_default())
     }
 }
@@ -140,6 +189,9 @@ mod tests {
         assert_eq!(f[0].rule, SPEC);
         let (f, _) = check(&[], &["b".into()]);
         assert_eq!(f[0].file, "installations/b/installation.yaml");
-        assert_eq!(first_changed_line("--- a/x\n+++ b/x\n@@ -3,7 +3,7 @@\n a\n b\n c\n-d\n+e\n"), Some(6));
+        assert_eq!(
+            first_changed_line("--- a/x\n+++ b/x\n@@ -3,7 +3,7 @@\n a\n b\n c\n-d\n+e\n"),
+            Some(6)
+        );
     }
 }

@@ -24,7 +24,9 @@ pub struct Parsed {
 impl Parsed {
     /// Documents with their start lines.
     pub fn docs(&self) -> impl Iterator<Item = (&Value, usize)> {
-        self.docs.iter().zip(self.starts.iter().copied().chain(std::iter::repeat(1)))
+        self.docs
+            .iter()
+            .zip(self.starts.iter().copied().chain(std::iter::repeat(1)))
     }
 }
 
@@ -40,7 +42,9 @@ pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
 
 fn parse(file: usize, text: &str) -> Parsed {
     // An installation spec has a `sops:` section too: only sops' own metadata counts.
-    let looks_sops = text.lines().any(|l| l.starts_with("sops:") || l.trim_start().starts_with("\"sops\":"))
+    let looks_sops = text
+        .lines()
+        .any(|l| l.starts_with("sops:") || l.trim_start().starts_with("\"sops\":"))
         && ["lastmodified", "mac"].iter().any(|k| text.contains(k));
     match serde_saphyr::from_multiple::<Value>(text) {
         Ok(docs) => {
@@ -59,7 +63,12 @@ fn parse(file: usize, text: &str) -> Parsed {
             starts: Vec::new(),
             error: Some((
                 e.location().map(|l| l.line() as usize),
-                e.without_snippet().to_string().lines().next().unwrap_or("").to_owned(),
+                e.without_snippet()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
             )),
             sops: looks_sops,
         },
@@ -87,9 +96,11 @@ fn doc_starts(text: &str) -> Vec<usize> {
 
 /// Whether a document carries sops metadata (a `sops` mapping with sops' own keys).
 pub fn is_sops(doc: &Value) -> bool {
-    doc.get("sops")
-        .and_then(Value::as_object)
-        .is_some_and(|m| ["mac", "lastmodified", "version"].iter().any(|k| m.contains_key(*k)))
+    doc.get("sops").and_then(Value::as_object).is_some_and(|m| {
+        ["mac", "lastmodified", "version"]
+            .iter()
+            .any(|k| m.contains_key(*k))
+    })
 }
 
 /// `doc[a][b]…` as a string.

@@ -104,7 +104,9 @@ struct JsonReport<'a> {
 /// Parses `30d`, `12h`, `2w`, `90m`.
 pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| format!("`{s}`: expected a number and a unit, like 30d"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number and a unit, like 30d"))?;
     match unit {
         "w" => Ok(time::Duration::weeks(n)),
         "d" => Ok(time::Duration::days(n)),
@@ -134,7 +136,8 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         kubectl,
         skip: a.skip.into_iter().collect(),
     };
-    let report = mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
+    let report =
+        mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
     match format {
         CheckFormat::Human => print_human(&report),
         CheckFormat::Json => super::output::print_json(&JsonReport {
@@ -145,7 +148,11 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         })?,
         CheckFormat::Sarif => super::output::print_json(&mcb::check::sarif::to_sarif(&report))?,
     }
-    Ok(if report.failed(a.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.failed(a.strict) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_human(report: &Report) {
@@ -163,7 +170,11 @@ fn print_human(report: &Report) {
             Severity::Error => "",
             Severity::Warning => " (warning)",
         };
-        let loc = if f.file.is_empty() { "-".to_owned() } else { f.location() };
+        let loc = if f.file.is_empty() {
+            "-".to_owned()
+        } else {
+            f.location()
+        };
         println!("  {loc}: {}{sev}: {}", f.rule, f.message);
     }
     for s in &report.skipped {
@@ -174,7 +185,11 @@ fn print_human(report: &Report) {
         report.installations.len(),
         report.files,
         report.sops_files,
-        if report.mac_checked { ", MACs verified" } else { "" },
+        if report.mac_checked {
+            ", MACs verified"
+        } else {
+            ""
+        },
         report.errors(),
         report.warnings()
     );

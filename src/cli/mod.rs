@@ -4,9 +4,9 @@
 
 mod check;
 mod completions;
-mod status;
 pub mod output;
 mod secrets;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

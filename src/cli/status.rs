@@ -38,8 +38,19 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         if i > 0 {
             println!();
         }
-        println!("installation {} (CA rotation: {})", s.name, s.ca_rotation_phase);
-        let mut rows = vec![["KIND", "ID", "FINGERPRINT", "NOT AFTER", "DAYS LEFT", "LAST ROTATED"].map(String::from)];
+        println!(
+            "installation {} (CA rotation: {})",
+            s.name, s.ca_rotation_phase
+        );
+        let mut rows = vec![[
+            "KIND",
+            "ID",
+            "FINGERPRINT",
+            "NOT AFTER",
+            "DAYS LEFT",
+            "LAST ROTATED",
+        ]
+        .map(String::from)];
         for c in &s.credentials {
             rows.push([
                 c.kind.clone(),
@@ -54,9 +65,15 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             println!("  no credentials recorded");
             continue;
         }
-        let widths: Vec<usize> = (0..6).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..6)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
         for r in rows {
-            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             println!("  {}", line.join("  ").trim_end());
         }
     }

@@ -42,18 +42,29 @@ fn repo(t: &TestEnv, case: Option<&str>) -> PathBuf {
 
 fn check(t: &TestEnv, repo: &Path, extra: &[&str]) -> Run {
     let mut c = t.mcb();
-    c.arg("--repo").arg(repo).args(["check", "-o", "json", "--kubectl"]).arg(tool("kubectl")).args(extra);
+    c.arg("--repo")
+        .arg(repo)
+        .args(["check", "-o", "json", "--kubectl"])
+        .arg(tool("kubectl"))
+        .args(extra);
     run(c)
 }
 
 /// `(rule, file, line)` of every finding in a JSON report.
 fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
     v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["rule"].as_str().unwrap().to_owned(), f["file"].as_str().unwrap().to_owned(), f["line"].as_u64()))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["file"].as_str().unwrap().to_owned(),
+                f["line"].as_u64(),
+            )
+        })
         .collect()
 }
 
@@ -63,8 +74,17 @@ fn assert_exactly(case: &str, extra: &[&str], rule: &str, file: &str) -> Run {
     let dir = repo(&t, Some(case));
     let r = check(&t, &dir, extra).fails_with(1);
     let f = findings(&r);
-    assert_eq!(f.len(), 1, "{case}: expected exactly one finding, got {f:#?}\n{}", r.stderr);
-    assert_eq!((f[0].0.as_str(), f[0].1.as_str()), (rule, file), "{case}: {f:#?}");
+    assert_eq!(
+        f.len(),
+        1,
+        "{case}: expected exactly one finding, got {f:#?}\n{}",
+        r.stderr
+    );
+    assert_eq!(
+        (f[0].0.as_str(), f[0].1.as_str()),
+        (rule, file),
+        "{case}: {f:#?}"
+    );
     r
 }
 
@@ -80,45 +100,93 @@ fn clean_repo_has_no_findings() {
     assert_eq!(v["sopsFiles"], 3, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
-    c.arg("--repo").arg(&dir).args(["check", "--kubectl"]).arg(tool("kubectl"));
+    c.arg("--repo")
+        .arg(&dir)
+        .args(["check", "--kubectl"])
+        .arg(tool("kubectl"));
     let r = run(c).ok();
-    assert!(r.stdout.contains("checked 1 installation(s)") && r.stdout.contains("0 error(s)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("checked 1 installation(s)") && r.stdout.contains("0 error(s)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn plaintext_secret() {
-    let r = assert_exactly("plaintext-secret", &[], "plaintext-secret", "installations/demo/leaked-secret.yaml");
+    let r = assert_exactly(
+        "plaintext-secret",
+        &[],
+        "plaintext-secret",
+        "installations/demo/leaked-secret.yaml",
+    );
     assert_eq!(findings(&r)[0].2, Some(2));
-    assert!(!r.stdout.contains("aHVudGVyMg"), "the value must not be echoed: {}", r.stdout);
+    assert!(
+        !r.stdout.contains("aHVudGVyMg"),
+        "the value must not be echoed: {}",
+        r.stdout
+    );
 }
 
 #[test]
 fn extra_recipient() {
-    let r = assert_exactly("extra-recipient", &[], "sops-recipients", "installations/demo/secrets/dex-clients.sops.yaml");
+    let r = assert_exactly(
+        "extra-recipient",
+        &[],
+        "sops-recipients",
+        "installations/demo/secrets/dex-clients.sops.yaml",
+    );
     assert!(r.stdout.contains(R3), "{}", r.stdout);
 }
 
 #[test]
 fn missing_recipient() {
-    let r = assert_exactly("missing-recipient", &[], "sops-recipients", "installations/demo/secrets/dex-clients.sops.yaml");
-    assert!(r.stdout.contains(R2) && r.stdout.contains("not encrypted for"), "{}", r.stdout);
+    let r = assert_exactly(
+        "missing-recipient",
+        &[],
+        "sops-recipients",
+        "installations/demo/secrets/dex-clients.sops.yaml",
+    );
+    assert!(
+        r.stdout.contains(R2) && r.stdout.contains("not encrypted for"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn render_drift() {
-    let r = assert_exactly("drift", &[], "render-drift", "installations/demo/manifests/namespaces.yaml");
-    assert!(findings(&r)[0].2.is_some(), "drift names the first changed line");
+    let r = assert_exactly(
+        "drift",
+        &[],
+        "render-drift",
+        "installations/demo/manifests/namespaces.yaml",
+    );
+    assert!(
+        findings(&r)[0].2.is_some(),
+        "drift names the first changed line"
+    );
 }
 
 #[test]
 fn expired_cert() {
-    let r = assert_exactly("expired-cert", &[], "cert-expired", "installations/demo/credentials.yaml");
+    let r = assert_exactly(
+        "expired-cert",
+        &[],
+        "cert-expired",
+        "installations/demo/credentials.yaml",
+    );
     assert!(r.stdout.contains("ca `cluster`"), "{}", r.stdout);
 }
 
 #[test]
 fn invalid_spec() {
-    let r = assert_exactly("invalid-spec", &[], "spec-invalid", "installations/demo/installation.yaml");
+    let r = assert_exactly(
+        "invalid-spec",
+        &[],
+        "spec-invalid",
+        "installations/demo/installation.yaml",
+    );
     assert!(findings(&r)[0].2.is_some(), "spec errors carry the line");
 }
 
@@ -132,6 +200,50 @@ fn tampered_mac_passes_without_key() {
     assert!(r.stdout.contains("\"macChecked\": false"), "{}", r.stdout);
 }
 
+fn age_key() -> PathBuf {
+    fixtures().join("sops-vectors/keys/age1.txt")
+}
+
+#[test]
+fn tampered_mac_with_key() {
+    let key = age_key();
+    let r = assert_exactly(
+        "tampered-mac",
+        &["--age-key-file", key.to_str().unwrap()],
+        "sops-mac",
+        "installations/demo/secrets/dex-clients.sops.yaml",
+    );
+    assert!(r.stdout.contains("\"macChecked\": true"), "{}", r.stdout);
+}
+
+#[test]
+fn clean_repo_with_key_verifies_every_mac() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let key = age_key();
+    let r = check(&t, &dir, &["--age-key-file", key.to_str().unwrap()]).ok();
+    assert_eq!(findings(&r), vec![]);
+    // The CA inside the encrypted demo-ca secret is only visible with the key: a window
+    // reaching past its expiry turns it into a warning, with the line of `tls.crt`.
+    let r = check(
+        &t,
+        &dir,
+        &[
+            "--age-key-file",
+            key.to_str().unwrap(),
+            "--warn-within",
+            "1100w",
+        ],
+    )
+    .ok();
+    let f = findings(&r);
+    assert!(
+        f.iter()
+            .any(|f| f.0 == "cert-expiring" && f.1.ends_with("secrets/demo-ca.sops.yaml")),
+        "{f:?}"
+    );
+}
+
 #[test]
 fn expiring_is_a_warning_unless_strict() {
     let t = TestEnv::new();
@@ -139,7 +251,10 @@ fn expiring_is_a_warning_unless_strict() {
     // The CA in credentials.yaml expires in 2036: a 20-year window makes it "expiring".
     let r = check(&t, &dir, &["--warn-within", "1100w"]).ok();
     let f = findings(&r);
-    assert!(!f.is_empty() && f.iter().all(|f| f.0 == "cert-expiring"), "{f:?}");
+    assert!(
+        !f.is_empty() && f.iter().all(|f| f.0 == "cert-expiring"),
+        "{f:?}"
+    );
     check(&t, &dir, &["--warn-within", "1100w", "--strict"]).fails_with(1);
 }
 
@@ -148,27 +263,49 @@ fn sarif_output_is_valid_shape() {
     let t = TestEnv::new();
     let dir = repo(&t, Some("plaintext-secret"));
     let mut c = t.mcb();
-    c.arg("--repo").arg(&dir).args(["check", "--format", "sarif", "--kubectl"]).arg(tool("kubectl"));
+    c.arg("--repo")
+        .arg(&dir)
+        .args(["check", "--format", "sarif", "--kubectl"])
+        .arg(tool("kubectl"));
     let r = run(c).fails_with(1);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let res = &v["runs"][0]["results"][0];
     assert_eq!(res["ruleId"], "plaintext-secret");
-    assert_eq!(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "installations/demo/leaked-secret.yaml");
-    assert_eq!(res["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+    assert_eq!(
+        res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "installations/demo/leaked-secret.yaml"
+    );
+    assert_eq!(
+        res["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
 }
 
 #[test]
 fn human_output_groups_by_installation() {
     let t = TestEnv::new();
     let dir = repo(&t, Some("plaintext-secret"));
-    fs::write(dir.join("stray.pem"), format!("-----BEGIN {}-----\n", "RSA PRIVATE KEY")).unwrap();
+    fs::write(
+        dir.join("stray.pem"),
+        format!("-----BEGIN {}-----\n", "RSA PRIVATE KEY"),
+    )
+    .unwrap();
     let mut c = t.mcb();
-    c.arg("--repo").arg(&dir).args(["check", "--kubectl"]).arg(tool("kubectl"));
+    c.arg("--repo")
+        .arg(&dir)
+        .args(["check", "--kubectl"])
+        .arg(tool("kubectl"));
     let r = run(c).fails_with(1);
     let want = "repository:\n  stray.pem:1: plaintext-secret: PEM private key in clear text";
     assert!(r.stdout.contains(want), "{}", r.stdout);
-    assert!(r.stdout.contains("installation demo:\n  installations/demo/leaked-secret.yaml:2: plaintext-secret: "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "installation demo:\n  installations/demo/leaked-secret.yaml:2: plaintext-secret: "
+        ),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -176,16 +313,33 @@ fn mcbignore_and_kubectl_missing() {
     let t = TestEnv::new();
     let dir = repo(&t, None);
     fs::create_dir_all(dir.join("testdata")).unwrap();
-    fs::write(dir.join("testdata/key.txt"), fs::read(fixtures().join("sops-vectors/keys/age1.txt")).unwrap()).unwrap();
+    fs::write(
+        dir.join("testdata/key.txt"),
+        fs::read(fixtures().join("sops-vectors/keys/age1.txt")).unwrap(),
+    )
+    .unwrap();
     let mut c = t.mcb();
-    c.arg("--repo").arg(&dir).args(["check", "-o", "json", "--kubectl", "/nonexistent/kubectl"]);
+    c.arg("--repo")
+        .arg(&dir)
+        .args(["check", "-o", "json", "--kubectl", "/nonexistent/kubectl"]);
     let r = run(c).fails_with(1);
     let f = findings(&r);
-    assert!(f.iter().any(|f| f.0 == "plaintext-secret" && f.1 == "testdata/key.txt"), "{f:?}");
-    fs::write(dir.join(".mcbignore"), "# test keys, public on purpose\ntestdata/\n").unwrap();
+    assert!(
+        f.iter()
+            .any(|f| f.0 == "plaintext-secret" && f.1 == "testdata/key.txt"),
+        "{f:?}"
+    );
+    fs::write(
+        dir.join(".mcbignore"),
+        "# test keys, public on purpose\ntestdata/\n",
+    )
+    .unwrap();
     // no kubectl at all: one warning, not an error
     let mut c = t.mcb();
-    c.env("PATH", "/nonexistent").arg("--repo").arg(&dir).args(["check", "-o", "json"]);
+    c.env("PATH", "/nonexistent")
+        .arg("--repo")
+        .arg(&dir)
+        .args(["check", "-o", "json"]);
     let r = run(c).ok();
     let f = findings(&r);
     assert_eq!(f.len(), 1, "{f:?}");
@@ -201,7 +355,13 @@ fn broken_kustomization_is_reported() {
     fs::write(&k, format!("{text}  - missing.sops.yaml\n")).unwrap();
     let f = findings(&check(&t, &dir, &["--skip", "render-drift"]).fails_with(1));
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!((f[0].0.as_str(), f[0].1.as_str()), ("kustomize-build", "installations/demo/secrets/kustomization.yaml"));
+    assert_eq!(
+        (f[0].0.as_str(), f[0].1.as_str()),
+        (
+            "kustomize-build",
+            "installations/demo/secrets/kustomization.yaml"
+        )
+    );
 }
 
 #[test]
@@ -211,7 +371,12 @@ fn unknown_installation_is_exit_2_with_help() {
     let mut c = t.mcb();
     c.arg("--repo").arg(&dir).args(["check", "nope"]);
     let r = run(c).fails_with(2);
-    assert!(r.stderr.contains("no installation named `nope`") && r.stderr.contains("help: known installations: demo"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no installation named `nope`")
+            && r.stderr.contains("help: known installations: demo"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -221,13 +386,28 @@ fn status_table_and_json() {
     let mut c = t.mcb();
     c.arg("--repo").arg(&dir).args(["status"]);
     let r = run(c).ok();
-    assert!(r.stdout.starts_with("installation demo (CA rotation: none)\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("KIND") && r.stdout.contains("DAYS LEFT"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("installation demo (CA rotation: none)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("KIND") && r.stdout.contains("DAYS LEFT"),
+        "{}",
+        r.stdout
+    );
     let mut c = t.mcb();
     c.arg("--repo").arg(&dir).args(["status", "-o", "json"]);
     let r = run(c).ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let ca = v[0]["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == "ca" && c["id"] == "cluster").unwrap().clone();
+    let ca = v[0]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "ca" && c["id"] == "cluster")
+        .unwrap()
+        .clone();
     // MCB_TEST_NOW is 2026-11-25T12:00:00Z; the CA expires 2036-11-23T12:00:00Z.
     assert_eq!(ca["daysLeft"], 3651);
     assert_eq!(ca["notAfter"], "2036-11-23T12:00:00Z");
@@ -237,7 +417,10 @@ fn status_table_and_json() {
 fn ci_workflow_runs_check() {
     let w = mcb::check::ci_workflow();
     assert!(w.contains("mcb check"));
-    assert_eq!(mcb::check::CI_WORKFLOW_PATH, ".github/workflows/mcb-check.yaml");
+    assert_eq!(
+        mcb::check::CI_WORKFLOW_PATH,
+        ".github/workflows/mcb-check.yaml"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -274,7 +457,8 @@ fn generate_fixtures() {
     let not_after = time::macros::datetime!(2036-11-23 12:00 UTC);
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    p.distinguished_name.push(rcgen::DnType::CommonName, "kubernetes");
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
     p.not_before = time::macros::datetime!(2026-11-25 12:00 UTC);
     p.not_after = not_after;
     let key = rcgen::KeyPair::generate().unwrap();
@@ -289,7 +473,11 @@ fn generate_fixtures() {
     let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
-    let secrets = [("demo-ca", &ca), ("demo-etcd", &etcd), ("dex-clients", &dex)];
+    let secrets = [
+        ("demo-ca", &ca),
+        ("demo-etcd", &etcd),
+        ("dex-clients", &dex),
+    ];
     for (name, s) in secrets {
         let rel = format!("installations/demo/secrets/{name}.sops.yaml");
         fs::write(clean.join(&rel), s.to_yaml().expose_secret()).unwrap();
@@ -298,8 +486,16 @@ fn generate_fixtures() {
 
     // Inventory.
     let mut inv = mcb::inventory::Inventory::new();
-    let fp = |s: &str| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())));
-    for (kind, id, na) in [("ca", "cluster", Some("2036-11-23T12:00:00Z")), ("age-key", "installation", None)] {
+    let fp = |s: &str| {
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes()))
+        )
+    };
+    for (kind, id, na) in [
+        ("ca", "cluster", Some("2036-11-23T12:00:00Z")),
+        ("age-key", "installation", None),
+    ] {
         inv.upsert(mcb::inventory::Credential {
             kind: kind.into(),
             id: id.into(),
@@ -318,10 +514,15 @@ fn generate_fixtures() {
     // Rendered manifests, exactly as `mcb render` writes them.
     let spec = mcb::spec::parse(&spec_text, Path::new("installation.yaml")).unwrap();
     let templates = mcb::render::Templates::builtin().unwrap();
-    let names: Vec<String> = secrets.iter().map(|(n, _)| format!("{n}.sops.yaml")).collect();
+    let names: Vec<String> = secrets
+        .iter()
+        .map(|(n, _)| format!("{n}.sops.yaml"))
+        .collect();
     let fs_ = mcb::render::render(&templates, &spec, &names, &mcb::render::NoSecrets).unwrap();
     for (path, content) in fs_ {
-        let Content::Plain(b) = content else { panic!("{path}: the corpus spec renders no secrets") };
+        let Content::Plain(b) = content else {
+            panic!("{path}: the corpus spec renders no secrets")
+        };
         let p = clean.join(&path);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, b).unwrap();
@@ -344,24 +545,52 @@ fn generate_fixtures() {
     let tampered = dex_clean.replacen("        app: dex\n", "        app: dex-tampered\n", 1);
     assert_ne!(tampered, dex_clean, "label not found in {dex_clean}");
     case("tampered-mac", dex_rel, tampered.as_bytes());
-    for (name, recipients) in [("extra-recipient", format!("{R1},{R2},{R3}")), ("missing-recipient", R1.to_owned())] {
+    for (name, recipients) in [
+        ("extra-recipient", format!("{R1},{R2},{R3}")),
+        ("missing-recipient", R1.to_owned()),
+    ] {
         let tmp = out.join(name).join(dex_rel);
         fs::create_dir_all(tmp.parent().unwrap()).unwrap();
         fs::write(&tmp, dex.to_yaml().expose_secret()).unwrap();
         // cwd outside clean/: no .sops.yaml applies, the flags decide.
-        sops(&out.join(name), &["encrypt", "-i", "--encrypted-regex", "^(data|stringData)$", "--age", &recipients, dex_rel]);
+        sops(
+            &out.join(name),
+            &[
+                "encrypt",
+                "-i",
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "--age",
+                &recipients,
+                dex_rel,
+            ],
+        );
     }
     let ns_rel = "installations/demo/manifests/namespaces.yaml";
     let ns = fs::read_to_string(clean.join(ns_rel)).unwrap();
-    case("drift", ns_rel, format!("{ns}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: hand-made\n").as_bytes());
+    case(
+        "drift",
+        ns_rel,
+        format!("{ns}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: hand-made\n")
+            .as_bytes(),
+    );
     let creds = fs::read_to_string(demo.join("credentials.yaml")).unwrap();
     let expired = creds.replace("2036-11-23T12:00:00Z", "2026-11-01T00:00:00Z");
     assert_ne!(expired, creds);
-    case("expired-cert", "installations/demo/credentials.yaml", expired.as_bytes());
+    case(
+        "expired-cert",
+        "installations/demo/credentials.yaml",
+        expired.as_bytes(),
+    );
     case(
         "invalid-spec",
         "installations/demo/installation.yaml",
-        spec_text.replace("kubernetesVersion: v1.33.4", "kubernetesVersion: v1.33.4\nkubernetesVersoin: v1.34.0").as_bytes(),
+        spec_text
+            .replace(
+                "kubernetesVersion: v1.33.4",
+                "kubernetesVersion: v1.33.4\nkubernetesVersoin: v1.34.0",
+            )
+            .as_bytes(),
     );
 }
 
