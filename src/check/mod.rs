@@ -92,10 +92,6 @@ pub const RULES: &[(&str, &str)] = &[
         "inventory-invalid",
         "An installation's credentials.yaml does not parse",
     ),
-    (
-        "shared-unknown",
-        "A shared secret is used that the repo does not define",
-    ),
 ];
 
 impl Finding {
