@@ -181,7 +181,7 @@ impl Report {
 
 /// Decrypts SOPS files for the checks that need plaintext (MAC, certificates inside
 /// secrets). Implemented on top of the SOPS engine; a trait so the checks stay testable.
-pub trait Opener {
+pub trait Opener: Sync {
     /// Decrypts `bytes` (the file at `path`), verifying its MAC.
     fn open(&self, path: &str, bytes: &[u8]) -> Result<secrecy::SecretBox<Vec<u8>>, OpenError>;
 }
@@ -378,6 +378,27 @@ pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
     }
     let s: BTreeSet<_> = names.iter().cloned().collect();
     Ok(s.into_iter().collect())
+}
+
+/// `f` over `items` on every core (file checks are independent), results in item order.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || items.len() < 16 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a check thread panicked"))
+            .collect()
+    })
 }
 
 /// The 1-based line of byte offset `at` in `text`.

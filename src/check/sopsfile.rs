@@ -92,32 +92,40 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed], rules: &RuleSets) -> Vec<Fin
              encrypt it with `mcb secrets encrypt` and rotate its values",
         ));
     }
-    for p in parsed.iter().filter(|p| p.sops) {
-        let f = &files[p.file];
-        if is_config(&f.path) {
-            continue;
-        }
-        if let Some((line, msg)) = &p.error {
-            out.push(Finding::error(
-                f,
-                *line,
-                "sops-invalid",
-                format!("SOPS file does not parse: {msg}"),
-            ));
-            continue;
-        }
-        let Some((doc, start)) = p.docs().find(|(d, _)| is_sops(d)) else {
-            continue;
-        };
-        let text = f.text();
-        let sops_line = find_line(text, start, "sops:");
-        let before = out.len();
-        structure(f, doc, text, sops_line, &mut out);
-        if out.len() == before {
-            encrypted_values(f, text, &mut out);
-        }
-        recipients(f, doc, text, sops_line, rules, &mut out);
+    let sops: Vec<&Parsed> = parsed
+        .iter()
+        .filter(|p| p.sops && !is_config(&files[p.file].path))
+        .collect();
+    out.extend(
+        super::par_map(&sops, |p| check_file(&files[p.file], p, rules))
+            .into_iter()
+            .flatten(),
+    );
+    out
+}
+
+/// Structure, encrypted values and recipients of one SOPS file.
+fn check_file(f: &RepoFile, p: &Parsed, rules: &RuleSets) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some((line, msg)) = &p.error {
+        out.push(Finding::error(
+            f,
+            *line,
+            "sops-invalid",
+            format!("SOPS file does not parse: {msg}"),
+        ));
+        return out;
     }
+    let Some((doc, start)) = p.docs().find(|(d, _)| is_sops(d)) else {
+        return out;
+    };
+    let text = f.text();
+    let sops_line = find_line(text, start, "sops:");
+    structure(f, doc, text, sops_line, &mut out);
+    if out.is_empty() {
+        encrypted_values(f, text, &mut out);
+    }
+    recipients(f, doc, text, sops_line, rules, &mut out);
     out
 }
 
@@ -331,32 +339,33 @@ pub fn check_macs(
     now: time::OffsetDateTime,
     warn_within: time::Duration,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for p in parsed.iter().filter(|p| p.sops && p.error.is_none()) {
-        let f = &files[p.file];
-        if is_config(&f.path) || skip.contains(f.path.as_str()) {
-            continue;
+    let todo: Vec<&RepoFile> = parsed
+        .iter()
+        .filter(|p| p.sops && p.error.is_none())
+        .map(|p| &files[p.file])
+        .filter(|f| !is_config(&f.path) && !skip.contains(f.path.as_str()))
+        .collect();
+    super::par_map(&todo, |f| match opener.open(&f.path, f.text().as_bytes()) {
+        Ok(plain) => {
+            let text = String::from_utf8_lossy(plain.expose_secret());
+            expiry::certificates(f, &text, now, warn_within)
         }
-        match opener.open(&f.path, f.text().as_bytes()) {
-            Ok(plain) => {
-                let text = String::from_utf8_lossy(plain.expose_secret());
-                out.extend(expiry::certificates(f, &text, now, warn_within));
-            }
-            Err(OpenError::Invalid(msg)) => out.push(Finding::error(
-                f,
-                Some(find_line(f.text(), 1, "mac:")),
-                "sops-mac",
-                format!("{msg}: the file was changed without sops; restore it from git or edit it with `mcb secrets edit`"),
-            )),
-            Err(OpenError::NoKey(msg)) => out.push(Finding::warning(
-                f,
-                Some(find_line(f.text(), 1, "mac:")),
-                "sops-mac",
-                format!("MAC not verified, {msg}: give a key that is a recipient of every file"),
-            )),
-        }
-    }
-    out
+        Err(OpenError::Invalid(msg)) => vec![Finding::error(
+            f,
+            Some(find_line(f.text(), 1, "mac:")),
+            "sops-mac",
+            format!("{msg}: the file was changed without sops; restore it from git or edit it with `mcb secrets edit`"),
+        )],
+        Err(OpenError::NoKey(msg)) => vec![Finding::warning(
+            f,
+            Some(find_line(f.text(), 1, "mac:")),
+            "sops-mac",
+            format!("MAC not verified, {msg}: give a key that is a recipient of every file"),
+        )],
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 #[cfg(test)]

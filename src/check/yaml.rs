@@ -34,16 +34,21 @@ impl Parsed {
 /// and files with a `Secret` or `Cluster` in them. The rest (most rendered manifests) are
 /// only scanned as text, which keeps a large repo fast.
 pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
-    files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.is_yaml() && f.text.is_some() && interesting(f.text()))
-        .map(|(i, f)| parse(i, f.text()))
-        .collect()
+    let wanted: Vec<usize> = (0..files.len())
+        .filter(|&i| {
+            let f = &files[i];
+            f.is_yaml()
+                && f.text.is_some()
+                && (super::sopsfile::named_sops(&f.path) || interesting(f.text()))
+        })
+        .collect();
+    super::par_map(&wanted, |&i| parse(i, files[i].text()))
 }
 
 fn interesting(text: &str) -> bool {
-    ["sops", "Secret", "Cluster"].iter().any(|w| text.contains(w))
+    ["sops", "Secret", "Cluster"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 fn parse(file: usize, text: &str) -> Parsed {
