@@ -216,6 +216,26 @@ mod tests {
     }
 
     #[test]
+    fn git_checkout_lists_tracked_and_unignored_untracked() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(d.path()).unwrap();
+        fs::write(d.path().join(".gitignore"), "ignored.yaml\n").unwrap();
+        fs::write(d.path().join("tracked.yaml"), "a: 1\n").unwrap();
+        fs::write(d.path().join("deleted.yaml"), "a: 1\n").unwrap();
+        let mut index = repo.index().unwrap();
+        for p in [".gitignore", "tracked.yaml", "deleted.yaml"] {
+            index.add_path(Path::new(p)).unwrap();
+        }
+        index.write().unwrap();
+        fs::remove_file(d.path().join("deleted.yaml")).unwrap();
+        fs::write(d.path().join("ignored.yaml"), "x").unwrap();
+        fs::create_dir_all(d.path().join("new")).unwrap();
+        fs::write(d.path().join("new/untracked.yaml"), "x").unwrap();
+        let got: Vec<String> = load(d.path()).unwrap().into_iter().map(|f| f.path).collect();
+        assert_eq!(got, [".gitignore", "new/untracked.yaml", "tracked.yaml"]);
+    }
+
+    #[test]
     fn walk_lists_files_and_skips_git_and_ignored() {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir_all(d.path().join(".git")).unwrap();
