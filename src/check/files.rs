@@ -231,7 +231,11 @@ mod tests {
         fs::write(d.path().join("ignored.yaml"), "x").unwrap();
         fs::create_dir_all(d.path().join("new")).unwrap();
         fs::write(d.path().join("new/untracked.yaml"), "x").unwrap();
-        let got: Vec<String> = load(d.path()).unwrap().into_iter().map(|f| f.path).collect();
+        let got: Vec<String> = load(d.path())
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
         assert_eq!(got, [".gitignore", "new/untracked.yaml", "tracked.yaml"]);
     }
 

@@ -409,3 +409,33 @@ pub(crate) fn line_of(text: &str, at: usize) -> usize {
         .count()
         + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_map_keeps_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        assert_eq!(
+            par_map(&items, |i| i * 2),
+            items.iter().map(|i| i * 2).collect::<Vec<_>>()
+        );
+        assert_eq!(par_map(&items[..3], |i| *i), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn report_verdict() {
+        let f = RepoFile::new("a", Vec::new());
+        let mut r = Report::default();
+        assert!(!r.failed(true));
+        r.findings
+            .push(Finding::warning(&f, None, "cert-expiring", "w"));
+        assert!(!r.failed(false) && r.failed(true));
+        r.findings
+            .push(Finding::error(&f, Some(1), "sops-mac", "e"));
+        assert_eq!((r.errors(), r.warnings()), (1, 1));
+        assert!(r.failed(false));
+        assert_eq!(r.findings[1].location(), "a:1");
+    }
+}
