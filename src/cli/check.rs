@@ -170,12 +170,13 @@ fn print_human(report: &Report) {
             Severity::Error => "",
             Severity::Warning => " (warning)",
         };
+        // A finding about no file (a check that could not run) has no location prefix.
         let loc = if f.file.is_empty() {
-            "-".to_owned()
+            String::new()
         } else {
-            f.location()
+            format!("{}: ", f.location())
         };
-        println!("  {loc}: {}{sev}: {}", f.rule, f.message);
+        println!("  {loc}{}{sev}: {}", f.rule, f.message);
     }
     for s in &report.skipped {
         println!("not checked: {s}");
