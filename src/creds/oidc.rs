@@ -386,6 +386,26 @@ pub fn update(
     )
 }
 
+/// Gives the client a new secret. First in place (an update that omits the secret, which
+/// issuers may answer with a new one); if the issuer keeps the old secret, as many do, a new
+/// client with the same metadata is registered and the old one deleted, so the result may
+/// carry a new `client_id`. Consumers read both from the returned client's Secret.
+pub fn rotate_secret(
+    issuer: &str,
+    initial_access_token: Option<&SecretString>,
+    client: &RegisteredClient,
+) -> Result<RegisteredClient, Error> {
+    let updated = update(client, &client.metadata, SecretPolicy::Rotate)?;
+    let old = client.client_secret.as_ref().map(|s| s.expose_secret());
+    let new = updated.client_secret.as_ref().map(|s| s.expose_secret());
+    if old.is_none() || new != old {
+        return Ok(updated);
+    }
+    let fresh = register(issuer, initial_access_token, &updated.metadata)?;
+    delete(&updated)?;
+    Ok(fresh)
+}
+
 /// Deletes the client at the issuer (RFC 7592 §2.3).
 pub fn delete(client: &RegisteredClient) -> Result<(), Error> {
     let url = &client.registration_client_uri;
