@@ -485,21 +485,28 @@ fn dex_static_clients_match_dex_config_shape_and_hold_no_secret() {
 }
 
 #[test]
-fn deploy_key_matches_ssh_keygen() {
+fn deploy_key_matches_ssh_keygen_and_clones_over_real_sshd() {
     let k = deploy_key::generate(&Env::system(), "flux", "flux@mgmt").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let s = k.flux_secret(
-        "flux-system",
-        "flux-system",
-        "[127.0.0.1]:2222 ssh-ed25519 AAAA\n",
+    let pub_file = dir.path().join("deploy.pub");
+    std::fs::write(&pub_file, format!("{}\n", k.public_openssh)).unwrap();
+    let sshd_dir = dir.path().join("sshd");
+    let sshd = Service::start(
+        "git-sshd.sh",
+        &sshd_dir,
+        &["0", pub_file.to_str().unwrap()],
+        &[],
     );
-    let id = dir.path().join("identity");
-    std::fs::write(&id, s.data["identity"].expose_secret()).unwrap();
-    std::fs::write(
-        dir.path().join("identity.pub"),
-        s.data["identity.pub"].expose_secret(),
-    )
-    .unwrap();
+    let known_hosts = std::fs::read_to_string(sshd_dir.join("known_hosts")).unwrap();
+    let secret = k.flux_secret("flux-system", "flux-system", &known_hosts);
+
+    // Write the Secret's files as source-controller would mount them.
+    let mount = dir.path().join("mount");
+    std::fs::create_dir(&mount).unwrap();
+    for (name, v) in &secret.data {
+        std::fs::write(mount.join(name), v.expose_secret()).unwrap();
+    }
+    let id = mount.join("identity");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -522,8 +529,57 @@ fn deploy_key_matches_ssh_keygen() {
         "-E",
         "sha256",
         "-f",
-        dir.path().join("identity.pub").to_str().unwrap(),
+        mount.join("identity.pub").to_str().unwrap(),
     ]);
     assert!(fp.contains(&k.fingerprint), "{fp} vs {}", k.fingerprint);
     assert_eq!(k.credential(&env()).fingerprint, k.fingerprint);
+
+    // The key and known_hosts from the Secret authenticate a real clone over SSH.
+    let git = tool("git");
+    let bare = sshd_dir.join("repos/acme/config.git");
+    let init = Command::new(&git)
+        .args(["init", "-q", "--bare", "-b", "main"])
+        .arg(&bare)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let ssh = format!(
+        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
+        id.display(),
+        mount.join("known_hosts").display()
+    );
+    let out = Command::new(&git)
+        .args(["clone", "-q"])
+        .arg(format!("{}/acme/config.git", sshd.var("GIT_SSH_URL")))
+        .arg(dir.path().join("clone"))
+        .env("GIT_SSH_COMMAND", &ssh)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "clone failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A different key is refused, so the clone above proves this key was used.
+    let other = deploy_key::generate(&Env::system(), "other", "x").unwrap();
+    std::fs::write(&id, other.private_openssh.expose_secret()).unwrap();
+    let out = Command::new(&git)
+        .args(["ls-remote"])
+        .arg(format!("{}/acme/config.git", sshd.var("GIT_SSH_URL")))
+        .env("GIT_SSH_COMMAND", &ssh)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a foreign key must be refused");
+}
+
+#[test]
+fn github_app_flow_times_out_clearly() {
+    let (tx, _rx) = mpsc::channel();
+    let mut p = ManifestParams::new("mcb", "https://mcb.example.com", AppOwner::User);
+    p.api_base = "http://127.0.0.1:9".into();
+    p.timeout = Duration::from_secs(1);
+    let e = github_app::create_app(&env(), &p, &ChannelBrowser(tx)).unwrap_err();
+    assert!(matches!(e, Error::CallbackTimeout { seconds: 1 }), "{e}");
 }
