@@ -23,7 +23,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{credential, http_client, http_err, sha256_b64, Error};
+use super::{credential, http_client, http_err, parse_json, sha256_b64, Error};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
 use crate::Env;
@@ -391,10 +391,7 @@ pub fn exchange_code(api_base: &str, code: &str) -> Result<CreatedApp, Error> {
             });
         }
     }
-    let c: Conversion = resp.json().map_err(|e| Error::BadResponse {
-        url: url.clone(),
-        message: format!("not an app conversion: {e}"),
-    })?;
+    let c: Conversion = parse_json(&url, resp, "an app conversion")?;
     Ok(CreatedApp {
         install_url: format!("{}/installations/new", c.html_url.trim_end_matches('/')),
         id: c.id,

@@ -352,6 +352,41 @@ pub(crate) fn http_err<'a>(
     }
 }
 
+/// Decodes a JSON answer. The error names where decoding failed, never a value: serde's
+/// messages quote the offending value, which could be a secret.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    resp: reqwest::blocking::Response,
+    what: &str,
+) -> Result<T, Error> {
+    let bad = |message: String| Error::BadResponse {
+        url: url.to_owned(),
+        message,
+    };
+    let body = zeroize::Zeroizing::new(
+        resp.bytes()
+            .map_err(|e| bad(format!("cannot read the body: {}", error_chain(&e))))?
+            .to_vec(),
+    );
+    serde_json::from_slice(&body).map_err(|e| {
+        let detail = e.to_string();
+        // "missing field `x`" names a field, never a value: worth showing.
+        let kind = match detail.starts_with("missing field") {
+            true => detail
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            false => format!("{:?} error", e.classify()),
+        };
+        bad(format!(
+            "not {what}: {kind} at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -398,6 +433,31 @@ mod tests {
         assert_eq!(
             sha256_b64(b"abc"),
             "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"
+        );
+    }
+
+    #[test]
+    fn json_errors_never_quote_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            a: u64,
+            b: String,
+        }
+        let resp =
+            |body: &'static str| reqwest::blocking::Response::from(axum::http::Response::new(body));
+        let e = parse_json::<T>("http://x", resp(r#"{"a": "topsecret", "b": ""}"#), "a T")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("topsecret"), "{e}");
+        assert_eq!(
+            e,
+            "http://x: unexpected answer: not a T: Data error at line 1 column 17"
+        );
+        let e = parse_json::<T>("http://x", resp(r#"{"b": "v"}"#), "a T").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "http://x: unexpected answer: not a T: missing field `a` at line 1 column 10"
         );
     }
 

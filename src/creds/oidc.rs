@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{check_ids, credential, env_name, generate_secret, http_client, http_err, Error};
+use super::{
+    check_ids, credential, env_name, generate_secret, http_client, http_err, parse_json, Error,
+};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
 use crate::Env;
@@ -218,10 +220,7 @@ pub fn discover(issuer: &str) -> Result<ProviderMetadata, Error> {
             message: format!("HTTP {status} instead of a discovery document"),
         });
     }
-    let meta: ProviderMetadata = resp.json().map_err(|e| Error::BadResponse {
-        url: url.clone(),
-        message: format!("not a discovery document: {e}"),
-    })?;
+    let meta: ProviderMetadata = parse_json(&url, resp, "a discovery document")?;
     if meta.issuer.trim_end_matches('/') != issuer {
         return Err(Error::IssuerMismatch {
             issuer: issuer.into(),
@@ -433,7 +432,8 @@ fn call(
     let mut req = match method {
         "POST" => http.post(url),
         "PUT" => http.put(url),
-        _ => http.get(url),
+        "GET" => http.get(url),
+        other => unreachable!("no registration call uses {other}"),
     }
     .header("Accept", "application/json");
     if let Some(t) = token {
@@ -446,10 +446,7 @@ fn call(
     if !resp.status().is_success() {
         return Err(refused(method, url, resp));
     }
-    let r: RegistrationResponse = resp.json().map_err(|e| Error::BadResponse {
-        url: url.into(),
-        message: format!("not a client registration response: {e}"),
-    })?;
+    let r: RegistrationResponse = parse_json(url, resp, "a client registration response")?;
     let missing = |field: &str| Error::BadResponse {
         url: url.into(),
         message: format!(
