@@ -522,6 +522,39 @@ impl RegisteredClient {
         s
     }
 
+    /// Reads a client back from its `oidc-client-<id>` Secret (as [`Self::secret`] wrote
+    /// it, decrypted) and fetches its current registration from the issuer, ready for
+    /// [`update`], [`rotate_secret`] or [`delete`].
+    pub fn load(secret: &Secret) -> Result<RegisteredClient, Error> {
+        let get = |key: &str| -> Result<Option<String>, Error> {
+            secret
+                .data
+                .get(key)
+                .map(|v| {
+                    String::from_utf8(v.expose_secret().clone()).map_err(|_| Error::InvalidParam {
+                        what: "OIDC client Secret",
+                        message: format!("{}: key {key} is not UTF-8", secret.name),
+                    })
+                })
+                .transpose()
+        };
+        let need = |key: &str| {
+            get(key)?.ok_or_else(|| Error::InvalidParam {
+                what: "OIDC client Secret",
+                message: format!("{}: no key {key}", secret.name),
+            })
+        };
+        let stub = RegisteredClient {
+            client_id: need("client_id")?,
+            client_secret: get("client_secret")?.map(SecretString::from),
+            registration_access_token: SecretString::from(need("registration_access_token")?),
+            registration_client_uri: need("registration_client_uri")?,
+            client_secret_expires_at: None,
+            metadata: ClientMetadata::web("", Vec::new()),
+        };
+        read(&stub)
+    }
+
     /// The inventory entry: fingerprint of the client id, expiry of the secret if any.
     pub fn credential(&self, env: &Env, id: &str, issuer: &str) -> Credential {
         let not_after = self.client_secret_expires_at.and_then(|t| {

@@ -119,6 +119,14 @@ fn oidc_register_read_update_delete_on_a_real_provider() {
             "registration_client_uri"
         ]
     );
+    let loaded = oidc::RegisteredClient::load(&s).unwrap();
+    assert_eq!(loaded.client_id, rot.client_id);
+    assert_eq!(loaded.metadata.redirect_uris, md2.redirect_uris);
+    assert_eq!(
+        loaded.client_secret.as_ref().unwrap().expose_secret(),
+        now,
+        "the stored secret survives a read"
+    );
     let cred = rot.credential(&env(), "grafana", &issuer);
     assert_eq!(cred.kind, "oidc-client");
     assert_eq!(
