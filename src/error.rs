@@ -16,6 +16,12 @@ pub enum Error {
     /// A SOPS file could not be read, decrypted or written.
     #[error(transparent)]
     Sops(#[from] crate::sops::Error),
+    /// A git operation on the config repo failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    /// The forge (GitHub) API refused or failed.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::Error),
 }
 
 impl Help for Error {
@@ -23,6 +29,8 @@ impl Help for Error {
         match self {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
+            Error::Git(e) => e.help(),
+            Error::Forge(e) => e.help(),
         }
     }
 }

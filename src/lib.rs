@@ -15,7 +15,9 @@
 pub mod env;
 pub mod error;
 pub mod fileset;
+pub mod forge;
 pub mod fsutil;
+pub mod git;
 pub mod inventory;
 pub mod k8s;
 pub mod progress;
