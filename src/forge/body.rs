@@ -71,8 +71,14 @@ pub fn render(s: &ChangeSummary) -> String {
                 "| {action} | {} | {} | {} | {} |",
                 cell(&c.kind),
                 cell(&c.id),
-                c.fingerprint.as_deref().map(cell).unwrap_or_else(|| "—".into()),
-                c.not_after.as_deref().map(cell).unwrap_or_else(|| "—".into()),
+                c.fingerprint
+                    .as_deref()
+                    .map(cell)
+                    .unwrap_or_else(|| "—".into()),
+                c.not_after
+                    .as_deref()
+                    .map(cell)
+                    .unwrap_or_else(|| "—".into()),
             );
         }
         out.push('\n');
@@ -110,7 +116,10 @@ fn code(s: &str) -> String {
 
 /// A table cell: pipes and newlines would break the table.
 fn cell(s: &str) -> String {
-    format!("`{}`", code(s).replace('|', "\\|").replace(['\n', '\r'], " "))
+    format!(
+        "`{}`",
+        code(s).replace('|', "\\|").replace(['\n', '\r'], " ")
+    )
 }
 
 /// Free text on one line.
@@ -154,15 +163,24 @@ mod tests {
     #[test]
     fn renders_sorted_markdown() {
         let b = render(&summary());
-        assert!(b.starts_with("Create installation prod\n\n**Installations:** `prod`\n"), "{b}");
-        let created = b.find("| created | `ca` | `cluster\\|x` | — | — |").unwrap();
+        assert!(
+            b.starts_with("Create installation prod\n\n**Installations:** `prod`\n"),
+            "{b}"
+        );
+        let created = b
+            .find("| created | `ca` | `cluster\\|x` | — | — |")
+            .unwrap();
         let rotated = b
             .find("| rotated | `kubeconfig` | `admin` | `sha256:ab12` | `2027-11-25T12:00:00Z` |")
             .unwrap();
         assert!(created < rotated, "{b}");
         assert!(b.contains("2 added, 1 changed, 0 removed"), "{b}");
-        let i = b.find("added: `installations/prod/installation.yaml`").unwrap();
-        let s = b.find("added: `installations/prod/secrets/b.sops.yaml`").unwrap();
+        let i = b
+            .find("added: `installations/prod/installation.yaml`")
+            .unwrap();
+        let s = b
+            .find("added: `installations/prod/secrets/b.sops.yaml`")
+            .unwrap();
         assert!(i < s, "{b}");
         assert_eq!(b, render(&summary()), "deterministic");
     }

@@ -425,7 +425,12 @@ fn github_message(body: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    for e in v.get("errors").and_then(Value::as_array).into_iter().flatten() {
+    for e in v
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let part = e
             .get("message")
             .or_else(|| e.get("code"))

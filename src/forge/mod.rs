@@ -174,6 +174,36 @@ pub trait Forge {
     fn delete_deploy_key(&self, id: u64) -> Result<(), Error>;
 }
 
+/// The resolved `--pr` flags: where the PR goes and how it looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrOptions {
+    /// API base URL (`--github-api`)
+    pub api: String,
+    /// `--github-repo`; None derives it from the push remote's URL
+    pub repo: Option<RepoSlug>,
+    /// open as draft
+    pub draft: bool,
+    /// labels to add
+    pub labels: Vec<String>,
+}
+
+impl PrOptions {
+    /// The client configuration for these options, `remote_url` naming the repo unless
+    /// `--github-repo` did.
+    pub fn config(&self, remote_url: &str, auth: Auth) -> Result<GitHubConfig, Error> {
+        let repo = match &self.repo {
+            Some(r) => r.clone(),
+            None => RepoSlug::from_remote_url(remote_url)?,
+        };
+        Ok(GitHubConfig {
+            api: self.api.clone(),
+            repo,
+            auth,
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
 /// `owner/name` of a repository on the forge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoSlug {

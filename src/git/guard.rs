@@ -46,16 +46,28 @@ mod tests {
 
     #[test]
     fn real_sops_files_pass() {
-        assert!(looks_sops_encrypted(&vector("k8s_secret/k8s_secret.sops.yaml")));
-        assert!(looks_sops_encrypted(&vector("json_nested/json_nested.sops.json")));
+        assert!(looks_sops_encrypted(&vector(
+            "k8s_secret/k8s_secret.sops.yaml"
+        )));
+        assert!(looks_sops_encrypted(&vector(
+            "json_nested/json_nested.sops.json"
+        )));
     }
 
     #[test]
     fn plaintext_and_half_encrypted_fail() {
-        assert!(!looks_sops_encrypted(&vector("k8s_secret/k8s_secret.plain.yaml")));
-        assert!(!looks_sops_encrypted(&vector("json_nested/json_nested.plain.json")));
-        assert!(!looks_sops_encrypted(&vector("negatives/neg_no_metadata.sops.yaml")));
-        assert!(!looks_sops_encrypted(&vector("negatives/neg_empty_mac.sops.yaml")));
+        assert!(!looks_sops_encrypted(&vector(
+            "k8s_secret/k8s_secret.plain.yaml"
+        )));
+        assert!(!looks_sops_encrypted(&vector(
+            "json_nested/json_nested.plain.json"
+        )));
+        assert!(!looks_sops_encrypted(&vector(
+            "negatives/neg_no_metadata.sops.yaml"
+        )));
+        assert!(!looks_sops_encrypted(&vector(
+            "negatives/neg_empty_mac.sops.yaml"
+        )));
         // metadata copied onto a plaintext file without any encrypted value
         let fake = b"password: hunter2\nsops:\n    mac: ENC[AES256_GCM,x]\n    lastmodified: x\n";
         assert!(!looks_sops_encrypted(fake), "only the MAC is encrypted");
@@ -66,7 +78,9 @@ mod tests {
 
     #[test]
     fn secrets_dir_detection() {
-        assert!(is_under_secrets_dir("installations/prod/secrets/ca.sops.yaml"));
+        assert!(is_under_secrets_dir(
+            "installations/prod/secrets/ca.sops.yaml"
+        ));
         assert!(is_under_secrets_dir("shared/secrets/x.yaml"));
         assert!(!is_under_secrets_dir("installations/prod/secrets.yaml"));
         assert!(!is_under_secrets_dir("secrets"));

@@ -252,6 +252,22 @@ pub fn branch_name(command: &str, name: &str, date: Option<time::Date>) -> Resul
     Ok(b)
 }
 
+/// How a mutating command records its work: the resolved `--base`, `--author`,
+/// `--no-commit`, `--dry-run` and `--push` flags.
+#[derive(Debug, Default)]
+pub struct PublishOptions {
+    /// branch to start a new mcb branch from (None: the current branch)
+    pub base: Option<String>,
+    /// commit author (None: git config)
+    pub author: Option<Author>,
+    /// false with `--no-commit`: files are written, git is left alone
+    pub commit: bool,
+    /// nothing is written, committed or pushed; the command only reports
+    pub dry_run: bool,
+    /// push after committing (`--push`)
+    pub push: Option<PushOptions>,
+}
+
 /// What [`ConfigRepo::start_branch`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchStart {
@@ -512,16 +528,14 @@ impl ConfigRepo {
                 }
             }
         }
-        let tree_id = index
-            .write_tree_to(&self.repo)
-            .map_err(git("write tree"))?;
+        let tree_id = index.write_tree_to(&self.repo).map_err(git("write tree"))?;
         if parent.as_ref().map(|p| p.tree_id()) == Some(tree_id) {
             return Ok(None);
         }
         let tree = self.repo.find_tree(tree_id).map_err(git("read tree"))?;
         let when = git2::Time::new(env.now().unix_timestamp(), 0);
-        let sig = Signature::new(&author.name, &author.email, &when)
-            .map_err(|_| Error::BadAuthor {
+        let sig =
+            Signature::new(&author.name, &author.email, &when).map_err(|_| Error::BadAuthor {
                 input: format!("{} <{}>", author.name, author.email),
             })?;
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();

@@ -91,8 +91,17 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
         let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
             return Err(git2::Error::from_str("server sent no raw host key"));
         };
-        let host = target.as_ref().map(SshTarget::known_hosts_name).unwrap_or_default();
-        let r = check_host_key(&known_hosts, &host, kind.name(), key, opts.auth.accept_new_host_key);
+        let host = target
+            .as_ref()
+            .map(SshTarget::known_hosts_name)
+            .unwrap_or_default();
+        let r = check_host_key(
+            &known_hosts,
+            &host,
+            kind.name(),
+            key,
+            opts.auth.accept_new_host_key,
+        );
         let mut o = outcome.borrow_mut();
         match r {
             Ok(added) => {
@@ -218,7 +227,10 @@ fn percent_decode(s: &str) -> String {
 fn classify(url: &str, refname: &str, e: git2::Error, auth_attempts: u32) -> Error {
     let detail = e.message().to_owned();
     let lower = detail.to_lowercase();
-    if e.code() == ErrorCode::NotFastForward || lower.contains("non-fast") || lower.contains("fast-forward") {
+    if e.code() == ErrorCode::NotFastForward
+        || lower.contains("non-fast")
+        || lower.contains("fast-forward")
+    {
         return Error::Rejected {
             url: url.to_owned(),
             refname: refname.to_owned(),
@@ -236,8 +248,10 @@ fn classify(url: &str, refname: &str, e: git2::Error, auth_attempts: u32) -> Err
             detail,
         };
     }
-    if matches!(e.class(), ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh | ErrorClass::Http)
-        || lower.contains("connect")
+    if matches!(
+        e.class(),
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh | ErrorClass::Http
+    ) || lower.contains("connect")
     {
         return Error::Network {
             url: url.to_owned(),
@@ -276,7 +290,10 @@ struct SshTarget {
 
 impl SshTarget {
     fn parse(url: &str) -> Option<SshTarget> {
-        if let Some(rest) = url.strip_prefix("ssh://").or_else(|| url.strip_prefix("git+ssh://")) {
+        if let Some(rest) = url
+            .strip_prefix("ssh://")
+            .or_else(|| url.strip_prefix("git+ssh://"))
+        {
             let u = url::Url::parse(&format!("ssh://{rest}")).ok()?;
             return Some(SshTarget {
                 host: u.host_str()?.trim_matches(['[', ']']).to_owned(),
@@ -360,7 +377,9 @@ fn check_host_key(
         return Err(HostKey::Unknown(fingerprint(key)));
     }
     if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).context(dir).map_err(HostKey::Io)?;
+        std::fs::create_dir_all(dir)
+            .context(dir)
+            .map_err(HostKey::Io)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -368,7 +387,11 @@ fn check_host_key(
         .open(file)
         .context(file)
         .map_err(HostKey::Io)?;
-    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
     use std::io::Write;
     f.write_all(format!("{sep}{host} {kind} {b64}\n").as_bytes())
         .context(file)
@@ -396,7 +419,10 @@ mod tests {
             redact_url("http://git:secret@127.0.0.1:80/o/r.git"),
             "http://git:***@127.0.0.1/o/r.git"
         );
-        assert_eq!(redact_url("git@github.com:o/r.git"), "git@github.com:o/r.git");
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
     }
 
     #[test]

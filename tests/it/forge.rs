@@ -112,9 +112,7 @@ fn summary_of(creds: &[GeneratedCredential]) -> ChangeSummary {
 fn pull_request_is_created_once_and_updated_on_rerun() {
     let fake = Fake::start();
     let head = "mcb/init-prod";
-    let auth = || {
-        header("authorization", format!("Bearer {TOKEN}").as_str())
-    };
+    let auth = || header("authorization", format!("Bearer {TOKEN}").as_str());
     fake.mount(
         list_open(head)
             .and(auth())
@@ -145,7 +143,9 @@ fn pull_request_is_created_once_and_updated_on_rerun() {
         Mock::given(method("PATCH"))
             .and(path(format!("{REPO}/pulls/1347")))
             .and(auth())
-            .and(body_partial_json(json!({"title": "feat(prod): create installation (2)"})))
+            .and(body_partial_json(
+                json!({"title": "feat(prod): create installation (2)"}),
+            ))
             .respond_with(ResponseTemplate::new(200).set_body_json(fixture("pulls.create.json")))
             .expect(1),
     );
@@ -175,7 +175,10 @@ fn pull_request_is_created_once_and_updated_on_rerun() {
     assert!(rendered.contains("`dex/grafana`") && rendered.contains("`sha256:9f86d081`"));
     assert!(!rendered.contains(creds[0].secret.expose_secret()));
     let summary_debug = format!("{:?}", summary_of(&creds));
-    assert!(!summary_debug.contains(secret), "the renderer never received it");
+    assert!(
+        !summary_debug.contains(secret),
+        "the renderer never received it"
+    );
 
     let gh = fake.client();
     let mut pr = PullRequest {
@@ -190,7 +193,10 @@ fn pull_request_is_created_once_and_updated_on_rerun() {
     let first = gh.ensure_pull_request(&pr).unwrap();
     assert!(first.created);
     assert_eq!(first.number, 1347);
-    assert_eq!(first.url, "https://github.com/octocat/Hello-World/pull/1347");
+    assert_eq!(
+        first.url,
+        "https://github.com/octocat/Hello-World/pull/1347"
+    );
 
     pr.title = "feat(prod): create installation (2)".into();
     let second = gh.ensure_pull_request(&pr).unwrap();
@@ -200,7 +206,12 @@ fn pull_request_is_created_once_and_updated_on_rerun() {
 
     for r in fake.requests() {
         let text = String::from_utf8_lossy(&r.body);
-        assert!(!text.contains(secret), "{} {} leaked the secret", r.method, r.url);
+        assert!(
+            !text.contains(secret),
+            "{} {} leaked the secret",
+            r.method,
+            r.url
+        );
     }
 }
 
@@ -213,7 +224,8 @@ fn github_app_auth_trades_a_jwt_for_an_installation_token() {
             .and(path(format!("{REPO}/installation")))
             .and(jwt())
             .respond_with(
-                ResponseTemplate::new(200).set_body_json(fixture("apps.get-repo-installation.json")),
+                ResponseTemplate::new(200)
+                    .set_body_json(fixture("apps.get-repo-installation.json")),
             )
             .expect(2),
     );
@@ -236,7 +248,10 @@ fn github_app_auth_trades_a_jwt_for_an_installation_token() {
     fake.mount(
         Mock::given(method("POST"))
             .and(path(format!("{REPO}/keys")))
-            .and(header("authorization", format!("token {installation_token}").as_str()))
+            .and(header(
+                "authorization",
+                format!("token {installation_token}").as_str(),
+            ))
             .and(body_partial_json(json!({
                 "title": "flux-prod", "key": "ssh-ed25519 AAAAC3Nz test", "read_only": true
             })))
@@ -289,9 +304,7 @@ fn github_app_auth_trades_a_jwt_for_an_installation_token() {
 
 fn error_case(status: u16, body: Value) -> Error {
     let fake = Fake::start();
-    fake.mount(
-        list_open("b").respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
-    );
+    fake.mount(list_open("b").respond_with(ResponseTemplate::new(200).set_body_json(json!([]))));
     fake.mount(
         Mock::given(method("POST"))
             .and(path(format!("{REPO}/pulls")))
@@ -310,12 +323,19 @@ fn error_case(status: u16, body: Value) -> Error {
 fn api_errors_say_what_to_fix() {
     let e = error_case(401, json!({"message": "Bad credentials"}));
     assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
-    assert!(e.to_string().contains("POST /repos/octocat/Hello-World/pulls"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("POST /repos/octocat/Hello-World/pulls"),
+        "{e}"
+    );
     assert!(e.to_string().contains("Bad credentials"), "{e}");
     assert!(!e.to_string().contains(TOKEN));
     assert!(e.help().unwrap().contains("GITHUB_TOKEN"));
 
-    let e = error_case(403, json!({"message": "Resource not accessible by integration"}));
+    let e = error_case(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    );
     assert!(matches!(e, Error::Forbidden { .. }), "{e}");
     assert!(e.help().unwrap().contains("pull_requests: write"));
 
@@ -380,12 +400,22 @@ fn rate_limits_are_waited_out_within_bounds() {
 
     // a wait beyond the bound fails at once instead of hanging
     let fake = Fake::start();
-    fake.mount(list_open("b").respond_with(
-        ResponseTemplate::new(429).insert_header("retry-after", "3600"),
-    ));
+    fake.mount(
+        list_open("b")
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600")),
+    );
     let t = Instant::now();
     let e = fake.client().ensure_pull_request(&pr).unwrap_err();
-    assert!(matches!(e, Error::RateLimited { wait_secs: 3600, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::RateLimited {
+                wait_secs: 3600,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(t.elapsed() < Duration::from_secs(5));
 
     // tries are bounded too

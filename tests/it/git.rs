@@ -162,9 +162,15 @@ fn branch_commit_push_and_rerun_over_file_remote() {
     assert!(!again.created);
     assert_eq!(again.base.as_deref(), Some("main"), "base remembered");
     let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
-    let second = commit(&repo, "feat(prod): update", &[p.clone()]).unwrap().unwrap();
+    let second = commit(&repo, "feat(prod): update", std::slice::from_ref(&p))
+        .unwrap()
+        .unwrap();
     assert_eq!(fx.git(&["rev-parse", "HEAD~1"]), first);
-    assert_eq!(commit(&repo, "feat(prod): noop", &[p]).unwrap(), None, "no empty commits");
+    assert_eq!(
+        commit(&repo, "feat(prod): noop", &[p]).unwrap(),
+        None,
+        "no empty commits"
+    );
     repo.push(BRANCH, &push_opts(PushAuth::default())).unwrap();
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), second);
     assert_eq!(fx.git_in(&bare, &["branch", "--list", "mcb/*"]), BRANCH);
@@ -228,7 +234,11 @@ fn dirty_owned_paths_block_the_branch_but_other_changes_do_not() {
         other => panic!("{other}"),
     }
     assert!(e.help().unwrap().contains("stash"));
-    assert_eq!(fx.git(&["branch", "--show-current"]), "main", "nothing switched");
+    assert_eq!(
+        fx.git(&["branch", "--show-current"]),
+        "main",
+        "nothing switched"
+    );
     std::fs::remove_file(fx.work.join("installations/prod/manual.yaml")).unwrap();
     repo.start_branch(BRANCH, None, OWNED).unwrap();
     assert!(fx.work.join("elsewhere.txt").exists());
@@ -249,8 +259,14 @@ fn base_branch_and_errors_for_missing_base_repo_and_author() {
 
     let s = repo.start_branch(BRANCH, Some("release"), OWNED).unwrap();
     assert_eq!(s.base.as_deref(), Some("release"));
-    assert!(fx.work.join(&p).exists(), "work tree now shows the base branch");
-    assert_eq!(fx.git(&["rev-parse", "HEAD"]), fx.git(&["rev-parse", "release"]));
+    assert!(
+        fx.work.join(&p).exists(),
+        "work tree now shows the base branch"
+    );
+    assert_eq!(
+        fx.git(&["rev-parse", "HEAD"]),
+        fx.git(&["rev-parse", "release"])
+    );
 
     let e = ConfigRepo::open(&fx.te.path().join("home")).unwrap_err();
     assert!(matches!(e, Error::NotARepo { .. }), "{e}");
@@ -277,12 +293,26 @@ fn non_fast_forward_is_rejected_and_the_local_commit_kept() {
     );
     std::fs::write(other.join("theirs.txt"), "x\n").unwrap();
     fx.git_in(&other, &["add", "theirs.txt"]);
-    fx.git_in(&other, &["-c", "user.name=o", "-c", "user.email=o@x", "commit", "-q", "-m", "theirs"]);
+    fx.git_in(
+        &other,
+        &[
+            "-c",
+            "user.name=o",
+            "-c",
+            "user.email=o@x",
+            "commit",
+            "-q",
+            "-m",
+            "theirs",
+        ],
+    );
     fx.git_in(&other, &["push", "-q", "origin", BRANCH]);
 
     let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
     let mine = commit(&repo, "feat(prod): update", &[p]).unwrap().unwrap();
-    let e = repo.push(BRANCH, &push_opts(PushAuth::default())).unwrap_err();
+    let e = repo
+        .push(BRANCH, &push_opts(PushAuth::default()))
+        .unwrap_err();
     assert!(matches!(e, Error::Rejected { .. }), "{e:?}");
     assert!(e.help().unwrap().contains("local commit is kept"));
     assert_eq!(fx.git(&["rev-parse", BRANCH]), mine);
@@ -292,7 +322,12 @@ fn non_fast_forward_is_rejected_and_the_local_commit_kept() {
 fn smart_http_basic_auth_token_wrong_password_and_server_down() {
     let fx = Fx::new();
     let sdir = fx.te.path().join("http");
-    let srv = Service::start("git-http.sh", &sdir, &["0", "x-access-token", "tok-123"], &[]);
+    let srv = Service::start(
+        "git-http.sh",
+        &sdir,
+        &["0", "x-access-token", "tok-123"],
+        &[],
+    );
     let port = srv.var("GIT_HTTP_PORT").to_owned();
     let bare = sdir.join("repos/o/r.git");
     let url = format!("http://127.0.0.1:{port}/o/r.git");
@@ -307,7 +342,10 @@ fn smart_http_basic_auth_token_wrong_password_and_server_down() {
     };
     let e = repo.push(BRANCH, &push_opts(bad)).unwrap_err();
     assert!(matches!(e, Error::Auth { .. }), "{e:?}");
-    assert!(!e.to_string().contains("wrong"), "no credential in the message: {e}");
+    assert!(
+        !e.to_string().contains("wrong"),
+        "no credential in the message: {e}"
+    );
     assert!(e.help().unwrap().contains("GITHUB_TOKEN"));
 
     let token = || PushAuth {
@@ -325,7 +363,12 @@ fn smart_http_basic_auth_token_wrong_password_and_server_down() {
     let e = repo.push(BRANCH, &push_opts(token())).unwrap_err();
     assert!(matches!(e, Error::Network { .. }), "{e:?}");
     assert_eq!(fx.git(&["rev-parse", BRANCH]), second);
-    let _srv = Service::start("git-http.sh", &sdir, &[&port, "x-access-token", "tok-123"], &[]);
+    let _srv = Service::start(
+        "git-http.sh",
+        &sdir,
+        &[&port, "x-access-token", "tok-123"],
+        &[],
+    );
     repo.push(BRANCH, &push_opts(token())).unwrap();
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), second);
 }
@@ -363,9 +406,13 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
 
     // unknown host key: refused, naming the fingerprint and the file
     let kh = fx.te.path().join("home/.ssh/known_hosts");
-    let e = repo.push(BRANCH, &push_opts(ssh(&kh, &key, false))).unwrap_err();
+    let e = repo
+        .push(BRANCH, &push_opts(ssh(&kh, &key, false)))
+        .unwrap_err();
     match &e {
-        Error::UnknownHostKey { host, fingerprint, .. } => {
+        Error::UnknownHostKey {
+            host, fingerprint, ..
+        } => {
             assert_eq!(host, &format!("[127.0.0.1]:{}", srv.var("GIT_SSH_PORT")));
             assert!(fingerprint.starts_with("SHA256:"));
         }
@@ -378,12 +425,16 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
     let other_key = fx.te.path().join("other_key");
     run({
         let mut c = fx.te.command("ssh-keygen");
-        c.args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other_key);
+        c.args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&other_key);
         c
     })
     .ok();
     let e = repo
-        .push(BRANCH, &push_opts(ssh(&sdir.join("known_hosts"), &other_key, false)))
+        .push(
+            BRANCH,
+            &push_opts(ssh(&sdir.join("known_hosts"), &other_key, false)),
+        )
         .unwrap_err();
     assert!(matches!(e, Error::Auth { .. }), "{e:?}");
 
@@ -394,12 +445,17 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
     let expected = std::fs::read_to_string(sdir.join("known_hosts")).unwrap();
     assert_eq!(recorded, expected, "same line as OpenSSH would write");
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
-    let r = repo.push(BRANCH, &push_opts(ssh(&kh, &key, false))).unwrap();
+    let r = repo
+        .push(BRANCH, &push_opts(ssh(&kh, &key, false)))
+        .unwrap();
     assert!(!r.host_key_added);
 
     // the script's known_hosts (OpenSSH format) is accepted as is
     let r = repo
-        .push(BRANCH, &push_opts(ssh(&sdir.join("known_hosts"), &key, false)))
+        .push(
+            BRANCH,
+            &push_opts(ssh(&sdir.join("known_hosts"), &key, false)),
+        )
         .unwrap();
     assert!(!r.host_key_added);
 }
