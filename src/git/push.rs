@@ -52,6 +52,8 @@ struct Outcome {
     failure: Option<Error>,
     rejected: Option<(String, String)>,
     auth_attempts: u32,
+    /// why the credentials callback gave up (no key, agent down, rejected)
+    cred_failed: Option<String>,
     host_key_added: bool,
 }
 
@@ -82,7 +84,11 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
 
     let mut cb = RemoteCallbacks::new();
     cb.credentials(|_url, user, allowed| {
-        credentials(&raw_url, user, allowed, &opts.auth, &outcome)
+        let r = credentials(&raw_url, user, allowed, &opts.auth, &outcome);
+        if let Err(e) = &r {
+            outcome.borrow_mut().cred_failed = Some(e.message().to_owned());
+        }
+        r
     });
     cb.certificate_check(|cert, _host| {
         let Some(hostkey) = cert.as_hostkey() else {
@@ -148,6 +154,9 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
     if let Err(e) = res {
         if let Some(f) = o.failure.take() {
             return Err(f);
+        }
+        if let Some(detail) = o.cred_failed {
+            return Err(Error::Auth { url, detail });
         }
         return Err(classify(&url, &refname, e, o.auth_attempts));
     }

@@ -157,10 +157,14 @@ fn branch_commit_push_and_rerun_over_file_remote() {
     let remote_head = fx.git_in(&bare, &["rev-parse", BRANCH]);
     assert_eq!(remote_head, first);
 
-    // Re-run: same branch, a new commit on top, never a second branch.
+    // Re-run from main: same branch, a new commit on top, never a second branch.
+    fx.git(&["checkout", "-q", "main"]);
+    assert!(!fx.work.join("installations/prod/installation.yaml").exists());
     let again = repo.start_branch(BRANCH, None, OWNED).unwrap();
     assert!(!again.created);
     assert_eq!(again.base.as_deref(), Some("main"), "base remembered");
+    assert_eq!(fx.git(&["branch", "--show-current"]), BRANCH);
+    assert!(fx.work.join("installations/prod/installation.yaml").exists());
     let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
     let second = commit(&repo, "feat(prod): update", std::slice::from_ref(&p))
         .unwrap()
@@ -458,4 +462,31 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
         )
         .unwrap();
     assert!(!r.host_key_added);
+}
+
+#[test]
+fn an_empty_repository_gets_its_first_commit_on_the_branch() {
+    seal_libgit2();
+    let te = TestEnv::new();
+    let work = te.path().join("empty");
+    let mut c = te.command("git");
+    c.args(["init", "-q", "-b", "main"]).arg(&work);
+    run(c).ok();
+    let repo = ConfigRepo::open(&work).unwrap();
+    let s = repo.start_branch(BRANCH, None, OWNED).unwrap();
+    assert!(s.created);
+    assert_eq!(s.base.as_deref(), Some("main"));
+    std::fs::create_dir_all(work.join("installations/prod")).unwrap();
+    std::fs::write(work.join(".sops.yaml"), "creation_rules: []\n").unwrap();
+    let author = Author::parse("A <a@b.c>").unwrap();
+    let req = CommitRequest {
+        message: "feat(prod): first",
+        author: Some(&author),
+        paths: &[PathBuf::from(".sops.yaml")],
+    };
+    let c1 = repo.commit(&req, &env()).unwrap().unwrap();
+    assert_eq!(c1.branch, BRANCH);
+    let mut c = te.command("git");
+    c.current_dir(&work).args(["log", "--format=%s", BRANCH]);
+    assert_eq!(run(c).ok().stdout.trim(), "feat(prod): first");
 }
