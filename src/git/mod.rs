@@ -322,7 +322,12 @@ impl ConfigRepo {
             path: path.to_path_buf(),
         };
         let repo = Repository::discover(path).map_err(|_| not_a_repo())?;
-        let root = repo.workdir().ok_or_else(not_a_repo)?.to_path_buf();
+        // components() drops libgit2's trailing slash, so messages read `/x/repo`
+        let root = repo
+            .workdir()
+            .ok_or_else(not_a_repo)?
+            .components()
+            .collect();
         Ok(ConfigRepo { repo, root })
     }
 

@@ -109,34 +109,28 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
             opts.auth.accept_new_host_key,
         );
         let mut o = outcome.borrow_mut();
-        match r {
+        let failure = match r {
             Ok(added) => {
                 o.host_key_added = added;
-                Ok(CertificateCheckStatus::CertificateOk)
+                return Ok(CertificateCheckStatus::CertificateOk);
             }
-            Err(HostKey::Unknown(fingerprint)) => {
-                o.failure = Some(Error::UnknownHostKey {
-                    url: url.clone(),
-                    host,
-                    fingerprint,
-                    known_hosts: known_hosts.clone(),
-                });
-                Err(git2::Error::from_str("unknown host key"))
-            }
-            Err(HostKey::Mismatch(fingerprint)) => {
-                o.failure = Some(Error::HostKeyMismatch {
-                    url: url.clone(),
-                    host,
-                    fingerprint,
-                    known_hosts: known_hosts.clone(),
-                });
-                Err(git2::Error::from_str("host key mismatch"))
-            }
-            Err(HostKey::Io(e)) => {
-                o.failure = Some(Error::Io(e));
-                Err(git2::Error::from_str("cannot update known_hosts"))
-            }
-        }
+            Err(HostKey::Io(e)) => Error::Io(e),
+            Err(HostKey::Unknown(fingerprint)) => Error::UnknownHostKey {
+                url: url.clone(),
+                host,
+                fingerprint,
+                known_hosts: known_hosts.clone(),
+            },
+            Err(HostKey::Mismatch(fingerprint)) => Error::HostKeyMismatch {
+                url: url.clone(),
+                host,
+                fingerprint,
+                known_hosts: known_hosts.clone(),
+            },
+        };
+        let e = git2::Error::from_str(&failure.to_string());
+        o.failure = Some(failure);
+        Err(e)
     });
     cb.push_update_reference(|name, status| {
         if let Some(msg) = status {

@@ -83,6 +83,26 @@ impl Fx {
         self.git(&["remote", "add", "origin", url]);
     }
 
+    /// Starts a git server script in `<tmp>/<sub>` and makes `origin` its repo `o/r.git`
+    /// at `<url var>/o/r.git` (or `url_override`). Returns the service and the bare repo.
+    fn served_remote(
+        &self,
+        script: &str,
+        args: &[&str],
+        url_var: &str,
+        url_override: Option<&dyn Fn(&Service) -> String>,
+    ) -> (Service, PathBuf) {
+        let sdir = self.te.path().join(script);
+        let srv = Service::start(script, &sdir, args, &[]);
+        let bare = sdir.join("repos/o/r.git");
+        let url = match url_override {
+            Some(f) => f(&srv),
+            None => format!("{}/o/r.git", srv.var(url_var)),
+        };
+        self.bare_remote(&bare, &url);
+        (srv, bare)
+    }
+
     fn file_remote(&self) -> PathBuf {
         let bare = self.te.path().join("remote.git");
         self.bare_remote(&bare, &format!("file://{}", bare.display()));
@@ -159,12 +179,18 @@ fn branch_commit_push_and_rerun_over_file_remote() {
 
     // Re-run from main: same branch, a new commit on top, never a second branch.
     fx.git(&["checkout", "-q", "main"]);
-    assert!(!fx.work.join("installations/prod/installation.yaml").exists());
+    assert!(!fx
+        .work
+        .join("installations/prod/installation.yaml")
+        .exists());
     let again = repo.start_branch(BRANCH, None, OWNED).unwrap();
     assert!(!again.created);
     assert_eq!(again.base.as_deref(), Some("main"), "base remembered");
     assert_eq!(fx.git(&["branch", "--show-current"]), BRANCH);
-    assert!(fx.work.join("installations/prod/installation.yaml").exists());
+    assert!(fx
+        .work
+        .join("installations/prod/installation.yaml")
+        .exists());
     let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
     let second = commit(&repo, "feat(prod): update", std::slice::from_ref(&p))
         .unwrap()
@@ -325,17 +351,16 @@ fn non_fast_forward_is_rejected_and_the_local_commit_kept() {
 #[test]
 fn smart_http_basic_auth_token_wrong_password_and_server_down() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("http");
-    let srv = Service::start(
+    let no_creds = |s: &Service| format!("http://127.0.0.1:{}/o/r.git", s.var("GIT_HTTP_PORT"));
+    let (srv, bare) = fx.served_remote(
         "git-http.sh",
-        &sdir,
         &["0", "x-access-token", "tok-123"],
-        &[],
+        "",
+        Some(&no_creds),
     );
+    let sdir = srv.dir.clone();
     let port = srv.var("GIT_HTTP_PORT").to_owned();
-    let bare = sdir.join("repos/o/r.git");
-    let url = format!("http://127.0.0.1:{port}/o/r.git");
-    fx.bare_remote(&bare, &url);
+    let url = no_creds(&srv);
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
 
@@ -380,10 +405,7 @@ fn smart_http_basic_auth_token_wrong_password_and_server_down() {
 #[test]
 fn smart_http_user_and_password_from_the_url() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("http");
-    let srv = Service::start("git-http.sh", &sdir, &[], &[]);
-    let bare = sdir.join("repos/o/r.git");
-    fx.bare_remote(&bare, &format!("{}/o/r.git", srv.var("GIT_HTTP_URL")));
+    let (_srv, bare) = fx.served_remote("git-http.sh", &[], "GIT_HTTP_URL", None);
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
     let r = repo.push(BRANCH, &push_opts(PushAuth::default())).unwrap();
@@ -394,10 +416,8 @@ fn smart_http_user_and_password_from_the_url() {
 #[test]
 fn ssh_with_key_file_known_hosts_and_host_key_policy() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("ssh");
-    let srv = Service::start("git-sshd.sh", &sdir, &[], &[]);
-    let bare = sdir.join("repos/o/r.git");
-    fx.bare_remote(&bare, &format!("{}/o/r.git", srv.var("GIT_SSH_URL")));
+    let (srv, bare) = fx.served_remote("git-sshd.sh", &[], "GIT_SSH_URL", None);
+    let sdir = srv.dir.clone();
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
     let key = sdir.join("id_ed25519");
