@@ -447,12 +447,18 @@ impl ConfigRepo {
         cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
     }
 
+    /// A local branch, else a remote-tracking branch of any remote, else any revision.
     fn resolve_base(&self, base: &str) -> Result<git2::Commit<'_>> {
-        let candidates = [
-            format!("refs/heads/{base}"),
-            format!("refs/remotes/origin/{base}"),
-            base.to_owned(),
-        ];
+        let remotes = self.repo.remotes().map_err(git("list remotes"))?;
+        let mut candidates = vec![format!("refs/heads/{base}")];
+        candidates.extend(
+            remotes
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|r| format!("refs/remotes/{r}/{base}")),
+        );
+        candidates.push(base.to_owned());
         candidates
             .iter()
             .find_map(|r| self.repo.revparse_single(r).ok()?.peel_to_commit().ok())

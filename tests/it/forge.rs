@@ -47,9 +47,13 @@ impl Fake {
     }
 
     fn client_with(&self, auth: Auth) -> Result<GitHub, Error> {
+        self.client_at(&self.server.uri(), auth)
+    }
+
+    fn client_at(&self, api: &str, auth: Auth) -> Result<GitHub, Error> {
         GitHub::connect(
             GitHubConfig {
-                api: self.server.uri(),
+                api: api.to_owned(),
                 repo: RepoSlug::parse("octocat/Hello-World").unwrap(),
                 auth,
                 retry: RetryPolicy::default(),
@@ -456,4 +460,33 @@ fn api_down_is_a_network_error_and_a_rerun_completes() {
     );
     assert!(fake.client().ensure_pull_request(&pr).unwrap().created);
     fake.verify();
+}
+
+#[test]
+fn enterprise_api_base_path_is_kept() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("/api/v3{REPO}/keys")))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(fixture("repos.create-deploy-key.json")),
+            )
+            .expect(1),
+    );
+    let api = format!("{}/api/v3/", fake.server.uri());
+    let gh = fake
+        .client_at(&api, Auth::Token(SecretString::from(TOKEN.to_owned())))
+        .unwrap();
+    assert_eq!(
+        gh.add_deploy_key("k", "ssh-ed25519 AAAA", false).unwrap(),
+        1
+    );
+    fake.verify();
+    let e = fake
+        .client_at(
+            "not a url",
+            Auth::Token(SecretString::from(TOKEN.to_owned())),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::BadApiUrl { .. }), "{e}");
 }

@@ -298,6 +298,16 @@ fn base_branch_and_errors_for_missing_base_repo_and_author() {
         fx.git(&["rev-parse", "release"])
     );
 
+    // a base that only exists as a remote-tracking branch of a non-origin remote
+    fx.git(&["remote", "add", "upstream", "file:///nonexistent"]);
+    let main = fx.git(&["rev-parse", "main"]);
+    fx.git(&["update-ref", "refs/remotes/upstream/stable", &main]);
+    let s = repo
+        .start_branch("mcb/rotate-prod", Some("stable"), OWNED)
+        .unwrap();
+    assert_eq!(s.base.as_deref(), Some("stable"));
+    assert_eq!(fx.git(&["rev-parse", "HEAD"]), main);
+
     let e = ConfigRepo::open(&fx.te.path().join("home")).unwrap_err();
     assert!(matches!(e, Error::NotARepo { .. }), "{e}");
 
@@ -461,6 +471,19 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
         )
         .unwrap_err();
     assert!(matches!(e, Error::Auth { .. }), "{e:?}");
+
+    // a different key on record for this host: refused as a mismatch
+    let forged = fx.te.path().join("forged_known_hosts");
+    let other_pub = std::fs::read_to_string(other_key.with_extension("pub")).unwrap();
+    let other_b64 = other_pub.split_whitespace().nth(1).unwrap();
+    let host = format!("[127.0.0.1]:{}", srv.var("GIT_SSH_PORT"));
+    std::fs::write(&forged, format!("{host} ssh-ed25519 {other_b64}\n")).unwrap();
+    let e = repo
+        .push(BRANCH, &push_opts(ssh(&forged, &key, true)))
+        .unwrap_err();
+    assert!(matches!(e, Error::HostKeyMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains("does NOT match"), "{e}");
+    assert_eq!(std::fs::read_to_string(&forged).unwrap().lines().count(), 1);
 
     // accepted once, recorded, then known
     let r = repo.push(BRANCH, &push_opts(ssh(&kh, &key, true))).unwrap();
