@@ -269,7 +269,7 @@ pub struct PublishOptions {
 }
 
 /// What [`ConfigRepo::start_branch`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BranchStart {
     /// the branch now checked out
     pub branch: String,
@@ -291,7 +291,7 @@ pub struct CommitRequest<'a> {
 }
 
 /// A commit that was made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Committed {
     /// the commit id (hex)
     pub id: String,

@@ -36,7 +36,7 @@ pub struct PushOptions {
 }
 
 /// A finished push.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PushResult {
     /// the remote URL, credentials removed
     pub url: String,

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 
 use crate::support::{fixtures, run, Service, TestEnv};
 
-const OWNED: &[&str] = &["installations/prod/", ".sops.yaml"];
-const BRANCH: &str = "mcb/init-prod";
+pub(crate) const OWNED: &[&str] = &["installations/prod/", ".sops.yaml"];
+pub(crate) const BRANCH: &str = "mcb/init-prod";
 
 /// libgit2 in this process must not read the developer's ~/.gitconfig (user.name, url
 /// rewrites): point its global/XDG/system search paths at an empty directory.
@@ -37,13 +37,13 @@ fn env() -> mcb::Env {
 }
 
 /// A test fixture: a work tree with one commit on main and a sealed `git`.
-struct Fx {
-    te: TestEnv,
-    work: PathBuf,
+pub(crate) struct Fx {
+    pub(crate) te: TestEnv,
+    pub(crate) work: PathBuf,
 }
 
 impl Fx {
-    fn new() -> Fx {
+    pub(crate) fn new() -> Fx {
         seal_libgit2();
         let te = TestEnv::new();
         let work = te.path().join("work");
@@ -57,17 +57,17 @@ impl Fx {
         fx
     }
 
-    fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         let mut c = self.te.command("git");
         c.current_dir(dir).args(args);
         run(c).ok().stdout.trim().to_owned()
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         self.git_in(&self.work, args)
     }
 
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.work.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
@@ -75,7 +75,7 @@ impl Fx {
     }
 
     /// A bare repo at `dir` and `origin` pointing at `url`.
-    fn bare_remote(&self, dir: &Path, url: &str) {
+    pub(crate) fn bare_remote(&self, dir: &Path, url: &str) {
         self.git_in(
             self.te.path(),
             &["init", "-q", "--bare", "-b", "main", dir.to_str().unwrap()],
@@ -85,7 +85,7 @@ impl Fx {
 
     /// Starts a git server script in `<tmp>/<sub>` and makes `origin` its repo `o/r.git`
     /// at `<url var>/o/r.git` (or `url_override`). Returns the service and the bare repo.
-    fn served_remote(
+    pub(crate) fn served_remote(
         &self,
         script: &str,
         args: &[&str],
@@ -103,18 +103,18 @@ impl Fx {
         (srv, bare)
     }
 
-    fn file_remote(&self) -> PathBuf {
+    pub(crate) fn file_remote(&self) -> PathBuf {
         let bare = self.te.path().join("remote.git");
         self.bare_remote(&bare, &format!("file://{}", bare.display()));
         bare
     }
 
-    fn repo(&self) -> ConfigRepo {
+    pub(crate) fn repo(&self) -> ConfigRepo {
         ConfigRepo::open(&self.work).unwrap()
     }
 
     /// start branch, write the two usual files, commit: the commit id.
-    fn first_commit(&self, repo: &ConfigRepo) -> String {
+    pub(crate) fn first_commit(&self, repo: &ConfigRepo) -> String {
         repo.start_branch(BRANCH, None, OWNED).unwrap();
         let paths = vec![
             self.write("installations/prod/installation.yaml", "name: prod\n"),
@@ -131,7 +131,11 @@ fn sops_file() -> String {
         .unwrap()
 }
 
-fn commit(repo: &ConfigRepo, msg: &str, paths: &[PathBuf]) -> Result<Option<String>, Error> {
+pub(crate) fn commit(
+    repo: &ConfigRepo,
+    msg: &str,
+    paths: &[PathBuf],
+) -> Result<Option<String>, Error> {
     let req = CommitRequest {
         message: msg,
         author: None,
@@ -140,7 +144,7 @@ fn commit(repo: &ConfigRepo, msg: &str, paths: &[PathBuf]) -> Result<Option<Stri
     Ok(repo.commit(&req, &env())?.map(|c| c.id))
 }
 
-fn push_opts(auth: PushAuth) -> PushOptions {
+pub(crate) fn push_opts(auth: PushAuth) -> PushOptions {
     PushOptions {
         remote: "origin".into(),
         auth,
