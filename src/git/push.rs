@@ -339,6 +339,23 @@ fn fingerprint(key: &[u8]) -> String {
     )
 }
 
+/// OpenSSH's hashed form (`HashKnownHosts yes`, Debian's default):
+/// `|1|base64(salt)|base64(HMAC-SHA1(salt, host))`.
+fn hashed_host_matches(entry: &str, host: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(rest) = entry.strip_prefix("|1|") else {
+        return false;
+    };
+    let Some((salt, hash)) = rest.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+    ring::hmac::verify(&key, host.as_bytes(), &hash).is_ok()
+}
+
 /// Ok(true) when the key was unknown and has been recorded, Ok(false) when it was known.
 fn check_host_key(
     file: &Path,
@@ -360,7 +377,11 @@ fn check_host_key(
         if hosts.starts_with('#') || hosts.starts_with('@') {
             continue; // markers (@cert-authority, @revoked) are not supported
         }
-        if !hosts.split(',').any(|h| h == host) {
+        // wildcard patterns (`*.example.com`, `!host`) are not supported either
+        if !hosts
+            .split(',')
+            .any(|h| h == host || hashed_host_matches(h, host))
+        {
             continue;
         }
         let (Some(k), Some(data)) = (f.next(), f.next()) else {
@@ -432,6 +453,30 @@ mod tests {
     fn percent_decoding() {
         assert_eq!(percent_decode("a%40b%3a"), "a@b:");
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn hashed_known_hosts_entries_match() {
+        // the same construction as `ssh-keygen -H` (tests/it/git.rs checks real output)
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("known_hosts");
+        let key = b"raw-key-bytes";
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let salt = [7u8; 20];
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+        let tag = ring::hmac::sign(&k, b"[127.0.0.1]:2222");
+        let line = format!(
+            "|1|{}|{} ssh-ed25519 {}\n",
+            b64.encode(salt),
+            b64.encode(tag.as_ref()),
+            b64.encode(key)
+        );
+        std::fs::write(&f, line).unwrap();
+        assert!(!check_host_key(&f, "[127.0.0.1]:2222", "ssh-ed25519", key, false).unwrap());
+        assert!(matches!(
+            check_host_key(&f, "[127.0.0.1]:2223", "ssh-ed25519", key, false),
+            Err(HostKey::Unknown(_))
+        ));
     }
 
     #[test]

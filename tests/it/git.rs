@@ -501,6 +501,21 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
         .unwrap();
     assert!(!r.host_key_added);
 
+    // OpenSSH's hashed form (ssh-keygen -H, Debian's HashKnownHosts default) is understood
+    let hashed = fx.te.path().join("hashed_known_hosts");
+    std::fs::copy(sdir.join("known_hosts"), &hashed).unwrap();
+    run({
+        let mut c = fx.te.command("ssh-keygen");
+        c.arg("-q").arg("-H").arg("-f").arg(&hashed);
+        c
+    })
+    .ok();
+    assert!(std::fs::read_to_string(&hashed).unwrap().starts_with("|1|"));
+    let r = repo
+        .push(BRANCH, &push_opts(ssh(&hashed, &key, false)))
+        .unwrap();
+    assert!(!r.host_key_added);
+
     // the script's known_hosts (OpenSSH format) is accepted as is
     let r = repo
         .push(
