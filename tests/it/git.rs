@@ -552,3 +552,100 @@ fn an_empty_repository_gets_its_first_commit_on_the_branch() {
     c.current_dir(&work).args(["log", "--format=%s", BRANCH]);
     assert_eq!(run(c).ok().stdout.trim(), "feat(prod): first");
 }
+
+/// ssh-agent for one test, killed on drop.
+struct Agent {
+    sock: PathBuf,
+    pid: String,
+}
+
+impl Agent {
+    fn start(te: &TestEnv) -> Agent {
+        let sock = te.path().join("agent.sock");
+        let mut c = te.command("ssh-agent");
+        c.arg("-s").arg("-a").arg(&sock);
+        let out = run(c).ok().stdout;
+        let pid = out
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("SSH_AGENT_PID="))
+            .unwrap_or_else(|| panic!("ssh-agent printed no pid: {out}"))
+            .to_owned();
+        Agent { sock, pid }
+    }
+
+    fn ssh_add(&self, te: &TestEnv, args: &[&str]) {
+        let mut c = te.command("ssh-add");
+        c.env("SSH_AUTH_SOCK", &self.sock).args(args);
+        run(c).ok();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+/// Runs `ssh_agent_child` in a fresh process of this test binary: SSH_AUTH_SOCK must be
+/// set before any thread reads the environment, which a shared test process cannot do.
+fn push_via_agent_in_child(fx: &Fx, agent: &Agent, known_hosts: &Path, expect: &str) {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "git::ssh_agent_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ])
+    .env("SSH_AUTH_SOCK", &agent.sock)
+    .env("MCB_CHILD_REPO", &fx.work)
+    .env("MCB_CHILD_KNOWN_HOSTS", known_hosts)
+    .env("MCB_CHILD_EXPECT", expect);
+    let r = run(c);
+    assert!(
+        r.status.success() && r.stdout.contains("1 passed"),
+        "child ({expect}) failed:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+#[test]
+fn ssh_push_through_ssh_agent() {
+    let fx = Fx::new();
+    let (srv, bare) = fx.served_remote("git-sshd.sh", &[], "GIT_SSH_URL", None);
+    let repo = fx.repo();
+    let first = fx.first_commit(&repo);
+    let agent = Agent::start(&fx.te);
+    let kh = srv.dir.join("known_hosts");
+
+    // an agent without keys: a clear auth failure
+    push_via_agent_in_child(&fx, &agent, &kh, "auth");
+    // with the client key loaded, the push goes through
+    agent.ssh_add(&fx.te, &[srv.dir.join("id_ed25519").to_str().unwrap()]);
+    push_via_agent_in_child(&fx, &agent, &kh, "ok");
+    assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
+}
+
+#[test]
+#[ignore = "run by ssh_push_through_ssh_agent in its own process"]
+fn ssh_agent_child() {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} unset: run ssh_push_through_ssh_agent"))
+    };
+    seal_libgit2();
+    let repo = ConfigRepo::open(Path::new(&var("MCB_CHILD_REPO"))).unwrap();
+    let auth = PushAuth {
+        known_hosts: Some(PathBuf::from(var("MCB_CHILD_KNOWN_HOSTS"))),
+        ..Default::default()
+    };
+    let r = repo.push(BRANCH, &push_opts(auth));
+    match var("MCB_CHILD_EXPECT").as_str() {
+        "ok" => {
+            r.unwrap();
+        }
+        _ => {
+            let e = r.unwrap_err();
+            assert!(matches!(e, Error::Auth { .. }), "{e:?}");
+        }
+    }
+}
