@@ -417,13 +417,38 @@ fn smart_http_basic_auth_token_wrong_password_and_server_down() {
 }
 
 #[test]
-fn smart_http_user_and_password_from_the_url() {
+fn smart_http_url_credentials_and_a_server_side_rejection() {
     let fx = Fx::new();
     let (_srv, bare) = fx.served_remote("git-http.sh", &[], "GIT_HTTP_URL", None);
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
     let r = repo.push(BRANCH, &push_opts(PushAuth::default())).unwrap();
     assert!(r.url.contains("git:***@"), "{}", r.url);
+    assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
+
+    // the server refuses the update (a hook, as branch protection would): reported through
+    // git2's push_update_reference callback, local commit kept
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho protected >&2\nexit 1\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
+    let second = commit(&repo, "feat(prod): update", &[p]).unwrap().unwrap();
+    let e = repo
+        .push(BRANCH, &push_opts(PushAuth::default()))
+        .unwrap_err();
+    match &e {
+        Error::Rejected {
+            refname, reason, ..
+        } => {
+            assert_eq!(refname, &format!("refs/heads/{BRANCH}"));
+            assert!(reason.contains("hook declined"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fx.git(&["rev-parse", BRANCH]), second);
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
 }
 
