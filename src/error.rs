@@ -19,6 +19,12 @@ pub enum Error {
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
+    /// A git operation on the config repo failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    /// The forge (GitHub) API refused or failed.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::Error),
 }
 
 impl Help for Error {
@@ -27,6 +33,8 @@ impl Help for Error {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
             Error::Creds(e) => e.help(),
+            Error::Git(e) => e.help(),
+            Error::Forge(e) => e.help(),
         }
     }
 }

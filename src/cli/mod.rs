@@ -4,6 +4,7 @@
 
 mod completions;
 pub mod output;
+pub mod publish;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -5,3 +5,5 @@ mod support;
 
 mod cli;
 mod creds;
+mod forge;
+mod git;
