@@ -16,6 +16,9 @@ pub enum Error {
     /// A SOPS file could not be read, decrypted or written.
     #[error(transparent)]
     Sops(#[from] crate::sops::Error),
+    /// A credential could not be made, registered or imported.
+    #[error(transparent)]
+    Creds(#[from] crate::creds::Error),
 }
 
 impl Help for Error {
@@ -23,6 +26,7 @@ impl Help for Error {
         match self {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
+            Error::Creds(e) => e.help(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! The library never prints: progress goes through [`progress::Progress`], results are
 //! returned as values, and the binary (`src/main.rs`, `src/cli/`) owns all output.
 
+pub mod creds;
 pub mod env;
 pub mod error;
 pub mod fileset;
