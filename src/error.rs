@@ -16,6 +16,9 @@ pub enum Error {
     /// A SOPS file could not be read, decrypted or written.
     #[error(transparent)]
     Sops(#[from] crate::sops::Error),
+    /// A CA, key, certificate or kubeconfig is unusable.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::Error),
 }
 
 impl Help for Error {
@@ -23,6 +26,7 @@ impl Help for Error {
         match self {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
+            Error::Pki(e) => e.help(),
         }
     }
 }
