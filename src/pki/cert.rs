@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use super::key::{Algo, Key, KeyType};
+use super::key::{pem_lf, Algo, Key, KeyType};
 use super::Error;
 use crate::Env;
 
@@ -324,14 +324,6 @@ pub fn facts_of_pem(what: &str, cert_pem: &str) -> Result<CertFacts, Error> {
         reason: e.to_string(),
     })?;
     Ok(CertFacts::of(what, block.contents())?.0)
-}
-
-/// One PEM block with LF line endings.
-fn pem_lf(tag: &str, der: &[u8]) -> String {
-    pem::encode_config(
-        &pem::Pem::new(tag, der),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
 }
 
 /// RFC 3339 in UTC with seconds (`2036-11-23T11:55:00Z`).

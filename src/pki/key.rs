@@ -201,10 +201,11 @@ impl Key {
                 .expect("valid")
                 .to_pkcs1_pem(LineEnding::LF)
                 .expect("encodes"),
-            Algo::P256 => p256::SecretKey::from_pkcs8_der(&self.pkcs8)
-                .expect("valid")
-                .to_sec1_pem(LineEnding::LF)
-                .expect("encodes"),
+            Algo::P256 => {
+                let k = p256::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid");
+                let der = Zeroizing::new(sec1_p256_der(&k));
+                Zeroizing::new(pem_lf("EC PRIVATE KEY", &der))
+            }
             Algo::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8)
                 .expect("valid")
                 .to_pkcs8_pem(LineEnding::LF)
@@ -235,10 +236,7 @@ impl Key {
 
     /// The public key as a `PUBLIC KEY` (SPKI) PEM, the form of CAPI's `sa` secret `tls.crt`.
     pub fn public_pem(&self) -> String {
-        pem::encode_config(
-            &pem::Pem::new("PUBLIC KEY", self.public_der()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        )
+        pem_lf("PUBLIC KEY", &self.public_der())
     }
 
     /// A short description for the inventory: `RSA 2048`, `ECDSA P-256`, `Ed25519`.
@@ -255,6 +253,31 @@ impl Key {
             Algo::Ed25519 => "Ed25519".into(),
         }
     }
+}
+
+/// SEC1 `ECPrivateKey` DER with the named-curve parameters and the public key, as Go's
+/// `x509.MarshalECPrivateKey` and OpenSSL write it. The p256 crate omits the parameters,
+/// and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
+fn sec1_p256_der(k: &p256::SecretKey) -> Vec<u8> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    const PRIME256V1: [u8; 12] = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+    let point = k.public_key().to_encoded_point(false);
+    let mut der = vec![0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
+    der.extend_from_slice(&k.to_bytes());
+    der.extend_from_slice(&PRIME256V1);
+    der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
+    der.extend_from_slice(point.as_bytes());
+    der
+}
+
+/// One PEM block with LF line endings.
+pub(crate) fn pem_lf(tag: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 enum SignerKey {

@@ -115,7 +115,8 @@ pub fn load(name: &str, what: &str, yaml: &[u8]) -> Result<Kubeconfig, Error> {
         reason,
     };
     let text = std::str::from_utf8(yaml).map_err(|_| bad("not UTF-8".into()))?;
-    let file: KubeconfigFile = serde_saphyr::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let file: KubeconfigFile =
+        serde_saphyr::from_str(text).map_err(|e| bad(super::yaml_reason(&e)))?;
     let data = file
         .users
         .iter()

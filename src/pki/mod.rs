@@ -440,8 +440,7 @@ pub fn parse_secret(what: &str, yaml: &SecretBox<Vec<u8>>) -> Result<Secret, Err
         reason,
     };
     let text = std::str::from_utf8(yaml.expose_secret()).map_err(|_| bad("not UTF-8".into()))?;
-    // serde-saphyr's message quotes positions, not values, so it cannot leak the secret.
-    let f: SecretFile = serde_saphyr::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let f: SecretFile = serde_saphyr::from_str(text).map_err(|e| bad(yaml_reason(&e)))?;
     let mut s = Secret::new(
         f.metadata.name,
         f.metadata.namespace.unwrap_or_default(),
@@ -456,6 +455,11 @@ pub fn parse_secret(what: &str, yaml: &SecretBox<Vec<u8>>) -> Result<Secret, Err
         s = s.with(k, bytes);
     }
     Ok(s)
+}
+
+/// A YAML error without serde-saphyr's source snippet, which would quote secret values.
+fn yaml_reason(e: &serde_saphyr::Error) -> String {
+    e.without_snippet().to_string()
 }
 
 #[cfg(test)]
