@@ -19,6 +19,9 @@ pub enum Error {
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
+    /// A CA, key, certificate or kubeconfig is unusable.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::Error),
 }
 
 impl Help for Error {
@@ -27,6 +30,7 @@ impl Help for Error {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
             Error::Creds(e) => e.help(),
+            Error::Pki(e) => e.help(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod fileset;
 pub mod fsutil;
 pub mod inventory;
 pub mod k8s;
+pub mod pki;
 pub mod progress;
 pub mod sops;
 
