@@ -16,6 +16,15 @@ pub enum Error {
     /// A SOPS file could not be read, decrypted or written.
     #[error(transparent)]
     Sops(#[from] crate::sops::Error),
+    /// The installation spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::Error),
+    /// Rendering templates failed.
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
+    /// The config repo could not be read or written.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
 }
 
 impl Help for Error {
@@ -23,6 +32,9 @@ impl Help for Error {
         match self {
             Error::Io(_) => None,
             Error::Sops(e) => e.help(),
+            Error::Spec(e) => e.help(),
+            Error::Render(e) => e.help(),
+            Error::Repo(e) => e.help(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! [`Content::Secret`] so the writer encrypts it. Reading files and printing are not done
 //! here: callers pass the override templates and the list of existing secret files.
 
+mod run;
 mod secret;
 mod templates;
 
@@ -19,6 +20,7 @@ use serde_json::json;
 use crate::fileset::{Content, FileSet};
 use crate::spec::{GitAuth, Installation, Provider};
 
+pub use run::{plan_repo, SourceFor};
 pub use secret::{MapSource, NoSecrets, SecretError, SecretSource};
 pub use templates::Templates;
 
