@@ -22,6 +22,15 @@ pub enum Error {
     /// A CA, key, certificate or kubeconfig is unusable.
     #[error(transparent)]
     Pki(#[from] crate::pki::Error),
+    /// The installation spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::Error),
+    /// Rendering templates failed.
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
+    /// The config repo could not be read or written.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
 }
 
 impl Help for Error {
@@ -31,6 +40,9 @@ impl Help for Error {
             Error::Sops(e) => e.help(),
             Error::Creds(e) => e.help(),
             Error::Pki(e) => e.help(),
+            Error::Spec(e) => e.help(),
+            Error::Render(e) => e.help(),
+            Error::Repo(e) => e.help(),
         }
     }
 }

@@ -21,7 +21,10 @@ pub mod inventory;
 pub mod k8s;
 pub mod pki;
 pub mod progress;
+pub mod render;
+pub mod repo;
 pub mod sops;
+pub mod spec;
 
 pub use env::Env;
 pub use error::{Error, Help};

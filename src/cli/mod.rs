@@ -3,7 +3,10 @@
 //! the work itself happens in `mcb::ops`.
 
 mod completions;
+mod example_spec;
 pub mod output;
+mod render;
+mod schema;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -97,6 +100,15 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     #[command(long_about = completions::LONG_ABOUT)]
     Completions(completions::Args),
+    /// Render installations' manifests from specs and templates
+    #[command(long_about = render::LONG_ABOUT)]
+    Render(render::Args),
+    /// Print the JSON Schema of the installation spec
+    #[command(long_about = schema::LONG_ABOUT)]
+    Schema(schema::Args),
+    /// Print an annotated example installation spec
+    #[command(long_about = example_spec::LONG_ABOUT)]
+    ExampleSpec(example_spec::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -143,5 +155,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
+        Command::Render(a) => render::run(&g, a),
+        Command::Schema(a) => schema::run(&g, a),
+        Command::ExampleSpec(a) => example_spec::run(&g, a),
     }
 }
