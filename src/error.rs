@@ -31,6 +31,12 @@ pub enum Error {
     /// The config repo could not be read or written.
     #[error(transparent)]
     Repo(#[from] crate::repo::Error),
+    /// A git operation on the config repo failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    /// The forge (GitHub) API refused or failed.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::Error),
 }
 
 impl Help for Error {
@@ -43,6 +49,8 @@ impl Help for Error {
             Error::Spec(e) => e.help(),
             Error::Render(e) => e.help(),
             Error::Repo(e) => e.help(),
+            Error::Git(e) => e.help(),
+            Error::Forge(e) => e.help(),
         }
     }
 }

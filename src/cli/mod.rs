@@ -7,6 +7,7 @@ mod example_spec;
 pub mod output;
 mod render;
 mod schema;
+pub mod publish;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -6,3 +6,5 @@ mod support;
 mod cli;
 mod creds;
 mod pki;
+mod forge;
+mod git;
