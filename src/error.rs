@@ -34,6 +34,12 @@ pub enum Error {
     /// A git operation on the config repo failed.
     #[error(transparent)]
     Git(#[from] crate::git::Error),
+    /// An installation's `credentials.yaml` is unreadable.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::Error),
+    /// A use case failed on its own terms.
+    #[error(transparent)]
+    Ops(#[from] crate::ops::Error),
     /// The forge (GitHub) API refused or failed.
     #[error(transparent)]
     Forge(#[from] crate::forge::Error),
@@ -51,6 +57,8 @@ impl Help for Error {
             Error::Repo(e) => e.help(),
             Error::Git(e) => e.help(),
             Error::Forge(e) => e.help(),
+            Error::Inventory(_) => Some("restore the file from git; mcb writes it, do not edit it by hand".into()),
+            Error::Ops(e) => e.help(),
         }
     }
 }

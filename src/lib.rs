@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod git;
 pub mod inventory;
 pub mod k8s;
+pub mod ops;
 pub mod pki;
 pub mod progress;
 pub mod render;

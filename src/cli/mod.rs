@@ -2,7 +2,9 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
+mod bootstrap;
 mod completions;
+mod init;
 mod example_spec;
 pub mod output;
 mod render;
@@ -110,6 +112,12 @@ pub enum Command {
     /// Print an annotated example installation spec
     #[command(long_about = example_spec::LONG_ABOUT)]
     ExampleSpec(example_spec::Args),
+    /// Create an installation: keys, PKI, credentials, manifests, on a branch
+    #[command(long_about = init::LONG_ABOUT)]
+    InitInstallation(init::Args),
+    /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
+    #[command(long_about = bootstrap::LONG_ABOUT)]
+    Bootstrap(bootstrap::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -126,6 +134,18 @@ impl mcb::Help for UsageError {
     fn help(&self) -> Option<String> {
         self.help.clone()
     }
+}
+
+/// The config repo: `--repo`, else the git work tree around the current directory, else
+/// the current directory (commands that need git then say it is not a repo).
+pub fn repo_root(g: &GlobalArgs) -> PathBuf {
+    if let Some(r) = &g.repo {
+        return r.clone();
+    }
+    git2::Repository::discover(".")
+        .ok()
+        .and_then(|r| r.workdir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Parses the process arguments (exits 2 on a usage error, as clap does).
@@ -159,5 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render::run(&g, a),
         Command::Schema(a) => schema::run(&g, a),
         Command::ExampleSpec(a) => example_spec::run(&g, a),
+        Command::InitInstallation(a) => init::run(&g, a),
+        Command::Bootstrap(a) => bootstrap::run(&g, a),
     }
 }

@@ -189,6 +189,30 @@ impl Plan {
         self.changes().filter_map(Entry::diff).collect()
     }
 
+    /// The plan that undoes this one once it has been applied: added files are removed,
+    /// changed and removed ones get their old bytes back. Used to roll back when a later
+    /// step (the commit) fails.
+    pub fn inverse(&self) -> Plan {
+        let entries = self
+            .changes()
+            .map(|e| Entry {
+                path: e.path.clone(),
+                change: match e.change {
+                    Change::Added => Change::Removed,
+                    Change::Removed => Change::Added,
+                    c => c,
+                },
+                secret: e.secret,
+                new: e.old.clone(),
+                old: e.new.clone(),
+            })
+            .collect();
+        Plan {
+            root: self.root.clone(),
+            entries,
+        }
+    }
+
     /// Writes the plan all-or-nothing. Returns the number of files touched.
     pub fn apply(&self) -> Result<usize, Error> {
         self.apply_with(&mut |_| Ok(()))
