@@ -88,6 +88,14 @@ fn usage(message: impl Into<String>, help: impl Into<String>) -> UsageError {
     }
 }
 
+/// A library error about a flag's value, as a usage error with the library's help.
+fn from_lib<E: std::fmt::Display + mcb::Help>(e: E) -> UsageError {
+    UsageError {
+        message: e.to_string(),
+        help: e.help(),
+    }
+}
+
 /// `--flag` needs `--needed`: the usage error for each given flag that lacks it.
 fn require(given: &[(&str, bool)], needed: &str, has_needed: bool) -> Result<(), UsageError> {
     match given.iter().find(|(_, on)| *on && !has_needed) {
@@ -136,12 +144,7 @@ impl PublishArgs {
             .as_deref()
             .map(Author::parse)
             .transpose()
-            .map_err(|e| {
-                usage(
-                    e.to_string(),
-                    "write it as --author \"Jane Doe <jane@example.com>\"",
-                )
-            })?;
+            .map_err(from_lib)?;
         if let Some(k) = &self.ssh_key {
             if !k.is_file() {
                 return Err(usage(
@@ -175,7 +178,7 @@ impl PublishArgs {
                 .as_deref()
                 .map(RepoSlug::parse)
                 .transpose()
-                .map_err(|e| usage(e.to_string(), "write it as --github-repo OWNER/NAME"))?;
+                .map_err(from_lib)?;
             Some(PrOptions {
                 api: self.github_api.clone(),
                 repo,

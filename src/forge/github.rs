@@ -119,19 +119,24 @@ impl GitHub {
             .enable_all()
             .build()
             .map_err(|e| Error::Runtime(e.to_string()))?;
-        let octo = rt.block_on(async {
-            Octocrab::builder()
-                .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-                .add_header(ACCEPT, "application/vnd.github+json".into())
-                .add_header(
-                    http::HeaderName::from_static("x-github-api-version"),
-                    "2022-11-28".into(),
-                )
-                .set_connect_timeout(Some(Duration::from_secs(10)))
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .build()
-        });
-        let octo = octo.map_err(|e| Error::Runtime(e.to_string()))?;
+        let bad_api = || Error::BadApiUrl {
+            input: cfg.api.clone(),
+        };
+        // base_uri keeps a GHE path prefix (`/api/v3`): requests below name only the route
+        let builder = Octocrab::builder()
+            .base_uri(api.as_str())
+            .map_err(|_| bad_api())?
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .add_header(ACCEPT, "application/vnd.github+json".into())
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".into(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)));
+        let octo = rt
+            .block_on(async { builder.build() })
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         let mut gh = GitHub {
             rt,
             octo,
@@ -240,10 +245,9 @@ impl GitHub {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Reply, Error> {
-        let uri = format!("{}{path}", self.api);
         let builder = http::Request::builder()
             .method(method)
-            .uri(uri)
+            .uri(path)
             .header(AUTHORIZATION, authorization.expose_secret());
         let req = self
             .octo

@@ -269,7 +269,7 @@ pub struct PublishOptions {
 }
 
 /// What [`ConfigRepo::start_branch`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BranchStart {
     /// the branch now checked out
     pub branch: String,
@@ -291,7 +291,7 @@ pub struct CommitRequest<'a> {
 }
 
 /// A commit that was made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Committed {
     /// the commit id (hex)
     pub id: String,
@@ -322,7 +322,12 @@ impl ConfigRepo {
             path: path.to_path_buf(),
         };
         let repo = Repository::discover(path).map_err(|_| not_a_repo())?;
-        let root = repo.workdir().ok_or_else(not_a_repo)?.to_path_buf();
+        // components() drops libgit2's trailing slash, so messages read `/x/repo`
+        let root = repo
+            .workdir()
+            .ok_or_else(not_a_repo)?
+            .components()
+            .collect();
         Ok(ConfigRepo { repo, root })
     }
 
@@ -442,12 +447,18 @@ impl ConfigRepo {
         cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
     }
 
+    /// A local branch, else a remote-tracking branch of any remote, else any revision.
     fn resolve_base(&self, base: &str) -> Result<git2::Commit<'_>> {
-        let candidates = [
-            format!("refs/heads/{base}"),
-            format!("refs/remotes/origin/{base}"),
-            base.to_owned(),
-        ];
+        let remotes = self.repo.remotes().map_err(git("list remotes"))?;
+        let mut candidates = vec![format!("refs/heads/{base}")];
+        candidates.extend(
+            remotes
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|r| format!("refs/remotes/{r}/{base}")),
+        );
+        candidates.push(base.to_owned());
         candidates
             .iter()
             .find_map(|r| self.repo.revparse_single(r).ok()?.peel_to_commit().ok())

@@ -36,7 +36,7 @@ pub struct PushOptions {
 }
 
 /// A finished push.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PushResult {
     /// the remote URL, credentials removed
     pub url: String,
@@ -109,34 +109,28 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
             opts.auth.accept_new_host_key,
         );
         let mut o = outcome.borrow_mut();
-        match r {
+        let failure = match r {
             Ok(added) => {
                 o.host_key_added = added;
-                Ok(CertificateCheckStatus::CertificateOk)
+                return Ok(CertificateCheckStatus::CertificateOk);
             }
-            Err(HostKey::Unknown(fingerprint)) => {
-                o.failure = Some(Error::UnknownHostKey {
-                    url: url.clone(),
-                    host,
-                    fingerprint,
-                    known_hosts: known_hosts.clone(),
-                });
-                Err(git2::Error::from_str("unknown host key"))
-            }
-            Err(HostKey::Mismatch(fingerprint)) => {
-                o.failure = Some(Error::HostKeyMismatch {
-                    url: url.clone(),
-                    host,
-                    fingerprint,
-                    known_hosts: known_hosts.clone(),
-                });
-                Err(git2::Error::from_str("host key mismatch"))
-            }
-            Err(HostKey::Io(e)) => {
-                o.failure = Some(Error::Io(e));
-                Err(git2::Error::from_str("cannot update known_hosts"))
-            }
-        }
+            Err(HostKey::Io(e)) => Error::Io(e),
+            Err(HostKey::Unknown(fingerprint)) => Error::UnknownHostKey {
+                url: url.clone(),
+                host,
+                fingerprint,
+                known_hosts: known_hosts.clone(),
+            },
+            Err(HostKey::Mismatch(fingerprint)) => Error::HostKeyMismatch {
+                url: url.clone(),
+                host,
+                fingerprint,
+                known_hosts: known_hosts.clone(),
+            },
+        };
+        let e = git2::Error::from_str(&failure.to_string());
+        o.failure = Some(failure);
+        Err(e)
     });
     cb.push_update_reference(|name, status| {
         if let Some(msg) = status {
@@ -345,6 +339,23 @@ fn fingerprint(key: &[u8]) -> String {
     )
 }
 
+/// OpenSSH's hashed form (`HashKnownHosts yes`, Debian's default):
+/// `|1|base64(salt)|base64(HMAC-SHA1(salt, host))`.
+fn hashed_host_matches(entry: &str, host: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(rest) = entry.strip_prefix("|1|") else {
+        return false;
+    };
+    let Some((salt, hash)) = rest.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+    ring::hmac::verify(&key, host.as_bytes(), &hash).is_ok()
+}
+
 /// Ok(true) when the key was unknown and has been recorded, Ok(false) when it was known.
 fn check_host_key(
     file: &Path,
@@ -366,7 +377,11 @@ fn check_host_key(
         if hosts.starts_with('#') || hosts.starts_with('@') {
             continue; // markers (@cert-authority, @revoked) are not supported
         }
-        if !hosts.split(',').any(|h| h == host) {
+        // wildcard patterns (`*.example.com`, `!host`) are not supported either
+        if !hosts
+            .split(',')
+            .any(|h| h == host || hashed_host_matches(h, host))
+        {
             continue;
         }
         let (Some(k), Some(data)) = (f.next(), f.next()) else {
@@ -438,6 +453,30 @@ mod tests {
     fn percent_decoding() {
         assert_eq!(percent_decode("a%40b%3a"), "a@b:");
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn hashed_known_hosts_entries_match() {
+        // the same construction as `ssh-keygen -H` (tests/it/git.rs checks real output)
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("known_hosts");
+        let key = b"raw-key-bytes";
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let salt = [7u8; 20];
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+        let tag = ring::hmac::sign(&k, b"[127.0.0.1]:2222");
+        let line = format!(
+            "|1|{}|{} ssh-ed25519 {}\n",
+            b64.encode(salt),
+            b64.encode(tag.as_ref()),
+            b64.encode(key)
+        );
+        std::fs::write(&f, line).unwrap();
+        assert!(!check_host_key(&f, "[127.0.0.1]:2222", "ssh-ed25519", key, false).unwrap());
+        assert!(matches!(
+            check_host_key(&f, "[127.0.0.1]:2223", "ssh-ed25519", key, false),
+            Err(HostKey::Unknown(_))
+        ));
     }
 
     #[test]

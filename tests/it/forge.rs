@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, header_regex, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::git::{commit, push_opts, Fx, BRANCH, OWNED};
 use crate::support::fixtures;
 
 const REPO: &str = "/repos/octocat/Hello-World";
@@ -47,9 +48,13 @@ impl Fake {
     }
 
     fn client_with(&self, auth: Auth) -> Result<GitHub, Error> {
+        self.client_at(&self.server.uri(), auth)
+    }
+
+    fn client_at(&self, api: &str, auth: Auth) -> Result<GitHub, Error> {
         GitHub::connect(
             GitHubConfig {
-                api: self.server.uri(),
+                api: api.to_owned(),
                 repo: RepoSlug::parse("octocat/Hello-World").unwrap(),
                 auth,
                 retry: RetryPolicy::default(),
@@ -456,4 +461,117 @@ fn api_down_is_a_network_error_and_a_rerun_completes() {
     );
     assert!(fake.client().ensure_pull_request(&pr).unwrap().created);
     fake.verify();
+}
+
+#[test]
+fn enterprise_api_base_path_is_kept() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("/api/v3{REPO}/keys")))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(fixture("repos.create-deploy-key.json")),
+            )
+            .expect(1),
+    );
+    let api = format!("{}/api/v3/", fake.server.uri());
+    let gh = fake
+        .client_at(&api, Auth::Token(SecretString::from(TOKEN.to_owned())))
+        .unwrap();
+    assert_eq!(
+        gh.add_deploy_key("k", "ssh-ed25519 AAAA", false).unwrap(),
+        1
+    );
+    fake.verify();
+    let e = fake
+        .client_at(
+            "not a url",
+            Auth::Token(SecretString::from(TOKEN.to_owned())),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::BadApiUrl { .. }), "{e}");
+}
+
+#[test]
+fn publish_flow_survives_an_api_outage_and_a_rerun_completes() {
+    // branch, commit and push over smart HTTP, then the PR; the API is down the first time
+    let fx = Fx::new();
+    let (_srv, bare) = fx.served_remote("git-http.sh", &[], "GIT_HTTP_URL", None);
+    let repo = fx.repo();
+    let first = fx.first_commit(&repo);
+    let pushed = repo
+        .push(BRANCH, &push_opts(mcb::git::PushAuth::default()))
+        .unwrap();
+    let opts = mcb::forge::PrOptions {
+        api: String::new(),
+        repo: None,
+        draft: false,
+        labels: vec![],
+    };
+    let token = || Auth::Token(SecretString::from(TOKEN.to_owned()));
+    let pr = |base: &str| PullRequest {
+        head: BRANCH.into(),
+        base: base.into(),
+        title: "feat(prod): create installation".into(),
+        body: body::render(&ChangeSummary::default()),
+        ..Default::default()
+    };
+
+    let down = Fake::start();
+    let api = down.server.uri();
+    drop(down);
+    let cfg = mcb::forge::PrOptions {
+        api,
+        ..opts.clone()
+    }
+    .config(&pushed.url, token())
+    .unwrap();
+    assert_eq!(
+        cfg.repo.to_string(),
+        "o/r",
+        "repo parsed from the remote URL"
+    );
+    let e = GitHub::connect(cfg, now())
+        .unwrap()
+        .ensure_pull_request(&pr("main"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Network { .. }), "{e}");
+    assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first, "push kept");
+
+    // re-run: same branch, nothing new to commit, push is a no-op, the PR gets opened
+    let again = repo.start_branch(BRANCH, None, OWNED).unwrap();
+    assert!(!again.created);
+    let p = fx.write("installations/prod/installation.yaml", "name: prod\n");
+    assert_eq!(
+        commit(&repo, "feat(prod): create installation", &[p]).unwrap(),
+        None
+    );
+    repo.push(BRANCH, &push_opts(mcb::git::PushAuth::default()))
+        .unwrap();
+    let up = Fake::start();
+    up.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/o/r/pulls"))
+            .and(query_param("head", format!("o:{BRANCH}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+    );
+    up.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/o/r/pulls"))
+            .and(body_partial_json(json!({"head": BRANCH, "base": "main"})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(fixture("pulls.create.json")))
+            .expect(1),
+    );
+    let cfg = mcb::forge::PrOptions {
+        api: up.server.uri(),
+        ..opts
+    }
+    .config(&pushed.url, token())
+    .unwrap();
+    let info = GitHub::connect(cfg, now())
+        .unwrap()
+        .ensure_pull_request(&pr(again.base.as_deref().unwrap()))
+        .unwrap();
+    assert!(info.created);
+    up.verify();
 }

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 
 use crate::support::{fixtures, run, Service, TestEnv};
 
-const OWNED: &[&str] = &["installations/prod/", ".sops.yaml"];
-const BRANCH: &str = "mcb/init-prod";
+pub(crate) const OWNED: &[&str] = &["installations/prod/", ".sops.yaml"];
+pub(crate) const BRANCH: &str = "mcb/init-prod";
 
 /// libgit2 in this process must not read the developer's ~/.gitconfig (user.name, url
 /// rewrites): point its global/XDG/system search paths at an empty directory.
@@ -37,13 +37,13 @@ fn env() -> mcb::Env {
 }
 
 /// A test fixture: a work tree with one commit on main and a sealed `git`.
-struct Fx {
-    te: TestEnv,
-    work: PathBuf,
+pub(crate) struct Fx {
+    pub(crate) te: TestEnv,
+    pub(crate) work: PathBuf,
 }
 
 impl Fx {
-    fn new() -> Fx {
+    pub(crate) fn new() -> Fx {
         seal_libgit2();
         let te = TestEnv::new();
         let work = te.path().join("work");
@@ -57,17 +57,17 @@ impl Fx {
         fx
     }
 
-    fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         let mut c = self.te.command("git");
         c.current_dir(dir).args(args);
         run(c).ok().stdout.trim().to_owned()
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         self.git_in(&self.work, args)
     }
 
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.work.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
@@ -75,7 +75,7 @@ impl Fx {
     }
 
     /// A bare repo at `dir` and `origin` pointing at `url`.
-    fn bare_remote(&self, dir: &Path, url: &str) {
+    pub(crate) fn bare_remote(&self, dir: &Path, url: &str) {
         self.git_in(
             self.te.path(),
             &["init", "-q", "--bare", "-b", "main", dir.to_str().unwrap()],
@@ -83,18 +83,38 @@ impl Fx {
         self.git(&["remote", "add", "origin", url]);
     }
 
-    fn file_remote(&self) -> PathBuf {
+    /// Starts a git server script in `<tmp>/<sub>` and makes `origin` its repo `o/r.git`
+    /// at `<url var>/o/r.git` (or `url_override`). Returns the service and the bare repo.
+    pub(crate) fn served_remote(
+        &self,
+        script: &str,
+        args: &[&str],
+        url_var: &str,
+        url_override: Option<&dyn Fn(&Service) -> String>,
+    ) -> (Service, PathBuf) {
+        let sdir = self.te.path().join(script);
+        let srv = Service::start(script, &sdir, args, &[]);
+        let bare = sdir.join("repos/o/r.git");
+        let url = match url_override {
+            Some(f) => f(&srv),
+            None => format!("{}/o/r.git", srv.var(url_var)),
+        };
+        self.bare_remote(&bare, &url);
+        (srv, bare)
+    }
+
+    pub(crate) fn file_remote(&self) -> PathBuf {
         let bare = self.te.path().join("remote.git");
         self.bare_remote(&bare, &format!("file://{}", bare.display()));
         bare
     }
 
-    fn repo(&self) -> ConfigRepo {
+    pub(crate) fn repo(&self) -> ConfigRepo {
         ConfigRepo::open(&self.work).unwrap()
     }
 
     /// start branch, write the two usual files, commit: the commit id.
-    fn first_commit(&self, repo: &ConfigRepo) -> String {
+    pub(crate) fn first_commit(&self, repo: &ConfigRepo) -> String {
         repo.start_branch(BRANCH, None, OWNED).unwrap();
         let paths = vec![
             self.write("installations/prod/installation.yaml", "name: prod\n"),
@@ -111,7 +131,11 @@ fn sops_file() -> String {
         .unwrap()
 }
 
-fn commit(repo: &ConfigRepo, msg: &str, paths: &[PathBuf]) -> Result<Option<String>, Error> {
+pub(crate) fn commit(
+    repo: &ConfigRepo,
+    msg: &str,
+    paths: &[PathBuf],
+) -> Result<Option<String>, Error> {
     let req = CommitRequest {
         message: msg,
         author: None,
@@ -120,7 +144,7 @@ fn commit(repo: &ConfigRepo, msg: &str, paths: &[PathBuf]) -> Result<Option<Stri
     Ok(repo.commit(&req, &env())?.map(|c| c.id))
 }
 
-fn push_opts(auth: PushAuth) -> PushOptions {
+pub(crate) fn push_opts(auth: PushAuth) -> PushOptions {
     PushOptions {
         remote: "origin".into(),
         auth,
@@ -159,12 +183,18 @@ fn branch_commit_push_and_rerun_over_file_remote() {
 
     // Re-run from main: same branch, a new commit on top, never a second branch.
     fx.git(&["checkout", "-q", "main"]);
-    assert!(!fx.work.join("installations/prod/installation.yaml").exists());
+    assert!(!fx
+        .work
+        .join("installations/prod/installation.yaml")
+        .exists());
     let again = repo.start_branch(BRANCH, None, OWNED).unwrap();
     assert!(!again.created);
     assert_eq!(again.base.as_deref(), Some("main"), "base remembered");
     assert_eq!(fx.git(&["branch", "--show-current"]), BRANCH);
-    assert!(fx.work.join("installations/prod/installation.yaml").exists());
+    assert!(fx
+        .work
+        .join("installations/prod/installation.yaml")
+        .exists());
     let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
     let second = commit(&repo, "feat(prod): update", std::slice::from_ref(&p))
         .unwrap()
@@ -272,6 +302,16 @@ fn base_branch_and_errors_for_missing_base_repo_and_author() {
         fx.git(&["rev-parse", "release"])
     );
 
+    // a base that only exists as a remote-tracking branch of a non-origin remote
+    fx.git(&["remote", "add", "upstream", "file:///nonexistent"]);
+    let main = fx.git(&["rev-parse", "main"]);
+    fx.git(&["update-ref", "refs/remotes/upstream/stable", &main]);
+    let s = repo
+        .start_branch("mcb/rotate-prod", Some("stable"), OWNED)
+        .unwrap();
+    assert_eq!(s.base.as_deref(), Some("stable"));
+    assert_eq!(fx.git(&["rev-parse", "HEAD"]), main);
+
     let e = ConfigRepo::open(&fx.te.path().join("home")).unwrap_err();
     assert!(matches!(e, Error::NotARepo { .. }), "{e}");
 
@@ -325,17 +365,16 @@ fn non_fast_forward_is_rejected_and_the_local_commit_kept() {
 #[test]
 fn smart_http_basic_auth_token_wrong_password_and_server_down() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("http");
-    let srv = Service::start(
+    let no_creds = |s: &Service| format!("http://127.0.0.1:{}/o/r.git", s.var("GIT_HTTP_PORT"));
+    let (srv, bare) = fx.served_remote(
         "git-http.sh",
-        &sdir,
         &["0", "x-access-token", "tok-123"],
-        &[],
+        "",
+        Some(&no_creds),
     );
+    let sdir = srv.dir.clone();
     let port = srv.var("GIT_HTTP_PORT").to_owned();
-    let bare = sdir.join("repos/o/r.git");
-    let url = format!("http://127.0.0.1:{port}/o/r.git");
-    fx.bare_remote(&bare, &url);
+    let url = no_creds(&srv);
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
 
@@ -378,26 +417,46 @@ fn smart_http_basic_auth_token_wrong_password_and_server_down() {
 }
 
 #[test]
-fn smart_http_user_and_password_from_the_url() {
+fn smart_http_url_credentials_and_a_server_side_rejection() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("http");
-    let srv = Service::start("git-http.sh", &sdir, &[], &[]);
-    let bare = sdir.join("repos/o/r.git");
-    fx.bare_remote(&bare, &format!("{}/o/r.git", srv.var("GIT_HTTP_URL")));
+    let (_srv, bare) = fx.served_remote("git-http.sh", &[], "GIT_HTTP_URL", None);
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
     let r = repo.push(BRANCH, &push_opts(PushAuth::default())).unwrap();
     assert!(r.url.contains("git:***@"), "{}", r.url);
+    assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
+
+    // the server refuses the update (a hook, as branch protection would): reported through
+    // git2's push_update_reference callback, local commit kept
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho protected >&2\nexit 1\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let p = fx.write("installations/prod/installation.yaml", "name: prod\nv: 2\n");
+    let second = commit(&repo, "feat(prod): update", &[p]).unwrap().unwrap();
+    let e = repo
+        .push(BRANCH, &push_opts(PushAuth::default()))
+        .unwrap_err();
+    match &e {
+        Error::Rejected {
+            refname, reason, ..
+        } => {
+            assert_eq!(refname, &format!("refs/heads/{BRANCH}"));
+            assert!(reason.contains("hook declined"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fx.git(&["rev-parse", BRANCH]), second);
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
 }
 
 #[test]
 fn ssh_with_key_file_known_hosts_and_host_key_policy() {
     let fx = Fx::new();
-    let sdir = fx.te.path().join("ssh");
-    let srv = Service::start("git-sshd.sh", &sdir, &[], &[]);
-    let bare = sdir.join("repos/o/r.git");
-    fx.bare_remote(&bare, &format!("{}/o/r.git", srv.var("GIT_SSH_URL")));
+    let (srv, bare) = fx.served_remote("git-sshd.sh", &[], "GIT_SSH_URL", None);
+    let sdir = srv.dir.clone();
     let repo = fx.repo();
     let first = fx.first_commit(&repo);
     let key = sdir.join("id_ed25519");
@@ -442,6 +501,19 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
         .unwrap_err();
     assert!(matches!(e, Error::Auth { .. }), "{e:?}");
 
+    // a different key on record for this host: refused as a mismatch
+    let forged = fx.te.path().join("forged_known_hosts");
+    let other_pub = std::fs::read_to_string(other_key.with_extension("pub")).unwrap();
+    let other_b64 = other_pub.split_whitespace().nth(1).unwrap();
+    let host = format!("[127.0.0.1]:{}", srv.var("GIT_SSH_PORT"));
+    std::fs::write(&forged, format!("{host} ssh-ed25519 {other_b64}\n")).unwrap();
+    let e = repo
+        .push(BRANCH, &push_opts(ssh(&forged, &key, true)))
+        .unwrap_err();
+    assert!(matches!(e, Error::HostKeyMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains("does NOT match"), "{e}");
+    assert_eq!(std::fs::read_to_string(&forged).unwrap().lines().count(), 1);
+
     // accepted once, recorded, then known
     let r = repo.push(BRANCH, &push_opts(ssh(&kh, &key, true))).unwrap();
     assert!(r.host_key_added);
@@ -451,6 +523,21 @@ fn ssh_with_key_file_known_hosts_and_host_key_policy() {
     assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
     let r = repo
         .push(BRANCH, &push_opts(ssh(&kh, &key, false)))
+        .unwrap();
+    assert!(!r.host_key_added);
+
+    // OpenSSH's hashed form (ssh-keygen -H, Debian's HashKnownHosts default) is understood
+    let hashed = fx.te.path().join("hashed_known_hosts");
+    std::fs::copy(sdir.join("known_hosts"), &hashed).unwrap();
+    run({
+        let mut c = fx.te.command("ssh-keygen");
+        c.arg("-q").arg("-H").arg("-f").arg(&hashed);
+        c
+    })
+    .ok();
+    assert!(std::fs::read_to_string(&hashed).unwrap().starts_with("|1|"));
+    let r = repo
+        .push(BRANCH, &push_opts(ssh(&hashed, &key, false)))
         .unwrap();
     assert!(!r.host_key_added);
 
@@ -489,4 +576,101 @@ fn an_empty_repository_gets_its_first_commit_on_the_branch() {
     let mut c = te.command("git");
     c.current_dir(&work).args(["log", "--format=%s", BRANCH]);
     assert_eq!(run(c).ok().stdout.trim(), "feat(prod): first");
+}
+
+/// ssh-agent for one test, killed on drop.
+struct Agent {
+    sock: PathBuf,
+    pid: String,
+}
+
+impl Agent {
+    fn start(te: &TestEnv) -> Agent {
+        let sock = te.path().join("agent.sock");
+        let mut c = te.command("ssh-agent");
+        c.arg("-s").arg("-a").arg(&sock);
+        let out = run(c).ok().stdout;
+        let pid = out
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("SSH_AGENT_PID="))
+            .unwrap_or_else(|| panic!("ssh-agent printed no pid: {out}"))
+            .to_owned();
+        Agent { sock, pid }
+    }
+
+    fn ssh_add(&self, te: &TestEnv, args: &[&str]) {
+        let mut c = te.command("ssh-add");
+        c.env("SSH_AUTH_SOCK", &self.sock).args(args);
+        run(c).ok();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+/// Runs `ssh_agent_child` in a fresh process of this test binary: SSH_AUTH_SOCK must be
+/// set before any thread reads the environment, which a shared test process cannot do.
+fn push_via_agent_in_child(fx: &Fx, agent: &Agent, known_hosts: &Path, expect: &str) {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "git::ssh_agent_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ])
+    .env("SSH_AUTH_SOCK", &agent.sock)
+    .env("MCB_CHILD_REPO", &fx.work)
+    .env("MCB_CHILD_KNOWN_HOSTS", known_hosts)
+    .env("MCB_CHILD_EXPECT", expect);
+    let r = run(c);
+    assert!(
+        r.status.success() && r.stdout.contains("1 passed"),
+        "child ({expect}) failed:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+#[test]
+fn ssh_push_through_ssh_agent() {
+    let fx = Fx::new();
+    let (srv, bare) = fx.served_remote("git-sshd.sh", &[], "GIT_SSH_URL", None);
+    let repo = fx.repo();
+    let first = fx.first_commit(&repo);
+    let agent = Agent::start(&fx.te);
+    let kh = srv.dir.join("known_hosts");
+
+    // an agent without keys: a clear auth failure
+    push_via_agent_in_child(&fx, &agent, &kh, "auth");
+    // with the client key loaded, the push goes through
+    agent.ssh_add(&fx.te, &[srv.dir.join("id_ed25519").to_str().unwrap()]);
+    push_via_agent_in_child(&fx, &agent, &kh, "ok");
+    assert_eq!(fx.git_in(&bare, &["rev-parse", BRANCH]), first);
+}
+
+#[test]
+#[ignore = "run by ssh_push_through_ssh_agent in its own process"]
+fn ssh_agent_child() {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} unset: run ssh_push_through_ssh_agent"))
+    };
+    seal_libgit2();
+    let repo = ConfigRepo::open(Path::new(&var("MCB_CHILD_REPO"))).unwrap();
+    let auth = PushAuth {
+        known_hosts: Some(PathBuf::from(var("MCB_CHILD_KNOWN_HOSTS"))),
+        ..Default::default()
+    };
+    let r = repo.push(BRANCH, &push_opts(auth));
+    match var("MCB_CHILD_EXPECT").as_str() {
+        "ok" => {
+            r.unwrap();
+        }
+        _ => {
+            let e = r.unwrap_err();
+            assert!(matches!(e, Error::Auth { .. }), "{e:?}");
+        }
+    }
 }
