@@ -6,7 +6,6 @@ pub mod binary;
 pub mod dotenv;
 pub mod ini;
 pub mod json;
-#[path = "pending_yaml.rs"]
 pub mod yaml;
 
 use super::error::Error;
@@ -79,7 +78,14 @@ impl Store for YamlStore {
         if text.trim().is_empty() {
             return Err(Error::Empty { file: Default::default() });
         }
-        let mut tree = yaml::parse(text).map_err(|e| Error::parse("YAML", None, e.to_string()))?;
+        let mut tree = yaml::parse(text).map_err(|e| match e.kind {
+            yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
+                file: Default::default(),
+                key_path: e.path,
+            },
+            yaml::ErrorKind::Empty => Error::Empty { file: Default::default() },
+            _ => Error::parse("YAML", Some(e.line), e.to_string()),
+        })?;
         let meta = split_metadata(&mut tree);
         Ok((tree, meta))
     }
