@@ -286,29 +286,53 @@ fn json_tree() -> impl Strategy<Value = serde_json::Value> {
     proptest::collection::btree_map("[a-z_]{1,8}", value, 1..5).prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
 }
 
+/// Crypt rule flags both tools take.
+fn rule_flags() -> impl Strategy<Value = Vec<&'static str>> {
+    prop_oneof![
+        Just(vec![]),
+        Just(vec!["--encrypted-regex", "^[a-m]"]),
+        Just(vec!["--unencrypted-regex", "^[a-h]"]),
+        Just(vec!["--encrypted-suffix", "_s"]),
+        Just(vec!["--unencrypted-suffix", "e"]),
+        Just(vec!["--unencrypted-regex", "^(a|b)$"]),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
-    /// mcb -> sops and sops -> mcb agree on generated documents.
+    /// mcb -> sops and sops -> mcb agree on generated documents, as JSON and as YAML, under
+    /// every kind of crypt rule.
     #[test]
-    fn generated_json_trees_cross_decrypt(doc in json_tree()) {
+    fn generated_trees_cross_decrypt(doc in json_tree(), flags in rule_flags()) {
         let t = TestEnv::new();
         let k = key("age1.txt");
         let text = serde_json::to_string_pretty(&doc).unwrap();
-        std::fs::write(t.path().join("doc.json"), &text).unwrap();
-        let m = mcb_in(&t, t.path(), &k, &["encrypt", "--age", AGE1, "doc.json"]);
-        prop_assert!(m.status.success(), "{}", describe(&m));
-        std::fs::write(t.path().join("m.json"), &m.stdout).unwrap();
-        let s = sops_in(&t, t.path(), &k, &["encrypt", "--age", AGE1, "doc.json"]);
-        prop_assert!(s.status.success(), "{}", describe(&s));
-        std::fs::write(t.path().join("s.json"), &s.stdout).unwrap();
-        let by_sops = sops_in(&t, t.path(), &k, &["decrypt", "m.json"]);
-        let by_mcb = mcb_in(&t, t.path(), &k, &["decrypt", "s.json"]);
-        prop_assert!(by_sops.status.success(), "{}", describe(&by_sops));
-        prop_assert!(by_mcb.status.success(), "{}", describe(&by_mcb));
-        prop_assert_eq!(String::from_utf8_lossy(&by_sops.stdout), String::from_utf8_lossy(&by_mcb.stdout));
-        let back: serde_json::Value = serde_json::from_slice(&by_mcb.stdout).unwrap();
-        prop_assert_eq!(normalise(&back), normalise(&doc));
+        for ext in ["json", "yaml"] {
+            let plain = format!("doc.{ext}");
+            // JSON is YAML too: the same text gives the same data.
+            std::fs::write(t.path().join(&plain), &text).unwrap();
+            let mut args = vec!["encrypt", "--age", AGE1];
+            args.extend(&flags);
+            args.push(&plain);
+            let m = mcb_in(&t, t.path(), &k, &args);
+            prop_assert!(m.status.success(), "{}", describe(&m));
+            std::fs::write(t.path().join(format!("m.{ext}")), &m.stdout).unwrap();
+            let s = sops_in(&t, t.path(), &k, &args);
+            prop_assert!(s.status.success(), "{}", describe(&s));
+            std::fs::write(t.path().join(format!("s.{ext}")), &s.stdout).unwrap();
+            let format = Format::from_path(Path::new(&plain));
+            prop_assert_eq!(shape(&m.stdout, format), shape(&s.stdout, format), "{:?}", flags);
+            let by_sops = sops_in(&t, t.path(), &k, &["decrypt", &format!("m.{ext}")]);
+            let by_mcb = mcb_in(&t, t.path(), &k, &["decrypt", &format!("s.{ext}")]);
+            prop_assert!(by_sops.status.success(), "{}", describe(&by_sops));
+            prop_assert!(by_mcb.status.success(), "{}", describe(&by_mcb));
+            prop_assert_eq!(String::from_utf8_lossy(&by_sops.stdout), String::from_utf8_lossy(&by_mcb.stdout));
+            if ext == "json" {
+                let back: serde_json::Value = serde_json::from_slice(&by_mcb.stdout).unwrap();
+                prop_assert_eq!(normalise(&back), normalise(&doc));
+            }
+        }
     }
 }
 
