@@ -100,7 +100,7 @@ pub enum Command {
     Completions(completions::Args),
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
-    Secrets(secrets::Args),
+    Secrets(Box<secrets::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -146,6 +146,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
-        Command::Secrets(a) => secrets::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, *a),
     }
 }

@@ -208,7 +208,9 @@ fn write_in_place(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     #[cfg(unix)]
     let mode = {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(file).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(file)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     };
     #[cfg(not(unix))]
     let mode = None;
@@ -222,7 +224,11 @@ fn formats(common: &Common, file: &Path) -> (Format, Format) {
         .as_deref()
         .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(file));
-    let output = common.output_type.as_deref().and_then(Format::from_name).unwrap_or(input);
+    let output = common
+        .output_type
+        .as_deref()
+        .and_then(Format::from_name)
+        .unwrap_or(input);
     (input, output)
 }
 
@@ -234,7 +240,9 @@ fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
     if file.is_absolute() {
         return Ok(file.to_owned());
     }
-    Ok(std::env::current_dir().context("cannot read the current directory")?.join(file))
+    Ok(std::env::current_dir()
+        .context("cannot read the current directory")?
+        .join(file))
 }
 
 /// The `.sops.yaml` in force: `--config`, else searched from the current directory upwards.
@@ -255,12 +263,18 @@ fn rule_options(common: &Common, file: &Path) -> anyhow::Result<Option<EncryptOp
         return Ok(None);
     };
     let dir = absolute(path.parent().unwrap_or(Path::new(".")))?;
-    let opts = cfg.options_for(&dir, &absolute(file)?).map_err(|e| sops_err(e, file))?;
+    let opts = cfg
+        .options_for(&dir, &absolute(file)?)
+        .map_err(|e| sops_err(e, file))?;
     Ok(Some(opts))
 }
 
 /// Encryption options: flags first, then SOPS_AGE_RECIPIENTS, then `.sops.yaml`.
-fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::Result<EncryptOptions> {
+fn encrypt_options(
+    common: &Common,
+    flags: &RuleFlags,
+    file: &Path,
+) -> anyhow::Result<EncryptOptions> {
     let explicit = flags
         .age
         .clone()
@@ -278,12 +292,27 @@ fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::R
         opts.shamir_threshold = 0;
     }
     let flag_rules = [
-        flags.unencrypted_suffix.clone().map(CryptRule::UnencryptedSuffix),
-        flags.encrypted_suffix.clone().map(CryptRule::EncryptedSuffix),
-        flags.unencrypted_regex.clone().map(CryptRule::UnencryptedRegex),
+        flags
+            .unencrypted_suffix
+            .clone()
+            .map(CryptRule::UnencryptedSuffix),
+        flags
+            .encrypted_suffix
+            .clone()
+            .map(CryptRule::EncryptedSuffix),
+        flags
+            .unencrypted_regex
+            .clone()
+            .map(CryptRule::UnencryptedRegex),
         flags.encrypted_regex.clone().map(CryptRule::EncryptedRegex),
-        flags.unencrypted_comment_regex.clone().map(CryptRule::UnencryptedCommentRegex),
-        flags.encrypted_comment_regex.clone().map(CryptRule::EncryptedCommentRegex),
+        flags
+            .unencrypted_comment_regex
+            .clone()
+            .map(CryptRule::UnencryptedCommentRegex),
+        flags
+            .encrypted_comment_regex
+            .clone()
+            .map(CryptRule::EncryptedCommentRegex),
     ];
     let mut given = flag_rules.into_iter().flatten();
     if let Some(r) = given.next() {
@@ -303,7 +332,12 @@ fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::R
         opts.shamir_threshold = t;
     }
     if opts.key_groups.iter().all(|g| g.is_empty()) {
-        return Err(sops_err(sops::Error::NoRecipients { file: PathBuf::new() }, file));
+        return Err(sops_err(
+            sops::Error::NoRecipients {
+                file: PathBuf::new(),
+            },
+            file,
+        ));
     }
     Ok(opts)
 }
@@ -318,9 +352,17 @@ fn write_stdout(chunks: &[Vec<u8>]) -> anyhow::Result<()> {
 }
 
 /// Reports an in-place change (stderr, or a JSON line per file on stdout with `-o json`).
-fn report_written(g: &super::GlobalArgs, rep: &mut Reporter, file: &Path, changed: bool, what: &str) -> anyhow::Result<()> {
+fn report_written(
+    g: &super::GlobalArgs,
+    rep: &mut Reporter,
+    file: &Path,
+    changed: bool,
+    what: &str,
+) -> anyhow::Result<()> {
     if g.output == OutputFormat::Json {
-        super::output::print_json(&serde_json::json!({ "file": file, "changed": changed, "action": what }))?;
+        super::output::print_json(
+            &serde_json::json!({ "file": file, "changed": changed, "action": what }),
+        )?;
     } else if changed {
         rep.success(&format!("{what} {}", file.display()));
     } else {
@@ -352,10 +394,14 @@ fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow
         .ok_or_else(|| tree_err("no value at this path".into()))?;
     match v {
         sops::Value::Map(b) => {
-            let sub = Content::Tree(sops::Tree { docs: vec![b.clone()] });
+            let sub = Content::Tree(sops::Tree {
+                docs: vec![b.clone()],
+            });
             sops::emit_plain(&sub, format).map_err(|e| sops_err(e, file))
         }
-        sops::Value::List(_) => Err(tree_err("extracting a whole list is not supported; extract one item".into())),
+        sops::Value::List(_) => Err(tree_err(
+            "extracting a whole list is not supported; extract one item".into(),
+        )),
         v => Ok(sops::scalar::to_text(v).unwrap_or_default().into_bytes()),
     }
 }
@@ -365,7 +411,10 @@ fn json_value(text: &str) -> anyhow::Result<sops::Value> {
     let wrapped = format!("{{\"v\": {text}}}");
     let t = sops::store::json::parse(wrapped.as_bytes()).map_err(|_| UsageError {
         message: format!("`{text}` is not a JSON value"),
-        help: Some("quote strings as JSON: '\"text\"'; numbers, true/false, null, [..] and {..} work too".into()),
+        help: Some(
+            "quote strings as JSON: '\"text\"'; numbers, true/false, null, [..] and {..} work too"
+                .into(),
+        ),
     })?;
     Ok(t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null))
 }
@@ -379,19 +428,30 @@ fn editor_command() -> String {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut rep = Reporter::new(g);
     match a.command {
-        Sub::Decrypt { files, extract: path, ignore_mac, in_place, common } => {
+        Sub::Decrypt {
+            files,
+            extract: path,
+            ignore_mac,
+            in_place,
+            common,
+        } => {
             let ids = identities(&common)?;
             if ignore_mac {
-                rep.warn("--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error");
+                rep.warn(
+                    "--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error",
+                );
             }
             let mut outs = Vec::new();
             for file in &files {
                 let (input, output) = formats(&common, file);
                 let enc = read(file)?;
-                let opened = sops::open(&enc, input, &ids, sops::DecryptOptions { ignore_mac }).map_err(|e| sops_err(e, file))?;
+                let opened = sops::open(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
+                    .map_err(|e| sops_err(e, file))?;
                 let bytes = match &path {
                     Some(p) => extract(&opened.content, output, p, file)?,
-                    None => sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?,
+                    None => {
+                        sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?
+                    }
                 };
                 outs.push(bytes);
             }
@@ -404,7 +464,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 write_stdout(&outs)?;
             }
         }
-        Sub::Encrypt { files, in_place, rules: flags, common } => {
+        Sub::Encrypt {
+            files,
+            in_place,
+            rules: flags,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let mut outs = Vec::new();
             for file in &files {
@@ -412,7 +477,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 let opts = encrypt_options(&common, &flags, file)?;
                 let plain = zeroize::Zeroizing::new(read(file)?);
                 let content = sops::load_plain(&plain, input).map_err(|e| sops_err(e, file))?;
-                outs.push(sops::encrypt_content(&env, &content, output, &opts).map_err(|e| sops_err(e, file))?);
+                outs.push(
+                    sops::encrypt_content(&env, &content, output, &opts)
+                        .map_err(|e| sops_err(e, file))?,
+                );
             }
             if in_place {
                 for (file, bytes) in files.iter().zip(&outs) {
@@ -423,7 +491,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 write_stdout(&outs)?;
             }
         }
-        Sub::Edit { file, ignore_mac, common } => {
+        Sub::Edit {
+            file,
+            ignore_mac,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
             let (format, _) = formats(&common, &file);
@@ -431,11 +503,20 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             if ignore_mac {
                 rep.warn("--ignore-mac: the MAC is NOT checked");
             }
-            let opened = sops::open(&enc, format, &ids, sops::DecryptOptions { ignore_mac }).map_err(|e| sops_err(e, &file))?;
-            let plain = zeroize::Zeroizing::new(sops::emit_plain(&opened.content, format).map_err(|e| sops_err(e, &file))?);
+            let opened = sops::open(&enc, format, &ids, sops::DecryptOptions { ignore_mac })
+                .map_err(|e| sops_err(e, &file))?;
+            let plain = zeroize::Zeroizing::new(
+                sops::emit_plain(&opened.content, format).map_err(|e| sops_err(e, &file))?,
+            );
             // A private directory (0700) holds the plaintext only while the editor runs.
-            let dir = tempfile::Builder::new().prefix("mcb-edit-").tempdir().context("cannot create a temporary directory")?;
-            let name = file.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "file".into());
+            let dir = tempfile::Builder::new()
+                .prefix("mcb-edit-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_owned())
+                .unwrap_or_else(|| "file".into());
             let tmp = dir.path().join(name);
             mcb::fsutil::write_atomic(&tmp, &plain, Some(0o600)).map_err(mcb::Error::from)?;
             let editor = editor_command();
@@ -447,7 +528,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .status()
                 .with_context(|| format!("cannot start the editor `{editor}`"))?;
             if !status.success() {
-                anyhow::bail!("the editor `{editor}` failed ({status}); {} was not changed", file.display());
+                anyhow::bail!(
+                    "the editor `{editor}` failed ({status}); {} was not changed",
+                    file.display()
+                );
             }
             let edited = zeroize::Zeroizing::new(read(&tmp)?);
             if edited[..] == plain[..] {
@@ -455,7 +539,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let content = sops::load_plain(&edited, format).map_err(|e| sops_err(e, &file))?;
-            let out = sops::write_back(&env, &enc, &opened, &content, format).map_err(|e| sops_err(e, &file))?;
+            let out = sops::write_back(&env, &enc, &opened, &content, format)
+                .map_err(|e| sops_err(e, &file))?;
             write_in_place(&file, &out)?;
             report_written(g, &mut rep, &file, out != enc, "edited")?;
         }
@@ -466,33 +551,60 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
                 let opts = rule_options(&common, file)?.ok_or_else(|| UsageError {
-                    message: "updatekeys needs a .sops.yaml with a creation rule for the file".into(),
-                    help: Some("run it from inside the repository that holds .sops.yaml, or pass --config".into()),
+                    message: "updatekeys needs a .sops.yaml with a creation rule for the file"
+                        .into(),
+                    help: Some(
+                        "run it from inside the repository that holds .sops.yaml, or pass --config"
+                            .into(),
+                    ),
                 })?;
                 let info = sops::inspect(&enc, format).map_err(|e| sops_err(e, file))?;
                 if info.recipients == opts.key_groups {
                     report_written(g, &mut rep, file, false, "updated keys of")?;
                     continue;
                 }
-                if !yes && !confirm(&format!("{}: recipients {:?} -> {:?}. Apply?", file.display(), info.recipients, opts.key_groups))? {
+                if !yes
+                    && !confirm(&format!(
+                        "{}: recipients {:?} -> {:?}. Apply?",
+                        file.display(),
+                        info.recipients,
+                        opts.key_groups
+                    ))?
+                {
                     rep.warn(&format!("{}: left unchanged", file.display()));
                     continue;
                 }
-                let out = sops::updatekeys(&env, &enc, format, &ids, &opts).map_err(|e| sops_err(e, file))?;
+                let out = sops::updatekeys(&env, &enc, format, &ids, &opts)
+                    .map_err(|e| sops_err(e, file))?;
                 write_in_place(file, &out)?;
                 report_written(g, &mut rep, file, true, "updated keys of")?;
             }
         }
-        Sub::Rotate { files, in_place, add_age, rm_age, common } => {
+        Sub::Rotate {
+            files,
+            in_place,
+            add_age,
+            rm_age,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
-            let add = add_age.as_deref().map(rules::split_recipients).unwrap_or_default();
-            let rm = rm_age.as_deref().map(rules::split_recipients).unwrap_or_default();
+            let add = add_age
+                .as_deref()
+                .map(rules::split_recipients)
+                .unwrap_or_default();
+            let rm = rm_age
+                .as_deref()
+                .map(rules::split_recipients)
+                .unwrap_or_default();
             let mut outs = Vec::new();
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
-                outs.push(sops::rotate_with(&env, &enc, format, &ids, &add, &rm).map_err(|e| sops_err(e, file))?);
+                outs.push(
+                    sops::rotate_with(&env, &enc, format, &ids, &add, &rm)
+                        .map_err(|e| sops_err(e, file))?,
+                );
             }
             if in_place {
                 for (file, bytes) in files.iter().zip(&outs) {
@@ -503,9 +615,16 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 write_stdout(&outs)?;
             }
         }
-        Sub::Set { file, path, value, common } => {
+        Sub::Set {
+            file,
+            path,
+            value,
+            common,
+        } => {
             let v = json_value(&value)?;
-            change_tree(g, &mut rep, &file, &common, &path, "set", |doc, steps| treepath::set(doc, steps, v))?;
+            change_tree(g, &mut rep, &file, &common, &path, "set", |doc, steps| {
+                treepath::set(doc, steps, v)
+            })?;
         }
         Sub::Unset { file, path, common } => {
             change_tree(g, &mut rep, &file, &common, &path, "unset", treepath::unset)?;
@@ -551,7 +670,8 @@ fn change_tree(
     };
     let steps = treepath::parse(path).map_err(tree_err)?;
     let enc = read(file)?;
-    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default()).map_err(|e| sops_err(e, file))?;
+    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default())
+        .map_err(|e| sops_err(e, file))?;
     let Content::Tree(mut t) = opened.content.clone() else {
         return Err(tree_err("a binary file has no paths".into()));
     };
@@ -559,7 +679,8 @@ fn change_tree(
         t.docs.push(sops::Branch::default());
     }
     f(&mut t.docs[0], &steps).map_err(tree_err)?;
-    let out = sops::write_back(&env, &enc, &opened, &Content::Tree(t), format).map_err(|e| sops_err(e, file))?;
+    let out = sops::write_back(&env, &enc, &opened, &Content::Tree(t), format)
+        .map_err(|e| sops_err(e, file))?;
     let changed = out != enc;
     if changed {
         write_in_place(file, &out)?;
@@ -577,7 +698,11 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().lock().take(64).read_to_string(&mut answer).ok();
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_to_string(&mut answer)
+        .ok();
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -618,11 +743,19 @@ fn print_status(g: &super::GlobalArgs, all: &[(PathBuf, sops::FileInfo)]) -> any
             writeln!(out, "  key group {n}: {}", g.join(", "))?;
         }
         writeln!(out, "  rule: {}", rule_text(&i.rule))?;
-        writeln!(out, "  lastmodified: {}  version: {}", i.lastmodified, i.version)?;
+        writeln!(
+            out,
+            "  lastmodified: {}  version: {}",
+            i.lastmodified, i.version
+        )?;
         if i.fully_encrypted() {
             writeln!(out, "  encrypted: yes")?;
         } else {
-            writeln!(out, "  encrypted: NO, clear values at {}", i.clear_values.join(", "))?;
+            writeln!(
+                out,
+                "  encrypted: NO, clear values at {}",
+                i.clear_values.join(", ")
+            )?;
         }
     }
     Ok(())

@@ -56,31 +56,44 @@ fn manifest() -> Vec<Row> {
 
 fn output(mut c: Command) -> Output {
     c.stdin(std::process::Stdio::null());
-    c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
 }
 
 fn describe(o: &Output) -> String {
-    format!("exit {:?}\nstderr: {}", o.status.code(), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// `mcb secrets ARGS` with cwd `dir` and only `key_file` as identity source.
 pub fn mcb_in(t: &TestEnv, dir: &Path, key_file: &Path, args: &[&str]) -> Output {
     let mut c = t.mcb();
-    c.current_dir(dir).env("SOPS_AGE_KEY_FILE", key_file).arg("secrets").args(args);
+    c.current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", key_file)
+        .arg("secrets")
+        .args(args);
     output(c)
 }
 
 /// The real sops with cwd `dir` and only `key_file` as identity source.
 pub fn sops_in(t: &TestEnv, dir: &Path, key_file: &Path, args: &[&str]) -> Output {
     let mut c = t.command(tool("sops"));
-    c.current_dir(dir).env("SOPS_AGE_KEY_FILE", key_file).args(args);
+    c.current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", key_file)
+        .args(args);
     output(c)
 }
 
 fn check_rows(formats: &[&str]) {
     let t = TestEnv::new();
     let mut failures = Vec::new();
-    let rows: Vec<Row> = manifest().into_iter().filter(|r| formats.contains(&r.format.as_str())).collect();
+    let rows: Vec<Row> = manifest()
+        .into_iter()
+        .filter(|r| formats.contains(&r.format.as_str()))
+        .collect();
     assert!(!rows.is_empty());
     for r in &rows {
         let dir = r.encrypted.parent().unwrap();
@@ -91,15 +104,35 @@ fn check_rows(formats: &[&str]) {
             if !o.status.success() {
                 failures.push(format!("{}: failed: {}", r.name, describe(&o)));
             } else if o.stdout != want {
-                failures.push(format!("{}: output differs from sops:\n--- mcb\n{}\n--- sops\n{}", r.name, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&want)));
+                failures.push(format!(
+                    "{}: output differs from sops:\n--- mcb\n{}\n--- sops\n{}",
+                    r.name,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&want)
+                ));
             }
         } else if o.status.code() != Some(2) || !o.stdout.is_empty() {
-            failures.push(format!("{}: should fail with exit 2 and no output: {} stdout {} bytes", r.name, describe(&o), o.stdout.len()));
+            failures.push(format!(
+                "{}: should fail with exit 2 and no output: {} stdout {} bytes",
+                r.name,
+                describe(&o),
+                o.stdout.len()
+            ));
         } else if !String::from_utf8_lossy(&o.stderr).contains(file) {
-            failures.push(format!("{}: the error does not name the file: {}", r.name, describe(&o)));
+            failures.push(format!(
+                "{}: the error does not name the file: {}",
+                r.name,
+                describe(&o)
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows wrong:\n{}", failures.len(), rows.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows wrong:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -121,12 +154,18 @@ fn shape(bytes: &[u8], format: Format) -> Vec<String> {
                 for item in &b.0 {
                     match item {
                         Item::Entry(k, v) => go(&format!("{prefix}{k}:"), v, out),
-                        Item::Comment(c) => out.push(format!("{prefix}#{}", sops::cipher::Encrypted::is_encrypted(c))),
+                        Item::Comment(c) => out.push(format!(
+                            "{prefix}#{}",
+                            sops::cipher::Encrypted::is_encrypted(c)
+                        )),
                     }
                 }
             }
             Value::List(l) => l.iter().for_each(|v| go(prefix, v, out)),
-            Value::Str(s) => out.push(format!("{prefix}{}", sops::cipher::Encrypted::is_encrypted(s))),
+            Value::Str(s) => out.push(format!(
+                "{prefix}{}",
+                sops::cipher::Encrypted::is_encrypted(s)
+            )),
             other => out.push(format!("{prefix}clear {other:?}")),
         }
     }
@@ -154,7 +193,12 @@ fn encrypt_vectors_with_mcb(formats: &[&str]) {
     let t = TestEnv::new();
     let mut failures = Vec::new();
     let mut count = 0;
-    for r in manifest().into_iter().filter(|r| formats.contains(&r.format.as_str()) && r.expect_ok && r.command.contains("sops encrypt") && !r.name.contains('@')) {
+    for r in manifest().into_iter().filter(|r| {
+        formats.contains(&r.format.as_str())
+            && r.expect_ok
+            && r.command.contains("sops encrypt")
+            && !r.name.contains('@')
+    }) {
         count += 1;
         let case = r.encrypted.parent().unwrap();
         let dir = t.path().join("enc").join(&r.name);
@@ -178,24 +222,47 @@ fn encrypt_vectors_with_mcb(formats: &[&str]) {
         let d = sops_in(&t, &dir, &r.key_file, &["decrypt", &out]);
         let want = std::fs::read(r.decrypted_ref.as_ref().unwrap()).unwrap();
         if !d.status.success() || d.stdout != want {
-            failures.push(format!("{}: real sops did not decrypt mcb's file to the reference: {}\n{}", r.name, describe(&d), String::from_utf8_lossy(&d.stdout)));
+            failures.push(format!(
+                "{}: real sops did not decrypt mcb's file to the reference: {}\n{}",
+                r.name,
+                describe(&d),
+                String::from_utf8_lossy(&d.stdout)
+            ));
             continue;
         }
         let reference = std::fs::read(&r.encrypted).unwrap();
         if shape(&o.stdout, format) != shape(&reference, format) {
-            failures.push(format!("{}: different values encrypted than sops:\n{:?}\n{:?}", r.name, shape(&o.stdout, format), shape(&reference, format)));
+            failures.push(format!(
+                "{}: different values encrypted than sops:\n{:?}\n{:?}",
+                r.name,
+                shape(&o.stdout, format),
+                shape(&reference, format)
+            ));
         }
         if format != Format::Ini && meta_keys(&o.stdout, format) != meta_keys(&reference, format) {
-            failures.push(format!("{}: metadata fields differ: {:?} vs {:?}", r.name, meta_keys(&o.stdout, format), meta_keys(&reference, format)));
+            failures.push(format!(
+                "{}: metadata fields differ: {:?} vs {:?}",
+                r.name,
+                meta_keys(&o.stdout, format),
+                meta_keys(&reference, format)
+            ));
         }
         // Round trip through mcb is stable too.
         let back = mcb_in(&t, &dir, &r.key_file, &["decrypt", &out]);
         if back.stdout != want {
-            failures.push(format!("{}: mcb's own round trip differs from the reference", r.name));
+            failures.push(format!(
+                "{}: mcb's own round trip differs from the reference",
+                r.name
+            ));
         }
     }
     assert!(count > 0);
-    assert!(failures.is_empty(), "{} of {count} wrong:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} wrong:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -217,8 +284,15 @@ fn case_copy(t: &TestEnv, case: &str) -> PathBuf {
 
 fn assert_sops_decrypts_to(t: &TestEnv, dir: &Path, key: &Path, file: &str, reference: &Path) {
     let d = sops_in(t, dir, key, &["decrypt", file]);
-    assert!(d.status.success(), "real sops cannot decrypt {file}: {}", describe(&d));
-    assert_eq!(String::from_utf8_lossy(&d.stdout), std::fs::read_to_string(reference).unwrap());
+    assert!(
+        d.status.success(),
+        "real sops cannot decrypt {file}: {}",
+        describe(&d)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&d.stdout),
+        std::fs::read_to_string(reference).unwrap()
+    );
 }
 
 #[test]
@@ -227,14 +301,45 @@ fn set_like_sops_keeps_untouched_ciphertexts() {
     let dir = case_copy(&t, "sops_set");
     let k = key("age1.txt");
     let before = std::fs::read_to_string(dir.join("sops_set.sops.yaml")).unwrap();
-    let o = mcb_in(&t, &dir, &k, &["set", "sops_set.sops.yaml", r#"["db"]["password"]"#, r#""new-password""#]);
+    let o = mcb_in(
+        &t,
+        &dir,
+        &k,
+        &[
+            "set",
+            "sops_set.sops.yaml",
+            r#"["db"]["password"]"#,
+            r#""new-password""#,
+        ],
+    );
     assert!(o.status.success(), "{}", describe(&o));
-    let o = mcb_in(&t, &dir, &k, &["set", "sops_set.sops.yaml", r#"["extra"]"#, r#"{"list": [1, true]}"#]);
+    let o = mcb_in(
+        &t,
+        &dir,
+        &k,
+        &[
+            "set",
+            "sops_set.sops.yaml",
+            r#"["extra"]"#,
+            r#"{"list": [1, true]}"#,
+        ],
+    );
     assert!(o.status.success(), "{}", describe(&o));
-    assert_sops_decrypts_to(&t, &dir, &k, "sops_set.sops.yaml", &dir.join("sops_set.post.decrypted.yaml"));
+    assert_sops_decrypts_to(
+        &t,
+        &dir,
+        &k,
+        "sops_set.sops.yaml",
+        &dir.join("sops_set.post.decrypted.yaml"),
+    );
     let after = std::fs::read_to_string(dir.join("sops_set.sops.yaml")).unwrap();
     for key in ["user:", "port:"] {
-        let line = |s: &str| s.lines().find(|l| l.trim_start().starts_with(key)).unwrap().to_owned();
+        let line = |s: &str| {
+            s.lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap()
+                .to_owned()
+        };
         assert_eq!(line(&before), line(&after), "{key} ciphertext changed");
     }
 }
@@ -243,15 +348,32 @@ fn set_like_sops_keeps_untouched_ciphertexts() {
 fn updatekeys_like_sops() {
     let t = TestEnv::new();
     let dir = case_copy(&t, "updatekeys");
-    let o = mcb_in(&t, &dir, &key("age1.txt"), &["updatekeys", "-y", "updatekeys.sops.yaml"]);
+    let o = mcb_in(
+        &t,
+        &dir,
+        &key("age1.txt"),
+        &["updatekeys", "-y", "updatekeys.sops.yaml"],
+    );
     assert!(o.status.success(), "{}", describe(&o));
     for k in ["age1.txt", "age2.txt"] {
-        assert_sops_decrypts_to(&t, &dir, &key(k), "updatekeys.sops.yaml", &dir.join("updatekeys.post.decrypted.yaml"));
+        assert_sops_decrypts_to(
+            &t,
+            &dir,
+            &key(k),
+            "updatekeys.sops.yaml",
+            &dir.join("updatekeys.post.decrypted.yaml"),
+        );
     }
-    let before = std::fs::read_to_string(vectors().join("cases/updatekeys/updatekeys.sops.yaml")).unwrap();
+    let before =
+        std::fs::read_to_string(vectors().join("cases/updatekeys/updatekeys.sops.yaml")).unwrap();
     let after = std::fs::read_to_string(dir.join("updatekeys.sops.yaml")).unwrap();
     for key in ["lastmodified:", "mac:"] {
-        let line = |s: &str| s.lines().find(|l| l.trim_start().starts_with(key)).unwrap().to_owned();
+        let line = |s: &str| {
+            s.lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap()
+                .to_owned()
+        };
         assert_eq!(line(&before), line(&after), "{key} changed");
     }
 }
@@ -260,9 +382,28 @@ fn updatekeys_like_sops() {
 fn rotate_like_sops() {
     let t = TestEnv::new();
     let dir = case_copy(&t, "rotate");
-    let o = mcb_in(&t, &dir, &key("age1.txt"), &["rotate", "-i", "--add-age", AGE3, "--rm-age", AGE2, "rotate.sops.yaml"]);
+    let o = mcb_in(
+        &t,
+        &dir,
+        &key("age1.txt"),
+        &[
+            "rotate",
+            "-i",
+            "--add-age",
+            AGE3,
+            "--rm-age",
+            AGE2,
+            "rotate.sops.yaml",
+        ],
+    );
     assert!(o.status.success(), "{}", describe(&o));
-    assert_sops_decrypts_to(&t, &dir, &key("age3.txt"), "rotate.sops.yaml", &dir.join("rotate.addrm.decrypted.yaml"));
+    assert_sops_decrypts_to(
+        &t,
+        &dir,
+        &key("age3.txt"),
+        "rotate.sops.yaml",
+        &dir.join("rotate.addrm.decrypted.yaml"),
+    );
     let d = sops_in(&t, &dir, &key("age2.txt"), &["decrypt", "rotate.sops.yaml"]);
     assert!(!d.status.success(), "age2 was removed");
 }
@@ -283,7 +424,8 @@ fn json_tree() -> impl Strategy<Value = serde_json::Value> {
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     });
-    proptest::collection::btree_map("[a-z_]{1,8}", value, 1..5).prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
+    proptest::collection::btree_map("[a-z_]{1,8}", value, 1..5)
+        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
 }
 
 /// Crypt rule flags both tools take.
@@ -341,7 +483,9 @@ fn normalise(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Number(n) => serde_json::json!(n.as_f64().unwrap()),
         serde_json::Value::Array(a) => a.iter().map(normalise).collect(),
-        serde_json::Value::Object(o) => serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), normalise(v))).collect()),
+        serde_json::Value::Object(o) => {
+            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), normalise(v))).collect())
+        }
         other => other.clone(),
     }
 }

@@ -59,14 +59,16 @@ fn join_metadata(tree: &Tree, meta: Option<&Branch>) -> Tree {
             t.docs.push(Branch::default());
         }
         for doc in &mut t.docs {
-            doc.0.push(Item::Entry("sops".into(), Value::Map(m.clone())));
+            doc.0
+                .push(Item::Entry("sops".into(), Value::Map(m.clone())));
         }
     }
     t
 }
 
 fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
-    std::str::from_utf8(src).map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
+    std::str::from_utf8(src)
+        .map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
 }
 
 /// YAML (the codec itself lives in [`yaml`]).
@@ -76,14 +78,18 @@ impl Store for YamlStore {
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         let text = utf8(src, "YAML")?;
         if text.trim().is_empty() {
-            return Err(Error::Empty { file: Default::default() });
+            return Err(Error::Empty {
+                file: Default::default(),
+            });
         }
         let mut tree = yaml::parse(text).map_err(|e| match e.kind {
             yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
                 file: Default::default(),
                 key_path: e.path,
             },
-            yaml::ErrorKind::Empty => Error::Empty { file: Default::default() },
+            yaml::ErrorKind::Empty => Error::Empty {
+                file: Default::default(),
+            },
             _ => Error::parse("YAML", Some(e.line), e.to_string()),
         })?;
         let meta = split_metadata(&mut tree);
