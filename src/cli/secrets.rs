@@ -195,6 +195,18 @@ pub enum Sub {
     },
 }
 
+/// A `--extract`/`set`/`unset` path problem in `file`.
+fn tree_path_err(file: &Path, path: &str, message: String) -> anyhow::Error {
+    sops_err(
+        sops::Error::TreePath {
+            file: PathBuf::new(),
+            path: path.to_owned(),
+            message,
+        },
+        file,
+    )
+}
+
 fn sops_err(e: sops::Error, file: &Path) -> anyhow::Error {
     anyhow::Error::new(mcb::Error::from(e.with_file(file)))
 }
@@ -342,6 +354,25 @@ fn encrypt_options(
     Ok(opts)
 }
 
+/// Writes every result back to its file (`-i`) or, all at once, to stdout.
+fn deliver(
+    g: &super::GlobalArgs,
+    rep: &mut Reporter,
+    files: &[PathBuf],
+    outs: &[Vec<u8>],
+    in_place: bool,
+    what: &str,
+) -> anyhow::Result<()> {
+    if !in_place {
+        return write_stdout(outs);
+    }
+    for (file, bytes) in files.iter().zip(outs) {
+        write_in_place(file, bytes)?;
+        report_written(g, rep, file, true, what)?;
+    }
+    Ok(())
+}
+
 fn write_stdout(chunks: &[Vec<u8>]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for c in chunks {
@@ -373,16 +404,7 @@ fn report_written(
 
 /// Plain text of an extracted value: scalars raw (as sops prints them), maps in the format.
 fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow::Result<Vec<u8>> {
-    let tree_err = |message: String| {
-        sops_err(
-            sops::Error::TreePath {
-                file: PathBuf::new(),
-                path: path.to_owned(),
-                message,
-            },
-            file,
-        )
-    };
+    let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
     let Content::Tree(t) = content else {
         return Err(tree_err("a binary file has no paths".into()));
@@ -455,14 +477,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 };
                 outs.push(bytes);
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "decrypted")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "decrypted")?;
         }
         Sub::Encrypt {
             files,
@@ -482,14 +497,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                         .map_err(|e| sops_err(e, file))?,
                 );
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "encrypted")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "encrypted")?;
         }
         Sub::Edit {
             file,
@@ -606,14 +614,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                         .map_err(|e| sops_err(e, file))?,
                 );
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "rotated")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "rotated")?;
         }
         Sub::Set {
             file,
@@ -658,16 +659,7 @@ fn change_tree(
     let env = super::env(rep)?;
     let ids = identities(common)?;
     let (format, _) = formats(common, file);
-    let tree_err = |message: String| {
-        sops_err(
-            sops::Error::TreePath {
-                file: PathBuf::new(),
-                path: path.to_owned(),
-                message,
-            },
-            file,
-        )
-    };
+    let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
     let enc = read(file)?;
     let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default())

@@ -142,11 +142,7 @@ fn walk_value<'a, E>(
     }
 }
 
-fn walk_tree<E>(
-    tree: &mut Tree,
-    rule: &Rule,
-    f: &mut Visit<'_, E>,
-) -> Result<(), E> {
+fn walk_tree<E>(tree: &mut Tree, rule: &Rule, f: &mut Visit<'_, E>) -> Result<(), E> {
     for doc in tree.docs.iter_mut() {
         walk(doc, &mut Vec::new(), rule, None, f)?;
     }

@@ -6,6 +6,13 @@ use secrecy::ExposeSecret;
 
 use super::*;
 
+/// The first line containing `needle` (to compare one value's ciphertext).
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .expect("line present")
+}
+
 fn env(seed: u64) -> Env {
     Env::seeded(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
 }
@@ -101,12 +108,11 @@ fn reencrypt_with_a_change_keeps_other_ciphertexts() {
         String::from_utf8(enc).unwrap(),
         String::from_utf8(out.clone()).unwrap(),
     );
-    let line = |s: &str, key: &str| s.lines().find(|l| l.contains(key)).unwrap().to_owned();
-    assert_ne!(line(&old, "\"a\""), line(&new, "\"a\""));
-    assert_eq!(line(&old, "\"n\""), line(&new, "\"n\""));
+    assert_ne!(line_with(&old, "\"a\""), line_with(&new, "\"a\""));
+    assert_eq!(line_with(&old, "\"n\""), line_with(&new, "\"n\""));
     assert_eq!(
-        line(&old, "\"enc\""),
-        line(&new, "\"enc\""),
+        line_with(&old, "\"enc\""),
+        line_with(&new, "\"enc\""),
         "same data key wrapping"
     );
     assert!(new.contains("2027-01-01T00:00:00Z"));
@@ -150,8 +156,7 @@ fn rotate_changes_the_data_key_not_the_content() {
         String::from_utf8(enc).unwrap(),
         String::from_utf8(rot.clone()).unwrap(),
     );
-    let line = |s: &str, key: &str| s.lines().find(|l| l.contains(key)).unwrap().to_owned();
-    assert_ne!(line(&old, "\"a\""), line(&new, "\"a\""));
+    assert_ne!(line_with(&old, "\"a\""), line_with(&new, "\"a\""));
     assert_eq!(
         decrypt(&rot, Format::Json, &ids, DecryptOptions::default())
             .unwrap()

@@ -54,6 +54,13 @@ fn manifest() -> Vec<Row> {
         .collect()
 }
 
+/// The first line of `text` containing `needle` (to compare one value's ciphertext).
+pub fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
 fn output(mut c: Command) -> Output {
     c.stdin(std::process::Stdio::null());
     c.output()
@@ -334,13 +341,11 @@ fn set_like_sops_keeps_untouched_ciphertexts() {
     );
     let after = std::fs::read_to_string(dir.join("sops_set.sops.yaml")).unwrap();
     for key in ["user:", "port:"] {
-        let line = |s: &str| {
-            s.lines()
-                .find(|l| l.trim_start().starts_with(key))
-                .unwrap()
-                .to_owned()
-        };
-        assert_eq!(line(&before), line(&after), "{key} ciphertext changed");
+        assert_eq!(
+            line_with(&before, key),
+            line_with(&after, key),
+            "{key} ciphertext changed"
+        );
     }
 }
 
@@ -368,13 +373,11 @@ fn updatekeys_like_sops() {
         std::fs::read_to_string(vectors().join("cases/updatekeys/updatekeys.sops.yaml")).unwrap();
     let after = std::fs::read_to_string(dir.join("updatekeys.sops.yaml")).unwrap();
     for key in ["lastmodified:", "mac:"] {
-        let line = |s: &str| {
-            s.lines()
-                .find(|l| l.trim_start().starts_with(key))
-                .unwrap()
-                .to_owned()
-        };
-        assert_eq!(line(&before), line(&after), "{key} changed");
+        assert_eq!(
+            line_with(&before, key),
+            line_with(&after, key),
+            "{key} changed"
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! `mcb secrets`: the commands end to end (key sources, in-place writes, edit, set/unset,
 //! errors and exit codes). Compatibility with the real sops is in `interop.rs`.
 
-use crate::interop::{key, mcb_in, sops_in, AGE1, AGE2};
+use crate::interop::{key, line_with, mcb_in, sops_in, AGE1, AGE2};
 use crate::support::{run, TestEnv};
 
 const DOC: &str = "{\n\t\"user\": \"admin\",\n\t\"password\": \"s3cret\",\n\t\"note_unencrypted\": \"hello\"\n}\n";
@@ -230,9 +230,14 @@ fn set_and_unset_in_place() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = read(&t, "doc.json");
-    let line = |s: &str, k: &str| s.lines().find(|l| l.contains(k)).unwrap().to_owned();
-    assert_eq!(line(&before, "\"user\""), line(&after, "\"user\""));
-    assert_ne!(line(&before, "\"password\""), line(&after, "\"password\""));
+    assert_eq!(
+        line_with(&before, "\"user\""),
+        line_with(&after, "\"user\"")
+    );
+    assert_ne!(
+        line_with(&before, "\"password\""),
+        line_with(&after, "\"password\"")
+    );
     let o = mcb_in(
         &t,
         t.path(),
@@ -278,8 +283,10 @@ fn edit_rewrites_only_on_change() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = read(&t, "doc.json");
     assert_ne!(after, before);
-    let line = |s: &str, k: &str| s.lines().find(|l| l.contains(k)).unwrap().to_owned();
-    assert_eq!(line(&before, "\"password\""), line(&after, "\"password\""));
+    assert_eq!(
+        line_with(&before, "\"password\""),
+        line_with(&after, "\"password\"")
+    );
     let d = sops_in(&t, t.path(), &key("age1.txt"), &["decrypt", "doc.json"]);
     assert!(String::from_utf8_lossy(&d.stdout).contains("\"user\": \"root\""));
     // A broken edit fails and leaves the file alone.
