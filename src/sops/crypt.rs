@@ -124,8 +124,22 @@ fn walk_value<'a, E>(
     match v {
         Value::Map(b) => walk(b, path, rule, forced, f),
         Value::List(items) => {
+            // As in a map, a comment matching a comment rule stays clear and decides the
+            // next item.
+            let mut pending: Option<bool> = None;
             for item in items.iter_mut() {
-                walk_value(item, path, rule, forced, f)?;
+                let marks = match item {
+                    Value::Comment(c) => rule.comment_marks(c),
+                    _ => None,
+                };
+                if marks.is_some() {
+                    pending = marks;
+                    f(path, Leaf::Value(item), false)?;
+                } else if matches!(item, Value::Comment(_)) {
+                    walk_value(item, path, rule, forced, f)?;
+                } else {
+                    walk_value(item, path, rule, pending.take().or(forced), f)?;
+                }
             }
             Ok(())
         }
