@@ -322,3 +322,40 @@ proptest! {
         }
     }
 }
+
+fn vector(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sops-vectors")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+#[test]
+fn truncated_vectors_fail_or_give_the_whole_plaintext() {
+    let ids = Identities::from_text(&secrecy::SecretString::from(
+        String::from_utf8(vector("keys/age1.txt")).unwrap(),
+    ))
+    .unwrap();
+    for (rel, format) in [
+        ("cases/negatives/base.sops.yaml", Format::Yaml),
+        ("cases/json_nested/json_nested.sops.json", Format::Json),
+        ("cases/dotenv/dotenv.sops.env", Format::Dotenv),
+        ("cases/ini/ini.sops.ini", Format::Ini),
+        ("cases/binary_blob/binary_blob.sops.bin", Format::Binary),
+    ] {
+        let full = vector(rel);
+        let want = decrypt(&full, format, &ids, DecryptOptions::default()).unwrap();
+        // Every cut point, stepping so the test stays fast.
+        for cut in (0..full.len()).step_by(7) {
+            if let Ok(got) = decrypt(&full[..cut], format, &ids, DecryptOptions::default()) {
+                assert_eq!(
+                    got.expose_secret(),
+                    want.expose_secret(),
+                    "{rel} cut at {cut} decrypted to something else"
+                );
+            }
+        }
+    }
+}
