@@ -321,6 +321,11 @@ fn errors_name_position_and_path_but_no_value() {
         ErrorKind::TagMismatch { found: "str", .. }
     ));
     assert!(matches!(err("a:\n  <<: 5\n").kind, ErrorKind::BadMerge));
+    assert!(matches!(
+        err("%YAML 1.2\n---\na: 1\n").kind,
+        ErrorKind::Syntax(_)
+    ));
+    assert!(parse("%YAML 1.1\n---\na: 1\n").is_ok());
     let e = err("a: [1\n");
     assert!(matches!(e.kind, ErrorKind::Syntax(_)));
     assert_eq!(e.line, 1);
@@ -463,15 +468,26 @@ fn comment_branch(b: Branch, comments: &mut impl Iterator<Item = String>, top: b
         return b;
     }
     let mut out = Vec::new();
+    let mut ends_in_block = false;
     for item in b.0 {
         if let Some(c) = comments.next().filter(|c| !c.is_empty()) {
             out.push(Item::Comment(c));
         }
         if let Item::Entry(k, v) = item {
+            ends_in_block = match &v {
+                Value::Map(b) => b.entries().next().is_some(),
+                Value::List(l) => !l.is_empty(),
+                _ => false,
+            };
             out.push(Item::Entry(k, with_comments(v, comments)));
         }
     }
-    if let Some(c) = comments.next().filter(|c| !c.is_empty()) {
+    // A nested map's trailing comment after a block value reads back inside that block, in
+    // Go as here (checked with the real sops), so only scalar-ended maps get one.
+    if let Some(c) = comments
+        .next()
+        .filter(|c| !c.is_empty() && (top || !ends_in_block))
+    {
         out.push(Item::Comment(c));
     }
     Branch(out)
