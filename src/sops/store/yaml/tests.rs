@@ -433,7 +433,7 @@ fn arb_map(value: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value =
                 .into_iter()
                 // `<<` as a key must hold a map (a merge), as in Go. Multi-line keys have
                 // their own test: Go's indentation hint for them can be unreadable.
-                .filter(|(k, _)| k != "<<" && !k.contains('\n') && seen.insert(k.clone()))
+                .filter(|(k, _)| k != "<<" && !k.contains(is_break) && seen.insert(k.clone()))
                 .map(|(k, v)| Item::Entry(k, v))
                 .collect(),
         )
@@ -461,6 +461,10 @@ fn with_comments(v: Value, comments: &mut impl Iterator<Item = String>) -> Value
         Value::List(l) => Value::List(l.into_iter().map(|v| with_comments(v, comments)).collect()),
         v => v,
     }
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 fn comment_branch(b: Branch, comments: &mut impl Iterator<Item = String>, top: bool) -> Branch {
