@@ -85,7 +85,10 @@ impl Emitter {
     fn map(&mut self, items: &[Item], indent: usize, mut inline: bool) {
         for item in items {
             match item {
-                Item::Comment(c) => self.comment(indent, c),
+                Item::Comment(c) => {
+                    self.comment(if inline { 0 } else { indent }, c);
+                    inline = false;
+                }
                 Item::Entry(key, value) => {
                     for c in orphan_comments(value) {
                         self.comment(indent, c);
@@ -154,7 +157,8 @@ impl Emitter {
             // Leading comments of a collection item go above its dash.
             let (leading, rest): (Vec<&str>, Block<'_>) = match value {
                 Value::Comment(c) => {
-                    self.comment(indent, c);
+                    self.comment(if inline { 0 } else { indent }, c);
+                    inline = false;
                     continue;
                 }
                 Value::Map(b) if has_entries(&b.0) => {

@@ -2,11 +2,16 @@
 //! nodes) loads it: comments become items where they stand, anchors and aliases are expanded,
 //! `<<` stays a key holding the merged map, scalars typed as [`super::resolve`] says.
 //!
-//! Comment ownership (granit reports End events late, so a comment's stream position is not
-//! its owner): a comment followed by a node goes before that node (inside it if the node is a
-//! collection); a comment followed by End events goes to the innermost open block collection
-//! whose column is at or left of the comment's; a same-line (`Right`) comment goes above the
-//! entry on its line, as sops 3.11 moves line comments.
+//! Comment ownership, modelled on what yaml.v3 + sops do (checked against the real sops;
+//! granit reports End events late, so a comment's stream position is not its owner):
+//! - a comment at or left of the column of the token that follows it is a head comment of
+//!   that token: it goes before that node (inside a collection that starts as a map value);
+//! - a comment right of the following token's column is a foot comment of the content before
+//!   it: it stays in the innermost collection open when it was read;
+//! - at the end of a document, a comment goes to the innermost open block collection whose
+//!   column is at or left of the comment's;
+//! - a same-line (`Right`) comment goes above the entry on its line (sops 3.11 moves line
+//!   comments there); after a flow collection it opens that collection, as in sops.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,14 +31,27 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
     let mut b = Builder::default();
-    for ev in Parser::new_from_str_with_options(src, options) {
-        let (event, span) = ev.map_err(|e| Error {
+    // Collected first: comment ownership looks ahead to the next token.
+    let events = Parser::new_from_str_with_options(src, options)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error {
             line: e.marker().line(),
             column: e.marker().col() + 1,
             path: String::new(),
             kind: ErrorKind::Syntax(e.info()),
         })?;
-        b.event(event, span)?;
+    for (i, (event, span)) in events.iter().enumerate() {
+        // Whether only End events and comments remain in this document.
+        let at_doc_end = events[i + 1..]
+            .iter()
+            .find(|(e, _)| {
+                !matches!(
+                    e,
+                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
+                )
+            })
+            .is_none_or(|(e, _)| matches!(e, Event::DocumentEnd | Event::StreamEnd));
+        b.event(event.clone(), *span, at_doc_end)?;
     }
     if b.docs.is_empty() {
         return Err(Error {
@@ -49,15 +67,20 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
 struct Comment {
     text: String,
     col: usize,
+    /// Depth of the innermost open collection when the comment was read.
+    depth: usize,
     /// The frame depth that owns it, once End events decided.
     owner: Option<usize>,
 }
 
-/// Position of the last finished child of a frame, for same-line comments.
+/// Lines of the last finished child of a frame, for same-line comments.
 struct Last {
     index: usize,
-    start: (usize, usize),
+    start_line: usize,
+    /// Last line of a scalar or flow collection; 0 for a block collection (its End event's
+    /// position is the next token's, and a comment on its last line was read inside it).
     end_line: usize,
+    flow: bool,
 }
 
 struct Key {
@@ -119,6 +142,8 @@ struct Node {
     merge: bool,
     start: (usize, usize),
     end_line: usize,
+    /// A flow collection (for same-line comments).
+    flow: bool,
 }
 
 fn pos(span: &Span) -> (usize, usize) {
@@ -159,7 +184,7 @@ impl Builder {
         out
     }
 
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Error> {
+    fn event(&mut self, event: Event<'_>, span: Span, at_doc_end: bool) -> Result<(), Error> {
         let at = pos(&span);
         match event {
             Event::StreamEnd => self.flush_to_document(),
@@ -171,12 +196,18 @@ impl Builder {
                 } else {
                     self.pending.push(Comment {
                         text: text.into_owned(),
+                        depth: self.frames.len().saturating_sub(1),
                         col: at.1 - 1,
                         owner: None,
                     });
                 }
             }
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                // yaml.v3 reads YAML 1.1 only when a `%YAML` directive names a version.
+                if version.is_some_and(|v| (v.major, v.minor) != (1, 1)) {
+                    let kind = ErrorKind::Syntax("found incompatible YAML document".into());
+                    return Err(self.err(at, kind));
+                }
                 self.doc = Some(Branch::default());
             }
             Event::DocumentEnd => {
@@ -197,6 +228,7 @@ impl Builder {
                     merge,
                     start: at,
                     end_line,
+                    flow: false,
                 })?;
             }
             Event::Alias(id) => {
@@ -211,6 +243,7 @@ impl Builder {
                     merge: false,
                     start: at,
                     end_line: span.end.line(),
+                    flow: false,
                 })?;
             }
             Event::UnresolvedAlias(_) => {
@@ -241,7 +274,7 @@ impl Builder {
                 self.frames.push(frame);
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.assign_owners();
+                self.assign_owners(at.1 - 1, at_doc_end);
                 let frame = self
                     .frames
                     .pop()
@@ -257,7 +290,8 @@ impl Builder {
                     value,
                     merge: false,
                     start: frame.start,
-                    end_line: span.end.line(),
+                    end_line: if frame.block { 0 } else { span.end.line() },
+                    flow: !frame.block,
                 })?;
             }
             _ => {}
@@ -267,24 +301,31 @@ impl Builder {
 
     /// Places pending comments before a node starts.
     fn before_node(&mut self, collection: bool) {
+        // A collection that is a list item keeps the comments above it in the list.
+        let in_seq = matches!(self.frames.last(), Some(f) if matches!(f.body, Body::Seq(_)));
         for c in std::mem::take(&mut self.pending) {
             match (c.owner, self.frames.len()) {
                 (Some(d), n) if d < n => self.frames[d].push_comment(c.text),
-                (None, _) if collection => self.leading.push(c.text),
+                (None, _) if collection && !in_seq => self.leading.push(c.text),
                 (_, 0) => self.leading.push(c.text),
                 (_, n) => self.frames[n - 1].push_comment(c.text),
             }
         }
     }
 
-    /// Before an End event: decides by column which open collection owns each pending comment,
-    /// and hands the closing collection its own.
-    fn assign_owners(&mut self) {
+    /// Before an End event whose next token is at column `next_col`: hands the closing
+    /// collection the comments it owns (see the module docs).
+    fn assign_owners(&mut self, next_col: usize, at_doc_end: bool) {
         let top = self.frames.len() - 1;
         let mut bound = top;
         for c in self.pending.iter_mut().filter(|c| c.owner.is_none()) {
             let owner = if !self.frames[top].block {
                 top
+            } else if !at_doc_end {
+                if c.col <= next_col {
+                    continue; // a head comment of the next token
+                }
+                c.depth.min(top)
             } else {
                 (0..=top)
                     .rev()
@@ -328,14 +369,30 @@ impl Builder {
             return;
         };
         let awaiting_value = matches!(&frame.body, Body::Map { key: Some(_), .. });
-        match &mut frame.last {
-            Some(last) if !awaiting_value && (at < last.start || at.0 == last.end_line) => {
-                let index = last.index;
-                last.index += 1;
-                frame.insert_comment(index, text);
+        let on_last = match &frame.last {
+            Some(l) if !awaiting_value && (l.start_line..=l.end_line).contains(&at.0) => l,
+            _ => return frame.push_comment(text),
+        };
+        let (index, flow) = (on_last.index, on_last.flow);
+        if flow {
+            let child = match &mut frame.body {
+                Body::Map { items, .. } => match &mut items[index] {
+                    Item::Entry(_, v) => v,
+                    Item::Comment(_) => unreachable!("last points at an entry"),
+                },
+                Body::Seq(values) => &mut values[index],
+            };
+            match child {
+                Value::Map(b) => b.0.insert(0, Item::Comment(text)),
+                Value::List(l) => l.insert(0, Value::Comment(text)),
+                _ => unreachable!("flow marks a collection"),
             }
-            _ => frame.push_comment(text),
+            return;
         }
+        if let Some(l) = &mut frame.last {
+            l.index += 1;
+        }
+        frame.insert_comment(index, text);
     }
 
     fn scalar(
@@ -395,8 +452,9 @@ impl Builder {
             Body::Seq(values) => {
                 frame.last = Some(Last {
                     index: values.len(),
-                    start: at,
+                    start_line: at.0,
                     end_line: node.end_line,
+                    flow: node.flow,
                 });
                 values.push(node.value);
             }
@@ -434,8 +492,9 @@ impl Builder {
                     }
                     frame.last = Some(Last {
                         index: items.len(),
-                        start: k.start,
+                        start_line: k.start.0,
                         end_line: node.end_line,
+                        flow: node.flow,
                     });
                     items.push(Item::Entry(k.name, node.value));
                 }
