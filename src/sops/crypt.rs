@@ -345,8 +345,7 @@ pub fn decrypt_tree(
 
 /// Whether every leaf the rule says must be encrypted is (for `inspect`): the key paths of
 /// clear values that should be encrypted.
-pub fn clear_but_should_be(tree: &Tree, rule: &Rule) -> Vec<String> {
-    let mut tree = tree.clone();
+pub fn clear_but_should_be(mut tree: Tree, rule: &Rule) -> Vec<String> {
     let mut out = Vec::new();
     let _ = walk_tree(&mut tree, rule, &mut |path, leaf, enc| {
         if enc {

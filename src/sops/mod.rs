@@ -699,7 +699,7 @@ pub fn inspect(enc: &[u8], format: Format) -> Result<FileInfo, Error> {
             _ => vec![store::binary::KEY.to_owned()],
         }
     } else {
-        crypt::clear_but_should_be(&tree, &compile(meta.rule.as_ref())?)
+        crypt::clear_but_should_be(tree, &compile(meta.rule.as_ref())?)
     };
     Ok(FileInfo {
         recipients: meta.recipients(),
