@@ -87,13 +87,31 @@ fn encrypting_twice_is_refused_and_wrong_key_fails() {
 fn reencrypt_without_change_is_byte_identical() {
     let (k, ids) = key_and_ids(1);
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
-    let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
-    // A later run with other randomness and clock: still no change.
-    let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
-    assert_eq!(
-        reencrypt(&later, &enc, JSON.as_bytes(), Format::Json, &ids, &opts).unwrap(),
-        enc
-    );
+    let yaml = "# top\na: x\nl:\n    # in list\n    - 1\n    - true\n---\nb: 2.5\n";
+    let bin: &[u8] = b"\x00\xff raw";
+    for (format, plain) in [
+        (Format::Json, JSON.as_bytes()),
+        (Format::Yaml, yaml.as_bytes()),
+        (Format::Dotenv, DOTENV.as_bytes()),
+        (Format::Ini, INI.as_bytes()),
+        (Format::Binary, bin),
+    ] {
+        let enc = encrypt(&env(2), plain, format, &opts).unwrap();
+        // A later run with other randomness and clock: still no change.
+        let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+        assert_eq!(
+            reencrypt(&later, &enc, plain, format, &ids, &opts).unwrap(),
+            enc,
+            "{format:?}"
+        );
+        // And the plaintext it decrypts to re-encrypts to the same bytes too.
+        let dec = decrypt(&enc, format, &ids, DecryptOptions::default()).unwrap();
+        assert_eq!(
+            reencrypt(&later, &enc, dec.expose_secret(), format, &ids, &opts).unwrap(),
+            enc,
+            "{format:?}"
+        );
+    }
 }
 
 #[test]

@@ -139,7 +139,11 @@ fn probes_match_real_sops() {
             let want = std::fs::read_to_string(&out)
                 .unwrap_or_else(|_| read(&PathBuf::from(format!("{stem}.err"))));
             let got = got.unwrap_or_else(|e| format!("ERROR {e}\n"));
-            failed.push(format!("{name} (listed as differing: {}):\n{}", !ok, diff(&want, &got)));
+            failed.push(format!(
+                "{name} (listed as differing: {}):\n{}",
+                !ok,
+                diff(&want, &got)
+            ));
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
