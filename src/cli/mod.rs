@@ -10,6 +10,7 @@ pub mod output;
 mod render;
 mod schema;
 pub mod publish;
+mod secrets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -118,6 +119,9 @@ pub enum Command {
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
+    /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
+    #[command(long_about = secrets::LONG_ABOUT)]
+    Secrets(Box<secrets::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -158,7 +162,6 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-#[allow(dead_code)] // used by the commands as they land
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
@@ -181,5 +184,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExampleSpec(a) => example_spec::run(&g, a),
         Command::InitInstallation(a) => init::run(&g, a),
         Command::Bootstrap(a) => bootstrap::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, *a),
     }
 }

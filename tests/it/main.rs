@@ -8,3 +8,5 @@ mod creds;
 mod pki;
 mod forge;
 mod git;
+mod interop;
+mod secrets;
