@@ -57,7 +57,9 @@ impl Help for Error {
             Error::Repo(e) => e.help(),
             Error::Git(e) => e.help(),
             Error::Forge(e) => e.help(),
-            Error::Inventory(_) => Some("restore the file from git; mcb writes it, do not edit it by hand".into()),
+            Error::Inventory(_) => {
+                Some("restore the file from git; mcb writes it, do not edit it by hand".into())
+            }
             Error::Ops(e) => e.help(),
         }
     }

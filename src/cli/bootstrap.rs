@@ -48,7 +48,12 @@ pub struct Args {
     pub kubeconfig: Option<PathBuf>,
 
     /// kubectl to use for --apply
-    #[arg(long, value_name = "PATH", default_value = "kubectl", requires = "apply")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "kubectl",
+        requires = "apply"
+    )]
     pub kubectl: PathBuf,
 }
 

@@ -43,7 +43,12 @@ pub struct Args {
     pub name: String,
 
     /// The installation spec (see `mcb example-spec` and `mcb schema`)
-    #[arg(long, value_name = "FILE", required_unless_present = "example", conflicts_with = "example")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "example",
+        conflicts_with = "example"
+    )]
     pub spec: Option<PathBuf>,
 
     /// Use the built-in example spec, renamed to NAME
@@ -90,7 +95,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     };
     let connector_secrets: BTreeMap<String, SecretString> = std::env::vars()
         .filter_map(|(k, v)| {
-            let id = k.strip_prefix("MCB_DEX_CONNECTOR_")?.strip_suffix("_CLIENT_SECRET")?;
+            let id = k
+                .strip_prefix("MCB_DEX_CONNECTOR_")?
+                .strip_suffix("_CLIENT_SECRET")?;
             Some((id.to_ascii_lowercase(), SecretString::from(v)))
         })
         .collect();
@@ -100,7 +107,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             Some(p) => SpecInput::File(p),
             None => SpecInput::Example,
         },
-        age_key_out: a.age_key_out.clone().unwrap_or_else(|| init::default_key_path(&a.name)),
+        age_key_out: a
+            .age_key_out
+            .clone()
+            .unwrap_or_else(|| init::default_key_path(&a.name)),
         git_known_hosts: a.git_known_hosts.as_ref().map(read_text).transpose()?,
         github_app_key: a
             .github_app_private_key
@@ -114,25 +124,36 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         pr,
     };
     let root = super::repo_root(g);
-    let report = mcb::ops::init::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
+    let report =
+        mcb::ops::init::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
             let o = &report.outcome;
             if o.dry_run {
-                println!("Plan for installation {} (dry run, nothing written):", report.installation);
+                println!(
+                    "Plan for installation {} (dry run, nothing written):",
+                    report.installation
+                );
             }
             for (path, change) in &o.files {
                 println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
             }
             println!("\nCredentials:");
             for c in &report.credentials {
-                let until = c.not_after.as_deref().map(|t| format!(" until {t}")).unwrap_or_default();
+                let until = c
+                    .not_after
+                    .as_deref()
+                    .map(|t| format!(" until {t}"))
+                    .unwrap_or_default();
                 println!("  {}/{}  {}{until}", c.kind, c.id, c.fingerprint);
             }
             println!("\nage recipient: {}", report.age_recipient);
             if let Some(k) = &report.age_key_file {
-                println!("age private key: {} (keep it in your password manager; it is the only copy)", k.display());
+                println!(
+                    "age private key: {} (keep it in your password manager; it is the only copy)",
+                    k.display()
+                );
             }
             if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
                 println!("committed on branch {b} ({})", &c[..c.len().min(12)]);

@@ -4,12 +4,12 @@
 
 mod bootstrap;
 mod completions;
-mod init;
 mod example_spec;
+mod init;
 pub mod output;
+pub mod publish;
 mod render;
 mod schema;
-pub mod publish;
 mod secrets;
 
 use std::io::IsTerminal;

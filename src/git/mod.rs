@@ -496,7 +496,8 @@ impl ConfigRepo {
         }
         if start.created {
             if let Ok(mut b) = self.repo.find_branch(&start.branch, BranchType::Local) {
-                b.delete().map_err(git(format!("delete branch {}", start.branch)))?;
+                b.delete()
+                    .map_err(git(format!("delete branch {}", start.branch)))?;
             }
         }
         Ok(())

@@ -18,7 +18,12 @@ use crate::sops::{self, DecryptOptions, Format, Identities};
 use crate::Error;
 
 /// Files of the bootstrap, in apply order (each one YAML document or stream).
-pub const ORDER: [&str; 4] = ["gotk-components.yaml", "sops-age.yaml", "git-auth.yaml", "gotk-sync.yaml"];
+pub const ORDER: [&str; 4] = [
+    "gotk-components.yaml",
+    "sops-age.yaml",
+    "git-auth.yaml",
+    "gotk-sync.yaml",
+];
 
 /// The bootstrap of one installation: [`ORDER`] files; the two secrets are secret.
 pub struct Bootstrap {
@@ -32,9 +37,10 @@ pub struct Bootstrap {
 /// in `key_file`.
 pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Error> {
     let inst = installation::load(root, name)?;
-    let key_text = SecretString::from(String::from_utf8_lossy(&crate::fsutil::read(key_file)?).into_owned());
+    let key_text =
+        SecretString::from(String::from_utf8_lossy(&crate::fsutil::read(key_file)?).into_owned());
     let ids = Identities::from_text(&key_text)?;
-    let mine = ids.recipients();
+    let mine = x25519_recipients(&key_text);
     if mine.is_empty() {
         return Err(OpsError::NoIdentity {
             key_file: key_file.to_path_buf(),
@@ -56,12 +62,17 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
     let read = |rel: &str| crate::fsutil::read(root.join(&manifests).join(rel));
     let mut files = FileSet::new();
     files.plain(ORDER[0], read("flux-system/gotk-components.yaml")?);
-    files.insert(ORDER[1], Content::Secret(sops_age_secret(name, &key_text).to_yaml()));
+    files.insert(
+        ORDER[1],
+        Content::Secret(sops_age_secret(name, &key_text).to_yaml()),
+    );
     // Decrypting the Git credential proves the key opens the installation's files.
-    let git_file = root.join(repo::secrets_dir(name)).join("flux-system.sops.yaml");
+    let git_file = root
+        .join(repo::secrets_dir(name))
+        .join("flux-system.sops.yaml");
     let enc = crate::fsutil::read(&git_file)?;
     let plain = sops::decrypt(&enc, Format::Yaml, &ids, DecryptOptions::default())
-        .map_err(|e| e.in_file(&git_file))?;
+        .map_err(|e| e.with_file(&git_file))?;
     files.insert(ORDER[2], Content::Secret(plain));
     files.plain(ORDER[3], read("flux-system/gotk-sync.yaml")?);
     Ok(Bootstrap {
@@ -70,10 +81,24 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
     })
 }
 
+/// The public recipients of the `AGE-SECRET-KEY-1…` lines in a key file.
+fn x25519_recipients(key_text: &SecretString) -> Vec<String> {
+    use std::str::FromStr;
+    key_text
+        .expose_secret()
+        .lines()
+        .filter_map(|l| age::x25519::Identity::from_str(l.trim()).ok())
+        .map(|id| id.to_public().to_string())
+        .collect()
+}
+
 /// Secret `sops-age` in `flux-system`: Flux's kustomize-controller reads keys named
 /// `*.agekey` (flux2 #5154), so the key is `<name>.agekey`.
 fn sops_age_secret(name: &str, key_text: &SecretString) -> Secret {
-    Secret::new("sops-age", "flux-system", "Opaque").with(format!("{name}.agekey"), key_text.expose_secret().as_bytes().to_vec())
+    Secret::new("sops-age", "flux-system", "Opaque").with(
+        format!("{name}.agekey"),
+        key_text.expose_secret().as_bytes().to_vec(),
+    )
 }
 
 impl Bootstrap {
@@ -110,7 +135,9 @@ impl Bootstrap {
             crate::fsutil::write_atomic(&p, &bytes, Some(mode))?;
             written.push(p);
         }
-        let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+        let mut k = String::from(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+        );
         for f in ORDER {
             k.push_str(&format!("  - {f}\n"));
         }
@@ -135,7 +162,9 @@ impl Bootstrap {
             status,
             stderr,
         };
-        let mut child = cmd.spawn().map_err(|e| tool_err("not started".into(), e.to_string()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| tool_err("not started".into(), e.to_string()))?;
         {
             use std::io::Write;
             let mut stdin = child.stdin.take().expect("piped stdin");
@@ -143,10 +172,20 @@ impl Bootstrap {
                 .write_all(self.to_stream().expose_secret())
                 .map_err(|e| tool_err("stdin closed".into(), e.to_string()))?;
         }
-        let out = child.wait_with_output().map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let tail: String = stderr
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
             return Err(tool_err(out.status.to_string(), tail).into());
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::creds;
 use crate::fileset::FileSet;
 use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
-use crate::git::{self, ConfigRepo, PublishOptions};
+use crate::git::{ConfigRepo, PublishOptions};
 use crate::inventory::{Credential, Inventory};
 use crate::k8s::Secret;
 use crate::ops::installation::{self, Loaded, AGE_KEY_KIND};
@@ -83,7 +83,8 @@ struct Generated {
 }
 
 /// GitHub's published SSH host keys, so Flux can verify github.com without a prompt.
-const GITHUB_KNOWN_HOSTS: &str = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+const GITHUB_KNOWN_HOSTS: &str =
+    "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
 
 /// The branch init works on.
 pub fn branch(name: &str) -> String {
@@ -91,7 +92,12 @@ pub fn branch(name: &str) -> String {
 }
 
 /// Runs `init-installation`.
-pub fn run(env: &Env, root: &Path, req: Request, progress: &mut dyn Progress) -> Result<Report, Error> {
+pub fn run(
+    env: &Env,
+    root: &Path,
+    req: Request,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
     let name = spec.name.as_str().to_owned();
     let repo_git = ConfigRepo::open(root)?;
@@ -100,7 +106,10 @@ pub fn run(env: &Env, root: &Path, req: Request, progress: &mut dyn Progress) ->
     if !req.publish.dry_run && req.age_key_out.exists() {
         return Err(crate::fsutil::PathError {
             path: req.age_key_out.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists; refusing to overwrite an age key"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "file exists; refusing to overwrite an age key",
+            ),
         }
         .into());
     }
@@ -194,7 +203,9 @@ fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
     let (text, file) = match &req.spec {
         SpecInput::Example => {
             let re = regex::Regex::new(r"(?m)^name: .*$").expect("valid regex");
-            let text = re.replace(spec::EXAMPLE, format!("name: {}", req.name)).into_owned();
+            let text = re
+                .replace(spec::EXAMPLE, format!("name: {}", req.name))
+                .into_owned();
             (text, PathBuf::from("<example>"))
         }
         SpecInput::File(p) => {
@@ -226,7 +237,11 @@ fn refuse_existing(repo_git: &ConfigRepo, root: &Path, name: &str) -> Result<(),
         .into());
     }
     let b = branch(name);
-    if repo_git.git2().find_branch(&b, git2::BranchType::Local).is_ok() {
+    if repo_git
+        .git2()
+        .find_branch(&b, git2::BranchType::Local)
+        .is_ok()
+    {
         return Err(OpsError::InstallationExists {
             name: name.to_owned(),
             path: format!("branch {b}"),
@@ -236,7 +251,12 @@ fn refuse_existing(repo_git: &ConfigRepo, root: &Path, name: &str) -> Result<(),
     Ok(())
 }
 
-fn generate(env: &Env, spec: &Installation, req: &Request, progress: &mut dyn Progress) -> Result<Generated, Error> {
+fn generate(
+    env: &Env,
+    spec: &Installation,
+    req: &Request,
+    progress: &mut dyn Progress,
+) -> Result<Generated, Error> {
     let name = spec.name.as_str();
     let created = rfc3339(env);
     let age = sops::generate_age_key(env);
@@ -286,7 +306,10 @@ fn generate(env: &Env, spec: &Installation, req: &Request, progress: &mut dyn Pr
         }
         GitAuth::GithubApp => {
             let app = spec.github_app.as_ref();
-            let (Some(app_id), Some(inst_id)) = (app.and_then(|a| a.app_id), app.and_then(|a| a.installation_id)) else {
+            let (Some(app_id), Some(inst_id)) = (
+                app.and_then(|a| a.app_id),
+                app.and_then(|a| a.installation_id),
+            ) else {
                 return Err(OpsError::MissingInput {
                     what: "githubApp.appId and githubApp.installationId in the spec".into(),
                     why: "git.auth is github-app".into(),
@@ -296,12 +319,17 @@ fn generate(env: &Env, spec: &Installation, req: &Request, progress: &mut dyn Pr
             let Some(pem) = req.github_app_key.clone() else {
                 return Err(OpsError::MissingInput {
                     what: "--github-app-private-key FILE".into(),
-                    why: "git.auth is github-app: Flux authenticates with the app's private key".into(),
+                    why: "git.auth is github-app: Flux authenticates with the app's private key"
+                        .into(),
                 }
                 .into());
             };
             let imported = creds::github_app::import_app(app_id, inst_id, pem)?;
-            secrets.push(imported.flux_secret("flux-system", "flux-system", crate::forge::DEFAULT_API));
+            secrets.push(imported.flux_secret(
+                "flux-system",
+                "flux-system",
+                crate::forge::DEFAULT_API,
+            ));
             credentials.push(imported.credential(env, "flux"));
         }
     }
@@ -332,16 +360,22 @@ fn generate(env: &Env, spec: &Installation, req: &Request, progress: &mut dyn Pr
                     client_secret: s.clone(),
                 }),
                 None => progress.warn(&format!(
-                    "Dex connector {} has no client secret: set {} and run `mcb rotate {name} --only oidc/{}`",
+                    "Dex connector {} has no client secret: set MCB_{} and run `mcb rotate {name} --only oidc/{}`",
                     c.id.as_str(),
                     c.secret_env(),
                     c.id.as_str()
                 )),
             }
         }
-        secrets.push(creds::oidc::dex_connectors_secret(&given)?);
+        if !given.is_empty() {
+            secrets.push(creds::oidc::dex_connectors_secret(&given)?);
+        }
     }
-    Ok(Generated { age, secrets, credentials })
+    Ok(Generated {
+        age,
+        secrets,
+        credentials,
+    })
 }
 
 /// known_hosts for the Git URL's host: built in for github.com, else required.
@@ -380,13 +414,24 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
             let text = String::from_utf8_lossy(v.expose_secret()).into_owned();
             source = source.with(&s.name, k, &text);
         }
-        files.insert(format!("{}/{file}", repo::secrets_dir(name)), crate::fileset::Content::Secret(s.to_yaml()));
+        files.insert(
+            format!("{}{file}", repo::secrets_dir(name)),
+            crate::fileset::Content::Secret(s.to_yaml()),
+        );
         secret_names.push(file);
     }
     secret_names.sort();
     let templates = Templates::builtin()?;
-    files.extend(render::render(&templates, &this.spec, &secret_names, &source)?);
-    files.plain(format!("{}/kustomization.yaml", repo::bootstrap_dir(name)), bootstrap_kustomization(name));
+    files.extend(render::render(
+        &templates,
+        &this.spec,
+        &secret_names,
+        &source,
+    )?);
+    files.plain(
+        format!("{}kustomization.yaml", repo::bootstrap_dir(name)),
+        bootstrap_kustomization(name),
+    );
     Ok(files)
 }
 
@@ -424,7 +469,10 @@ mod tests {
     fn git_host_of_common_urls() {
         assert_eq!(git_host("ssh://git@github.com/o/r"), "github.com");
         assert_eq!(git_host("git@github.com:o/r.git"), "github.com");
-        assert_eq!(git_host("ssh://git@git.example.com:2222/o/r"), "git.example.com");
+        assert_eq!(
+            git_host("ssh://git@git.example.com:2222/o/r"),
+            "git.example.com"
+        );
         assert_eq!(git_host("https://user:pw@host.example/o/r"), "host.example");
     }
 
@@ -438,6 +486,6 @@ mod tests {
     #[test]
     fn branch_name_is_stable() {
         assert_eq!(branch("demo"), "mcb/init-demo");
-        let _ = git::branch_name("init", "demo", None).unwrap();
+        let _ = crate::git::branch_name("init", "demo", None).unwrap();
     }
 }

@@ -85,7 +85,10 @@ pub fn run(
         if !opts.dry_run {
             plan.apply()?;
             after_commit()?;
-            progress.success(&format!("wrote {} file(s); not committed (--no-commit)", out.files.len()));
+            progress.success(&format!(
+                "wrote {} file(s); not committed (--no-commit)",
+                out.files.len()
+            ));
         } else {
             out.files.sort_by(|a, b| a.0.cmp(&b.0));
         }
@@ -100,13 +103,14 @@ pub fn run(
         let _ = repo.abandon_branch(start, previous.as_deref());
     };
 
-    let plan = match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
-        Ok(p) => p,
-        Err(e) => {
-            undo_branch(repo, &start);
-            return Err(e);
-        }
-    };
+    let plan =
+        match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
+            Ok(p) => p,
+            Err(e) => {
+                undo_branch(repo, &start);
+                return Err(e);
+            }
+        };
     let files = Outcome::files_of(&plan);
     if plan.is_clean() {
         undo_branch_if_new(repo, &start, previous.as_deref());
@@ -118,17 +122,19 @@ pub fn run(
         return Err(e);
     }
     let paths: Vec<PathBuf> = files.iter().map(|(p, _)| repo.root().join(p)).collect();
-    let committed = failpoint::check("apply").map_err(Error::from).and_then(|_| {
-        repo.commit(
-            &CommitRequest {
-                message: &req.message,
-                author: opts.author.as_ref(),
-                paths: &paths,
-            },
-            env,
-        )
+    let committed = failpoint::check("apply")
         .map_err(Error::from)
-    });
+        .and_then(|_| {
+            repo.commit(
+                &CommitRequest {
+                    message: &req.message,
+                    author: opts.author.as_ref(),
+                    paths: &paths,
+                },
+                env,
+            )
+            .map_err(Error::from)
+        });
     let committed = match committed {
         Ok(c) => c,
         Err(e) => {

@@ -21,7 +21,12 @@ pub struct SopsSealer<'a> {
 impl<'a> SopsSealer<'a> {
     /// A sealer for the repo at `root` with the `.sops.yaml` text `config` (the one that
     /// will be written), opening existing files with `ids`.
-    pub fn new(env: &'a Env, root: &Path, config: &str, ids: &'a Identities) -> Result<Self, sops::Error> {
+    pub fn new(
+        env: &'a Env,
+        root: &Path,
+        config: &str,
+        ids: &'a Identities,
+    ) -> Result<Self, sops::Error> {
         let rules = Config::parse(&root.join(crate::repo::SOPS_CONFIG), config)?;
         Ok(SopsSealer {
             env,
@@ -33,12 +38,27 @@ impl<'a> SopsSealer<'a> {
 }
 
 impl Sealer for SopsSealer<'_> {
-    fn seal(&self, path: &str, plain: &SecretBox<Vec<u8>>, existing: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+    fn seal(
+        &self,
+        path: &str,
+        plain: &SecretBox<Vec<u8>>,
+        existing: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError> {
         let err = |e: sops::Error| SealError(format!("{path}: {e}"));
-        let opts = self.rules.options_for(&self.root, &self.root.join(path)).map_err(err)?;
+        let opts = self
+            .rules
+            .options_for(&self.root, &self.root.join(path))
+            .map_err(err)?;
         let format = Format::from_path(Path::new(path));
         match existing {
-            Some(old) => sops::reencrypt(self.env, old, plain.expose_secret(), format, self.ids, &opts),
+            Some(old) => sops::reencrypt(
+                self.env,
+                old,
+                plain.expose_secret(),
+                format,
+                self.ids,
+                &opts,
+            ),
             None => sops::encrypt(self.env, plain.expose_secret(), format, &opts),
         }
         .map_err(err)

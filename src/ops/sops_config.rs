@@ -47,7 +47,10 @@ pub fn render(rules: &[Rule]) -> String {
     let mut s = String::from(HEADER);
     s.push_str("creation_rules:\n");
     for r in rules {
-        s.push_str(&format!("    - path_regex: {}\n", single_quoted(&r.path_regex)));
+        s.push_str(&format!(
+            "    - path_regex: {}\n",
+            single_quoted(&r.path_regex)
+        ));
         if let Some(re) = &r.encrypted_regex {
             s.push_str(&format!("      encrypted_regex: {}\n", single_quoted(re)));
         }

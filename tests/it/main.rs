@@ -5,8 +5,8 @@ mod support;
 
 mod cli;
 mod creds;
-mod pki;
 mod forge;
 mod git;
 mod interop;
+mod pki;
 mod secrets;
