@@ -21,8 +21,13 @@ pub mod fsutil;
 pub mod git;
 pub mod inventory;
 pub mod k8s;
+pub mod ops;
+pub mod pki;
 pub mod progress;
+pub mod render;
+pub mod repo;
 pub mod sops;
+pub mod spec;
 
 pub use env::Env;
 pub use error::{Error, Help};

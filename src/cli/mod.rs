@@ -2,9 +2,15 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
+mod bootstrap;
 mod completions;
+mod example_spec;
+mod init;
 pub mod output;
 pub mod publish;
+mod render;
+mod schema;
+mod secrets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -98,6 +104,24 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     #[command(long_about = completions::LONG_ABOUT)]
     Completions(completions::Args),
+    /// Render installations' manifests from specs and templates
+    #[command(long_about = render::LONG_ABOUT)]
+    Render(render::Args),
+    /// Print the JSON Schema of the installation spec
+    #[command(long_about = schema::LONG_ABOUT)]
+    Schema(schema::Args),
+    /// Print an annotated example installation spec
+    #[command(long_about = example_spec::LONG_ABOUT)]
+    ExampleSpec(example_spec::Args),
+    /// Create an installation: keys, PKI, credentials, manifests, on a branch
+    #[command(long_about = init::LONG_ABOUT)]
+    InitInstallation(init::Args),
+    /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
+    #[command(long_about = bootstrap::LONG_ABOUT)]
+    Bootstrap(bootstrap::Args),
+    /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
+    #[command(long_about = secrets::LONG_ABOUT)]
+    Secrets(Box<secrets::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -116,6 +140,18 @@ impl mcb::Help for UsageError {
     }
 }
 
+/// The config repo: `--repo`, else the git work tree around the current directory, else
+/// the current directory (commands that need git then say it is not a repo).
+pub fn repo_root(g: &GlobalArgs) -> PathBuf {
+    if let Some(r) = &g.repo {
+        return r.clone();
+    }
+    git2::Repository::discover(".")
+        .ok()
+        .and_then(|r| r.workdir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// Parses the process arguments (exits 2 on a usage error, as clap does).
 pub fn parse() -> Cli {
     Cli::parse()
@@ -126,7 +162,6 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-#[allow(dead_code)] // used by the commands as they land
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
@@ -144,5 +179,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
+        Command::Render(a) => render::run(&g, a),
+        Command::Schema(a) => schema::run(&g, a),
+        Command::ExampleSpec(a) => example_spec::run(&g, a),
+        Command::InitInstallation(a) => init::run(&g, a),
+        Command::Bootstrap(a) => bootstrap::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, *a),
     }
 }

@@ -139,8 +139,15 @@ impl PublishArgs {
                 "drop one of them",
             ));
         }
+        // As git does: GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL stand in for a missing --author.
+        let env_author = match (var("GIT_AUTHOR_NAME"), var("GIT_AUTHOR_EMAIL")) {
+            (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => Some(format!("{n} <{e}>")),
+            _ => None,
+        };
         let author = self
             .author
+            .clone()
+            .or(env_author)
             .as_deref()
             .map(Author::parse)
             .transpose()

@@ -4,9 +4,14 @@
 
 use std::path::{Component, Path};
 
-/// Whether `rel` (a repository-relative path) has a `secrets` directory above the file.
+/// Whether `rel` (a repository-relative path) has a `secrets` directory above the file and
+/// must therefore be encrypted. The directory's `kustomization.yaml` only lists file names
+/// (Flux applies the directory through it), so it is exempt.
 pub fn is_under_secrets_dir(rel: &str) -> bool {
     let p = Path::new(rel);
+    if p.file_name().is_some_and(|n| n == "kustomization.yaml") {
+        return false;
+    }
     p.parent().is_some_and(|dir| {
         dir.components()
             .any(|c| matches!(c, Component::Normal(n) if n == "secrets"))

@@ -481,6 +481,28 @@ impl ConfigRepo {
             .map_err(git(format!("switch HEAD to {refname}")))
     }
 
+    /// Undoes [`ConfigRepo::start_branch`] after a failure before the commit: checks
+    /// `previous` out again and deletes the branch if it was created for this run. The
+    /// caller has already restored the files it wrote.
+    pub fn abandon_branch(&self, start: &BranchStart, previous: Option<&str>) -> Result<()> {
+        if let Some(prev) = previous.filter(|p| *p != start.branch) {
+            let refname = format!("refs/heads/{prev}");
+            let commit = self
+                .repo
+                .find_reference(&refname)
+                .and_then(|r| r.peel_to_commit())
+                .map_err(git(format!("read branch {prev}")))?;
+            self.switch_to(&refname, Some(&commit))?;
+        }
+        if start.created {
+            if let Ok(mut b) = self.repo.find_branch(&start.branch, BranchType::Local) {
+                b.delete()
+                    .map_err(git(format!("delete branch {}", start.branch)))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Resolves the author: the given one, else git config `user.name`/`user.email`.
     pub fn author(&self, given: Option<&Author>) -> Result<Author> {
         if let Some(a) = given {

@@ -1,21 +1,34 @@
 //! mcb's SOPS engine: reads and writes files byte-compatible with the Go `sops` (3.11), with
 //! age keys. Modelled on getsops/sops: `tree` (ordered document model), `store` (one codec
-//! per format), `cipher` (`ENC[AES256_GCM,…]`), `mac`, `metadata`, `keys` (age), `rules`
-//! (`.sops.yaml`). See `docs/sops-format.md` for the format as the real tool writes it.
+//! per format), `cipher` (`ENC[AES256_GCM,…]`), `crypt` (tree walk, AAD, MAC), `metadata`,
+//! `keys` (age, Shamir), `rules` (`.sops.yaml`). See `docs/sops-format.md` for the format as
+//! the real tool writes it.
 //!
 //! This module imports nothing from mcb but [`crate::Env`] (clock and randomness) and never
 //! prints. Plaintext leaves it only inside `secrecy` types.
 //!
 //! The facade below is what the rest of mcb uses; everything else is detail.
 
+pub mod cipher;
+pub mod crypt;
+pub mod error;
+pub mod keys;
+pub mod metadata;
+pub mod rules;
+pub mod scalar;
 pub mod store;
 pub mod tree;
+pub mod treepath;
 
-use std::path::PathBuf;
-
-use secrecy::{SecretBox, SecretString};
+use secrecy::SecretBox;
+use sha2::Digest;
+use zeroize::Zeroizing;
 
 use crate::Env;
+use crypt::{IvCache, Rule};
+pub use error::{Error, ValueFault};
+pub use keys::{generate_age_key, AgeKey, Identities};
+use metadata::{AgeEntry, Metadata};
 pub use tree::{Branch, Item, Tree, Value};
 
 /// A file format (store). Picked from the file name, overridable by flags.
@@ -43,6 +56,18 @@ impl Format {
             Some("ini") => Format::Ini,
             _ => Format::Binary,
         }
+    }
+
+    /// The format named as sops' `--input-type` values do (`yaml`, `json`, `dotenv`, `ini`, `binary`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name {
+            "yaml" => Format::Yaml,
+            "json" => Format::Json,
+            "dotenv" => Format::Dotenv,
+            "ini" => Format::Ini,
+            "binary" => Format::Binary,
+            _ => return None,
+        })
     }
 }
 
@@ -77,6 +102,16 @@ pub struct EncryptOptions {
     pub mac_only_encrypted: bool,
 }
 
+impl EncryptOptions {
+    /// Options for these age recipients in one key group, default rules.
+    pub fn for_recipients<S: AsRef<str>>(recipients: &[S]) -> Self {
+        EncryptOptions {
+            key_groups: vec![recipients.iter().map(|r| r.as_ref().to_owned()).collect()],
+            ..Default::default()
+        }
+    }
+}
+
 /// How to decrypt.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecryptOptions {
@@ -84,59 +119,598 @@ pub struct DecryptOptions {
     pub ignore_mac: bool,
 }
 
-/// Errors of the SOPS engine. Messages name the file and key path, never a value.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Placeholder until the engine lands.
-    #[error("{file}: {message}")]
-    Other {
-        /// the file
-        file: PathBuf,
-        /// what went wrong
-        message: String,
-    },
+/// Metadata readable without any key (for `mcb check` and listings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    /// Recipients per key group.
+    pub recipients: Vec<Vec<String>>,
+    /// Shares needed (several groups only).
+    pub shamir_threshold: usize,
+    /// `sops.lastmodified`
+    pub lastmodified: String,
+    /// `sops.version`
+    pub version: String,
+    /// The crypt rule in force (`None`: binary).
+    pub rule: Option<CryptRule>,
+    /// `mac_only_encrypted`
+    pub mac_only_encrypted: bool,
+    /// Key paths of values the rule says must be encrypted but are clear (empty: all good).
+    pub clear_values: Vec<String>,
 }
 
-impl crate::Help for Error {
-    fn help(&self) -> Option<String> {
-        None
+impl FileInfo {
+    /// Whether every value the rule says must be encrypted is.
+    pub fn fully_encrypted(&self) -> bool {
+        self.clear_values.is_empty()
     }
 }
 
-/// Age identities that can open data keys.
-pub struct Identities {
-    _private: (),
+const DEFAULT_SUFFIX: &str = "_unencrypted";
+
+/// The rule a file written with `opts` records.
+fn effective_rule(rule: &Option<CryptRule>) -> CryptRule {
+    rule.clone()
+        .unwrap_or_else(|| CryptRule::UnencryptedSuffix(DEFAULT_SUFFIX.into()))
 }
 
-/// A freshly generated age key: the identity (secret) and its recipient (public).
-pub struct AgeKey {
-    /// `AGE-SECRET-KEY-1…`
-    pub identity: SecretString,
-    /// `age1…`
-    pub recipient: String,
+fn compile(rule: Option<&CryptRule>) -> Result<Rule, Error> {
+    Rule::compile(rule).map_err(|message| Error::Metadata {
+        file: Default::default(),
+        field: "crypt rule".into(),
+        message,
+    })
 }
 
-/// Generates an age X25519 key from the env's randomness.
-pub fn generate_age_key(_env: &Env) -> AgeKey {
-    todo!("sops engine")
+/// A file's content: a tree, or raw bytes (binary store).
+#[derive(Clone)]
+pub enum Content {
+    /// YAML, JSON, dotenv, INI
+    Tree(Tree),
+    /// the binary store's whole file
+    Bytes(Zeroizing<Vec<u8>>),
+}
+
+impl Content {
+    /// Same content (floats by bits, so NaN equals NaN).
+    fn same_as(&self, other: &Content) -> bool {
+        match (self, other) {
+            (Content::Bytes(a), Content::Bytes(b)) => a == b,
+            (Content::Tree(a), Content::Tree(b)) => {
+                a.docs.len() == b.docs.len()
+                    && a.docs.iter().zip(&b.docs).all(|(x, y)| branch_eq(x, y))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn branch_eq(a: &Branch, b: &Branch) -> bool {
+    a.0.len() == b.0.len()
+        && a.0.iter().zip(&b.0).all(|(x, y)| match (x, y) {
+            (Item::Entry(k1, v1), Item::Entry(k2, v2)) => k1 == k2 && value_eq(v1, v2),
+            (Item::Comment(c1), Item::Comment(c2)) => c1 == c2,
+            _ => false,
+        })
+}
+
+fn value_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Map(x), Value::Map(y)) => branch_eq(x, y),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| value_eq(p, q))
+        }
+        _ => a == b,
+    }
+}
+
+/// A decrypted file with everything needed to write it back without noise.
+pub struct Opened {
+    /// the plaintext
+    pub content: Content,
+    /// the metadata as read
+    pub meta: Metadata,
+    key: Zeroizing<[u8; 32]>,
+    ivs: IvCache,
+}
+
+fn load(src: &[u8], format: Format) -> Result<(Tree, Option<Branch>), Error> {
+    store::for_format(format).load(src)
+}
+
+/// Loads a plaintext file (refusing one that already has sops metadata).
+pub fn load_plain(plain: &[u8], format: Format) -> Result<Content, Error> {
+    if format == Format::Binary {
+        return Ok(Content::Bytes(Zeroizing::new(plain.to_vec())));
+    }
+    let (tree, meta) = load(plain, format)?;
+    if meta.is_some() {
+        return Err(Error::AlreadyEncrypted {
+            file: Default::default(),
+        });
+    }
+    Ok(Content::Tree(tree))
+}
+
+/// Emits plaintext content in its format.
+pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
+    match content {
+        Content::Bytes(b) => Ok(b.to_vec()),
+        Content::Tree(t) => store::for_format(format).emit(t, None),
+    }
+}
+
+fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
+    let (tree, meta) = load(src, format)?;
+    let meta = meta.ok_or(Error::MetadataNotFound {
+        file: Default::default(),
+    })?;
+    let meta = Metadata::from_branch(&meta).map_err(|e| Error::Metadata {
+        file: Default::default(),
+        field: e.field,
+        message: e.message,
+    })?;
+    Ok((tree, meta))
+}
+
+/// Recovers the data key from the key groups (Shamir when there are several).
+fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let tried = || {
+        if ids.is_empty() {
+            "no age identity found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD)"
+                .to_owned()
+        } else {
+            format!(
+                "none of the identities from {} is a recipient",
+                ids.sources().join(", ")
+            )
+        }
+    };
+    let opened: Vec<Zeroizing<Vec<u8>>> = meta
+        .key_groups
+        .iter()
+        .filter_map(|g| g.iter().find_map(|e| keys::unwrap(&e.enc, ids)))
+        .collect();
+    let secret = if meta.key_groups.len() <= 1 {
+        opened.into_iter().next().ok_or_else(|| Error::DataKey {
+            file: Default::default(),
+            reason: tried(),
+        })?
+    } else {
+        let need = match meta.shamir_threshold {
+            0 => meta.key_groups.len(),
+            t => t,
+        };
+        if opened.len() < need {
+            return Err(Error::DataKey {
+                file: Default::default(),
+                reason: format!(
+                    "{} of {} key groups opened, {need} needed; {}",
+                    opened.len(),
+                    meta.key_groups.len(),
+                    tried()
+                ),
+            });
+        }
+        keys::shamir_combine(&opened).ok_or_else(|| Error::DataKey {
+            file: Default::default(),
+            reason: "the key group shares are inconsistent".into(),
+        })?
+    };
+    let key: [u8; 32] = secret[..].try_into().map_err(|_| Error::DataKey {
+        file: Default::default(),
+        reason: format!("the data key has {} bytes, not 32", secret.len()),
+    })?;
+    Ok(Zeroizing::new(key))
+}
+
+/// Decrypts a file completely: data key, every value, and the MAC check.
+pub fn open(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    let (mut tree, meta) = read_meta(enc, format)?;
+    let key = data_key(&meta, ids)?;
+    let mut ivs = IvCache::default();
+    let (content, mac) = if format == Format::Binary {
+        let value = store::binary::encrypted_value(&tree)
+            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+        let e = cipher::Encrypted::parse(value)
+            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+        let aad = crypt::aad(&[store::binary::KEY]);
+        let plain = cipher::open(&key, &e, aad.as_bytes())
+            .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
+        ivs.put(&aad, "str", &plain, &e.iv);
+        let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
+        (Content::Bytes(plain), mac)
+    } else {
+        let rule = compile(meta.rule.as_ref())?;
+        let mac = crypt::decrypt_tree(
+            &mut tree,
+            &key,
+            &rule,
+            meta.mac_only_encrypted,
+            Some(&mut ivs),
+        )?;
+        (Content::Tree(tree), mac)
+    };
+    let stored = crypt::open_mac(&key, &meta.mac, &meta.lastmodified, Some(&mut ivs));
+    if !opts.ignore_mac {
+        match stored {
+            // sops reports an empty MAC as a mismatch ("File has no MAC").
+            None if meta.mac.is_empty() => {
+                return Err(Error::MacMismatch {
+                    file: Default::default(),
+                })
+            }
+            None => {
+                return Err(Error::MacUnreadable {
+                    file: Default::default(),
+                })
+            }
+            Some(m) if m != mac => {
+                return Err(Error::MacMismatch {
+                    file: Default::default(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Opened {
+        content,
+        meta,
+        key,
+        ivs,
+    })
+}
+
+fn value_error(key: &str, fault: ValueFault) -> Error {
+    Error::Value {
+        file: Default::default(),
+        key_path: key.to_owned(),
+        fault,
+    }
+}
+
+/// Wraps the data key for the key groups (Shamir shares for several groups).
+fn wrap_key(
+    env: &Env,
+    key: &[u8; 32],
+    groups: &[Vec<String>],
+    threshold: usize,
+) -> Result<(Vec<Vec<AgeEntry>>, usize), Error> {
+    if groups.is_empty() || groups.iter().any(|g| g.is_empty()) {
+        return Err(Error::NoRecipients {
+            file: Default::default(),
+        });
+    }
+    let wrap_group = |g: &Vec<String>, secret: &[u8]| -> Result<Vec<AgeEntry>, Error> {
+        g.iter()
+            .map(|r| {
+                Ok(AgeEntry {
+                    recipient: r.clone(),
+                    enc: keys::wrap(r, secret)?,
+                })
+            })
+            .collect()
+    };
+    if groups.len() == 1 {
+        return Ok((vec![wrap_group(&groups[0], key)?], 0));
+    }
+    let t = threshold_for(threshold, groups.len());
+    let shares = keys::shamir_split(env, key, groups.len(), t);
+    let wrapped = groups
+        .iter()
+        .zip(&shares)
+        .map(|(g, s)| wrap_group(g, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((wrapped, t))
+}
+
+/// The Shamir threshold written for `groups` key groups (0 means all).
+fn threshold_for(threshold: usize, groups: usize) -> usize {
+    match threshold {
+        0 => groups,
+        t => t.min(groups),
+    }
+}
+
+fn now_text(env: &Env) -> String {
+    env.now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC time formats as RFC 3339")
+}
+
+/// Encrypts content under `meta`'s rule with `key`, sets a new lastmodified and MAC, emits.
+fn seal(
+    env: &Env,
+    content: &Content,
+    format: Format,
+    key: &[u8; 32],
+    mut meta: Metadata,
+    ivs: &IvCache,
+    lastmodified: String,
+) -> Result<Vec<u8>, Error> {
+    let (tree, mac) = match content {
+        Content::Bytes(b) => {
+            let aad = crypt::aad(&[store::binary::KEY]);
+            let iv = ivs_get_or_new(env, ivs, &aad, b);
+            let enc = cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string();
+            meta.rule = None;
+            meta.mac_only_encrypted = false;
+            (
+                store::binary::envelope(enc),
+                hex::encode_upper(sha2::Sha512::digest(&b[..])),
+            )
+        }
+        Content::Tree(t) => {
+            let mut t = t.clone();
+            let rule = compile(meta.rule.as_ref())?;
+            let mac = crypt::encrypt_tree(env, &mut t, key, &rule, meta.mac_only_encrypted, ivs)?;
+            (t, mac)
+        }
+    };
+    meta.mac = crypt::seal_mac(env, key, &mac, &lastmodified, ivs);
+    meta.lastmodified = lastmodified;
+    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+}
+
+fn ivs_get_or_new(env: &Env, ivs: &IvCache, aad: &str, plain: &[u8]) -> [u8; cipher::IV_LEN] {
+    ivs.get_iv(aad, "str", plain)
+        .unwrap_or_else(|| env.random_bytes())
+}
+
+fn new_meta(
+    opts: &EncryptOptions,
+    format: Format,
+    key_groups: Vec<Vec<AgeEntry>>,
+    threshold: usize,
+) -> Metadata {
+    Metadata {
+        key_groups,
+        shamir_threshold: threshold,
+        lastmodified: String::new(),
+        mac: String::new(),
+        rule: (format != Format::Binary).then(|| effective_rule(&opts.rule)),
+        mac_only_encrypted: opts.mac_only_encrypted && format != Format::Binary,
+        version: metadata::VERSION.into(),
+    }
 }
 
 /// Encrypts a plaintext file.
 pub fn encrypt(
-    _env: &Env,
-    _plain: &[u8],
-    _format: Format,
-    _opts: &EncryptOptions,
+    env: &Env,
+    plain: &[u8],
+    format: Format,
+    opts: &EncryptOptions,
 ) -> Result<Vec<u8>, Error> {
-    todo!("sops engine")
+    let content = load_plain(plain, format)?;
+    encrypt_content(env, &content, format, opts)
+}
+
+/// Encrypts already-loaded content (a fresh data key).
+pub fn encrypt_content(
+    env: &Env,
+    content: &Content,
+    format: Format,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    let key = Zeroizing::new(env.random_bytes::<32>());
+    let (groups, t) = wrap_key(env, &key, &opts.key_groups, opts.shamir_threshold)?;
+    let meta = new_meta(opts, format, groups, t);
+    seal(
+        env,
+        content,
+        format,
+        &key,
+        meta,
+        &IvCache::default(),
+        now_text(env),
+    )
 }
 
 /// Decrypts a file to its plaintext bytes (emitted in the same format).
 pub fn decrypt(
-    _enc: &[u8],
-    _format: Format,
-    _ids: &Identities,
-    _opts: DecryptOptions,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
 ) -> Result<SecretBox<Vec<u8>>, Error> {
-    todo!("sops engine")
+    let opened = open(enc, format, ids, opts)?;
+    Ok(SecretBox::new(Box::new(emit_plain(
+        &opened.content,
+        format,
+    )?)))
 }
+
+/// Re-encrypt `new_plain` over an existing encrypted file: same bytes if plaintext unchanged
+/// AND the recipients/rule in `opts` match the file; otherwise reuse data key + IVs of unchanged
+/// values (new lastmodified + MAC); re-wrap if recipients changed.
+pub fn reencrypt(
+    env: &Env,
+    existing: &[u8],
+    new_plain: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    let content = load_plain(new_plain, format)?;
+    reencrypt_content(env, existing, &content, format, ids, opts)
+}
+
+/// [`reencrypt`] for already-loaded content.
+pub fn reencrypt_content(
+    env: &Env,
+    existing: &[u8],
+    content: &Content,
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    let opened = open(existing, format, ids, DecryptOptions::default())?;
+    let wanted = new_meta(opts, format, Vec::new(), 0);
+    let same_rules = opened.meta.rule == wanted.rule
+        && opened.meta.mac_only_encrypted == wanted.mac_only_encrypted;
+    let same_keys = opened.meta.recipients() == opts.key_groups
+        && (opts.key_groups.len() <= 1
+            || opened.meta.shamir_threshold
+                == threshold_for(opts.shamir_threshold, opts.key_groups.len()));
+    let same_content = opened.content.same_as(content);
+    if same_content && same_rules && same_keys {
+        return Ok(existing.to_vec());
+    }
+    if same_content && same_rules {
+        return rewrap(env, existing, format, &opened, opts);
+    }
+    let mut meta = opened.meta.clone();
+    meta.rule = wanted.rule;
+    meta.mac_only_encrypted = wanted.mac_only_encrypted;
+    meta.version = metadata::VERSION.into();
+    if !same_keys {
+        let (groups, t) = wrap_key(env, &opened.key, &opts.key_groups, opts.shamir_threshold)?;
+        meta.key_groups = groups;
+        meta.shamir_threshold = t;
+    }
+    seal(
+        env,
+        content,
+        format,
+        &opened.key,
+        meta,
+        &opened.ivs,
+        now_text(env),
+    )
+}
+
+/// Re-wraps the data key for new key groups; values, lastmodified and MAC stay as they are.
+fn rewrap(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    opened: &Opened,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    let (tree, _) = load(enc, format)?;
+    let threshold = match opts.shamir_threshold {
+        0 => opened.meta.shamir_threshold,
+        t => t,
+    };
+    let (groups, t) = wrap_key(env, &opened.key, &opts.key_groups, threshold)?;
+    let mut meta = opened.meta.clone();
+    meta.key_groups = groups;
+    meta.shamir_threshold = t;
+    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+}
+
+/// Re-wraps the file's data key for the recipients in `opts` (sops `updatekeys`): values,
+/// `lastmodified` and MAC unchanged.
+pub fn updatekeys(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    let opened = open(enc, format, ids, DecryptOptions::default())?;
+    rewrap(env, enc, format, &opened, opts)
+}
+
+/// A new data key (sops `rotate`): every value re-encrypted (same IVs), new lastmodified,
+/// same recipients.
+pub fn rotate_data_key(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+) -> Result<Vec<u8>, Error> {
+    rotate_with(env, enc, format, ids, &[], &[])
+}
+
+/// [`rotate_data_key`], adding recipients to the first group and removing others everywhere.
+pub fn rotate_with(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<u8>, Error> {
+    let opened = open(enc, format, ids, DecryptOptions::default())?;
+    let mut groups = opened.meta.recipients();
+    if let Some(first) = groups.first_mut() {
+        first.extend(
+            add.iter()
+                .filter(|r| !first.contains(r))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    for g in &mut groups {
+        g.retain(|r| !remove.contains(r));
+    }
+    let key = Zeroizing::new(env.random_bytes::<32>());
+    let (key_groups, t) = wrap_key(env, &key, &groups, opened.meta.shamir_threshold)?;
+    let mut meta = opened.meta.clone();
+    meta.key_groups = key_groups;
+    meta.shamir_threshold = t;
+    seal(
+        env,
+        &opened.content,
+        format,
+        &key,
+        meta,
+        &opened.ivs,
+        now_text(env),
+    )
+}
+
+/// Writes changed content back under the file's own metadata, data key and IVs (sops
+/// `set`/`unset`/`edit`): unchanged values keep their ciphertext; same bytes if nothing changed.
+pub fn write_back(
+    env: &Env,
+    existing: &[u8],
+    opened: &Opened,
+    content: &Content,
+    format: Format,
+) -> Result<Vec<u8>, Error> {
+    if opened.content.same_as(content) {
+        return Ok(existing.to_vec());
+    }
+    seal(
+        env,
+        content,
+        format,
+        &opened.key,
+        opened.meta.clone(),
+        &opened.ivs,
+        now_text(env),
+    )
+}
+
+/// Metadata without any key: recipients per group, lastmodified, version, crypt rule, and
+/// whether every value that the rule says must be encrypted is an ENC[] (for `mcb check`).
+pub fn inspect(enc: &[u8], format: Format) -> Result<FileInfo, Error> {
+    let (tree, meta) = read_meta(enc, format)?;
+    let clear_values = if format == Format::Binary {
+        match store::binary::encrypted_value(&tree) {
+            Some(v) if cipher::Encrypted::is_encrypted(v) => vec![],
+            _ => vec![store::binary::KEY.to_owned()],
+        }
+    } else {
+        crypt::clear_but_should_be(tree, &compile(meta.rule.as_ref())?)
+    };
+    Ok(FileInfo {
+        recipients: meta.recipients(),
+        shamir_threshold: meta.shamir_threshold,
+        lastmodified: meta.lastmodified,
+        version: meta.version,
+        rule: meta.rule,
+        mac_only_encrypted: meta.mac_only_encrypted,
+        clear_values,
+    })
+}
+
+#[cfg(test)]
+mod facade_tests;

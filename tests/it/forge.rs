@@ -4,80 +4,15 @@
 use std::time::{Duration, Instant};
 
 use mcb::forge::body::{self, ChangeSummary, CredentialAction, CredentialChange};
-use mcb::forge::{Auth, Error, Forge, GitHub, GitHubConfig, PullRequest, RepoSlug, RetryPolicy};
+use mcb::forge::{Auth, Error, Forge, GitHub, PullRequest};
 use mcb::Help;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, header_regex, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::git::{commit, push_opts, Fx, BRANCH, OWNED};
-use crate::support::fixtures;
-
-const REPO: &str = "/repos/octocat/Hello-World";
-const TOKEN: &str = "ghp_test_token_123";
-
-fn now() -> time::OffsetDateTime {
-    time::macros::datetime!(2026-11-25 12:00:00 UTC)
-}
-
-fn fixture(name: &str) -> Value {
-    let p = fixtures().join("github").join(name);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
-}
-
-/// A wiremock server driven from synchronous tests (the forge client has its own runtime).
-struct Fake {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        // not pooled: dropping it really closes the port
-        let server = rt.block_on(MockServer::builder().start());
-        Fake { rt, server }
-    }
-
-    fn mount(&self, m: Mock) {
-        self.rt.block_on(m.mount(&self.server));
-    }
-
-    fn client_with(&self, auth: Auth) -> Result<GitHub, Error> {
-        self.client_at(&self.server.uri(), auth)
-    }
-
-    fn client_at(&self, api: &str, auth: Auth) -> Result<GitHub, Error> {
-        GitHub::connect(
-            GitHubConfig {
-                api: api.to_owned(),
-                repo: RepoSlug::parse("octocat/Hello-World").unwrap(),
-                auth,
-                retry: RetryPolicy::default(),
-            },
-            now(),
-        )
-    }
-
-    fn client(&self) -> GitHub {
-        self.client_with(Auth::Token(SecretString::from(TOKEN.to_owned())))
-            .unwrap()
-    }
-
-    fn requests(&self) -> Vec<wiremock::Request> {
-        self.rt
-            .block_on(self.server.received_requests())
-            .unwrap_or_default()
-    }
-
-    fn verify(&self) {
-        self.rt.block_on(self.server.verify());
-    }
-}
+use crate::support::github::{fixture, now, Fake, REPO, TOKEN};
 
 fn list_open(head: &str) -> wiremock::MockBuilder {
     Mock::given(method("GET"))

@@ -7,3 +7,7 @@ mod cli;
 mod creds;
 mod forge;
 mod git;
+mod init;
+mod interop;
+mod pki;
+mod secrets;

@@ -1,1 +1,139 @@
-//! One codec per file format, all to and from [`super::Tree`].
+//! One codec per file format, all to and from [`super::Tree`]. A store splits the `sops`
+//! metadata block off the data on load and puts it back (last, in every document) on emit;
+//! it knows nothing of encryption.
+
+pub mod binary;
+pub mod dotenv;
+pub mod ini;
+pub mod json;
+pub mod yaml;
+
+use super::error::Error;
+use super::tree::{Branch, Item, Tree, Value};
+use super::Format;
+
+/// Indent of emitted YAML (sops' default; `.sops.yaml` `stores: yaml: indent` may change it).
+pub const YAML_INDENT: usize = 4;
+
+/// A file format's codec.
+pub trait Store {
+    /// Parses a file into data and its `sops` metadata block (`None`: no metadata).
+    fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error>;
+    /// Writes data, with the metadata block for an encrypted file.
+    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error>;
+}
+
+/// The codec of a format. Binary's codec handles the encrypted JSON envelope; the raw
+/// plaintext bytes never become a tree (see [`binary`]).
+pub fn for_format(format: Format) -> &'static dyn Store {
+    match format {
+        Format::Yaml => &YamlStore,
+        Format::Json | Format::Binary => &JsonStore,
+        Format::Dotenv => &DotenvStore,
+        Format::Ini => &IniStore,
+    }
+}
+
+/// Removes the `sops` entry from every document; returns the first one's (all are copies).
+fn split_metadata(tree: &mut Tree) -> Option<Branch> {
+    let mut meta = None;
+    for doc in &mut tree.docs {
+        if let Some(m) = doc.remove("sops") {
+            if meta.is_none() {
+                meta = Some(match m {
+                    Value::Map(b) => b,
+                    // A non-map `sops` key: present but unusable (reported as metadata error).
+                    _ => Branch::default(),
+                });
+            }
+        }
+    }
+    meta
+}
+
+/// Appends the metadata block as the last key of every document.
+fn join_metadata(tree: &Tree, meta: Option<&Branch>) -> Tree {
+    let mut t = tree.clone();
+    if let Some(m) = meta {
+        if t.docs.is_empty() {
+            t.docs.push(Branch::default());
+        }
+        for doc in &mut t.docs {
+            doc.0
+                .push(Item::Entry("sops".into(), Value::Map(m.clone())));
+        }
+    }
+    t
+}
+
+fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
+    std::str::from_utf8(src)
+        .map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
+}
+
+/// YAML (the codec itself lives in [`yaml`]).
+pub struct YamlStore;
+
+impl Store for YamlStore {
+    fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
+        let text = utf8(src, "YAML")?;
+        if text.trim().is_empty() {
+            return Err(Error::Empty {
+                file: Default::default(),
+            });
+        }
+        let mut tree = yaml::parse(text).map_err(|e| match e.kind {
+            yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
+                file: Default::default(),
+                key_path: e.path,
+            },
+            yaml::ErrorKind::Empty => Error::Empty {
+                file: Default::default(),
+            },
+            _ => Error::parse("YAML", Some(e.line), e.to_string()),
+        })?;
+        let meta = split_metadata(&mut tree);
+        Ok((tree, meta))
+    }
+    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        Ok(yaml::emit(&join_metadata(tree, meta), YAML_INDENT).into_bytes())
+    }
+}
+
+/// JSON (also the envelope of encrypted binary files).
+pub struct JsonStore;
+
+impl Store for JsonStore {
+    fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
+        let mut tree = json::parse(src)?;
+        let meta = split_metadata(&mut tree);
+        Ok((tree, meta))
+    }
+    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        Ok(json::emit(&join_metadata(tree, meta)).into_bytes())
+    }
+}
+
+/// dotenv.
+pub struct DotenvStore;
+
+impl Store for DotenvStore {
+    fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
+        dotenv::parse(src)
+    }
+    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        dotenv::emit(tree, meta)
+    }
+}
+
+/// INI.
+pub struct IniStore;
+
+impl Store for IniStore {
+    fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
+        ini::parse(src)
+    }
+    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        ini::emit(tree, meta)
+    }
+}

@@ -1,0 +1,197 @@
+//! The config repo: where every file lives (`.sops.yaml`, `installations/<name>/…`,
+//! `shared/secrets/`, `templates/`), listing installations and templates, and the
+//! all-or-nothing writer ([`plan`] then [`Plan::apply`]) that turns a desired
+//! [`crate::fileset::FileSet`] into files on disk, sealing secrets through a [`Sealer`].
+//!
+//! It never prints and never sees a key: encryption is the [`Sealer`]'s job.
+
+mod plan;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::fsutil::{IoResultExt, PathError};
+
+pub use plan::{plan, Change, Entry, Plan, SealError, Sealer};
+
+/// `.sops.yaml`: creation rules, one per installation.
+pub const SOPS_CONFIG: &str = ".sops.yaml";
+/// `installations/`: one directory per installation.
+pub const INSTALLATIONS_DIR: &str = "installations";
+/// `shared/secrets/`: secrets shared by several installations.
+pub const SHARED_SECRETS_DIR: &str = "shared/secrets";
+/// `templates/`: the repo's overrides of the built-in templates.
+pub const TEMPLATES_DIR: &str = "templates";
+
+/// `installations/<name>`.
+pub fn installation_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}")
+}
+/// `installations/<name>/installation.yaml`: the spec.
+pub fn spec_path(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/installation.yaml")
+}
+/// `installations/<name>/credentials.yaml`: the credential inventory.
+pub fn credentials_path(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/credentials.yaml")
+}
+/// `installations/<name>/secrets/`: the installation's SOPS files.
+pub fn secrets_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/secrets/")
+}
+/// `installations/<name>/manifests/`: the rendered tree (owned by `mcb render`).
+pub fn manifests_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/manifests/")
+}
+/// `installations/<name>/bootstrap/`: the minimal bootstrap kustomization.
+pub fn bootstrap_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/bootstrap/")
+}
+
+/// A config repo could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// An installation named on the command line does not exist.
+    #[error("no installation {name}: {} does not exist", path.display())]
+    NoSuchInstallation {
+        /// the name asked for
+        name: String,
+        /// where its spec should be
+        path: PathBuf,
+    },
+    /// A secret could not be sealed (encrypted) for writing.
+    #[error("{path}: cannot encrypt: {source}")]
+    Seal {
+        /// the file (relative to the repo)
+        path: String,
+        /// why
+        #[source]
+        source: SealError,
+    },
+    /// A template file is not UTF-8.
+    #[error("{}: not UTF-8 text", path.display())]
+    NotText {
+        /// the file
+        path: PathBuf,
+    },
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::NoSuchInstallation { .. } => Some(
+                "list installations with `ls installations/`, or create one with `mcb init-installation NAME`".into(),
+            ),
+            Error::Seal { .. } => Some(
+                "check the installation's creation rule in .sops.yaml and that your age key can read the file".into(),
+            ),
+            Error::Io(_) | Error::NotText { .. } => None,
+        }
+    }
+}
+
+/// Names of the installations in the repo (directories under `installations/` with an
+/// `installation.yaml`), sorted.
+pub fn list_installations(root: &Path) -> Result<Vec<String>, Error> {
+    let dir = root.join(INSTALLATIONS_DIR);
+    let mut names = Vec::new();
+    for e in read_dir_sorted(&dir)? {
+        let name = e
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if e.join("installation.yaml").is_file() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Checks that each named installation exists.
+pub fn check_installations(root: &Path, names: &[String]) -> Result<(), Error> {
+    for n in names {
+        let path = root.join(spec_path(n));
+        if !path.is_file() {
+            return Err(Error::NoSuchInstallation {
+                name: n.clone(),
+                path,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// File names of the SOPS files in `installations/<name>/secrets/`, sorted.
+pub fn secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for p in read_dir_sorted(&root.join(secrets_dir(name)))? {
+        let f = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if f.ends_with(".sops.yaml") && p.is_file() {
+            out.push(f.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The repo's template overrides: path under `templates/` -> text. Empty without the dir.
+pub fn read_templates(root: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let base = root.join(TEMPLATES_DIR);
+    let mut out = BTreeMap::new();
+    for p in walk_files(&base)? {
+        let rel = rel_path(&base, &p);
+        let bytes = crate::fsutil::read(&p)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::NotText { path: p.clone() })?;
+        out.insert(rel, text);
+    }
+    Ok(out)
+}
+
+/// Entries of a directory in name order; none when it does not exist.
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Io(PathError {
+                path: dir.into(),
+                source: e,
+            }))
+        }
+    };
+    let mut v = Vec::new();
+    for e in rd {
+        v.push(e.context(dir)?.path());
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Every file below `dir` (recursively), sorted; none when it does not exist.
+pub(crate) fn walk_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for p in read_dir_sorted(dir)? {
+        if p.is_dir() {
+            out.extend(walk_files(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `p` relative to `base`, with `/` separators.
+pub(crate) fn rel_path(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests;

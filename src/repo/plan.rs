@@ -1,0 +1,445 @@
+//! Comparing desired files with the repo and writing the difference all-or-nothing:
+//! every new file is staged as a temp file next to its target first, then the renames
+//! happen; if any step fails, the renames done so far are undone, so the repo is left as
+//! it was.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretBox;
+
+use super::{rel_path, walk_files, Error};
+use crate::fileset::{Content, FileSet};
+use crate::fsutil::{IoResultExt, PathError};
+
+/// Encrypts a secret file for writing. The SOPS implementation keeps `existing` byte for
+/// byte when its plaintext equals `plain` (no noise commits).
+pub trait Sealer {
+    /// The bytes to write at `path` (relative to the repo) for plaintext `plain`; `existing`
+    /// is the file now on disk, if any.
+    fn seal(
+        &self,
+        path: &str,
+        plain: &SecretBox<Vec<u8>>,
+        existing: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError>;
+}
+
+/// Why a secret could not be sealed (never contains plaintext).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(pub String);
+
+/// What happens to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// new file
+    Added,
+    /// different content
+    Changed,
+    /// no longer produced (only inside owned paths)
+    Removed,
+    /// same bytes
+    Unchanged,
+}
+
+/// One file of a plan.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path relative to the repo root.
+    pub path: String,
+    /// What happens to it.
+    pub change: Change,
+    /// Whether it is an encrypted secret (its diff is never shown).
+    pub secret: bool,
+    /// The bytes to write (sealed for secrets); `None` for removals.
+    new: Option<Vec<u8>>,
+    /// The bytes on disk now.
+    old: Option<Vec<u8>>,
+}
+
+impl Entry {
+    /// A unified diff for a plain file, a one-line note for a secret, `None` if unchanged.
+    pub fn diff(&self) -> Option<String> {
+        if self.change == Change::Unchanged {
+            return None;
+        }
+        if self.secret {
+            let what = match self.change {
+                Change::Added => "encrypted, added",
+                Change::Removed => "encrypted, removed",
+                _ => "encrypted, changed",
+            };
+            return Some(format!("{}: {what}\n", self.path));
+        }
+        let text = |b: &Option<Vec<u8>>| {
+            b.as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let (old, new) = (text(&self.old), text(&self.new));
+        let a = if self.old.is_some() {
+            format!("a/{}", self.path)
+        } else {
+            "/dev/null".into()
+        };
+        let b = if self.new.is_some() {
+            format!("b/{}", self.path)
+        } else {
+            "/dev/null".into()
+        };
+        Some(
+            similar::TextDiff::from_lines(&old, &new)
+                .unified_diff()
+                .context_radius(3)
+                .header(&a, &b)
+                .to_string(),
+        )
+    }
+}
+
+/// What writing a [`FileSet`] would do.
+#[derive(Debug)]
+pub struct Plan {
+    root: PathBuf,
+    entries: Vec<Entry>,
+}
+
+/// Compares `files` with the repo at `root`. Files under `owned` prefixes (directories
+/// ending in `/`) that `files` does not contain are planned for removal; nothing outside
+/// them is ever removed. Secrets are sealed now, so the plan knows their final bytes.
+pub fn plan(
+    root: &Path,
+    files: &FileSet,
+    owned: &[String],
+    sealer: &dyn Sealer,
+) -> Result<Plan, Error> {
+    let mut entries = Vec::new();
+    for (path, content) in files.iter() {
+        let old = crate::fsutil::read_optional(root.join(path))?;
+        let (new, secret) = match content {
+            Content::Plain(b) => (b.clone(), false),
+            Content::Secret(s) => (
+                sealer
+                    .seal(path, s, old.as_deref())
+                    .map_err(|source| Error::Seal {
+                        path: path.clone(),
+                        source,
+                    })?,
+                true,
+            ),
+        };
+        let change = match &old {
+            None => Change::Added,
+            Some(o) if *o == new => Change::Unchanged,
+            Some(_) => Change::Changed,
+        };
+        entries.push(Entry {
+            path: path.clone(),
+            change,
+            secret,
+            new: Some(new),
+            old,
+        });
+    }
+    for prefix in owned {
+        for p in walk_files(&root.join(prefix))? {
+            let path = rel_path(root, &p);
+            if files.get(&path).is_none() {
+                let old = Some(crate::fsutil::read(&p)?);
+                let secret = path.ends_with(".sops.yaml");
+                entries.push(Entry {
+                    path,
+                    change: Change::Removed,
+                    secret,
+                    new: None,
+                    old,
+                });
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Plan {
+        root: root.to_path_buf(),
+        entries,
+    })
+}
+
+impl Plan {
+    /// Every file considered, in path order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entries that change something.
+    pub fn changes(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.change != Change::Unchanged)
+    }
+
+    /// Whether the repo already matches.
+    pub fn is_clean(&self) -> bool {
+        self.changes().next().is_none()
+    }
+
+    /// All diffs, in path order (secrets as one line each, never their text).
+    pub fn diff(&self) -> String {
+        self.changes().filter_map(Entry::diff).collect()
+    }
+
+    /// The plan that undoes this one once it has been applied: added files are removed,
+    /// changed and removed ones get their old bytes back. Used to roll back when a later
+    /// step (the commit) fails.
+    pub fn inverse(&self) -> Plan {
+        let entries = self
+            .changes()
+            .map(|e| Entry {
+                path: e.path.clone(),
+                change: match e.change {
+                    Change::Added => Change::Removed,
+                    Change::Removed => Change::Added,
+                    c => c,
+                },
+                secret: e.secret,
+                new: e.old.clone(),
+                old: e.new.clone(),
+            })
+            .collect();
+        Plan {
+            root: self.root.clone(),
+            entries,
+        }
+    }
+
+    /// Writes the plan all-or-nothing. Returns the number of files touched.
+    pub fn apply(&self) -> Result<usize, Error> {
+        self.apply_with(&mut |_| Ok(()))
+    }
+
+    /// [`Plan::apply`] with a hook called before each rename (tests inject failures).
+    fn apply_with(&self, hook: &mut dyn FnMut(usize) -> io::Result<()>) -> Result<usize, Error> {
+        let changes: Vec<&Entry> = self.changes().collect();
+        // 1. Stage every new file as a temp file in its target's directory.
+        let mut staged = Vec::new();
+        for e in &changes {
+            let Some(bytes) = &e.new else {
+                staged.push(None);
+                continue;
+            };
+            let target = self.root.join(&e.path);
+            match stage(&target, bytes) {
+                Ok(t) => staged.push(Some(t)),
+                Err(err) => return Err(err.into()), // temps drop (and delete) here
+            }
+        }
+        // 2. Move old files aside and new ones in; undo everything on the first failure.
+        let mut done: Vec<(PathBuf, Option<PathBuf>, bool)> = Vec::new();
+        for (i, (e, tmp)) in changes.iter().zip(staged).enumerate() {
+            let target = self.root.join(&e.path);
+            let step = (|| -> Result<(PathBuf, Option<PathBuf>, bool), PathError> {
+                hook(i).context(&target)?;
+                let backup = match e.old {
+                    Some(_) => {
+                        let b = backup_path(&target);
+                        std::fs::rename(&target, &b).context(&target)?;
+                        Some(b)
+                    }
+                    None => None,
+                };
+                let placed = match tmp {
+                    Some(t) => match t.persist(&target) {
+                        Ok(_) => true,
+                        Err(err) => {
+                            if let Some(b) = &backup {
+                                let _ = std::fs::rename(b, &target);
+                            }
+                            return Err(err.error).context(&target);
+                        }
+                    },
+                    None => false,
+                };
+                Ok((target.clone(), backup, placed))
+            })();
+            match step {
+                Ok(d) => done.push(d),
+                Err(err) => {
+                    undo(done);
+                    return Err(err.into());
+                }
+            }
+        }
+        // 3. Committed: drop the backups and directories left empty by removals.
+        for (target, backup, placed) in &done {
+            if let Some(b) = backup {
+                let _ = std::fs::remove_file(b);
+            }
+            if !placed {
+                remove_empty_parents(&self.root, target);
+            }
+        }
+        Ok(done.len())
+    }
+}
+
+fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, PathError> {
+    use std::io::Write;
+    let dir = target.parent().expect("repo paths have a parent");
+    std::fs::create_dir_all(dir).context(dir)?;
+    let mut t = tempfile::Builder::new()
+        .prefix(".mcb-tmp-")
+        .tempfile_in(dir)
+        .context(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o644))
+            .context(t.path())?;
+    }
+    t.write_all(bytes).context(target)?;
+    t.as_file().sync_data().context(target)?;
+    Ok(t)
+}
+
+fn backup_path(target: &Path) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".mcb-bak-{name}"))
+}
+
+/// Reverses completed steps, newest first: remove what was placed, restore backups.
+fn undo(done: Vec<(PathBuf, Option<PathBuf>, bool)>) {
+    for (target, backup, placed) in done.into_iter().rev() {
+        if placed {
+            let _ = std::fs::remove_file(&target);
+        }
+        if let Some(b) = backup {
+            let _ = std::fs::rename(&b, &target);
+        }
+    }
+}
+
+fn remove_empty_parents(root: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == root || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    /// Seals by prefixing; keeps `existing` when it already seals the same plaintext.
+    pub struct FakeSealer;
+    impl Sealer for FakeSealer {
+        fn seal(
+            &self,
+            _: &str,
+            plain: &SecretBox<Vec<u8>>,
+            existing: Option<&[u8]>,
+        ) -> Result<Vec<u8>, SealError> {
+            let sealed = [b"SEALED:".as_slice(), plain.expose_secret()].concat();
+            Ok(match existing {
+                Some(e) if e == sealed.as_slice() => e.to_vec(),
+                _ => sealed,
+            })
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, FileSet) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("m/sub")).unwrap();
+        std::fs::write(d.path().join("m/keep.yaml"), "a: 1\n").unwrap();
+        std::fs::write(d.path().join("m/change.yaml"), "b: 1\n").unwrap();
+        std::fs::write(d.path().join("m/sub/gone.yaml"), "c: 1\n").unwrap();
+        std::fs::write(d.path().join("outside.yaml"), "x\n").unwrap();
+        let mut fs = FileSet::new();
+        fs.plain("m/keep.yaml", "a: 1\n");
+        fs.plain("m/change.yaml", "b: 2\n");
+        fs.plain("m/new/added.yaml", "d: 1\n");
+        fs.secret("s/x.sops.yaml", b"password: hunter2\n".to_vec());
+        (d, fs)
+    }
+
+    fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+        walk_files(root)
+            .unwrap()
+            .into_iter()
+            .map(|p| (rel_path(root, &p), std::fs::read(&p).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn plan_classifies_and_diffs_without_secret_text() {
+        let (d, fs) = setup();
+        let p = plan(d.path(), &fs, &["m/".into()], &FakeSealer).unwrap();
+        let kinds: Vec<_> = p
+            .entries()
+            .iter()
+            .map(|e| (e.path.as_str(), e.change))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("m/change.yaml", Change::Changed),
+                ("m/keep.yaml", Change::Unchanged),
+                ("m/new/added.yaml", Change::Added),
+                ("m/sub/gone.yaml", Change::Removed),
+                ("s/x.sops.yaml", Change::Added),
+            ]
+        );
+        let diff = p.diff();
+        assert!(
+            diff.contains("--- a/m/change.yaml\n+++ b/m/change.yaml\n"),
+            "{diff}"
+        );
+        assert!(diff.contains("-b: 1\n+b: 2\n"), "{diff}");
+        assert!(diff.contains("s/x.sops.yaml: encrypted, added"), "{diff}");
+        assert!(!diff.contains("hunter2"), "{diff}");
+    }
+
+    #[test]
+    fn apply_writes_then_second_plan_is_clean() {
+        let (d, fs) = setup();
+        let p = plan(d.path(), &fs, &["m/".into()], &FakeSealer).unwrap();
+        assert_eq!(p.apply().unwrap(), 4);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("m/change.yaml")).unwrap(),
+            "b: 2\n"
+        );
+        assert!(!d.path().join("m/sub").exists(), "emptied dir removed");
+        assert!(
+            d.path().join("outside.yaml").exists(),
+            "outside owned paths untouched"
+        );
+        let again = plan(d.path(), &fs, &["m/".into()], &FakeSealer).unwrap();
+        assert!(again.is_clean(), "{}", again.diff());
+        // no temp or backup files left
+        assert!(snapshot(d.path()).iter().all(|(p, _)| !p.contains(".mcb-")));
+    }
+
+    #[test]
+    fn failure_half_way_leaves_repo_as_it_was() {
+        for fail_at in 0..4 {
+            let (d, fs) = setup();
+            let before = snapshot(d.path());
+            let p = plan(d.path(), &fs, &["m/".into()], &FakeSealer).unwrap();
+            let err = p
+                .apply_with(&mut |i| {
+                    if i == fail_at {
+                        Err(io::Error::other("injected"))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("injected"), "{err}");
+            assert_eq!(snapshot(d.path()), before, "fail at step {fail_at}");
+        }
+    }
+}

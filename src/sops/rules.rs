@@ -1,0 +1,292 @@
+//! `.sops.yaml`: found from a directory upwards like sops, `creation_rules` matched by
+//! `path_regex` against the file's path relative to the config's directory (first match
+//! wins), turned into [`EncryptOptions`].
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::metadata::rule_from_field;
+use super::{EncryptOptions, Error};
+
+/// The config file name sops looks for.
+pub const FILE_NAME: &str = ".sops.yaml";
+
+/// A parsed `.sops.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Config {
+    /// The creation rules in file order.
+    #[serde(default)]
+    pub creation_rules: Vec<CreationRule>,
+}
+
+/// One creation rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CreationRule {
+    /// Go-style regex on the relative path (unanchored); none matches everything.
+    pub path_regex: Option<String>,
+    /// Age recipients: a comma-separated string or a list.
+    pub age: Option<StrOrList>,
+    /// Key groups (Shamir).
+    #[serde(default)]
+    pub key_groups: Vec<KeyGroup>,
+    /// Shares needed.
+    pub shamir_threshold: Option<usize>,
+    /// see [`super::CryptRule`]
+    pub unencrypted_suffix: Option<String>,
+    /// see [`super::CryptRule`]
+    pub encrypted_suffix: Option<String>,
+    /// see [`super::CryptRule`]
+    pub unencrypted_regex: Option<String>,
+    /// see [`super::CryptRule`]
+    pub encrypted_regex: Option<String>,
+    /// see [`super::CryptRule`]
+    pub unencrypted_comment_regex: Option<String>,
+    /// see [`super::CryptRule`]
+    pub encrypted_comment_regex: Option<String>,
+    /// see [`EncryptOptions::mac_only_encrypted`]
+    #[serde(default)]
+    pub mac_only_encrypted: bool,
+}
+
+/// A key group of a creation rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyGroup {
+    /// Age recipients.
+    #[serde(default)]
+    pub age: Vec<String>,
+}
+
+/// `age: "a,b"` or `age: [a, b]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StrOrList {
+    /// comma-separated
+    Str(String),
+    /// a list (items may themselves be comma-separated)
+    List(Vec<String>),
+}
+
+impl StrOrList {
+    fn recipients(&self) -> Vec<String> {
+        let parts: Vec<&str> = match self {
+            StrOrList::Str(s) => vec![s.as_str()],
+            StrOrList::List(l) => l.iter().map(String::as_str).collect(),
+        };
+        split_recipients(&parts.join(","))
+    }
+}
+
+/// Splits sops' comma-separated recipient syntax (spaces trimmed, empties dropped).
+pub fn split_recipients(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn config_err(file: &Path, message: String) -> Error {
+    Error::Config {
+        file: file.to_owned(),
+        message,
+    }
+}
+
+impl Config {
+    /// Looks for `.sops.yaml` in `start_dir` and its parents (at most 100 levels).
+    pub fn find(start_dir: &Path) -> Result<Option<(PathBuf, Config)>, Error> {
+        let mut dir = Some(start_dir);
+        for _ in 0..100 {
+            let Some(d) = dir else { break };
+            let candidate = d.join(FILE_NAME);
+            if candidate.is_file() {
+                let c = Config::load(&candidate)?;
+                return Ok(Some((candidate, c)));
+            }
+            dir = d.parent();
+        }
+        Ok(None)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| config_err(path, format!("cannot read: {e}")))?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses config text (`file` names it in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<Config, Error> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let c: Config = serde_saphyr::from_str(text)
+            .map_err(|e| config_err(file, format!("invalid .sops.yaml: {e}")))?;
+        for (i, r) in c.creation_rules.iter().enumerate() {
+            r.crypt_rule()
+                .map_err(|m| config_err(file, format!("creation_rules[{i}]: {m}")))?;
+            if let Some(re) = &r.path_regex {
+                regex::Regex::new(re).map_err(|e| {
+                    config_err(file, format!("creation_rules[{i}].path_regex: {e}"))
+                })?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// The options of the first rule matching `file` (made relative to `config_dir` when it
+    /// is absolute). No matching rule is an error, as in sops.
+    pub fn options_for(&self, config_dir: &Path, file: &Path) -> Result<EncryptOptions, Error> {
+        let rel = relative_to(file, config_dir);
+        let rel_text = rel.to_string_lossy().replace('\\', "/");
+        for rule in &self.creation_rules {
+            let matches = match &rule.path_regex {
+                None => true,
+                Some(re) => regex::Regex::new(re)
+                    .map(|r| r.is_match(&rel_text))
+                    .unwrap_or(false),
+            };
+            if matches {
+                return rule
+                    .options()
+                    .map_err(|m| config_err(&config_dir.join(FILE_NAME), m));
+            }
+        }
+        Err(Error::NoCreationRule {
+            file: file.to_owned(),
+            config: config_dir.join(FILE_NAME),
+        })
+    }
+}
+
+/// `file` relative to `dir` if it lies below it (lexically, after removing `.` and `..`).
+fn relative_to(file: &Path, dir: &Path) -> PathBuf {
+    let clean = |p: &Path| {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let f = clean(file);
+    match f.strip_prefix(clean(dir)) {
+        Ok(r) if file.is_absolute() => r.to_owned(),
+        _ => f,
+    }
+}
+
+impl CreationRule {
+    fn crypt_rule(&self) -> Result<Option<super::CryptRule>, String> {
+        let fields = [
+            ("unencrypted_suffix", &self.unencrypted_suffix),
+            ("encrypted_suffix", &self.encrypted_suffix),
+            ("unencrypted_regex", &self.unencrypted_regex),
+            ("encrypted_regex", &self.encrypted_regex),
+            ("unencrypted_comment_regex", &self.unencrypted_comment_regex),
+            ("encrypted_comment_regex", &self.encrypted_comment_regex),
+        ];
+        let set: Vec<_> = fields
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
+            .collect();
+        match set.as_slice() {
+            [] => Ok(None),
+            [(k, v)] => Ok(rule_from_field(k, (*v).clone())),
+            _ => Err(format!(
+                "only one of {} may be set",
+                set.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The rule as encryption options.
+    pub fn options(&self) -> Result<EncryptOptions, String> {
+        let mut key_groups: Vec<Vec<String>> = self
+            .key_groups
+            .iter()
+            .map(|g| g.age.iter().flat_map(|a| split_recipients(a)).collect())
+            .collect();
+        if key_groups.is_empty() {
+            if let Some(a) = &self.age {
+                key_groups.push(a.recipients());
+            }
+        }
+        Ok(EncryptOptions {
+            key_groups,
+            shamir_threshold: self.shamir_threshold.unwrap_or(0),
+            rule: self.crypt_rule()?,
+            mac_only_encrypted: self.mac_only_encrypted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sops::CryptRule;
+
+    const CFG: &str = r#"
+creation_rules:
+  - path_regex: ^secrets/.*\.yaml$
+    encrypted_regex: ^(data|stringData)$
+    age: "age1a, age1b"
+  - path_regex: \.env$
+    key_groups:
+      - age: [age1a]
+      - age: [age1b]
+    shamir_threshold: 2
+  - age:
+      - age1c
+"#;
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let c = Config::parse(Path::new(".sops.yaml"), CFG).unwrap();
+        let dir = Path::new("/repo");
+        let o = c
+            .options_for(dir, Path::new("/repo/secrets/x.yaml"))
+            .unwrap();
+        assert_eq!(
+            o.key_groups,
+            vec![vec!["age1a".to_owned(), "age1b".to_owned()]]
+        );
+        assert_eq!(
+            o.rule,
+            Some(CryptRule::EncryptedRegex("^(data|stringData)$".into()))
+        );
+        let o = c.options_for(dir, Path::new("/repo/a/.env")).unwrap();
+        assert_eq!(o.key_groups.len(), 2);
+        assert_eq!(o.shamir_threshold, 2);
+        let o = c
+            .options_for(dir, Path::new("/repo/other/secrets/x.yaml"))
+            .unwrap();
+        assert_eq!(o.key_groups, vec![vec!["age1c".to_owned()]]);
+    }
+
+    #[test]
+    fn bad_configs_are_errors_naming_the_rule() {
+        let e = Config::parse(
+            Path::new("c.yaml"),
+            "creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("creation_rules[0]"), "{e}");
+        assert!(Config::parse(Path::new("c.yaml"), "creation_rules: 3\n").is_err());
+        let c = Config::parse(
+            Path::new("c.yaml"),
+            "creation_rules:\n  - path_regex: nope\n    age: age1x\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            c.options_for(Path::new("/r"), Path::new("/r/a.yaml")),
+            Err(Error::NoCreationRule { .. })
+        ));
+    }
+}

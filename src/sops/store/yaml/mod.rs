@@ -1,0 +1,111 @@
+//! The SOPS YAML store's codec: YAML text to and from [`Tree`], byte-compatible with Go
+//! sops 3.11 (Go yaml.v3 underneath). It knows nothing of encryption or of the `sops`
+//! metadata key, which is a normal entry here; it never prints.
+//!
+//! - [`parse`] reads every document: comments become [`crate::sops::Item::Comment`] /
+//!   [`Value::Comment`](crate::sops::Value::Comment) items, anchors and aliases are expanded,
+//!   `<<` stays a key, scalars are typed as yaml.v3 types them (`resolve`).
+//! - [`emit`] writes what sops writes (`emit`).
+//!
+//! Known differences from Go, all in layouts sops itself never produces from a file it read:
+//! comments of an empty collection are written above its key; a collection item's trailing
+//! comments stay at the item's level.
+
+mod emit;
+mod parse;
+mod resolve;
+
+use crate::sops::Tree;
+
+/// Parses YAML text into a tree, one branch per document.
+pub fn parse(src: &str) -> Result<Tree, Error> {
+    parse::parse(src)
+}
+
+/// Writes a tree as sops does; `indent` is the indentation step (sops' default is 4).
+pub fn emit(tree: &Tree, indent: usize) -> String {
+    emit::emit(tree, indent)
+}
+
+/// A YAML file that sops would not load. Positions are 1-based; `path` is the key path of the
+/// offending node (`a.b[2].c`, empty at the top). Never carries a value.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}, column {column}{}: {kind}", if path.is_empty() { String::new() } else { format!(" (at {path})") })]
+pub struct Error {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// Key path of the node, `a.b[2].c`.
+    pub path: String,
+    /// What is wrong.
+    pub kind: ErrorKind,
+}
+
+/// What is wrong with a YAML file.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// Not YAML at all.
+    #[error("YAML syntax error: {0}")]
+    Syntax(String),
+    /// No document in the file.
+    #[error("the file has no YAML document (sops: \"File cannot be completely empty\")")]
+    Empty,
+    /// A document is a list.
+    #[error("a YAML document that is a list is not supported")]
+    TopLevelList,
+    /// A document is a single value.
+    #[error("a YAML document that is a single value is not supported")]
+    TopLevelScalar,
+    /// A key appears twice in one map.
+    #[error("duplicate key")]
+    DuplicateKey,
+    /// A key is not a string.
+    #[error("the key is a {0}, but keys must be strings")]
+    NonStringKey(&'static str),
+    /// An integer in [2^63, 2^64), which Go reads as uint64 and sops rejects.
+    #[error("integer too large for int64 (sops: \"unknown type: uint64\")")]
+    Uint64,
+    /// A value does not fit its explicit tag.
+    #[error("a !!{found} value cannot be decoded as !!{tag}")]
+    TagMismatch {
+        /// what the text is
+        found: &'static str,
+        /// the tag written
+        tag: String,
+    },
+    /// `!!binary` that is not base64 of UTF-8 text.
+    #[error("!!binary value is not base64-encoded UTF-8 text")]
+    BadBinary,
+    /// A merge key `<<` whose value is neither a map nor a list of maps.
+    #[error("the merge key << needs a map or a list of maps")]
+    BadMerge,
+    /// Aliases expand to too much data.
+    #[error("the document expands aliases too often")]
+    ExcessiveAliasing,
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        Some(
+            match self.kind {
+                ErrorKind::Syntax(_) => "fix the YAML syntax at that position",
+                ErrorKind::Empty => "put at least one map in the file (`{}` for an empty one)",
+                ErrorKind::TopLevelList | ErrorKind::TopLevelScalar => {
+                    "sops needs every document to be a map: put the value under a key"
+                }
+                ErrorKind::DuplicateKey => "remove or rename one of the two keys",
+                ErrorKind::NonStringKey(_) => "quote the key: `\"1\": value`",
+                ErrorKind::Uint64 => "quote the number to keep it as a string",
+                ErrorKind::TagMismatch { .. } => "remove the tag or fix the value",
+                ErrorKind::BadBinary => "store the text without the !!binary tag",
+                ErrorKind::BadMerge => "point << at a map anchor: `<<: *defaults`",
+                ErrorKind::ExcessiveAliasing => "expand the aliases by hand",
+            }
+            .to_owned(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+//! The installation spec: `installations/<name>/installation.yaml` (`apiVersion:
+//! mcb/v1alpha1`, `kind: Installation`). Owns the serde types with their defaults, parsing
+//! with errors that name file, line, YAML path and a fix, the cross-field checks, the JSON
+//! Schema (`schemas/installation.schema.json`) and the annotated example.
+//!
+//! It reads no file itself (callers pass the text and the name to report) and never prints.
+
+mod types;
+
+use std::path::{Path, PathBuf};
+
+pub use types::*;
+
+/// The annotated example spec (`mcb example-spec`, `mcb init-installation --example`).
+pub const EXAMPLE: &str = include_str!("../../templates/example-installation.yaml");
+
+/// The spec's `apiVersion`.
+pub const API_VERSION: &str = "mcb/v1alpha1";
+/// The spec's `kind`.
+pub const KIND: &str = "Installation";
+
+/// A spec that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The YAML does not match the spec's types (unknown field, wrong type, bad value).
+    #[error("{}:{line}:{column}: {path}: {message}", file.display())]
+    Parse {
+        /// the spec file
+        file: PathBuf,
+        /// 1-based line of the offending node (0 when unknown)
+        line: u64,
+        /// 1-based column
+        column: u64,
+        /// YAML path of the offending value (`provider.capa.region`), `.` for the root
+        path: String,
+        /// what the parser said
+        message: String,
+    },
+    /// The types are fine but the values do not fit together.
+    #[error("{}: {path}: {message}", file.display())]
+    Invalid {
+        /// the spec file
+        file: PathBuf,
+        /// YAML path of the offending value
+        path: String,
+        /// what is wrong
+        message: String,
+        /// what to do
+        hint: String,
+    },
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            Error::Parse { .. } => {
+                "fix the value at that path; `mcb schema` prints every field and \
+                 `mcb example-spec` an annotated example"
+                    .into()
+            }
+            Error::Invalid { hint, .. } => hint.clone(),
+        })
+    }
+}
+
+/// Parses and checks a spec. `file` is only used in error messages.
+pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
+    let mut path = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(src, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = Some(e.path().to_string());
+            e.into_inner()
+        })
+    });
+    let spec: Installation = parsed.map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        Error::Parse {
+            file: file.to_path_buf(),
+            line,
+            column,
+            path: path.unwrap_or_else(|| ".".into()),
+            message: clean_message(&e.without_snippet().to_string()),
+        }
+    })?;
+    spec.check()
+        .map_err(|(path, message, hint)| Error::Invalid {
+            file: file.to_path_buf(),
+            path,
+            message,
+            hint,
+        })?;
+    Ok(spec)
+}
+
+/// serde-saphyr prefixes `error: line N column M: `; we print the location ourselves.
+fn clean_message(m: &str) -> String {
+    let m = m.lines().next().unwrap_or(m).trim();
+    let m = m.strip_prefix("error: ").unwrap_or(m);
+    match m.strip_prefix("line ") {
+        Some(rest) => match rest.split_once(": ") {
+            Some((loc, msg)) if loc.contains("column") => msg.to_string(),
+            _ => m.to_string(),
+        },
+        None => m.to_string(),
+    }
+}
+
+/// The JSON Schema of the spec, pretty-printed with a trailing newline (what
+/// `schemas/installation.schema.json` holds and `mcb schema` prints).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Installation);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests;

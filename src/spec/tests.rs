@@ -1,0 +1,109 @@
+use super::*;
+use crate::Help;
+
+fn p(src: &str) -> Result<Installation, Error> {
+    parse(src, Path::new("installations/x/installation.yaml"))
+}
+
+const MIN: &str = "apiVersion: mcb/v1alpha1\nkind: Installation\nname: x1\nbaseDomain: x1.example.com\nprovider:\n  capa:\n    region: eu-west-1\ngit:\n  url: ssh://git@github.com/o/r\n";
+
+#[test]
+fn example_parses_and_defaults_apply() {
+    let s = p(EXAMPLE).unwrap();
+    assert_eq!(s.name.as_str(), "gauss");
+    assert_eq!(s.provider.id(), "capa");
+    let m = p(MIN).unwrap();
+    assert_eq!(m.kubernetes_version, "v1.33.4");
+    assert_eq!(m.control_plane.replicas, 3);
+    assert_eq!(m.git.branch, "main");
+    assert_eq!(m.api_endpoint(), "api.x1.example.com");
+    assert_eq!(m.api_port(), 6443);
+    assert_eq!(m.oidc_issuer(), "https://dex.x1.example.com");
+}
+
+#[test]
+fn unknown_field_names_line_and_path() {
+    let src = MIN.replace(
+        "    region: eu-west-1\n",
+        "    region: eu-west-1\n    regoin: x\n",
+    );
+    let e = p(&src).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("installations/x/installation.yaml:8:"),
+        "{msg}"
+    );
+    assert!(msg.contains("provider.capa"), "{msg}");
+    assert!(msg.contains("regoin"), "{msg}");
+    assert!(e.help().unwrap().contains("mcb schema"));
+}
+
+#[test]
+fn wrong_type_and_bad_name_and_unknown_provider() {
+    let e = p(&format!("{MIN}workers:\n  replicas: three\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":11:") && e.contains("workers.replicas"), "{e}");
+    let e = p(&MIN.replace("name: x1", "name: X_1"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":3:") && e.contains("name") && e.contains("DNS-1123"),
+        "{e}"
+    );
+    let e = p(&MIN.replace("capa:", "gke:")).unwrap_err().to_string();
+    assert!(e.contains("gke") && e.contains("capa"), "{e}");
+}
+
+#[test]
+fn cross_field_checks() {
+    let e = p(&MIN.replace("ssh://", "https://")).unwrap_err();
+    assert!(e.to_string().contains("git.url"), "{e}");
+    let s = format!("{MIN}oidc:\n  staticClients:\n    - id: a.b\n    - id: a-b\n");
+    let e = p(&s).unwrap_err().to_string();
+    assert!(e.contains("oidc.staticClients[1].id"), "{e}");
+    let e = p(&format!("{MIN}sops:\n  recipients: [nope]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sops.recipients[0]"), "{e}");
+}
+
+#[test]
+fn dex_env_names_follow_the_convention() {
+    assert_eq!(
+        dex_client_secret_env("grafana"),
+        "DEX_CLIENT_GRAFANA_SECRET"
+    );
+    assert_eq!(
+        dex_client_secret_env("my-app.v2"),
+        "DEX_CLIENT_MY_APP_V2_SECRET"
+    );
+}
+
+/// `schemas/installation.schema.json` must be what the types generate.
+/// Regenerate with `MCB_UPDATE_SCHEMA=1 cargo test --lib spec::`.
+#[test]
+fn schema_file_matches_types() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/installation.schema.json");
+    let want = schema_json();
+    if std::env::var_os("MCB_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{} is stale: run MCB_UPDATE_SCHEMA=1 cargo test --lib spec::",
+        path.display()
+    );
+    // And the example validates against it.
+    let schema: serde_json::Value = serde_json::from_str(&want).unwrap();
+    let example: serde_json::Value = serde_saphyr::from_str(EXAMPLE).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    assert!(
+        v.is_valid(&example),
+        "{:?}",
+        v.iter_errors(&example)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,614 @@
+//! The spec's serde types. Keys are camelCase like Kubernetes; every optional field has a
+//! default here, so the rest of mcb reads one resolved value.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+/// A check failure: (YAML path, message, hint).
+pub(crate) type Invalid = (String, String, String);
+
+/// A DNS-1123 label: lowercase letters, digits and `-`, at most 63, starting and ending
+/// alphanumeric. Names of installations, organizations and connectors.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if is_dns1123_label(&s) {
+            Ok(Name(s))
+        } else {
+            Err(format!(
+                "invalid name {s:?}: must be a DNS-1123 label (lowercase a-z, 0-9 and '-', \
+                 1 to 63 characters, starting and ending with a letter or digit)"
+            ))
+        }
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0
+    }
+}
+
+impl JsonSchema for Name {
+    fn schema_name() -> Cow<'static, str> {
+        "Name".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A DNS-1123 label.",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 63,
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+        })
+    }
+}
+
+/// Whether `s` is a DNS-1123 label.
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether `s` is a DNS-1123 subdomain (dot-separated labels, at most 253).
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// The fixed `apiVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    /// the first version
+    #[serde(rename = "mcb/v1alpha1")]
+    V1Alpha1,
+}
+
+/// The fixed `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Kind {
+    /// the only kind
+    Installation,
+}
+
+/// One management cluster installation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "mcb Installation")]
+pub struct Installation {
+    /// `mcb/v1alpha1`
+    pub api_version: ApiVersion,
+    /// `Installation`
+    pub kind: Kind,
+    /// The installation and its cluster's name (DNS-1123 label).
+    pub name: Name,
+    /// DNS domain under which the installation's endpoints live (`api.`, `dex.`…).
+    pub base_domain: String,
+    /// The infrastructure provider and its settings: exactly one of capa, capz, capv,
+    /// openstack, cloud-director.
+    pub provider: Provider,
+    /// The Kubernetes API server endpoint.
+    #[serde(default)]
+    pub api_server: ApiServer,
+    /// Kubernetes version of the cluster (`v1.33.4`).
+    #[serde(default = "default_kubernetes_version")]
+    pub kubernetes_version: String,
+    /// Control plane machines.
+    #[serde(default = "default_control_plane")]
+    pub control_plane: NodePool,
+    /// Worker machines.
+    #[serde(default = "default_workers")]
+    pub workers: NodePool,
+    /// The Flux install.
+    #[serde(default)]
+    pub flux: Flux,
+    /// The config repo Flux syncs from.
+    pub git: Git,
+    /// SOPS recipients besides the installation's own key.
+    #[serde(default)]
+    pub sops: Sops,
+    /// OIDC (Dex) settings.
+    #[serde(default)]
+    pub oidc: Oidc,
+    /// The GitHub App used by Flux (with `git.auth: github-app`) and by mcb.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_app: Option<GithubApp>,
+    /// Organizations (tenants) to create as Organization CRs.
+    #[serde(default)]
+    pub organizations: Vec<Organization>,
+    /// Extra values for templates, under `values.` in every template.
+    #[serde(default)]
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_kubernetes_version() -> String {
+    "v1.33.4".into()
+}
+fn default_control_plane() -> NodePool {
+    NodePool { replicas: 3 }
+}
+fn default_workers() -> NodePool {
+    NodePool { replicas: 3 }
+}
+
+/// The infrastructure provider (Cluster API infrastructure provider) and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Provider {
+    /// AWS (CAPA)
+    Capa(Capa),
+    /// Azure (CAPZ)
+    Capz(Capz),
+    /// vSphere (CAPV)
+    Capv(Capv),
+    /// OpenStack (CAPO)
+    Openstack(Openstack),
+    /// VMware Cloud Director (CAPVCD)
+    CloudDirector(CloudDirector),
+}
+
+impl Provider {
+    /// The provider's key in the spec (`capa`, `cloud-director`…), also its template dir.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Provider::Capa(_) => "capa",
+            Provider::Capz(_) => "capz",
+            Provider::Capv(_) => "capv",
+            Provider::Openstack(_) => "openstack",
+            Provider::CloudDirector(_) => "cloud-director",
+        }
+    }
+}
+
+/// AWS settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capa {
+    /// AWS region (`eu-central-1`).
+    pub region: String,
+    /// EC2 instance type of control plane and workers.
+    #[serde(default = "default_capa_instance")]
+    pub instance_type: String,
+    /// EC2 key pair for SSH access, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key_name: Option<String>,
+}
+fn default_capa_instance() -> String {
+    "m6i.xlarge".into()
+}
+
+/// Azure settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capz {
+    /// Azure location (`westeurope`).
+    pub location: String,
+    /// Subscription ID.
+    pub subscription_id: String,
+    /// Resource group [default: the installation name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
+    /// VM size of control plane and workers.
+    #[serde(default = "default_capz_vm")]
+    pub vm_size: String,
+    /// Name of the AzureClusterIdentity to use.
+    #[serde(default = "default_capz_identity")]
+    pub identity_name: String,
+}
+fn default_capz_vm() -> String {
+    "Standard_D4s_v5".into()
+}
+fn default_capz_identity() -> String {
+    "cluster-identity".into()
+}
+
+/// vSphere settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capv {
+    /// vCenter host name.
+    pub server: String,
+    /// TLS thumbprint of vCenter (SHA-256, `AA:BB:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbprint: Option<String>,
+    /// Datacenter.
+    pub datacenter: String,
+    /// Datastore.
+    pub datastore: String,
+    /// Network (port group).
+    pub network: String,
+    /// VM template to clone.
+    pub template: String,
+    /// VM folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Resource pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_pool: Option<String>,
+}
+
+/// OpenStack settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Openstack {
+    /// Cloud name in the clouds.yaml secret.
+    #[serde(default = "default_openstack_cloud")]
+    pub cloud_name: String,
+    /// ID of the external network for floating IPs.
+    pub external_network_id: String,
+    /// Flavor of control plane and workers.
+    pub flavor: String,
+    /// Image name.
+    pub image: String,
+    /// Nova key pair for SSH access, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key_name: Option<String>,
+}
+fn default_openstack_cloud() -> String {
+    "openstack".into()
+}
+
+/// VMware Cloud Director settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudDirector {
+    /// Cloud Director URL (`https://vcd.example.com`).
+    pub site: String,
+    /// Organization in Cloud Director.
+    pub org: String,
+    /// Virtual datacenter.
+    pub vdc: String,
+    /// Org VDC network.
+    pub ovdc_network: String,
+    /// Catalog holding the template.
+    pub catalog: String,
+    /// vApp template to clone.
+    pub template: String,
+    /// VM sizing policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing_policy: Option<String>,
+}
+
+/// The API server endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiServer {
+    /// Host name or IP [default: `api.<baseDomain>`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Port [default: 6443].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// A group of machines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePool {
+    /// Number of machines.
+    pub replicas: u32,
+}
+
+/// The Flux install.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Flux {
+    /// Flux version; its install manifests are vendored in mcb (`templates/flux/<version>/`).
+    #[serde(default = "default_flux_version")]
+    pub version: String,
+}
+impl Default for Flux {
+    fn default() -> Self {
+        Flux {
+            version: default_flux_version(),
+        }
+    }
+}
+fn default_flux_version() -> String {
+    "v2.4.0".into()
+}
+
+/// The config repo Flux syncs from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Git {
+    /// Clone URL: `ssh://git@github.com/org/repo` for deploy keys, `https://…` for a GitHub App.
+    pub url: String,
+    /// Branch Flux follows.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// How Flux authenticates.
+    #[serde(default)]
+    pub auth: GitAuth,
+}
+fn default_branch() -> String {
+    "main".into()
+}
+
+/// How Flux authenticates to the config repo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitAuth {
+    /// SSH deploy key (Secret `flux-system` with `identity`, `known_hosts`)
+    #[default]
+    Ssh,
+    /// GitHub App (Secret `flux-system` with `githubAppID`, …; needs `githubApp`)
+    GithubApp,
+}
+
+/// SOPS recipients.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sops {
+    /// age recipients (`age1…`) of admins and teams who may decrypt every secret.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+/// OIDC (Dex) settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Oidc {
+    /// Dex's issuer URL [default: `https://dex.<baseDomain>`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Upstream identity providers.
+    #[serde(default)]
+    pub connectors: Vec<Connector>,
+    /// Dex static clients (secrets are generated by mcb).
+    #[serde(default)]
+    pub static_clients: Vec<StaticClient>,
+}
+
+/// A Dex connector. Its client secret comes from Secret `dex-connectors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Connector {
+    /// Connector id (DNS-1123 label).
+    pub id: Name,
+    /// Dex connector type (`github`, `oidc`, `ldap`, …).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Display name.
+    pub name: String,
+    /// Connector config without the client secret (`clientID`, `orgs`, …).
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+impl Connector {
+    /// The env var holding its client secret: `DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
+    pub fn secret_env(&self) -> String {
+        format!(
+            "DEX_CONNECTOR_{}_CLIENT_SECRET",
+            env_token(self.id.as_str())
+        )
+    }
+}
+
+/// A Dex static client. Its secret comes from Secret `dex-clients`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticClient {
+    /// Client id.
+    pub id: String,
+    /// Display name [default: the id].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Allowed redirect URIs.
+    #[serde(default, rename = "redirectURIs")]
+    pub redirect_uris: Vec<String>,
+}
+
+impl StaticClient {
+    /// The env var holding its secret: `DEX_CLIENT_<ID>_SECRET`.
+    pub fn secret_env(&self) -> String {
+        dex_client_secret_env(&self.id)
+    }
+}
+
+/// The env var of a Dex static client's secret (shared with `creds`; do not change):
+/// `DEX_CLIENT_` + id uppercased, every non-alphanumeric char as `_`, + `_SECRET`.
+pub fn dex_client_secret_env(id: &str) -> String {
+    format!("DEX_CLIENT_{}_SECRET", env_token(id))
+}
+
+fn env_token(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The GitHub App.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubApp {
+    /// Organization or user owning the app.
+    pub owner: String,
+    /// App id, once created or imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<u64>,
+    /// Installation id on the config repo's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<u64>,
+}
+
+/// An organization (tenant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Organization {
+    /// Name (DNS-1123 label).
+    pub name: Name,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Installation {
+    /// The API server host.
+    pub fn api_endpoint(&self) -> String {
+        self.api_server
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("api.{}", self.base_domain))
+    }
+
+    /// The API server port.
+    pub fn api_port(&self) -> u16 {
+        self.api_server.port.unwrap_or(6443)
+    }
+
+    /// Dex's issuer URL.
+    pub fn oidc_issuer(&self) -> String {
+        self.oidc
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://dex.{}", self.base_domain))
+    }
+
+    /// Cross-field checks the types cannot express.
+    pub(crate) fn check(&self) -> Result<(), Invalid> {
+        let bad = |path: &str, msg: String, hint: &str| Err((path.into(), msg, hint.into()));
+        if !is_dns1123_subdomain(&self.base_domain) {
+            return bad(
+                "baseDomain",
+                format!("{:?} is not a DNS name", self.base_domain),
+                "use lowercase labels separated by dots, e.g. `gauss.example.com`",
+            );
+        }
+        let v = &self.kubernetes_version;
+        let semver = v.strip_prefix('v').is_some_and(|r| {
+            let p: Vec<_> = r.split('.').collect();
+            p.len() == 3
+                && p.iter()
+                    .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !semver {
+            return bad(
+                "kubernetesVersion",
+                format!("{v:?} is not a version like v1.33.4"),
+                "write the version with a leading `v` and three numbers",
+            );
+        }
+        match self.git.auth {
+            GitAuth::Ssh if !(self.git.url.starts_with("ssh://")) => {
+                return bad(
+                    "git.url",
+                    format!(
+                        "{:?} is not an ssh:// URL, but git.auth is ssh",
+                        self.git.url
+                    ),
+                    "use `ssh://git@github.com/OWNER/REPO` or set `git.auth: github-app`",
+                )
+            }
+            GitAuth::GithubApp if !self.git.url.starts_with("https://") => {
+                return bad(
+                    "git.url",
+                    format!(
+                        "{:?} is not an https:// URL, but git.auth is github-app",
+                        self.git.url
+                    ),
+                    "use `https://github.com/OWNER/REPO` or set `git.auth: ssh`",
+                )
+            }
+            GitAuth::GithubApp if self.github_app.is_none() => {
+                return bad(
+                    "githubApp",
+                    "git.auth is github-app but githubApp is missing".into(),
+                    "add `githubApp: {owner: ORG}`",
+                )
+            }
+            _ => {}
+        }
+        for (i, r) in self.sops.recipients.iter().enumerate() {
+            if !r.starts_with("age1") || r.len() < 10 {
+                return bad(
+                    &format!("sops.recipients[{i}]"),
+                    format!("{r:?} is not an age recipient"),
+                    "use the public key printed by `age-keygen -y KEYFILE` (age1…)",
+                );
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.oidc.static_clients.iter().enumerate() {
+            if c.id.is_empty()
+                || !c
+                    .id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return bad(
+                    &format!("oidc.staticClients[{i}].id"),
+                    format!("{:?} is not a valid client id", c.id),
+                    "use letters, digits, '-', '_' and '.'",
+                );
+            }
+            if !seen.insert(c.secret_env()) {
+                return bad(
+                    &format!("oidc.staticClients[{i}].id"),
+                    format!("client id {:?} clashes with an earlier one", c.id),
+                    "give every static client a distinct id (ids differing only in case or punctuation share a secret name)",
+                );
+            }
+        }
+        unique(
+            self.oidc.connectors.iter().map(|c| &c.id),
+            "oidc.connectors",
+            "id",
+        )?;
+        unique(
+            self.organizations.iter().map(|o| &o.name),
+            "organizations",
+            "name",
+        )?;
+        Ok(())
+    }
+}
+
+fn unique<'a>(
+    names: impl Iterator<Item = &'a Name>,
+    list: &str,
+    field: &str,
+) -> Result<(), Invalid> {
+    let mut seen = BTreeSet::new();
+    for (i, n) in names.enumerate() {
+        if !seen.insert(n) {
+            return Err((
+                format!("{list}[{i}].{field}"),
+                format!("{n:?} appears twice"),
+                format!("every entry of {list} needs a distinct {field}"),
+            ));
+        }
+    }
+    Ok(())
+}
