@@ -9,6 +9,7 @@ mod init;
 pub mod output;
 pub mod publish;
 mod render;
+mod rotate;
 mod schema;
 mod secrets;
 
@@ -119,6 +120,9 @@ pub enum Command {
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
+    /// Rotate credentials that are due (or named) as a reviewed pull request
+    #[command(long_about = rotate::LONG_ABOUT)]
+    Rotate(Box<rotate::Args>),
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
     Secrets(Box<secrets::Args>),
@@ -185,5 +189,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::InitInstallation(a) => init::run(&g, a),
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
+        Command::Rotate(a) => rotate::run(&g, *a),
     }
 }

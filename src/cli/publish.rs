@@ -208,6 +208,25 @@ impl PublishArgs {
     }
 }
 
+impl PublishArgs {
+    /// [`PublishArgs::resolve`] from the process environment, with the PR target (and its
+    /// GitHub credentials) when `--pr` is given.
+    pub fn resolve_from_env(
+        &self,
+    ) -> Result<(PublishOptions, Option<mcb::ops::publish::PrTarget>), UsageError> {
+        let var = |k: &str| std::env::var(k).ok();
+        let publish = self.resolve(var)?;
+        let pr = match publish.pr {
+            Some(options) => Some(mcb::ops::publish::PrTarget {
+                options,
+                auth: forge_auth(var)?,
+            }),
+            None => None,
+        };
+        Ok((publish.git, pr))
+    }
+}
+
 /// GitHub credentials from the environment: `GITHUB_TOKEN`, else a GitHub App from
 /// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE` (+ `GITHUB_APP_INSTALLATION_ID`).
 pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {

@@ -25,6 +25,9 @@ pub struct CredentialChange {
     pub id: String,
     /// e.g. `sha256:ab12…` of the public part
     pub fingerprint: Option<String>,
+    /// the fingerprint it replaced (rotations), so a reviewer sees before and after
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
     /// expiry, RFC 3339
     pub not_after: Option<String>,
 }
@@ -60,7 +63,7 @@ pub fn render(s: &ChangeSummary) -> String {
     if !s.credentials.is_empty() {
         let mut creds = s.credentials.clone();
         creds.sort();
-        out.push_str("### Credentials\n\n| action | kind | id | fingerprint | not after |\n|---|---|---|---|---|\n");
+        out.push_str("### Credentials\n\n| action | kind | id | fingerprint (before → after) | not after |\n|---|---|---|---|---|\n");
         for c in &creds {
             let action = match c.action {
                 CredentialAction::Created => "created",
@@ -71,10 +74,7 @@ pub fn render(s: &ChangeSummary) -> String {
                 "| {action} | {} | {} | {} | {} |",
                 cell(&c.kind),
                 cell(&c.id),
-                c.fingerprint
-                    .as_deref()
-                    .map(cell)
-                    .unwrap_or_else(|| "—".into()),
+                fingerprints(c),
                 c.not_after
                     .as_deref()
                     .map(cell)
@@ -107,6 +107,19 @@ pub fn render(s: &ChangeSummary) -> String {
     }
     out.push_str("---\nOpened by mcb. Secret values are SOPS-encrypted and never shown here; review the plaintext parts of the diff.\n");
     out
+}
+
+/// `after`, or `before → after` for a rotation.
+fn fingerprints(c: &CredentialChange) -> String {
+    let after = c
+        .fingerprint
+        .as_deref()
+        .map(cell)
+        .unwrap_or_else(|| "—".into());
+    match &c.previous {
+        Some(before) => format!("{} → {after}", cell(before)),
+        None => after,
+    }
 }
 
 /// Inside backticks: a backtick would end the span.
@@ -147,6 +160,7 @@ mod tests {
                     kind: "kubeconfig".into(),
                     id: "admin".into(),
                     fingerprint: Some("sha256:ab12".into()),
+                    previous: Some("sha256:0ld".into()),
                     not_after: Some("2027-11-25T12:00:00Z".into()),
                 },
                 CredentialChange {
@@ -154,6 +168,7 @@ mod tests {
                     kind: "ca".into(),
                     id: "cluster|x".into(),
                     fingerprint: None,
+                    previous: None,
                     not_after: None,
                 },
             ],
@@ -171,7 +186,7 @@ mod tests {
             .find("| created | `ca` | `cluster\\|x` | — | — |")
             .unwrap();
         let rotated = b
-            .find("| rotated | `kubeconfig` | `admin` | `sha256:ab12` | `2027-11-25T12:00:00Z` |")
+            .find("| rotated | `kubeconfig` | `admin` | `sha256:0ld` → `sha256:ab12` | `2027-11-25T12:00:00Z` |")
             .unwrap();
         assert!(created < rotated, "{b}");
         assert!(b.contains("2 added, 1 changed, 0 removed"), "{b}");

@@ -151,6 +151,7 @@ pub fn run(
                 kind: c.kind.clone(),
                 id: c.id.clone(),
                 fingerprint: Some(c.fingerprint.clone()),
+                previous: None,
                 not_after: c.not_after.clone(),
             })
             .collect(),
@@ -445,7 +446,7 @@ fn bootstrap_kustomization(name: &str) -> String {
 }
 
 /// The key file as age-keygen writes it.
-fn key_file(age: &sops::AgeKey, created: &str) -> SecretString {
+pub(crate) fn key_file(age: &sops::AgeKey, created: &str) -> SecretString {
     SecretString::from(format!(
         "# created: {created}\n# public key: {}\n{}\n",
         age.recipient,

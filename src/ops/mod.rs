@@ -8,6 +8,7 @@ pub mod failpoint;
 pub mod init;
 pub mod installation;
 pub mod publish;
+pub mod rotate;
 pub mod seal;
 pub mod sops_config;
 
@@ -66,6 +67,20 @@ pub enum Error {
         /// why it is needed
         why: String,
     },
+    /// `mcb rotate --only` with something it does not know.
+    #[error("cannot rotate `{given}`: unknown credential")]
+    UnknownTarget {
+        /// the `--only` value
+        given: String,
+    },
+    /// A credential that cannot be rotated in this installation (as asked).
+    #[error("cannot rotate {target}: {why}")]
+    NotRotatable {
+        /// the target (`kubeconfig/ci`)
+        target: String,
+        /// why not
+        why: String,
+    },
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
@@ -101,6 +116,8 @@ impl crate::Help for Error {
                 "pass the host's key with --git-known-hosts FILE (e.g. `ssh-keyscan {host} > FILE`)"
             ),
             Error::MissingInput { .. } => return None,
+            Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
+            Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })

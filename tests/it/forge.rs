@@ -41,6 +41,7 @@ fn summary_of(creds: &[GeneratedCredential]) -> ChangeSummary {
                 kind: c.kind.into(),
                 id: c.id.into(),
                 fingerprint: Some(c.fingerprint.clone()),
+                previous: None,
                 not_after: Some("2027-11-25T12:00:00Z".into()),
             })
             .collect(),
