@@ -111,8 +111,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     let github_app_key = match &a.import {
         Some(p) => Some(SecretString::from(
-            String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?)
-                .into_owned(),
+            String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned(),
         )),
         None => None,
     };
@@ -164,7 +163,10 @@ fn print_human(report: &rotate::Report) {
         println!("  {}/{}  {before} -> {after}{until}", c.kind, c.id);
     }
     if let Some(k) = &report.age_key_file {
-        println!("\nnew age key file: {} (keep it safe; it is the only copy)", k.display());
+        println!(
+            "\nnew age key file: {} (keep it safe; it is the only copy)",
+            k.display()
+        );
     }
     if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
         println!("committed on branch {b} ({})", &c[..c.len().min(12)]);

@@ -21,9 +21,9 @@ use crate::k8s::Secret;
 use crate::ops::installation::{self, Loaded};
 use crate::ops::publish::{self, Outcome, PrTarget};
 use crate::ops::seal::SopsSealer;
+use crate::progress::Progress;
 use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
-use crate::progress::Progress;
 use crate::{pki, Env, Error};
 
 pub use targets::Target;
@@ -89,6 +89,9 @@ pub(crate) struct Work<'a> {
     fresh_data_keys: bool,
     changes: Vec<CredentialChange>,
     notes: Vec<String>,
+    /// a branch suffix that overrides the targets' (a later step of a multi-step rotation
+    /// gets its own branch and PR)
+    branch_suffix: Option<String>,
     /// a new age key to hand to the user after the commit (key file text)
     new_key_file: Option<SecretString>,
     /// the identities that open the installation's files (after this rotation too)
@@ -154,7 +157,10 @@ fn publish_work(
         ids: &work.ids,
         fresh: work.fresh_data_keys,
     };
-    let what = targets::branch_suffix(targets);
+    let what = work
+        .branch_suffix
+        .clone()
+        .unwrap_or_else(|| targets::branch_suffix(&req.only));
     let branch = crate::git::branch_name("rotate", &format!("{name}{what}"), None)?;
     let described: Vec<String> = targets.iter().map(Target::to_string).collect();
     let request = publish::Request {
@@ -240,6 +246,7 @@ impl<'a> Work<'a> {
             fresh_data_keys: false,
             changes: Vec::new(),
             notes: Vec::new(),
+            branch_suffix: None,
             new_key_file: None,
             ids,
             key_text,
@@ -257,7 +264,10 @@ impl<'a> Work<'a> {
 
     /// The decrypted Secrets, in file order.
     fn secrets(&self) -> Vec<Secret> {
-        self.files.values().map(|f| clone_secret(&f.secret)).collect()
+        self.files
+            .values()
+            .map(|f| clone_secret(&f.secret))
+            .collect()
     }
 
     /// The repo path of the file holding Secret `name`.
@@ -292,7 +302,8 @@ impl<'a> Work<'a> {
             )
         });
         let plain = s.to_yaml();
-        self.files.insert(path.clone(), SecretFile { plain, secret: s });
+        self.files
+            .insert(path.clone(), SecretFile { plain, secret: s });
         self.changed.insert(path);
     }
 
@@ -335,7 +346,10 @@ impl<'a> Work<'a> {
         for (path, f) in &self.files {
             if all || self.changed.contains(path) {
                 let bytes = f.plain.expose_secret().clone();
-                files.insert(path.clone(), crate::fileset::Content::Secret(SecretBox::new(Box::new(bytes))));
+                files.insert(
+                    path.clone(),
+                    crate::fileset::Content::Secret(SecretBox::new(Box::new(bytes))),
+                );
             }
         }
         files
@@ -372,7 +386,12 @@ impl Sealer for RotatingSealer<'_> {
         if !self.fresh {
             return Ok(sealed);
         }
-        sops::rotate_data_key(self.env, &sealed, Format::from_path(Path::new(path)), self.ids)
-            .map_err(|e| SealError(format!("{path}: {e}")))
+        sops::rotate_data_key(
+            self.env,
+            &sealed,
+            Format::from_path(Path::new(path)),
+            self.ids,
+        )
+        .map_err(|e| SealError(format!("{path}: {e}")))
     }
 }

@@ -10,4 +10,5 @@ mod git;
 mod init;
 mod interop;
 mod pki;
+mod rotate;
 mod secrets;

@@ -144,10 +144,7 @@ impl Target {
 /// The installation's PKI from its decrypted Secrets.
 fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
     let name = w.name().to_owned();
-    let ns = w
-        .secret(&pki::secret_name(&name, "ca"))?
-        .namespace
-        .clone();
+    let ns = w.secret(&pki::secret_name(&name, "ca"))?.namespace.clone();
     Ok(ClusterPki::from_secrets(
         &name,
         &ns,
@@ -364,6 +361,7 @@ fn age_key(w: &mut Work<'_>) -> Result<(), Error> {
             current.extra.remove("phase");
             current.subject = old.as_ref().and_then(|o| o.subject.clone());
             w.fresh_data_keys = true;
+            w.branch_suffix = Some("-age-key-step2".into());
             w.notes.push(format!(
                 "step 2 of 2: the old age key opens none of these files; after the merge, give the cluster only the new key (`mcb bootstrap {} --age-key-file NEW`) and destroy the old one",
                 w.name()

@@ -1,0 +1,421 @@
+//! `mcb rotate` end to end: an installation made by `mcb init-installation --example`, then
+//! each kind of rotation; the real Go sops and openssl check the result, and every file
+//! that should not change is compared byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+use crate::init::{config_repo, git, go_sops_decrypt, init, secret_files};
+use crate::support::{run, tool, Run, TestEnv};
+
+/// A fresh installation `demo` on branch mcb/init-demo, and its key file.
+fn installation() -> (TestEnv, PathBuf, PathBuf) {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    (t, repo, key)
+}
+
+/// `mcb rotate demo ARGS`, with another seed than init's so new material differs.
+fn rotate(t: &TestEnv, repo: &Path, args: &[&str]) -> Run {
+    let mut c = t.mcb();
+    c.env("MCB_INSECURE_TEST_SEED", "43")
+        .arg("--repo")
+        .arg(repo)
+        .args(["rotate", "demo"])
+        .args(args);
+    run(c)
+}
+
+/// Every file of the work tree (not .git), by relative path.
+fn snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![repo.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap() == ".git" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(repo).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Paths whose bytes differ (or that appeared or vanished).
+fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> BTreeSet<String> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn set(paths: &[&str]) -> BTreeSet<String> {
+    paths
+        .iter()
+        .map(|p| format!("installations/demo/{p}"))
+        .collect()
+}
+
+/// A decrypted Secret's data value `key` (Go sops, JSON output).
+fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) -> Vec<u8> {
+    let mut c = t.command(tool("sops"));
+    c.env("SOPS_AGE_KEY_FILE", age_key)
+        .args(["decrypt", "--output-type", "json"])
+        .arg(file);
+    let out = run(c).ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let b64 = v["data"][key].as_str().unwrap_or_else(|| panic!("{key}"));
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+fn secrets_file(repo: &Path, name: &str) -> PathBuf {
+    repo.join(format!("installations/demo/secrets/{name}.sops.yaml"))
+}
+
+/// The PEM inside a kubeconfig's `client-certificate-data`.
+fn client_cert(kubeconfig: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(kubeconfig);
+    let b64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-certificate-data: "))
+        .unwrap();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap()
+}
+
+#[test]
+fn kubeconfig_admin_is_reissued_from_the_same_ca_and_nothing_else_changes() {
+    let (t, repo, key) = installation();
+    let kc_file = secrets_file(&repo, "demo-kubeconfig");
+    let old_kc = secret_value(&t, &kc_file, &key, "value");
+    let before = snapshot(&repo);
+    let key_arg = key.to_str().unwrap();
+    let r = rotate(
+        &t,
+        &repo,
+        &["--only", "kubeconfig/admin", "--age-key-file", key_arg],
+    )
+    .ok();
+    assert!(r.stdout.contains("kubeconfig/admin"), "{}", r.stdout);
+    let after = snapshot(&repo);
+    assert_eq!(
+        changed(&before, &after),
+        set(&["credentials.yaml", "secrets/demo-kubeconfig.sops.yaml"])
+    );
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/rotate-demo-kubeconfig-admin"
+    );
+    assert_eq!(git(&t, &repo, &["status", "--porcelain"]), "");
+
+    // The new client cert verifies against the unchanged CA (openssl), and is new.
+    let new_kc = secret_value(&t, &kc_file, &key, "value");
+    assert_ne!(client_cert(&old_kc), client_cert(&new_kc));
+    let ca = secret_value(&t, &secrets_file(&repo, "demo-ca"), &key, "tls.crt");
+    let (ca_pem, cert_pem) = (t.path().join("ca.pem"), t.path().join("cert.pem"));
+    std::fs::write(&ca_pem, ca).unwrap();
+    std::fs::write(&cert_pem, client_cert(&new_kc)).unwrap();
+    let mut c = t.command("openssl");
+    c.args(["verify", "-CAfile"]).arg(&ca_pem).arg(&cert_pem);
+    assert!(run(c).ok().stdout.contains(": OK"));
+
+    // The inventory says when and what: rotated time, new fingerprint.
+    let inv = String::from_utf8(after["installations/demo/credentials.yaml"].clone()).unwrap();
+    let entry = inv
+        .split("- kind:")
+        .find(|e| e.contains("id: admin"))
+        .unwrap();
+    assert!(
+        entry.contains("rotated: \"2026-11-25T12:00:00Z\""),
+        "{entry}"
+    );
+    let old_inv = String::from_utf8(before["installations/demo/credentials.yaml"].clone()).unwrap();
+    let old_entry = old_inv
+        .split("- kind:")
+        .find(|e| e.contains("id: admin"))
+        .unwrap();
+    assert_ne!(entry, old_entry);
+
+    // Re-running on the branch adds a commit there (the same PR is updated).
+    rotate(
+        &t,
+        &repo,
+        &["--only", "kubeconfig/admin", "--age-key-file", key_arg],
+    )
+    .ok();
+    let branches = git(&t, &repo, &["branch", "--list", "mcb/rotate-*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+    let commits = git(
+        &t,
+        &repo,
+        &[
+            "rev-list",
+            "--count",
+            "mcb/init-demo..mcb/rotate-demo-kubeconfig-admin",
+        ],
+    );
+    assert!(matches!(commits.trim(), "1" | "2"), "{commits}");
+}
+
+#[test]
+fn due_within_picks_what_expires_and_nothing_else() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    // Right after init nothing expires within 30 days.
+    let before = snapshot(&repo);
+    let r = rotate(&t, &repo, &["--age-key-file", key_arg]).ok();
+    assert!(r.stderr.contains("nothing of demo expires"), "{}", r.stderr);
+    assert_eq!(changed(&before, &snapshot(&repo)), BTreeSet::new());
+
+    // 340 days later the admin kubeconfig (365 days) is due; the CAs (10 years) are not.
+    let mut c = t.mcb();
+    c.env("MCB_INSECURE_TEST_SEED", "43")
+        .env("MCB_TEST_NOW", "2027-10-31T12:00:00Z")
+        .arg("--repo")
+        .arg(&repo)
+        .args(["rotate", "demo", "--age-key-file", key_arg, "-o", "json"]);
+    let r = run(c).ok();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rotated: Vec<String> = report["rotated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["kind"].as_str().unwrap(),
+                c["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(rotated, ["kubeconfig/admin"]);
+    assert_ne!(
+        report["rotated"][0]["previous"],
+        report["rotated"][0]["fingerprint"]
+    );
+    assert_eq!(
+        changed(&before, &snapshot(&repo)),
+        set(&["credentials.yaml", "secrets/demo-kubeconfig.sops.yaml"])
+    );
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/rotate-demo"
+    );
+}
+
+#[test]
+fn oidc_static_client_gets_a_new_secret_and_the_others_keep_theirs() {
+    let (t, repo, key) = installation();
+    let dex = secrets_file(&repo, "dex-clients");
+    let var = "DEX_CLIENT_GRAFANA_SECRET";
+    let old = secret_value(&t, &dex, &key, var);
+    let before = snapshot(&repo);
+    rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "oidc/grafana",
+            "--age-key-file",
+            key.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        changed(&before, &snapshot(&repo)),
+        set(&["credentials.yaml", "secrets/dex-clients.sops.yaml"])
+    );
+    let new = secret_value(&t, &dex, &key, var);
+    assert_ne!(old, new);
+    assert_eq!(new.len(), 43, "32 random bytes, base64url");
+}
+
+#[test]
+fn deploy_key_is_replaced_and_the_old_one_is_named_for_removal() {
+    let (t, repo, key) = installation();
+    let flux = secrets_file(&repo, "flux-system");
+    let old = secret_value(&t, &flux, &key, "identity.pub");
+    let hosts = secret_value(&t, &flux, &key, "known_hosts");
+    let before = snapshot(&repo);
+    let r = rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "deploy-key",
+            "--age-key-file",
+            key.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("delete the old one"), "{}", r.stdout);
+    assert_eq!(
+        changed(&before, &snapshot(&repo)),
+        set(&["credentials.yaml", "secrets/flux-system.sops.yaml"])
+    );
+    assert_ne!(old, secret_value(&t, &flux, &key, "identity.pub"));
+    assert_eq!(hosts, secret_value(&t, &flux, &key, "known_hosts"));
+}
+
+#[test]
+fn sops_data_keys_change_every_file_but_no_plaintext() {
+    let (t, repo, key) = installation();
+    let files = secret_files(&repo);
+    let plain = |f: &Path| go_sops_decrypt(&t, f, &key).ok().stdout;
+    let before_plain: Vec<String> = files.iter().map(|f| plain(f)).collect();
+    let before = snapshot(&repo);
+    rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "sops-data-keys",
+            "--age-key-file",
+            key.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let after = snapshot(&repo);
+    let mut expected = BTreeSet::new();
+    for f in &files {
+        expected.insert(
+            f.strip_prefix(&repo)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    assert_eq!(changed(&before, &after), expected);
+    let after_plain: Vec<String> = files.iter().map(|f| plain(f)).collect();
+    assert_eq!(before_plain, after_plain);
+}
+
+/// The `AGE-SECRET-KEY-1` line number `i` of a key file, alone in a new file.
+fn single_key(t: &TestEnv, key_file: &Path, i: usize, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(key_file).unwrap();
+    let line = text
+        .lines()
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .nth(i)
+        .unwrap()
+        .to_owned();
+    let p = t.path().join(name);
+    std::fs::write(&p, format!("{line}\n")).unwrap();
+    p
+}
+
+#[test]
+fn age_key_rotation_in_two_steps() {
+    let (t, repo, old_key) = installation();
+    let both = t.path().join("demo-next.agekey");
+    let r = rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "age-key",
+            "--age-key-file",
+            old_key.to_str().unwrap(),
+            "--age-key-out",
+            both.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("step 1 of 2"), "{}", r.stdout);
+    let new_key = single_key(&t, &both, 0, "new.agekey");
+    assert_eq!(
+        single_key(&t, &both, 1, "old-copy.agekey"),
+        t.path().join("old-copy.agekey")
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("old-copy.agekey"))
+            .unwrap()
+            .trim(),
+        std::fs::read_to_string(&old_key)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap()
+    );
+    let files = secret_files(&repo);
+    let sops_yaml = std::fs::read_to_string(repo.join(".sops.yaml")).unwrap();
+    let inv = std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
+    assert!(
+        inv.contains("phase: '1'") || inv.contains("phase: \"1\""),
+        "{inv}"
+    );
+    for f in &files {
+        go_sops_decrypt(&t, f, &new_key).ok();
+        go_sops_decrypt(&t, f, &old_key).ok();
+    }
+    let public = |f: &Path| {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+            .unwrap()
+    };
+    let (old_recipient, new_recipient) = (public(&old_key), public(&both));
+    assert!(sops_yaml.contains(&old_recipient), "{sops_yaml}");
+    assert!(sops_yaml.contains(&new_recipient), "{sops_yaml}");
+
+    // Step 2 (from step 1's branch, as after its merge): only the new key opens anything.
+    let r = rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "age-key",
+            "--age-key-file",
+            both.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("step 2 of 2"), "{}", r.stdout);
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/rotate-demo-age-key-step2"
+    );
+    for f in &files {
+        go_sops_decrypt(&t, f, &new_key).ok();
+        let bad = go_sops_decrypt(&t, f, &old_key);
+        assert_ne!(
+            bad.code(),
+            0,
+            "{} still opens with the old key",
+            f.display()
+        );
+    }
+    let inv = std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
+    assert_eq!(inv.matches("kind: age-key").count(), 1, "{inv}");
+    assert!(!inv.contains("phase"), "{inv}");
+    let sops_yaml = std::fs::read_to_string(repo.join(".sops.yaml")).unwrap();
+    assert!(!sops_yaml.contains(&old_recipient), "{sops_yaml}");
+    assert!(sops_yaml.contains(&new_recipient), "{sops_yaml}");
+}
+
+#[test]
+fn unknown_target_is_a_usage_error_naming_the_choices() {
+    let (t, repo, key) = installation();
+    let r = rotate(
+        &t,
+        &repo,
+        &["--only", "bogus", "--age-key-file", key.to_str().unwrap()],
+    )
+    .fails_with(2);
+    assert!(r.stderr.contains("bogus"), "{}", r.stderr);
+}
