@@ -61,7 +61,7 @@ pub enum ErrorKind {
     #[error("duplicate key")]
     DuplicateKey,
     /// A key is not a string.
-    #[error("the key is a {0}, but keys must be strings")]
+    #[error("the key is {0}, but keys must be strings")]
     NonStringKey(&'static str),
     /// An integer in [2^63, 2^64), which Go reads as uint64 and sops rejects.
     #[error("integer too large for int64 (sops: \"unknown type: uint64\")")]

@@ -528,13 +528,13 @@ fn decode_binary(text: &str) -> Option<String> {
 fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Time(_) => "timestamp",
-        Value::Map(_) => "map",
-        Value::List(_) => "list",
-        Value::Str(_) | Value::Comment(_) => "string",
+        Value::Bool(_) => "a bool",
+        Value::Int(_) => "an int",
+        Value::Float(_) => "a float",
+        Value::Time(_) => "a timestamp",
+        Value::Map(_) => "a map",
+        Value::List(_) => "a list",
+        Value::Str(_) | Value::Comment(_) => "a string",
     }
 }
 
