@@ -40,18 +40,18 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
             path: String::new(),
             kind: ErrorKind::Syntax(e.info()),
         })?;
-    for (i, (event, span)) in events.iter().enumerate() {
-        // Whether only End events and comments remain in this document.
-        let at_doc_end = events[i + 1..]
-            .iter()
-            .find(|(e, _)| {
-                !matches!(
-                    e,
-                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
-                )
-            })
-            .is_none_or(|(e, _)| matches!(e, Event::DocumentEnd | Event::StreamEnd));
-        b.event(event.clone(), *span, at_doc_end)?;
+    // For each event: whether only End events and comments follow it in its document
+    // (computed backwards, linear in the number of events).
+    let mut at_doc_end = vec![true; events.len()];
+    for i in (0..events.len().saturating_sub(1)).rev() {
+        at_doc_end[i] = match &events[i + 1].0 {
+            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => at_doc_end[i + 1],
+            Event::DocumentEnd | Event::StreamEnd => true,
+            _ => false,
+        };
+    }
+    for ((event, span), at_doc_end) in events.into_iter().zip(at_doc_end) {
+        b.event(event, span, at_doc_end)?;
     }
     if b.docs.is_empty() {
         return Err(Error {
