@@ -150,6 +150,16 @@ fn probes_match_real_sops() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+#[test]
+fn other_indents_match_real_sops() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-yaml");
+    let tree = parse(&read(&dir.join("indent.yaml"))).unwrap();
+    for n in [2, 3, 5] {
+        let want = read(&dir.join(format!("indent.indent{n}.yaml")));
+        assert_eq!(emit(&tree, n), want, "indent {n}:\n{}", diff(&want, &emit(&tree, n)));
+    }
+}
+
 fn diff(want: &str, got: &str) -> String {
     similar::TextDiff::from_lines(want, got)
         .unified_diff()
