@@ -156,7 +156,12 @@ fn other_indents_match_real_sops() {
     let tree = parse(&read(&dir.join("indent.yaml"))).unwrap();
     for n in [2, 3, 5] {
         let want = read(&dir.join(format!("indent.indent{n}.yaml")));
-        assert_eq!(emit(&tree, n), want, "indent {n}:\n{}", diff(&want, &emit(&tree, n)));
+        assert_eq!(
+            emit(&tree, n),
+            want,
+            "indent {n}:\n{}",
+            diff(&want, &emit(&tree, n))
+        );
     }
 }
 
