@@ -9,8 +9,8 @@
 //!
 //! Checked against the real sops: every vector in `fixtures/sops-vectors` and the probes in
 //! `fixtures/sops-yaml`. Known differences: comments of an empty collection are written above
-//! its key (Go folds them into a broken flow `{}`); a few dedented comments at the end of a
-//! list item's map land one level off (see `fixtures/sops-yaml/README.md`); a multi-line
+//! its key (Go folds them into a broken flow `{}`); blank lines do not split comment groups
+//! (see `fixtures/sops-yaml/README.md`); a multi-line
 //! string starting with a tab is written as a literal block, where Go sops prints `null`
 //! (yaml.v3 cannot re-read its own text there and sops drops the value).
 

@@ -112,7 +112,11 @@ fn plain_vectors_normalise_exactly_like_sops_decrypt() {
 }
 
 /// Probes whose comment placement differs from yaml.v3's (see fixtures/sops-yaml/README.md).
-const PROBES_DIFFERING: &[&str] = &["x1", "xc"];
+const PROBES_DIFFERING: &[&str] = &[
+    "q8", // a blank line before a trailing comment makes yaml.v3 move it to the top level
+    "f7", // Go sops prints `null` for a multi-line string starting with a tab
+    "g1", // the same
+];
 
 #[test]
 fn probes_match_real_sops() {
