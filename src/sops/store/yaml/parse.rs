@@ -11,7 +11,8 @@
 //!   before it when the next line (comment or token) is left of the innermost block's
 //!   indentation and of the group's column. The first foot group stays in the innermost
 //!   block, later ones go by column; the last group of a document goes by column; any other
-//!   group is a head of the next token. Indentless lists (`key:` / `- x`) open no block;
+//!   group is a head of the next token. Indentless lists (`key:` / `- x`) have no
+//!   indentation of their own in that test, but do keep a first foot group;
 //! - by column: the innermost open block collection at or left of the comment, except that a
 //!   list whose last item is a collection passes it to its parent;
 //! - a same-line (`Right`) comment goes above the entry on its line (sops 3.11 moves line
@@ -393,7 +394,7 @@ impl Builder<'_> {
             if ends_as_foot {
                 feet += 1;
                 let owner = if feet == 1 {
-                    deepest(c.depth)
+                    c.depth.min(top)
                 } else {
                     self.owner_by_column(group_col)
                 };
