@@ -170,6 +170,35 @@ fn other_indents_match_real_sops() {
     }
 }
 
+#[test]
+fn extracted_values_print_like_sops_extract() {
+    // Expected texts: `sops decrypt --extract` on the yaml_nested / yaml_scalars vectors.
+    let nested = parse(&read(
+        &cases_dir().join("yaml_nested/yaml_nested.decrypted.yaml"),
+    ))
+    .unwrap()
+    .docs
+    .remove(0);
+    let Some(Value::Map(db)) = nested.get("database") else {
+        panic!()
+    };
+    let cases: &[(&Value, &str)] = &[
+        (
+            db.get("replicas").unwrap(),
+            "- host: r1.internal\n  port: 5433\n- host: r2.internal\n  port: 5434\n  tags:\n    - primary-backup\n    - ssd\n",
+        ),
+        (nested.get("matrix").unwrap(), "- - 1\n  - 2\n  - 3\n- - a\n  - b\n- []\n"),
+        (db.get("port").unwrap(), "5432\n"),
+        (nested.get("empty_list").unwrap(), "[]\n"),
+        (db.get("credentials").unwrap(), "user: admin\npassword: s3cr3t!\n"),
+        (&Value::Time("2024-02-29T00:00:00Z".into()), "2024-02-29T00:00:00Z\n"),
+        (&Value::Float(1.0), "1\n"),
+    ];
+    for (v, want) in cases {
+        assert_eq!(super::emit_value(v, 4), *want);
+    }
+}
+
 fn diff(want: &str, got: &str) -> String {
     similar::TextDiff::from_lines(want, got)
         .unified_diff()
