@@ -48,7 +48,7 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
             line: e.marker().line(),
             column: e.marker().col() + 1,
             path: String::new(),
-            kind: ErrorKind::Syntax(e.info()),
+            kind: ErrorKind::Syntax(scrub(&e.info())),
         })?;
     // For each event: whether only End events and comments follow it in its document
     // (computed backwards, linear in the number of events).
@@ -628,6 +628,14 @@ impl Builder<'_> {
             _ => return Err(self.err(node.start, ErrorKind::TopLevelScalar)),
         }
         Ok(())
+    }
+}
+
+/// A parser message without the quoted input character some carry (values may be secret).
+fn scrub(info: &str) -> String {
+    match info.split_once('`') {
+        Some((head, _)) => head.trim_end_matches([' ', ':']).to_owned(),
+        None => info.to_owned(),
     }
 }
 

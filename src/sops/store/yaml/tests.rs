@@ -414,6 +414,11 @@ fn errors_name_position_and_path_but_no_value() {
         ErrorKind::Syntax(_)
     ));
     assert!(parse("%YAML 1.1\n---\na: 1\n").is_ok());
+    let e = err("a: x\u{7f}\n");
+    assert!(
+        matches!(&e.kind, ErrorKind::Syntax(m) if !m.contains('7')),
+        "{e}"
+    );
     let e = err("a: [1\n");
     assert!(matches!(e.kind, ErrorKind::Syntax(_)));
     assert_eq!(e.line, 1);
