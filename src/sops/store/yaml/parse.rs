@@ -20,7 +20,7 @@
 //!
 //! Blank lines, which also split yaml.v3's comment groups, are not modelled.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
 
@@ -41,26 +41,45 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
         lines: src.split('\n').collect(),
         ..Builder::default()
     };
-    // Collected first: comment ownership looks ahead to the next token.
-    let events = Parser::new_from_str_with_options(src, options)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            path: String::new(),
-            kind: ErrorKind::Syntax(scrub(&e.info())),
-        })?;
-    // For each event: whether only End events and comments follow it in its document
-    // (computed backwards, linear in the number of events).
-    let mut at_doc_end = vec![true; events.len()];
-    for i in (0..events.len().saturating_sub(1)).rev() {
-        at_doc_end[i] = match &events[i + 1].0 {
-            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => at_doc_end[i + 1],
-            Event::DocumentEnd | Event::StreamEnd => true,
-            _ => false,
+    let mut parser = Parser::new_from_str_with_options(src, options);
+    let mut next = || {
+        parser.next().map(|r| {
+            r.map_err(|e| Error {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                path: String::new(),
+                kind: ErrorKind::Syntax(scrub(&e.info())),
+            })
+        })
+    };
+    // Events are streamed; an End event looks ahead over the End events and comments that
+    // follow it, to know whether its document ends there (comment ownership needs it).
+    let mut ahead: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    loop {
+        let (event, span) = match ahead.pop_front() {
+            Some(e) => e,
+            None => match next() {
+                Some(e) => e?,
+                None => break,
+            },
         };
-    }
-    for ((event, span), at_doc_end) in events.into_iter().zip(at_doc_end) {
+        let mut at_doc_end = false;
+        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+            let mut i = 0;
+            at_doc_end = loop {
+                if i == ahead.len() {
+                    match next() {
+                        Some(e) => ahead.push_back(e?),
+                        None => break true,
+                    }
+                }
+                match ahead[i].0 {
+                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => i += 1,
+                    Event::DocumentEnd | Event::StreamEnd => break true,
+                    _ => break false,
+                }
+            };
+        }
         b.event(event, span, at_doc_end)?;
     }
     if b.docs.is_empty() {
