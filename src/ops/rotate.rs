@@ -6,6 +6,7 @@
 //! rotated keep their bytes. It never prints and never talks to the network except for
 //! RFC 7592 updates of registered OIDC clients.
 
+mod ca;
 mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -315,15 +316,20 @@ impl<'a> Work<'a> {
             after.file = after.file.or_else(|| b.file.clone());
         }
         after.rotated = Some(self.now());
+        self.note_change(&after, before.map(|b| b.fingerprint));
+        self.inst.inventory.upsert(after);
+    }
+
+    /// A PR line: `after`'s public facts, and the fingerprint it replaces.
+    fn note_change(&mut self, after: &Credential, previous: Option<String>) {
         self.changes.push(CredentialChange {
             action: CredentialAction::Rotated,
             kind: after.kind.clone(),
             id: after.id.clone(),
             fingerprint: Some(after.fingerprint.clone()),
-            previous: before.map(|b| b.fingerprint),
+            previous,
             not_after: after.not_after.clone(),
         });
-        self.inst.inventory.upsert(after);
     }
 
     /// `.sops.yaml` for every installation, with this one's updated recipients.

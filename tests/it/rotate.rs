@@ -419,3 +419,187 @@ fn unknown_target_is_a_usage_error_naming_the_choices() {
     .fails_with(2);
     assert!(r.stderr.contains("bogus"), "{}", r.stderr);
 }
+
+/// A kubeconfig's `<field>-data` (base64) decoded.
+fn kubeconfig_field(kubeconfig: &[u8], field: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(kubeconfig);
+    let prefix = format!("{field}: ");
+    let b64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| panic!("{field}"));
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap()
+}
+
+/// A kubeconfig's client certificate and key, written as PEM files `<name>.crt|key`.
+fn client_files(t: &TestEnv, kubeconfig: &[u8], name: &str) -> (PathBuf, PathBuf) {
+    let crt = t.path().join(format!("{name}.crt"));
+    let key = t.path().join(format!("{name}.key"));
+    std::fs::write(
+        &crt,
+        kubeconfig_field(kubeconfig, "client-certificate-data"),
+    )
+    .unwrap();
+    std::fs::write(&key, kubeconfig_field(kubeconfig, "client-key-data")).unwrap();
+    (crt, key)
+}
+
+/// Stops the openssl server it holds when dropped.
+struct TlsServer(std::process::Child);
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether a loopback TLS server that trusts `client_cas` (PEM bundle) for client
+/// certificates, as kube-apiserver's --client-ca-file does, accepts `client`.
+fn server_accepts(t: &TestEnv, client_cas: &[u8], client: &(PathBuf, PathBuf)) -> bool {
+    let dir = tempfile::tempdir_in(t.path()).unwrap();
+    let (srv_crt, srv_key, cas) = (
+        dir.path().join("srv.crt"),
+        dir.path().join("srv.key"),
+        dir.path().join("cas.pem"),
+    );
+    std::fs::write(&cas, client_cas).unwrap();
+    let mut c = t.command("openssl");
+    c.args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ])
+    .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+    .arg(&srv_key)
+    .arg("-out")
+    .arg(&srv_crt);
+    run(c).ok();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = t.command("openssl");
+    s.args(["s_server", "-quiet", "-www", "-no_tls1_3", "-Verify", "1"])
+        .arg("-verify_return_error")
+        .args(["-accept", &format!("127.0.0.1:{port}"), "-cert"])
+        .arg(&srv_crt)
+        .arg("-key")
+        .arg(&srv_key)
+        .arg("-CAfile")
+        .arg(&cas)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _server = TlsServer(s.spawn().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut c = t.command("curl");
+    c.args(["-sk", "--max-time", "10", "--cert"])
+        .arg(&client.0)
+        .arg("--key")
+        .arg(&client.1)
+        .arg(format!("https://127.0.0.1:{port}/"));
+    run(c).code() == 0
+}
+
+/// The certificates in a PEM bundle.
+fn cert_count(pem: &[u8]) -> usize {
+    String::from_utf8_lossy(pem)
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
+}
+
+#[test]
+fn ca_rotation_in_three_phases_retires_the_old_ca() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    let ca_file = secrets_file(&repo, "demo-ca");
+    let kc_file = secrets_file(&repo, "demo-kubeconfig");
+    let old_kc = secret_value(&t, &kc_file, &key, "value");
+    let old_client = client_files(&t, &old_kc, "old");
+    let trusted = |t: &TestEnv| secret_value(t, &ca_file, &key, "tls.crt");
+    assert!(
+        server_accepts(&t, &trusted(&t), &old_client),
+        "sanity: before rotation"
+    );
+    let phase = |n: u8| {
+        let before = snapshot(&repo);
+        let r = rotate(
+            &t,
+            &repo,
+            &["--only", "ca/cluster", "--age-key-file", key_arg],
+        )
+        .ok();
+        assert!(
+            r.stdout.contains(&format!("phase {n} of 3")),
+            "{}",
+            r.stdout
+        );
+        assert_eq!(
+            git(&t, &repo, &["branch", "--show-current"]).trim(),
+            format!("mcb/rotate-demo-ca-cluster-phase{n}")
+        );
+        assert_eq!(
+            changed(&before, &snapshot(&repo)),
+            set(&[
+                "credentials.yaml",
+                "secrets/demo-ca.sops.yaml",
+                "secrets/demo-kubeconfig.sops.yaml"
+            ])
+        );
+    };
+
+    phase(1);
+    let bundle = trusted(&t);
+    assert_eq!(cert_count(&bundle), 2);
+    assert!(server_accepts(&t, &bundle, &old_client));
+    let inv = std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
+    assert!(
+        inv.contains("phase: '1'") || inv.contains("phase: \"1\""),
+        "{inv}"
+    );
+
+    phase(2);
+    let bundle = trusted(&t);
+    assert_eq!(cert_count(&bundle), 2);
+    let new_kc = secret_value(&t, &kc_file, &key, "value");
+    let new_client = client_files(&t, &new_kc, "new");
+    assert!(
+        server_accepts(&t, &bundle, &old_client),
+        "both CAs trusted in phase 2"
+    );
+    assert!(server_accepts(&t, &bundle, &new_client));
+    assert_eq!(
+        cert_count(&kubeconfig_field(&new_kc, "certificate-authority-data")),
+        2
+    );
+
+    phase(3);
+    let only_new = trusted(&t);
+    assert_eq!(cert_count(&only_new), 1);
+    assert!(
+        !server_accepts(&t, &only_new, &old_client),
+        "old kubeconfig still accepted"
+    );
+    assert!(server_accepts(&t, &only_new, &new_client));
+    let final_kc = secret_value(&t, &kc_file, &key, "value");
+    assert_eq!(
+        kubeconfig_field(&final_kc, "certificate-authority-data"),
+        only_new
+    );
+    let inv = std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
+    assert!(!inv.contains("phase"), "{inv}");
+}

@@ -132,17 +132,13 @@ impl Target {
                 Ok(())
             }
             Target::AgeKey => age_key(w),
-            Target::Ca(which) => Err(OpsError::NotRotatable {
-                target: format!("ca/{which}"),
-                why: "CA rotation phases are not implemented yet".into(),
-            }
-            .into()),
+            Target::Ca(which) => super::ca::rotate(w, which),
         }
     }
 }
 
 /// The installation's PKI from its decrypted Secrets.
-fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
+pub(super) fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
     let name = w.name().to_owned();
     let ns = w.secret(&pki::secret_name(&name, "ca"))?.namespace.clone();
     Ok(ClusterPki::from_secrets(
@@ -154,7 +150,7 @@ fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
 }
 
 /// Who a kubeconfig is for: kubeadm's admin, else the CN and O of its current certificate.
-fn user_params(user: &str, pki: &ClusterPki) -> Result<UserParams, Error> {
+pub(super) fn user_params(user: &str, pki: &ClusterPki) -> Result<UserParams, Error> {
     if user == "admin" {
         return Ok(UserParams::admin());
     }
