@@ -34,6 +34,10 @@ What --only accepts:
                     give every file a new data key
   ca/WHICH          not implemented yet (three phases: add, re-issue, remove)
 
+A registered client whose issuer keeps the secret on an RFC 7592 update is registered anew
+(and the old one deleted); the issuer's initial access token, if it needs one, is read from
+MCB_OIDC_INITIAL_ACCESS_TOKEN.
+
 The installation's secrets are opened with --age-key-file (else SOPS_AGE_KEY_FILE,
 SOPS_AGE_KEY, SOPS_AGE_KEY_CMD as in sops).
 
@@ -42,6 +46,9 @@ Examples:
   mcb rotate prod --only kubeconfig/admin --age-key-file prod.agekey --push --pr
   mcb rotate prod --only age-key --age-key-file prod.agekey --age-key-out prod-next.agekey
   mcb rotate prod --due-within 90d";
+
+/// The initial access token for issuers that re-register a client to rotate its secret.
+const OIDC_IAT_VAR: &str = "MCB_OIDC_INITIAL_ACCESS_TOKEN";
 
 /// `mcb rotate`.
 #[derive(Debug, clap::Args)]
@@ -122,6 +129,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         age_key_file: a.age_key_file,
         age_key_out: a.age_key_out,
         github_app_key,
+        oidc_initial_access_token: std::env::var(OIDC_IAT_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from),
         publish,
         pr,
     };

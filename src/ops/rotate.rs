@@ -46,6 +46,9 @@ pub struct Request {
     pub age_key_out: Option<PathBuf>,
     /// a new GitHub App private key (PEM), for `--only github-app`
     pub github_app_key: Option<SecretString>,
+    /// the initial access token of OIDC issuers that must register a client anew to
+    /// change its secret (RFC 7591), for `--only oidc/<registered client>`
+    pub oidc_initial_access_token: Option<SecretString>,
     /// branch, commit and push settings
     pub publish: PublishOptions,
     /// the pull request, with `--pr`
@@ -100,6 +103,7 @@ pub(crate) struct Work<'a> {
     /// the text of `--age-key-file`, when given
     key_text: Option<SecretString>,
     github_app_key: Option<SecretString>,
+    oidc_initial_access_token: Option<SecretString>,
 }
 
 /// Runs `mcb rotate`.
@@ -252,6 +256,7 @@ impl<'a> Work<'a> {
             ids,
             key_text,
             github_app_key: req.github_app_key.clone(),
+            oidc_initial_access_token: req.oidc_initial_access_token.clone(),
         })
     }
 

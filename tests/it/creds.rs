@@ -17,13 +17,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{fixtures, node_modules, tool, Service};
 
-const IAT: &str = "it-initial-access-token";
+pub(crate) const IAT: &str = "it-initial-access-token";
 
 fn env() -> Env {
     Env::seeded(42, time::macros::datetime!(2026-11-25 12:00:00 UTC))
 }
 
-fn oidc_provider(dir: &tempfile::TempDir) -> Service {
+pub(crate) fn oidc_provider(dir: &tempfile::TempDir) -> Service {
     let nm = node_modules();
     Service::start(
         "oidc-provider.sh",
@@ -35,7 +35,7 @@ fn oidc_provider(dir: &tempfile::TempDir) -> Service {
 
 /// Whether the issuer accepts `id`/`secret` as client credentials (introspection needs
 /// client authentication: 200 when it holds, 401 when not).
-fn secret_authenticates(issuer: &str, id: &str, secret: &str) -> bool {
+pub(crate) fn secret_authenticates(issuer: &str, id: &str, secret: &str) -> bool {
     let r = reqwest::blocking::Client::new()
         .post(format!("{issuer}/token/introspection"))
         .basic_auth(id, Some(secret))

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
+use mcb::creds::oidc::{self, ClientMetadata};
+use mcb::inventory::Inventory;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::creds::{oidc_provider, secret_authenticates, IAT};
 use crate::init::{config_repo, git, go_sops_decrypt, init, secret_files};
 use crate::support::{run, tool, Run, TestEnv};
 
@@ -602,4 +607,57 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
     );
     let inv = std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
     assert!(!inv.contains("phase"), "{inv}");
+}
+
+#[test]
+fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
+    let (t, repo, key) = installation();
+    let dir = tempfile::tempdir().unwrap();
+    let svc = oidc_provider(&dir);
+    let issuer = svc.var("OIDC_ISSUER").to_owned();
+    let md = ClientMetadata::web("ext", vec!["https://ext.example.com/cb".into()]);
+    let c = oidc::register(&issuer, Some(&SecretString::from(IAT)), &md).unwrap();
+
+    // Stored as mcb stores a registered client: an encrypted Secret and an inventory entry.
+    let rel = "installations/demo/secrets/oidc-client-ext.sops.yaml";
+    std::fs::write(
+        repo.join(rel),
+        c.secret("ext", "monitoring").to_yaml().expose_secret(),
+    )
+    .unwrap();
+    let mut enc = t.command(tool("sops"));
+    enc.current_dir(&repo).args(["encrypt", "--in-place", rel]);
+    run(enc).ok();
+    let inv_rel = "installations/demo/credentials.yaml";
+    let mut inv = Inventory::parse(
+        inv_rel,
+        &std::fs::read_to_string(repo.join(inv_rel)).unwrap(),
+    )
+    .unwrap();
+    let env = mcb::Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
+    inv.upsert(c.credential(&env, "ext", &issuer));
+    std::fs::write(repo.join(inv_rel), inv.to_yaml()).unwrap();
+    git(&t, &repo, &["add", "-A"]);
+    git(&t, &repo, &["commit", "-q", "-m", "register ext"]);
+
+    let before = snapshot(&repo);
+    let mut cmd = t.mcb();
+    cmd.env("MCB_INSECURE_TEST_SEED", "43")
+        .env("MCB_OIDC_INITIAL_ACCESS_TOKEN", IAT)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["rotate", "demo", "--only", "oidc/ext", "--age-key-file"])
+        .arg(&key);
+    run(cmd).ok();
+    assert_eq!(
+        changed(&before, &snapshot(&repo)),
+        set(&["credentials.yaml", "secrets/oidc-client-ext.sops.yaml"])
+    );
+    let file = repo.join(rel);
+    let new_id = String::from_utf8(secret_value(&t, &file, &key, "client_id")).unwrap();
+    let new_secret = String::from_utf8(secret_value(&t, &file, &key, "client_secret")).unwrap();
+    let old_secret = c.client_secret.as_ref().unwrap().expose_secret();
+    assert_ne!(new_secret, old_secret);
+    assert!(secret_authenticates(&issuer, &new_id, &new_secret));
+    assert!(!secret_authenticates(&issuer, &c.client_id, old_secret));
 }

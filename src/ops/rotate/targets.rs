@@ -251,7 +251,7 @@ fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
         .get(oidc::KIND, id)
         .and_then(|c| c.extra.get("issuer").cloned())
         .unwrap_or_default();
-    let rotated = oidc::rotate_secret(&issuer, None, &client)?;
+    let rotated = oidc::rotate_secret(&issuer, w.oidc_initial_access_token.as_ref(), &client)?;
     w.put_secret(rotated.secret(id, &ns));
     let cred = rotated.credential(w.env, id, &issuer);
     w.record(cred);
