@@ -23,8 +23,9 @@ What --only accepts:
   kubeconfig/USER   new client certificate from the existing cluster CA
   oidc/CLIENT       new Dex static client secret (or, for a registered client, a new
                     secret through RFC 7592 at its issuer)
-  deploy-key        new SSH deploy key for Flux; add it at the forge, delete the old one
-                    after the merge
+  deploy-key        new SSH deploy key for Flux, registered read-only at GitHub with --pr
+                    (else add it by hand); after the merge `--finish --push --pr` deletes
+                    the old one
   github-app        import a new app private key (--import FILE): GitHub cannot create
                     one through its API; delete the old key on the app's page afterwards
   sops-data-keys    a new SOPS data key for every secret file (sops rotate)
@@ -32,7 +33,11 @@ What --only accepts:
                     file re-wrapped for both, the new key file (--age-key-out) carries both;
                     (2) the same command again, once (1) is merged: drop the old key and
                     give every file a new data key
-  ca/WHICH          not implemented yet (three phases: add, re-issue, remove)
+  ca/WHICH          cluster, etcd or proxy CA, in three phases, each its own PR (run the
+                    same command again after each merge): (1) the new CA is trusted next
+                    to the old one, (2) it signs and kubeconfigs are re-issued from it,
+                    (3) the old CA is no longer trusted. The phase is in credentials.yaml
+                    (extra.phase).
 
 A registered client whose issuer keeps the secret on an RFC 7592 update is registered anew
 (and the old one deleted); the issuer's initial access token, if it needs one, is read from
@@ -73,6 +78,10 @@ pub struct Args {
     /// Where an age-key rotation writes the new key file (mode 0600; must not exist)
     #[arg(long, value_name = "FILE")]
     pub age_key_out: Option<PathBuf>,
+
+    /// After a deploy-key rotation is merged: delete the old key at GitHub (with --push --pr)
+    #[arg(long, conflicts_with_all = ["only", "age_key_out", "import"])]
+    pub finish: bool,
 
     /// The GitHub App's new private key (PEM), for --only github-app
     #[arg(long = "import", value_name = "FILE")]
@@ -129,6 +138,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         age_key_file: a.age_key_file,
         age_key_out: a.age_key_out,
         github_app_key,
+        finish: a.finish,
         oidc_initial_access_token: std::env::var(OIDC_IAT_VAR)
             .ok()
             .filter(|v| !v.is_empty())

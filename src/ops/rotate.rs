@@ -7,6 +7,7 @@
 //! RFC 7592 updates of registered OIDC clients.
 
 mod ca;
+mod forge;
 mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +50,8 @@ pub struct Request {
     /// the initial access token of OIDC issuers that must register a client anew to
     /// change its secret (RFC 7591), for `--only oidc/<registered client>`
     pub oidc_initial_access_token: Option<SecretString>,
+    /// `--finish`: delete the deploy key a rotation replaced, once its PR is merged
+    pub finish: bool,
     /// branch, commit and push settings
     pub publish: PublishOptions,
     /// the pull request, with `--pr`
@@ -103,6 +106,8 @@ pub(crate) struct Work<'a> {
     /// the text of `--age-key-file`, when given
     key_text: Option<SecretString>,
     github_app_key: Option<SecretString>,
+    /// the public key line of a new deploy key, to register at the forge
+    new_deploy_key: Option<String>,
     oidc_initial_access_token: Option<SecretString>,
 }
 
@@ -114,6 +119,9 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
     let pr = req.pr.take();
+    if req.finish {
+        return forge::finish(env, root, &req.name, &req.publish, pr, progress);
+    }
     let repo_git = ConfigRepo::open(root)?;
     let root = repo_git.root().to_path_buf();
     let mut work = Work::load(env, &root, &req)?;
@@ -139,6 +147,7 @@ pub fn run(
         }
         .into());
     }
+    forge::register_new_key(&repo_git, &mut work, &req.publish, pr.as_ref(), progress)?;
     publish_work(&repo_git, env, work, &req, pr, &targets, progress)
 }
 
@@ -256,6 +265,7 @@ impl<'a> Work<'a> {
             ids,
             key_text,
             github_app_key: req.github_app_key.clone(),
+            new_deploy_key: None,
             oidc_initial_access_token: req.oidc_initial_access_token.clone(),
         })
     }

@@ -13,6 +13,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::creds::{oidc_provider, secret_authenticates, IAT};
 use crate::init::{config_repo, git, go_sops_decrypt, init, secret_files};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::support::github::{fixture, Fake, REPO, TOKEN};
 use crate::support::{run, tool, Run, TestEnv};
 
 /// A fresh installation `demo` on branch mcb/init-demo, and its key file.
@@ -267,7 +272,8 @@ fn deploy_key_is_replaced_and_the_old_one_is_named_for_removal() {
         ],
     )
     .ok();
-    assert!(r.stdout.contains("delete the old one"), "{}", r.stdout);
+    assert!(r.stdout.contains("Deploy keys page"), "{}", r.stdout);
+    assert!(r.stdout.contains("read-only deploy key"), "{}", r.stdout);
     assert_eq!(
         changed(&before, &snapshot(&repo)),
         set(&["credentials.yaml", "secrets/flux-system.sops.yaml"])
@@ -660,4 +666,125 @@ fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
     assert_ne!(new_secret, old_secret);
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
     assert!(!secret_authenticates(&issuer, &c.client_id, old_secret));
+}
+
+/// A fake GitHub that accepts PRs and deploy keys (id 1 from the fixture).
+fn fake_github() -> Fake {
+    let fake = Fake::start();
+    let ok = |m: &str, p: String, status: u16, body: serde_json::Value| {
+        Mock::given(method(m))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+    };
+    fake.mount(ok("GET", format!("{REPO}/pulls"), 200, json!([])));
+    fake.mount(ok(
+        "POST",
+        format!("{REPO}/pulls"),
+        201,
+        fixture("pulls.create.json"),
+    ));
+    fake.mount(ok(
+        "POST",
+        format!("{REPO}/keys"),
+        201,
+        fixture("repos.create-deploy-key.json"),
+    ));
+    fake.mount(ok("DELETE", format!("{REPO}/keys/1"), 204, json!(null)));
+    fake
+}
+
+/// `mcb rotate demo ARGS --push --pr` against `fake`.
+fn rotate_with_pr(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
+    let api = fake.server.uri();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([
+        "--push",
+        "--pr",
+        "--github-repo",
+        "octocat/Hello-World",
+        "--github-api",
+        &api,
+    ]);
+    let mut c = t.mcb();
+    c.env("GITHUB_TOKEN", TOKEN)
+        .env("MCB_INSECURE_TEST_SEED", "43")
+        .arg("--repo")
+        .arg(repo)
+        .args(["rotate", "demo"])
+        .args(&all);
+    run(c)
+}
+
+/// The JSON bodies of the fake's requests with `method` to a path ending in `suffix`.
+fn bodies(fake: &Fake, method: &str, suffix: &str) -> Vec<serde_json::Value> {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method.as_str() == method && r.url.path().ends_with(suffix))
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null))
+        .collect()
+}
+
+#[test]
+fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    let inv_path = repo.join("installations/demo/credentials.yaml");
+    let fp = |inv: &str| {
+        let inv = Inventory::parse("credentials.yaml", inv).unwrap();
+        inv.get("deploy-key", "flux").unwrap().clone()
+    };
+    let first = fp(&std::fs::read_to_string(&inv_path).unwrap());
+    let fake = fake_github();
+    let r = rotate_with_pr(
+        &t,
+        &repo,
+        &fake,
+        &["--only", "deploy-key", "--age-key-file", key_arg],
+    )
+    .ok();
+    assert!(r.stdout.contains("Deploy keys page"), "{}", r.stdout);
+
+    // The new public key went to GitHub read-only, its id is in the inventory.
+    let flux = secrets_file(&repo, "flux-system");
+    let public = String::from_utf8(secret_value(&t, &flux, &key, "identity.pub")).unwrap();
+    let keys = bodies(&fake, "POST", "/keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["key"], public.trim());
+    assert_eq!(keys[0]["read_only"], true);
+    let second = fp(&std::fs::read_to_string(&inv_path).unwrap());
+    assert_eq!(second.extra["forgeKeyId"], "1");
+    assert_eq!(second.extra["previousFingerprint"], first.fingerprint);
+
+    // The PR body shows before -> after.
+    let prs = bodies(&fake, "POST", "/pulls");
+    let body = prs[0]["body"].as_str().unwrap();
+    let line = format!(
+        "| rotated | `deploy-key` | `flux` | `{}` → `{}` |",
+        first.fingerprint, second.fingerprint
+    );
+    assert!(body.contains(&line), "{body}");
+    assert!(!body.contains("PRIVATE KEY"), "{body}");
+
+    // A second rotation retires the registered key; --finish deletes it at GitHub.
+    rotate_with_pr(
+        &t,
+        &repo,
+        &fake,
+        &["--only", "deploy-key", "--age-key-file", key_arg],
+    )
+    .ok();
+    let third = fp(&std::fs::read_to_string(&inv_path).unwrap());
+    assert_eq!(third.extra["retiringForgeKeyId"], "1");
+    assert!(bodies(&fake, "DELETE", "/keys/1").is_empty());
+    rotate_with_pr(&t, &repo, &fake, &["--finish"]).ok();
+    assert_eq!(bodies(&fake, "DELETE", "/keys/1").len(), 1);
+    let done = fp(&std::fs::read_to_string(&inv_path).unwrap());
+    assert!(!done.extra.contains_key("retiringForgeKeyId"), "{done:?}");
+    assert_eq!(done.fingerprint, third.fingerprint);
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/rotate-demo-deploy-key-finish"
+    );
+    // Nothing is left to finish.
+    rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
 }

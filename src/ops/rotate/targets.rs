@@ -278,13 +278,24 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
     w.put_secret(key.flux_secret(FLUX_SECRET, &ns, &known_hosts));
     let mut cred = key.credential(w.env);
     if let Some(before) = w.inst.inventory.get(deploy_key::KIND, "flux") {
-        cred.extra
-            .insert("previousFingerprint".into(), before.fingerprint.clone());
+        cred.extra.insert(
+            super::forge::PREVIOUS_FINGERPRINT.into(),
+            before.fingerprint.clone(),
+        );
+        let next = match before.extra.get(super::forge::KEY_ID) {
+            Some(id) => {
+                cred.extra
+                    .insert(super::forge::RETIRING_KEY_ID.into(), id.clone());
+                format!("run `mcb rotate {name} --finish --push --pr` to delete it at the forge")
+            }
+            None => "delete it on the config repo's Settings > Deploy keys page".to_owned(),
+        };
         w.notes.push(format!(
-            "add the new public key to the repo's deploy keys now ({}), and after the PR is merged and Flux has synced delete the old one ({}) (`mcb rotate {name} --finish`)",
-            key.public_openssh, before.fingerprint
+            "after the PR is merged and Flux has synced, the old deploy key ({}) is unused: {next}",
+            before.fingerprint
         ));
     }
+    w.new_deploy_key = Some(key.public_openssh.clone());
     w.record(cred);
     Ok(())
 }
