@@ -384,6 +384,30 @@ fn age_key_rotation_in_two_steps() {
     assert!(sops_yaml.contains(&old_recipient), "{sops_yaml}");
     assert!(sops_yaml.contains(&new_recipient), "{sops_yaml}");
 
+    // The cluster's sops-age Secret, bootstrapped from the new key file, carries both keys.
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["bootstrap", "demo", "--age-key-file"])
+        .arg(&both);
+    let stream = run(c).ok().stdout;
+    let value = stream
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("demo.agekey: "))
+        .unwrap_or_else(|| panic!("no sops-age key in {}", stream.len()));
+    let carried = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .unwrap();
+    let carried = String::from_utf8(carried).unwrap();
+    for k in [&new_key, &old_key] {
+        let id = std::fs::read_to_string(k).unwrap();
+        let id = id
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap();
+        assert!(carried.contains(id), "sops-age lacks a key");
+    }
+
     // Step 2 (from step 1's branch, as after its merge): only the new key opens anything.
     let r = rotate(
         &t,
@@ -787,4 +811,85 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     );
     // Nothing is left to finish.
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
+}
+
+#[test]
+fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let pem = |name: &str| {
+        let p = t.path().join(name);
+        let mut c = t.command("openssl");
+        c.args(["genrsa", "-traditional", "-out"])
+            .arg(&p)
+            .arg("2048");
+        run(c).ok();
+        p
+    };
+    let (old_pem, new_pem) = (pem("old.pem"), pem("new.pem"));
+    let spec = t.path().join("demo.yaml");
+    let text = regex::Regex::new(r"(?m)^name: .*$")
+        .unwrap()
+        .replace(mcb::spec::EXAMPLE, "name: demo")
+        .replace("  auth: ssh\n", "  auth: github-app\n")
+        .replace("ssh://git@github.com/", "https://github.com/")
+        .replace(
+            "githubApp:\n  owner: example\n",
+            "githubApp:\n  owner: example\n  appId: 123\n  installationId: 456\n",
+        );
+    assert!(
+        text.contains("installationId: 456"),
+        "the example changed: {text}"
+    );
+    std::fs::write(&spec, text).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--spec"])
+        .arg(&spec)
+        .arg("--age-key-out")
+        .arg(&key)
+        .arg("--github-app-private-key")
+        .arg(&old_pem);
+    run(c).ok();
+
+    let key_arg = key.to_str().unwrap();
+    let r = rotate(
+        &t,
+        &repo,
+        &["--only", "github-app", "--age-key-file", key_arg],
+    )
+    .fails_with(2);
+    assert!(r.stderr.contains("settings/apps"), "{}", r.stderr);
+
+    let before = snapshot(&repo);
+    let r = rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "github-app",
+            "--age-key-file",
+            key_arg,
+            "--import",
+            new_pem.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(
+        r.stdout.contains("delete the old private key"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        changed(&before, &snapshot(&repo)),
+        set(&["credentials.yaml", "secrets/flux-system.sops.yaml"])
+    );
+    let flux = secrets_file(&repo, "flux-system");
+    assert_eq!(
+        secret_value(&t, &flux, &key, "githubAppPrivateKey"),
+        std::fs::read(&new_pem).unwrap()
+    );
+    assert_eq!(secret_value(&t, &flux, &key, "githubAppID"), b"123");
 }
