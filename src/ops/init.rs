@@ -306,17 +306,7 @@ fn generate(
             credentials.push(key.credential(env));
         }
         GitAuth::GithubApp => {
-            let app = spec.github_app.as_ref();
-            let (Some(app_id), Some(inst_id)) = (
-                app.and_then(|a| a.app_id),
-                app.and_then(|a| a.installation_id),
-            ) else {
-                return Err(OpsError::MissingInput {
-                    what: "githubApp.appId and githubApp.installationId in the spec".into(),
-                    why: "git.auth is github-app".into(),
-                }
-                .into());
-            };
+            let (app_id, inst_id) = github_app_ids(spec)?;
             let Some(pem) = req.github_app_key.clone() else {
                 return Err(OpsError::MissingInput {
                     what: "--github-app-private-key FILE".into(),
@@ -377,6 +367,23 @@ fn generate(
         secrets,
         credentials,
     })
+}
+
+/// The GitHub App's id and installation id from the spec, required with `git.auth:
+/// github-app`.
+pub(crate) fn github_app_ids(spec: &Installation) -> Result<(u64, u64), Error> {
+    let app = spec.github_app.as_ref();
+    match (
+        app.and_then(|a| a.app_id),
+        app.and_then(|a| a.installation_id),
+    ) {
+        (Some(app_id), Some(inst_id)) => Ok((app_id, inst_id)),
+        _ => Err(OpsError::MissingInput {
+            what: "githubApp.appId and githubApp.installationId in the spec".into(),
+            why: "git.auth is github-app".into(),
+        }
+        .into()),
+    }
 }
 
 /// known_hosts for the Git URL's host: built in for github.com, else required.

@@ -40,6 +40,11 @@ fn rotate(t: &TestEnv, repo: &Path, args: &[&str]) -> Run {
     run(c)
 }
 
+/// `mcb rotate demo --only WHAT --age-key-file KEY`.
+fn rotate_only(t: &TestEnv, repo: &Path, what: &str, key: &str) -> Run {
+    rotate(t, repo, &["--only", what, "--age-key-file", key])
+}
+
 /// Every file of the work tree (not .git), by relative path.
 fn snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -114,12 +119,7 @@ fn kubeconfig_admin_is_reissued_from_the_same_ca_and_nothing_else_changes() {
     let old_kc = secret_value(&t, &kc_file, &key, "value");
     let before = snapshot(&repo);
     let key_arg = key.to_str().unwrap();
-    let r = rotate(
-        &t,
-        &repo,
-        &["--only", "kubeconfig/admin", "--age-key-file", key_arg],
-    )
-    .ok();
+    let r = rotate_only(&t, &repo, "kubeconfig/admin", key_arg).ok();
     assert!(r.stdout.contains("kubeconfig/admin"), "{}", r.stdout);
     let after = snapshot(&repo);
     assert_eq!(
@@ -161,12 +161,7 @@ fn kubeconfig_admin_is_reissued_from_the_same_ca_and_nothing_else_changes() {
     assert_ne!(entry, old_entry);
 
     // Re-running on the branch adds a commit there (the same PR is updated).
-    rotate(
-        &t,
-        &repo,
-        &["--only", "kubeconfig/admin", "--age-key-file", key_arg],
-    )
-    .ok();
+    rotate_only(&t, &repo, "kubeconfig/admin", key_arg).ok();
     let branches = git(&t, &repo, &["branch", "--list", "mcb/rotate-*"]);
     assert_eq!(branches.lines().count(), 1, "{branches}");
     let commits = git(
@@ -234,17 +229,7 @@ fn oidc_static_client_gets_a_new_secret_and_the_others_keep_theirs() {
     let var = "DEX_CLIENT_GRAFANA_SECRET";
     let old = secret_value(&t, &dex, &key, var);
     let before = snapshot(&repo);
-    rotate(
-        &t,
-        &repo,
-        &[
-            "--only",
-            "oidc/grafana",
-            "--age-key-file",
-            key.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    rotate_only(&t, &repo, "oidc/grafana", key.to_str().unwrap()).ok();
     assert_eq!(
         changed(&before, &snapshot(&repo)),
         set(&["credentials.yaml", "secrets/dex-clients.sops.yaml"])
@@ -261,17 +246,7 @@ fn deploy_key_is_replaced_and_the_old_one_is_named_for_removal() {
     let old = secret_value(&t, &flux, &key, "identity.pub");
     let hosts = secret_value(&t, &flux, &key, "known_hosts");
     let before = snapshot(&repo);
-    let r = rotate(
-        &t,
-        &repo,
-        &[
-            "--only",
-            "deploy-key",
-            "--age-key-file",
-            key.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let r = rotate_only(&t, &repo, "deploy-key", key.to_str().unwrap()).ok();
     assert!(r.stdout.contains("Deploy keys page"), "{}", r.stdout);
     assert!(r.stdout.contains("read-only deploy key"), "{}", r.stdout);
     assert_eq!(
@@ -289,17 +264,7 @@ fn sops_data_keys_change_every_file_but_no_plaintext() {
     let plain = |f: &Path| go_sops_decrypt(&t, f, &key).ok().stdout;
     let before_plain: Vec<String> = files.iter().map(|f| plain(f)).collect();
     let before = snapshot(&repo);
-    rotate(
-        &t,
-        &repo,
-        &[
-            "--only",
-            "sops-data-keys",
-            "--age-key-file",
-            key.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    rotate_only(&t, &repo, "sops-data-keys", key.to_str().unwrap()).ok();
     let after = snapshot(&repo);
     let mut expected = BTreeSet::new();
     for f in &files {
@@ -409,17 +374,7 @@ fn age_key_rotation_in_two_steps() {
     }
 
     // Step 2 (from step 1's branch, as after its merge): only the new key opens anything.
-    let r = rotate(
-        &t,
-        &repo,
-        &[
-            "--only",
-            "age-key",
-            "--age-key-file",
-            both.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let r = rotate_only(&t, &repo, "age-key", both.to_str().unwrap()).ok();
     assert!(r.stdout.contains("step 2 of 2"), "{}", r.stdout);
     assert_eq!(
         git(&t, &repo, &["branch", "--show-current"]).trim(),
@@ -446,12 +401,7 @@ fn age_key_rotation_in_two_steps() {
 #[test]
 fn unknown_target_is_a_usage_error_naming_the_choices() {
     let (t, repo, key) = installation();
-    let r = rotate(
-        &t,
-        &repo,
-        &["--only", "bogus", "--age-key-file", key.to_str().unwrap()],
-    )
-    .fails_with(2);
+    let r = rotate_only(&t, &repo, "bogus", key.to_str().unwrap()).fails_with(2);
     assert!(r.stderr.contains("bogus"), "{}", r.stderr);
 }
 
@@ -572,12 +522,7 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
     );
     let phase = |n: u8| {
         let before = snapshot(&repo);
-        let r = rotate(
-            &t,
-            &repo,
-            &["--only", "ca/cluster", "--age-key-file", key_arg],
-        )
-        .ok();
+        let r = rotate_only(&t, &repo, "ca/cluster", key_arg).ok();
         assert!(
             r.stdout.contains(&format!("phase {n} of 3")),
             "{}",
@@ -855,12 +800,7 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
     run(c).ok();
 
     let key_arg = key.to_str().unwrap();
-    let r = rotate(
-        &t,
-        &repo,
-        &["--only", "github-app", "--age-key-file", key_arg],
-    )
-    .fails_with(2);
+    let r = rotate_only(&t, &repo, "github-app", key_arg).fails_with(2);
     assert!(r.stderr.contains("settings/apps"), "{}", r.stderr);
 
     let before = snapshot(&repo);

@@ -301,17 +301,7 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
 }
 
 fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
-    let app = w.inst.spec.github_app.as_ref();
-    let (Some(app_id), Some(inst_id)) = (
-        app.and_then(|a| a.app_id),
-        app.and_then(|a| a.installation_id),
-    ) else {
-        return Err(OpsError::NotRotatable {
-            target: "github-app".into(),
-            why: "the spec has no githubApp.appId and githubApp.installationId".into(),
-        }
-        .into());
-    };
+    let (app_id, inst_id) = crate::ops::init::github_app_ids(&w.inst.spec)?;
     let Some(pem) = w.github_app_key.clone() else {
         return Err(OpsError::MissingInput {
             what: "--import FILE (the app's new private key)".into(),
