@@ -115,12 +115,7 @@ fn credentials_list_every_item_with_kubeadm_lifetimes() {
         assert!(c.fingerprint.starts_with("sha256:") && c.fingerprint.len() == 71);
         assert_eq!(c.created, "2026-11-25T12:00:00Z");
     }
-    let fp = fingerprint(
-        &pem::parse(pki.cluster_ca.cert_pem())
-            .unwrap()
-            .contents()
-            .to_vec(),
-    );
+    let fp = fingerprint(pem::parse(pki.cluster_ca.cert_pem()).unwrap().contents());
     assert_eq!(creds[0].fingerprint, fp);
 }
 
