@@ -20,6 +20,17 @@ fn params() -> Params {
     p
 }
 
+/// A generated PKI and its secrets as written and read back.
+fn generated_and_reparsed() -> (ClusterPki, Vec<Secret>) {
+    let pki = generate(&env(1), &params()).unwrap();
+    let parsed = pki
+        .secrets()
+        .iter()
+        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
+        .collect();
+    (pki, parsed)
+}
+
 fn yamls(pki: &ClusterPki) -> Vec<Vec<u8>> {
     pki.secrets()
         .iter()
@@ -149,12 +160,7 @@ fn leaf_never_outlives_its_ca() {
 
 #[test]
 fn secrets_load_back_to_the_same_bytes() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (pki, parsed) = generated_and_reparsed();
     let back = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW).unwrap();
     assert_eq!(yamls(&back), yamls(&pki));
     assert_eq!(
@@ -171,12 +177,7 @@ fn secrets_load_back_to_the_same_bytes() {
 
 #[test]
 fn a_loaded_ca_issues_kubeconfigs() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (_, parsed) = generated_and_reparsed();
     let mut back = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW).unwrap();
     let bob = UserParams {
         name: "bob".into(),
@@ -263,12 +264,7 @@ fn bad_params_are_refused() {
 
 #[test]
 fn missing_and_broken_secrets_are_named() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let mut parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (_, mut parsed) = generated_and_reparsed();
     parsed.retain(|s| s.name != "mc1-etcd");
     let err = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW)
         .err()
