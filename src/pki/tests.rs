@@ -122,6 +122,8 @@ fn credentials_list_every_item_with_kubeadm_lifetimes() {
     );
     assert_eq!(creds[4].not_after.as_deref(), Some("2027-11-25T12:00:00Z"));
     assert_eq!(creds[5].not_after.as_deref(), Some("2026-11-25T20:00:00Z"));
+    assert_eq!(creds[3].extra["secret"], "mc1-sa");
+    assert_eq!(creds[5].extra["secret"], "mc1-kubeconfig-ci");
     for c in &creds {
         assert!(c.fingerprint.starts_with("sha256:") && c.fingerprint.len() == 71);
         assert_eq!(c.created, "2026-11-25T12:00:00Z");
@@ -265,6 +267,19 @@ fn bad_params_are_refused() {
 #[test]
 fn missing_and_broken_secrets_are_named() {
     let (_, mut parsed) = generated_and_reparsed();
+    // An sa public key that is not the key's own half.
+    let mut swapped = generated_and_reparsed().1;
+    let other_sa = generate(&env(2), &params()).unwrap().sa.public_pem();
+    let sa = swapped.iter_mut().find(|s| s.name == "mc1-sa").unwrap();
+    sa.data.insert(
+        "tls.crt".into(),
+        SecretBox::new(Box::new(other_sa.into_bytes())),
+    );
+    let err = ClusterPki::from_secrets("mc1", "org-mc1", &swapped, NOW)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::KeyMismatch { .. }), "{err}");
+
     parsed.retain(|s| s.name != "mc1-etcd");
     let err = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW)
         .err()
