@@ -246,16 +246,13 @@ pub fn kubeconfig_secret_name(cluster: &str, name: &str) -> String {
     }
 }
 
-/// The CA secret purposes with their inventory ids.
-const CAS: [(&str, &str); 3] = [("ca", "cluster"), ("etcd", "etcd"), ("proxy", "proxy")];
-
 impl ClusterPki {
+    /// The CAs with their secret purpose and inventory id.
     fn cas(&self) -> [(&'static str, &'static str, &Ca); 3] {
-        let [a, b, c] = CAS;
         [
-            (a.0, a.1, &self.cluster_ca),
-            (b.0, b.1, &self.etcd_ca),
-            (c.0, c.1, &self.proxy_ca),
+            ("ca", "cluster", &self.cluster_ca),
+            ("etcd", "etcd", &self.etcd_ca),
+            ("proxy", "proxy", &self.proxy_ca),
         ]
     }
 
