@@ -287,7 +287,14 @@ fn generate(
         None => pki::generate(env, &params)?,
     };
     secrets.extend(cluster_pki.secrets());
-    let pki_creds = cluster_pki.credentials(&created);
+    let pki_creds: Vec<Credential> = cluster_pki
+        .credentials(&created)
+        .into_iter()
+        .map(|c| {
+            let secret = c.extra.get("secret").cloned().unwrap_or_default();
+            in_file(c, name, &secret)
+        })
+        .collect();
     for c in &pki_creds {
         progress.generated(&format!("{}/{} ({})", c.kind, c.id, c.fingerprint));
     }
@@ -303,7 +310,7 @@ fn generate(
             };
             secrets.push(key.flux_secret("flux-system", "flux-system", &known_hosts));
             progress.generated(&format!("deploy-key/flux ({})", key.fingerprint));
-            credentials.push(key.credential(env));
+            credentials.push(in_file(key.credential(env), name, "flux-system"));
         }
         GitAuth::GithubApp => {
             let (app_id, inst_id) = github_app_ids(spec)?;
@@ -321,7 +328,11 @@ fn generate(
                 "flux-system",
                 crate::forge::DEFAULT_API,
             ));
-            credentials.push(imported.credential(env, "flux"));
+            credentials.push(in_file(
+                imported.credential(env, "flux"),
+                name,
+                "flux-system",
+            ));
         }
     }
 
@@ -340,7 +351,11 @@ fn generate(
     if !clients.is_empty() {
         let dex = creds::oidc::dex_static_clients(env, &clients, &BTreeMap::new())?;
         secrets.push(dex.secret);
-        credentials.extend(dex.credentials);
+        credentials.extend(
+            dex.credentials
+                .into_iter()
+                .map(|c| in_file(c, name, creds::oidc::DEX_CLIENTS_SECRET)),
+        );
     }
     if !spec.oidc.connectors.is_empty() {
         let mut given = Vec::new();
@@ -351,10 +366,10 @@ fn generate(
                     client_secret: s.clone(),
                 }),
                 None => progress.warn(&format!(
-                    "Dex connector {} has no client secret: set MCB_{} and run `mcb rotate {name} --only oidc/{}`",
+                    "Dex connector {} has no client secret (set MCB_{} when running init): Dex cannot use it until {}dex-connectors.sops.yaml holds it",
                     c.id.as_str(),
                     c.secret_env(),
-                    c.id.as_str()
+                    repo::secrets_dir(name)
                 )),
             }
         }
@@ -384,6 +399,12 @@ pub(crate) fn github_app_ids(spec: &Installation) -> Result<(u64, u64), Error> {
         }
         .into()),
     }
+}
+
+/// Records which repo file holds a credential (the Secret `secret` of installation `name`).
+fn in_file(mut c: Credential, name: &str, secret: &str) -> Credential {
+    c.file = Some(format!("{}{secret}.sops.yaml", repo::secrets_dir(name)));
+    c
 }
 
 /// known_hosts for the Git URL's host: built in for github.com, else required.
