@@ -157,21 +157,8 @@ fn output_paths() {
 
 mod props {
     use super::*;
-    use crate::repo::{self, SealError, Sealer};
+    use crate::repo::{self, NoSealer};
     use proptest::prelude::*;
-    use secrecy::SecretBox;
-
-    struct NoSeal;
-    impl Sealer for NoSeal {
-        fn seal(
-            &self,
-            _: &str,
-            _: &SecretBox<Vec<u8>>,
-            _: Option<&[u8]>,
-        ) -> Result<Vec<u8>, SealError> {
-            Err(SealError("unused".into()))
-        }
-    }
 
     const PROVIDERS: [&str; 5] = [
         "capa:\n    region: r1",
@@ -238,10 +225,10 @@ mod props {
             std::fs::write(root.join(repo::spec_path(&name)), spec_yaml(&name, p, cp, &orgs, &clients, &note)).unwrap();
             let src = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
             let mut nop = crate::progress::Nop;
-            let plan = plan_repo(root, &[], &src, &NoSeal, &mut nop).unwrap();
+            let plan = plan_repo(root, &[], &src, &NoSealer, &mut nop).unwrap();
             prop_assert!(!plan.is_clean());
             plan.apply().unwrap();
-            let again = plan_repo(root, &[], &src, &NoSeal, &mut nop).unwrap();
+            let again = plan_repo(root, &[], &src, &NoSealer, &mut nop).unwrap();
             prop_assert!(again.is_clean(), "{}", again.diff());
             let cluster = std::fs::read_to_string(root.join(format!("installations/{name}/manifests/cluster/cluster.yaml"))).unwrap();
             let replicas = format!("replicas: {cp}\n");

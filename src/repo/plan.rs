@@ -25,6 +25,23 @@ pub trait Sealer {
     ) -> Result<Vec<u8>, SealError>;
 }
 
+/// A sealer for callers that have no SOPS engine at hand: any secret fails to seal.
+#[derive(Debug, Default)]
+pub struct NoSealer;
+
+impl Sealer for NoSealer {
+    fn seal(
+        &self,
+        path: &str,
+        _: &SecretBox<Vec<u8>>,
+        _: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError> {
+        Err(SealError(format!(
+            "no SOPS engine is wired into this command, so {path} cannot be encrypted"
+        )))
+    }
+}
+
 /// Why a secret could not be sealed (never contains plaintext).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
