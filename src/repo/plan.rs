@@ -214,9 +214,33 @@ impl Plan {
     /// [`Plan::apply`] with a hook called before each rename (tests inject failures).
     fn apply_with(&self, hook: &mut dyn FnMut(usize) -> io::Result<()>) -> Result<usize, Error> {
         let changes: Vec<&Entry> = self.changes().collect();
+        // Directories staging will create, removed again (deepest first) if anything fails.
+        let mut new_dirs: Vec<PathBuf> = Vec::new();
+        for e in &changes {
+            let mut d = self.root.join(&e.path).parent().map(Path::to_path_buf);
+            while let Some(dir) = d.filter(|x| !x.exists() && !new_dirs.contains(x)) {
+                d = dir.parent().map(Path::to_path_buf);
+                new_dirs.push(dir);
+            }
+        }
+        new_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let result = self.write_all(&changes, hook);
+        if result.is_err() {
+            for d in &new_dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        result
+    }
+
+    fn write_all(
+        &self,
+        changes: &[&Entry],
+        hook: &mut dyn FnMut(usize) -> io::Result<()>,
+    ) -> Result<usize, Error> {
         // 1. Stage every new file as a temp file in its target's directory.
         let mut staged = Vec::new();
-        for e in &changes {
+        for e in changes {
             let Some(bytes) = &e.new else {
                 staged.push(None);
                 continue;
