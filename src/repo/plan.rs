@@ -383,12 +383,23 @@ pub(super) mod tests {
         (d, fs)
     }
 
+    /// Every file (with its content) and every directory, empty ones included.
     fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
-        walk_files(root)
-            .unwrap()
-            .into_iter()
-            .map(|p| (rel_path(root, &p), std::fs::read(&p).unwrap()))
-            .collect()
+        fn walk(root: &Path, d: &Path, v: &mut Vec<(String, Vec<u8>)>) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    v.push((rel_path(root, &p) + "/", Vec::new()));
+                    walk(root, &p, v);
+                } else {
+                    v.push((rel_path(root, &p), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(root, root, &mut v);
+        v.sort();
+        v
     }
 
     #[test]
