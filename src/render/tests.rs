@@ -126,6 +126,49 @@ fn secret_values_only_in_sops_secrets() {
 }
 
 #[test]
+fn secret_templates_through_the_repo_writer_keep_their_ciphertext() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join("installations/gauss/secrets")).unwrap();
+    std::fs::write(
+        root.join("installations/gauss/installation.yaml"),
+        spec::EXAMPLE,
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("templates/secrets")).unwrap();
+    std::fs::write(root.join("templates/secrets/grafana.sops.yaml"), SECRET_TPL).unwrap();
+    let src = |_: &str| -> Box<dyn SecretSource> {
+        Box::new(MapSource::default().with("dex-clients", "grafana", "pa55"))
+    };
+    let mut nop = crate::progress::Nop;
+    let sealer = crate::repo::FakeSealer;
+    let plan = plan_repo(root, &[], &src, &sealer, &mut nop).unwrap();
+    assert!(plan
+        .diff()
+        .contains("installations/gauss/secrets/grafana.sops.yaml: encrypted, added"));
+    assert!(!plan.diff().contains("pa55"));
+    plan.apply().unwrap();
+    let sealed =
+        std::fs::read_to_string(root.join("installations/gauss/secrets/grafana.sops.yaml"))
+            .unwrap();
+    assert!(
+        sealed.starts_with("SEALED:") && sealed.contains("secret: \"pa55\""),
+        "{sealed}"
+    );
+    let again = plan_repo(root, &["gauss".into()], &src, &sealer, &mut nop).unwrap();
+    assert!(again.is_clean(), "{}", again.diff());
+    let k = std::fs::read_to_string(root.join("installations/gauss/secrets/kustomization.yaml"))
+        .unwrap();
+    assert!(k.contains("  - grafana.sops.yaml\n"), "{k}");
+    // Without a SOPS engine the CLI's sealer refuses, and nothing is planned.
+    let e = plan_repo(root, &[], &src, &crate::repo::NoSealer, &mut nop).unwrap_err();
+    assert!(
+        e.to_string().contains("grafana.sops.yaml: cannot encrypt"),
+        "{e}"
+    );
+}
+
+#[test]
 fn override_syntax_error_names_template() {
     let e = Templates::with_overrides(
         [("manifests/x.yaml".to_string(), "{% if %}".to_string())].into(),

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil::{IoResultExt, PathError};
 
+#[cfg(test)]
+pub(crate) use plan::tests::FakeSealer;
 pub use plan::{plan, Change, Entry, NoSealer, Plan, SealError, Sealer};
 
 /// `.sops.yaml`: creation rules, one per installation.

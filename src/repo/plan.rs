@@ -347,7 +347,7 @@ fn remove_empty_parents(root: &Path, file: &Path) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 

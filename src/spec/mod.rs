@@ -95,16 +95,18 @@ pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
     Ok(spec)
 }
 
-/// serde-saphyr prefixes `error: line N column M: `; we print the location ourselves.
+/// serde-saphyr writes `error: line N column M: …` or `… at line N, column M`; we print
+/// the location ourselves, once.
 fn clean_message(m: &str) -> String {
     let m = m.lines().next().unwrap_or(m).trim();
     let m = m.strip_prefix("error: ").unwrap_or(m);
-    match m.strip_prefix("line ") {
-        Some(rest) => match rest.split_once(": ") {
-            Some((loc, msg)) if loc.contains("column") => msg.to_string(),
-            _ => m.to_string(),
-        },
-        None => m.to_string(),
+    let m = match m.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((loc, msg)) if loc.contains("column") => msg,
+        _ => m,
+    };
+    match m.rsplit_once(" at line ") {
+        Some((msg, loc)) if loc.contains("column") => msg.to_string(),
+        _ => m.to_string(),
     }
 }
 

@@ -35,6 +35,7 @@ fn unknown_field_names_line_and_path() {
     );
     assert!(msg.contains("provider.capa"), "{msg}");
     assert!(msg.contains("regoin"), "{msg}");
+    assert!(!msg.contains("at line"), "location printed twice: {msg}");
     assert!(e.help().unwrap().contains("mcb schema"));
 }
 
