@@ -5,6 +5,7 @@
 //!
 //! It reads no file itself (callers pass the text and the name to report) and never prints.
 
+mod locate;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -37,10 +38,12 @@ pub enum Error {
         message: String,
     },
     /// The types are fine but the values do not fit together.
-    #[error("{}: {path}: {message}", file.display())]
+    #[error("{}:{line}: {path}: {message}", file.display())]
     Invalid {
         /// the spec file
         file: PathBuf,
+        /// 1-based line of the offending value (0 when unknown)
+        line: u64,
         /// YAML path of the offending value
         path: String,
         /// what is wrong
@@ -88,6 +91,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
     spec.check()
         .map_err(|(path, message, hint)| Error::Invalid {
             file: file.to_path_buf(),
+            line: locate::line_of(src, &path).unwrap_or(0),
             path,
             message,
             hint,
