@@ -45,8 +45,18 @@ fn write_spec(root: &Path, name: &str, body: &str) {
     std::fs::write(dir.join("installation.yaml"), body).unwrap();
 }
 
+/// capz uses GitHub App auth for Flux (https URL, `provider: github`); the others SSH.
 fn spec_for(name: &str, p: &str) -> String {
-    format!("{}{}", BASE.replace("NAME", name), provider(p))
+    let base = BASE.replace("NAME", name);
+    let base = if p == "capz" {
+        base.replace(
+            "  url: ssh://git@github.com/example/mc\n",
+            "  url: https://github.com/example/mc\n  auth: github-app\ngithubApp:\n  owner: example\n",
+        )
+    } else {
+        base
+    };
+    format!("{base}{}", provider(p))
 }
 
 fn render(t: &TestEnv, args: &[&str]) -> crate::support::Run {
@@ -267,6 +277,9 @@ fn render_each_provider_snapshot_builds_and_validates() {
             .map(|(p, c)| format!("==> {p} <==\n{c}"))
             .collect();
         insta::assert_snapshot!(format!("render_{p}"), snap);
+        let sync =
+            std::fs::read_to_string(inst.join("manifests/flux-system/gotk-sync.yaml")).unwrap();
+        assert_eq!(sync.contains("  provider: github\n"), p == "capz", "{sync}");
         build_and_validate(&t, &inst);
         // Rendering again changes nothing, and --check agrees.
         let before = files(&inst);
