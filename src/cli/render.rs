@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use secrecy::SecretBox;
-
 use mcb::progress::Progress;
 use mcb::render::{NoSecrets, SecretSource};
-use mcb::repo::{Change, SealError, Sealer};
+use mcb::repo::{Change, NoSealer};
 
 use super::output::{print_json, OutputFormat, Reporter};
 
@@ -44,22 +42,6 @@ pub struct Args {
     /// Write nothing; print the diff
     #[arg(long)]
     pub diff: bool,
-}
-
-/// Stands in until the SOPS engine is wired into `render`: any secret output fails.
-struct NoSealer;
-
-impl Sealer for NoSealer {
-    fn seal(
-        &self,
-        _: &str,
-        _: &SecretBox<Vec<u8>>,
-        _: Option<&[u8]>,
-    ) -> Result<Vec<u8>, SealError> {
-        Err(SealError(
-            "this build of mcb cannot encrypt template-made secrets yet".into(),
-        ))
-    }
 }
 
 /// `-o json` output: `{"changes": [{"path", "change", "secret"}], "written": bool}`.

@@ -99,8 +99,8 @@ impl crate::Help for Error {
                 "fix the tera syntax in templates/{template} (or delete the override to use the built-in)"
             ),
             Error::Render { template, .. } => format!(
-                "fix templates/{template}; values available to templates are listed in docs (spec fields under `spec.`, \
-                 extras under `values.`)"
+                "fix templates/{template}; the values templates can use are listed in mcb's templates/README.md \
+                 (the spec under `spec.`, your extras under `values.`)"
             ),
             Error::UnknownFluxVersion { known, .. } => format!(
                 "set `flux.version` to one of: {}",

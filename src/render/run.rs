@@ -41,6 +41,7 @@ pub fn plan_repo(
         if spec.name.as_str() != name {
             return Err(spec::Error::Invalid {
                 file: path,
+                line: 0,
                 path: "name".into(),
                 message: format!(
                     "name {:?} differs from its directory {name:?}",

@@ -12,3 +12,4 @@ mod interop;
 mod pki;
 mod rotate;
 mod secrets;
+mod render;
