@@ -9,6 +9,7 @@ pub mod init;
 pub mod installation;
 pub mod publish;
 pub mod seal;
+pub mod shared;
 pub mod sops_config;
 
 use std::path::PathBuf;
