@@ -11,6 +11,7 @@ pub mod publish;
 mod render;
 mod schema;
 mod secrets;
+mod shared;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -122,6 +123,9 @@ pub enum Command {
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
     Secrets(Box<secrets::Args>),
+    /// Shared secrets (registry credentials, OAuth apps) used by several installations
+    #[command(long_about = shared::LONG_ABOUT)]
+    Shared(Box<shared::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -185,5 +189,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::InitInstallation(a) => init::run(&g, a),
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
+        Command::Shared(a) => shared::run(&g, *a),
     }
 }

@@ -12,7 +12,7 @@ use crate::support::github::{fixture, Fake, REPO};
 use crate::support::{run, tool, Run, TestEnv};
 
 /// A config repo with one empty commit on `main` and a bare `origin` over file://.
-fn config_repo(t: &TestEnv) -> PathBuf {
+pub(crate) fn config_repo(t: &TestEnv) -> PathBuf {
     let repo = t.path().join("repo");
     let origin = t.path().join("origin.git");
     for args in [
@@ -49,7 +49,7 @@ fn config_repo(t: &TestEnv) -> PathBuf {
     repo
 }
 
-fn git(t: &TestEnv, repo: &Path, args: &[&str]) -> String {
+pub(crate) fn git(t: &TestEnv, repo: &Path, args: &[&str]) -> String {
     let mut c = t.command("git");
     c.arg("-C").arg(repo).args(args);
     run(c).ok().stdout
@@ -77,7 +77,7 @@ fn secret_files(repo: &Path) -> Vec<PathBuf> {
 }
 
 /// The Go sops decrypting `file` with only `key` available.
-fn go_sops_decrypt(t: &TestEnv, file: &Path, key: &Path) -> Run {
+pub(crate) fn go_sops_decrypt(t: &TestEnv, file: &Path, key: &Path) -> Run {
     let mut c = t.command(tool("sops"));
     c.env("SOPS_AGE_KEY_FILE", key).arg("decrypt").arg(file);
     run(c)

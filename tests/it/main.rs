@@ -11,3 +11,4 @@ mod init;
 mod interop;
 mod pki;
 mod secrets;
+mod shared;
