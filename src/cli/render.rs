@@ -55,7 +55,6 @@ pub struct Args {
     pub age_key_file: Option<PathBuf>,
 }
 
-
 /// `-o json` output: `{"changes": [{"path", "change", "secret"}], "written": bool}`.
 #[derive(serde::Serialize)]
 struct JsonOut<'a> {
@@ -77,7 +76,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let env = super::env(&mut reporter)?;
     let root = g.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
-    let ids = mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
+    let ids =
+        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
     let all = mcb::ops::installation::load_all(&root)?;
     let extra = RenderExtra::load(&root, &all, &ids)?;
     let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;

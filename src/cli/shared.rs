@@ -152,7 +152,10 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
 fn print_report(r: &Report) {
     let o = &r.outcome;
     if o.dry_run {
-        println!("Plan for shared secret {} (dry run, nothing written):", r.name);
+        println!(
+            "Plan for shared secret {} (dry run, nothing written):",
+            r.name
+        );
     }
     for (path, change) in &o.files {
         println!("  {:<8} {path}", format!("{change:?}").to_lowercase());

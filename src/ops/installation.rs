@@ -128,7 +128,11 @@ pub fn admin_recipients(installations: &[&Loaded]) -> BTreeSet<String> {
 pub fn shared_recipients(installations: &[&Loaded], name: &str) -> BTreeSet<String> {
     let mut r = admin_recipients(installations);
     for l in installations {
-        if l.spec.shared_secrets.iter().any(|s| s.name().as_str() == name) {
+        if l.spec
+            .shared_secrets
+            .iter()
+            .any(|s| s.name().as_str() == name)
+        {
             r.extend(l.own_recipients());
         }
     }

@@ -381,10 +381,13 @@ fn document(name: &str, value: &SharedValue) -> SecretBox<Vec<u8>> {
         "apiVersion: mcb/v1alpha1\nkind: {KIND}\nmetadata:\n    name: {name}\nstringData:\n"
     ));
     for (k, v) in &value.values {
-        let quoted = Zeroizing::new(
-            serde_json::to_string(v.expose_secret()).expect("strings serialize"),
-        );
-        s.push_str(&format!("    {}: {}\n", crate::k8s::quote(k), quoted.as_str()));
+        let quoted =
+            Zeroizing::new(serde_json::to_string(v.expose_secret()).expect("strings serialize"));
+        s.push_str(&format!(
+            "    {}: {}\n",
+            crate::k8s::quote(k),
+            quoted.as_str()
+        ));
     }
     SecretBox::new(Box::new(s.as_bytes().to_vec()))
 }
@@ -397,7 +400,10 @@ fn copy_secret(
 ) -> Result<Secret, Error> {
     let name = mapping.name.as_str();
     let mut secret = Secret::new(
-        mapping.secret_name.clone().unwrap_or_else(|| name.to_owned()),
+        mapping
+            .secret_name
+            .clone()
+            .unwrap_or_else(|| name.to_owned()),
         mapping
             .namespace
             .as_ref()
@@ -410,7 +416,11 @@ fn copy_secret(
         .annotations
         .insert(SOURCE_ANNOTATION.into(), name.to_owned());
     let pairs: Vec<(&str, &str)> = if mapping.keys.is_empty() {
-        value.values.keys().map(|k| (k.as_str(), k.as_str())).collect()
+        value
+            .values
+            .keys()
+            .map(|k| (k.as_str(), k.as_str()))
+            .collect()
     } else {
         mapping
             .keys
@@ -432,13 +442,13 @@ fn copy_secret(
 
 /// The installations that list `name` in `sharedSecrets`, by name.
 pub fn users<'a>(all: &'a [Loaded], name: &str) -> Vec<&'a Loaded> {
-    all.iter()
-        .filter(|l| uses(&l.spec, name))
-        .collect()
+    all.iter().filter(|l| uses(&l.spec, name)).collect()
 }
 
 fn uses(spec: &Installation, name: &str) -> bool {
-    spec.shared_secrets.iter().any(|s| s.name().as_str() == name)
+    spec.shared_secrets
+        .iter()
+        .any(|s| s.name().as_str() == name)
 }
 
 /// Names of the shared files in the repo, sorted.
@@ -537,8 +547,7 @@ impl RenderExtra {
     /// Replaces the value of shared secret `name` (new or existing).
     fn replace(&mut self, name: &str, value: SharedValue) {
         let plain = document(name, &value);
-        self.shared
-            .insert(name.to_owned(), Opened { plain, value });
+        self.shared.insert(name.to_owned(), Opened { plain, value });
         self.replaced = Some(name.to_owned());
     }
 
@@ -748,7 +757,14 @@ pub fn import(
         if user_names.is_empty() {
             Ok(repo::plan(&root, &extra.repo_files()?, &[], &sealer)?)
         } else {
-            render::plan_repo(&root, &user_names, &no_secrets, &sealer, &extra, &mut silent)
+            render::plan_repo(
+                &root,
+                &user_names,
+                &no_secrets,
+                &sealer,
+                &extra,
+                &mut silent,
+            )
         }
     };
     let outcome = publish::run(

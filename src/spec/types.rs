@@ -79,7 +79,8 @@ pub fn is_dns1123_label(s: &str) -> bool {
 pub fn is_secret_key(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
         && s != "."
         && s != ".."
 }
@@ -210,8 +211,7 @@ impl SharedSecretRef {
             },
             SharedSecretRef::Mapped(m) => m.clone(),
         };
-        m.namespace
-            .get_or_insert_with(|| Name("default".into()));
+        m.namespace.get_or_insert_with(|| Name("default".into()));
         m.secret_name
             .get_or_insert_with(|| m.name.as_str().to_owned());
         m.type_.get_or_insert_with(|| "Opaque".into());

@@ -143,15 +143,28 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
     f.init("gamma", "3", "");
 
     let r = f
-        .shared(&["import", "registry"], "username: bot\npassword: hunter2-old\n")
+        .shared(
+            &["import", "registry"],
+            "username: bot\npassword: hunter2-old\n",
+        )
         .ok();
-    assert!(r.stdout.contains("installations: alpha, beta"), "{}", r.stdout);
-    assert_eq!(f.git(&["branch", "--show-current"]).trim(), "mcb/shared-registry");
+    assert!(
+        r.stdout.contains("installations: alpha, beta"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        f.git(&["branch", "--show-current"]).trim(),
+        "mcb/shared-registry"
+    );
     assert_eq!(f.git(&["status", "--porcelain"]), "");
 
     // The shared file: admins and both users read it; gamma (not a user) cannot.
     let plain = f.decrypt(SHARED, &f.admin).ok().stdout;
-    assert!(plain.contains("kind: SharedSecret") && plain.contains("hunter2-old"), "{plain}");
+    assert!(
+        plain.contains("kind: SharedSecret") && plain.contains("hunter2-old"),
+        "{plain}"
+    );
     for inst in ["alpha", "beta"] {
         f.decrypt(SHARED, &f.key(inst)).ok();
     }
@@ -159,12 +172,24 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
 
     // Each copy opens with its own installation's key and not with the other's.
     let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
-    assert!(a.contains("name: registry") && a.contains("namespace: default"), "{a}");
-    assert!(a.contains(&b64("hunter2-old")) && a.contains(&b64("bot")), "{a}");
+    assert!(
+        a.contains("name: registry") && a.contains("namespace: default"),
+        "{a}"
+    );
+    assert!(
+        a.contains(&b64("hunter2-old")) && a.contains(&b64("bot")),
+        "{a}"
+    );
     let b = f.decrypt(&copy("beta"), &f.key("beta")).ok().stdout;
-    assert!(b.contains("name: pull") && b.contains("namespace: ci"), "{b}");
+    assert!(
+        b.contains("name: pull") && b.contains("namespace: ci"),
+        "{b}"
+    );
     assert!(b.contains(&format!("token: {}", b64("hunter2-old"))), "{b}");
-    assert!(!b.contains(&b64("bot")), "unmapped key leaked into beta: {b}");
+    assert!(
+        !b.contains(&b64("bot")),
+        "unmapped key leaked into beta: {b}"
+    );
     let other = f.decrypt(&copy("alpha"), &f.key("beta"));
     assert_ne!(other.code(), 0, "beta's key opened alpha's copy");
     assert_ne!(f.decrypt(&copy("beta"), &f.key("alpha")).code(), 0);
@@ -172,7 +197,8 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
 
     // Flux applies secrets/ and, through it, secrets/shared/.
     let mut c = f.t.command(tool("kubectl"));
-    c.arg("kustomize").arg(f.file("installations/alpha/secrets"));
+    c.arg("kustomize")
+        .arg(f.file("installations/alpha/secrets"));
     let out = run(c).ok().stdout;
     assert!(out.contains("name: registry"), "{out}");
 
@@ -182,20 +208,34 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
     c.args(["render", "--check"]);
     run(c).ok();
     let head = f.git(&["rev-parse", "HEAD"]);
-    f.shared(&["import", "registry"], "{\"password\": \"hunter2-old\", \"username\": \"bot\"}")
-        .ok();
+    f.shared(
+        &["import", "registry"],
+        "{\"password\": \"hunter2-old\", \"username\": \"bot\"}",
+    )
+    .ok();
     assert_eq!(f.git(&["rev-parse", "HEAD"]), head);
 
     // Rotation: exactly the shared file and the two users' copies change.
-    let r = f.shared(&["rotate", "registry", "-o", "json"], "password: hunter2-new\n").ok();
+    let r = f
+        .shared(
+            &["rotate", "registry", "-o", "json"],
+            "password: hunter2-new\n",
+        )
+        .ok();
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["changed_keys"], json!(["password"]));
     let changed = f.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
     let mut changed: Vec<&str> = changed.lines().collect();
     changed.sort();
-    assert_eq!(changed, vec![copy("alpha"), copy("beta"), SHARED.to_owned()]);
+    assert_eq!(
+        changed,
+        vec![copy("alpha"), copy("beta"), SHARED.to_owned()]
+    );
     let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
-    assert!(a.contains(&b64("hunter2-new")) && a.contains(&b64("bot")), "{a}");
+    assert!(
+        a.contains(&b64("hunter2-new")) && a.contains(&b64("bot")),
+        "{a}"
+    );
     let b = f.decrypt(&copy("beta"), &f.key("beta")).ok().stdout;
     assert!(b.contains(&b64("hunter2-new")), "{b}");
 
@@ -289,9 +329,14 @@ fn import_reads_yaml_json_dotenv_files_and_the_environment() {
         );
     }
     let mut c = f.mcb();
-    c.env("REG_user", "u5")
-        .env("REG_pass", "p5")
-        .args(["shared", "import", "registry", "--no-commit", "--from-env", "REG_"]);
+    c.env("REG_user", "u5").env("REG_pass", "p5").args([
+        "shared",
+        "import",
+        "registry",
+        "--no-commit",
+        "--from-env",
+        "REG_",
+    ]);
     run(c).ok();
     let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
     assert!(a.contains(&b64("u5")) && a.contains(&b64("p5")), "{a}");
@@ -320,7 +365,11 @@ fn malformed_input_is_a_clear_error_and_writes_nothing() {
     assert_eq!(f.git(&["rev-parse", "HEAD"]), head);
     // rotate needs an existing shared secret.
     let r = f.shared(&["rotate", "registry"], "a: b\n").fails_with(2);
-    assert!(r.stderr.contains("no shared secret registry"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no shared secret registry"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -328,8 +377,11 @@ fn rotate_opens_one_pull_request_listing_installations_and_keys_not_values() {
     let f = Fixture::new();
     f.init("alpha", "1", USES_REGISTRY);
     f.init("beta", "2", USES_REGISTRY);
-    f.shared(&["import", "registry"], "username: bot\npassword: old-value-1\n")
-        .ok();
+    f.shared(
+        &["import", "registry"],
+        "username: bot\npassword: old-value-1\n",
+    )
+    .ok();
     let fake = Fake::start();
     fake.mount(
         Mock::given(method("GET"))
@@ -366,7 +418,10 @@ fn rotate_opens_one_pull_request_listing_installations_and_keys_not_values() {
     let body = pr["body"].as_str().unwrap();
     assert!(body.contains("`alpha`, `beta`"), "{body}");
     assert!(body.contains("registry/password"), "{body}");
-    assert!(!body.contains("registry/username"), "unchanged key listed: {body}");
+    assert!(
+        !body.contains("registry/username"),
+        "unchanged key listed: {body}"
+    );
     for v in ["old-value-1", "new-value-2", &b64("new-value-2")] {
         assert!(!body.contains(v), "PR body leaks a value: {body}");
     }

@@ -112,8 +112,14 @@ fn copies_follow_the_mapping() {
     let v = parse("user: u\npass: p\nextra: e\n", None).unwrap();
     let all: spec::SharedSecretRef = serde_json::from_str("\"registry\"").unwrap();
     let s = copy_secret("a", &all.mapping(), &v).unwrap();
-    assert_eq!((s.name.as_str(), s.namespace.as_str()), ("registry", "default"));
-    assert_eq!(s.data.keys().collect::<Vec<_>>(), vec!["extra", "pass", "user"]);
+    assert_eq!(
+        (s.name.as_str(), s.namespace.as_str()),
+        ("registry", "default")
+    );
+    assert_eq!(
+        s.data.keys().collect::<Vec<_>>(),
+        vec!["extra", "pass", "user"]
+    );
     let mapped: spec::SharedSecretRef = serde_json::from_str(
         r#"{"name": "registry", "namespace": "ci", "secretName": "pull", "type": "kubernetes.io/basic-auth", "keys": {"user": "username", "pass": "password"}}"#,
     )
@@ -121,7 +127,10 @@ fn copies_follow_the_mapping() {
     let s = copy_secret("a", &mapped.mapping(), &v).unwrap();
     assert_eq!((s.name.as_str(), s.namespace.as_str()), ("pull", "ci"));
     assert_eq!(s.type_, "kubernetes.io/basic-auth");
-    assert_eq!(s.data.keys().collect::<Vec<_>>(), vec!["password", "username"]);
+    assert_eq!(
+        s.data.keys().collect::<Vec<_>>(),
+        vec!["password", "username"]
+    );
     let missing: spec::SharedSecretRef =
         serde_json::from_str(r#"{"name": "registry", "keys": {"token": "t"}}"#).unwrap();
     let e = copy_secret("a", &missing.mapping(), &v).unwrap_err();
@@ -136,4 +145,122 @@ fn rotate_merges_and_reports_changed_keys() {
     assert_eq!(new.keys(), vec!["a", "b", "c"]);
     assert_eq!(new.changed_from(Some(&old)), vec!["b", "c"]);
     assert_eq!(new.changed_from(None), vec!["a", "b", "c"]);
+}
+
+/// A repo on disk with installations `(name, uses registry)` and, if given, a shared file
+/// encrypted for `shared_for` (installation names; admins always).
+fn repo_with(
+    installations: &[(&str, bool)],
+    shared_for: Option<&[&str]>,
+) -> (tempfile::TempDir, BTreeMap<String, String>) {
+    use crate::inventory::{Credential, Inventory};
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::seeded(7, time::macros::datetime!(2026-11-25 12:00 UTC));
+    let admin = sops::generate_age_key(&env).recipient;
+    let mut recipients = BTreeMap::new();
+    for (name, uses) in installations {
+        let key = sops::generate_age_key(&env).recipient;
+        recipients.insert(name.to_string(), key.clone());
+        let spec = format!(
+            "apiVersion: mcb/v1alpha1\nkind: Installation\nname: {name}\nbaseDomain: {name}.example.com\n\
+             provider:\n  capa:\n    region: eu-central-1\ngit:\n  url: ssh://git@github.com/e/mc\n\
+             sops:\n  recipients:\n    - {admin}\n{}",
+            if *uses { "sharedSecrets:\n  - registry\n" } else { "" }
+        );
+        let d = dir.path().join(repo::installation_dir(name));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("installation.yaml"), spec).unwrap();
+        let mut inv = Inventory::new();
+        inv.upsert(Credential {
+            kind: installation::AGE_KEY_KIND.into(),
+            id: "installation".into(),
+            subject: None,
+            fingerprint: key,
+            not_before: None,
+            not_after: None,
+            created: "2026-11-25T12:00:00Z".into(),
+            rotated: None,
+            file: None,
+            extra: BTreeMap::new(),
+        });
+        std::fs::write(d.join("credentials.yaml"), inv.to_yaml()).unwrap();
+    }
+    if let Some(users) = shared_for {
+        let mut r = vec![admin.clone()];
+        r.extend(users.iter().map(|u| recipients[*u].clone()));
+        let v = parse("token: abc\n", None).unwrap();
+        let enc = sops::encrypt(
+            &env,
+            document("registry", &v).expose_secret(),
+            Format::Yaml,
+            &sops::EncryptOptions::for_recipients(&r),
+        )
+        .unwrap();
+        let p = dir.path().join(shared_path("registry"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, enc).unwrap();
+    }
+    (dir, recipients)
+}
+
+#[test]
+fn check_finds_unknown_names_and_unreadable_files() {
+    let (dir, _) = repo_with(&[("a", true), ("b", false)], None);
+    assert_eq!(
+        check(dir.path()).unwrap(),
+        vec![Finding::UnknownSharedSecret {
+            installation: "a".into(),
+            name: "registry".into()
+        }]
+    );
+
+    let (dir, recipients) = repo_with(&[("a", true), ("b", true), ("c", false)], Some(&["a"]));
+    let findings = check(dir.path()).unwrap();
+    assert_eq!(
+        findings,
+        vec![Finding::NotReadable {
+            installation: "b".into(),
+            name: "registry".into(),
+            missing: vec![recipients["b"].clone()],
+        }]
+    );
+    assert!(findings[0]
+        .to_string()
+        .contains("shared/secrets/registry.sops.yaml"));
+    assert!(crate::Help::help(&findings[0])
+        .unwrap()
+        .contains("mcb render"));
+
+    let (dir, _) = repo_with(&[("a", true), ("b", true)], Some(&["a", "b"]));
+    assert_eq!(check(dir.path()).unwrap(), vec![]);
+}
+
+#[test]
+fn list_needs_no_key() {
+    let (dir, recipients) = repo_with(&[("a", true), ("b", false)], Some(&["a"]));
+    let l = list(dir.path()).unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].name, "registry");
+    assert_eq!(l[0].keys, vec!["token"]);
+    assert_eq!(l[0].installations, vec!["a"]);
+    assert_eq!(l[0].last_changed, "2026-11-25T12:00:00Z");
+    assert!(l[0].recipients.contains(&recipients["a"]));
+}
+
+#[test]
+fn sops_config_has_a_rule_per_used_shared_secret() {
+    let (dir, recipients) = repo_with(&[("a", true), ("b", false)], None);
+    let all = installation::load_all(dir.path()).unwrap();
+    let refs: Vec<&Loaded> = all.iter().collect();
+    let text = installation::sops_config(&refs);
+    let rule = text
+        .split("    - path_regex: ")
+        .find(|r| r.starts_with("'^shared/secrets/registry"))
+        .unwrap();
+    assert!(rule.contains(&recipients["a"]), "{text}");
+    assert!(!rule.contains(&recipients["b"]), "{text}");
+    assert!(
+        text.contains("'^shared/secrets/.*\\.sops\\.yaml$'"),
+        "{text}"
+    );
 }
