@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mcb::ops::init::{self, Request, SpecInput};
-use mcb::ops::publish::PrTarget;
 use mcb::progress::Progress;
 use secrecy::SecretString;
 
 use super::output::{print_json, OutputFormat, Reporter};
-use super::publish::{forge_auth, PublishArgs};
+use super::publish::PublishArgs;
 
 pub const LONG_ABOUT: &str = "\
 Create an installation in the config repo, from a spec (or the built-in example):
@@ -81,15 +80,7 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
-    let var = |k: &str| std::env::var(k).ok();
-    let publish = a.publish.resolve(var)?;
-    let pr = match publish.pr {
-        Some(options) => Some(PrTarget {
-            options,
-            auth: forge_auth(var)?,
-        }),
-        None => None,
-    };
+    let (publish, pr) = super::publish::resolve_from_env(&a.publish)?;
     let read_text = |p: &PathBuf| -> anyhow::Result<String> {
         Ok(String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned())
     };
@@ -120,7 +111,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             .map(SecretString::from),
         import_ca: a.import_ca.map(|v| (v[0].clone(), v[1].clone())),
         connector_secrets,
-        publish: publish.git,
+        publish,
         pr,
     };
     let root = super::repo_root(g);

@@ -208,6 +208,23 @@ impl PublishArgs {
     }
 }
 
+/// The flags resolved from the process environment: git options and, with `--pr`, the PR
+/// target with its GitHub credentials.
+pub fn resolve_from_env(
+    args: &PublishArgs,
+) -> Result<(PublishOptions, Option<mcb::ops::publish::PrTarget>), UsageError> {
+    let var = |k: &str| std::env::var(k).ok();
+    let publish = args.resolve(var)?;
+    let pr = match publish.pr {
+        Some(options) => Some(mcb::ops::publish::PrTarget {
+            options,
+            auth: forge_auth(var)?,
+        }),
+        None => None,
+    };
+    Ok((publish.git, pr))
+}
+
 /// GitHub credentials from the environment: `GITHUB_TOKEN`, else a GitHub App from
 /// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE` (+ `GITHUB_APP_INSTALLATION_ID`).
 pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {

@@ -5,13 +5,12 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcb::ops::publish::PrTarget;
 use mcb::ops::shared::{self, InputFormat, Mode, Report, Request, SharedValue};
 use mcb::progress::Progress;
 use zeroize::Zeroizing;
 
 use super::output::{print_json, OutputFormat, Reporter};
-use super::publish::{forge_auth, PublishArgs};
+use super::publish::PublishArgs;
 
 pub const LONG_ABOUT: &str = "\
 Shared secrets are values many installations use (container registry credentials, a GitHub
@@ -121,15 +120,7 @@ fn read_value(a: &ImportArgs) -> anyhow::Result<SharedValue> {
 fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
-    let var = |k: &str| std::env::var(k).ok();
-    let publish = a.publish.resolve(var)?;
-    let pr = match publish.pr {
-        Some(options) => Some(PrTarget {
-            options,
-            auth: forge_auth(var)?,
-        }),
-        None => None,
-    };
+    let (publish, pr) = super::publish::resolve_from_env(&a.publish)?;
     let value = read_value(&a)?;
     let ids =
         mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
@@ -138,7 +129,7 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
         name: a.name.clone(),
         value,
         mode,
-        publish: publish.git,
+        publish,
         pr,
     };
     let report = shared::import(&env, &root, &ids, req, &mut reporter)?;

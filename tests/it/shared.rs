@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::init::{config_repo, git, go_sops_decrypt};
-use crate::support::github::{fixture, Fake, REPO};
+use crate::support::github::Fake;
 use crate::support::{run, tool, Run, TestEnv};
 
 /// A repo, the admin key every spec lists in `sops.recipients`, and the installations.
@@ -382,38 +380,13 @@ fn rotate_opens_one_pull_request_listing_installations_and_keys_not_values() {
         "username: bot\npassword: old-value-1\n",
     )
     .ok();
-    let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/pulls")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
-    );
-    fake.mount(
-        Mock::given(method("POST"))
-            .and(path(format!("{REPO}/pulls")))
-            .respond_with(ResponseTemplate::new(201).set_body_json(fixture("pulls.create.json"))),
-    );
+    let fake = Fake::accepting_a_new_pull_request();
     let mut c = f.mcb();
-    c.env("GITHUB_TOKEN", "ghp_test_token_123").args([
-        "shared",
-        "rotate",
-        "registry",
-        "--push",
-        "--pr",
-        "--github-repo",
-        "octocat/Hello-World",
-        "--github-api",
-        &fake.server.uri(),
-    ]);
+    c.args(["shared", "rotate", "registry"]);
+    fake.publish_to(&mut c);
     let r = with_stdin(c, "password: new-value-2\n").ok();
     assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
-    let reqs = fake.requests();
-    let creates: Vec<_> = reqs
-        .iter()
-        .filter(|r| r.method.as_str() == "POST")
-        .collect();
-    assert_eq!(creates.len(), 1);
-    let pr: serde_json::Value = serde_json::from_slice(&creates[0].body).unwrap();
+    let pr = fake.the_created_pull_request();
     assert_eq!(pr["head"], "mcb/shared-registry");
     let body = pr["body"].as_str().unwrap();
     assert!(body.contains("`alpha`, `beta`"), "{body}");
