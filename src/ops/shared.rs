@@ -377,17 +377,23 @@ pub fn from_env(
 /// The shared file's plaintext: a `SharedSecret` document with the values under
 /// `stringData` (readable with `sops -d`, encrypted by the `.sops.yaml` rule).
 fn document(name: &str, value: &SharedValue) -> SecretBox<Vec<u8>> {
-    let mut s = Zeroizing::new(format!(
+    // Reserved up front so growing never leaves a copy in a freed buffer.
+    let size: usize = value
+        .values
+        .iter()
+        .map(|(k, v)| k.len() + 2 * v.expose_secret().len() + 16)
+        .sum();
+    let mut s = Zeroizing::new(String::with_capacity(size + 128));
+    s.push_str(&format!(
         "apiVersion: mcb/v1alpha1\nkind: {KIND}\nmetadata:\n    name: {name}\nstringData:\n"
     ));
     for (k, v) in &value.values {
         let quoted =
             Zeroizing::new(serde_json::to_string(v.expose_secret()).expect("strings serialize"));
-        s.push_str(&format!(
-            "    {}: {}\n",
-            crate::k8s::quote(k),
-            quoted.as_str()
-        ));
+        // No format!(): it would leave an unzeroized copy of the value behind.
+        s.push_str(&format!("    {}: ", crate::k8s::quote(k)));
+        s.push_str(&quoted);
+        s.push('\n');
     }
     SecretBox::new(Box::new(s.as_bytes().to_vec()))
 }

@@ -292,6 +292,30 @@ fn a_third_installation_rewraps_the_shared_file_without_changing_values() {
     let g = f.decrypt(&copy("gamma"), &f.key("gamma")).ok().stdout;
     assert!(g.contains(&b64("abc123")), "{g}");
     assert_ne!(f.decrypt(&copy("gamma"), &f.key("alpha")).code(), 0);
+
+    // beta stops using it: its copy goes, the file is re-wrapped without beta, same values.
+    let spec = f.file("installations/beta/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace(USES_REGISTRY, "")).unwrap();
+    // and alpha is removed from the repo altogether.
+    std::fs::remove_dir_all(f.file("installations/alpha")).unwrap();
+    let mut c = f.mcb();
+    c.args(["render"]);
+    run(c).ok();
+    assert!(!f.file("installations/beta/secrets/shared").exists());
+    let kust = String::from_utf8(f.bytes("installations/beta/secrets/kustomization.yaml")).unwrap();
+    assert!(!kust.contains("shared"), "{kust}");
+    assert_eq!(f.decrypt(SHARED, &f.admin).ok().stdout, before_plain);
+    assert_eq!(f.decrypt(SHARED, &f.key("gamma")).ok().stdout, before_plain);
+    for gone in ["alpha", "beta"] {
+        assert_ne!(
+            f.decrypt(SHARED, &f.key(gone)).code(),
+            0,
+            "{gone} still a recipient"
+        );
+    }
+    let sops_yaml = String::from_utf8(f.bytes(".sops.yaml")).unwrap();
+    assert!(!sops_yaml.contains("installations/alpha"), "{sops_yaml}");
 }
 
 #[test]
