@@ -33,6 +33,8 @@ use crate::Env;
 pub const KIND: &str = "SharedSecret";
 /// Annotation on every copy naming the shared secret it came from.
 pub const SOURCE_ANNOTATION: &str = "mcb.io/shared-secret";
+/// Annotation on every copy: the shared file's `metadata.version` it was made from.
+pub const VERSION_ANNOTATION: &str = "mcb.io/shared-secret-version";
 /// Inventory-style kind used in PR bodies for shared secret keys.
 pub const CHANGE_KIND: &str = "shared-secret";
 
@@ -124,6 +126,14 @@ pub enum Error {
         /// the name
         name: String,
     },
+    /// Render must rewrite a copy (or re-wrap a shared file) but no key opens it.
+    #[error("{path} must be rewritten from shared secret {name}, but no age identity opens it")]
+    NeedsKey {
+        /// the shared secret
+        name: String,
+        /// the file that must change
+        path: String,
+    },
     /// A decrypted shared file is not a `SharedSecret` document.
     #[error("{path}: not a SharedSecret document: {problem}")]
     Malformed {
@@ -145,6 +155,7 @@ impl crate::Help for Error {
             Error::Unknown { name, .. } => format!("create it with `mcb shared import {name}`, or fix the name (`mcb shared list`)"),
             Error::MissingKey { installation, .. } => format!("import the key too, or change `sharedSecrets` in installations/{installation}/installation.yaml"),
             Error::NoRecipients { name } => format!("add admin recipients (`sops.recipients`) to a spec, or list {name} in an installation's `sharedSecrets`"),
+            Error::NeedsKey { .. } => "run with an admin age key (--age-key-file or SOPS_AGE_KEY_FILE)".into(),
             Error::Malformed { path, .. } => format!("restore {path} from git, or re-import it with `mcb shared import`"),
         })
     }
@@ -375,17 +386,19 @@ pub fn from_env(
 }
 
 /// The shared file's plaintext: a `SharedSecret` document with the values under
-/// `stringData` (readable with `sops -d`, encrypted by the `.sops.yaml` rule).
-fn document(name: &str, value: &SharedValue) -> SecretBox<Vec<u8>> {
+/// `stringData` (readable with `sops -d`, encrypted by the `.sops.yaml` rule) and, in clear,
+/// a random `metadata.version` that changes with the values, so copies can be checked
+/// without a key.
+fn document(name: &str, version: &str, value: &SharedValue) -> SecretBox<Vec<u8>> {
     // Reserved up front so growing never leaves a copy in a freed buffer.
     let size: usize = value
         .values
         .iter()
         .map(|(k, v)| k.len() + 2 * v.expose_secret().len() + 16)
         .sum();
-    let mut s = Zeroizing::new(String::with_capacity(size + 128));
+    let mut s = Zeroizing::new(String::with_capacity(size + 160));
     s.push_str(&format!(
-        "apiVersion: mcb/v1alpha1\nkind: {KIND}\nmetadata:\n    name: {name}\nstringData:\n"
+        "apiVersion: mcb/v1alpha1\nkind: {KIND}\nmetadata:\n    name: {name}\n    version: \"{version}\"\nstringData:\n"
     ));
     for (k, v) in &value.values {
         let quoted =
@@ -398,12 +411,8 @@ fn document(name: &str, value: &SharedValue) -> SecretBox<Vec<u8>> {
     SecretBox::new(Box::new(s.as_bytes().to_vec()))
 }
 
-/// The Secret an installation gets from a shared value, per its mapping.
-fn copy_secret(
-    installation: &str,
-    mapping: &SharedSecretMapping,
-    value: &SharedValue,
-) -> Result<Secret, Error> {
+/// The copy's Secret without data: names, type, labels and annotations (all in clear).
+fn copy_meta(mapping: &SharedSecretMapping, version: &str) -> Secret {
     let name = mapping.name.as_str();
     let mut secret = Secret::new(
         mapping
@@ -421,29 +430,67 @@ fn copy_secret(
     secret
         .annotations
         .insert(SOURCE_ANNOTATION.into(), name.to_owned());
-    let pairs: Vec<(&str, &str)> = if mapping.keys.is_empty() {
-        value
-            .values
-            .keys()
-            .map(|k| (k.as_str(), k.as_str()))
-            .collect()
-    } else {
-        mapping
-            .keys
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect()
-    };
-    for (from, to) in pairs {
-        let v = value.get(from).ok_or_else(|| Error::MissingKey {
-            installation: installation.to_owned(),
-            name: name.to_owned(),
-            key: from.to_owned(),
-            keys: value.keys(),
-        })?;
+    secret
+        .annotations
+        .insert(VERSION_ANNOTATION.into(), version.to_owned());
+    secret
+}
+
+/// `(shared key, Secret key)` pairs of a mapping over a shared secret with `keys`.
+fn copy_pairs<'a>(
+    installation: &str,
+    mapping: &'a SharedSecretMapping,
+    keys: &'a [String],
+) -> Result<Vec<(&'a str, &'a str)>, Error> {
+    if mapping.keys.is_empty() {
+        return Ok(keys.iter().map(|k| (k.as_str(), k.as_str())).collect());
+    }
+    let mut pairs = Vec::new();
+    for (from, to) in &mapping.keys {
+        if !keys.contains(from) {
+            return Err(Error::MissingKey {
+                installation: installation.to_owned(),
+                name: mapping.name.as_str().to_owned(),
+                key: from.clone(),
+                keys: keys.to_vec(),
+            });
+        }
+        pairs.push((from.as_str(), to.as_str()));
+    }
+    Ok(pairs)
+}
+
+/// The Secret an installation gets from a shared value, per its mapping.
+fn copy_secret(
+    installation: &str,
+    mapping: &SharedSecretMapping,
+    version: &str,
+    value: &SharedValue,
+) -> Result<Secret, Error> {
+    let keys = value.keys();
+    let mut secret = copy_meta(mapping, version);
+    for (from, to) in copy_pairs(installation, mapping, &keys)? {
+        let v = value.get(from).expect("copy_pairs checked the key");
         secret = secret.with(to, v.expose_secret().as_bytes());
     }
     Ok(secret)
+}
+
+/// The clear facts of a Secret file (plaintext or SOPS-encrypted with values-only
+/// encryption): metadata, type and key names. Equal facts and recipients mean a copy is
+/// current without decrypting it.
+fn clear_facts(tree: &Tree) -> Option<String> {
+    let doc = tree.docs.first()?;
+    let mut out = String::new();
+    for key in ["metadata", "type"] {
+        out.push_str(&format!("{key}={:?};", doc.get(key)?));
+    }
+    if let Some(Value::Map(data)) = doc.get("data") {
+        for (k, _) in data.entries() {
+            out.push_str(&format!("data.{k};"));
+        }
+    }
+    Some(out)
 }
 
 /// The installations that list `name` in `sharedSecrets`, by name.
@@ -470,10 +517,53 @@ pub fn stored_names(root: &Path) -> Result<Vec<String>, crate::Error> {
 }
 
 /// A shared file, decrypted: its plaintext exactly as stored (so sealing it again re-wraps
-/// at most) and its values.
+/// at most), its values and its version.
 struct Opened {
     plain: SecretBox<Vec<u8>>,
     value: SharedValue,
+    version: String,
+}
+
+/// A shared file as render knows it: decrypted, or only its clear facts (no key at hand).
+enum Known {
+    Open(Opened),
+    Sealed {
+        /// `metadata.version`
+        version: String,
+        /// the key names of `stringData` (in clear)
+        keys: Vec<String>,
+    },
+}
+
+/// `metadata.version` and the `stringData` key names of a shared document's tree.
+fn version_and_keys(tree: &Tree) -> (String, Vec<String>) {
+    let doc = tree.docs.first();
+    let version = match doc.and_then(|d| d.get("metadata")) {
+        Some(Value::Map(m)) => match m.get("version") {
+            Some(Value::Str(v)) => v.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    let keys = match doc.and_then(|d| d.get("stringData")) {
+        Some(Value::Map(b)) => b.entries().map(|(k, _)| k.to_owned()).collect(),
+        _ => Vec::new(),
+    };
+    (version, keys)
+}
+
+/// The clear tree of an encrypted YAML file (no key needed).
+fn clear_tree(enc: &[u8], path: &Path) -> Result<Tree, crate::Error> {
+    let (tree, _) = sops::store::for_format(Format::Yaml)
+        .load(enc)
+        .map_err(|e| e.with_file(path))?;
+    Ok(tree)
+}
+
+/// The recipients of an encrypted file (no key needed).
+fn recipients_of(enc: &[u8], path: &Path) -> Result<BTreeSet<String>, crate::Error> {
+    let info = sops::inspect(enc, Format::Yaml).map_err(|e| e.with_file(path))?;
+    Ok(info.recipients.into_iter().flatten().collect())
 }
 
 fn open(root: &Path, name: &str, ids: &Identities) -> Result<Option<Opened>, crate::Error> {
@@ -500,19 +590,35 @@ fn open(root: &Path, name: &str, ids: &Identities) -> Result<Option<Opened>, cra
         .into());
     }
     let value = from_tree(tree, Some("stringData"), &rel)?;
+    let (version, _) = version_and_keys(tree);
     let plain = SecretBox::new(Box::new(sops::emit_plain(&opened.content, Format::Yaml)?));
-    Ok(Some(Opened { plain, value }))
+    Ok(Some(Opened {
+        plain,
+        value,
+        version,
+    }))
+}
+
+/// Whether an error only says that no identity opened the file.
+fn is_no_key(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Sops(sops::Error::DataKey { .. }))
 }
 
 /// What `mcb render` (and import/rotate) add to the plan: `.sops.yaml` with the shared
 /// rules, every shared file that must be (re-)sealed for its current recipients, and each
 /// installation's copies under `secrets/shared/`.
+///
+/// Without a key that opens a shared file, render still works while nothing about it
+/// changes: its recipients match the rule and every copy's clear facts (names, type,
+/// version annotation, key names) and recipients are as they should be; those files are
+/// kept byte for byte. Anything else needs the key.
 pub struct RenderExtra {
+    root: std::path::PathBuf,
     sops_yaml: String,
-    /// Decrypted shared files that are used or must be re-wrapped, by name.
-    shared: BTreeMap<String, Opened>,
-    /// The name whose value was replaced (import/rotate): its document is regenerated.
-    replaced: Option<String>,
+    /// Shared files that are used or must be re-wrapped, by name.
+    shared: BTreeMap<String, Known>,
+    /// Every installation's recipients, by name (what its copies must be encrypted for).
+    recipients: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl RenderExtra {
@@ -526,40 +632,101 @@ impl RenderExtra {
         let mut shared = BTreeMap::new();
         for name in stored_names(root)? {
             let used = !users(all, &name).is_empty();
-            let wanted = installation::shared_recipients(&refs, &name);
-            if !used {
-                if admins.is_empty() {
-                    continue; // no rule covers it: leave it alone
-                }
-                let enc = crate::fsutil::read(root.join(shared_path(&name)))?;
-                let info = sops::inspect(&enc, Format::Yaml)
-                    .map_err(|e| e.with_file(&root.join(shared_path(&name))))?;
-                let have: BTreeSet<String> = info.recipients.into_iter().flatten().collect();
-                if have == wanted {
-                    continue;
-                }
+            if !used && admins.is_empty() {
+                continue; // no rule covers it: leave it alone
             }
-            if let Some(o) = open(root, &name, ids)? {
-                shared.insert(name, o);
+            let path = root.join(shared_path(&name));
+            let enc = crate::fsutil::read(&path)?;
+            let rewrap =
+                recipients_of(&enc, &path)? != installation::shared_recipients(&refs, &name);
+            if !used && !rewrap {
+                continue;
+            }
+            match open(root, &name, ids) {
+                Ok(Some(o)) => {
+                    shared.insert(name, Known::Open(o));
+                }
+                Ok(None) => {}
+                Err(e) if is_no_key(&e) && !rewrap => {
+                    let (version, keys) = version_and_keys(&clear_tree(&enc, &path)?);
+                    shared.insert(name, Known::Sealed { version, keys });
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(RenderExtra {
+            root: root.to_path_buf(),
             sops_yaml,
             shared,
-            replaced: None,
+            recipients: all
+                .iter()
+                .map(|l| (l.name().to_owned(), l.recipients().into_iter().collect()))
+                .collect(),
         })
     }
 
-    /// Replaces the value of shared secret `name` (new or existing).
-    fn replace(&mut self, name: &str, value: SharedValue) {
-        let plain = document(name, &value);
-        self.shared.insert(name.to_owned(), Opened { plain, value });
-        self.replaced = Some(name.to_owned());
+    /// Replaces the value of shared secret `name` (new or existing); the version changes
+    /// only when the values do, so re-importing the same value writes nothing.
+    fn replace(&mut self, env: &Env, name: &str, value: SharedValue) {
+        let old = match self.shared.get(name) {
+            Some(Known::Open(o)) => Some(o),
+            _ => None,
+        };
+        let same = old.is_some_and(|o| {
+            value.changed_from(Some(&o.value)).is_empty() && o.value.keys() == value.keys()
+        });
+        let version = match old {
+            Some(o) if same => o.version.clone(),
+            _ => hex::encode(env.random_bytes::<8>()),
+        };
+        let plain = document(name, &version, &value);
+        self.shared.insert(
+            name.to_owned(),
+            Known::Open(Opened {
+                plain,
+                value,
+                version,
+            }),
+        );
     }
 
     /// The `.sops.yaml` text this plan writes (seal with it).
     pub fn sops_yaml(&self) -> &str {
         &self.sops_yaml
+    }
+
+    /// A copy for `inst` known only by clear facts: its existing bytes if they are
+    /// current, else the error asking for a key.
+    fn sealed_copy(
+        &self,
+        inst: &str,
+        mapping: &SharedSecretMapping,
+        version: &str,
+        keys: &[String],
+    ) -> Result<Vec<u8>, crate::Error> {
+        let name = mapping.name.as_str();
+        let rel = copy_path(inst, name);
+        let path = self.root.join(&rel);
+        let mut want = copy_meta(mapping, version);
+        for (_, to) in copy_pairs(inst, mapping, keys)? {
+            want = want.with(to, Vec::new());
+        }
+        let want_tree = sops::load_plain(want.to_yaml().expose_secret(), Format::Yaml)?;
+        let sops::Content::Tree(want_tree) = want_tree else {
+            unreachable!("YAML loads as a tree")
+        };
+        if let Some(enc) = crate::fsutil::read_optional(&path)? {
+            let current = clear_facts(&clear_tree(&enc, &path)?) == clear_facts(&want_tree)
+                && self.recipients.get(inst) == Some(&recipients_of(&enc, &path)?);
+            if current {
+                return Ok(enc);
+            }
+        }
+        Err(Error::NeedsKey {
+            name: name.to_owned(),
+            path: rel,
+        }
+        .into())
     }
 }
 
@@ -567,11 +734,13 @@ impl Extra for RenderExtra {
     fn repo_files(&self) -> Result<FileSet, crate::Error> {
         let mut files = FileSet::new();
         files.plain(repo::SOPS_CONFIG, self.sops_yaml.clone());
-        for (name, o) in &self.shared {
-            files.insert(
-                shared_path(name),
-                Content::secret(o.plain.expose_secret().clone()),
-            );
+        for (name, known) in &self.shared {
+            if let Known::Open(o) = known {
+                files.insert(
+                    shared_path(name),
+                    Content::secret(o.plain.expose_secret().clone()),
+                );
+            }
         }
         Ok(files)
     }
@@ -584,12 +753,23 @@ impl Extra for RenderExtra {
         let mut files = FileSet::new();
         for r in &spec.shared_secrets {
             let name = r.name().as_str();
-            let o = self.shared.get(name).ok_or_else(|| Error::Unknown {
-                name: name.to_owned(),
-                path: shared_path(name),
-            })?;
-            let secret = copy_secret(inst, &r.mapping(), &o.value)?;
-            files.insert(copy_path(inst, name), Content::Secret(secret.to_yaml()));
+            let mapping = r.mapping();
+            let content = match self.shared.get(name) {
+                Some(Known::Open(o)) => {
+                    Content::Secret(copy_secret(inst, &mapping, &o.version, &o.value)?.to_yaml())
+                }
+                Some(Known::Sealed { version, keys }) => {
+                    Content::Plain(self.sealed_copy(inst, &mapping, version, keys)?)
+                }
+                None => {
+                    return Err(Error::Unknown {
+                        name: name.to_owned(),
+                        path: shared_path(name),
+                    }
+                    .into())
+                }
+            };
+            files.insert(copy_path(inst, name), content);
         }
         Ok((files, vec![copy_dir(inst)]))
     }
@@ -705,7 +885,7 @@ pub fn import(
     ));
 
     let mut extra = RenderExtra::load(&root, &all, ids)?;
-    extra.replace(&name, new);
+    extra.replace(env, &name, new);
     let sealer = SopsSealer::new(env, &root, extra.sops_yaml(), ids)?;
     let action = if old.is_some() {
         CredentialAction::Rotated

@@ -205,6 +205,27 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
     let mut c = f.mcb();
     c.args(["render", "--check"]);
     run(c).ok();
+    // ...also without any key (CI): the copies' clear facts show they are current.
+    let mut c = f.t.mcb();
+    c.arg("--repo").arg(&f.repo).args(["render", "--check"]);
+    run(c).ok();
+    // A changed mapping cannot be rendered without a key, and says so.
+    let spec = f.file("installations/alpha/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace("  - registry\n", "  - name: registry\n    namespace: ci\n"),
+    )
+    .unwrap();
+    let mut c = f.t.mcb();
+    c.arg("--repo").arg(&f.repo).args(["render", "--check"]);
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr.contains("no age identity opens it"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&spec, text).unwrap();
     let head = f.git(&["rev-parse", "HEAD"]);
     f.shared(
         &["import", "registry"],

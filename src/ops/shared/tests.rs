@@ -98,7 +98,7 @@ fn document_round_trips_through_the_yaml_store() {
         None,
     )
     .unwrap();
-    let doc = document("registry", &v);
+    let doc = document("registry", "v1", &v);
     let sops::Content::Tree(tree) = sops::load_plain(doc.expose_secret(), Format::Yaml).unwrap()
     else {
         panic!()
@@ -111,7 +111,7 @@ fn document_round_trips_through_the_yaml_store() {
 fn copies_follow_the_mapping() {
     let v = parse("user: u\npass: p\nextra: e\n", None).unwrap();
     let all: spec::SharedSecretRef = serde_json::from_str("\"registry\"").unwrap();
-    let s = copy_secret("a", &all.mapping(), &v).unwrap();
+    let s = copy_secret("a", &all.mapping(), "v1", &v).unwrap();
     assert_eq!(
         (s.name.as_str(), s.namespace.as_str()),
         ("registry", "default")
@@ -124,7 +124,7 @@ fn copies_follow_the_mapping() {
         r#"{"name": "registry", "namespace": "ci", "secretName": "pull", "type": "kubernetes.io/basic-auth", "keys": {"user": "username", "pass": "password"}}"#,
     )
     .unwrap();
-    let s = copy_secret("a", &mapped.mapping(), &v).unwrap();
+    let s = copy_secret("a", &mapped.mapping(), "v1", &v).unwrap();
     assert_eq!((s.name.as_str(), s.namespace.as_str()), ("pull", "ci"));
     assert_eq!(s.type_, "kubernetes.io/basic-auth");
     assert_eq!(
@@ -133,7 +133,7 @@ fn copies_follow_the_mapping() {
     );
     let missing: spec::SharedSecretRef =
         serde_json::from_str(r#"{"name": "registry", "keys": {"token": "t"}}"#).unwrap();
-    let e = copy_secret("a", &missing.mapping(), &v).unwrap_err();
+    let e = copy_secret("a", &missing.mapping(), "v1", &v).unwrap_err();
     assert!(e.to_string().contains("\"token\""), "{e}");
 }
 
@@ -191,7 +191,7 @@ fn repo_with(
         let v = parse("token: abc\n", None).unwrap();
         let enc = sops::encrypt(
             &env,
-            document("registry", &v).expose_secret(),
+            document("registry", "v1", &v).expose_secret(),
             Format::Yaml,
             &sops::EncryptOptions::for_recipients(&r),
         )
