@@ -667,11 +667,7 @@ impl RenderExtra {
 
     /// Replaces the value of shared secret `name` (new or existing); the version changes
     /// only when the values do, so re-importing the same value writes nothing.
-    fn replace(&mut self, env: &Env, name: &str, value: SharedValue) {
-        let old = match self.shared.get(name) {
-            Some(Known::Open(o)) => Some(o),
-            _ => None,
-        };
+    fn replace(&mut self, env: &Env, name: &str, value: SharedValue, old: Option<&Opened>) {
         let same = old.is_some_and(|o| {
             value.changed_from(Some(&o.value)).is_empty() && o.value.keys() == value.keys()
         });
@@ -847,7 +843,8 @@ pub fn import(
     if installation::shared_recipients(&refs, &name).is_empty() {
         return Err(Error::NoRecipients { name }.into());
     }
-    let old = open(&root, &name, ids)?.map(|o| o.value);
+    let old_file = open(&root, &name, ids)?;
+    let old = old_file.as_ref().map(|o| &o.value);
     let new = match (req.mode, &old) {
         (Mode::Rotate, None) => {
             return Err(Error::Unknown {
@@ -859,9 +856,8 @@ pub fn import(
         (Mode::Rotate, Some(o)) => o.merged(&req.value),
         (Mode::Import, _) => req.value,
     };
-    let changed_keys = new.changed_from(old.as_ref());
+    let changed_keys = new.changed_from(old);
     let removed_keys: Vec<String> = old
-        .as_ref()
         .map(|o| {
             o.keys()
                 .into_iter()
@@ -885,7 +881,7 @@ pub fn import(
     ));
 
     let mut extra = RenderExtra::load(&root, &all, ids)?;
-    extra.replace(env, &name, new);
+    extra.replace(env, &name, new, old_file.as_ref());
     let sealer = SopsSealer::new(env, &root, extra.sops_yaml(), ids)?;
     let action = if old.is_some() {
         CredentialAction::Rotated
@@ -906,7 +902,7 @@ pub fn import(
         credentials: changed_keys
             .iter()
             .map(|k| CredentialChange {
-                action: if old.as_ref().is_some_and(|o| o.get(k).is_some()) {
+                action: if old.is_some_and(|o| o.get(k).is_some()) {
                     action
                 } else {
                     CredentialAction::Created
