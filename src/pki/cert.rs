@@ -282,8 +282,9 @@ impl Ca {
         };
         let key = Key::generate(env, leaf.key_type)?;
         let mut p = base_params(env, &leaf.common_name, &leaf.organizations, leaf.validity);
-        // A leaf may not outlive its CA (kubeadm refuses such a cert as well).
+        // A leaf stays inside its CA's lifetime (kubeadm refuses a leaf that outlives it).
         p.not_after = p.not_after.min(self.facts.not_after);
+        p.not_before = p.not_before.max(self.facts.not_before);
         p.is_ca = rcgen::IsCa::ExplicitNoCa;
         p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         if key.algo() == Algo::Rsa {

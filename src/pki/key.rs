@@ -358,6 +358,19 @@ mod tests {
     }
 
     #[test]
+    fn sec1_key_names_its_curve_as_go_requires() {
+        let k = Key::generate(&env(), KeyType::EcdsaP256).unwrap();
+        let pem = k.to_pem();
+        let block = pem::parse(pem.expose_secret()).unwrap();
+        let der = block.contents();
+        assert_eq!(der.len(), 121);
+        assert!(der
+            .windows(10)
+            .any(|w| w == [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]));
+        assert!(p256::SecretKey::from_sec1_der(der).is_ok());
+    }
+
+    #[test]
     fn pkcs8_rsa_is_read() {
         let k = Key::generate(&env(), KeyType::Rsa2048).unwrap();
         let der = rsa::RsaPrivateKey::from_pkcs8_der(&k.pkcs8).unwrap();

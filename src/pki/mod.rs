@@ -246,16 +246,13 @@ pub fn kubeconfig_secret_name(cluster: &str, name: &str) -> String {
     }
 }
 
-/// The CA secret purposes with their inventory ids.
-const CAS: [(&str, &str); 3] = [("ca", "cluster"), ("etcd", "etcd"), ("proxy", "proxy")];
-
 impl ClusterPki {
+    /// The CAs with their secret purpose and inventory id.
     fn cas(&self) -> [(&'static str, &'static str, &Ca); 3] {
-        let [a, b, c] = CAS;
         [
-            (a.0, a.1, &self.cluster_ca),
-            (b.0, b.1, &self.etcd_ca),
-            (c.0, c.1, &self.proxy_ca),
+            ("ca", "cluster", &self.cluster_ca),
+            ("etcd", "etcd", &self.etcd_ca),
+            ("proxy", "proxy", &self.proxy_ca),
         ]
     }
 
@@ -314,7 +311,7 @@ impl ClusterPki {
 
     /// Inventory entries: `ca/cluster|etcd|proxy`, `sa-key/sa`, `kubeconfig/<name>`.
     pub fn credentials(&self, created: &str) -> Vec<Credential> {
-        let cert = |kind: &str, id: &str, f: &CertFacts| Credential {
+        let cert = |kind: &str, id: &str, secret: String, f: &CertFacts| Credential {
             kind: kind.into(),
             id: id.into(),
             subject: Some(f.subject.clone()),
@@ -324,12 +321,15 @@ impl ClusterPki {
             created: created.into(),
             rotated: None,
             file: None,
-            extra: BTreeMap::new(),
+            // The Secret holding it; ops knows the installation and so the file path.
+            extra: BTreeMap::from([("secret".to_owned(), secret)]),
         };
         let mut out: Vec<Credential> = self
             .cas()
             .iter()
-            .map(|(_, id, ca)| cert("ca", id, ca.facts()))
+            .map(|(purpose, id, ca)| {
+                cert("ca", id, secret_name(&self.cluster, purpose), ca.facts())
+            })
             .collect();
         out.push(Credential {
             subject: Some(format!(
@@ -339,13 +339,17 @@ impl ClusterPki {
             fingerprint: self.sa.fingerprint(),
             not_before: None,
             not_after: None,
-            ..cert("sa-key", "sa", self.cluster_ca.facts())
+            ..cert(
+                "sa-key",
+                "sa",
+                secret_name(&self.cluster, "sa"),
+                self.cluster_ca.facts(),
+            )
         });
-        out.extend(
-            self.kubeconfigs
-                .iter()
-                .map(|(name, k)| cert("kubeconfig", name, &k.facts)),
-        );
+        out.extend(self.kubeconfigs.iter().map(|(name, k)| {
+            let secret = kubeconfig_secret_name(&self.cluster, name);
+            cert("kubeconfig", name, secret, &k.facts)
+        }));
         out
     }
 
@@ -382,6 +386,17 @@ impl ClusterPki {
             &sa_secret.name,
             data(sa_secret, "tls.key")?.expose_secret(),
         )?);
+        let public =
+            pem::parse(data(sa_secret, "tls.crt")?.expose_secret()).map_err(|e| Error::Pem {
+                what: sa_secret.name.clone(),
+                reason: e.to_string(),
+            })?;
+        if public.contents() != sa.0.public_der().as_slice() {
+            return Err(Error::KeyMismatch {
+                what: sa_secret.name.clone(),
+                fingerprint: fingerprint(public.contents()),
+            });
+        }
         let mut kubeconfigs = BTreeMap::new();
         let admin = kubeconfig_secret_name(cluster, "admin");
         let user_prefix = format!("{admin}-");

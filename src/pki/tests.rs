@@ -20,6 +20,17 @@ fn params() -> Params {
     p
 }
 
+/// A generated PKI and its secrets as written and read back.
+fn generated_and_reparsed() -> (ClusterPki, Vec<Secret>) {
+    let pki = generate(&env(1), &params()).unwrap();
+    let parsed = pki
+        .secrets()
+        .iter()
+        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
+        .collect();
+    (pki, parsed)
+}
+
 fn yamls(pki: &ClusterPki) -> Vec<Vec<u8>> {
     pki.secrets()
         .iter()
@@ -111,16 +122,13 @@ fn credentials_list_every_item_with_kubeadm_lifetimes() {
     );
     assert_eq!(creds[4].not_after.as_deref(), Some("2027-11-25T12:00:00Z"));
     assert_eq!(creds[5].not_after.as_deref(), Some("2026-11-25T20:00:00Z"));
+    assert_eq!(creds[3].extra["secret"], "mc1-sa");
+    assert_eq!(creds[5].extra["secret"], "mc1-kubeconfig-ci");
     for c in &creds {
         assert!(c.fingerprint.starts_with("sha256:") && c.fingerprint.len() == 71);
         assert_eq!(c.created, "2026-11-25T12:00:00Z");
     }
-    let fp = fingerprint(
-        &pem::parse(pki.cluster_ca.cert_pem())
-            .unwrap()
-            .contents()
-            .to_vec(),
-    );
+    let fp = fingerprint(pem::parse(pki.cluster_ca.cert_pem()).unwrap().contents());
     assert_eq!(creds[0].fingerprint, fp);
 }
 
@@ -154,12 +162,7 @@ fn leaf_never_outlives_its_ca() {
 
 #[test]
 fn secrets_load_back_to_the_same_bytes() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (pki, parsed) = generated_and_reparsed();
     let back = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW).unwrap();
     assert_eq!(yamls(&back), yamls(&pki));
     assert_eq!(
@@ -176,12 +179,7 @@ fn secrets_load_back_to_the_same_bytes() {
 
 #[test]
 fn a_loaded_ca_issues_kubeconfigs() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (_, parsed) = generated_and_reparsed();
     let mut back = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW).unwrap();
     let bob = UserParams {
         name: "bob".into(),
@@ -268,12 +266,20 @@ fn bad_params_are_refused() {
 
 #[test]
 fn missing_and_broken_secrets_are_named() {
-    let pki = generate(&env(1), &params()).unwrap();
-    let mut parsed: Vec<_> = pki
-        .secrets()
-        .iter()
-        .map(|s| parse_secret(&s.name, &s.to_yaml()).unwrap())
-        .collect();
+    let (_, mut parsed) = generated_and_reparsed();
+    // An sa public key that is not the key's own half.
+    let mut swapped = generated_and_reparsed().1;
+    let other_sa = generate(&env(2), &params()).unwrap().sa.public_pem();
+    let sa = swapped.iter_mut().find(|s| s.name == "mc1-sa").unwrap();
+    sa.data.insert(
+        "tls.crt".into(),
+        SecretBox::new(Box::new(other_sa.into_bytes())),
+    );
+    let err = ClusterPki::from_secrets("mc1", "org-mc1", &swapped, NOW)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::KeyMismatch { .. }), "{err}");
+
     parsed.retain(|s| s.name != "mc1-etcd");
     let err = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW)
         .err()

@@ -66,11 +66,12 @@ fn client_cert_of(kubeconfig: &pki::Kubeconfig) -> String {
     .unwrap()
 }
 
-fn server_leaf(cn: &str, usage: Usage, kt: KeyType) -> LeafParams {
+/// A serving cert for 127.0.0.1 / localhost from `ca`.
+fn issue_server(ca: &Ca, e: &Env, cn: &str, usage: Usage, kt: KeyType) -> pki::Leaf {
     let mut l = LeafParams::new(cn, usage, kt);
     l.dns_names = vec!["localhost".into(), "kubernetes.default.svc".into()];
     l.ip_addresses = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    l
+    ca.issue(e, &l).unwrap()
 }
 
 #[test]
@@ -83,14 +84,8 @@ fn openssl_verifies_every_leaf_against_its_ca_only() {
         let ca = write(d, "ca.crt", pki.cluster_ca.cert_pem());
         let etcd_ca = write(d, "etcd-ca.crt", pki.etcd_ca.cert_pem());
         let proxy_ca = write(d, "proxy-ca.crt", pki.proxy_ca.cert_pem());
-        let apiserver = pki
-            .cluster_ca
-            .issue(&e, &server_leaf("kube-apiserver", Usage::Server, kt))
-            .unwrap();
-        let etcd_peer = pki
-            .etcd_ca
-            .issue(&e, &server_leaf("etcd-peer", Usage::ServerAndClient, kt))
-            .unwrap();
+        let apiserver = issue_server(&pki.cluster_ca, &e, "kube-apiserver", Usage::Server, kt);
+        let etcd_peer = issue_server(&pki.etcd_ca, &e, "etcd-peer", Usage::ServerAndClient, kt);
         let etcd_client = pki
             .etcd_ca
             .issue(
@@ -306,13 +301,13 @@ fn etcd_accepts_our_client_cert_and_rejects_a_foreign_one() {
     let e = env(14);
     let pki = pki_for(KeyType::EcdsaP256, 14);
     write(&pki_dir, "ca.crt", pki.etcd_ca.cert_pem());
-    let server = pki
-        .etcd_ca
-        .issue(
-            &e,
-            &server_leaf("etcd-server", Usage::ServerAndClient, KeyType::EcdsaP256),
-        )
-        .unwrap();
+    let server = issue_server(
+        &pki.etcd_ca,
+        &e,
+        "etcd-server",
+        Usage::ServerAndClient,
+        KeyType::EcdsaP256,
+    );
     write_leaf(&pki_dir, "server", &server);
     let client = pki
         .etcd_ca
@@ -424,13 +419,13 @@ fn kubectl_uses_our_kubeconfig_against_a_server_that_demands_our_ca() {
     let e = env(15);
     let pki = pki_for(KeyType::EcdsaP256, 15);
     let ca = write(d, "ca.crt", pki.cluster_ca.cert_pem());
-    let serving = pki
-        .cluster_ca
-        .issue(
-            &e,
-            &server_leaf("kube-apiserver", Usage::Server, KeyType::EcdsaP256),
-        )
-        .unwrap();
+    let serving = issue_server(
+        &pki.cluster_ca,
+        &e,
+        "kube-apiserver",
+        Usage::Server,
+        KeyType::EcdsaP256,
+    );
     let (crt, key) = write_leaf(d, "apiserver", &serving);
     let server = MtlsServer::start(&ca, &crt, &key);
     let url = format!("https://127.0.0.1:{}", server.port);
