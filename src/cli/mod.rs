@@ -116,7 +116,7 @@ pub enum Command {
     ExampleSpec(example_spec::Args),
     /// Create an installation: keys, PKI, credentials, manifests, on a branch
     #[command(long_about = init::LONG_ABOUT)]
-    InitInstallation(init::Args),
+    InitInstallation(Box<init::Args>),
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
@@ -186,7 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render::run(&g, a),
         Command::Schema(a) => schema::run(&g, a),
         Command::ExampleSpec(a) => example_spec::run(&g, a),
-        Command::InitInstallation(a) => init::run(&g, a),
+        Command::InitInstallation(a) => init::run(&g, *a),
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
         Command::Shared(a) => shared::run(&g, *a),
