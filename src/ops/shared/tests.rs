@@ -264,3 +264,20 @@ fn sops_config_has_a_rule_per_used_shared_secret() {
         "{text}"
     );
 }
+
+#[test]
+fn the_example_specs_commented_shared_secrets_parse() {
+    let (head, tail) = spec::EXAMPLE.split_once("# sharedSecrets:").unwrap();
+    let uncommented: String = tail
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = format!("{head}sharedSecrets:{uncommented}\n");
+    let s = spec::parse(&text, Path::new("example")).unwrap();
+    let m: Vec<_> = s.shared_secrets.iter().map(|r| r.mapping()).collect();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[1].namespace.as_ref().unwrap().as_str(), "dex");
+    assert_eq!(m[1].secret_name.as_deref(), Some("dex-github"));
+    assert_eq!(m[1].keys["clientSecret"], "client-secret");
+}
