@@ -205,6 +205,12 @@ fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_the
     let mut c = f.mcb();
     c.args(["render", "--check"]);
     run(c).ok();
+    // ...also with the repo given as a relative path (the sealer resolves it).
+    let mut c = f.t.mcb();
+    c.env("SOPS_AGE_KEY_FILE", &f.admin)
+        .current_dir(f.repo.parent().unwrap())
+        .args(["--repo", "repo", "render", "--check"]);
+    run(c).ok();
     // ...also without any key (CI): the copies' clear facts show they are current.
     let mut c = f.t.mcb();
     c.arg("--repo").arg(&f.repo).args(["render", "--check"]);
