@@ -9,7 +9,7 @@ use mcb::ops::shared::{self, InputFormat, Mode, Report, Request, SharedValue};
 use mcb::progress::Progress;
 use zeroize::Zeroizing;
 
-use super::output::{print_json, OutputFormat, Reporter};
+use super::output::{print_files, print_json, print_published, OutputFormat, Reporter};
 use super::publish::PublishArgs;
 
 pub const LONG_ABOUT: &str = "\
@@ -141,16 +141,7 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
 }
 
 fn print_report(r: &Report) {
-    let o = &r.outcome;
-    if o.dry_run {
-        println!(
-            "Plan for shared secret {} (dry run, nothing written):",
-            r.name
-        );
-    }
-    for (path, change) in &o.files {
-        println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
-    }
+    print_files(&r.outcome, &format!("shared secret {}", r.name));
     println!("\nshared secret {}: keys {}", r.name, r.keys.join(", "));
     if !r.changed_keys.is_empty() {
         println!("changed keys: {}", r.changed_keys.join(", "));
@@ -163,12 +154,7 @@ fn print_report(r: &Report) {
     } else {
         println!("installations: {}", r.installations.join(", "));
     }
-    if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
-        println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
-    }
-    if let Some(pr) = &o.pr {
-        println!("pull request: {}", pr.url);
-    }
+    print_published(&r.outcome);
 }
 
 fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
