@@ -43,6 +43,9 @@ pub enum Error {
     /// The forge (GitHub) API refused or failed.
     #[error(transparent)]
     Forge(#[from] crate::forge::Error),
+    /// A shared secret's input or file is unusable.
+    #[error(transparent)]
+    Shared(#[from] crate::ops::shared::Error),
 }
 
 impl Help for Error {
@@ -61,6 +64,7 @@ impl Help for Error {
                 Some("restore the file from git; mcb writes it, do not edit it by hand".into())
             }
             Error::Ops(e) => e.help(),
+            Error::Shared(e) => e.help(),
         }
     }
 }

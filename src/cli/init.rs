@@ -8,7 +8,7 @@ use mcb::ops::init::{self, Request, SpecInput};
 use mcb::progress::Progress;
 use secrecy::SecretString;
 
-use super::output::{print_json, OutputFormat, Reporter};
+use super::output::{print_files, print_json, print_published, OutputFormat, Reporter};
 use super::publish::PublishArgs;
 
 pub const LONG_ABOUT: &str = "\
@@ -121,15 +121,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
             let o = &report.outcome;
-            if o.dry_run {
-                println!(
-                    "Plan for installation {} (dry run, nothing written):",
-                    report.installation
-                );
-            }
-            for (path, change) in &o.files {
-                println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
-            }
+            print_files(o, &format!("installation {}", report.installation));
             println!("\nCredentials:");
             for c in &report.credentials {
                 let until = c
@@ -146,12 +138,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                     k.display()
                 );
             }
-            if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
-                println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
-            }
-            if let Some(pr) = &o.pr {
-                println!("pull request: {}", pr.url);
-            }
+            print_published(o);
             if !o.dry_run {
                 println!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
             }

@@ -12,6 +12,7 @@ mod render;
 mod rotate;
 mod schema;
 mod secrets;
+mod shared;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -126,6 +127,9 @@ pub enum Command {
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
     Secrets(Box<secrets::Args>),
+    /// Shared secrets (registry credentials, OAuth apps) used by several installations
+    #[command(long_about = shared::LONG_ABOUT)]
+    Shared(Box<shared::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -190,5 +194,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
         Command::Rotate(a) => rotate::run(&g, *a),
+        Command::Shared(a) => shared::run(&g, *a),
     }
 }

@@ -4,16 +4,22 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use mcb::ops::seal::SopsSealer;
+use mcb::ops::shared::RenderExtra;
 use mcb::progress::Progress;
 use mcb::render::{NoSecrets, SecretSource};
-use mcb::repo::{Change, NoSealer};
+use mcb::repo::Change;
 
 use super::output::{print_json, OutputFormat, Reporter};
 
 pub const LONG_ABOUT: &str = "\
 Render installations/<name>/manifests/ (and secrets/kustomization.yaml) from each
 installation's spec and the templates: mcb's built-in ones, overridden by path by the
-config repo's own templates/ directory. Rendering is deterministic: same spec and
+config repo's own templates/ directory. Also regenerates .sops.yaml, places each shared
+secret an installation lists in `sharedSecrets` at
+installations/<name>/secrets/shared/<secret>.sops.yaml, and re-wraps shared files whose
+recipients changed (values untouched). Reading shared secrets needs an admin age key
+(--age-key-file or SOPS_AGE_KEY*). Rendering is deterministic: same spec and
 templates, same bytes. Files mcb no longer produces are removed from manifests/ (and only
 there). Secret values are never written in clear.
 
@@ -42,6 +48,11 @@ pub struct Args {
     /// Write nothing; print the diff
     #[arg(long)]
     pub diff: bool,
+
+    /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt);
+    /// needed to read shared secrets and keep existing secret files unchanged
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
 }
 
 /// `-o json` output: `{"changes": [{"path", "change", "secret"}], "written": bool}`.
@@ -62,9 +73,15 @@ struct JsonChange<'a> {
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
-    let root = g.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let env = super::env(&mut reporter)?;
+    let root = super::repo_root(g);
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
-    let plan = mcb::render::plan_repo(&root, &a.names, &source, &NoSealer, &mut reporter)?;
+    let ids =
+        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
+    let all = mcb::ops::installation::load_all(&root)?;
+    let extra = RenderExtra::load(&root, &all, &ids)?;
+    let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;
+    let plan = mcb::render::plan_repo(&root, &a.names, &source, &sealer, &extra, &mut reporter)?;
     let dry = a.check || a.diff;
     let written = !dry && !plan.is_clean();
     if written {

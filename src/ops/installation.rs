@@ -2,6 +2,7 @@
 //! recipients its files are encrypted for. Also derives the repo's `.sops.yaml` from all
 //! installations, so adding one rewrites the rules deterministically.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::inventory::Inventory;
@@ -86,13 +87,54 @@ pub fn load_all(root: &Path) -> Result<Vec<Loaded>, crate::Error> {
         .collect()
 }
 
-/// The `.sops.yaml` for these installations (sorted by name), one rule each.
+/// The `.sops.yaml` for these installations (sorted by name), one rule each, then one
+/// per shared secret they use (see [`shared_recipients`]) and, when there are admin
+/// recipients, a catch-all for other files under `shared/secrets/` (admins only).
 pub fn sops_config(installations: &[&Loaded]) -> String {
     let mut sorted: Vec<&&Loaded> = installations.iter().collect();
     sorted.sort_by_key(|l| l.name().to_owned());
-    let rules: Vec<Rule> = sorted
+    let mut rules: Vec<Rule> = sorted
         .iter()
         .map(|l| Rule::installation(l.name(), l.recipients()))
         .collect();
+    let shared: BTreeSet<&str> = installations
+        .iter()
+        .flat_map(|l| l.spec.shared_secrets.iter().map(|s| s.name().as_str()))
+        .collect();
+    for name in shared {
+        rules.push(Rule::shared(name, shared_recipients(installations, name)));
+    }
+    let admins = admin_recipients(installations);
+    if !admins.is_empty() {
+        rules.push(Rule {
+            path_regex: format!("^{}/.*\\.sops\\.yaml$", repo::SHARED_SECRETS_DIR),
+            recipients: admins,
+            encrypted_regex: Some(sops_config::SECRET_VALUES_REGEX.to_owned()),
+        });
+    }
     sops_config::render(&rules)
+}
+
+/// Every installation's admin recipients (`sops.recipients`), together.
+pub fn admin_recipients(installations: &[&Loaded]) -> BTreeSet<String> {
+    installations
+        .iter()
+        .flat_map(|l| l.spec.sops.recipients.iter().cloned())
+        .collect()
+}
+
+/// Who a shared secret is encrypted for: every admin recipient, and the own key of every
+/// installation that lists it in `sharedSecrets`.
+pub fn shared_recipients(installations: &[&Loaded], name: &str) -> BTreeSet<String> {
+    let mut r = admin_recipients(installations);
+    for l in installations {
+        if l.spec
+            .shared_secrets
+            .iter()
+            .any(|s| s.name().as_str() == name)
+        {
+            r.extend(l.own_recipients());
+        }
+    }
+    r
 }

@@ -10,6 +10,7 @@ pub mod installation;
 pub mod publish;
 pub mod rotate;
 pub mod seal;
+pub mod shared;
 pub mod sops_config;
 
 use std::path::PathBuf;

@@ -27,10 +27,13 @@ impl<'a> SopsSealer<'a> {
         config: &str,
         ids: &'a Identities,
     ) -> Result<Self, sops::Error> {
+        // Absolute, because creation rules match a relative file path as given (sops'
+        // semantics), which would keep the repo's own directory name in it.
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         let rules = Config::parse(&root.join(crate::repo::SOPS_CONFIG), config)?;
         Ok(SopsSealer {
             env,
-            root: root.to_path_buf(),
+            root,
             rules,
             ids,
         })

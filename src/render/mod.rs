@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::fileset::{Content, FileSet};
 use crate::spec::{GitAuth, Installation, Provider};
 
-pub use run::{plan_repo, SourceFor};
+pub use run::{plan_repo, Extra, NoExtra, SourceFor};
 pub use secret::{MapSource, NoSecrets, SecretError, SecretSource};
 pub use templates::Templates;
 
@@ -307,7 +307,10 @@ fn kustomizations(produced: &BTreeSet<String>) -> BTreeMap<String, String> {
     }
     dirs.into_iter()
         .filter(|(d, entries)| {
-            (d == "secrets" || d == "manifests" || d.starts_with("manifests/"))
+            (d == "secrets"
+                || d.starts_with("secrets/")
+                || d == "manifests"
+                || d.starts_with("manifests/"))
                 && !entries.contains("kustomization.yaml")
         })
         .map(|(d, entries)| (d, kustomization_body(&entries)))

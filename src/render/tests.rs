@@ -142,7 +142,7 @@ fn secret_templates_through_the_repo_writer_keep_their_ciphertext() {
     };
     let mut nop = crate::progress::Nop;
     let sealer = crate::repo::FakeSealer;
-    let plan = plan_repo(root, &[], &src, &sealer, &mut nop).unwrap();
+    let plan = plan_repo(root, &[], &src, &sealer, &super::NoExtra, &mut nop).unwrap();
     assert!(plan
         .diff()
         .contains("installations/gauss/secrets/grafana.sops.yaml: encrypted, added"));
@@ -155,13 +155,29 @@ fn secret_templates_through_the_repo_writer_keep_their_ciphertext() {
         sealed.starts_with("SEALED:") && sealed.contains("secret: \"pa55\""),
         "{sealed}"
     );
-    let again = plan_repo(root, &["gauss".into()], &src, &sealer, &mut nop).unwrap();
+    let again = plan_repo(
+        root,
+        &["gauss".into()],
+        &src,
+        &sealer,
+        &super::NoExtra,
+        &mut nop,
+    )
+    .unwrap();
     assert!(again.is_clean(), "{}", again.diff());
     let k = std::fs::read_to_string(root.join("installations/gauss/secrets/kustomization.yaml"))
         .unwrap();
     assert!(k.contains("  - grafana.sops.yaml\n"), "{k}");
     // Without a SOPS engine the CLI's sealer refuses, and nothing is planned.
-    let e = plan_repo(root, &[], &src, &crate::repo::NoSealer, &mut nop).unwrap_err();
+    let e = plan_repo(
+        root,
+        &[],
+        &src,
+        &crate::repo::NoSealer,
+        &super::NoExtra,
+        &mut nop,
+    )
+    .unwrap_err();
     assert!(
         e.to_string().contains("grafana.sops.yaml: cannot encrypt"),
         "{e}"
@@ -268,10 +284,10 @@ mod props {
             std::fs::write(root.join(repo::spec_path(&name)), spec_yaml(&name, p, cp, &orgs, &clients, &note)).unwrap();
             let src = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
             let mut nop = crate::progress::Nop;
-            let plan = plan_repo(root, &[], &src, &NoSealer, &mut nop).unwrap();
+            let plan = plan_repo(root, &[], &src, &NoSealer, &super::NoExtra, &mut nop).unwrap();
             prop_assert!(!plan.is_clean());
             plan.apply().unwrap();
-            let again = plan_repo(root, &[], &src, &NoSealer, &mut nop).unwrap();
+            let again = plan_repo(root, &[], &src, &NoSealer, &super::NoExtra, &mut nop).unwrap();
             prop_assert!(again.is_clean(), "{}", again.diff());
             let cluster = std::fs::read_to_string(root.join(format!("installations/{name}/manifests/cluster/cluster.yaml"))).unwrap();
             let replicas = format!("replicas: {cp}\n");

@@ -4,11 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
-
-use crate::support::github::{fixture, Fake, REPO};
+use crate::support::github::Fake;
 use crate::support::{run, tool, Run, TestEnv};
 
 /// A config repo with one empty commit on `main` and a bare `origin` over file://.
@@ -288,31 +284,13 @@ fn init_push_opens_one_pull_request_without_secrets_in_it() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
-    let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/pulls")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
-    );
-    fake.mount(
-        Mock::given(method("POST"))
-            .and(path(format!("{REPO}/pulls")))
-            .respond_with(ResponseTemplate::new(201).set_body_json(fixture("pulls.create.json"))),
-    );
+    let fake = Fake::accepting_a_new_pull_request();
     let mut c = t.mcb();
-    c.env("GITHUB_TOKEN", "ghp_test_token_123")
-        .arg("--repo")
+    c.arg("--repo")
         .arg(&repo)
         .args(["init-installation", "demo", "--example", "--age-key-out"])
-        .arg(&key)
-        .args([
-            "--push",
-            "--pr",
-            "--github-repo",
-            "octocat/Hello-World",
-            "--github-api",
-            &fake.server.uri(),
-        ]);
+        .arg(&key);
+    fake.publish_to(&mut c);
     let r = run(c).ok();
     assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
 
@@ -325,13 +303,7 @@ fn init_push_opens_one_pull_request_without_secrets_in_it() {
     run(c).ok();
 
     // Exactly one PR was created, with auth; its body holds no secret value.
-    let reqs = fake.requests();
-    let creates: Vec<_> = reqs
-        .iter()
-        .filter(|r| r.method.as_str() == "POST")
-        .collect();
-    assert_eq!(creates.len(), 1);
-    let pr: serde_json::Value = serde_json::from_slice(&creates[0].body).unwrap();
+    let pr = fake.the_created_pull_request();
     assert_eq!(pr["head"], "mcb/init-demo");
     assert_eq!(pr["base"], "main");
     let body = pr["body"].as_str().unwrap();

@@ -10,6 +10,7 @@ mod git;
 mod init;
 mod interop;
 mod pki;
+mod render;
 mod rotate;
 mod secrets;
-mod render;
+mod shared;

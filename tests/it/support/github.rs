@@ -39,6 +39,49 @@ impl Fake {
         Fake { rt, server }
     }
 
+    /// A fake with no open pull request that accepts creating one (`pulls.create.json`).
+    pub fn accepting_a_new_pull_request() -> Fake {
+        use wiremock::matchers::{method, path};
+        use wiremock::ResponseTemplate;
+        let fake = Fake::start();
+        fake.mount(
+            Mock::given(method("GET"))
+                .and(path(format!("{REPO}/pulls")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([]))),
+        );
+        fake.mount(
+            Mock::given(method("POST"))
+                .and(path(format!("{REPO}/pulls")))
+                .respond_with(
+                    ResponseTemplate::new(201).set_body_json(fixture("pulls.create.json")),
+                ),
+        );
+        fake
+    }
+
+    /// `--push --pr` flags aimed at this fake (with `GITHUB_TOKEN` set on `c`).
+    pub fn publish_to(&self, c: &mut std::process::Command) {
+        c.env("GITHUB_TOKEN", TOKEN).args([
+            "--push",
+            "--pr",
+            "--github-repo",
+            "octocat/Hello-World",
+            "--github-api",
+            &self.server.uri(),
+        ]);
+    }
+
+    /// The body of the only `POST` received (the created pull request); fails otherwise.
+    pub fn the_created_pull_request(&self) -> Value {
+        let reqs = self.requests();
+        let creates: Vec<_> = reqs
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .collect();
+        assert_eq!(creates.len(), 1, "expected exactly one POST");
+        serde_json::from_slice(&creates[0].body).unwrap()
+    }
+
     pub fn mount(&self, m: Mock) {
         self.rt.block_on(m.mount(&self.server));
     }
