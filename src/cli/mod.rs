@@ -116,13 +116,13 @@ pub enum Command {
     #[command(long_about = example_spec::LONG_ABOUT)]
     ExampleSpec(example_spec::Args),
     /// Create an installation: keys, PKI, credentials, manifests, on a branch
-    #[command(long_about = init::LONG_ABOUT)]
+    #[command(long_about = init::LONG_ABOUT, after_long_help = publish::HELP)]
     InitInstallation(Box<init::Args>),
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
     /// Rotate credentials that are due (or named) as a reviewed pull request
-    #[command(long_about = rotate::LONG_ABOUT)]
+    #[command(long_about = rotate::LONG_ABOUT, after_long_help = publish::HELP)]
     Rotate(Box<rotate::Args>),
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]

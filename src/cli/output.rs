@@ -1,8 +1,6 @@
 //! What the user sees: results on stdout (human text or JSON), progress and warnings on
 //! stderr. [`Reporter`] implements the library's [`mcb::progress::Progress`] on stderr.
 
-#![allow(dead_code)] // used by the commands as they land
-
 use std::io::Write;
 
 use clap::ValueEnum;
@@ -42,11 +40,6 @@ impl Reporter {
         } else {
             let _ = writeln!(err, "{symbol} {msg}");
         }
-    }
-
-    /// Whether `-v` was given.
-    pub fn verbose(&self) -> bool {
-        self.verbose > 0
     }
 }
 

@@ -2,8 +2,6 @@
 //! validation of their combinations, and resolution into `mcb::git::PublishOptions` and
 //! `mcb::forge::PrOptions`. Credentials come from the environment here, at the edge.
 
-#![allow(dead_code)] // flattened into init/rotate as they land
-
 use std::path::PathBuf;
 
 use mcb::forge::{self, Auth, PrOptions, RepoSlug};

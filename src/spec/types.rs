@@ -477,10 +477,7 @@ pub struct Connector {
 impl Connector {
     /// The env var holding its client secret: `DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
     pub fn secret_env(&self) -> String {
-        format!(
-            "DEX_CONNECTOR_{}_CLIENT_SECRET",
-            env_token(self.id.as_str())
-        )
+        crate::creds::oidc::connector_secret_env(self.id.as_str())
     }
 }
 
@@ -505,22 +502,10 @@ impl StaticClient {
     }
 }
 
-/// The env var of a Dex static client's secret (shared with `creds`; do not change):
-/// `DEX_CLIENT_` + id uppercased, every non-alphanumeric char as `_`, + `_SECRET`.
+/// The env var of a Dex static client's secret: `DEX_CLIENT_<ID>_SECRET` (one naming rule,
+/// owned by `creds::oidc`, so the Dex config and the `dex-clients` Secret always agree).
 pub fn dex_client_secret_env(id: &str) -> String {
-    format!("DEX_CLIENT_{}_SECRET", env_token(id))
-}
-
-fn env_token(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::creds::oidc::client_secret_env(id)
 }
 
 /// The GitHub App.
