@@ -115,7 +115,7 @@ impl Emitter {
         }
         self.out.push_str("? ");
         self.string(key, style, self.next_indent(indent));
-        if !self.out.ends_with('\n') {
+        if !self.out.ends_with(is_break) {
             self.out.push('\n');
         }
         self.pad(indent);
@@ -200,7 +200,8 @@ impl Emitter {
         }
     }
 
-    /// A scalar (or empty collection) value, ending the line. `block` is the indentation of
+    /// A scalar (or empty collection) value, ending the line (a literal ending in any line
+    /// break ends it already, as in Go). `block` is the indentation of
     /// a literal block's body.
     fn scalar(&mut self, value: &Value, block: usize) {
         match value {
@@ -213,7 +214,7 @@ impl Emitter {
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),
         }
-        if !self.out.ends_with('\n') {
+        if !self.out.ends_with(is_break) {
             self.out.push('\n');
         }
     }

@@ -6,10 +6,11 @@
 //! granit reports End events late, so a comment's stream position is not its owner):
 //! - a comment at or left of the column of the token that follows it is a head comment of
 //!   that token: it goes before that node (inside a collection that starts as a map value);
-//! - a comment right of the following token's column is a foot comment of the content before
-//!   it: it stays in the innermost collection open when it was read;
-//! - at the end of a document, a comment goes to the innermost open block collection whose
-//!   column is at or left of the comment's;
+//! - comments right of the following token's column are foot comments: the first group
+//!   (same column) stays in the innermost collection open when it was read, later groups go
+//!   to the innermost open block collection at or left of their column;
+//! - at the end of a document the last group goes by column too;
+//! - by column, a list whose last item is a collection hands the comment to its parent.
 //! - a same-line (`Right`) comment goes above the entry on its line (sops 3.11 moves line
 //!   comments there); after a flow collection it opens that collection, as in sops.
 
@@ -40,18 +41,18 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
             path: String::new(),
             kind: ErrorKind::Syntax(e.info()),
         })?;
-    for (i, (event, span)) in events.iter().enumerate() {
-        // Whether only End events and comments remain in this document.
-        let at_doc_end = events[i + 1..]
-            .iter()
-            .find(|(e, _)| {
-                !matches!(
-                    e,
-                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
-                )
-            })
-            .is_none_or(|(e, _)| matches!(e, Event::DocumentEnd | Event::StreamEnd));
-        b.event(event.clone(), *span, at_doc_end)?;
+    // For each event: whether only End events and comments follow it in its document
+    // (computed backwards, linear in the number of events).
+    let mut at_doc_end = vec![true; events.len()];
+    for i in (0..events.len().saturating_sub(1)).rev() {
+        at_doc_end[i] = match &events[i + 1].0 {
+            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => at_doc_end[i + 1],
+            Event::DocumentEnd | Event::StreamEnd => true,
+            _ => false,
+        };
+    }
+    for ((event, span), at_doc_end) in events.into_iter().zip(at_doc_end) {
+        b.event(event, span, at_doc_end)?;
     }
     if b.docs.is_empty() {
         return Err(Error {
@@ -317,24 +318,35 @@ impl Builder {
     /// collection the comments it owns (see the module docs).
     fn assign_owners(&mut self, next_col: usize, at_doc_end: bool) {
         let top = self.frames.len() - 1;
+        // Comments come in groups of equal column. The first group is a foot of the content
+        // before it (innermost collection); later groups, and the last one at the end of a
+        // document, go by column.
+        let last_col = self.pending.last().map(|c| c.col);
         let mut bound = top;
-        for c in self.pending.iter_mut().filter(|c| c.owner.is_none()) {
+        let mut group = 0;
+        let mut prev_col = None;
+        for i in 0..self.pending.len() {
+            let c = &self.pending[i];
+            if c.owner.is_some() {
+                continue;
+            }
+            if prev_col != Some(c.col) {
+                group += 1;
+                prev_col = Some(c.col);
+            }
+            let last_group = self.pending[i..].iter().all(|d| Some(d.col) == last_col);
             let owner = if !self.frames[top].block {
                 top
-            } else if !at_doc_end {
-                if c.col <= next_col {
-                    continue; // a head comment of the next token
-                }
+            } else if !at_doc_end && c.col <= next_col {
+                continue; // a head comment of the next token
+            } else if group == 1 && !(at_doc_end && last_group) {
                 c.depth.min(top)
             } else {
-                (0..=top)
-                    .rev()
-                    .find(|&d| self.frames[d].block && self.frames[d].col <= c.col)
-                    .unwrap_or(0)
+                self.owner_by_column(c.col)
             };
             // A later comment never belongs deeper than an earlier one.
             bound = bound.min(owner);
-            c.owner = Some(bound);
+            self.pending[i].owner = Some(bound);
         }
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
@@ -343,6 +355,27 @@ impl Builder {
             self.frames[top].push_comment(c.text);
         }
         self.pending = rest;
+    }
+
+    /// The innermost open block collection at or left of `col`; a list whose last item is a
+    /// collection passes the comment to its parent, as yaml.v3 ends such a block before it.
+    fn owner_by_column(&self, col: usize) -> usize {
+        let top = self.frames.len() - 1;
+        let d = (0..=top)
+            .rev()
+            .find(|&d| self.frames[d].block && self.frames[d].col <= col)
+            .unwrap_or(0);
+        let ends_in_collection = match &self.frames[d].body {
+            Body::Seq(values) => {
+                d < top || matches!(values.last(), Some(Value::Map(_) | Value::List(_)))
+            }
+            Body::Map { .. } => false,
+        };
+        if ends_in_collection {
+            d.saturating_sub(1)
+        } else {
+            d
+        }
     }
 
     /// Comments left at the end of a document go to its top level.
@@ -528,13 +561,13 @@ fn decode_binary(text: &str) -> Option<String> {
 fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Time(_) => "timestamp",
-        Value::Map(_) => "map",
-        Value::List(_) => "list",
-        Value::Str(_) | Value::Comment(_) => "string",
+        Value::Bool(_) => "a bool",
+        Value::Int(_) => "an int",
+        Value::Float(_) => "a float",
+        Value::Time(_) => "a timestamp",
+        Value::Map(_) => "a map",
+        Value::List(_) => "a list",
+        Value::Str(_) | Value::Comment(_) => "a string",
     }
 }
 
