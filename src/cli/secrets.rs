@@ -467,8 +467,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let (input, output) = formats(&common, file);
                 let enc = read(file)?;
-                let opened = sops::open(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
-                    .map_err(|e| sops_err(e, file))?;
+                let opened =
+                    sops::open_for_reading(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
+                        .map_err(|e| sops_err(e, file))?;
                 let bytes = match &path {
                     Some(p) => extract(&opened.content, output, p, file)?,
                     None => {

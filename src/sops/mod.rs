@@ -304,12 +304,33 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
     Ok(Zeroizing::new(key))
 }
 
-/// Decrypts a file completely: data key, every value, and the MAC check.
+/// Decrypts a file completely: data key, every value, and the MAC check; remembers the IVs
+/// so the file can be written back without noise.
 pub fn open(
     enc: &[u8],
     format: Format,
     ids: &Identities,
     opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, true)
+}
+
+/// [`open`] for reading only: skips remembering IVs (less memory and work on big files).
+pub fn open_for_reading(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, false)
+}
+
+fn open_with(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+    keep_ivs: bool,
 ) -> Result<Opened, Error> {
     let (mut tree, meta) = read_meta(enc, format)?;
     let key = data_key(&meta, ids)?;
@@ -332,7 +353,7 @@ pub fn open(
             &key,
             &rule,
             meta.mac_only_encrypted,
-            Some(&mut ivs),
+            keep_ivs.then_some(&mut ivs),
         )?;
         (Content::Tree(tree), mac)
     };
@@ -518,7 +539,7 @@ pub fn decrypt(
     ids: &Identities,
     opts: DecryptOptions,
 ) -> Result<SecretBox<Vec<u8>>, Error> {
-    let opened = open(enc, format, ids, opts)?;
+    let opened = open_with(enc, format, ids, opts, false)?;
     Ok(SecretBox::new(Box::new(emit_plain(
         &opened.content,
         format,
