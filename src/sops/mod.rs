@@ -420,6 +420,13 @@ fn wrap_key(
     if groups.len() == 1 {
         return Ok((vec![wrap_group(&groups[0], key)?], 0));
     }
+    if groups.len() > 254 {
+        // Shamir shares are numbered by one byte.
+        return Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!("{} key groups; at most 254 are possible", groups.len()),
+        });
+    }
     let t = threshold_for(threshold, groups.len());
     let shares = keys::shamir_split(env, key, groups.len(), t);
     let wrapped = groups
