@@ -66,6 +66,18 @@ fn join_metadata(tree: &Tree, meta: Option<&Branch>) -> Tree {
     t
 }
 
+/// The text of a value in a flat format (dotenv, INI): scalars as sops types them, null as
+/// empty; a nested value is an error naming `key_path`.
+fn flat_text(v: &Value, format: &str, key_path: &str) -> Result<String, Error> {
+    match v {
+        Value::Map(_) | Value::List(_) => Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!("{format} cannot hold the nested value at `{key_path}`"),
+        }),
+        v => Ok(super::scalar::to_text(v).unwrap_or_default()),
+    }
+}
+
 fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
     std::str::from_utf8(src)
         .map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
