@@ -11,11 +11,9 @@ use super::resolve::{format_float, resolve_plain, Resolved};
 use crate::sops::{Item, Tree, Value};
 
 pub(super) fn emit(tree: &Tree, indent: usize) -> String {
-    // yaml.v3 falls back to 2 outside 2..=9.
-    let bi = if (2..=9).contains(&indent) { indent } else { 2 };
     let mut e = Emitter {
         out: String::new(),
-        bi,
+        bi: best_indent(indent),
     };
     for (i, doc) in tree.docs.iter().enumerate() {
         if i > 0 {
@@ -33,6 +31,32 @@ pub(super) fn emit(tree: &Tree, indent: usize) -> String {
         }
     }
     e.out
+}
+
+/// One value as its own YAML document, as sops' `EmitValue` (`decrypt --extract`) writes a
+/// map, a list or a scalar (sops prints extracted strings raw, without this).
+pub(super) fn emit_value(value: &Value, indent: usize) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        bi: best_indent(indent),
+    };
+    match value {
+        Value::Map(b) if has_entries(&b.0) => e.map(&b.0, 0, false),
+        Value::List(l) if has_values(l) => e.seq(l, 0, false),
+        Value::Comment(c) => e.comment(0, c),
+        // A root scalar's block body sits one step in (yaml.v3 starts the root at indent -1).
+        v => e.scalar(v, e.bi),
+    }
+    e.out
+}
+
+/// yaml.v3 falls back to 2 outside 2..=9.
+fn best_indent(indent: usize) -> usize {
+    if (2..=9).contains(&indent) {
+        indent
+    } else {
+        2
+    }
 }
 
 fn has_entries(items: &[Item]) -> bool {

@@ -30,6 +30,12 @@ pub fn emit(tree: &Tree, indent: usize) -> String {
     emit::emit(tree, indent)
 }
 
+/// Writes one value as its own YAML text, as sops' `decrypt --extract` does for a map, list
+/// or non-string scalar (sops prints an extracted string raw instead).
+pub fn emit_value(value: &crate::sops::Value, indent: usize) -> String {
+    emit::emit_value(value, indent)
+}
+
 /// A YAML file that sops would not load. Positions are 1-based; `path` is the key path of the
 /// offending node (`a.b[2].c`, empty at the top). Never carries a value.
 #[derive(Debug, thiserror::Error)]

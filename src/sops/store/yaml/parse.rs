@@ -2,19 +2,25 @@
 //! nodes) loads it: comments become items where they stand, anchors and aliases are expanded,
 //! `<<` stays a key holding the merged map, scalars typed as [`super::resolve`] says.
 //!
-//! Comment ownership, modelled on what yaml.v3 + sops do (checked against the real sops;
-//! granit reports End events late, so a comment's stream position is not its owner):
-//! - a comment at or left of the column of the token that follows it is a head comment of
-//!   that token: it goes before that node (inside a collection that starts as a map value);
-//! - comments right of the following token's column are foot comments: the first group
-//!   (same column) stays in the innermost collection open when it was read, later groups go
-//!   to the innermost open block collection at or left of their column;
-//! - at the end of a document the last group goes by column too;
-//! - by column, a list whose last item is a collection hands the comment to its parent.
+//! Comment ownership, modelled on yaml.v3's scanner and checked against the real sops
+//! (`fixtures/sops-yaml`); granit reports End events late, so a comment's stream position is
+//! not its owner:
+//! - comments followed directly by a node go before it (inside a collection that starts as
+//!   a map value, in the list for a list item);
+//! - comments followed by End events form groups; a group ends as a foot of the content
+//!   before it when the next line (comment or token) is left of the innermost block's
+//!   indentation and of the group's column. The first foot group stays in the innermost
+//!   block, later ones go by column; the last group of a document goes by column; any other
+//!   group is a head of the next token. Indentless lists (`key:` / `- x`) have no
+//!   indentation of their own in that test, but do keep a first foot group;
+//! - by column: the innermost open block collection at or left of the comment, except that a
+//!   list whose last item is a collection passes it to its parent;
 //! - a same-line (`Right`) comment goes above the entry on its line (sops 3.11 moves line
 //!   comments there); after a flow collection it opens that collection, as in sops.
+//!
+//! Blank lines, which also split yaml.v3's comment groups, are not modelled.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
 
@@ -31,27 +37,49 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
     let mut options = granit_parser::Options::default();
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
-    let mut b = Builder::default();
-    // Collected first: comment ownership looks ahead to the next token.
-    let events = Parser::new_from_str_with_options(src, options)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            path: String::new(),
-            kind: ErrorKind::Syntax(e.info()),
-        })?;
-    // For each event: whether only End events and comments follow it in its document
-    // (computed backwards, linear in the number of events).
-    let mut at_doc_end = vec![true; events.len()];
-    for i in (0..events.len().saturating_sub(1)).rev() {
-        at_doc_end[i] = match &events[i + 1].0 {
-            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => at_doc_end[i + 1],
-            Event::DocumentEnd | Event::StreamEnd => true,
-            _ => false,
+    let mut b = Builder {
+        lines: src.split('\n').collect(),
+        ..Builder::default()
+    };
+    let mut parser = Parser::new_from_str_with_options(src, options);
+    let mut next = || {
+        parser.next().map(|r| {
+            r.map_err(|e| Error {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                path: String::new(),
+                kind: ErrorKind::Syntax(scrub(&e.info())),
+            })
+        })
+    };
+    // Events are streamed; an End event looks ahead over the End events and comments that
+    // follow it, to know whether its document ends there (comment ownership needs it).
+    let mut ahead: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    loop {
+        let (event, span) = match ahead.pop_front() {
+            Some(e) => e,
+            None => match next() {
+                Some(e) => e?,
+                None => break,
+            },
         };
-    }
-    for ((event, span), at_doc_end) in events.into_iter().zip(at_doc_end) {
+        let mut at_doc_end = false;
+        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+            let mut i = 0;
+            at_doc_end = loop {
+                if i == ahead.len() {
+                    match next() {
+                        Some(e) => ahead.push_back(e?),
+                        None => break true,
+                    }
+                }
+                match ahead[i].0 {
+                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => i += 1,
+                    Event::DocumentEnd | Event::StreamEnd => break true,
+                    _ => break false,
+                }
+            };
+        }
         b.event(event, span, at_doc_end)?;
     }
     if b.docs.is_empty() {
@@ -70,6 +98,8 @@ struct Comment {
     col: usize,
     /// Depth of the innermost open collection when the comment was read.
     depth: usize,
+    /// Decided: a head comment of the next token.
+    head: bool,
     /// The frame depth that owns it, once End events decided.
     owner: Option<usize>,
 }
@@ -102,7 +132,10 @@ enum Body {
 struct Frame {
     body: Body,
     block: bool,
+    /// Column of the first key, or of the dash of a block sequence.
     col: usize,
+    /// A block sequence at its key's column (`key:` / `- x`): yaml.v3 opens no block for it.
+    indentless: bool,
     start: (usize, usize),
     anchor: usize,
     last: Option<Last>,
@@ -125,7 +158,9 @@ impl Frame {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    /// Source lines, to find the dash of a block sequence.
+    lines: Vec<&'s str>,
     docs: Vec<Branch>,
     frames: Vec<Frame>,
     pending: Vec<Comment>,
@@ -151,7 +186,7 @@ fn pos(span: &Span) -> (usize, usize) {
     (span.start.line(), span.start.col() + 1)
 }
 
-impl Builder {
+impl Builder<'_> {
     fn err(&self, at: (usize, usize), kind: ErrorKind) -> Error {
         Error {
             line: at.0,
@@ -200,6 +235,7 @@ impl Builder {
                         depth: self.frames.len().saturating_sub(1),
                         col: at.1 - 1,
                         owner: None,
+                        head: false,
                     });
                 }
             }
@@ -252,7 +288,16 @@ impl Builder {
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
+                let block = style == StructureStyle::Block;
                 self.before_node(true);
+                let col = if block && !is_map {
+                    self.dash_col(at)
+                } else {
+                    at.1 - 1
+                };
+                let indentless = block
+                    && !is_map
+                    && matches!(self.frames.last(), Some(p) if p.block && p.col == col);
                 let mut frame = Frame {
                     body: if is_map {
                         Body::Map {
@@ -263,8 +308,9 @@ impl Builder {
                     } else {
                         Body::Seq(Vec::new())
                     },
-                    block: style == StructureStyle::Block,
-                    col: at.1 - 1,
+                    block,
+                    col,
+                    indentless,
                     start: at,
                     anchor,
                     last: None,
@@ -314,40 +360,82 @@ impl Builder {
         }
     }
 
-    /// Before an End event whose next token is at column `next_col`: hands the closing
-    /// collection the comments it owns (see the module docs).
+    /// Before an End event whose next token is at column `next_col`: decides, once, which
+    /// collection owns each pending comment (yaml.v3's head/foot split, see the module docs)
+    /// and hands the closing collection its own.
     fn assign_owners(&mut self, next_col: usize, at_doc_end: bool) {
         let top = self.frames.len() - 1;
-        // Comments come in groups of equal column. The first group is a foot of the content
-        // before it (innermost collection); later groups, and the last one at the end of a
-        // document, go by column.
-        let last_col = self.pending.last().map(|c| c.col);
-        let mut bound = top;
-        let mut group = 0;
-        let mut prev_col = None;
-        for i in 0..self.pending.len() {
-            let c = &self.pending[i];
-            if c.owner.is_some() {
-                continue;
-            }
-            if prev_col != Some(c.col) {
-                group += 1;
-                prev_col = Some(c.col);
-            }
-            let last_group = self.pending[i..].iter().all(|d| Some(d.col) == last_col);
-            let owner = if !self.frames[top].block {
-                top
-            } else if !at_doc_end && c.col <= next_col {
-                continue; // a head comment of the next token
-            } else if group == 1 && !(at_doc_end && last_group) {
-                c.depth.min(top)
-            } else {
-                self.owner_by_column(c.col)
-            };
-            // A later comment never belongs deeper than an earlier one.
-            bound = bound.min(owner);
-            self.pending[i].owner = Some(bound);
+        if !self.frames[top].block {
+            self.pending.iter_mut().for_each(|c| c.owner = Some(top));
+        } else if self.pending.iter().any(|c| c.owner.is_none() && !c.head) {
+            self.split_heads_and_feet(next_col, at_doc_end);
         }
+        self.flush_owned(top);
+    }
+
+    /// Groups the new pending comments as yaml.v3's scanner does: a group ends as a foot of
+    /// the content before it when the next line (comment or token) is left of the innermost
+    /// block's indentation and of the group's own column. The first foot group stays in the
+    /// innermost block; later ones and the last group at the end of the document go by
+    /// column; the rest are heads of the next token.
+    fn split_heads_and_feet(&mut self, next_col: usize, at_doc_end: bool) {
+        let top = self.frames.len() - 1;
+        let new: Vec<usize> = (0..self.pending.len())
+            .filter(|&i| self.pending[i].owner.is_none() && !self.pending[i].head)
+            .collect();
+        // yaml.v3 opens no block for an indentless sequence.
+        let deepest = |d: usize| {
+            (0..=d.min(top))
+                .rev()
+                .find(|&d| !self.frames[d].indentless)
+                .unwrap_or(0)
+        };
+        let mut owners: Vec<Option<usize>> = vec![None; new.len()];
+        let mut feet = 0;
+        let mut group_start = 0;
+        for k in 0..new.len() {
+            let c = &self.pending[new[k]];
+            let group_col = self.pending[new[group_start]].col;
+            let indent = self.frames[deepest(c.depth)].col;
+            let next = new.get(k + 1).map(|&j| self.pending[j].col);
+            let ends_as_foot = match next {
+                Some(n) => n < indent && n != group_col,
+                None if at_doc_end => {
+                    let by_column = self.owner_by_column(group_col);
+                    owners[group_start..=k].fill(Some(by_column));
+                    break;
+                }
+                None => next_col < indent && next_col != group_col,
+            };
+            if !ends_as_foot && next.is_some() {
+                continue; // the group goes on
+            }
+            if ends_as_foot {
+                feet += 1;
+                let owner = if feet == 1 {
+                    c.depth.min(top)
+                } else {
+                    self.owner_by_column(group_col)
+                };
+                owners[group_start..=k].fill(Some(owner));
+            }
+            group_start = k + 1;
+        }
+        let mut bound = top;
+        for (k, owner) in owners.into_iter().enumerate() {
+            let c = &mut self.pending[new[k]];
+            match owner {
+                // A later comment never belongs deeper than an earlier one.
+                Some(o) => {
+                    bound = bound.min(o);
+                    c.owner = Some(bound);
+                }
+                None => c.head = true,
+            }
+        }
+    }
+
+    fn flush_owned(&mut self, top: usize) {
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|c| c.owner == Some(top));
@@ -355,6 +443,20 @@ impl Builder {
             self.frames[top].push_comment(c.text);
         }
         self.pending = rest;
+    }
+
+    /// The column of the dash that opens the block sequence whose first item is at `at`
+    /// (granit places an indentless sequence at its first item, not at its dash).
+    fn dash_col(&self, at: (usize, usize)) -> usize {
+        let col = at.1 - 1;
+        let Some(line) = self.lines.get(at.0 - 1) else {
+            return col;
+        };
+        let head: Vec<char> = line.chars().take(col + 1).collect();
+        if head.get(col) == Some(&'-') {
+            return col;
+        }
+        head.iter().rposition(|&c| c == '-').unwrap_or(col)
     }
 
     /// The innermost open block collection at or left of `col`; a list whose last item is a
@@ -545,6 +647,14 @@ impl Builder {
             _ => return Err(self.err(node.start, ErrorKind::TopLevelScalar)),
         }
         Ok(())
+    }
+}
+
+/// A parser message without the quoted input character some carry (values may be secret).
+fn scrub(info: &str) -> String {
+    match info.split_once('`') {
+        Some((head, _)) => head.trim_end_matches([' ', ':']).to_owned(),
+        None => info.to_owned(),
     }
 }
 
