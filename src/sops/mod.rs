@@ -236,7 +236,7 @@ pub fn load_plain(plain: &[u8], format: Format) -> Result<Content, Error> {
 pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
     match content {
         Content::Bytes(b) => Ok(b.to_vec()),
-        Content::Tree(t) => store::for_format(format).emit(t, None),
+        Content::Tree(t) => store::for_format(format).emit(std::borrow::Cow::Borrowed(t), None),
     }
 }
 
@@ -482,7 +482,7 @@ fn seal(
     };
     meta.mac = crypt::seal_mac(env, key, &mac, &lastmodified, ivs);
     meta.lastmodified = lastmodified;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 fn ivs_get_or_new(env: &Env, ivs: &IvCache, aad: &str, plain: &[u8]) -> [u8; cipher::IV_LEN] {
@@ -629,7 +629,7 @@ fn rewrap(
     let mut meta = opened.meta.clone();
     meta.key_groups = groups;
     meta.shamir_threshold = t;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 /// Re-wraps the file's data key for the recipients in `opts` (sops `updatekeys`): values,
