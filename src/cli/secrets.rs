@@ -105,7 +105,7 @@ pub enum Sub {
         /// Write the plaintext back to the file instead of stdout
         #[arg(short, long)]
         in_place: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Encrypt files to stdout (or in place)
@@ -116,9 +116,12 @@ pub enum Sub {
         /// Replace each file with its encrypted form
         #[arg(short, long)]
         in_place: bool,
-        #[command(flatten)]
+        #[command(
+            flatten,
+            next_help_heading = "Recipients and rules (default: .sops.yaml)"
+        )]
         rules: RuleFlags,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Edit a file's plaintext in $SOPS_EDITOR/$EDITOR; re-encrypts only if it changed
@@ -129,7 +132,7 @@ pub enum Sub {
         /// Open it even if the MAC does not match
         #[arg(long)]
         ignore_mac: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Re-wrap the data key for the recipients of the matching .sops.yaml rule
@@ -140,7 +143,7 @@ pub enum Sub {
         /// Do not ask for confirmation
         #[arg(short, long)]
         yes: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Generate a new data key and re-encrypt every value with it
@@ -157,7 +160,7 @@ pub enum Sub {
         /// Remove these age recipients (comma-separated) from every key group
         #[arg(long, value_name = "R,...")]
         rm_age: Option<String>,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Set a value (JSON) at a path, in place; other values keep their ciphertext
@@ -171,7 +174,7 @@ pub enum Sub {
         /// The value as JSON, e.g. '"text"', '5', '{"a": [1, true]}'
         #[arg(value_name = "JSON")]
         value: String,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Remove the value at a path, in place
@@ -182,7 +185,7 @@ pub enum Sub {
         /// Where, e.g. '["db"]["password"]'
         #[arg(value_name = "PATH")]
         path: String,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Show a file's recipients, rule and whether every value that must be is encrypted (no key needed)
@@ -190,7 +193,7 @@ pub enum Sub {
         /// Encrypted files
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
 }
@@ -467,8 +470,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let (input, output) = formats(&common, file);
                 let enc = read(file)?;
-                let opened = sops::open(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
-                    .map_err(|e| sops_err(e, file))?;
+                let opened =
+                    sops::open_for_reading(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
+                        .map_err(|e| sops_err(e, file))?;
                 let bytes = match &path {
                     Some(p) => extract(&opened.content, output, p, file)?,
                     None => {

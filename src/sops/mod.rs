@@ -236,7 +236,7 @@ pub fn load_plain(plain: &[u8], format: Format) -> Result<Content, Error> {
 pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
     match content {
         Content::Bytes(b) => Ok(b.to_vec()),
-        Content::Tree(t) => store::for_format(format).emit(t, None),
+        Content::Tree(t) => store::for_format(format).emit(std::borrow::Cow::Borrowed(t), None),
     }
 }
 
@@ -304,12 +304,33 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
     Ok(Zeroizing::new(key))
 }
 
-/// Decrypts a file completely: data key, every value, and the MAC check.
+/// Decrypts a file completely: data key, every value, and the MAC check; remembers the IVs
+/// so the file can be written back without noise.
 pub fn open(
     enc: &[u8],
     format: Format,
     ids: &Identities,
     opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, true)
+}
+
+/// [`open`] for reading only: skips remembering IVs (less memory and work on big files).
+pub fn open_for_reading(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, false)
+}
+
+fn open_with(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+    keep_ivs: bool,
 ) -> Result<Opened, Error> {
     let (mut tree, meta) = read_meta(enc, format)?;
     let key = data_key(&meta, ids)?;
@@ -332,7 +353,7 @@ pub fn open(
             &key,
             &rule,
             meta.mac_only_encrypted,
-            Some(&mut ivs),
+            keep_ivs.then_some(&mut ivs),
         )?;
         (Content::Tree(tree), mac)
     };
@@ -399,6 +420,13 @@ fn wrap_key(
     if groups.len() == 1 {
         return Ok((vec![wrap_group(&groups[0], key)?], 0));
     }
+    if groups.len() > 254 {
+        // Shamir shares are numbered by one byte.
+        return Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!("{} key groups; at most 254 are possible", groups.len()),
+        });
+    }
     let t = threshold_for(threshold, groups.len());
     let shares = keys::shamir_split(env, key, groups.len(), t);
     let wrapped = groups
@@ -454,7 +482,7 @@ fn seal(
     };
     meta.mac = crypt::seal_mac(env, key, &mac, &lastmodified, ivs);
     meta.lastmodified = lastmodified;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 fn ivs_get_or_new(env: &Env, ivs: &IvCache, aad: &str, plain: &[u8]) -> [u8; cipher::IV_LEN] {
@@ -518,7 +546,7 @@ pub fn decrypt(
     ids: &Identities,
     opts: DecryptOptions,
 ) -> Result<SecretBox<Vec<u8>>, Error> {
-    let opened = open(enc, format, ids, opts)?;
+    let opened = open_with(enc, format, ids, opts, false)?;
     Ok(SecretBox::new(Box::new(emit_plain(
         &opened.content,
         format,
@@ -601,7 +629,7 @@ fn rewrap(
     let mut meta = opened.meta.clone();
     meta.key_groups = groups;
     meta.shamir_threshold = t;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 /// Re-wraps the file's data key for the recipients in `opts` (sops `updatekeys`): values,

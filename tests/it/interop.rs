@@ -61,6 +61,17 @@ pub fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
 
+/// Asserts that the lines holding each key are identical before and after a rewrite.
+fn assert_same_lines(before: &str, after: &str, keys: &[&str]) {
+    for key in keys {
+        assert_eq!(
+            line_with(before, key),
+            line_with(after, key),
+            "{key} changed"
+        );
+    }
+}
+
 fn output(mut c: Command) -> Output {
     c.stdin(std::process::Stdio::null());
     c.output()
@@ -340,13 +351,7 @@ fn set_like_sops_keeps_untouched_ciphertexts() {
         &dir.join("sops_set.post.decrypted.yaml"),
     );
     let after = std::fs::read_to_string(dir.join("sops_set.sops.yaml")).unwrap();
-    for key in ["user:", "port:"] {
-        assert_eq!(
-            line_with(&before, key),
-            line_with(&after, key),
-            "{key} ciphertext changed"
-        );
-    }
+    assert_same_lines(&before, &after, &["user:", "port:"]);
 }
 
 #[test]
@@ -372,13 +377,7 @@ fn updatekeys_like_sops() {
     let before =
         std::fs::read_to_string(vectors().join("cases/updatekeys/updatekeys.sops.yaml")).unwrap();
     let after = std::fs::read_to_string(dir.join("updatekeys.sops.yaml")).unwrap();
-    for key in ["lastmodified:", "mac:"] {
-        assert_eq!(
-            line_with(&before, key),
-            line_with(&after, key),
-            "{key} changed"
-        );
-    }
+    assert_same_lines(&before, &after, &["lastmodified:", "mac:"]);
 }
 
 #[test]
@@ -540,6 +539,48 @@ fn comment_regex_rules_match_sops() {
                     describe(&by_sops)
                 );
             }
+        }
+    }
+}
+
+/// dotenv and INI text: keys and values of the characters these formats carry verbatim.
+fn flat_file() -> impl Strategy<Value = (String, String)> {
+    let pairs =
+        proptest::collection::btree_map("[A-Z][A-Z0-9_]{0,8}", "[a-zA-Z0-9 _.,:/@+=-]{0,16}", 1..6);
+    (pairs.clone(), pairs).prop_map(|(env, ini)| {
+        let dotenv: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let ini: String = format!(
+            "[main]\n{}",
+            ini.iter()
+                .map(|(k, v)| format!("{k} = {}\n", v.trim()))
+                .collect::<String>()
+        );
+        (dotenv, ini)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Generated dotenv and INI files cross-decrypt between mcb and sops.
+    #[test]
+    fn generated_flat_files_cross_decrypt((dotenv, ini) in flat_file()) {
+        let t = TestEnv::new();
+        let k = key("age1.txt");
+        for (name, text) in [("doc.env", dotenv), ("doc.ini", ini)] {
+            std::fs::write(t.path().join(name), &text).unwrap();
+            let ext = name.rsplit('.').next().unwrap();
+            let m = mcb_in(&t, t.path(), &k, &["encrypt", "--age", AGE1, name]);
+            let s = sops_in(&t, t.path(), &k, &["encrypt", "--age", AGE1, name]);
+            prop_assert!(m.status.success() && s.status.success(), "{}{}", describe(&m), describe(&s));
+            std::fs::write(t.path().join(format!("m.{ext}")), &m.stdout).unwrap();
+            std::fs::write(t.path().join(format!("s.{ext}")), &s.stdout).unwrap();
+            let by_sops = sops_in(&t, t.path(), &k, &["decrypt", &format!("m.{ext}")]);
+            let by_mcb = mcb_in(&t, t.path(), &k, &["decrypt", &format!("s.{ext}")]);
+            let own = sops_in(&t, t.path(), &k, &["decrypt", &format!("s.{ext}")]);
+            prop_assert!(by_sops.status.success(), "{}", describe(&by_sops));
+            prop_assert_eq!(String::from_utf8_lossy(&by_mcb.stdout), String::from_utf8_lossy(&own.stdout));
+            prop_assert_eq!(String::from_utf8_lossy(&by_sops.stdout), String::from_utf8_lossy(&own.stdout));
         }
     }
 }

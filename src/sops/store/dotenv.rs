@@ -60,16 +60,7 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
                     out.push_str(c);
                 }
                 Item::Entry(k, v) => {
-                    let text = match v {
-                        Value::Map(_) | Value::List(_) => {
-                            return Err(Error::Unsupported {
-                                file: Default::default(),
-                                message: format!("dotenv cannot hold the nested value at `{k}`"),
-                            })
-                        }
-                        Value::Null => String::new(),
-                        v => crate::sops::scalar::to_text(v).unwrap_or_default(),
-                    };
+                    let text = super::flat_text(v, "dotenv", k)?;
                     out.push_str(k);
                     out.push('=');
                     out.push_str(&text.replace('\n', "\\n"));

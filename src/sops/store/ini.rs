@@ -160,17 +160,7 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
                         }
                     }
                     Item::Entry(k, v) => {
-                        let text = match v {
-                            Value::Map(_) | Value::List(_) => {
-                                return Err(Error::Unsupported {
-                                    file: Default::default(),
-                                    message: format!(
-                                        "INI cannot hold the nested value at `{name}:{k}`"
-                                    ),
-                                })
-                            }
-                            v => crate::sops::scalar::to_text(v).unwrap_or_default(),
-                        };
+                        let text = super::flat_text(v, "INI", &format!("{name}:{k}"))?;
                         keys.push((None, k.clone(), text));
                     }
                 }
