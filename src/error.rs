@@ -22,6 +22,36 @@ pub enum Error {
     /// `mcb status` could not read an inventory.
     #[error(transparent)]
     Status(#[from] crate::status::Error),
+    /// A credential could not be made, registered or imported.
+    #[error(transparent)]
+    Creds(#[from] crate::creds::Error),
+    /// A CA, key, certificate or kubeconfig is unusable.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::Error),
+    /// The installation spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::Error),
+    /// Rendering templates failed.
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
+    /// The config repo could not be read or written.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
+    /// A git operation on the config repo failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    /// An installation's `credentials.yaml` is unreadable.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::Error),
+    /// A use case failed on its own terms.
+    #[error(transparent)]
+    Ops(#[from] crate::ops::Error),
+    /// The forge (GitHub) API refused or failed.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::Error),
+    /// A shared secret's input or file is unusable.
+    #[error(transparent)]
+    Shared(#[from] crate::ops::shared::Error),
 }
 
 impl Help for Error {
@@ -31,6 +61,18 @@ impl Help for Error {
             Error::Sops(e) => e.help(),
             Error::Check(e) => e.help(),
             Error::Status(e) => e.help(),
+            Error::Creds(e) => e.help(),
+            Error::Pki(e) => e.help(),
+            Error::Spec(e) => e.help(),
+            Error::Render(e) => e.help(),
+            Error::Repo(e) => e.help(),
+            Error::Git(e) => e.help(),
+            Error::Forge(e) => e.help(),
+            Error::Inventory(_) => {
+                Some("restore the file from git; mcb writes it, do not edit it by hand".into())
+            }
+            Error::Ops(e) => e.help(),
+            Error::Shared(e) => e.help(),
         }
     }
 }

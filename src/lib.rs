@@ -13,12 +13,17 @@
 //! returned as values, and the binary (`src/main.rs`, `src/cli/`) owns all output.
 
 pub mod check;
+pub mod creds;
 pub mod env;
 pub mod error;
 pub mod fileset;
+pub mod forge;
 pub mod fsutil;
+pub mod git;
 pub mod inventory;
 pub mod k8s;
+pub mod ops;
+pub mod pki;
 pub mod progress;
 pub mod render;
 pub mod repo;

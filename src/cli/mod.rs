@@ -3,10 +3,18 @@
 //! the work itself happens in `mcb::ops`.
 
 mod check;
+mod bootstrap;
 mod completions;
+mod example_spec;
+mod init;
 pub mod output;
+pub mod publish;
+mod render;
+mod rotate;
+mod schema;
 mod secrets;
 mod status;
+mod shared;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -106,9 +114,30 @@ pub enum Command {
     /// Show every credential, its fingerprint, expiry and last rotation
     #[command(long_about = status::LONG_ABOUT)]
     Status(status::Args),
+    /// Render installations' manifests from specs and templates
+    #[command(long_about = render::LONG_ABOUT)]
+    Render(render::Args),
+    /// Print the JSON Schema of the installation spec
+    #[command(long_about = schema::LONG_ABOUT)]
+    Schema(schema::Args),
+    /// Print an annotated example installation spec
+    #[command(long_about = example_spec::LONG_ABOUT)]
+    ExampleSpec(example_spec::Args),
+    /// Create an installation: keys, PKI, credentials, manifests, on a branch
+    #[command(long_about = init::LONG_ABOUT, after_long_help = publish::HELP)]
+    InitInstallation(Box<init::Args>),
+    /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
+    #[command(long_about = bootstrap::LONG_ABOUT)]
+    Bootstrap(bootstrap::Args),
+    /// Rotate credentials that are due (or named) as a reviewed pull request
+    #[command(long_about = rotate::LONG_ABOUT, after_long_help = publish::HELP)]
+    Rotate(Box<rotate::Args>),
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
-    Secrets(secrets::Args),
+    Secrets(Box<secrets::Args>),
+    /// Shared secrets (registry credentials, OAuth apps) used by several installations
+    #[command(long_about = shared::LONG_ABOUT)]
+    Shared(Box<shared::Args>),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.
@@ -125,6 +154,18 @@ impl mcb::Help for UsageError {
     fn help(&self) -> Option<String> {
         self.help.clone()
     }
+}
+
+/// The config repo: `--repo`, else the git work tree around the current directory, else
+/// the current directory (commands that need git then say it is not a repo).
+pub fn repo_root(g: &GlobalArgs) -> PathBuf {
+    if let Some(r) = &g.repo {
+        return r.clone();
+    }
+    git2::Repository::discover(".")
+        .ok()
+        .and_then(|r| r.workdir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Parses the process arguments (exits 2 on a usage error, as clap does).
@@ -171,5 +212,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(&g, a),
         Command::Status(a) => status::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, a),
+        Command::Render(a) => render::run(&g, a),
+        Command::Schema(a) => schema::run(&g, a),
+        Command::ExampleSpec(a) => example_spec::run(&g, a),
+        Command::InitInstallation(a) => init::run(&g, *a),
+        Command::Bootstrap(a) => bootstrap::run(&g, a),
+        Command::Secrets(a) => secrets::run(&g, *a),
+        Command::Rotate(a) => rotate::run(&g, *a),
+        Command::Shared(a) => shared::run(&g, *a),
     }
 }

@@ -1,8 +1,6 @@
 //! What the user sees: results on stdout (human text or JSON), progress and warnings on
 //! stderr. [`Reporter`] implements the library's [`mcb::progress::Progress`] on stderr.
 
-#![allow(dead_code)] // used by the commands as they land
-
 use std::io::Write;
 
 use clap::ValueEnum;
@@ -43,11 +41,6 @@ impl Reporter {
             let _ = writeln!(err, "{symbol} {msg}");
         }
     }
-
-    /// Whether `-v` was given.
-    pub fn verbose(&self) -> bool {
-        self.verbose > 0
-    }
 }
 
 impl mcb::progress::Progress for Reporter {
@@ -82,4 +75,25 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// The plan part of a publishing command's human output: a dry-run title naming `what`,
+/// then one line per changed file.
+pub fn print_files(o: &mcb::ops::publish::Outcome, what: &str) {
+    if o.dry_run {
+        println!("Plan for {what} (dry run, nothing written):");
+    }
+    for (path, change) in &o.files {
+        println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
+    }
+}
+
+/// The git part of a publishing command's human output: the commit and the pull request.
+pub fn print_published(o: &mcb::ops::publish::Outcome) {
+    if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
+        println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
+    }
+    if let Some(pr) = &o.pr {
+        println!("pull request: {}", pr.url);
+    }
 }

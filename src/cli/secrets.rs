@@ -105,7 +105,7 @@ pub enum Sub {
         /// Write the plaintext back to the file instead of stdout
         #[arg(short, long)]
         in_place: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Encrypt files to stdout (or in place)
@@ -116,9 +116,12 @@ pub enum Sub {
         /// Replace each file with its encrypted form
         #[arg(short, long)]
         in_place: bool,
-        #[command(flatten)]
+        #[command(
+            flatten,
+            next_help_heading = "Recipients and rules (default: .sops.yaml)"
+        )]
         rules: RuleFlags,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Edit a file's plaintext in $SOPS_EDITOR/$EDITOR; re-encrypts only if it changed
@@ -129,7 +132,7 @@ pub enum Sub {
         /// Open it even if the MAC does not match
         #[arg(long)]
         ignore_mac: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Re-wrap the data key for the recipients of the matching .sops.yaml rule
@@ -140,7 +143,7 @@ pub enum Sub {
         /// Do not ask for confirmation
         #[arg(short, long)]
         yes: bool,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Generate a new data key and re-encrypt every value with it
@@ -157,7 +160,7 @@ pub enum Sub {
         /// Remove these age recipients (comma-separated) from every key group
         #[arg(long, value_name = "R,...")]
         rm_age: Option<String>,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Set a value (JSON) at a path, in place; other values keep their ciphertext
@@ -171,7 +174,7 @@ pub enum Sub {
         /// The value as JSON, e.g. '"text"', '5', '{"a": [1, true]}'
         #[arg(value_name = "JSON")]
         value: String,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Remove the value at a path, in place
@@ -182,7 +185,7 @@ pub enum Sub {
         /// Where, e.g. '["db"]["password"]'
         #[arg(value_name = "PATH")]
         path: String,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
     /// Show a file's recipients, rule and whether every value that must be is encrypted (no key needed)
@@ -190,9 +193,21 @@ pub enum Sub {
         /// Encrypted files
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        #[command(flatten)]
+        #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
+}
+
+/// A `--extract`/`set`/`unset` path problem in `file`.
+fn tree_path_err(file: &Path, path: &str, message: String) -> anyhow::Error {
+    sops_err(
+        sops::Error::TreePath {
+            file: PathBuf::new(),
+            path: path.to_owned(),
+            message,
+        },
+        file,
+    )
 }
 
 fn sops_err(e: sops::Error, file: &Path) -> anyhow::Error {
@@ -208,7 +223,9 @@ fn write_in_place(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     #[cfg(unix)]
     let mode = {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(file).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(file)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     };
     #[cfg(not(unix))]
     let mode = None;
@@ -222,7 +239,11 @@ fn formats(common: &Common, file: &Path) -> (Format, Format) {
         .as_deref()
         .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(file));
-    let output = common.output_type.as_deref().and_then(Format::from_name).unwrap_or(input);
+    let output = common
+        .output_type
+        .as_deref()
+        .and_then(Format::from_name)
+        .unwrap_or(input);
     (input, output)
 }
 
@@ -234,7 +255,9 @@ fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
     if file.is_absolute() {
         return Ok(file.to_owned());
     }
-    Ok(std::env::current_dir().context("cannot read the current directory")?.join(file))
+    Ok(std::env::current_dir()
+        .context("cannot read the current directory")?
+        .join(file))
 }
 
 /// The `.sops.yaml` in force: `--config`, else searched from the current directory upwards.
@@ -255,12 +278,18 @@ fn rule_options(common: &Common, file: &Path) -> anyhow::Result<Option<EncryptOp
         return Ok(None);
     };
     let dir = absolute(path.parent().unwrap_or(Path::new(".")))?;
-    let opts = cfg.options_for(&dir, &absolute(file)?).map_err(|e| sops_err(e, file))?;
+    let opts = cfg
+        .options_for(&dir, &absolute(file)?)
+        .map_err(|e| sops_err(e, file))?;
     Ok(Some(opts))
 }
 
 /// Encryption options: flags first, then SOPS_AGE_RECIPIENTS, then `.sops.yaml`.
-fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::Result<EncryptOptions> {
+fn encrypt_options(
+    common: &Common,
+    flags: &RuleFlags,
+    file: &Path,
+) -> anyhow::Result<EncryptOptions> {
     let explicit = flags
         .age
         .clone()
@@ -278,12 +307,27 @@ fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::R
         opts.shamir_threshold = 0;
     }
     let flag_rules = [
-        flags.unencrypted_suffix.clone().map(CryptRule::UnencryptedSuffix),
-        flags.encrypted_suffix.clone().map(CryptRule::EncryptedSuffix),
-        flags.unencrypted_regex.clone().map(CryptRule::UnencryptedRegex),
+        flags
+            .unencrypted_suffix
+            .clone()
+            .map(CryptRule::UnencryptedSuffix),
+        flags
+            .encrypted_suffix
+            .clone()
+            .map(CryptRule::EncryptedSuffix),
+        flags
+            .unencrypted_regex
+            .clone()
+            .map(CryptRule::UnencryptedRegex),
         flags.encrypted_regex.clone().map(CryptRule::EncryptedRegex),
-        flags.unencrypted_comment_regex.clone().map(CryptRule::UnencryptedCommentRegex),
-        flags.encrypted_comment_regex.clone().map(CryptRule::EncryptedCommentRegex),
+        flags
+            .unencrypted_comment_regex
+            .clone()
+            .map(CryptRule::UnencryptedCommentRegex),
+        flags
+            .encrypted_comment_regex
+            .clone()
+            .map(CryptRule::EncryptedCommentRegex),
     ];
     let mut given = flag_rules.into_iter().flatten();
     if let Some(r) = given.next() {
@@ -303,9 +347,33 @@ fn encrypt_options(common: &Common, flags: &RuleFlags, file: &Path) -> anyhow::R
         opts.shamir_threshold = t;
     }
     if opts.key_groups.iter().all(|g| g.is_empty()) {
-        return Err(sops_err(sops::Error::NoRecipients { file: PathBuf::new() }, file));
+        return Err(sops_err(
+            sops::Error::NoRecipients {
+                file: PathBuf::new(),
+            },
+            file,
+        ));
     }
     Ok(opts)
+}
+
+/// Writes every result back to its file (`-i`) or, all at once, to stdout.
+fn deliver(
+    g: &super::GlobalArgs,
+    rep: &mut Reporter,
+    files: &[PathBuf],
+    outs: &[Vec<u8>],
+    in_place: bool,
+    what: &str,
+) -> anyhow::Result<()> {
+    if !in_place {
+        return write_stdout(outs);
+    }
+    for (file, bytes) in files.iter().zip(outs) {
+        write_in_place(file, bytes)?;
+        report_written(g, rep, file, true, what)?;
+    }
+    Ok(())
 }
 
 fn write_stdout(chunks: &[Vec<u8>]) -> anyhow::Result<()> {
@@ -318,9 +386,17 @@ fn write_stdout(chunks: &[Vec<u8>]) -> anyhow::Result<()> {
 }
 
 /// Reports an in-place change (stderr, or a JSON line per file on stdout with `-o json`).
-fn report_written(g: &super::GlobalArgs, rep: &mut Reporter, file: &Path, changed: bool, what: &str) -> anyhow::Result<()> {
+fn report_written(
+    g: &super::GlobalArgs,
+    rep: &mut Reporter,
+    file: &Path,
+    changed: bool,
+    what: &str,
+) -> anyhow::Result<()> {
     if g.output == OutputFormat::Json {
-        super::output::print_json(&serde_json::json!({ "file": file, "changed": changed, "action": what }))?;
+        super::output::print_json(
+            &serde_json::json!({ "file": file, "changed": changed, "action": what }),
+        )?;
     } else if changed {
         rep.success(&format!("{what} {}", file.display()));
     } else {
@@ -331,16 +407,7 @@ fn report_written(g: &super::GlobalArgs, rep: &mut Reporter, file: &Path, change
 
 /// Plain text of an extracted value: scalars raw (as sops prints them), maps in the format.
 fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow::Result<Vec<u8>> {
-    let tree_err = |message: String| {
-        sops_err(
-            sops::Error::TreePath {
-                file: PathBuf::new(),
-                path: path.to_owned(),
-                message,
-            },
-            file,
-        )
-    };
+    let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
     let Content::Tree(t) = content else {
         return Err(tree_err("a binary file has no paths".into()));
@@ -352,10 +419,14 @@ fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow
         .ok_or_else(|| tree_err("no value at this path".into()))?;
     match v {
         sops::Value::Map(b) => {
-            let sub = Content::Tree(sops::Tree { docs: vec![b.clone()] });
+            let sub = Content::Tree(sops::Tree {
+                docs: vec![b.clone()],
+            });
             sops::emit_plain(&sub, format).map_err(|e| sops_err(e, file))
         }
-        sops::Value::List(_) => Err(tree_err("extracting a whole list is not supported; extract one item".into())),
+        sops::Value::List(_) => Err(tree_err(
+            "extracting a whole list is not supported; extract one item".into(),
+        )),
         v => Ok(sops::scalar::to_text(v).unwrap_or_default().into_bytes()),
     }
 }
@@ -365,7 +436,10 @@ fn json_value(text: &str) -> anyhow::Result<sops::Value> {
     let wrapped = format!("{{\"v\": {text}}}");
     let t = sops::store::json::parse(wrapped.as_bytes()).map_err(|_| UsageError {
         message: format!("`{text}` is not a JSON value"),
-        help: Some("quote strings as JSON: '\"text\"'; numbers, true/false, null, [..] and {..} work too".into()),
+        help: Some(
+            "quote strings as JSON: '\"text\"'; numbers, true/false, null, [..] and {..} work too"
+                .into(),
+        ),
     })?;
     Ok(t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null))
 }
@@ -379,32 +453,42 @@ fn editor_command() -> String {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut rep = Reporter::new(g);
     match a.command {
-        Sub::Decrypt { files, extract: path, ignore_mac, in_place, common } => {
+        Sub::Decrypt {
+            files,
+            extract: path,
+            ignore_mac,
+            in_place,
+            common,
+        } => {
             let ids = identities(&common)?;
             if ignore_mac {
-                rep.warn("--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error");
+                rep.warn(
+                    "--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error",
+                );
             }
             let mut outs = Vec::new();
             for file in &files {
                 let (input, output) = formats(&common, file);
                 let enc = read(file)?;
-                let opened = sops::open(&enc, input, &ids, sops::DecryptOptions { ignore_mac }).map_err(|e| sops_err(e, file))?;
+                let opened =
+                    sops::open_for_reading(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
+                        .map_err(|e| sops_err(e, file))?;
                 let bytes = match &path {
                     Some(p) => extract(&opened.content, output, p, file)?,
-                    None => sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?,
+                    None => {
+                        sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?
+                    }
                 };
                 outs.push(bytes);
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "decrypted")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "decrypted")?;
         }
-        Sub::Encrypt { files, in_place, rules: flags, common } => {
+        Sub::Encrypt {
+            files,
+            in_place,
+            rules: flags,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let mut outs = Vec::new();
             for file in &files {
@@ -412,18 +496,18 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 let opts = encrypt_options(&common, &flags, file)?;
                 let plain = zeroize::Zeroizing::new(read(file)?);
                 let content = sops::load_plain(&plain, input).map_err(|e| sops_err(e, file))?;
-                outs.push(sops::encrypt_content(&env, &content, output, &opts).map_err(|e| sops_err(e, file))?);
+                outs.push(
+                    sops::encrypt_content(&env, &content, output, &opts)
+                        .map_err(|e| sops_err(e, file))?,
+                );
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "encrypted")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "encrypted")?;
         }
-        Sub::Edit { file, ignore_mac, common } => {
+        Sub::Edit {
+            file,
+            ignore_mac,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
             let (format, _) = formats(&common, &file);
@@ -431,11 +515,20 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             if ignore_mac {
                 rep.warn("--ignore-mac: the MAC is NOT checked");
             }
-            let opened = sops::open(&enc, format, &ids, sops::DecryptOptions { ignore_mac }).map_err(|e| sops_err(e, &file))?;
-            let plain = zeroize::Zeroizing::new(sops::emit_plain(&opened.content, format).map_err(|e| sops_err(e, &file))?);
+            let opened = sops::open(&enc, format, &ids, sops::DecryptOptions { ignore_mac })
+                .map_err(|e| sops_err(e, &file))?;
+            let plain = zeroize::Zeroizing::new(
+                sops::emit_plain(&opened.content, format).map_err(|e| sops_err(e, &file))?,
+            );
             // A private directory (0700) holds the plaintext only while the editor runs.
-            let dir = tempfile::Builder::new().prefix("mcb-edit-").tempdir().context("cannot create a temporary directory")?;
-            let name = file.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "file".into());
+            let dir = tempfile::Builder::new()
+                .prefix("mcb-edit-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_owned())
+                .unwrap_or_else(|| "file".into());
             let tmp = dir.path().join(name);
             mcb::fsutil::write_atomic(&tmp, &plain, Some(0o600)).map_err(mcb::Error::from)?;
             let editor = editor_command();
@@ -447,7 +540,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .status()
                 .with_context(|| format!("cannot start the editor `{editor}`"))?;
             if !status.success() {
-                anyhow::bail!("the editor `{editor}` failed ({status}); {} was not changed", file.display());
+                anyhow::bail!(
+                    "the editor `{editor}` failed ({status}); {} was not changed",
+                    file.display()
+                );
             }
             let edited = zeroize::Zeroizing::new(read(&tmp)?);
             if edited[..] == plain[..] {
@@ -455,7 +551,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let content = sops::load_plain(&edited, format).map_err(|e| sops_err(e, &file))?;
-            let out = sops::write_back(&env, &enc, &opened, &content, format).map_err(|e| sops_err(e, &file))?;
+            let out = sops::write_back(&env, &enc, &opened, &content, format)
+                .map_err(|e| sops_err(e, &file))?;
             write_in_place(&file, &out)?;
             report_written(g, &mut rep, &file, out != enc, "edited")?;
         }
@@ -466,46 +563,73 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
                 let opts = rule_options(&common, file)?.ok_or_else(|| UsageError {
-                    message: "updatekeys needs a .sops.yaml with a creation rule for the file".into(),
-                    help: Some("run it from inside the repository that holds .sops.yaml, or pass --config".into()),
+                    message: "updatekeys needs a .sops.yaml with a creation rule for the file"
+                        .into(),
+                    help: Some(
+                        "run it from inside the repository that holds .sops.yaml, or pass --config"
+                            .into(),
+                    ),
                 })?;
                 let info = sops::inspect(&enc, format).map_err(|e| sops_err(e, file))?;
                 if info.recipients == opts.key_groups {
                     report_written(g, &mut rep, file, false, "updated keys of")?;
                     continue;
                 }
-                if !yes && !confirm(&format!("{}: recipients {:?} -> {:?}. Apply?", file.display(), info.recipients, opts.key_groups))? {
+                if !yes
+                    && !confirm(&format!(
+                        "{}: recipients {:?} -> {:?}. Apply?",
+                        file.display(),
+                        info.recipients,
+                        opts.key_groups
+                    ))?
+                {
                     rep.warn(&format!("{}: left unchanged", file.display()));
                     continue;
                 }
-                let out = sops::updatekeys(&env, &enc, format, &ids, &opts).map_err(|e| sops_err(e, file))?;
+                let out = sops::updatekeys(&env, &enc, format, &ids, &opts)
+                    .map_err(|e| sops_err(e, file))?;
                 write_in_place(file, &out)?;
                 report_written(g, &mut rep, file, true, "updated keys of")?;
             }
         }
-        Sub::Rotate { files, in_place, add_age, rm_age, common } => {
+        Sub::Rotate {
+            files,
+            in_place,
+            add_age,
+            rm_age,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
-            let add = add_age.as_deref().map(rules::split_recipients).unwrap_or_default();
-            let rm = rm_age.as_deref().map(rules::split_recipients).unwrap_or_default();
+            let add = add_age
+                .as_deref()
+                .map(rules::split_recipients)
+                .unwrap_or_default();
+            let rm = rm_age
+                .as_deref()
+                .map(rules::split_recipients)
+                .unwrap_or_default();
             let mut outs = Vec::new();
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
-                outs.push(sops::rotate_with(&env, &enc, format, &ids, &add, &rm).map_err(|e| sops_err(e, file))?);
+                outs.push(
+                    sops::rotate_with(&env, &enc, format, &ids, &add, &rm)
+                        .map_err(|e| sops_err(e, file))?,
+                );
             }
-            if in_place {
-                for (file, bytes) in files.iter().zip(&outs) {
-                    write_in_place(file, bytes)?;
-                    report_written(g, &mut rep, file, true, "rotated")?;
-                }
-            } else {
-                write_stdout(&outs)?;
-            }
+            deliver(g, &mut rep, &files, &outs, in_place, "rotated")?;
         }
-        Sub::Set { file, path, value, common } => {
+        Sub::Set {
+            file,
+            path,
+            value,
+            common,
+        } => {
             let v = json_value(&value)?;
-            change_tree(g, &mut rep, &file, &common, &path, "set", |doc, steps| treepath::set(doc, steps, v))?;
+            change_tree(g, &mut rep, &file, &common, &path, "set", |doc, steps| {
+                treepath::set(doc, steps, v)
+            })?;
         }
         Sub::Unset { file, path, common } => {
             change_tree(g, &mut rep, &file, &common, &path, "unset", treepath::unset)?;
@@ -539,19 +663,11 @@ fn change_tree(
     let env = super::env(rep)?;
     let ids = identities(common)?;
     let (format, _) = formats(common, file);
-    let tree_err = |message: String| {
-        sops_err(
-            sops::Error::TreePath {
-                file: PathBuf::new(),
-                path: path.to_owned(),
-                message,
-            },
-            file,
-        )
-    };
+    let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
     let enc = read(file)?;
-    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default()).map_err(|e| sops_err(e, file))?;
+    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default())
+        .map_err(|e| sops_err(e, file))?;
     let Content::Tree(mut t) = opened.content.clone() else {
         return Err(tree_err("a binary file has no paths".into()));
     };
@@ -559,7 +675,8 @@ fn change_tree(
         t.docs.push(sops::Branch::default());
     }
     f(&mut t.docs[0], &steps).map_err(tree_err)?;
-    let out = sops::write_back(&env, &enc, &opened, &Content::Tree(t), format).map_err(|e| sops_err(e, file))?;
+    let out = sops::write_back(&env, &enc, &opened, &Content::Tree(t), format)
+        .map_err(|e| sops_err(e, file))?;
     let changed = out != enc;
     if changed {
         write_in_place(file, &out)?;
@@ -577,7 +694,11 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().lock().take(64).read_to_string(&mut answer).ok();
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_to_string(&mut answer)
+        .ok();
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -618,11 +739,19 @@ fn print_status(g: &super::GlobalArgs, all: &[(PathBuf, sops::FileInfo)]) -> any
             writeln!(out, "  key group {n}: {}", g.join(", "))?;
         }
         writeln!(out, "  rule: {}", rule_text(&i.rule))?;
-        writeln!(out, "  lastmodified: {}  version: {}", i.lastmodified, i.version)?;
+        writeln!(
+            out,
+            "  lastmodified: {}  version: {}",
+            i.lastmodified, i.version
+        )?;
         if i.fully_encrypted() {
             writeln!(out, "  encrypted: yes")?;
         } else {
-            writeln!(out, "  encrypted: NO, clear values at {}", i.clear_values.join(", "))?;
+            writeln!(
+                out,
+                "  encrypted: NO, clear values at {}",
+                i.clear_values.join(", ")
+            )?;
         }
     }
     Ok(())

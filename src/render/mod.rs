@@ -9,6 +9,7 @@
 //! [`Content::Secret`] so the writer encrypts it. Reading files and printing are not done
 //! here: callers pass the override templates and the list of existing secret files.
 
+mod run;
 mod secret;
 mod templates;
 
@@ -19,6 +20,7 @@ use serde_json::json;
 use crate::fileset::{Content, FileSet};
 use crate::spec::{GitAuth, Installation, Provider};
 
+pub use run::{plan_repo, Extra, NoExtra, SourceFor};
 pub use secret::{MapSource, NoSecrets, SecretError, SecretSource};
 pub use templates::Templates;
 
@@ -97,8 +99,8 @@ impl crate::Help for Error {
                 "fix the tera syntax in templates/{template} (or delete the override to use the built-in)"
             ),
             Error::Render { template, .. } => format!(
-                "fix templates/{template}; values available to templates are listed in docs (spec fields under `spec.`, \
-                 extras under `values.`)"
+                "fix templates/{template}; the values templates can use are listed in mcb's templates/README.md \
+                 (the spec under `spec.`, your extras under `values.`)"
             ),
             Error::UnknownFluxVersion { known, .. } => format!(
                 "set `flux.version` to one of: {}",
@@ -305,7 +307,10 @@ fn kustomizations(produced: &BTreeSet<String>) -> BTreeMap<String, String> {
     }
     dirs.into_iter()
         .filter(|(d, entries)| {
-            (d == "secrets" || d == "manifests" || d.starts_with("manifests/"))
+            (d == "secrets"
+                || d.starts_with("secrets/")
+                || d == "manifests"
+                || d.starts_with("manifests/"))
                 && !entries.contains("kustomization.yaml")
         })
         .map(|(d, entries)| (d, kustomization_body(&entries)))

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil::{IoResultExt, PathError};
 
-pub use plan::{plan, Change, Entry, Plan, SealError, Sealer};
+#[cfg(test)]
+pub(crate) use plan::tests::FakeSealer;
+pub use plan::{plan, Change, Entry, NoSealer, Plan, SealError, Sealer};
 
 /// `.sops.yaml`: creation rules, one per installation.
 pub const SOPS_CONFIG: &str = ".sops.yaml";

@@ -25,6 +25,23 @@ pub trait Sealer {
     ) -> Result<Vec<u8>, SealError>;
 }
 
+/// A sealer for callers that have no SOPS engine at hand: any secret fails to seal.
+#[derive(Debug, Default)]
+pub struct NoSealer;
+
+impl Sealer for NoSealer {
+    fn seal(
+        &self,
+        path: &str,
+        _: &SecretBox<Vec<u8>>,
+        _: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError> {
+        Err(SealError(format!(
+            "no SOPS engine is wired into this command, so {path} cannot be encrypted"
+        )))
+    }
+}
+
 /// Why a secret could not be sealed (never contains plaintext).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -189,6 +206,30 @@ impl Plan {
         self.changes().filter_map(Entry::diff).collect()
     }
 
+    /// The plan that undoes this one once it has been applied: added files are removed,
+    /// changed and removed ones get their old bytes back. Used to roll back when a later
+    /// step (the commit) fails.
+    pub fn inverse(&self) -> Plan {
+        let entries = self
+            .changes()
+            .map(|e| Entry {
+                path: e.path.clone(),
+                change: match e.change {
+                    Change::Added => Change::Removed,
+                    Change::Removed => Change::Added,
+                    c => c,
+                },
+                secret: e.secret,
+                new: e.old.clone(),
+                old: e.new.clone(),
+            })
+            .collect();
+        Plan {
+            root: self.root.clone(),
+            entries,
+        }
+    }
+
     /// Writes the plan all-or-nothing. Returns the number of files touched.
     pub fn apply(&self) -> Result<usize, Error> {
         self.apply_with(&mut |_| Ok(()))
@@ -197,9 +238,33 @@ impl Plan {
     /// [`Plan::apply`] with a hook called before each rename (tests inject failures).
     fn apply_with(&self, hook: &mut dyn FnMut(usize) -> io::Result<()>) -> Result<usize, Error> {
         let changes: Vec<&Entry> = self.changes().collect();
+        // Directories staging will create, removed again (deepest first) if anything fails.
+        let mut new_dirs: Vec<PathBuf> = Vec::new();
+        for e in &changes {
+            let mut d = self.root.join(&e.path).parent().map(Path::to_path_buf);
+            while let Some(dir) = d.filter(|x| !x.exists() && !new_dirs.contains(x)) {
+                d = dir.parent().map(Path::to_path_buf);
+                new_dirs.push(dir);
+            }
+        }
+        new_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let result = self.write_all(&changes, hook);
+        if result.is_err() {
+            for d in &new_dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        result
+    }
+
+    fn write_all(
+        &self,
+        changes: &[&Entry],
+        hook: &mut dyn FnMut(usize) -> io::Result<()>,
+    ) -> Result<usize, Error> {
         // 1. Stage every new file as a temp file in its target's directory.
         let mut staged = Vec::new();
-        for e in &changes {
+        for e in changes {
             let Some(bytes) = &e.new else {
                 staged.push(None);
                 continue;
@@ -306,7 +371,7 @@ fn remove_empty_parents(root: &Path, file: &Path) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
@@ -342,12 +407,23 @@ pub(super) mod tests {
         (d, fs)
     }
 
+    /// Every file (with its content) and every directory, empty ones included.
     fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
-        walk_files(root)
-            .unwrap()
-            .into_iter()
-            .map(|p| (rel_path(root, &p), std::fs::read(&p).unwrap()))
-            .collect()
+        fn walk(root: &Path, d: &Path, v: &mut Vec<(String, Vec<u8>)>) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    v.push((rel_path(root, &p) + "/", Vec::new()));
+                    walk(root, &p, v);
+                } else {
+                    v.push((rel_path(root, &p), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(root, root, &mut v);
+        v.sort();
+        v
     }
 
     #[test]

@@ -110,9 +110,12 @@ pub fn open(key: &[u8; 32], enc: &Encrypted, aad: &[u8]) -> Result<Zeroizing<Vec
     let mut msg = Vec::with_capacity(enc.data.len() + TAG_LEN);
     msg.extend_from_slice(&enc.data);
     msg.extend_from_slice(&enc.tag);
-    gcm.decrypt(Nonce::<U32>::from_slice(&enc.iv), Payload { msg: &msg, aad })
-        .map(Zeroizing::new)
-        .map_err(|_| OpenError::Auth)
+    gcm.decrypt(
+        Nonce::<U32>::from_slice(&enc.iv),
+        Payload { msg: &msg, aad },
+    )
+    .map(Zeroizing::new)
+    .map_err(|_| OpenError::Auth)
 }
 
 #[cfg(test)]
@@ -134,7 +137,11 @@ mod tests {
 
     #[test]
     fn parse_rejects_non_enc() {
-        for s in ["x", "ENC[AES256_GCM,data:,iv:AA==,tag:AA==,type:str]", "ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]"] {
+        for s in [
+            "x",
+            "ENC[AES256_GCM,data:,iv:AA==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]",
+        ] {
             assert_eq!(Encrypted::parse(s), None, "{s}");
         }
     }

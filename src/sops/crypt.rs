@@ -77,13 +77,16 @@ enum Leaf<'a> {
     Comment(&'a mut String),
 }
 
+/// The walk's callback: key path, the leaf, and whether the rule encrypts it.
+type Visit<'v, E> = dyn FnMut(&[&str], Leaf<'_>, bool) -> Result<(), E> + 'v;
+
 /// Visits every leaf in document order with its key path and whether the rule encrypts it.
 fn walk<'a, E>(
     branch: &'a mut Branch,
     path: &mut Vec<&'a str>,
     rule: &Rule,
     forced: Option<bool>,
-    f: &mut dyn FnMut(&[&str], Leaf<'_>, bool) -> Result<(), E>,
+    f: &mut Visit<'_, E>,
 ) -> Result<(), E> {
     let mut pending: Option<bool> = None;
     for item in branch.0.iter_mut() {
@@ -91,7 +94,9 @@ fn walk<'a, E>(
             Item::Comment(c) => {
                 // A comment that marks the next value stays readable (it must be, to decrypt).
                 let marks = rule.comment_marks(c);
-                let enc = marks.is_none() && forced.unwrap_or_else(|| rule.encrypts(path)) && !matches!(rule, Rule::EncryptedCommentRegex(_));
+                let enc = marks.is_none()
+                    && forced.unwrap_or_else(|| rule.encrypts(path))
+                    && !matches!(rule, Rule::EncryptedCommentRegex(_));
                 if marks.is_some() {
                     pending = marks;
                 }
@@ -114,18 +119,34 @@ fn walk_value<'a, E>(
     path: &mut Vec<&'a str>,
     rule: &Rule,
     forced: Option<bool>,
-    f: &mut dyn FnMut(&[&str], Leaf<'_>, bool) -> Result<(), E>,
+    f: &mut Visit<'_, E>,
 ) -> Result<(), E> {
     match v {
         Value::Map(b) => walk(b, path, rule, forced, f),
         Value::List(items) => {
+            // As in a map, a comment matching a comment rule stays clear and decides the
+            // next item.
+            let mut pending: Option<bool> = None;
             for item in items.iter_mut() {
-                walk_value(item, path, rule, forced, f)?;
+                let marks = match item {
+                    Value::Comment(c) => rule.comment_marks(c),
+                    _ => None,
+                };
+                if marks.is_some() {
+                    pending = marks;
+                    f(path, Leaf::Value(item), false)?;
+                } else if matches!(item, Value::Comment(_)) {
+                    walk_value(item, path, rule, forced, f)?;
+                } else {
+                    walk_value(item, path, rule, pending.take().or(forced), f)?;
+                }
             }
             Ok(())
         }
         leaf => {
-            let enc = if matches!(leaf, Value::Comment(_)) && matches!(rule, Rule::EncryptedCommentRegex(_)) {
+            let enc = if matches!(leaf, Value::Comment(_))
+                && matches!(rule, Rule::EncryptedCommentRegex(_))
+            {
                 false
             } else {
                 forced.unwrap_or_else(|| rule.encrypts(path))
@@ -135,11 +156,7 @@ fn walk_value<'a, E>(
     }
 }
 
-fn walk_tree<E>(
-    tree: &mut Tree,
-    rule: &Rule,
-    f: &mut dyn FnMut(&[&str], Leaf<'_>, bool) -> Result<(), E>,
-) -> Result<(), E> {
+fn walk_tree<E>(tree: &mut Tree, rule: &Rule, f: &mut Visit<'_, E>) -> Result<(), E> {
     for doc in tree.docs.iter_mut() {
         walk(doc, &mut Vec::new(), rule, None, f)?;
     }
@@ -277,8 +294,10 @@ pub fn decrypt_tree(
                 // Comments are decrypted when they are ENC (sops keeps clear ones as they are).
                 if let Some(e) = Encrypted::parse(c) {
                     let a = aad(path);
-                    let plain = cipher::open(key, &e, a.as_bytes()).map_err(|_| value_err(path, ValueFault::Tampered))?;
-                    let text = String::from_utf8(plain.to_vec()).map_err(|_| value_err(path, ValueFault::BadType))?;
+                    let plain = cipher::open(key, &e, a.as_bytes())
+                        .map_err(|_| value_err(path, ValueFault::Tampered))?;
+                    let text = String::from_utf8(plain.to_vec())
+                        .map_err(|_| value_err(path, ValueFault::BadType))?;
                     if let Some(c_ivs) = ivs.as_deref_mut() {
                         c_ivs.put(&a, "comment", &plain, &e.iv);
                     }
@@ -289,18 +308,24 @@ pub fn decrypt_tree(
                 let encrypted_text = match v {
                     Value::Str(s) if enc && !s.is_empty() => Some(s),
                     // A list comment in clear, or a clear value outside the rule.
-                    Value::Str(s) if Encrypted::parse(s).is_some_and(|e| e.ty == "comment") => Some(s),
+                    Value::Str(s) if Encrypted::parse(s).is_some_and(|e| e.ty == "comment") => {
+                        Some(s)
+                    }
                     Value::Null | Value::Comment(_) => None,
                     Value::Str(_) => None,
                     _ if enc => return Err(value_err(path, ValueFault::NotEncrypted)),
                     _ => None,
                 };
                 if let Some(s) = encrypted_text {
-                    let e = Encrypted::parse(s).ok_or_else(|| value_err(path, ValueFault::NotEncrypted))?;
+                    let e = Encrypted::parse(s)
+                        .ok_or_else(|| value_err(path, ValueFault::NotEncrypted))?;
                     let a = aad(path);
-                    let plain = cipher::open(key, &e, a.as_bytes()).map_err(|_| value_err(path, ValueFault::Tampered))?;
-                    let text = String::from_utf8(plain.to_vec()).map_err(|_| value_err(path, ValueFault::BadType))?;
-                    let nv = scalar::from_text(&e.ty, text).ok_or_else(|| value_err(path, ValueFault::BadType))?;
+                    let plain = cipher::open(key, &e, a.as_bytes())
+                        .map_err(|_| value_err(path, ValueFault::Tampered))?;
+                    let text = String::from_utf8(plain.to_vec())
+                        .map_err(|_| value_err(path, ValueFault::BadType))?;
+                    let nv = scalar::from_text(&e.ty, text)
+                        .ok_or_else(|| value_err(path, ValueFault::BadType))?;
                     if let Some(c_ivs) = ivs.as_deref_mut() {
                         c_ivs.put(&a, &e.ty, &plain, &e.iv);
                     }
@@ -320,14 +345,15 @@ pub fn decrypt_tree(
 
 /// Whether every leaf the rule says must be encrypted is (for `inspect`): the key paths of
 /// clear values that should be encrypted.
-pub fn clear_but_should_be(tree: &Tree, rule: &Rule) -> Vec<String> {
-    let mut tree = tree.clone();
+pub fn clear_but_should_be(mut tree: Tree, rule: &Rule) -> Vec<String> {
     let mut out = Vec::new();
     let _ = walk_tree(&mut tree, rule, &mut |path, leaf, enc| {
         if enc {
             let clear = match leaf {
                 Leaf::Value(Value::Str(s)) => !s.is_empty() && !Encrypted::is_encrypted(s),
-                Leaf::Value(Value::Null) | Leaf::Value(Value::Comment(_)) | Leaf::Comment(_) => false,
+                Leaf::Value(Value::Null) | Leaf::Value(Value::Comment(_)) | Leaf::Comment(_) => {
+                    false
+                }
                 Leaf::Value(_) => true,
             };
             if clear {
@@ -345,7 +371,12 @@ pub fn seal_mac(env: &Env, key: &[u8; 32], mac: &str, lastmodified: &str, ivs: &
 }
 
 /// Decrypts the stored MAC; records its IV.
-pub fn open_mac(key: &[u8; 32], stored: &str, lastmodified: &str, ivs: Option<&mut IvCache>) -> Option<String> {
+pub fn open_mac(
+    key: &[u8; 32],
+    stored: &str,
+    lastmodified: &str,
+    ivs: Option<&mut IvCache>,
+) -> Option<String> {
     let e = Encrypted::parse(stored)?;
     let plain = cipher::open(key, &e, lastmodified.as_bytes()).ok()?;
     if let Some(ivs) = ivs {
@@ -368,7 +399,12 @@ mod tests {
                     "m".into(),
                     Value::Map(Branch(vec![Item::Entry(
                         "l".into(),
-                        Value::List(vec![Value::Bool(true), Value::Comment(" in list".into()), Value::Null, Value::Str(String::new())]),
+                        Value::List(vec![
+                            Value::Bool(true),
+                            Value::Comment(" in list".into()),
+                            Value::Null,
+                            Value::Str(String::new()),
+                        ]),
                     )])),
                 ),
             ])],
@@ -382,7 +418,9 @@ mod tests {
         let key = [5u8; 32];
         let mut t = tree();
         let mac1 = encrypt_tree(&env, &mut t, &key, &rule, false, &IvCache::default()).unwrap();
-        let Item::Entry(_, Value::Str(a)) = &t.docs[0].0[1] else { panic!() };
+        let Item::Entry(_, Value::Str(a)) = &t.docs[0].0[1] else {
+            panic!()
+        };
         assert!(a.starts_with("ENC[AES256_GCM,"));
         assert_eq!(t.docs[0].get("n_unencrypted"), Some(&Value::Int(1)));
         let mut ivs = IvCache::default();
@@ -414,7 +452,10 @@ mod tests {
     fn aad_and_rules() {
         assert_eq!(aad(&[]), ":");
         assert_eq!(aad(&["a", "b"]), "a:b:");
-        let r = Rule::compile(Some(&CryptRule::EncryptedRegex("^(data|stringData)$".into()))).unwrap();
+        let r = Rule::compile(Some(&CryptRule::EncryptedRegex(
+            "^(data|stringData)$".into(),
+        )))
+        .unwrap();
         assert!(r.encrypts(&["data", "x"]));
         assert!(!r.encrypts(&["metadata", "name"]));
         assert!(Rule::compile(Some(&CryptRule::EncryptedRegex("(".into()))).is_err());

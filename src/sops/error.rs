@@ -106,12 +106,12 @@ pub enum Error {
         file: PathBuf,
     },
     /// A key source or recipient problem.
-    #[error("{}{}", file_prefix(file), source)]
+    #[error("{}{}", file_prefix(file), problem)]
     Keys {
         /// the file
         file: PathBuf,
-        /// the problem
-        source: super::keys::KeyError,
+        /// the problem (shown in the message, so not a separate cause)
+        problem: super::keys::KeyError,
     },
     /// No recipients to encrypt for.
     #[error("{}: no age recipients: pass --age or add a creation rule to .sops.yaml", file.display())]
@@ -164,10 +164,10 @@ fn file_prefix(file: &Path) -> String {
 }
 
 impl From<super::keys::KeyError> for Error {
-    fn from(source: super::keys::KeyError) -> Self {
+    fn from(problem: super::keys::KeyError) -> Self {
         Error::Keys {
             file: PathBuf::new(),
-            source,
+            problem,
         }
     }
 }

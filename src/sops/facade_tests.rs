@@ -6,6 +6,13 @@ use secrecy::ExposeSecret;
 
 use super::*;
 
+/// The first line containing `needle` (to compare one value's ciphertext).
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .expect("line present")
+}
+
 fn env(seed: u64) -> Env {
     Env::seeded(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
 }
@@ -25,7 +32,12 @@ fn every_format_round_trips() {
     let (k, ids) = key_and_ids(1);
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
     let bin: &[u8] = b"\x00\xff\xfe raw";
-    for (format, plain) in [(Format::Json, JSON.as_bytes()), (Format::Dotenv, DOTENV.as_bytes()), (Format::Ini, INI.as_bytes()), (Format::Binary, bin)] {
+    for (format, plain) in [
+        (Format::Json, JSON.as_bytes()),
+        (Format::Dotenv, DOTENV.as_bytes()),
+        (Format::Ini, INI.as_bytes()),
+        (Format::Binary, bin),
+    ] {
         let enc = encrypt(&env(2), plain, format, &opts).unwrap();
         let dec = decrypt(&enc, format, &ids, DecryptOptions::default()).unwrap();
         assert_eq!(dec.expose_secret(), plain, "{format:?}");
@@ -43,20 +55,63 @@ fn encrypting_twice_is_refused_and_wrong_key_fails() {
     let (_, other) = key_and_ids(9);
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
     let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
-    assert!(matches!(encrypt(&env(2), &enc, Format::Json, &opts), Err(Error::AlreadyEncrypted { .. })));
-    assert!(matches!(decrypt(&enc, Format::Json, &other, DecryptOptions::default()), Err(Error::DataKey { .. })));
-    assert!(matches!(decrypt(JSON.as_bytes(), Format::Json, &other, DecryptOptions::default()), Err(Error::MetadataNotFound { .. })));
-    assert!(matches!(encrypt(&env(2), JSON.as_bytes(), Format::Json, &EncryptOptions::default()), Err(Error::NoRecipients { .. })));
+    assert!(matches!(
+        encrypt(&env(2), &enc, Format::Json, &opts),
+        Err(Error::AlreadyEncrypted { .. })
+    ));
+    assert!(matches!(
+        decrypt(&enc, Format::Json, &other, DecryptOptions::default()),
+        Err(Error::DataKey { .. })
+    ));
+    assert!(matches!(
+        decrypt(
+            JSON.as_bytes(),
+            Format::Json,
+            &other,
+            DecryptOptions::default()
+        ),
+        Err(Error::MetadataNotFound { .. })
+    ));
+    assert!(matches!(
+        encrypt(
+            &env(2),
+            JSON.as_bytes(),
+            Format::Json,
+            &EncryptOptions::default()
+        ),
+        Err(Error::NoRecipients { .. })
+    ));
 }
 
 #[test]
 fn reencrypt_without_change_is_byte_identical() {
     let (k, ids) = key_and_ids(1);
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
-    let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
-    // A later run with other randomness and clock: still no change.
-    let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
-    assert_eq!(reencrypt(&later, &enc, JSON.as_bytes(), Format::Json, &ids, &opts).unwrap(), enc);
+    let yaml = "# top\na: x\nl:\n    # in list\n    - 1\n    - true\n---\nb: 2.5\n";
+    let bin: &[u8] = b"\x00\xff raw";
+    for (format, plain) in [
+        (Format::Json, JSON.as_bytes()),
+        (Format::Yaml, yaml.as_bytes()),
+        (Format::Dotenv, DOTENV.as_bytes()),
+        (Format::Ini, INI.as_bytes()),
+        (Format::Binary, bin),
+    ] {
+        let enc = encrypt(&env(2), plain, format, &opts).unwrap();
+        // A later run with other randomness and clock: still no change.
+        let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+        assert_eq!(
+            reencrypt(&later, &enc, plain, format, &ids, &opts).unwrap(),
+            enc,
+            "{format:?}"
+        );
+        // And the plaintext it decrypts to re-encrypts to the same bytes too.
+        let dec = decrypt(&enc, format, &ids, DecryptOptions::default()).unwrap();
+        assert_eq!(
+            reencrypt(&later, &enc, dec.expose_secret(), format, &ids, &opts).unwrap(),
+            enc,
+            "{format:?}"
+        );
+    }
 }
 
 #[test]
@@ -67,13 +122,24 @@ fn reencrypt_with_a_change_keeps_other_ciphertexts() {
     let changed = JSON.replace("\"x\"", "\"y\"");
     let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
     let out = reencrypt(&later, &enc, changed.as_bytes(), Format::Json, &ids, &opts).unwrap();
-    let (old, new) = (String::from_utf8(enc).unwrap(), String::from_utf8(out.clone()).unwrap());
-    let line = |s: &str, key: &str| s.lines().find(|l| l.contains(key)).unwrap().to_owned();
-    assert_ne!(line(&old, "\"a\""), line(&new, "\"a\""));
-    assert_eq!(line(&old, "\"n\""), line(&new, "\"n\""));
-    assert_eq!(line(&old, "\"enc\""), line(&new, "\"enc\""), "same data key wrapping");
+    let (old, new) = (
+        String::from_utf8(enc).unwrap(),
+        String::from_utf8(out.clone()).unwrap(),
+    );
+    assert_ne!(line_with(&old, "\"a\""), line_with(&new, "\"a\""));
+    assert_eq!(line_with(&old, "\"n\""), line_with(&new, "\"n\""));
+    assert_eq!(
+        line_with(&old, "\"enc\""),
+        line_with(&new, "\"enc\""),
+        "same data key wrapping"
+    );
     assert!(new.contains("2027-01-01T00:00:00Z"));
-    assert_eq!(decrypt(&out, Format::Json, &ids, DecryptOptions::default()).unwrap().expose_secret(), changed.as_bytes());
+    assert_eq!(
+        decrypt(&out, Format::Json, &ids, DecryptOptions::default())
+            .unwrap()
+            .expose_secret(),
+        changed.as_bytes()
+    );
 }
 
 #[test]
@@ -87,7 +153,12 @@ fn reencrypt_with_new_recipients_rewraps_only() {
     let info = inspect(&out, Format::Json).unwrap();
     assert_eq!(info.recipients, both.key_groups);
     assert_eq!(info.lastmodified, "2026-11-25T12:00:00Z");
-    assert_eq!(decrypt(&out, Format::Json, &ids2, DecryptOptions::default()).unwrap().expose_secret(), JSON.as_bytes());
+    assert_eq!(
+        decrypt(&out, Format::Json, &ids2, DecryptOptions::default())
+            .unwrap()
+            .expose_secret(),
+        JSON.as_bytes()
+    );
     // updatekeys is the same operation.
     let up = updatekeys(&env(3), &enc, Format::Json, &ids, &both).unwrap();
     assert!(decrypt(&up, Format::Json, &ids2, DecryptOptions::default()).is_ok());
@@ -99,25 +170,47 @@ fn rotate_changes_the_data_key_not_the_content() {
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
     let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
     let rot = rotate_data_key(&env(8), &enc, Format::Json, &ids).unwrap();
-    let (old, new) = (String::from_utf8(enc).unwrap(), String::from_utf8(rot.clone()).unwrap());
-    let line = |s: &str, key: &str| s.lines().find(|l| l.contains(key)).unwrap().to_owned();
-    assert_ne!(line(&old, "\"a\""), line(&new, "\"a\""));
-    assert_eq!(decrypt(&rot, Format::Json, &ids, DecryptOptions::default()).unwrap().expose_secret(), JSON.as_bytes());
+    let (old, new) = (
+        String::from_utf8(enc).unwrap(),
+        String::from_utf8(rot.clone()).unwrap(),
+    );
+    assert_ne!(line_with(&old, "\"a\""), line_with(&new, "\"a\""));
+    assert_eq!(
+        decrypt(&rot, Format::Json, &ids, DecryptOptions::default())
+            .unwrap()
+            .expose_secret(),
+        JSON.as_bytes()
+    );
 }
 
 #[test]
 fn shamir_groups_need_the_threshold() {
     let keys: Vec<_> = (10..13).map(key_and_ids).collect();
     let opts = EncryptOptions {
-        key_groups: keys.iter().map(|(k, _)| vec![k.recipient.clone()]).collect(),
+        key_groups: keys
+            .iter()
+            .map(|(k, _)| vec![k.recipient.clone()])
+            .collect(),
         shamir_threshold: 2,
         ..Default::default()
     };
     let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
-    assert!(matches!(decrypt(&enc, Format::Json, &keys[0].1, DecryptOptions::default()), Err(Error::DataKey { .. })));
-    let two = format!("{}\n{}\n", generate_age_key(&env(10)).identity.expose_secret(), generate_age_key(&env(12)).identity.expose_secret());
+    assert!(matches!(
+        decrypt(&enc, Format::Json, &keys[0].1, DecryptOptions::default()),
+        Err(Error::DataKey { .. })
+    ));
+    let two = format!(
+        "{}\n{}\n",
+        generate_age_key(&env(10)).identity.expose_secret(),
+        generate_age_key(&env(12)).identity.expose_secret()
+    );
     let ids = Identities::from_text(&secrecy::SecretString::from(two)).unwrap();
-    assert_eq!(decrypt(&enc, Format::Json, &ids, DecryptOptions::default()).unwrap().expose_secret(), JSON.as_bytes());
+    assert_eq!(
+        decrypt(&enc, Format::Json, &ids, DecryptOptions::default())
+            .unwrap()
+            .expose_secret(),
+        JSON.as_bytes()
+    );
     assert_eq!(inspect(&enc, Format::Json).unwrap().shamir_threshold, 2);
 }
 
@@ -125,46 +218,105 @@ fn shamir_groups_need_the_threshold() {
 fn tampering_is_caught_and_ignore_mac_only_skips_the_mac() {
     let (k, ids) = key_and_ids(1);
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
-    let enc = String::from_utf8(encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap()).unwrap();
+    let enc =
+        String::from_utf8(encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap()).unwrap();
     // Swap the order of two entries: every value still opens, only the MAC catches it.
     let lines: Vec<&str> = enc.lines().collect();
-    let (ia, iin) = (lines.iter().position(|l| l.contains("\"a\"")).unwrap(), lines.iter().position(|l| l.contains("\"n\"")).unwrap());
+    let (ia, iin) = (
+        lines.iter().position(|l| l.contains("\"a\"")).unwrap(),
+        lines.iter().position(|l| l.contains("\"n\"")).unwrap(),
+    );
     let mut swapped: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
     let a = swapped[ia].clone();
     swapped[ia] = swapped[iin].clone();
     swapped[iin] = a;
     let swapped = swapped.join("\n");
-    let r = decrypt(swapped.as_bytes(), Format::Json, &ids, DecryptOptions::default());
+    let r = decrypt(
+        swapped.as_bytes(),
+        Format::Json,
+        &ids,
+        DecryptOptions::default(),
+    );
     assert!(matches!(r, Err(Error::MacMismatch { .. })), "{:?}", r.err());
-    assert!(decrypt(swapped.as_bytes(), Format::Json, &ids, DecryptOptions { ignore_mac: true }).is_ok());
+    assert!(decrypt(
+        swapped.as_bytes(),
+        Format::Json,
+        &ids,
+        DecryptOptions { ignore_mac: true }
+    )
+    .is_ok());
     // A flipped ciphertext character fails GCM with the key path.
     let pos = enc.find("\"a\": \"ENC[AES256_GCM,data:").unwrap() + 26;
     let mut bytes = enc.clone().into_bytes();
     bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
-    let e = decrypt(&bytes, Format::Json, &ids, DecryptOptions { ignore_mac: true }).err().unwrap();
-    assert!(matches!(&e, Error::Value { key_path, fault: ValueFault::Tampered, .. } if key_path == "a"), "{e}");
+    let e = decrypt(
+        &bytes,
+        Format::Json,
+        &ids,
+        DecryptOptions { ignore_mac: true },
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(&e, Error::Value { key_path, fault: ValueFault::Tampered, .. } if key_path == "a"),
+        "{e}"
+    );
 }
 
 #[test]
 fn rules_select_what_is_encrypted() {
     let (k, ids) = key_and_ids(1);
-    let doc = "{\n\t\"data\": {\n\t\t\"x\": \"s\"\n\t},\n\t\"meta\": {\n\t\t\"name\": \"n\"\n\t}\n}\n";
+    let doc =
+        "{\n\t\"data\": {\n\t\t\"x\": \"s\"\n\t},\n\t\"meta\": {\n\t\t\"name\": \"n\"\n\t}\n}\n";
     let opts = EncryptOptions {
         rule: Some(CryptRule::EncryptedRegex("^data$".into())),
         mac_only_encrypted: true,
         ..EncryptOptions::for_recipients(&[&k.recipient])
     };
-    let enc = String::from_utf8(encrypt(&env(2), doc.as_bytes(), Format::Json, &opts).unwrap()).unwrap();
+    let enc =
+        String::from_utf8(encrypt(&env(2), doc.as_bytes(), Format::Json, &opts).unwrap()).unwrap();
     assert!(enc.contains("\"name\": \"n\""), "{enc}");
     assert!(!enc.contains("\"x\": \"s\""));
     assert!(enc.contains("\"encrypted_regex\": \"^data$\""));
     // mac_only_encrypted: the clear value may be edited.
     let edited = enc.replace("\"name\": \"n\"", "\"name\": \"other\"");
-    assert!(decrypt(edited.as_bytes(), Format::Json, &ids, DecryptOptions::default()).is_ok());
+    assert!(decrypt(
+        edited.as_bytes(),
+        Format::Json,
+        &ids,
+        DecryptOptions::default()
+    )
+    .is_ok());
     // A clear value where an encrypted one is required.
-    let forged = enc.lines().map(|l| if l.contains("\"x\"") { "\t\t\"x\": \"s\"".to_owned() } else { l.to_owned() }).collect::<Vec<_>>().join("\n");
-    assert!(matches!(decrypt(forged.as_bytes(), Format::Json, &ids, DecryptOptions::default()), Err(Error::Value { fault: ValueFault::NotEncrypted, .. })));
-    assert_eq!(inspect(forged.as_bytes(), Format::Json).unwrap().clear_values, vec!["data:x".to_owned()]);
+    let forged = enc
+        .lines()
+        .map(|l| {
+            if l.contains("\"x\"") {
+                "\t\t\"x\": \"s\"".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(matches!(
+        decrypt(
+            forged.as_bytes(),
+            Format::Json,
+            &ids,
+            DecryptOptions::default()
+        ),
+        Err(Error::Value {
+            fault: ValueFault::NotEncrypted,
+            ..
+        })
+    ));
+    assert_eq!(
+        inspect(forged.as_bytes(), Format::Json)
+            .unwrap()
+            .clear_values,
+        vec!["data:x".to_owned()]
+    );
 }
 
 proptest! {
@@ -185,6 +337,43 @@ proptest! {
         for f in [Format::Json, Format::Dotenv, Format::Ini, Format::Yaml] {
             let _ = load_plain(s.as_bytes(), f);
             let _ = inspect(s.as_bytes(), f);
+        }
+    }
+}
+
+fn vector(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sops-vectors")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+#[test]
+fn truncated_vectors_fail_or_give_the_whole_plaintext() {
+    let ids = Identities::from_text(&secrecy::SecretString::from(
+        String::from_utf8(vector("keys/age1.txt")).unwrap(),
+    ))
+    .unwrap();
+    for (rel, format) in [
+        ("cases/negatives/base.sops.yaml", Format::Yaml),
+        ("cases/json_nested/json_nested.sops.json", Format::Json),
+        ("cases/dotenv/dotenv.sops.env", Format::Dotenv),
+        ("cases/ini/ini.sops.ini", Format::Ini),
+        ("cases/binary_blob/binary_blob.sops.bin", Format::Binary),
+    ] {
+        let full = vector(rel);
+        let want = decrypt(&full, format, &ids, DecryptOptions::default()).unwrap();
+        // Every cut point, stepping so the test stays fast.
+        for cut in (0..full.len()).step_by(7) {
+            if let Ok(got) = decrypt(&full[..cut], format, &ids, DecryptOptions::default()) {
+                assert_eq!(
+                    got.expose_secret(),
+                    want.expose_secret(),
+                    "{rel} cut at {cut} decrypted to something else"
+                );
+            }
         }
     }
 }

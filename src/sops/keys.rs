@@ -93,7 +93,10 @@ impl Identities {
                 .map_err(|e| source_err(&name, e.to_string()))?;
             let text = Zeroizing::new(String::from_utf8(out.stdout).unwrap_or_default());
             if !out.status.success() {
-                return Err(source_err(&name, format!("the command failed ({})", out.status)));
+                return Err(source_err(
+                    &name,
+                    format!("the command failed ({})", out.status),
+                ));
             }
             ids.add_text(&name, &text)?;
         }
@@ -107,7 +110,10 @@ impl Identities {
         }
         if let Some(p) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
             let p = PathBuf::from(p);
-            ids.add_file(&format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={}", p.display()), &p)?;
+            ids.add_file(
+                &format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={}", p.display()),
+                &p,
+            )?;
         } else if let Some(p) = dirs::home_dir().map(|h| h.join(".ssh/id_ed25519")) {
             // A default SSH key that is not usable (passphrase) is skipped, as sops does.
             if p.is_file() {
@@ -135,18 +141,22 @@ impl Identities {
     }
 
     fn add_text(&mut self, name: &str, text: &str) -> Result<(), KeyError> {
-        if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") || text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
+            || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+        {
             let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(name.to_owned()))
                 .map_err(|e| source_err(name, e.to_string()))?;
             if !matches!(id, age::ssh::Identity::Unencrypted(_)) {
-                return Err(source_err(name, "passphrase-protected or unsupported SSH key".into()));
+                return Err(source_err(
+                    name,
+                    "passphrase-protected or unsupported SSH key".into(),
+                ));
             }
             self.ids.push(Box::new(id));
         } else {
             // Be lenient with indentation (age's parser rejects padded lines).
-            let cleaned = Zeroizing::new(
-                text.lines().map(str::trim).collect::<Vec<_>>().join("\n"),
-            );
+            let cleaned =
+                Zeroizing::new(text.lines().map(str::trim).collect::<Vec<_>>().join("\n"));
             let file = age::IdentityFile::from_buffer(cleaned.as_bytes())
                 .map_err(|e| source_err(name, e.to_string()))?;
             let mut found = file
@@ -220,8 +230,8 @@ pub fn wrap(recipient: &str, secret: &[u8]) -> Result<String, KeyError> {
     let r = parse_recipient(recipient)?;
     let enc = age::Encryptor::with_recipients(std::iter::once(r.as_ref() as &dyn age::Recipient))
         .map_err(|_| KeyError::Recipient {
-            recipient: recipient.to_owned(),
-        })?;
+        recipient: recipient.to_owned(),
+    })?;
     let mut out = Vec::new();
     let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .expect("writing to memory");
@@ -275,7 +285,12 @@ fn gf_inv(a: u8) -> u8 {
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recover it. Share `i` is
 /// the polynomial values followed by its x coordinate `i + 1`.
-pub fn shamir_split(env: &Env, secret: &[u8], parts: usize, threshold: usize) -> Vec<Zeroizing<Vec<u8>>> {
+pub fn shamir_split(
+    env: &Env,
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Vec<Zeroizing<Vec<u8>>> {
     assert!(parts >= threshold && threshold >= 1 && parts < 255);
     let mut shares: Vec<Zeroizing<Vec<u8>>> = (0..parts)
         .map(|_| Zeroizing::new(Vec::with_capacity(secret.len() + 1)))
@@ -390,11 +405,17 @@ mod tests {
         assert_eq!(a.recipient, b.recipient);
         assert!(a.recipient.starts_with("age1"));
         assert!(a.identity.expose_secret().starts_with("AGE-SECRET-KEY-1"));
-        assert_eq!(recipient_of(&a.identity).as_deref(), Some(a.recipient.as_str()));
+        assert_eq!(
+            recipient_of(&a.identity).as_deref(),
+            Some(a.recipient.as_str())
+        );
         let enc = wrap(&a.recipient, b"0123456789abcdef0123456789abcdef").unwrap();
         assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         let ids = Identities::from_text(&a.identity).unwrap();
-        assert_eq!(&unwrap(&enc, &ids).unwrap()[..], b"0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            &unwrap(&enc, &ids).unwrap()[..],
+            b"0123456789abcdef0123456789abcdef"
+        );
         let other = Identities::from_text(&generate_age_key(&Env::system()).identity).unwrap();
         assert!(unwrap(&enc, &other).is_none());
     }

@@ -145,7 +145,10 @@ impl Metadata {
     pub fn from_branch(b: &Branch) -> Result<Metadata, MetaError> {
         let version = b.get("version").and_then(scalar_string).unwrap_or_default();
         if version.is_empty() {
-            return Err(meta_err("version", "missing or empty (\"Version string empty\")"));
+            return Err(meta_err(
+                "version",
+                "missing or empty (\"Version string empty\")",
+            ));
         }
         let key_groups = match b.get("key_groups") {
             Some(Value::List(groups)) => groups
@@ -185,7 +188,10 @@ impl Metadata {
         Ok(Metadata {
             key_groups,
             shamir_threshold,
-            lastmodified: b.get("lastmodified").and_then(scalar_string).unwrap_or_default(),
+            lastmodified: b
+                .get("lastmodified")
+                .and_then(scalar_string)
+                .unwrap_or_default(),
             mac: b.get("mac").and_then(scalar_string).unwrap_or_default(),
             rule,
             mac_only_encrypted,
@@ -375,8 +381,14 @@ mod tests {
             let back = unflatten(flat.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             assert_eq!(Metadata::from_branch(&back).unwrap(), m, "{flat:?}");
         }
-        let keys: Vec<String> = flatten(&sample(1).to_branch()).into_iter().map(|p| p.0).collect();
-        assert!(keys.contains(&"age__list_0__map_enc".to_owned()), "{keys:?}");
+        let keys: Vec<String> = flatten(&sample(1).to_branch())
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert!(
+            keys.contains(&"age__list_0__map_enc".to_owned()),
+            "{keys:?}"
+        );
     }
 
     #[test]

@@ -176,7 +176,8 @@ impl Content {
         match (self, other) {
             (Content::Bytes(a), Content::Bytes(b)) => a == b,
             (Content::Tree(a), Content::Tree(b)) => {
-                a.docs.len() == b.docs.len() && a.docs.iter().zip(&b.docs).all(|(x, y)| branch_eq(x, y))
+                a.docs.len() == b.docs.len()
+                    && a.docs.iter().zip(&b.docs).all(|(x, y)| branch_eq(x, y))
             }
             _ => false,
         }
@@ -196,7 +197,9 @@ fn value_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
         (Value::Map(x), Value::Map(y)) => branch_eq(x, y),
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| value_eq(p, q)),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| value_eq(p, q))
+        }
         _ => a == b,
     }
 }
@@ -222,7 +225,9 @@ pub fn load_plain(plain: &[u8], format: Format) -> Result<Content, Error> {
     }
     let (tree, meta) = load(plain, format)?;
     if meta.is_some() {
-        return Err(Error::AlreadyEncrypted { file: Default::default() });
+        return Err(Error::AlreadyEncrypted {
+            file: Default::default(),
+        });
     }
     Ok(Content::Tree(tree))
 }
@@ -231,13 +236,15 @@ pub fn load_plain(plain: &[u8], format: Format) -> Result<Content, Error> {
 pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
     match content {
         Content::Bytes(b) => Ok(b.to_vec()),
-        Content::Tree(t) => store::for_format(format).emit(t, None),
+        Content::Tree(t) => store::for_format(format).emit(std::borrow::Cow::Borrowed(t), None),
     }
 }
 
 fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
     let (tree, meta) = load(src, format)?;
-    let meta = meta.ok_or(Error::MetadataNotFound { file: Default::default() })?;
+    let meta = meta.ok_or(Error::MetadataNotFound {
+        file: Default::default(),
+    })?;
     let meta = Metadata::from_branch(&meta).map_err(|e| Error::Metadata {
         file: Default::default(),
         field: e.field,
@@ -250,9 +257,13 @@ fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
 fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Error> {
     let tried = || {
         if ids.is_empty() {
-            "no age identity found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD)".to_owned()
+            "no age identity found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD)"
+                .to_owned()
         } else {
-            format!("none of the identities from {} is a recipient", ids.sources().join(", "))
+            format!(
+                "none of the identities from {} is a recipient",
+                ids.sources().join(", ")
+            )
         }
     };
     let opened: Vec<Zeroizing<Vec<u8>>> = meta
@@ -261,7 +272,10 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
         .filter_map(|g| g.iter().find_map(|e| keys::unwrap(&e.enc, ids)))
         .collect();
     let secret = if meta.key_groups.len() <= 1 {
-        opened.into_iter().next().ok_or_else(|| Error::DataKey { file: Default::default(), reason: tried() })?
+        opened.into_iter().next().ok_or_else(|| Error::DataKey {
+            file: Default::default(),
+            reason: tried(),
+        })?
     } else {
         let need = match meta.shamir_threshold {
             0 => meta.key_groups.len(),
@@ -270,7 +284,12 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
         if opened.len() < need {
             return Err(Error::DataKey {
                 file: Default::default(),
-                reason: format!("{} of {} key groups opened, {need} needed; {}", opened.len(), meta.key_groups.len(), tried()),
+                reason: format!(
+                    "{} of {} key groups opened, {need} needed; {}",
+                    opened.len(),
+                    meta.key_groups.len(),
+                    tried()
+                ),
             });
         }
         keys::shamir_combine(&opened).ok_or_else(|| Error::DataKey {
@@ -285,35 +304,87 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
     Ok(Zeroizing::new(key))
 }
 
-/// Decrypts a file completely: data key, every value, and the MAC check.
-pub fn open(enc: &[u8], format: Format, ids: &Identities, opts: DecryptOptions) -> Result<Opened, Error> {
+/// Decrypts a file completely: data key, every value, and the MAC check; remembers the IVs
+/// so the file can be written back without noise.
+pub fn open(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, true)
+}
+
+/// [`open`] for reading only: skips remembering IVs (less memory and work on big files).
+pub fn open_for_reading(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<Opened, Error> {
+    open_with(enc, format, ids, opts, false)
+}
+
+fn open_with(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+    keep_ivs: bool,
+) -> Result<Opened, Error> {
     let (mut tree, meta) = read_meta(enc, format)?;
     let key = data_key(&meta, ids)?;
     let mut ivs = IvCache::default();
     let (content, mac) = if format == Format::Binary {
-        let value = store::binary::encrypted_value(&tree).ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
-        let e = cipher::Encrypted::parse(value).ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+        let value = store::binary::encrypted_value(&tree)
+            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+        let e = cipher::Encrypted::parse(value)
+            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
         let aad = crypt::aad(&[store::binary::KEY]);
-        let plain = cipher::open(&key, &e, aad.as_bytes()).map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
+        let plain = cipher::open(&key, &e, aad.as_bytes())
+            .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
         ivs.put(&aad, "str", &plain, &e.iv);
         let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
         (Content::Bytes(plain), mac)
     } else {
         let rule = compile(meta.rule.as_ref())?;
-        let mac = crypt::decrypt_tree(&mut tree, &key, &rule, meta.mac_only_encrypted, Some(&mut ivs))?;
+        let mac = crypt::decrypt_tree(
+            &mut tree,
+            &key,
+            &rule,
+            meta.mac_only_encrypted,
+            keep_ivs.then_some(&mut ivs),
+        )?;
         (Content::Tree(tree), mac)
     };
     let stored = crypt::open_mac(&key, &meta.mac, &meta.lastmodified, Some(&mut ivs));
     if !opts.ignore_mac {
         match stored {
             // sops reports an empty MAC as a mismatch ("File has no MAC").
-            None if meta.mac.is_empty() => return Err(Error::MacMismatch { file: Default::default() }),
-            None => return Err(Error::MacUnreadable { file: Default::default() }),
-            Some(m) if m != mac => return Err(Error::MacMismatch { file: Default::default() }),
+            None if meta.mac.is_empty() => {
+                return Err(Error::MacMismatch {
+                    file: Default::default(),
+                })
+            }
+            None => {
+                return Err(Error::MacUnreadable {
+                    file: Default::default(),
+                })
+            }
+            Some(m) if m != mac => {
+                return Err(Error::MacMismatch {
+                    file: Default::default(),
+                })
+            }
             Some(_) => {}
         }
     }
-    Ok(Opened { content, meta, key, ivs })
+    Ok(Opened {
+        content,
+        meta,
+        key,
+        ivs,
+    })
 }
 
 fn value_error(key: &str, fault: ValueFault) -> Error {
@@ -325,9 +396,16 @@ fn value_error(key: &str, fault: ValueFault) -> Error {
 }
 
 /// Wraps the data key for the key groups (Shamir shares for several groups).
-fn wrap_key(env: &Env, key: &[u8; 32], groups: &[Vec<String>], threshold: usize) -> Result<(Vec<Vec<AgeEntry>>, usize), Error> {
+fn wrap_key(
+    env: &Env,
+    key: &[u8; 32],
+    groups: &[Vec<String>],
+    threshold: usize,
+) -> Result<(Vec<Vec<AgeEntry>>, usize), Error> {
     if groups.is_empty() || groups.iter().any(|g| g.is_empty()) {
-        return Err(Error::NoRecipients { file: Default::default() });
+        return Err(Error::NoRecipients {
+            file: Default::default(),
+        });
     }
     let wrap_group = |g: &Vec<String>, secret: &[u8]| -> Result<Vec<AgeEntry>, Error> {
         g.iter()
@@ -341,6 +419,13 @@ fn wrap_key(env: &Env, key: &[u8; 32], groups: &[Vec<String>], threshold: usize)
     };
     if groups.len() == 1 {
         return Ok((vec![wrap_group(&groups[0], key)?], 0));
+    }
+    if groups.len() > 254 {
+        // Shamir shares are numbered by one byte.
+        return Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!("{} key groups; at most 254 are possible", groups.len()),
+        });
     }
     let t = threshold_for(threshold, groups.len());
     let shares = keys::shamir_split(env, key, groups.len(), t);
@@ -367,7 +452,15 @@ fn now_text(env: &Env) -> String {
 }
 
 /// Encrypts content under `meta`'s rule with `key`, sets a new lastmodified and MAC, emits.
-fn seal(env: &Env, content: &Content, format: Format, key: &[u8; 32], mut meta: Metadata, ivs: &IvCache, lastmodified: String) -> Result<Vec<u8>, Error> {
+fn seal(
+    env: &Env,
+    content: &Content,
+    format: Format,
+    key: &[u8; 32],
+    mut meta: Metadata,
+    ivs: &IvCache,
+    lastmodified: String,
+) -> Result<Vec<u8>, Error> {
     let (tree, mac) = match content {
         Content::Bytes(b) => {
             let aad = crypt::aad(&[store::binary::KEY]);
@@ -375,7 +468,10 @@ fn seal(env: &Env, content: &Content, format: Format, key: &[u8; 32], mut meta: 
             let enc = cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string();
             meta.rule = None;
             meta.mac_only_encrypted = false;
-            (store::binary::envelope(enc), hex::encode_upper(sha2::Sha512::digest(&b[..])))
+            (
+                store::binary::envelope(enc),
+                hex::encode_upper(sha2::Sha512::digest(&b[..])),
+            )
         }
         Content::Tree(t) => {
             let mut t = t.clone();
@@ -386,14 +482,20 @@ fn seal(env: &Env, content: &Content, format: Format, key: &[u8; 32], mut meta: 
     };
     meta.mac = crypt::seal_mac(env, key, &mac, &lastmodified, ivs);
     meta.lastmodified = lastmodified;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 fn ivs_get_or_new(env: &Env, ivs: &IvCache, aad: &str, plain: &[u8]) -> [u8; cipher::IV_LEN] {
-    ivs.get_iv(aad, "str", plain).unwrap_or_else(|| env.random_bytes())
+    ivs.get_iv(aad, "str", plain)
+        .unwrap_or_else(|| env.random_bytes())
 }
 
-fn new_meta(opts: &EncryptOptions, format: Format, key_groups: Vec<Vec<AgeEntry>>, threshold: usize) -> Metadata {
+fn new_meta(
+    opts: &EncryptOptions,
+    format: Format,
+    key_groups: Vec<Vec<AgeEntry>>,
+    threshold: usize,
+) -> Metadata {
     Metadata {
         key_groups,
         shamir_threshold: threshold,
@@ -406,40 +508,83 @@ fn new_meta(opts: &EncryptOptions, format: Format, key_groups: Vec<Vec<AgeEntry>
 }
 
 /// Encrypts a plaintext file.
-pub fn encrypt(env: &Env, plain: &[u8], format: Format, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn encrypt(
+    env: &Env,
+    plain: &[u8],
+    format: Format,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let content = load_plain(plain, format)?;
     encrypt_content(env, &content, format, opts)
 }
 
 /// Encrypts already-loaded content (a fresh data key).
-pub fn encrypt_content(env: &Env, content: &Content, format: Format, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn encrypt_content(
+    env: &Env,
+    content: &Content,
+    format: Format,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let key = Zeroizing::new(env.random_bytes::<32>());
     let (groups, t) = wrap_key(env, &key, &opts.key_groups, opts.shamir_threshold)?;
     let meta = new_meta(opts, format, groups, t);
-    seal(env, content, format, &key, meta, &IvCache::default(), now_text(env))
+    seal(
+        env,
+        content,
+        format,
+        &key,
+        meta,
+        &IvCache::default(),
+        now_text(env),
+    )
 }
 
 /// Decrypts a file to its plaintext bytes (emitted in the same format).
-pub fn decrypt(enc: &[u8], format: Format, ids: &Identities, opts: DecryptOptions) -> Result<SecretBox<Vec<u8>>, Error> {
-    let opened = open(enc, format, ids, opts)?;
-    Ok(SecretBox::new(Box::new(emit_plain(&opened.content, format)?)))
+pub fn decrypt(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: DecryptOptions,
+) -> Result<SecretBox<Vec<u8>>, Error> {
+    let opened = open_with(enc, format, ids, opts, false)?;
+    Ok(SecretBox::new(Box::new(emit_plain(
+        &opened.content,
+        format,
+    )?)))
 }
 
 /// Re-encrypt `new_plain` over an existing encrypted file: same bytes if plaintext unchanged
 /// AND the recipients/rule in `opts` match the file; otherwise reuse data key + IVs of unchanged
 /// values (new lastmodified + MAC); re-wrap if recipients changed.
-pub fn reencrypt(env: &Env, existing: &[u8], new_plain: &[u8], format: Format, ids: &Identities, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn reencrypt(
+    env: &Env,
+    existing: &[u8],
+    new_plain: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let content = load_plain(new_plain, format)?;
     reencrypt_content(env, existing, &content, format, ids, opts)
 }
 
 /// [`reencrypt`] for already-loaded content.
-pub fn reencrypt_content(env: &Env, existing: &[u8], content: &Content, format: Format, ids: &Identities, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn reencrypt_content(
+    env: &Env,
+    existing: &[u8],
+    content: &Content,
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let opened = open(existing, format, ids, DecryptOptions::default())?;
     let wanted = new_meta(opts, format, Vec::new(), 0);
-    let same_rules = opened.meta.rule == wanted.rule && opened.meta.mac_only_encrypted == wanted.mac_only_encrypted;
+    let same_rules = opened.meta.rule == wanted.rule
+        && opened.meta.mac_only_encrypted == wanted.mac_only_encrypted;
     let same_keys = opened.meta.recipients() == opts.key_groups
-        && (opts.key_groups.len() <= 1 || opened.meta.shamir_threshold == threshold_for(opts.shamir_threshold, opts.key_groups.len()));
+        && (opts.key_groups.len() <= 1
+            || opened.meta.shamir_threshold
+                == threshold_for(opts.shamir_threshold, opts.key_groups.len()));
     let same_content = opened.content.same_as(content);
     if same_content && same_rules && same_keys {
         return Ok(existing.to_vec());
@@ -456,11 +601,25 @@ pub fn reencrypt_content(env: &Env, existing: &[u8], content: &Content, format: 
         meta.key_groups = groups;
         meta.shamir_threshold = t;
     }
-    seal(env, content, format, &opened.key, meta, &opened.ivs, now_text(env))
+    seal(
+        env,
+        content,
+        format,
+        &opened.key,
+        meta,
+        &opened.ivs,
+        now_text(env),
+    )
 }
 
 /// Re-wraps the data key for new key groups; values, lastmodified and MAC stay as they are.
-fn rewrap(env: &Env, enc: &[u8], format: Format, opened: &Opened, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+fn rewrap(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    opened: &Opened,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let (tree, _) = load(enc, format)?;
     let threshold = match opts.shamir_threshold {
         0 => opened.meta.shamir_threshold,
@@ -470,28 +629,51 @@ fn rewrap(env: &Env, enc: &[u8], format: Format, opened: &Opened, opts: &Encrypt
     let mut meta = opened.meta.clone();
     meta.key_groups = groups;
     meta.shamir_threshold = t;
-    store::for_format(format).emit(&tree, Some(&meta.to_branch()))
+    store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
 /// Re-wraps the file's data key for the recipients in `opts` (sops `updatekeys`): values,
 /// `lastmodified` and MAC unchanged.
-pub fn updatekeys(env: &Env, enc: &[u8], format: Format, ids: &Identities, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn updatekeys(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let opened = open(enc, format, ids, DecryptOptions::default())?;
     rewrap(env, enc, format, &opened, opts)
 }
 
 /// A new data key (sops `rotate`): every value re-encrypted (same IVs), new lastmodified,
 /// same recipients.
-pub fn rotate_data_key(env: &Env, enc: &[u8], format: Format, ids: &Identities) -> Result<Vec<u8>, Error> {
+pub fn rotate_data_key(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+) -> Result<Vec<u8>, Error> {
     rotate_with(env, enc, format, ids, &[], &[])
 }
 
 /// [`rotate_data_key`], adding recipients to the first group and removing others everywhere.
-pub fn rotate_with(env: &Env, enc: &[u8], format: Format, ids: &Identities, add: &[String], remove: &[String]) -> Result<Vec<u8>, Error> {
+pub fn rotate_with(
+    env: &Env,
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<u8>, Error> {
     let opened = open(enc, format, ids, DecryptOptions::default())?;
     let mut groups = opened.meta.recipients();
     if let Some(first) = groups.first_mut() {
-        first.extend(add.iter().filter(|r| !first.contains(r)).cloned().collect::<Vec<_>>());
+        first.extend(
+            add.iter()
+                .filter(|r| !first.contains(r))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
     }
     for g in &mut groups {
         g.retain(|r| !remove.contains(r));
@@ -501,16 +683,38 @@ pub fn rotate_with(env: &Env, enc: &[u8], format: Format, ids: &Identities, add:
     let mut meta = opened.meta.clone();
     meta.key_groups = key_groups;
     meta.shamir_threshold = t;
-    seal(env, &opened.content, format, &key, meta, &opened.ivs, now_text(env))
+    seal(
+        env,
+        &opened.content,
+        format,
+        &key,
+        meta,
+        &opened.ivs,
+        now_text(env),
+    )
 }
 
 /// Writes changed content back under the file's own metadata, data key and IVs (sops
 /// `set`/`unset`/`edit`): unchanged values keep their ciphertext; same bytes if nothing changed.
-pub fn write_back(env: &Env, existing: &[u8], opened: &Opened, content: &Content, format: Format) -> Result<Vec<u8>, Error> {
+pub fn write_back(
+    env: &Env,
+    existing: &[u8],
+    opened: &Opened,
+    content: &Content,
+    format: Format,
+) -> Result<Vec<u8>, Error> {
     if opened.content.same_as(content) {
         return Ok(existing.to_vec());
     }
-    seal(env, content, format, &opened.key, opened.meta.clone(), &opened.ivs, now_text(env))
+    seal(
+        env,
+        content,
+        format,
+        &opened.key,
+        opened.meta.clone(),
+        &opened.ivs,
+        now_text(env),
+    )
 }
 
 /// Metadata without any key: recipients per group, lastmodified, version, crypt rule, and
@@ -523,7 +727,7 @@ pub fn inspect(enc: &[u8], format: Format) -> Result<FileInfo, Error> {
             _ => vec![store::binary::KEY.to_owned()],
         }
     } else {
-        crypt::clear_but_should_be(&tree, &compile(meta.rule.as_ref())?)
+        crypt::clear_but_should_be(tree, &compile(meta.rule.as_ref())?)
     };
     Ok(FileInfo {
         recipients: meta.recipients(),

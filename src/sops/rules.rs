@@ -79,7 +79,11 @@ impl StrOrList {
 
 /// Splits sops' comma-separated recipient syntax (spaces trimmed, empties dropped).
 pub fn split_recipients(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn config_err(file: &Path, message: String) -> Error {
@@ -107,7 +111,8 @@ impl Config {
 
     /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| config_err(path, format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| config_err(path, format!("cannot read: {e}")))?;
         Config::parse(path, &text)
     }
 
@@ -119,9 +124,12 @@ impl Config {
         let c: Config = serde_saphyr::from_str(text)
             .map_err(|e| config_err(file, format!("invalid .sops.yaml: {e}")))?;
         for (i, r) in c.creation_rules.iter().enumerate() {
-            r.crypt_rule().map_err(|m| config_err(file, format!("creation_rules[{i}]: {m}")))?;
+            r.crypt_rule()
+                .map_err(|m| config_err(file, format!("creation_rules[{i}]: {m}")))?;
             if let Some(re) = &r.path_regex {
-                regex::Regex::new(re).map_err(|e| config_err(file, format!("creation_rules[{i}].path_regex: {e}")))?;
+                regex::Regex::new(re).map_err(|e| {
+                    config_err(file, format!("creation_rules[{i}].path_regex: {e}"))
+                })?;
             }
         }
         Ok(c)
@@ -135,10 +143,14 @@ impl Config {
         for rule in &self.creation_rules {
             let matches = match &rule.path_regex {
                 None => true,
-                Some(re) => regex::Regex::new(re).map(|r| r.is_match(&rel_text)).unwrap_or(false),
+                Some(re) => regex::Regex::new(re)
+                    .map(|r| r.is_match(&rel_text))
+                    .unwrap_or(false),
             };
             if matches {
-                return rule.options().map_err(|m| config_err(&config_dir.join(FILE_NAME), m));
+                return rule
+                    .options()
+                    .map_err(|m| config_err(&config_dir.join(FILE_NAME), m));
             }
         }
         Err(Error::NoCreationRule {
@@ -180,7 +192,10 @@ impl CreationRule {
             ("unencrypted_comment_regex", &self.unencrypted_comment_regex),
             ("encrypted_comment_regex", &self.encrypted_comment_regex),
         ];
-        let set: Vec<_> = fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v))).collect();
+        let set: Vec<_> = fields
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
+            .collect();
         match set.as_slice() {
             [] => Ok(None),
             [(k, v)] => Ok(rule_from_field(k, (*v).clone())),
@@ -235,22 +250,43 @@ creation_rules:
     fn first_matching_rule_wins() {
         let c = Config::parse(Path::new(".sops.yaml"), CFG).unwrap();
         let dir = Path::new("/repo");
-        let o = c.options_for(dir, Path::new("/repo/secrets/x.yaml")).unwrap();
-        assert_eq!(o.key_groups, vec![vec!["age1a".to_owned(), "age1b".to_owned()]]);
-        assert_eq!(o.rule, Some(CryptRule::EncryptedRegex("^(data|stringData)$".into())));
+        let o = c
+            .options_for(dir, Path::new("/repo/secrets/x.yaml"))
+            .unwrap();
+        assert_eq!(
+            o.key_groups,
+            vec![vec!["age1a".to_owned(), "age1b".to_owned()]]
+        );
+        assert_eq!(
+            o.rule,
+            Some(CryptRule::EncryptedRegex("^(data|stringData)$".into()))
+        );
         let o = c.options_for(dir, Path::new("/repo/a/.env")).unwrap();
         assert_eq!(o.key_groups.len(), 2);
         assert_eq!(o.shamir_threshold, 2);
-        let o = c.options_for(dir, Path::new("/repo/other/secrets/x.yaml")).unwrap();
+        let o = c
+            .options_for(dir, Path::new("/repo/other/secrets/x.yaml"))
+            .unwrap();
         assert_eq!(o.key_groups, vec![vec!["age1c".to_owned()]]);
     }
 
     #[test]
     fn bad_configs_are_errors_naming_the_rule() {
-        let e = Config::parse(Path::new("c.yaml"), "creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n").unwrap_err();
+        let e = Config::parse(
+            Path::new("c.yaml"),
+            "creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("creation_rules[0]"), "{e}");
         assert!(Config::parse(Path::new("c.yaml"), "creation_rules: 3\n").is_err());
-        let c = Config::parse(Path::new("c.yaml"), "creation_rules:\n  - path_regex: nope\n    age: age1x\n").unwrap();
-        assert!(matches!(c.options_for(Path::new("/r"), Path::new("/r/a.yaml")), Err(Error::NoCreationRule { .. })));
+        let c = Config::parse(
+            Path::new("c.yaml"),
+            "creation_rules:\n  - path_regex: nope\n    age: age1x\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            c.options_for(Path::new("/r"), Path::new("/r/a.yaml")),
+            Err(Error::NoCreationRule { .. })
+        ));
     }
 }

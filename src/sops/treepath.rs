@@ -16,15 +16,22 @@ pub fn parse(path: &str) -> Result<Vec<Step>, String> {
     let mut out = Vec::new();
     let mut rest = path.trim();
     while !rest.is_empty() {
-        let r = rest.strip_prefix('[').ok_or("each step must start with `[`")?;
+        let r = rest
+            .strip_prefix('[')
+            .ok_or("each step must start with `[`")?;
         if let Some(q @ ('"' | '\'')) = r.chars().next() {
             let body = &r[1..];
             let end = body.find(q).ok_or("unterminated quoted key")?;
             out.push(Step::Key(body[..end].to_owned()));
-            rest = body[end + 1..].strip_prefix(']').ok_or("expected `]` after a quoted key")?;
+            rest = body[end + 1..]
+                .strip_prefix(']')
+                .ok_or("expected `]` after a quoted key")?;
         } else {
             let end = r.find(']').ok_or("expected `]`")?;
-            let n = r[..end].trim().parse().map_err(|_| "a step is neither a quoted key nor a list index")?;
+            let n = r[..end]
+                .trim()
+                .parse()
+                .map_err(|_| "a step is neither a quoted key nor a list index")?;
             out.push(Step::Index(n));
             rest = &r[end + 1..];
         }
@@ -86,7 +93,9 @@ fn set_in(slot: &mut Value, path: &[Step], value: Value) -> Result<(), String> {
             if *i == l.len() {
                 l.push(Value::Null);
             }
-            let item = l.get_mut(*i).ok_or(format!("index [{i}] is past the end of the list"))?;
+            let item = l
+                .get_mut(*i)
+                .ok_or(format!("index [{i}] is past the end of the list"))?;
             set_in(item, rest, value)
         }
     }
@@ -97,7 +106,9 @@ pub fn unset(doc: &mut Branch, path: &[Step]) -> Result<(), String> {
     let missing = || "no value at this path".to_owned();
     let (last, parents) = path.split_last().ok_or("the path is empty")?;
     if parents.is_empty() {
-        let Step::Key(k) = last else { return Err(missing()) };
+        let Step::Key(k) = last else {
+            return Err(missing());
+        };
         return doc.remove(k).map(|_| ()).ok_or_else(missing);
     }
     let mut v = match &parents[0] {
@@ -128,11 +139,19 @@ mod tests {
     #[test]
     fn parse_get_set_unset() {
         let p = parse(r#"["a"]['b'][0]"#).unwrap();
-        assert_eq!(p, [Step::Key("a".into()), Step::Key("b".into()), Step::Index(0)]);
+        assert_eq!(
+            p,
+            [Step::Key("a".into()), Step::Key("b".into()), Step::Index(0)]
+        );
         assert!(parse("a").is_err());
         assert!(parse(r#"["a""#).is_err());
         let mut d = Branch::default();
-        set(&mut d, &parse(r#"["a"]["b"]"#).unwrap(), Value::List(vec![])).unwrap();
+        set(
+            &mut d,
+            &parse(r#"["a"]["b"]"#).unwrap(),
+            Value::List(vec![]),
+        )
+        .unwrap();
         set(&mut d, &p, Value::Int(1)).unwrap();
         assert_eq!(get(&d, &p), Some(&Value::Int(1)));
         unset(&mut d, &p).unwrap();

@@ -5,6 +5,7 @@
 //!
 //! It reads no file itself (callers pass the text and the name to report) and never prints.
 
+mod locate;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -37,10 +38,12 @@ pub enum Error {
         message: String,
     },
     /// The types are fine but the values do not fit together.
-    #[error("{}: {path}: {message}", file.display())]
+    #[error("{}:{line}: {path}: {message}", file.display())]
     Invalid {
         /// the spec file
         file: PathBuf,
+        /// 1-based line of the offending value (0 when unknown)
+        line: u64,
         /// YAML path of the offending value
         path: String,
         /// what is wrong
@@ -88,6 +91,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
     spec.check()
         .map_err(|(path, message, hint)| Error::Invalid {
             file: file.to_path_buf(),
+            line: locate::line_of(src, &path).unwrap_or(0),
             path,
             message,
             hint,
@@ -95,16 +99,18 @@ pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
     Ok(spec)
 }
 
-/// serde-saphyr prefixes `error: line N column M: `; we print the location ourselves.
+/// serde-saphyr writes `error: line N column M: …` or `… at line N, column M`; we print
+/// the location ourselves, once.
 fn clean_message(m: &str) -> String {
     let m = m.lines().next().unwrap_or(m).trim();
     let m = m.strip_prefix("error: ").unwrap_or(m);
-    match m.strip_prefix("line ") {
-        Some(rest) => match rest.split_once(": ") {
-            Some((loc, msg)) if loc.contains("column") => msg.to_string(),
-            _ => m.to_string(),
-        },
-        None => m.to_string(),
+    let m = match m.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((loc, msg)) if loc.contains("column") => msg,
+        _ => m,
+    };
+    match m.rsplit_once(" at line ") {
+        Some((msg, loc)) if loc.contains("column") => msg.to_string(),
+        _ => m.to_string(),
     }
 }
 

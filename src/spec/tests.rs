@@ -35,6 +35,7 @@ fn unknown_field_names_line_and_path() {
     );
     assert!(msg.contains("provider.capa"), "{msg}");
     assert!(msg.contains("regoin"), "{msg}");
+    assert!(!msg.contains("at line"), "location printed twice: {msg}");
     assert!(e.help().unwrap().contains("mcb schema"));
 }
 
@@ -61,11 +62,14 @@ fn cross_field_checks() {
     assert!(e.to_string().contains("git.url"), "{e}");
     let s = format!("{MIN}oidc:\n  staticClients:\n    - id: a.b\n    - id: a-b\n");
     let e = p(&s).unwrap_err().to_string();
-    assert!(e.contains("oidc.staticClients[1].id"), "{e}");
+    assert!(
+        e.contains("installation.yaml:13: oidc.staticClients[1].id"),
+        "{e}"
+    );
     let e = p(&format!("{MIN}sops:\n  recipients: [nope]\n"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("sops.recipients[0]"), "{e}");
+    assert!(e.contains(":11: sops.recipients[0]"), "{e}");
 }
 
 #[test]

@@ -75,6 +75,16 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// Whether `s` is a valid key of a Secret's `data` (`[-._a-zA-Z0-9]+`, at most 253).
+pub fn is_secret_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && s != "."
+        && s != ".."
+}
+
 /// Whether `s` is a DNS-1123 subdomain (dot-separated labels, at most 253).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns1123_label)
@@ -143,6 +153,70 @@ pub struct Installation {
     /// Extra values for templates, under `values.` in every template.
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
+    /// Shared secrets (`mcb shared import NAME`) placed as Secrets in this installation's
+    /// tree: a name, or `{name, namespace, secretName, type, keys: {from: to}}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_secrets: Vec<SharedSecretRef>,
+}
+
+/// One shared secret an installation uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SharedSecretRef {
+    /// Just the name: Secret `<name>` in namespace `default`, every key as it is.
+    Name(Name),
+    /// Where to put it and which keys.
+    Mapped(SharedSecretMapping),
+}
+
+/// Where a shared secret goes in the cluster and which of its keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SharedSecretMapping {
+    /// The shared secret (`shared/secrets/<name>.sops.yaml`).
+    pub name: Name,
+    /// Namespace of the Secret [default: `default`]; it must exist when Flux applies
+    /// `secrets/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Name>,
+    /// Name of the Secret [default: the shared secret's name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The Secret's `type` [default: `Opaque`], e.g. `kubernetes.io/dockerconfigjson`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// Keys to place, `{shared key: Secret key}`; only these [default: every key, same name].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+}
+
+impl SharedSecretRef {
+    /// The shared secret's name.
+    pub fn name(&self) -> &Name {
+        match self {
+            SharedSecretRef::Name(n) => n,
+            SharedSecretRef::Mapped(m) => &m.name,
+        }
+    }
+
+    /// The mapping with every default filled in except `keys` (empty: all keys).
+    pub fn mapping(&self) -> SharedSecretMapping {
+        let mut m = match self {
+            SharedSecretRef::Name(n) => SharedSecretMapping {
+                name: n.clone(),
+                namespace: None,
+                secret_name: None,
+                type_: None,
+                keys: BTreeMap::new(),
+            },
+            SharedSecretRef::Mapped(m) => m.clone(),
+        };
+        m.namespace.get_or_insert_with(|| Name("default".into()));
+        m.secret_name
+            .get_or_insert_with(|| m.name.as_str().to_owned());
+        m.type_.get_or_insert_with(|| "Opaque".into());
+        m
+    }
 }
 
 fn default_kubernetes_version() -> String {
@@ -403,10 +477,7 @@ pub struct Connector {
 impl Connector {
     /// The env var holding its client secret: `DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
     pub fn secret_env(&self) -> String {
-        format!(
-            "DEX_CONNECTOR_{}_CLIENT_SECRET",
-            env_token(self.id.as_str())
-        )
+        crate::creds::oidc::connector_secret_env(self.id.as_str())
     }
 }
 
@@ -431,22 +502,10 @@ impl StaticClient {
     }
 }
 
-/// The env var of a Dex static client's secret (shared with `creds`; do not change):
-/// `DEX_CLIENT_` + id uppercased, every non-alphanumeric char as `_`, + `_SECRET`.
+/// The env var of a Dex static client's secret: `DEX_CLIENT_<ID>_SECRET` (one naming rule,
+/// owned by `creds::oidc`, so the Dex config and the `dex-clients` Secret always agree).
 pub fn dex_client_secret_env(id: &str) -> String {
-    format!("DEX_CLIENT_{}_SECRET", env_token(id))
-}
-
-fn env_token(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::creds::oidc::client_secret_env(id)
 }
 
 /// The GitHub App.
@@ -591,6 +650,35 @@ impl Installation {
             "organizations",
             "name",
         )?;
+        unique(
+            self.shared_secrets.iter().map(SharedSecretRef::name),
+            "sharedSecrets",
+            "name",
+        )?;
+        for (i, s) in self.shared_secrets.iter().enumerate() {
+            let m = s.mapping();
+            let secret_name = m.secret_name.unwrap_or_default();
+            if !is_dns1123_subdomain(&secret_name) {
+                return bad(
+                    &format!("sharedSecrets[{i}].secretName"),
+                    format!("{secret_name:?} is not a valid Secret name"),
+                    "use lowercase letters, digits, '-' and '.'",
+                );
+            }
+            let bad_key = m
+                .keys
+                .iter()
+                .flat_map(|(a, b)| [a, b])
+                .find(|k| !is_secret_key(k))
+                .cloned();
+            if let Some(k) = bad_key {
+                return bad(
+                    &format!("sharedSecrets[{i}].keys"),
+                    format!("{k:?} is not a valid Secret key"),
+                    "use letters, digits, '-', '_' and '.'",
+                );
+            }
+        }
         Ok(())
     }
 }

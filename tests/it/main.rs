@@ -5,3 +5,13 @@ mod support;
 
 mod check;
 mod cli;
+mod creds;
+mod forge;
+mod git;
+mod init;
+mod interop;
+mod pki;
+mod render;
+mod rotate;
+mod secrets;
+mod shared;

@@ -10,7 +10,8 @@ const PREFIX: &str = "sops_";
 
 /// Parses a dotenv file; returns the data and the `sops_*` metadata (if any).
 pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
-    let text = std::str::from_utf8(src).map_err(|e| Error::parse("dotenv", None, format!("not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(src)
+        .map_err(|e| Error::parse("dotenv", None, format!("not UTF-8 ({e})")))?;
     let mut b = Branch::default();
     let mut meta = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -22,18 +23,29 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            return Err(Error::parse("dotenv", Some(n + 1), "a line is neither `KEY=VALUE` nor a `#` comment"));
+            return Err(Error::parse(
+                "dotenv",
+                Some(n + 1),
+                "a line is neither `KEY=VALUE` nor a `#` comment",
+            ));
         };
         if let Some(mk) = k.strip_prefix(PREFIX) {
             meta.push((mk.to_owned(), v.replace("\\n", "\n")));
             continue;
         }
         if b.get(k).is_some() {
-            return Err(Error::DuplicateKey { file: Default::default(), key_path: k.to_owned() });
+            return Err(Error::DuplicateKey {
+                file: Default::default(),
+                key_path: k.to_owned(),
+            });
         }
-        b.0.push(Item::Entry(k.to_owned(), Value::Str(v.replace("\\n", "\n"))));
+        b.0.push(Item::Entry(
+            k.to_owned(),
+            Value::Str(v.replace("\\n", "\n")),
+        ));
     }
-    let meta = (!meta.is_empty()).then(|| metadata::unflatten(meta.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    let meta = (!meta.is_empty())
+        .then(|| metadata::unflatten(meta.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     Ok((Tree { docs: vec![b] }, meta))
 }
 
@@ -48,16 +60,7 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
                     out.push_str(c);
                 }
                 Item::Entry(k, v) => {
-                    let text = match v {
-                        Value::Map(_) | Value::List(_) => {
-                            return Err(Error::Unsupported {
-                                file: Default::default(),
-                                message: format!("dotenv cannot hold the nested value at `{k}`"),
-                            })
-                        }
-                        Value::Null => String::new(),
-                        v => crate::sops::scalar::to_text(v).unwrap_or_default(),
-                    };
+                    let text = super::flat_text(v, "dotenv", k)?;
                     out.push_str(k);
                     out.push('=');
                     out.push_str(&text.replace('\n', "\\n"));
@@ -89,7 +92,13 @@ mod tests {
 
     #[test]
     fn bad_lines_fail() {
-        assert!(matches!(parse(b"A=1\nnope\n"), Err(Error::Parse { line: Some(2), .. })));
-        assert!(matches!(parse(b"A=1\nA=2\n"), Err(Error::DuplicateKey { .. })));
+        assert!(matches!(
+            parse(b"A=1\nnope\n"),
+            Err(Error::Parse { line: Some(2), .. })
+        ));
+        assert!(matches!(
+            parse(b"A=1\nA=2\n"),
+            Err(Error::DuplicateKey { .. })
+        ));
     }
 }

@@ -9,7 +9,8 @@ use crate::sops::tree::{Branch, Item, Tree, Value};
 
 /// Parses an INI file; returns the data and the `[sops]` metadata (if any).
 pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
-    let text = std::str::from_utf8(src).map_err(|e| Error::parse("INI", None, format!("not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(src)
+        .map_err(|e| Error::parse("INI", None, format!("not UTF-8 ({e})")))?;
     let mut sections: Vec<(String, Branch)> = vec![("DEFAULT".into(), Branch::default())];
     let mut comment: Vec<String> = Vec::new();
     for (n, raw) in text.lines().enumerate() {
@@ -24,10 +25,15 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         if let Some(name) = line.strip_prefix('[') {
             let name = name
                 .strip_suffix(']')
-                .ok_or_else(|| Error::parse("INI", Some(n + 1), "a section header lacks its closing `]`"))?
+                .ok_or_else(|| {
+                    Error::parse("INI", Some(n + 1), "a section header lacks its closing `]`")
+                })?
                 .trim();
             if sections.iter().any(|(s, _)| s == name) {
-                return Err(Error::DuplicateKey { file: Default::default(), key_path: name.to_owned() });
+                return Err(Error::DuplicateKey {
+                    file: Default::default(),
+                    key_path: name.to_owned(),
+                });
             }
             let mut b = Branch::default();
             if !comment.is_empty() {
@@ -38,12 +44,19 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
             continue;
         }
         let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
-            return Err(Error::parse("INI", Some(n + 1), "a line is not `key = value`, a [section] or a comment"));
+            return Err(Error::parse(
+                "INI",
+                Some(n + 1),
+                "a line is not `key = value`, a [section] or a comment",
+            ));
         };
         let (k, v) = (k.trim(), unquote(v.trim()));
         let (section, b) = sections.last_mut().expect("DEFAULT is always there");
         if b.get(k).is_some() {
-            return Err(Error::DuplicateKey { file: Default::default(), key_path: format!("{section}:{k}") });
+            return Err(Error::DuplicateKey {
+                file: Default::default(),
+                key_path: format!("{section}:{k}"),
+            });
         }
         b.0.push(Item::Entry(k.to_owned(), Value::Str(v)));
         if !comment.is_empty() {
@@ -57,12 +70,19 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         if name == "sops" {
             let pairs: Vec<(String, String)> = b
                 .entries()
-                .map(|(k, v)| (k.to_owned(), match v {
-                    Value::Str(s) => s.replace("\\n", "\n"),
-                    _ => String::new(),
-                }))
+                .map(|(k, v)| {
+                    (
+                        k.to_owned(),
+                        match v {
+                            Value::Str(s) => s.replace("\\n", "\n"),
+                            _ => String::new(),
+                        },
+                    )
+                })
                 .collect();
-            meta = Some(metadata::unflatten(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+            meta = Some(metadata::unflatten(
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ));
         } else {
             data.0.push(Item::Entry(name, Value::Map(b)));
         }
@@ -109,9 +129,14 @@ fn write_comment(c: &str, out: &mut String) {
     }
 }
 
+/// A key to write: its comment, name and value.
+type Key = (Option<String>, String, String);
+/// A section to write: its name, keys and comment.
+type Section = (String, Vec<Key>, Option<String>);
+
 /// Emits sections (and, for an encrypted file, a `[sops]` section).
 pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
-    let mut sections: Vec<(String, Vec<(Option<String>, String, String)>, Option<String>)> = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
     for doc in &tree.docs {
         for (name, v) in doc.entries() {
             let Value::Map(b) = v else {
@@ -126,7 +151,7 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
                 sec_comment = Some(c.clone());
                 items.next();
             }
-            let mut keys: Vec<(Option<String>, String, String)> = Vec::new();
+            let mut keys: Vec<Key> = Vec::new();
             for item in items {
                 match item {
                     Item::Comment(c) => {
@@ -135,15 +160,7 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
                         }
                     }
                     Item::Entry(k, v) => {
-                        let text = match v {
-                            Value::Map(_) | Value::List(_) => {
-                                return Err(Error::Unsupported {
-                                    file: Default::default(),
-                                    message: format!("INI cannot hold the nested value at `{name}:{k}`"),
-                                })
-                            }
-                            v => crate::sops::scalar::to_text(v).unwrap_or_default(),
-                        };
+                        let text = super::flat_text(v, "INI", &format!("{name}:{k}"))?;
                         keys.push((None, k.clone(), text));
                     }
                 }
@@ -195,7 +212,9 @@ mod tests {
         let src = "; about db\n[db]\nuser = a\n; about pw\npassword = b\n";
         let (t, m) = parse(src.as_bytes()).unwrap();
         assert!(m.is_none());
-        let Some(Value::Map(db)) = t.docs[0].get("db") else { panic!() };
+        let Some(Value::Map(db)) = t.docs[0].get("db") else {
+            panic!()
+        };
         assert_eq!(db.0[0], Item::Comment("about db".into()));
         assert_eq!(
             String::from_utf8(emit(&t, None).unwrap()).unwrap(),
@@ -205,8 +224,14 @@ mod tests {
 
     #[test]
     fn bad_lines_fail() {
-        assert!(matches!(parse(b"[db\n"), Err(Error::Parse { line: Some(1), .. })));
+        assert!(matches!(
+            parse(b"[db\n"),
+            Err(Error::Parse { line: Some(1), .. })
+        ));
         assert!(matches!(parse(b"[a]\nx\n"), Err(Error::Parse { .. })));
-        assert!(matches!(parse(b"[a]\nx=1\nx=2\n"), Err(Error::DuplicateKey { .. })));
+        assert!(matches!(
+            parse(b"[a]\nx=1\nx=2\n"),
+            Err(Error::DuplicateKey { .. })
+        ));
     }
 }

@@ -9,24 +9,39 @@ use crate::sops::tree::{Branch, Item, Tree, Value};
 
 /// Parses a JSON document into a tree (top level must be an object).
 pub fn parse(src: &[u8]) -> Result<Tree, Error> {
-    let text = std::str::from_utf8(src).map_err(|e| Error::parse("JSON", None, format!("not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(src)
+        .map_err(|e| Error::parse("JSON", None, format!("not UTF-8 ({e})")))?;
     if text.trim().is_empty() {
-        return Err(Error::Empty { file: Default::default() });
+        return Err(Error::Empty {
+            file: Default::default(),
+        });
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let v = JsonValue::deserialize_any(&mut de).map_err(|e| json_err(&e, text))?;
     de.end().map_err(|e| json_err(&e, text))?;
     match v.0 {
         Value::Map(b) => Ok(Tree { docs: vec![b] }),
-        _ => Err(Error::parse("JSON", Some(1), "the top level must be an object")),
+        _ => Err(Error::parse(
+            "JSON",
+            Some(1),
+            "the top level must be an object",
+        )),
     }
 }
 
 fn json_err(e: &serde_json::Error, _text: &str) -> Error {
     let msg = e.to_string();
     if let Some(k) = msg.strip_prefix("duplicate key ") {
-        let key = k.split(" at line").next().unwrap_or(k).trim_matches('`').to_owned();
-        return Error::DuplicateKey { file: Default::default(), key_path: key };
+        let key = k
+            .split(" at line")
+            .next()
+            .unwrap_or(k)
+            .trim_matches('`')
+            .to_owned();
+        return Error::DuplicateKey {
+            file: Default::default(),
+            key_path: key,
+        };
     }
     // serde_json appends " at line L column C"; keep the message, expose the line.
     let line = (e.line() > 0).then_some(e.line());
@@ -142,7 +157,10 @@ fn emit_value(v: &Value, level: usize, out: &mut String) {
         Value::Map(b) => emit_map(b, level, out),
         Value::List(items) => {
             // JSON has no comments: list comments are dropped.
-            let items: Vec<_> = items.iter().filter(|i| !matches!(i, Value::Comment(_))).collect();
+            let items: Vec<_> = items
+                .iter()
+                .filter(|i| !matches!(i, Value::Comment(_)))
+                .collect();
             if items.is_empty() {
                 out.push_str("[]");
                 return;
@@ -193,7 +211,9 @@ pub fn write_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -216,7 +236,10 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(matches!(parse(br#"{"a": 1, "a": 2}"#), Err(Error::DuplicateKey { .. })));
+        assert!(matches!(
+            parse(br#"{"a": 1, "a": 2}"#),
+            Err(Error::DuplicateKey { .. })
+        ));
         assert!(matches!(parse(b"[1]"), Err(Error::Parse { .. })));
         assert!(matches!(parse(b"{\"a\": "), Err(Error::Parse { .. })));
         assert!(matches!(parse(b"\xff"), Err(Error::Parse { .. })));

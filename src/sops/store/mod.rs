@@ -8,6 +8,8 @@ pub mod ini;
 pub mod json;
 pub mod yaml;
 
+use std::borrow::Cow;
+
 use super::error::Error;
 use super::tree::{Branch, Item, Tree, Value};
 use super::Format;
@@ -19,8 +21,9 @@ pub const YAML_INDENT: usize = 4;
 pub trait Store {
     /// Parses a file into data and its `sops` metadata block (`None`: no metadata).
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error>;
-    /// Writes data, with the metadata block for an encrypted file.
-    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error>;
+    /// Writes data, with the metadata block for an encrypted file. An owned tree is extended
+    /// in place (no copy of a large encrypted tree).
+    fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error>;
 }
 
 /// The codec of a format. Binary's codec handles the encrypted JSON envelope; the raw
@@ -52,21 +55,34 @@ fn split_metadata(tree: &mut Tree) -> Option<Branch> {
 }
 
 /// Appends the metadata block as the last key of every document.
-fn join_metadata(tree: &Tree, meta: Option<&Branch>) -> Tree {
-    let mut t = tree.clone();
-    if let Some(m) = meta {
-        if t.docs.is_empty() {
-            t.docs.push(Branch::default());
-        }
-        for doc in &mut t.docs {
-            doc.0.push(Item::Entry("sops".into(), Value::Map(m.clone())));
-        }
+fn join_metadata<'t>(tree: Cow<'t, Tree>, meta: Option<&Branch>) -> Cow<'t, Tree> {
+    let Some(m) = meta else { return tree };
+    let mut t = tree.into_owned();
+    if t.docs.is_empty() {
+        t.docs.push(Branch::default());
     }
-    t
+    for doc in &mut t.docs {
+        doc.0
+            .push(Item::Entry("sops".into(), Value::Map(m.clone())));
+    }
+    Cow::Owned(t)
+}
+
+/// The text of a value in a flat format (dotenv, INI): scalars as sops types them, null as
+/// empty; a nested value is an error naming `key_path`.
+fn flat_text(v: &Value, format: &str, key_path: &str) -> Result<String, Error> {
+    match v {
+        Value::Map(_) | Value::List(_) => Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!("{format} cannot hold the nested value at `{key_path}`"),
+        }),
+        v => Ok(super::scalar::to_text(v).unwrap_or_default()),
+    }
 }
 
 fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
-    std::str::from_utf8(src).map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
+    std::str::from_utf8(src)
+        .map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
 }
 
 /// YAML (the codec itself lives in [`yaml`]).
@@ -76,13 +92,24 @@ impl Store for YamlStore {
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         let text = utf8(src, "YAML")?;
         if text.trim().is_empty() {
-            return Err(Error::Empty { file: Default::default() });
+            return Err(Error::Empty {
+                file: Default::default(),
+            });
         }
-        let mut tree = yaml::parse(text).map_err(|e| Error::parse("YAML", None, e.to_string()))?;
+        let mut tree = yaml::parse(text).map_err(|e| match e.kind {
+            yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
+                file: Default::default(),
+                key_path: e.path,
+            },
+            yaml::ErrorKind::Empty => Error::Empty {
+                file: Default::default(),
+            },
+            _ => Error::parse("YAML", Some(e.line), e.to_string()),
+        })?;
         let meta = split_metadata(&mut tree);
         Ok((tree, meta))
     }
-    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+    fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
         Ok(yaml::emit(&join_metadata(tree, meta), YAML_INDENT).into_bytes())
     }
 }
@@ -96,7 +123,7 @@ impl Store for JsonStore {
         let meta = split_metadata(&mut tree);
         Ok((tree, meta))
     }
-    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+    fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
         Ok(json::emit(&join_metadata(tree, meta)).into_bytes())
     }
 }
@@ -108,8 +135,8 @@ impl Store for DotenvStore {
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         dotenv::parse(src)
     }
-    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
-        dotenv::emit(tree, meta)
+    fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        dotenv::emit(&tree, meta)
     }
 }
 
@@ -120,7 +147,7 @@ impl Store for IniStore {
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         ini::parse(src)
     }
-    fn emit(&self, tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
-        ini::emit(tree, meta)
+    fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
+        ini::emit(&tree, meta)
     }
 }

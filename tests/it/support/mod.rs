@@ -3,6 +3,8 @@
 //! loopback services (the helper scripts under `tests/support/tools/`).
 #![allow(dead_code)]
 
+pub mod github;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -11,11 +11,9 @@ use super::resolve::{format_float, resolve_plain, Resolved};
 use crate::sops::{Item, Tree, Value};
 
 pub(super) fn emit(tree: &Tree, indent: usize) -> String {
-    // yaml.v3 falls back to 2 outside 2..=9.
-    let bi = if (2..=9).contains(&indent) { indent } else { 2 };
     let mut e = Emitter {
         out: String::new(),
-        bi,
+        bi: best_indent(indent),
     };
     for (i, doc) in tree.docs.iter().enumerate() {
         if i > 0 {
@@ -33,6 +31,32 @@ pub(super) fn emit(tree: &Tree, indent: usize) -> String {
         }
     }
     e.out
+}
+
+/// One value as its own YAML document, as sops' `EmitValue` (`decrypt --extract`) writes a
+/// map, a list or a scalar (sops prints extracted strings raw, without this).
+pub(super) fn emit_value(value: &Value, indent: usize) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        bi: best_indent(indent),
+    };
+    match value {
+        Value::Map(b) if has_entries(&b.0) => e.map(&b.0, 0, false),
+        Value::List(l) if has_values(l) => e.seq(l, 0, false),
+        Value::Comment(c) => e.comment(0, c),
+        // A root scalar's block body sits one step in (yaml.v3 starts the root at indent -1).
+        v => e.scalar(v, e.bi),
+    }
+    e.out
+}
+
+/// yaml.v3 falls back to 2 outside 2..=9.
+fn best_indent(indent: usize) -> usize {
+    if (2..=9).contains(&indent) {
+        indent
+    } else {
+        2
+    }
 }
 
 fn has_entries(items: &[Item]) -> bool {
@@ -85,7 +109,10 @@ impl Emitter {
     fn map(&mut self, items: &[Item], indent: usize, mut inline: bool) {
         for item in items {
             match item {
-                Item::Comment(c) => self.comment(indent, c),
+                Item::Comment(c) => {
+                    self.comment(if inline { 0 } else { indent }, c);
+                    inline = false;
+                }
                 Item::Entry(key, value) => {
                     for c in orphan_comments(value) {
                         self.comment(indent, c);
@@ -112,7 +139,7 @@ impl Emitter {
         }
         self.out.push_str("? ");
         self.string(key, style, self.next_indent(indent));
-        if !self.out.ends_with('\n') {
+        if !self.out.ends_with(is_break) {
             self.out.push('\n');
         }
         self.pad(indent);
@@ -154,7 +181,8 @@ impl Emitter {
             // Leading comments of a collection item go above its dash.
             let (leading, rest): (Vec<&str>, Block<'_>) = match value {
                 Value::Comment(c) => {
-                    self.comment(indent, c);
+                    self.comment(if inline { 0 } else { indent }, c);
+                    inline = false;
                     continue;
                 }
                 Value::Map(b) if has_entries(&b.0) => {
@@ -196,7 +224,8 @@ impl Emitter {
         }
     }
 
-    /// A scalar (or empty collection) value, ending the line. `block` is the indentation of
+    /// A scalar (or empty collection) value, ending the line (a literal ending in any line
+    /// break ends it already, as in Go). `block` is the indentation of
     /// a literal block's body.
     fn scalar(&mut self, value: &Value, block: usize) {
         match value {
@@ -209,7 +238,7 @@ impl Emitter {
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),
         }
-        if !self.out.ends_with('\n') {
+        if !self.out.ends_with(is_break) {
             self.out.push('\n');
         }
     }

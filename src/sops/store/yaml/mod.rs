@@ -7,9 +7,12 @@
 //!   `<<` stays a key, scalars are typed as yaml.v3 types them (`resolve`).
 //! - [`emit`] writes what sops writes (`emit`).
 //!
-//! Known differences from Go, all in layouts sops itself never produces from a file it read:
-//! comments of an empty collection are written above its key; a collection item's trailing
-//! comments stay at the item's level.
+//! Checked against the real sops: every vector in `fixtures/sops-vectors` and the probes in
+//! `fixtures/sops-yaml`. Known differences: comments of an empty collection are written above
+//! its key (Go folds them into a broken flow `{}`); blank lines do not split comment groups
+//! (see `fixtures/sops-yaml/README.md`); a multi-line
+//! string starting with a tab is written as a literal block, where Go sops prints `null`
+//! (yaml.v3 cannot re-read its own text there and sops drops the value).
 
 mod emit;
 mod parse;
@@ -25,6 +28,12 @@ pub fn parse(src: &str) -> Result<Tree, Error> {
 /// Writes a tree as sops does; `indent` is the indentation step (sops' default is 4).
 pub fn emit(tree: &Tree, indent: usize) -> String {
     emit::emit(tree, indent)
+}
+
+/// Writes one value as its own YAML text, as sops' `decrypt --extract` does for a map, list
+/// or non-string scalar (sops prints an extracted string raw instead).
+pub fn emit_value(value: &crate::sops::Value, indent: usize) -> String {
+    emit::emit_value(value, indent)
 }
 
 /// A YAML file that sops would not load. Positions are 1-based; `path` is the key path of the
@@ -61,7 +70,7 @@ pub enum ErrorKind {
     #[error("duplicate key")]
     DuplicateKey,
     /// A key is not a string.
-    #[error("the key is a {0}, but keys must be strings")]
+    #[error("the key is {0}, but keys must be strings")]
     NonStringKey(&'static str),
     /// An integer in [2^63, 2^64), which Go reads as uint64 and sops rejects.
     #[error("integer too large for int64 (sops: \"unknown type: uint64\")")]

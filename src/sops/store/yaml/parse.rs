@@ -2,13 +2,25 @@
 //! nodes) loads it: comments become items where they stand, anchors and aliases are expanded,
 //! `<<` stays a key holding the merged map, scalars typed as [`super::resolve`] says.
 //!
-//! Comment ownership (granit reports End events late, so a comment's stream position is not
-//! its owner): a comment followed by a node goes before that node (inside it if the node is a
-//! collection); a comment followed by End events goes to the innermost open block collection
-//! whose column is at or left of the comment's; a same-line (`Right`) comment goes above the
-//! entry on its line, as sops 3.11 moves line comments.
+//! Comment ownership, modelled on yaml.v3's scanner and checked against the real sops
+//! (`fixtures/sops-yaml`); granit reports End events late, so a comment's stream position is
+//! not its owner:
+//! - comments followed directly by a node go before it (inside a collection that starts as
+//!   a map value, in the list for a list item);
+//! - comments followed by End events form groups; a group ends as a foot of the content
+//!   before it when the next line (comment or token) is left of the innermost block's
+//!   indentation and of the group's column. The first foot group stays in the innermost
+//!   block, later ones go by column; the last group of a document goes by column; any other
+//!   group is a head of the next token. Indentless lists (`key:` / `- x`) have no
+//!   indentation of their own in that test, but do keep a first foot group;
+//! - by column: the innermost open block collection at or left of the comment, except that a
+//!   list whose last item is a collection passes it to its parent;
+//! - a same-line (`Right`) comment goes above the entry on its line (sops 3.11 moves line
+//!   comments there); after a flow collection it opens that collection, as in sops.
+//!
+//! Blank lines, which also split yaml.v3's comment groups, are not modelled.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
 
@@ -25,15 +37,50 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
     let mut options = granit_parser::Options::default();
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
-    let mut b = Builder::default();
-    for ev in Parser::new_from_str_with_options(src, options) {
-        let (event, span) = ev.map_err(|e| Error {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            path: String::new(),
-            kind: ErrorKind::Syntax(e.info()),
-        })?;
-        b.event(event, span)?;
+    let mut b = Builder {
+        lines: src.split('\n').collect(),
+        ..Builder::default()
+    };
+    let mut parser = Parser::new_from_str_with_options(src, options);
+    let mut next = || {
+        parser.next().map(|r| {
+            r.map_err(|e| Error {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                path: String::new(),
+                kind: ErrorKind::Syntax(scrub(&e.info())),
+            })
+        })
+    };
+    // Events are streamed; an End event looks ahead over the End events and comments that
+    // follow it, to know whether its document ends there (comment ownership needs it).
+    let mut ahead: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    loop {
+        let (event, span) = match ahead.pop_front() {
+            Some(e) => e,
+            None => match next() {
+                Some(e) => e?,
+                None => break,
+            },
+        };
+        let mut at_doc_end = false;
+        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+            let mut i = 0;
+            at_doc_end = loop {
+                if i == ahead.len() {
+                    match next() {
+                        Some(e) => ahead.push_back(e?),
+                        None => break true,
+                    }
+                }
+                match ahead[i].0 {
+                    Event::MappingEnd | Event::SequenceEnd | Event::Comment(..) => i += 1,
+                    Event::DocumentEnd | Event::StreamEnd => break true,
+                    _ => break false,
+                }
+            };
+        }
+        b.event(event, span, at_doc_end)?;
     }
     if b.docs.is_empty() {
         return Err(Error {
@@ -49,15 +96,22 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
 struct Comment {
     text: String,
     col: usize,
+    /// Depth of the innermost open collection when the comment was read.
+    depth: usize,
+    /// Decided: a head comment of the next token.
+    head: bool,
     /// The frame depth that owns it, once End events decided.
     owner: Option<usize>,
 }
 
-/// Position of the last finished child of a frame, for same-line comments.
+/// Lines of the last finished child of a frame, for same-line comments.
 struct Last {
     index: usize,
-    start: (usize, usize),
+    start_line: usize,
+    /// Last line of a scalar or flow collection; 0 for a block collection (its End event's
+    /// position is the next token's, and a comment on its last line was read inside it).
     end_line: usize,
+    flow: bool,
 }
 
 struct Key {
@@ -78,7 +132,10 @@ enum Body {
 struct Frame {
     body: Body,
     block: bool,
+    /// Column of the first key, or of the dash of a block sequence.
     col: usize,
+    /// A block sequence at its key's column (`key:` / `- x`): yaml.v3 opens no block for it.
+    indentless: bool,
     start: (usize, usize),
     anchor: usize,
     last: Option<Last>,
@@ -101,7 +158,9 @@ impl Frame {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    /// Source lines, to find the dash of a block sequence.
+    lines: Vec<&'s str>,
     docs: Vec<Branch>,
     frames: Vec<Frame>,
     pending: Vec<Comment>,
@@ -119,13 +178,15 @@ struct Node {
     merge: bool,
     start: (usize, usize),
     end_line: usize,
+    /// A flow collection (for same-line comments).
+    flow: bool,
 }
 
 fn pos(span: &Span) -> (usize, usize) {
     (span.start.line(), span.start.col() + 1)
 }
 
-impl Builder {
+impl Builder<'_> {
     fn err(&self, at: (usize, usize), kind: ErrorKind) -> Error {
         Error {
             line: at.0,
@@ -159,7 +220,7 @@ impl Builder {
         out
     }
 
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Error> {
+    fn event(&mut self, event: Event<'_>, span: Span, at_doc_end: bool) -> Result<(), Error> {
         let at = pos(&span);
         match event {
             Event::StreamEnd => self.flush_to_document(),
@@ -171,12 +232,19 @@ impl Builder {
                 } else {
                     self.pending.push(Comment {
                         text: text.into_owned(),
+                        depth: self.frames.len().saturating_sub(1),
                         col: at.1 - 1,
                         owner: None,
+                        head: false,
                     });
                 }
             }
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                // yaml.v3 reads YAML 1.1 only when a `%YAML` directive names a version.
+                if version.is_some_and(|v| (v.major, v.minor) != (1, 1)) {
+                    let kind = ErrorKind::Syntax("found incompatible YAML document".into());
+                    return Err(self.err(at, kind));
+                }
                 self.doc = Some(Branch::default());
             }
             Event::DocumentEnd => {
@@ -197,6 +265,7 @@ impl Builder {
                     merge,
                     start: at,
                     end_line,
+                    flow: false,
                 })?;
             }
             Event::Alias(id) => {
@@ -211,6 +280,7 @@ impl Builder {
                     merge: false,
                     start: at,
                     end_line: span.end.line(),
+                    flow: false,
                 })?;
             }
             Event::UnresolvedAlias(_) => {
@@ -218,7 +288,16 @@ impl Builder {
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
+                let block = style == StructureStyle::Block;
                 self.before_node(true);
+                let col = if block && !is_map {
+                    self.dash_col(at)
+                } else {
+                    at.1 - 1
+                };
+                let indentless = block
+                    && !is_map
+                    && matches!(self.frames.last(), Some(p) if p.block && p.col == col);
                 let mut frame = Frame {
                     body: if is_map {
                         Body::Map {
@@ -229,8 +308,9 @@ impl Builder {
                     } else {
                         Body::Seq(Vec::new())
                     },
-                    block: style == StructureStyle::Block,
-                    col: at.1 - 1,
+                    block,
+                    col,
+                    indentless,
                     start: at,
                     anchor,
                     last: None,
@@ -241,7 +321,7 @@ impl Builder {
                 self.frames.push(frame);
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.assign_owners();
+                self.assign_owners(at.1 - 1, at_doc_end);
                 let frame = self
                     .frames
                     .pop()
@@ -257,7 +337,8 @@ impl Builder {
                     value,
                     merge: false,
                     start: frame.start,
-                    end_line: span.end.line(),
+                    end_line: if frame.block { 0 } else { span.end.line() },
+                    flow: !frame.block,
                 })?;
             }
             _ => {}
@@ -267,34 +348,94 @@ impl Builder {
 
     /// Places pending comments before a node starts.
     fn before_node(&mut self, collection: bool) {
+        // A collection that is a list item keeps the comments above it in the list.
+        let in_seq = matches!(self.frames.last(), Some(f) if matches!(f.body, Body::Seq(_)));
         for c in std::mem::take(&mut self.pending) {
             match (c.owner, self.frames.len()) {
                 (Some(d), n) if d < n => self.frames[d].push_comment(c.text),
-                (None, _) if collection => self.leading.push(c.text),
+                (None, _) if collection && !in_seq => self.leading.push(c.text),
                 (_, 0) => self.leading.push(c.text),
                 (_, n) => self.frames[n - 1].push_comment(c.text),
             }
         }
     }
 
-    /// Before an End event: decides by column which open collection owns each pending comment,
+    /// Before an End event whose next token is at column `next_col`: decides, once, which
+    /// collection owns each pending comment (yaml.v3's head/foot split, see the module docs)
     /// and hands the closing collection its own.
-    fn assign_owners(&mut self) {
+    fn assign_owners(&mut self, next_col: usize, at_doc_end: bool) {
         let top = self.frames.len() - 1;
-        let mut bound = top;
-        for c in self.pending.iter_mut().filter(|c| c.owner.is_none()) {
-            let owner = if !self.frames[top].block {
-                top
-            } else {
-                (0..=top)
-                    .rev()
-                    .find(|&d| self.frames[d].block && self.frames[d].col <= c.col)
-                    .unwrap_or(0)
-            };
-            // A later comment never belongs deeper than an earlier one.
-            bound = bound.min(owner);
-            c.owner = Some(bound);
+        if !self.frames[top].block {
+            self.pending.iter_mut().for_each(|c| c.owner = Some(top));
+        } else if self.pending.iter().any(|c| c.owner.is_none() && !c.head) {
+            self.split_heads_and_feet(next_col, at_doc_end);
         }
+        self.flush_owned(top);
+    }
+
+    /// Groups the new pending comments as yaml.v3's scanner does: a group ends as a foot of
+    /// the content before it when the next line (comment or token) is left of the innermost
+    /// block's indentation and of the group's own column. The first foot group stays in the
+    /// innermost block; later ones and the last group at the end of the document go by
+    /// column; the rest are heads of the next token.
+    fn split_heads_and_feet(&mut self, next_col: usize, at_doc_end: bool) {
+        let top = self.frames.len() - 1;
+        let new: Vec<usize> = (0..self.pending.len())
+            .filter(|&i| self.pending[i].owner.is_none() && !self.pending[i].head)
+            .collect();
+        // yaml.v3 opens no block for an indentless sequence.
+        let deepest = |d: usize| {
+            (0..=d.min(top))
+                .rev()
+                .find(|&d| !self.frames[d].indentless)
+                .unwrap_or(0)
+        };
+        let mut owners: Vec<Option<usize>> = vec![None; new.len()];
+        let mut feet = 0;
+        let mut group_start = 0;
+        for k in 0..new.len() {
+            let c = &self.pending[new[k]];
+            let group_col = self.pending[new[group_start]].col;
+            let indent = self.frames[deepest(c.depth)].col;
+            let next = new.get(k + 1).map(|&j| self.pending[j].col);
+            let ends_as_foot = match next {
+                Some(n) => n < indent && n != group_col,
+                None if at_doc_end => {
+                    let by_column = self.owner_by_column(group_col);
+                    owners[group_start..=k].fill(Some(by_column));
+                    break;
+                }
+                None => next_col < indent && next_col != group_col,
+            };
+            if !ends_as_foot && next.is_some() {
+                continue; // the group goes on
+            }
+            if ends_as_foot {
+                feet += 1;
+                let owner = if feet == 1 {
+                    c.depth.min(top)
+                } else {
+                    self.owner_by_column(group_col)
+                };
+                owners[group_start..=k].fill(Some(owner));
+            }
+            group_start = k + 1;
+        }
+        let mut bound = top;
+        for (k, owner) in owners.into_iter().enumerate() {
+            let c = &mut self.pending[new[k]];
+            match owner {
+                // A later comment never belongs deeper than an earlier one.
+                Some(o) => {
+                    bound = bound.min(o);
+                    c.owner = Some(bound);
+                }
+                None => c.head = true,
+            }
+        }
+    }
+
+    fn flush_owned(&mut self, top: usize) {
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|c| c.owner == Some(top));
@@ -302,6 +443,41 @@ impl Builder {
             self.frames[top].push_comment(c.text);
         }
         self.pending = rest;
+    }
+
+    /// The column of the dash that opens the block sequence whose first item is at `at`
+    /// (granit places an indentless sequence at its first item, not at its dash).
+    fn dash_col(&self, at: (usize, usize)) -> usize {
+        let col = at.1 - 1;
+        let Some(line) = self.lines.get(at.0 - 1) else {
+            return col;
+        };
+        let head: Vec<char> = line.chars().take(col + 1).collect();
+        if head.get(col) == Some(&'-') {
+            return col;
+        }
+        head.iter().rposition(|&c| c == '-').unwrap_or(col)
+    }
+
+    /// The innermost open block collection at or left of `col`; a list whose last item is a
+    /// collection passes the comment to its parent, as yaml.v3 ends such a block before it.
+    fn owner_by_column(&self, col: usize) -> usize {
+        let top = self.frames.len() - 1;
+        let d = (0..=top)
+            .rev()
+            .find(|&d| self.frames[d].block && self.frames[d].col <= col)
+            .unwrap_or(0);
+        let ends_in_collection = match &self.frames[d].body {
+            Body::Seq(values) => {
+                d < top || matches!(values.last(), Some(Value::Map(_) | Value::List(_)))
+            }
+            Body::Map { .. } => false,
+        };
+        if ends_in_collection {
+            d.saturating_sub(1)
+        } else {
+            d
+        }
     }
 
     /// Comments left at the end of a document go to its top level.
@@ -328,14 +504,30 @@ impl Builder {
             return;
         };
         let awaiting_value = matches!(&frame.body, Body::Map { key: Some(_), .. });
-        match &mut frame.last {
-            Some(last) if !awaiting_value && (at < last.start || at.0 == last.end_line) => {
-                let index = last.index;
-                last.index += 1;
-                frame.insert_comment(index, text);
+        let on_last = match &frame.last {
+            Some(l) if !awaiting_value && (l.start_line..=l.end_line).contains(&at.0) => l,
+            _ => return frame.push_comment(text),
+        };
+        let (index, flow) = (on_last.index, on_last.flow);
+        if flow {
+            let child = match &mut frame.body {
+                Body::Map { items, .. } => match &mut items[index] {
+                    Item::Entry(_, v) => v,
+                    Item::Comment(_) => unreachable!("last points at an entry"),
+                },
+                Body::Seq(values) => &mut values[index],
+            };
+            match child {
+                Value::Map(b) => b.0.insert(0, Item::Comment(text)),
+                Value::List(l) => l.insert(0, Value::Comment(text)),
+                _ => unreachable!("flow marks a collection"),
             }
-            _ => frame.push_comment(text),
+            return;
         }
+        if let Some(l) = &mut frame.last {
+            l.index += 1;
+        }
+        frame.insert_comment(index, text);
     }
 
     fn scalar(
@@ -395,8 +587,9 @@ impl Builder {
             Body::Seq(values) => {
                 frame.last = Some(Last {
                     index: values.len(),
-                    start: at,
+                    start_line: at.0,
                     end_line: node.end_line,
+                    flow: node.flow,
                 });
                 values.push(node.value);
             }
@@ -434,8 +627,9 @@ impl Builder {
                     }
                     frame.last = Some(Last {
                         index: items.len(),
-                        start: k.start,
+                        start_line: k.start.0,
                         end_line: node.end_line,
+                        flow: node.flow,
                     });
                     items.push(Item::Entry(k.name, node.value));
                 }
@@ -456,6 +650,14 @@ impl Builder {
     }
 }
 
+/// A parser message without the quoted input character some carry (values may be secret).
+fn scrub(info: &str) -> String {
+    match info.split_once('`') {
+        Some((head, _)) => head.trim_end_matches([' ', ':']).to_owned(),
+        None => info.to_owned(),
+    }
+}
+
 /// `!!binary`: base64 (line breaks ignored) that must decode to UTF-8 text.
 fn decode_binary(text: &str) -> Option<String> {
     use base64::Engine as _;
@@ -469,13 +671,13 @@ fn decode_binary(text: &str) -> Option<String> {
 fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Time(_) => "timestamp",
-        Value::Map(_) => "map",
-        Value::List(_) => "list",
-        Value::Str(_) | Value::Comment(_) => "string",
+        Value::Bool(_) => "a bool",
+        Value::Int(_) => "an int",
+        Value::Float(_) => "a float",
+        Value::Time(_) => "a timestamp",
+        Value::Map(_) => "a map",
+        Value::List(_) => "a list",
+        Value::Str(_) | Value::Comment(_) => "a string",
     }
 }
 

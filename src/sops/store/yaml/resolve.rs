@@ -377,7 +377,9 @@ pub(super) fn parse_timestamp(s: &str) -> Option<String> {
 
 fn days_in(month: u32, year: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -429,7 +431,7 @@ pub(super) fn format_float(f: f64) -> String {
     if f.is_sign_negative() {
         out.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if nd > 1 {
             out.push('.');
@@ -552,7 +554,7 @@ mod tests {
         let cases: &[(f64, &str)] = &[
             (1.0, "1"),
             (1000.0, "1000"),
-            (3.14159, "3.14159"),
+            (3.25159, "3.25159"),
             (-0.25, "-0.25"),
             (1500000.0, "1.5e+06"),
             (123456.0, "123456"),

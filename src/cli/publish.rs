@@ -1,0 +1,417 @@
+//! The flags every mutating command shares (`--push`, `--pr`, `--base`, ...): parsing,
+//! validation of their combinations, and resolution into `mcb::git::PublishOptions` and
+//! `mcb::forge::PrOptions`. Credentials come from the environment here, at the edge.
+
+use std::path::PathBuf;
+
+use mcb::forge::{self, Auth, PrOptions, RepoSlug};
+use mcb::git::{Author, PublishOptions, PushAuth, PushOptions};
+use secrecy::SecretString;
+
+use super::UsageError;
+
+/// Text for a command's `long_about`, after its own examples.
+pub const HELP: &str = "\
+Publishing: the command writes its files on branch mcb/<command>-<name> and commits them.
+--push pushes the branch (HTTPS: GITHUB_TOKEN as user x-access-token, or user:password in the
+remote URL; SSH: --ssh-key or ssh-agent, host key checked against ~/.ssh/known_hosts).
+--pr also opens or updates the pull request (GITHUB_TOKEN, or a GitHub App through
+GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID).
+
+Examples:
+  mcb init-installation prod --spec prod.yaml --push --pr --label mcb
+  mcb rotate prod --push --pr --base release --author \"Jane Doe <jane@example.com>\"";
+
+/// `--push`, `--pr` and friends.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Publishing")]
+pub struct PublishArgs {
+    /// Push the branch to the remote after committing
+    #[arg(long)]
+    pub push: bool,
+    /// Open (or update) a pull request for the branch; needs --push
+    #[arg(long)]
+    pub pr: bool,
+    /// Start a new branch from BRANCH and target the PR at it [default: the current branch]
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// The git remote to push to
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+    /// GitHub API base URL (GitHub Enterprise: https://HOST/api/v3)
+    #[arg(long, value_name = "URL", default_value = forge::DEFAULT_API)]
+    pub github_api: String,
+    /// The GitHub repository [default: parsed from the remote's URL]
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
+    /// Write the files but leave git alone (no branch, no commit)
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Show what would change; write, commit and push nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Commit author [default: git config user.name and user.email]
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    pub author: Option<String>,
+    /// SSH private key for the push [default: ssh-agent]
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// known_hosts file for SSH host key checks [default: ~/.ssh/known_hosts]
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust an SSH host key not yet in known_hosts and record it there
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Open the pull request as a draft
+    #[arg(long)]
+    pub draft: bool,
+    /// Add a label to the pull request (repeatable)
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+}
+
+/// The flags, resolved.
+#[derive(Debug)]
+pub struct Publish {
+    /// branch, commit and push settings for `mcb::git`
+    pub git: PublishOptions,
+    /// pull request settings for `mcb::forge`, with `--pr`
+    pub pr: Option<PrOptions>,
+}
+
+fn usage(message: impl Into<String>, help: impl Into<String>) -> UsageError {
+    UsageError {
+        message: message.into(),
+        help: Some(help.into()),
+    }
+}
+
+/// A library error about a flag's value, as a usage error with the library's help.
+fn from_lib<E: std::fmt::Display + mcb::Help>(e: E) -> UsageError {
+    UsageError {
+        message: e.to_string(),
+        help: e.help(),
+    }
+}
+
+/// `--flag` needs `--needed`: the usage error for each given flag that lacks it.
+fn require(given: &[(&str, bool)], needed: &str, has_needed: bool) -> Result<(), UsageError> {
+    match given.iter().find(|(_, on)| *on && !has_needed) {
+        Some((flag, _)) => Err(usage(
+            format!("{flag} needs {needed}"),
+            format!("add {needed}, or drop {flag}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl PublishArgs {
+    /// Checks flag combinations and resolves them. `var` reads the environment (the
+    /// process environment in `main`, a map in tests).
+    pub fn resolve(&self, var: impl Fn(&str) -> Option<String>) -> Result<Publish, UsageError> {
+        require(&[("--pr", self.pr)], "--push", self.push)?;
+        let push_only = [
+            ("--ssh-key", self.ssh_key.is_some()),
+            ("--known-hosts", self.known_hosts.is_some()),
+            ("--accept-new-host-key", self.accept_new_host_key),
+        ];
+        require(&push_only, "--push", self.push)?;
+        let pr_only = [
+            ("--draft", self.draft),
+            ("--label", !self.labels.is_empty()),
+            ("--github-repo", self.github_repo.is_some()),
+            ("--github-api", self.github_api != forge::DEFAULT_API),
+        ];
+        require(&pr_only, "--pr", self.pr)?;
+        for (flag, on) in [("--no-commit", self.no_commit), ("--dry-run", self.dry_run)] {
+            if on && self.push {
+                return Err(usage(
+                    format!("{flag} cannot be combined with --push"),
+                    format!("drop {flag} to push, or drop --push to only look"),
+                ));
+            }
+        }
+        if self.no_commit && self.author.is_some() {
+            return Err(usage(
+                "--author has no effect with --no-commit",
+                "drop one of them",
+            ));
+        }
+        // As git does: GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL stand in for a missing --author.
+        let env_author = match (var("GIT_AUTHOR_NAME"), var("GIT_AUTHOR_EMAIL")) {
+            (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => Some(format!("{n} <{e}>")),
+            _ => None,
+        };
+        let author = self
+            .author
+            .clone()
+            .or(env_author)
+            .as_deref()
+            .map(Author::parse)
+            .transpose()
+            .map_err(from_lib)?;
+        if let Some(k) = &self.ssh_key {
+            if !k.is_file() {
+                return Err(usage(
+                    format!("--ssh-key {}: no such file", k.display()),
+                    "pass the private key file (e.g. ~/.ssh/id_ed25519), or omit it to use ssh-agent",
+                ));
+            }
+        }
+        let push = self.push.then(|| PushOptions {
+            remote: self.remote.clone(),
+            auth: PushAuth {
+                token: var("GITHUB_TOKEN")
+                    .filter(|t| !t.is_empty())
+                    .map(SecretString::from),
+                ssh_key: self.ssh_key.clone(),
+                known_hosts: self.known_hosts.clone(),
+                accept_new_host_key: self.accept_new_host_key,
+            },
+        });
+        let pr = if self.pr {
+            let api_ok = url::Url::parse(&self.github_api)
+                .is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+            if !api_ok {
+                return Err(usage(
+                    format!("--github-api {}: not an http(s) URL", self.github_api),
+                    "use e.g. --github-api https://github.example.com/api/v3",
+                ));
+            }
+            let repo = self
+                .github_repo
+                .as_deref()
+                .map(RepoSlug::parse)
+                .transpose()
+                .map_err(from_lib)?;
+            Some(PrOptions {
+                api: self.github_api.clone(),
+                repo,
+                draft: self.draft,
+                labels: self.labels.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(Publish {
+            git: PublishOptions {
+                base: self.base.clone(),
+                author,
+                commit: !self.no_commit && !self.dry_run,
+                dry_run: self.dry_run,
+                push,
+            },
+            pr,
+        })
+    }
+}
+
+impl PublishArgs {
+    /// [`PublishArgs::resolve`] from the process environment, with the PR target (and its
+    /// GitHub credentials) when `--pr` is given.
+    pub fn resolve_from_env(
+        &self,
+    ) -> Result<(PublishOptions, Option<mcb::ops::publish::PrTarget>), UsageError> {
+        let var = |k: &str| std::env::var(k).ok();
+        let publish = self.resolve(var)?;
+        let pr = match publish.pr {
+            Some(options) => Some(mcb::ops::publish::PrTarget {
+                options,
+                auth: forge_auth(var)?,
+            }),
+            None => None,
+        };
+        Ok((publish.git, pr))
+    }
+}
+
+/// GitHub credentials from the environment: `GITHUB_TOKEN`, else a GitHub App from
+/// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE` (+ `GITHUB_APP_INSTALLATION_ID`).
+pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {
+    if let Some(t) = var("GITHUB_TOKEN").filter(|t| !t.is_empty()) {
+        return Ok(Auth::Token(SecretString::from(t)));
+    }
+    let missing = || {
+        usage(
+            "--pr needs GitHub credentials",
+            "set GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE for a GitHub App",
+        )
+    };
+    let (Some(id), Some(key_file)) = (var("GITHUB_APP_ID"), var("GITHUB_APP_PRIVATE_KEY_FILE"))
+    else {
+        return Err(missing());
+    };
+    let number = |name: &str, v: &str| {
+        v.trim().parse::<u64>().map_err(|_| {
+            usage(
+                format!("{name}={v:?} is not a number"),
+                format!("set {name} to the numeric id shown in the app's settings"),
+            )
+        })
+    };
+    let app_id = number("GITHUB_APP_ID", &id)?;
+    let installation_id = var("GITHUB_APP_INSTALLATION_ID")
+        .map(|v| number("GITHUB_APP_INSTALLATION_ID", &v))
+        .transpose()?;
+    let pem = std::fs::read_to_string(&key_file).map_err(|e| {
+        usage(
+            format!("GITHUB_APP_PRIVATE_KEY_FILE={key_file}: {e}"),
+            "point it at the .pem file downloaded from the app's settings",
+        )
+    })?;
+    Ok(Auth::App {
+        app_id,
+        private_key: SecretString::from(pem),
+        installation_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        p: PublishArgs,
+    }
+
+    fn parse(args: &[&str]) -> PublishArgs {
+        T::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+            .p
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn err(args: &[&str]) -> UsageError {
+        parse(args).resolve(no_env).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_commit_without_push() {
+        let p = parse(&[]).resolve(no_env).unwrap();
+        assert!(p.git.commit && !p.git.dry_run);
+        assert!(p.git.push.is_none() && p.pr.is_none());
+    }
+
+    #[test]
+    fn invalid_combinations_are_usage_errors_with_help() {
+        let e = err(&["--pr"]);
+        assert_eq!(e.message, "--pr needs --push");
+        assert_eq!(e.help.as_deref(), Some("add --push, or drop --pr"));
+        assert_eq!(err(&["--ssh-key", "/k"]).message, "--ssh-key needs --push");
+        assert_eq!(
+            err(&["--accept-new-host-key"]).message,
+            "--accept-new-host-key needs --push"
+        );
+        assert_eq!(err(&["--push", "--draft"]).message, "--draft needs --pr");
+        assert_eq!(
+            err(&["--push", "--label", "x"]).message,
+            "--label needs --pr"
+        );
+        assert_eq!(
+            err(&["--push", "--github-api", "http://127.0.0.1:1"]).message,
+            "--github-api needs --pr"
+        );
+        assert_eq!(
+            err(&["--push", "--dry-run"]).message,
+            "--dry-run cannot be combined with --push"
+        );
+        assert_eq!(
+            err(&["--push", "--no-commit"]).message,
+            "--no-commit cannot be combined with --push"
+        );
+        assert!(err(&["--author", "jane"]).message.contains("Name <email>"));
+        assert!(err(&["--push", "--ssh-key", "/nonexistent/k"])
+            .message
+            .contains("no such file"));
+        assert!(err(&["--push", "--pr", "--github-repo", "x"])
+            .message
+            .contains("cannot tell the GitHub repository"));
+        assert!(err(&["--push", "--pr", "--github-api", "ftp://x"])
+            .message
+            .contains("not an http(s) URL"));
+    }
+
+    #[test]
+    fn full_set_resolves_into_library_options() {
+        let key = tempfile::NamedTempFile::new().unwrap();
+        let key_arg = key.path().to_str().unwrap();
+        let args = parse(&[
+            "--push",
+            "--pr",
+            "--base",
+            "release",
+            "--remote",
+            "upstream",
+            "--github-api",
+            "http://127.0.0.1:9/api/v3",
+            "--github-repo",
+            "acme/fleet",
+            "--author",
+            "Jane Doe <jane@example.com>",
+            "--ssh-key",
+            key_arg,
+            "--known-hosts",
+            "/kh",
+            "--accept-new-host-key",
+            "--draft",
+            "--label",
+            "mcb",
+            "--label",
+            "security",
+        ]);
+        let env = |k: &str| (k == "GITHUB_TOKEN").then(|| "tok".to_owned());
+        let p = args.resolve(env).unwrap();
+        assert_eq!(p.git.base.as_deref(), Some("release"));
+        assert_eq!(p.git.author.as_ref().unwrap().email, "jane@example.com");
+        let push = p.git.push.unwrap();
+        assert_eq!(push.remote, "upstream");
+        assert!(push.auth.token.is_some() && push.auth.accept_new_host_key);
+        assert_eq!(
+            push.auth.known_hosts.as_deref(),
+            Some(std::path::Path::new("/kh"))
+        );
+        let pr = p.pr.unwrap();
+        assert_eq!(pr.repo.unwrap().to_string(), "acme/fleet");
+        assert!(pr.draft);
+        assert_eq!(pr.labels, ["mcb", "security"]);
+    }
+
+    #[test]
+    fn forge_auth_from_environment() {
+        assert!(matches!(
+            forge_auth(|k| (k == "GITHUB_TOKEN").then(|| "t".into())),
+            Ok(Auth::Token(_))
+        ));
+        let e = forge_auth(no_env).unwrap_err();
+        assert!(e.help.unwrap().contains("GITHUB_TOKEN"));
+        let pem = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(pem.path(), "PEM").unwrap();
+        let path = pem.path().to_str().unwrap().to_owned();
+        let env = move |k: &str| match k {
+            "GITHUB_APP_ID" => Some("12".to_owned()),
+            "GITHUB_APP_PRIVATE_KEY_FILE" => Some(path.clone()),
+            _ => None,
+        };
+        match forge_auth(env).unwrap() {
+            Auth::App {
+                app_id,
+                installation_id,
+                ..
+            } => assert_eq!((app_id, installation_id), (12, None)),
+            other => panic!("{other:?}"),
+        }
+        let e = forge_auth(|k| match k {
+            "GITHUB_APP_ID" => Some("abc".into()),
+            "GITHUB_APP_PRIVATE_KEY_FILE" => Some("/x".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(e.message.contains("GITHUB_APP_ID"), "{}", e.message);
+    }
+}

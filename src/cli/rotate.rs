@@ -1,0 +1,216 @@
+//! `mcb rotate NAME [--only WHAT]... [--due-within 30d]`: replace credentials as a PR.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mcb::ops::rotate::{self, Request, Target};
+use mcb::progress::Progress;
+use secrecy::SecretString;
+
+use super::output::{print_json, OutputFormat, Reporter};
+use super::publish::PublishArgs;
+use super::UsageError;
+
+pub const LONG_ABOUT: &str = "\
+Rotate an installation's credentials and propose the change as one reviewed commit on
+branch mcb/rotate-NAME[-WHAT]. Without --only, everything that expires within --due-within
+is rotated (kubeconfig client certificates, OIDC client secrets). Files of credentials that
+are not rotated keep their bytes; the inventory (credentials.yaml) records the rotation time
+and the new fingerprints, and the PR body lists before/after fingerprints and expiry.
+Re-running on the same branch adds a commit to it and updates its PR.
+
+What --only accepts:
+  kubeconfig/USER   new client certificate from the existing cluster CA
+  oidc/CLIENT       new Dex static client secret (or, for a registered client, a new
+                    secret through RFC 7592 at its issuer)
+  deploy-key        new SSH deploy key for Flux, registered read-only at GitHub with --pr
+                    (else add it by hand); after the merge `--finish --push --pr` deletes
+                    the old one
+  github-app        import a new app private key (--import FILE): GitHub cannot create
+                    one through its API; delete the old key on the app's page afterwards
+  sops-data-keys    a new SOPS data key for every secret file (sops rotate)
+  age-key           two steps: (1) add a new installation key next to the old one, every
+                    file re-wrapped for both, the new key file (--age-key-out) carries both;
+                    (2) the same command again, once (1) is merged: drop the old key and
+                    give every file a new data key
+  ca/WHICH          cluster, etcd or proxy CA, in three phases, each its own PR (run the
+                    same command again after each merge): (1) the new CA is trusted next
+                    to the old one, (2) it signs and kubeconfigs are re-issued from it,
+                    (3) the old CA is no longer trusted. The phase is in credentials.yaml
+                    (extra.phase).
+
+A registered client whose issuer keeps the secret on an RFC 7592 update is registered anew
+(and the old one deleted); the issuer's initial access token, if it needs one, is read from
+MCB_OIDC_INITIAL_ACCESS_TOKEN.
+
+The installation's secrets are opened with --age-key-file (else SOPS_AGE_KEY_FILE,
+SOPS_AGE_KEY, SOPS_AGE_KEY_CMD as in sops).
+
+Examples:
+  mcb rotate prod --age-key-file prod.agekey --dry-run
+  mcb rotate prod --only kubeconfig/admin --age-key-file prod.agekey --push --pr
+  mcb rotate prod --only age-key --age-key-file prod.agekey --age-key-out prod-next.agekey
+  mcb rotate prod --due-within 90d";
+
+/// The initial access token for issuers that re-register a client to rotate its secret.
+const OIDC_IAT_VAR: &str = "MCB_OIDC_INITIAL_ACCESS_TOKEN";
+
+/// `mcb rotate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The installation
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Rotate exactly this (repeatable): kubeconfig/USER, oidc/CLIENT, deploy-key,
+    /// github-app, sops-data-keys, age-key, ca/cluster|etcd|proxy
+    #[arg(long, value_name = "WHAT", value_parser = parse_target)]
+    pub only: Vec<Target>,
+
+    /// Without --only: rotate what expires within this window (e.g. 30d, 12h, 2w)
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration, conflicts_with = "only")]
+    pub due_within: time::Duration,
+
+    /// The age key that opens the installation's secrets
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
+
+    /// Where an age-key rotation writes the new key file (mode 0600; must not exist)
+    #[arg(long, value_name = "FILE")]
+    pub age_key_out: Option<PathBuf>,
+
+    /// After a deploy-key rotation is merged: delete the old key at GitHub (with --push --pr)
+    #[arg(long, conflicts_with_all = ["only", "age_key_out", "import"])]
+    pub finish: bool,
+
+    /// The GitHub App's new private key (PEM), for --only github-app
+    #[arg(long = "import", value_name = "FILE")]
+    pub import: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse::<Target>().map_err(|e| e.to_string())
+}
+
+/// `30d`, `12h`, `2w`, `90m`.
+fn parse_duration(s: &str) -> Result<time::Duration, String> {
+    let bad = || format!("{s:?}: expected a number and a unit (m, h, d, w), e.g. 30d");
+    let unit = s.chars().last().ok_or_else(bad)?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    Ok(match unit {
+        'm' => time::Duration::minutes(n),
+        'h' => time::Duration::hours(n),
+        'd' => time::Duration::days(n),
+        'w' => time::Duration::weeks(n),
+        _ => return Err(bad()),
+    })
+}
+
+/// `-o json`: the rotate report (installation, rotated[] with kind, id, fingerprint,
+/// previous, not_after; notes[]; age_key_file; files, branch, commit, pushed_to, pr, dry_run).
+pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    let mut reporter = Reporter::new(g);
+    let env = super::env(&mut reporter)?;
+    let (publish, pr) = a.publish.resolve_from_env()?;
+    if a.only.contains(&Target::GithubApp) && a.import.is_none() {
+        return Err(UsageError {
+            message: "--only github-app needs --import FILE".into(),
+            help: Some(format!(
+                "generate a new private key on the app's settings page ({}/settings/apps > your app > Private keys), then pass the downloaded PEM with --import",
+                mcb::creds::github_app::GITHUB_WEB
+            )),
+        }
+        .into());
+    }
+    let github_app_key = match &a.import {
+        Some(p) => Some(SecretString::from(
+            String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned(),
+        )),
+        None => None,
+    };
+    let req = Request {
+        name: a.name.clone(),
+        only: a.only,
+        due_within: a.due_within,
+        age_key_file: a.age_key_file,
+        age_key_out: a.age_key_out,
+        github_app_key,
+        finish: a.finish,
+        oidc_initial_access_token: std::env::var(OIDC_IAT_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from),
+        publish,
+        pr,
+    };
+    let root = super::repo_root(g);
+    let report = rotate::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
+    match g.output {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Human => print_human(&report),
+    }
+    if !report.rotated.is_empty() {
+        reporter.success(&format!(
+            "rotated {} credential(s) of {}",
+            report.rotated.len(),
+            report.installation
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(report: &rotate::Report) {
+    let o = &report.outcome;
+    if o.dry_run {
+        println!("Plan (dry run, nothing written):");
+    }
+    for (path, change) in &o.files {
+        println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
+    }
+    if !report.rotated.is_empty() {
+        println!("\nRotated:");
+    }
+    for c in &report.rotated {
+        let before = c.previous.as_deref().unwrap_or("—");
+        let after = c.fingerprint.as_deref().unwrap_or("—");
+        let until = c
+            .not_after
+            .as_deref()
+            .map(|t| format!(" until {t}"))
+            .unwrap_or_default();
+        println!("  {}/{}  {before} -> {after}{until}", c.kind, c.id);
+    }
+    if let Some(k) = &report.age_key_file {
+        println!(
+            "\nnew age key file: {} (keep it safe; it is the only copy)",
+            k.display()
+        );
+    }
+    if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
+        println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
+    }
+    if let Some(pr) = &o.pr {
+        println!("pull request: {}", pr.url);
+    }
+    for n in &report.notes {
+        println!("\nnext: {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30d").unwrap(), time::Duration::days(30));
+        assert_eq!(parse_duration("2w").unwrap(), time::Duration::days(14));
+        assert_eq!(parse_duration("12h").unwrap(), time::Duration::hours(12));
+        for bad in ["", "d", "30", "3x", "-"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

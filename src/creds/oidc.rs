@@ -1,0 +1,698 @@
+//! OIDC clients: Dex static clients and connector secrets (packaged as the `dex-clients` and
+//! `dex-connectors` Secrets, referenced from Dex's config by environment variable only), and
+//! clients registered at an issuer that supports RFC 7591, managed later through RFC 7592.
+//!
+//! Dex facts used here (dexidp/dex `storage/storage.go` `Client`, `cmd/dex/serve.go`): a
+//! static client has `id`, `name`, `redirectURIs`, `public`, and `secret` or `secretEnv`
+//! (exclusive; one is required unless `public`); connector configs get `$VAR` expanded from
+//! the environment (feature flag `expand_env`, on by default).
+//! The env-var naming below is shared with the render helper: do not change it.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    check_ids, credential, env_name, generate_secret, http_client, http_err, parse_json, Error,
+};
+use crate::inventory::Credential;
+use crate::k8s::Secret;
+use crate::Env;
+
+/// Namespace of the Dex Secrets.
+pub const DEX_NAMESPACE: &str = "dex";
+/// Secret holding the static clients' secrets, one key per env var.
+pub const DEX_CLIENTS_SECRET: &str = "dex-clients";
+/// Secret holding the connectors' client secrets, one key per env var.
+pub const DEX_CONNECTORS_SECRET: &str = "dex-connectors";
+/// Inventory kind of every OIDC client.
+pub const KIND: &str = "oidc-client";
+
+/// Env var carrying static client `id`'s secret: `DEX_CLIENT_<ID>_SECRET`, the id upper-cased
+/// with every non-alphanumeric character replaced by `_`.
+pub fn client_secret_env(id: &str) -> String {
+    env_name("DEX_CLIENT_", id, "_SECRET")
+}
+
+/// Env var carrying connector `id`'s client secret: `DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
+pub fn connector_secret_env(id: &str) -> String {
+    env_name("DEX_CONNECTOR_", id, "_CLIENT_SECRET")
+}
+
+/// What Dex's connector config says for the client secret: `$DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
+pub fn connector_secret_ref(id: &str) -> String {
+    format!("${}", connector_secret_env(id))
+}
+
+/// A Dex static client as the spec describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticClient {
+    /// `id` (the OAuth client id)
+    pub id: String,
+    /// display name
+    pub name: String,
+    /// allowed redirect URIs
+    pub redirect_uris: Vec<String>,
+    /// a public client (CLI, SPA): uses PKCE, gets no secret
+    pub public: bool,
+}
+
+/// One `staticClients` entry of Dex's config. It names the secret's env var, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DexStaticClient {
+    /// `id`
+    pub id: String,
+    /// `name`
+    pub name: String,
+    /// `redirectURIs`
+    #[serde(rename = "redirectURIs", default)]
+    pub redirect_uris: Vec<String>,
+    /// `secretEnv` (absent for public clients)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// `public` (only written when true)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+}
+
+/// Dex's static clients: the config entries, the `dex-clients` Secret, inventory entries.
+#[derive(Debug)]
+pub struct DexClients {
+    /// `staticClients` entries, in input order
+    pub static_clients: Vec<DexStaticClient>,
+    /// `dex-clients` in namespace `dex`: env var name -> secret
+    pub secret: Secret,
+    /// one `oidc-client` entry per client
+    pub credentials: Vec<Credential>,
+}
+
+impl DexClients {
+    /// `staticClients:` as YAML, to splice into Dex's config. Holds no secret value.
+    pub fn static_clients_yaml(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Doc<'a> {
+            static_clients: &'a [DexStaticClient],
+        }
+        serde_saphyr::to_string(&Doc {
+            static_clients: &self.static_clients,
+        })
+        .expect("static clients serialize")
+    }
+}
+
+/// Builds Dex's static clients. Each confidential client gets a new 32-byte secret unless
+/// `keep` has one for its id (generate once, then keep: pass the current secrets on re-runs,
+/// leave a client out of `keep` to rotate it). Public clients get no secret.
+pub fn dex_static_clients(
+    env: &Env,
+    clients: &[StaticClient],
+    keep: &BTreeMap<String, SecretString>,
+) -> Result<DexClients, Error> {
+    check_ids(
+        "client",
+        clients.iter().map(|c| c.id.as_str()),
+        client_secret_env,
+    )?;
+    let mut secret = Secret::new(DEX_CLIENTS_SECRET, DEX_NAMESPACE, "Opaque");
+    let mut entries = Vec::new();
+    let mut credentials = Vec::new();
+    for c in clients {
+        if !c.public && c.redirect_uris.is_empty() {
+            return Err(Error::NoRedirectUri { id: c.id.clone() });
+        }
+        let secret_env = (!c.public).then(|| client_secret_env(&c.id));
+        if let Some(var) = &secret_env {
+            let value = keep
+                .get(&c.id)
+                .cloned()
+                .unwrap_or_else(|| generate_secret(env));
+            secret = secret.with(var.clone(), value.expose_secret().as_bytes().to_vec());
+        }
+        entries.push(DexStaticClient {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            secret_env,
+            public: c.public,
+        });
+        let mut extra = BTreeMap::from([("provider".to_owned(), "dex".to_owned())]);
+        if c.public {
+            extra.insert("public".into(), "true".into());
+        }
+        credentials.push(credential(
+            env,
+            KIND,
+            &c.id,
+            super::sha256_hex(c.id.as_bytes()),
+            None,
+            extra,
+        ));
+    }
+    Ok(DexClients {
+        static_clients: entries,
+        secret,
+        credentials,
+    })
+}
+
+/// A connector's client secret, supplied by the user (GitHub OAuth app, upstream OIDC).
+#[derive(Debug)]
+pub struct ConnectorSecret {
+    /// the connector's `id` in Dex's config
+    pub id: String,
+    /// its client secret
+    pub client_secret: SecretString,
+}
+
+/// The `dex-connectors` Secret (namespace `dex`): one `DEX_CONNECTOR_<ID>_CLIENT_SECRET` key
+/// per connector, which Dex expands where its config says [`connector_secret_ref`].
+pub fn dex_connectors_secret(connectors: &[ConnectorSecret]) -> Result<Secret, Error> {
+    check_ids(
+        "connector",
+        connectors.iter().map(|c| c.id.as_str()),
+        connector_secret_env,
+    )?;
+    Ok(connectors.iter().fold(
+        Secret::new(DEX_CONNECTORS_SECRET, DEX_NAMESPACE, "Opaque"),
+        |s, c| {
+            s.with(
+                connector_secret_env(&c.id),
+                c.client_secret.expose_secret().as_bytes().to_vec(),
+            )
+        },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Dynamic registration (RFC 7591) and management (RFC 7592)
+// ---------------------------------------------------------------------------------------
+
+/// What discovery told us about an issuer (the fields mcb uses).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProviderMetadata {
+    /// `issuer`, checked equal to the one asked for
+    pub issuer: String,
+    /// `registration_endpoint`, when the issuer supports RFC 7591
+    #[serde(default)]
+    pub registration_endpoint: Option<String>,
+    /// `token_endpoint`
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+}
+
+/// Fetches `{issuer}/.well-known/openid-configuration` and checks it names `issuer`
+/// (OpenID Connect Discovery 1.0 §4.3).
+pub fn discover(issuer: &str) -> Result<ProviderMetadata, Error> {
+    let issuer = issuer.trim_end_matches('/');
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let resp = http_client()
+        .get(&url)
+        .header("Accept", "application/json")
+        .send()
+        .map_err(http_err("GET", &url))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Error::BadResponse {
+            url,
+            message: format!("HTTP {status} instead of a discovery document"),
+        });
+    }
+    let meta: ProviderMetadata = parse_json(&url, resp, "a discovery document")?;
+    if meta.issuer.trim_end_matches('/') != issuer {
+        return Err(Error::IssuerMismatch {
+            issuer: issuer.into(),
+            url,
+            found: meta.issuer,
+        });
+    }
+    Ok(meta)
+}
+
+/// Client metadata sent on registration and update (RFC 7591 §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// `redirect_uris`
+    pub redirect_uris: Vec<String>,
+    /// `client_name`
+    pub client_name: String,
+    /// `grant_types`, e.g. `authorization_code`, `refresh_token`
+    pub grant_types: Vec<String>,
+    /// `response_types`, e.g. `code`
+    pub response_types: Vec<String>,
+    /// `token_endpoint_auth_method`, e.g. `client_secret_basic`, `none` for public clients
+    pub token_endpoint_auth_method: String,
+}
+
+impl ClientMetadata {
+    /// A confidential web client using the authorization code flow.
+    pub fn web(client_name: &str, redirect_uris: Vec<String>) -> Self {
+        ClientMetadata {
+            redirect_uris,
+            client_name: client_name.into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            token_endpoint_auth_method: "client_secret_basic".into(),
+        }
+    }
+}
+
+/// A client registered at an issuer, with what is needed to manage it later.
+#[derive(Debug)]
+pub struct RegisteredClient {
+    /// `client_id`
+    pub client_id: String,
+    /// `client_secret` (absent for public clients)
+    pub client_secret: Option<SecretString>,
+    /// `registration_access_token`: the bearer token for RFC 7592 calls
+    pub registration_access_token: SecretString,
+    /// `registration_client_uri`: where RFC 7592 calls go
+    pub registration_client_uri: String,
+    /// `client_secret_expires_at` (seconds since the epoch), `None` if it does not expire
+    pub client_secret_expires_at: Option<i64>,
+    /// the metadata the issuer returned
+    pub metadata: ClientMetadata,
+}
+
+/// Whether an update keeps the client secret or lets the issuer issue a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPolicy {
+    /// send the current secret: the issuer keeps it
+    Keep,
+    /// omit it: an issuer that rotates on update returns a new one
+    Rotate,
+}
+
+/// The registration response: metadata plus the RFC 7591/7592 credentials.
+#[derive(Deserialize)]
+struct RegistrationResponse {
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    registration_access_token: Option<String>,
+    #[serde(default)]
+    registration_client_uri: Option<String>,
+    #[serde(default)]
+    client_secret_expires_at: Option<i64>,
+    #[serde(flatten)]
+    metadata: ClientMetadataLenient,
+}
+
+/// Metadata as issuers return it: fields they leave out take RFC 7591's defaults.
+#[derive(Deserialize)]
+struct ClientMetadataLenient {
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    client_name: String,
+    #[serde(default = "default_grant_types")]
+    grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    response_types: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    token_endpoint_auth_method: String,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+fn default_auth_method() -> String {
+    "client_secret_basic".into()
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Registers a client at `issuer` (discovery first) with an initial access token (RFC 7591).
+pub fn register(
+    issuer: &str,
+    initial_access_token: Option<&SecretString>,
+    metadata: &ClientMetadata,
+) -> Result<RegisteredClient, Error> {
+    let meta = discover(issuer)?;
+    let endpoint = meta
+        .registration_endpoint
+        .ok_or_else(|| Error::NoRegistrationEndpoint {
+            issuer: issuer.trim_end_matches('/').into(),
+        })?;
+    let body = serde_json::to_value(metadata).expect("metadata serializes");
+    call("POST", &endpoint, initial_access_token, Some(&body), None)
+}
+
+/// Reads the client's current registration (RFC 7592 §2.1).
+pub fn read(client: &RegisteredClient) -> Result<RegisteredClient, Error> {
+    call(
+        "GET",
+        &client.registration_client_uri,
+        Some(&client.registration_access_token),
+        None,
+        Some(client),
+    )
+}
+
+/// Replaces the client's metadata (RFC 7592 §2.2). The returned client carries the
+/// registration access token and secret to store from now on (new ones if the issuer
+/// rotated them, else the current ones).
+pub fn update(
+    client: &RegisteredClient,
+    metadata: &ClientMetadata,
+    policy: SecretPolicy,
+) -> Result<RegisteredClient, Error> {
+    let mut body = serde_json::to_value(metadata).expect("metadata serializes");
+    let obj = body.as_object_mut().expect("metadata is an object");
+    obj.insert("client_id".into(), client.client_id.clone().into());
+    if let (SecretPolicy::Keep, Some(s)) = (policy, &client.client_secret) {
+        obj.insert("client_secret".into(), s.expose_secret().into());
+    }
+    // A secret or token the issuer does not return again stays the valid one (see `call`).
+    call(
+        "PUT",
+        &client.registration_client_uri,
+        Some(&client.registration_access_token),
+        Some(&body),
+        Some(client),
+    )
+}
+
+/// Gives the client a new secret. First in place (an update that omits the secret, which
+/// issuers may answer with a new one); if the issuer keeps the old secret, as many do, a new
+/// client with the same metadata is registered and the old one deleted, so the result may
+/// carry a new `client_id`. Consumers read both from the returned client's Secret.
+pub fn rotate_secret(
+    issuer: &str,
+    initial_access_token: Option<&SecretString>,
+    client: &RegisteredClient,
+) -> Result<RegisteredClient, Error> {
+    let updated = update(client, &client.metadata, SecretPolicy::Rotate)?;
+    let old = client.client_secret.as_ref().map(|s| s.expose_secret());
+    let new = updated.client_secret.as_ref().map(|s| s.expose_secret());
+    if old.is_none() || new != old {
+        return Ok(updated);
+    }
+    let fresh = register(issuer, initial_access_token, &updated.metadata)?;
+    delete(&updated)?;
+    Ok(fresh)
+}
+
+/// Deletes the client at the issuer (RFC 7592 §2.3).
+pub fn delete(client: &RegisteredClient) -> Result<(), Error> {
+    let url = &client.registration_client_uri;
+    let resp = http_client()
+        .delete(url)
+        .bearer_auth(client.registration_access_token.expose_secret())
+        .send()
+        .map_err(http_err("DELETE", url))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(refused("DELETE", url, resp))
+    }
+}
+
+/// One registration/management request; `prior` fills what the issuer may leave out.
+fn call(
+    method: &'static str,
+    url: &str,
+    token: Option<&SecretString>,
+    body: Option<&serde_json::Value>,
+    prior: Option<&RegisteredClient>,
+) -> Result<RegisteredClient, Error> {
+    let http = http_client();
+    let mut req = match method {
+        "POST" => http.post(url),
+        "PUT" => http.put(url),
+        "GET" => http.get(url),
+        other => unreachable!("no registration call uses {other}"),
+    }
+    .header("Accept", "application/json");
+    if let Some(t) = token {
+        req = req.bearer_auth(t.expose_secret());
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().map_err(http_err(method, url))?;
+    if !resp.status().is_success() {
+        return Err(refused(method, url, resp));
+    }
+    let r: RegistrationResponse = parse_json(url, resp, "a client registration response")?;
+    let missing = |field: &str| Error::BadResponse {
+        url: url.into(),
+        message: format!(
+            "no {field} in the answer: the issuer does not offer RFC 7592 client management"
+        ),
+    };
+    let registration_access_token = match (r.registration_access_token, prior) {
+        (Some(t), _) => SecretString::from(t),
+        (None, Some(p)) => p.registration_access_token.clone(),
+        (None, None) => return Err(missing("registration_access_token")),
+    };
+    let registration_client_uri = match (r.registration_client_uri, prior) {
+        (Some(u), _) => u,
+        (None, Some(p)) => p.registration_client_uri.clone(),
+        (None, None) => return Err(missing("registration_client_uri")),
+    };
+    let m = r.metadata;
+    Ok(RegisteredClient {
+        client_id: r.client_id,
+        client_secret: r
+            .client_secret
+            .map(SecretString::from)
+            .or_else(|| prior.and_then(|p| p.client_secret.clone())),
+        registration_access_token,
+        registration_client_uri,
+        client_secret_expires_at: r.client_secret_expires_at.filter(|t| *t > 0),
+        metadata: ClientMetadata {
+            redirect_uris: m.redirect_uris,
+            client_name: m.client_name,
+            grant_types: m.grant_types,
+            response_types: m.response_types,
+            token_endpoint_auth_method: m.token_endpoint_auth_method,
+        },
+    })
+}
+
+fn refused(method: &'static str, url: &str, resp: reqwest::blocking::Response) -> Error {
+    let status = resp.status().as_u16();
+    let e: OAuthError = resp.json().unwrap_or(OAuthError {
+        error: None,
+        error_description: None,
+    });
+    Error::Registration {
+        method,
+        url: url.into(),
+        status,
+        error: e.error,
+        description: e.error_description,
+    }
+}
+
+impl RegisteredClient {
+    /// Secret `oidc-client-<id>` holding `client_id`, `client_secret` (if any),
+    /// `registration_access_token` and `registration_client_uri`, so rotation can update or
+    /// delete the client later.
+    pub fn secret(&self, id: &str, namespace: &str) -> Secret {
+        let mut s = Secret::new(format!("oidc-client-{id}"), namespace, "Opaque")
+            .with("client_id", self.client_id.clone())
+            .with(
+                "registration_access_token",
+                self.registration_access_token
+                    .expose_secret()
+                    .as_bytes()
+                    .to_vec(),
+            )
+            .with(
+                "registration_client_uri",
+                self.registration_client_uri.clone(),
+            );
+        if let Some(cs) = &self.client_secret {
+            s = s.with("client_secret", cs.expose_secret().as_bytes().to_vec());
+        }
+        s
+    }
+
+    /// Reads a client back from its `oidc-client-<id>` Secret (as [`Self::secret`] wrote
+    /// it, decrypted) and fetches its current registration from the issuer, ready for
+    /// [`update`], [`rotate_secret`] or [`delete`].
+    pub fn load(secret: &Secret) -> Result<RegisteredClient, Error> {
+        let get = |key: &str| -> Result<Option<String>, Error> {
+            secret
+                .data
+                .get(key)
+                .map(|v| {
+                    String::from_utf8(v.expose_secret().clone()).map_err(|_| Error::InvalidParam {
+                        what: "OIDC client Secret",
+                        message: format!("{}: key {key} is not UTF-8", secret.name),
+                    })
+                })
+                .transpose()
+        };
+        let need = |key: &str| {
+            get(key)?.ok_or_else(|| Error::InvalidParam {
+                what: "OIDC client Secret",
+                message: format!("{}: no key {key}", secret.name),
+            })
+        };
+        let stub = RegisteredClient {
+            client_id: need("client_id")?,
+            client_secret: get("client_secret")?.map(SecretString::from),
+            registration_access_token: SecretString::from(need("registration_access_token")?),
+            registration_client_uri: need("registration_client_uri")?,
+            client_secret_expires_at: None,
+            metadata: ClientMetadata::web("", Vec::new()),
+        };
+        read(&stub)
+    }
+
+    /// The inventory entry: fingerprint of the client id, expiry of the secret if any.
+    pub fn credential(&self, env: &Env, id: &str, issuer: &str) -> Credential {
+        let not_after = self.client_secret_expires_at.and_then(|t| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .map(super::rfc3339)
+        });
+        let extra = BTreeMap::from([
+            ("clientId".to_owned(), self.client_id.clone()),
+            ("issuer".to_owned(), issuer.trim_end_matches('/').to_owned()),
+            (
+                "registrationClientUri".to_owned(),
+                self.registration_client_uri.clone(),
+            ),
+        ]);
+        credential(
+            env,
+            KIND,
+            id,
+            super::sha256_hex(self.client_id.as_bytes()),
+            not_after,
+            extra,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env::seeded(3, time::macros::datetime!(2026-11-25 12:00:00 UTC))
+    }
+
+    fn client(id: &str, public: bool) -> StaticClient {
+        StaticClient {
+            id: id.into(),
+            name: format!("{id} app"),
+            redirect_uris: vec![format!("https://{id}.example.com/callback")],
+            public,
+        }
+    }
+
+    #[test]
+    fn env_names_follow_the_convention() {
+        assert_eq!(client_secret_env("grafana"), "DEX_CLIENT_GRAFANA_SECRET");
+        assert_eq!(
+            client_secret_env("argo-cd.ui"),
+            "DEX_CLIENT_ARGO_CD_UI_SECRET"
+        );
+        assert_eq!(
+            connector_secret_env("github"),
+            "DEX_CONNECTOR_GITHUB_CLIENT_SECRET"
+        );
+        assert_eq!(
+            connector_secret_ref("my-oidc"),
+            "$DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET"
+        );
+    }
+
+    #[test]
+    fn static_clients_reference_env_and_keep_secrets_out() {
+        let e = env();
+        let out = dex_static_clients(
+            &e,
+            &[client("grafana", false), client("kubectl", true)],
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let yaml = out.static_clients_yaml();
+        assert!(
+            yaml.contains("secretEnv: DEX_CLIENT_GRAFANA_SECRET"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("public: true"), "{yaml}");
+        for v in out.secret.data.values() {
+            let v = std::str::from_utf8(v.expose_secret()).unwrap();
+            assert!(!yaml.contains(v), "secret value leaked into config");
+        }
+        let keys: Vec<_> = out.secret.data.keys().collect();
+        assert_eq!(
+            keys,
+            ["DEX_CLIENT_GRAFANA_SECRET"],
+            "public client has no secret"
+        );
+        assert_eq!(out.credentials.len(), 2);
+        assert_eq!(out.credentials[0].kind, "oidc-client");
+        assert_eq!(out.credentials[0].created, "2026-11-25T12:00:00Z");
+        assert!(out.credentials[0].fingerprint.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn kept_secrets_are_reused_and_output_is_deterministic() {
+        let keep = BTreeMap::from([("grafana".to_owned(), SecretString::from("old-secret"))]);
+        let a = dex_static_clients(&env(), &[client("grafana", false)], &keep).unwrap();
+        let v = a.secret.data["DEX_CLIENT_GRAFANA_SECRET"]
+            .expose_secret()
+            .clone();
+        assert_eq!(v, b"old-secret");
+        let b = dex_static_clients(&env(), &[client("x", false)], &BTreeMap::new()).unwrap();
+        let c = dex_static_clients(&env(), &[client("x", false)], &BTreeMap::new()).unwrap();
+        assert_eq!(
+            b.secret.to_yaml().expose_secret(),
+            c.secret.to_yaml().expose_secret()
+        );
+    }
+
+    #[test]
+    fn confidential_client_needs_redirect() {
+        let mut c = client("a", false);
+        c.redirect_uris.clear();
+        let e = dex_static_clients(&env(), &[c], &BTreeMap::new()).unwrap_err();
+        assert!(matches!(e, Error::NoRedirectUri { .. }), "{e}");
+    }
+
+    #[test]
+    fn connectors_secret_uses_env_names() {
+        let s = dex_connectors_secret(&[ConnectorSecret {
+            id: "github".into(),
+            client_secret: SecretString::from("gh-secret"),
+        }])
+        .unwrap();
+        assert_eq!(s.name, "dex-connectors");
+        assert_eq!(s.namespace, "dex");
+        assert_eq!(
+            s.data["DEX_CONNECTOR_GITHUB_CLIENT_SECRET"].expose_secret(),
+            b"gh-secret"
+        );
+        let dup = dex_connectors_secret(&[
+            ConnectorSecret {
+                id: "a-b".into(),
+                client_secret: SecretString::from("1"),
+            },
+            ConnectorSecret {
+                id: "a_b".into(),
+                client_secret: SecretString::from("2"),
+            },
+        ]);
+        assert!(matches!(dup, Err(Error::EnvNameCollision { .. })));
+    }
+}

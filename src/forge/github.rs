@@ -1,0 +1,509 @@
+//! GitHub (and GitHub Enterprise, via the API base URL) on octocrab's HTTP stack, run on a
+//! private current-thread tokio runtime so callers stay synchronous. Requests are built by
+//! hand (method, path, JSON) so every status and rate-limit header is ours to interpret.
+
+use std::time::Duration;
+
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::Method;
+use octocrab::Octocrab;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::{Error, Forge, PrInfo, PullRequest, RepoSlug};
+
+/// The public GitHub API.
+pub const DEFAULT_API: &str = "https://api.github.com";
+
+/// How mcb authenticates to the API.
+pub enum Auth {
+    /// A token (`GITHUB_TOKEN`: personal, fine-grained or an installation token).
+    Token(SecretString),
+    /// A GitHub App: a JWT signed with its key buys an installation token.
+    App {
+        /// the app's numeric id
+        app_id: u64,
+        /// its PEM private key
+        private_key: SecretString,
+        /// the installation; None asks `GET /repos/{o}/{r}/installation`
+        installation_id: Option<u64>,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => f.write_str("Auth::Token(..)"),
+            Auth::App {
+                app_id,
+                installation_id,
+                ..
+            } => f
+                .debug_struct("Auth::App")
+                .field("app_id", app_id)
+                .field("installation_id", installation_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Retries on rate limits: at most `max_tries` requests, never waiting longer than
+/// `max_wait` at once (a longer wait fails with [`Error::RateLimited`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// requests in total, first one included
+    pub max_tries: u32,
+    /// the longest single wait
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_tries: 3,
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where and as whom to talk to GitHub.
+#[derive(Debug)]
+pub struct GitHubConfig {
+    /// API base URL, e.g. [`DEFAULT_API`] or `https://ghe.example.com/api/v3`
+    pub api: String,
+    /// the config repo
+    pub repo: RepoSlug,
+    /// credentials
+    pub auth: Auth,
+    /// rate-limit retries
+    pub retry: RetryPolicy,
+}
+
+/// A connected GitHub client for one repository.
+pub struct GitHub {
+    rt: tokio::runtime::Runtime,
+    octo: Octocrab,
+    api: String,
+    repo: RepoSlug,
+    authorization: SecretString,
+    retry: RetryPolicy,
+    now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHub")
+            .field("api", &self.api)
+            .field("repo", &self.repo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A decoded response.
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl GitHub {
+    /// Builds the client and, for a GitHub App, trades a JWT for an installation token.
+    /// `now` (from [`crate::Env`]) signs the JWT and checks the token's expiry.
+    pub fn connect(cfg: GitHubConfig, now: OffsetDateTime) -> Result<GitHub, Error> {
+        let api = cfg.api.trim_end_matches('/').to_owned();
+        if url::Url::parse(&api).is_err() {
+            return Err(Error::BadApiUrl { input: cfg.api });
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let bad_api = || Error::BadApiUrl {
+            input: cfg.api.clone(),
+        };
+        // base_uri keeps a GHE path prefix (`/api/v3`): requests below name only the route
+        let builder = Octocrab::builder()
+            .base_uri(api.as_str())
+            .map_err(|_| bad_api())?
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .add_header(ACCEPT, "application/vnd.github+json".into())
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".into(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)));
+        let octo = rt
+            .block_on(async { builder.build() })
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let mut gh = GitHub {
+            rt,
+            octo,
+            api,
+            repo: cfg.repo,
+            authorization: SecretString::from(String::new()),
+            retry: cfg.retry,
+            now,
+        };
+        gh.authorization = match cfg.auth {
+            Auth::Token(t) => SecretString::from(format!("Bearer {}", t.expose_secret())),
+            Auth::App {
+                app_id,
+                private_key,
+                installation_id,
+            } => {
+                let jwt = app_jwt(app_id, &private_key, now)?;
+                let token = gh.installation_token(&jwt, installation_id)?;
+                SecretString::from(format!("token {}", token.expose_secret()))
+            }
+        };
+        Ok(gh)
+    }
+
+    fn installation_token(
+        &self,
+        jwt: &SecretString,
+        installation_id: Option<u64>,
+    ) -> Result<SecretString, Error> {
+        let bearer = SecretString::from(format!("Bearer {}", jwt.expose_secret()));
+        let id = match installation_id {
+            Some(id) => id,
+            None => {
+                let path = format!("/repos/{}/installation", self.repo);
+                let v = self.call_as(&bearer, Method::GET, &path, None)?;
+                u64_field(&v, "id", &format!("GET {path}"))?
+            }
+        };
+        let path = format!("/app/installations/{id}/access_tokens");
+        let what = format!("POST {path}");
+        let v = self.call_as(&bearer, Method::POST, &path, Some(&json!({})))?;
+        let token = v
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode(&what, "no `token`"))?;
+        let token = SecretString::from(token.to_owned());
+        if let Some(exp) = v.get("expires_at").and_then(Value::as_str) {
+            let at = OffsetDateTime::parse(exp, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| decode(&what, "`expires_at` is not RFC 3339"))?;
+            if at <= self.now {
+                return Err(Error::TokenExpired {
+                    expires_at: exp.to_owned(),
+                });
+            }
+        }
+        Ok(token)
+    }
+
+    /// The repository this client works on.
+    pub fn repo(&self) -> &RepoSlug {
+        &self.repo
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+        self.call_as(&self.authorization, method, path, body)
+    }
+
+    /// One API call with rate-limit retries; the JSON body of a 2xx answer.
+    fn call_as(
+        &self,
+        authorization: &SecretString,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let r = self.send(authorization, method.clone(), path, body, &what)?;
+            if (200..300).contains(&r.status) {
+                if r.body.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
+                return serde_json::from_str(&r.body).map_err(|e| decode(&what, &e.to_string()));
+            }
+            if let Some(wait) = self.rate_limit_wait(&r) {
+                if tries < self.retry.max_tries && wait <= self.retry.max_wait {
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                return Err(Error::RateLimited {
+                    what,
+                    wait_secs: wait.as_secs(),
+                });
+            }
+            return Err(status_error(what, &r));
+        }
+    }
+
+    fn send(
+        &self,
+        authorization: &SecretString,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Reply, Error> {
+        let builder = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(AUTHORIZATION, authorization.expose_secret());
+        let req = self
+            .octo
+            .build_request(builder, body)
+            .map_err(|e| decode(what, &e.to_string()))?;
+        let network = |e: octocrab::Error| Error::Network {
+            what: what.to_owned(),
+            message: transport_message(&e),
+        };
+        self.rt.block_on(async {
+            let resp = self.octo.execute(req).await.map_err(network)?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = self.octo.body_to_string(resp).await.map_err(network)?;
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+
+    /// How long GitHub asks us to wait, if this is a rate-limit answer (429, or 403 with
+    /// `retry-after` or `x-ratelimit-remaining: 0`).
+    fn rate_limit_wait(&self, r: &Reply) -> Option<Duration> {
+        let header = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok());
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        let exhausted = header("x-ratelimit-remaining") == Some("0");
+        if !(r.status == 429 || (r.status == 403 && (retry_after.is_some() || exhausted))) {
+            return None;
+        }
+        if let Some(s) = retry_after {
+            return Some(Duration::from_secs(s));
+        }
+        if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok()) {
+            // compare with the server's clock when it sent one
+            let server_now = header("date")
+                .and_then(|d| {
+                    OffsetDateTime::parse(d, &time::format_description::well_known::Rfc2822).ok()
+                })
+                .unwrap_or(self.now)
+                .unix_timestamp();
+            return Some(Duration::from_secs(
+                u64::try_from(reset - server_now).unwrap_or(0).max(1),
+            ));
+        }
+        Some(Duration::from_secs(60)) // GitHub's advice for secondary limits without headers
+    }
+}
+
+impl Forge for GitHub {
+    fn ensure_pull_request(&self, pr: &PullRequest) -> Result<PrInfo, Error> {
+        let pulls = format!("/repos/{}/pulls", self.repo);
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("head", &format!("{}:{}", self.repo.owner, pr.head))
+            .append_pair("state", "open")
+            .finish();
+        let list = self.call(Method::GET, &format!("{pulls}?{query}"), None)?;
+        let existing = list
+            .as_array()
+            .ok_or_else(|| decode(&format!("GET {pulls}"), "not a list"))?
+            .first()
+            .map(|p| u64_field(p, "number", &format!("GET {pulls}")))
+            .transpose()?;
+        let (v, created) = match existing {
+            Some(n) => {
+                let body = json!({"title": pr.title, "body": pr.body});
+                (
+                    self.call(Method::PATCH, &format!("{pulls}/{n}"), Some(&body))?,
+                    false,
+                )
+            }
+            None => {
+                let body = json!({
+                    "title": pr.title, "head": pr.head, "base": pr.base,
+                    "body": pr.body, "draft": pr.draft,
+                });
+                (self.call(Method::POST, &pulls, Some(&body))?, true)
+            }
+        };
+        let number = u64_field(&v, "number", &format!("POST {pulls}"))?;
+        let url = v
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if created && !pr.reviewers.is_empty() {
+            let body = json!({ "reviewers": pr.reviewers });
+            let path = format!("{pulls}/{number}/requested_reviewers");
+            self.call(Method::POST, &path, Some(&body))?;
+        }
+        if !pr.labels.is_empty() {
+            let body = json!({ "labels": pr.labels });
+            let path = format!("/repos/{}/issues/{number}/labels", self.repo);
+            self.call(Method::POST, &path, Some(&body))?;
+        }
+        Ok(PrInfo {
+            number,
+            url,
+            created,
+        })
+    }
+
+    fn add_deploy_key(&self, title: &str, key: &str, read_only: bool) -> Result<u64, Error> {
+        let path = format!("/repos/{}/keys", self.repo);
+        let body = json!({"title": title, "key": key, "read_only": read_only});
+        let v = self.call(Method::POST, &path, Some(&body))?;
+        u64_field(&v, "id", &format!("POST {path}"))
+    }
+
+    fn delete_deploy_key(&self, id: u64) -> Result<(), Error> {
+        let path = format!("/repos/{}/keys/{id}", self.repo);
+        self.call(Method::DELETE, &path, None).map(drop)
+    }
+}
+
+/// The App JWT: RS256, issued a minute in the past against clock skew, valid 9 minutes
+/// (GitHub allows at most 10).
+fn app_jwt(
+    app_id: u64,
+    private_key: &SecretString,
+    now: OffsetDateTime,
+) -> Result<SecretString, Error> {
+    #[derive(serde::Serialize)]
+    struct Claims {
+        iat: i64,
+        exp: i64,
+        iss: String,
+    }
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose_secret().as_bytes())
+        .map_err(|e| Error::AppKey {
+            message: e.to_string(),
+        })?;
+    let t = now.unix_timestamp();
+    let claims = Claims {
+        iat: t - 60,
+        exp: t + 540,
+        iss: app_id.to_string(),
+    };
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(SecretString::from)
+        .map_err(|e| Error::AppKey {
+            message: e.to_string(),
+        })
+}
+
+fn u64_field(v: &Value, field: &str, what: &str) -> Result<u64, Error> {
+    v.get(field)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| decode(what, &format!("no numeric `{field}`")))
+}
+
+fn decode(what: &str, message: &str) -> Error {
+    Error::Decode {
+        what: what.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// The innermost cause of a transport error (e.g. "Connection refused").
+fn transport_message(e: &octocrab::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = s.to_string();
+        src = s.source();
+    }
+    msg
+}
+
+/// GitHub's `message` plus any field `errors[].message`/`code`.
+fn github_message(body: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return body.chars().take(200).collect();
+    };
+    let mut msg = v
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    for e in v
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let part = e
+            .get("message")
+            .or_else(|| e.get("code"))
+            .and_then(Value::as_str);
+        if let Some(p) = part {
+            msg.push_str("; ");
+            msg.push_str(p);
+        }
+    }
+    msg
+}
+
+fn status_error(what: String, r: &Reply) -> Error {
+    let message = github_message(&r.body);
+    match r.status {
+        401 => Error::Unauthorized { what, message },
+        403 => Error::Forbidden { what, message },
+        404 => Error::NotFound { what, message },
+        422 => Error::Unprocessable { what, message },
+        status => Error::Status {
+            what,
+            status,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_include_field_errors() {
+        let b = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"No commits between main and x"},{"code":"invalid"}]}"#;
+        assert_eq!(
+            github_message(b),
+            "Validation Failed; No commits between main and x; invalid"
+        );
+        assert_eq!(github_message("<html>"), "<html>");
+    }
+
+    #[test]
+    fn jwt_is_rs256_with_app_issuer() {
+        let fixture = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/github/apps.create-from-manifest.json"
+        ))
+        .unwrap();
+        let v: Value = serde_json::from_str(&fixture).unwrap();
+        let pem = SecretString::from(v["pem"].as_str().unwrap().to_owned());
+        let now = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+        let jwt = app_jwt(42, &pem, now).unwrap();
+        let parts: Vec<&str> = jwt.expose_secret().split('.').collect();
+        assert_eq!(parts.len(), 3);
+        use base64::Engine as _;
+        let dec = |s: &str| -> Value {
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(s)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(dec(parts[0])["alg"], "RS256");
+        let c = dec(parts[1]);
+        assert_eq!(c["iss"], "42");
+        assert_eq!(c["iat"], now.unix_timestamp() - 60);
+        assert_eq!(c["exp"], now.unix_timestamp() + 540);
+        let bad = app_jwt(42, &SecretString::from("not a key".to_owned()), now).unwrap_err();
+        assert!(matches!(bad, Error::AppKey { .. }), "{bad}");
+    }
+}

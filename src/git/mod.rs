@@ -1,0 +1,687 @@
+//! The config repo as a git repository (git2): open it, put mcb's work on its own branch,
+//! commit exactly the files mcb changed, push. It owns no file contents and never talks to
+//! a forge API (that is `crate::forge`); it never prints.
+//!
+//! # Workflow
+//!
+//! 1. [`ConfigRepo::open`] fails if the directory is not inside a git work tree.
+//! 2. [`ConfigRepo::start_branch`] refuses to run while any mcb-owned path (the caller
+//!    passes the prefixes, e.g. `installations/prod/`) has uncommitted changes, then checks
+//!    the branch out in the user's working tree: an existing branch as it is (a re-run adds
+//!    a commit on top, never a second branch), a new one from `--base` or the current
+//!    branch. Changes outside owned paths are carried along, as `git switch` would.
+//! 3. The caller writes its files, then calls [`ConfigRepo::commit`] with the exact list of
+//!    paths it changed, deletions included. Only those enter the commit, built on the
+//!    branch's tree, so files the user staged elsewhere stay out. A plaintext file under a
+//!    `secrets/` directory is a hard error before anything is written to git.
+//! 4. [`ConfigRepo::push`] pushes the branch. A failed push keeps the local commit; running
+//!    the same command again pushes it.
+//!
+//! Commits are stamped with the clock from [`crate::Env`], so tests get the same ids.
+
+mod guard;
+mod push;
+
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, Repository, Signature, StatusOptions};
+
+use crate::Env;
+pub use guard::{is_under_secrets_dir, looks_sops_encrypted};
+pub use push::{redact_url, PushAuth, PushOptions, PushResult};
+
+/// Git failures, each naming the repo, branch, remote or file involved (never a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The directory is not inside a git work tree.
+    #[error("{}: not a git repository", path.display())]
+    NotARepo {
+        /// the directory mcb was pointed at
+        path: PathBuf,
+    },
+    /// Uncommitted changes in files mcb would write.
+    #[error("{}: uncommitted changes in files mcb manages: {}", repo.display(), files.join(", "))]
+    Dirty {
+        /// the repository root
+        repo: PathBuf,
+        /// the changed files (relative to the root)
+        files: Vec<String>,
+    },
+    /// The branch to start from does not exist.
+    #[error("base branch `{base}` not found in {}", repo.display())]
+    BaseNotFound {
+        /// the repository root
+        repo: PathBuf,
+        /// what `--base` named
+        base: String,
+    },
+    /// A branch name git would not accept.
+    #[error("`{name}` is not a valid branch name")]
+    BadBranchName {
+        /// the name that was built
+        name: String,
+    },
+    /// `--author` is not `Name <email>`.
+    #[error("author `{input}` is not of the form `Name <email>`")]
+    BadAuthor {
+        /// what was given
+        input: String,
+    },
+    /// No author given and git has no user.name/user.email.
+    #[error("no commit author: --author not given and git config has no user.name/user.email")]
+    NoAuthor,
+    /// A file under `secrets/` is not SOPS-encrypted.
+    #[error("{path}: refusing to commit a file under secrets/ that is not SOPS-encrypted")]
+    PlaintextSecret {
+        /// the file, relative to the repository root
+        path: String,
+    },
+    /// A path to commit lies outside the repository.
+    #[error("{}: not inside the repository {}", path.display(), repo.display())]
+    OutsideRepo {
+        /// the path given
+        path: PathBuf,
+        /// the repository root
+        repo: PathBuf,
+    },
+    /// The remote is not configured.
+    #[error("no git remote named `{remote}` in {}", repo.display())]
+    NoRemote {
+        /// the remote asked for
+        remote: String,
+        /// the repository root
+        repo: PathBuf,
+    },
+    /// The server refused the credentials (or none were usable).
+    #[error("push to {url}: authentication failed ({detail})")]
+    Auth {
+        /// the remote URL, credentials removed
+        url: String,
+        /// what went wrong, in git's words
+        detail: String,
+    },
+    /// The SSH host key is not in known_hosts.
+    #[error("push to {url}: host key of {host} is unknown ({fingerprint}) and not in {}", known_hosts.display())]
+    UnknownHostKey {
+        /// the remote URL
+        url: String,
+        /// the known_hosts name (`[host]:port` or `host`)
+        host: String,
+        /// `SHA256:...` of the offered key
+        fingerprint: String,
+        /// the file that was searched
+        known_hosts: PathBuf,
+    },
+    /// The SSH host key differs from the one in known_hosts.
+    #[error("push to {url}: host key of {host} ({fingerprint}) does NOT match {}", known_hosts.display())]
+    HostKeyMismatch {
+        /// the remote URL
+        url: String,
+        /// the known_hosts name
+        host: String,
+        /// `SHA256:...` of the offered key
+        fingerprint: String,
+        /// the file that was searched
+        known_hosts: PathBuf,
+    },
+    /// The remote rejected the update (usually not a fast-forward).
+    #[error("push to {url}: {refname} was rejected: {reason}")]
+    Rejected {
+        /// the remote URL
+        url: String,
+        /// the remote ref
+        refname: String,
+        /// what the server said
+        reason: String,
+    },
+    /// The remote could not be reached.
+    #[error("push to {url}: cannot reach the remote ({detail})")]
+    Network {
+        /// the remote URL
+        url: String,
+        /// what went wrong
+        detail: String,
+    },
+    /// Any other git failure.
+    #[error("git: {what}")]
+    Git {
+        /// what mcb was doing
+        what: String,
+        /// libgit2's error
+        #[source]
+        source: git2::Error,
+    },
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crate::fsutil::PathError),
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            Error::NotARepo { .. } => {
+                "run mcb inside the config repo or pass --repo DIR; create one with `git init`".into()
+            }
+            Error::Dirty { .. } => {
+                "commit or stash these changes first (`git stash -u`), then run mcb again".into()
+            }
+            Error::BaseNotFound { .. } => {
+                "name an existing branch with --base, or fetch it first (`git fetch`)".into()
+            }
+            Error::BadBranchName { .. } => {
+                "use an installation name of letters, digits, '-' and '.'".into()
+            }
+            Error::BadAuthor { .. } => "write it as --author \"Jane Doe <jane@example.com>\"".into(),
+            Error::NoAuthor => "pass --author \"Name <email>\" or run `git config user.name ...` and `git config user.email ...`".into(),
+            Error::PlaintextSecret { .. } => {
+                "encrypt it (`mcb secrets encrypt FILE`) or move it out of secrets/; nothing was committed".into()
+            }
+            Error::OutsideRepo { .. } => return None,
+            Error::NoRemote { .. } => {
+                "add it (`git remote add origin URL`) or name another with --remote".into()
+            }
+            Error::Auth { .. } => {
+                "HTTPS: set GITHUB_TOKEN (sent as user x-access-token) or put user:password in the URL; SSH: pass --ssh-key FILE or load the key into ssh-agent. The commit is kept: re-run to push".into()
+            }
+            Error::UnknownHostKey { .. } => {
+                "check the fingerprint with the server's owner, then pass --known-hosts FILE or --accept-new-host-key to record it".into()
+            }
+            Error::HostKeyMismatch { .. } => {
+                "the server's key changed or someone is intercepting: verify it before editing known_hosts".into()
+            }
+            Error::Rejected { .. } => {
+                "someone else pushed to this branch: fetch it and rebase your commit (or delete the remote branch), then re-run; the local commit is kept".into()
+            }
+            Error::Network { .. } => {
+                "check the remote URL (`git remote -v`) and your connection; the commit is kept: re-run to push".into()
+            }
+            Error::Git { .. } | Error::Io(_) => return None,
+        })
+    }
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Git { what, source }
+}
+
+/// A commit author, `Name <email>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// the display name
+    pub name: String,
+    /// the email address
+    pub email: String,
+}
+
+impl Author {
+    /// Parses `Name <email>`.
+    pub fn parse(input: &str) -> Result<Author> {
+        let bad = || Error::BadAuthor {
+            input: input.to_owned(),
+        };
+        let (name, rest) = input.trim().split_once('<').ok_or_else(bad)?;
+        let email = rest.strip_suffix('>').ok_or_else(bad)?.trim();
+        let name = name.trim();
+        if name.is_empty() || email.is_empty() || email.contains(['<', '>']) {
+            return Err(bad());
+        }
+        Ok(Author {
+            name: name.to_owned(),
+            email: email.to_owned(),
+        })
+    }
+}
+
+/// `mcb/<command>-<name>[-<date>]`, checked to be a valid branch name.
+pub fn branch_name(command: &str, name: &str, date: Option<time::Date>) -> Result<String> {
+    let mut b = format!("mcb/{command}-{name}");
+    if let Some(d) = date {
+        b.push_str(&format!(
+            "-{:04}-{:02}-{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        ));
+    }
+    if !git2::Branch::name_is_valid(&b).unwrap_or(false) {
+        return Err(Error::BadBranchName { name: b });
+    }
+    Ok(b)
+}
+
+/// How a mutating command records its work: the resolved `--base`, `--author`,
+/// `--no-commit`, `--dry-run` and `--push` flags.
+#[derive(Debug, Default)]
+pub struct PublishOptions {
+    /// branch to start a new mcb branch from (None: the current branch)
+    pub base: Option<String>,
+    /// commit author (None: git config)
+    pub author: Option<Author>,
+    /// false with `--no-commit`: files are written, git is left alone
+    pub commit: bool,
+    /// nothing is written, committed or pushed; the command only reports
+    pub dry_run: bool,
+    /// push after committing (`--push`)
+    pub push: Option<PushOptions>,
+}
+
+/// What [`ConfigRepo::start_branch`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BranchStart {
+    /// the branch now checked out
+    pub branch: String,
+    /// whether it was created now (false: a re-run continues it)
+    pub created: bool,
+    /// the branch it started from, the PR's base (None when unknown)
+    pub base: Option<String>,
+}
+
+/// What to commit.
+#[derive(Debug, Clone)]
+pub struct CommitRequest<'a> {
+    /// conventional message, e.g. `feat(prod): create installation`
+    pub message: &'a str,
+    /// the author; None reads git config
+    pub author: Option<&'a Author>,
+    /// every path mcb wrote or deleted, relative to the repository root
+    pub paths: &'a [PathBuf],
+}
+
+/// A commit that was made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Committed {
+    /// the commit id (hex)
+    pub id: String,
+    /// the branch it is on
+    pub branch: String,
+}
+
+/// The config repo, opened.
+pub struct ConfigRepo {
+    repo: Repository,
+    root: PathBuf,
+}
+
+impl std::fmt::Debug for ConfigRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigRepo")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+const BASE_KEY: &str = "mcbbase";
+
+impl ConfigRepo {
+    /// Opens the git work tree at or above `path`.
+    pub fn open(path: &Path) -> Result<ConfigRepo> {
+        let not_a_repo = || Error::NotARepo {
+            path: path.to_path_buf(),
+        };
+        let repo = Repository::discover(path).map_err(|_| not_a_repo())?;
+        // components() drops libgit2's trailing slash, so messages read `/x/repo`
+        let root = repo
+            .workdir()
+            .ok_or_else(not_a_repo)?
+            .components()
+            .collect();
+        Ok(ConfigRepo { repo, root })
+    }
+
+    /// The work tree's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The underlying git2 repository (for callers that need more).
+    pub fn git2(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The checked-out branch, if HEAD is on one (also when it has no commit yet).
+    pub fn current_branch(&self) -> Result<Option<String>> {
+        let head = match self.repo.find_reference("HEAD") {
+            Ok(h) => h,
+            Err(e) => return Err(git("read HEAD")(e)),
+        };
+        Ok(head
+            .symbolic_target()
+            .ok()
+            .flatten()
+            .and_then(|t| t.strip_prefix("refs/heads/"))
+            .map(str::to_owned))
+    }
+
+    /// Fails with [`Error::Dirty`] if any file under the `owned` prefixes is modified,
+    /// staged, deleted or untracked.
+    pub fn ensure_clean(&self, owned: &[&str]) -> Result<()> {
+        let mut opts = StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        for p in owned {
+            opts.pathspec(p);
+        }
+        let statuses = self
+            .repo
+            .statuses(Some(&mut opts))
+            .map_err(git("read status"))?;
+        let files: Vec<String> = statuses
+            .iter()
+            .filter(|s| s.status() != git2::Status::CURRENT)
+            .filter_map(|s| s.path().ok().map(str::to_owned))
+            .collect();
+        if files.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Dirty {
+                repo: self.root.clone(),
+                files,
+            })
+        }
+    }
+
+    /// Checks out `branch` (see the module doc): existing as is, else new from `base` or
+    /// the current branch. Refuses while `owned` paths are dirty.
+    pub fn start_branch(
+        &self,
+        branch: &str,
+        base: Option<&str>,
+        owned: &[&str],
+    ) -> Result<BranchStart> {
+        self.ensure_clean(owned)?;
+        let current = self.current_branch()?;
+        let refname = format!("refs/heads/{branch}");
+        if let Ok(existing) = self.repo.find_branch(branch, BranchType::Local) {
+            if current.as_deref() != Some(branch) {
+                let commit = existing
+                    .get()
+                    .peel_to_commit()
+                    .map_err(git(format!("read branch {branch}")))?;
+                self.switch_to(&refname, Some(&commit))?;
+            }
+            let stored = self.stored_base(branch);
+            return Ok(BranchStart {
+                branch: branch.to_owned(),
+                created: false,
+                base: base.map(str::to_owned).or(stored),
+            });
+        }
+        let start = match base {
+            Some(b) => Some(self.resolve_base(b)?),
+            None => self.repo.head().ok().and_then(|h| h.peel_to_commit().ok()),
+        };
+        match &start {
+            Some(c) => {
+                self.repo
+                    .branch(branch, c, false)
+                    .map_err(git(format!("create branch {branch}")))?;
+                if base.is_some() {
+                    self.switch_to(&refname, Some(c))?;
+                } else {
+                    // same commit as HEAD: only HEAD moves, the work tree is untouched
+                    self.switch_to(&refname, None)?;
+                }
+            }
+            // an empty repository: the branch is born with the first commit
+            None => self.switch_to(&refname, None)?,
+        }
+        let base_name = base.map(str::to_owned).or(current);
+        if let Some(b) = &base_name {
+            let mut cfg = self.repo.config().map_err(git("open git config"))?;
+            cfg.set_str(&format!("branch.{branch}.{BASE_KEY}"), b)
+                .map_err(git("record the base branch"))?;
+        }
+        Ok(BranchStart {
+            branch: branch.to_owned(),
+            created: true,
+            base: base_name,
+        })
+    }
+
+    fn stored_base(&self, branch: &str) -> Option<String> {
+        let cfg = self.repo.config().ok()?;
+        cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
+    }
+
+    /// A local branch, else a remote-tracking branch of any remote, else any revision.
+    fn resolve_base(&self, base: &str) -> Result<git2::Commit<'_>> {
+        let remotes = self.repo.remotes().map_err(git("list remotes"))?;
+        let mut candidates = vec![format!("refs/heads/{base}")];
+        candidates.extend(
+            remotes
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|r| format!("refs/remotes/{r}/{base}")),
+        );
+        candidates.push(base.to_owned());
+        candidates
+            .iter()
+            .find_map(|r| self.repo.revparse_single(r).ok()?.peel_to_commit().ok())
+            .ok_or_else(|| Error::BaseNotFound {
+                repo: self.root.clone(),
+                base: base.to_owned(),
+            })
+    }
+
+    fn switch_to(&self, refname: &str, tree_of: Option<&git2::Commit<'_>>) -> Result<()> {
+        if let Some(c) = tree_of {
+            let mut co = git2::build::CheckoutBuilder::new();
+            co.safe();
+            self.repo
+                .checkout_tree(c.as_object(), Some(&mut co))
+                .map_err(git(format!("check out {refname}")))?;
+        }
+        self.repo
+            .set_head(refname)
+            .map_err(git(format!("switch HEAD to {refname}")))
+    }
+
+    /// Undoes [`ConfigRepo::start_branch`] after a failure before the commit: checks
+    /// `previous` out again and deletes the branch if it was created for this run. The
+    /// caller has already restored the files it wrote.
+    pub fn abandon_branch(&self, start: &BranchStart, previous: Option<&str>) -> Result<()> {
+        if let Some(prev) = previous.filter(|p| *p != start.branch) {
+            let refname = format!("refs/heads/{prev}");
+            let commit = self
+                .repo
+                .find_reference(&refname)
+                .and_then(|r| r.peel_to_commit())
+                .map_err(git(format!("read branch {prev}")))?;
+            self.switch_to(&refname, Some(&commit))?;
+        }
+        if start.created {
+            if let Ok(mut b) = self.repo.find_branch(&start.branch, BranchType::Local) {
+                b.delete()
+                    .map_err(git(format!("delete branch {}", start.branch)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the author: the given one, else git config `user.name`/`user.email`.
+    pub fn author(&self, given: Option<&Author>) -> Result<Author> {
+        if let Some(a) = given {
+            return Ok(a.clone());
+        }
+        let cfg = self.repo.config().map_err(git("open git config"))?;
+        match (cfg.get_string("user.name"), cfg.get_string("user.email")) {
+            (Ok(name), Ok(email)) if !name.is_empty() && !email.is_empty() => {
+                Ok(Author { name, email })
+            }
+            _ => Err(Error::NoAuthor),
+        }
+    }
+
+    /// Commits exactly `req.paths` (their current content; a missing file is a deletion)
+    /// on the checked-out branch. Returns None when nothing changed (no empty commits).
+    pub fn commit(&self, req: &CommitRequest<'_>, env: &Env) -> Result<Option<Committed>> {
+        let author = self.author(req.author)?;
+        let branch = self.current_branch()?.ok_or_else(|| Error::Git {
+            what: "commit".into(),
+            source: git2::Error::from_str("HEAD is detached; run start_branch first"),
+        })?;
+        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let rel = self.relative_paths(req.paths)?;
+
+        // Check every file before git sees any of them.
+        let mut contents = Vec::with_capacity(rel.len());
+        for (rel, abs) in &rel {
+            let bytes = crate::fsutil::read_optional(abs)?;
+            if let Some(b) = &bytes {
+                if is_under_secrets_dir(rel) && !looks_sops_encrypted(b) {
+                    return Err(Error::PlaintextSecret { path: rel.clone() });
+                }
+            }
+            contents.push((rel, abs, bytes));
+        }
+
+        // Build the tree from the branch's tree plus our files only.
+        let mut index = git2::Index::new().map_err(git("create index"))?;
+        if let Some(p) = &parent {
+            index
+                .read_tree(&p.tree().map_err(git("read tree"))?)
+                .map_err(git("read tree"))?;
+        }
+        for (rel, abs, bytes) in &contents {
+            match bytes {
+                Some(b) => {
+                    let oid = self.repo.blob(b).map_err(git(format!("store {rel}")))?;
+                    index
+                        .add(&index_entry(rel, oid, b.len(), is_executable(abs)))
+                        .map_err(git(format!("stage {rel}")))?;
+                }
+                None => {
+                    // a deletion of a file that was never committed is a no-op
+                    let _ = index.remove_path(Path::new(rel.as_str()));
+                }
+            }
+        }
+        let tree_id = index.write_tree_to(&self.repo).map_err(git("write tree"))?;
+        if parent.as_ref().map(|p| p.tree_id()) == Some(tree_id) {
+            return Ok(None);
+        }
+        let tree = self.repo.find_tree(tree_id).map_err(git("read tree"))?;
+        let when = git2::Time::new(env.now().unix_timestamp(), 0);
+        let sig =
+            Signature::new(&author.name, &author.email, &when).map_err(|_| Error::BadAuthor {
+                input: format!("{} <{}>", author.name, author.email),
+            })?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let id = self
+            .repo
+            .commit(Some("HEAD"), &sig, &sig, req.message, &tree, &parents)
+            .map_err(git(format!("commit on {branch}")))?;
+        self.sync_index(&contents)?;
+        Ok(Some(Committed {
+            id: id.to_string(),
+            branch,
+        }))
+    }
+
+    /// Makes the user's index agree with the new commit for the committed paths, so
+    /// `git status` shows them clean.
+    fn sync_index(&self, contents: &[(&String, &PathBuf, Option<Vec<u8>>)]) -> Result<()> {
+        let mut index = self.repo.index().map_err(git("open index"))?;
+        for (rel, _, bytes) in contents {
+            let p = Path::new(rel.as_str());
+            let r = match bytes {
+                Some(_) => index.add_path(p),
+                None => index.remove_path(p),
+            };
+            r.map_err(git(format!("update index for {rel}")))?;
+        }
+        index.write().map_err(git("write index"))
+    }
+
+    fn relative_paths(&self, paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                self.root.join(p)
+            };
+            let rel = abs
+                .strip_prefix(&self.root)
+                .ok()
+                .filter(|r| {
+                    r.components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+                })
+                .and_then(|r| r.to_str())
+                .ok_or_else(|| Error::OutsideRepo {
+                    path: p.clone(),
+                    repo: self.root.clone(),
+                })?
+                .to_owned();
+            out.push((rel, abs));
+        }
+        Ok(out)
+    }
+
+    /// Pushes `branch` to the remote in `opts` (see [`push`]).
+    pub fn push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
+        push::push(self, branch, opts)
+    }
+}
+
+fn index_entry(path: &str, id: git2::Oid, size: usize, exec: bool) -> git2::IndexEntry {
+    let zero = git2::IndexTime::new(0, 0);
+    git2::IndexEntry {
+        ctime: zero,
+        mtime: zero,
+        dev: 0,
+        ino: 0,
+        mode: if exec { 0o100755 } else { 0o100644 },
+        uid: 0,
+        gid: 0,
+        file_size: u32::try_from(size).unwrap_or(u32::MAX),
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_parses_name_and_email() {
+        let a = Author::parse(" Jane Doe <jane@example.com> ").unwrap();
+        assert_eq!(a.name, "Jane Doe");
+        assert_eq!(a.email, "jane@example.com");
+        for bad in ["Jane", "<j@x>", "Jane <>", "Jane <j@x", "Jane <a<b>"] {
+            assert!(Author::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branch_names() {
+        assert_eq!(branch_name("init", "prod", None).unwrap(), "mcb/init-prod");
+        let d = time::macros::date!(2026 - 03 - 04);
+        assert_eq!(
+            branch_name("rotate", "prod", Some(d)).unwrap(),
+            "mcb/rotate-prod-2026-03-04"
+        );
+        assert!(branch_name("init", "a..b", None).is_err());
+        assert!(branch_name("init", "a b", None).is_err());
+    }
+}

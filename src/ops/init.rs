@@ -1,0 +1,520 @@
+//! `mcb init-installation`: from a spec to a committed (and optionally pushed and proposed)
+//! installation. Steps, in order: validate the spec; refuse an existing installation;
+//! generate the age key, the PKI, the Git credential and the OIDC client secrets; render
+//! the manifests; derive `.sops.yaml`; plan the files (secrets sealed for the new rule);
+//! then publish (branch, write all-or-nothing, commit, push, PR). The age private key is
+//! written to the user's file only once the commit exists, and never into the repo.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::creds;
+use crate::fileset::FileSet;
+use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
+use crate::git::{ConfigRepo, PublishOptions};
+use crate::inventory::{Credential, Inventory};
+use crate::k8s::Secret;
+use crate::ops::installation::{self, Loaded, AGE_KEY_KIND};
+use crate::ops::publish::{self, Outcome, PrTarget};
+use crate::ops::seal::SopsSealer;
+use crate::ops::{failpoint, Error as OpsError};
+use crate::pki;
+use crate::progress::Progress;
+use crate::render::{self, MapSource, Templates};
+use crate::repo;
+use crate::sops;
+use crate::spec::{self, GitAuth, Installation};
+use crate::{Env, Error};
+
+/// Where the spec comes from.
+#[derive(Debug, Clone)]
+pub enum SpecInput {
+    /// a spec file
+    File(PathBuf),
+    /// the embedded example ([`spec::EXAMPLE`]), renamed to the installation's name
+    Example,
+}
+
+/// Everything `init-installation` needs, resolved by the CLI.
+pub struct Request {
+    /// the installation's name
+    pub name: String,
+    /// its spec
+    pub spec: SpecInput,
+    /// where the age private key goes (must not exist)
+    pub age_key_out: PathBuf,
+    /// known_hosts lines for the Git host (SSH auth); defaults exist for github.com
+    pub git_known_hosts: Option<String>,
+    /// the GitHub App's private key (PEM), when `git.auth: github-app`
+    pub github_app_key: Option<SecretString>,
+    /// an existing cluster CA (cert PEM file, key PEM file)
+    pub import_ca: Option<(PathBuf, PathBuf)>,
+    /// Dex connector client secrets by connector id
+    pub connector_secrets: BTreeMap<String, SecretString>,
+    /// branch, commit and push settings
+    pub publish: PublishOptions,
+    /// the pull request, with `--pr`
+    pub pr: Option<PrTarget>,
+}
+
+/// What `init-installation` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    /// the installation
+    pub installation: String,
+    /// the installation's age recipient (public)
+    pub age_recipient: String,
+    /// where its private key was written (None on a dry run)
+    pub age_key_file: Option<PathBuf>,
+    /// every credential created, by its public facts
+    pub credentials: Vec<Credential>,
+    /// files, branch, commit, push, PR
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The credentials of a new installation and the secrets that carry them.
+struct Generated {
+    age: sops::AgeKey,
+    secrets: Vec<Secret>,
+    credentials: Vec<Credential>,
+}
+
+/// GitHub's published SSH host keys, so Flux can verify github.com without a prompt.
+const GITHUB_KNOWN_HOSTS: &str =
+    "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+
+/// The branch init works on.
+pub fn branch(name: &str) -> String {
+    format!("mcb/init-{name}")
+}
+
+/// Runs `init-installation`.
+pub fn run(
+    env: &Env,
+    root: &Path,
+    req: Request,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    let (spec_text, spec) = load_spec(&req)?;
+    let name = spec.name.as_str().to_owned();
+    let repo_git = ConfigRepo::open(root)?;
+    let root = repo_git.root().to_path_buf();
+    refuse_existing(&repo_git, &root, &name)?;
+    if !req.publish.dry_run && req.age_key_out.exists() {
+        return Err(crate::fsutil::PathError {
+            path: req.age_key_out.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "file exists; refusing to overwrite an age key",
+            ),
+        }
+        .into());
+    }
+
+    progress.action(&format!("generating credentials for {name}"));
+    let generated = generate(env, &spec, &req, progress)?;
+    failpoint::check("credentials")?;
+
+    let others = installation::load_all(&root)?;
+    let created = rfc3339(env);
+    let mut inventory = Inventory::new();
+    for c in &generated.credentials {
+        inventory.upsert(c.clone());
+    }
+    let this = Loaded {
+        spec: spec.clone(),
+        spec_text: spec_text.clone(),
+        inventory: inventory.clone(),
+    };
+    let mut all: Vec<&Loaded> = others.iter().collect();
+    all.push(&this);
+    let sops_yaml = installation::sops_config(&all);
+
+    let files = desired_files(&this, &generated, &sops_yaml)?;
+    let identity_text = generated.age.identity.clone();
+    let ids = sops::Identities::from_text(&identity_text)?;
+    let sealer = SopsSealer::new(env, &root, &sops_yaml, &ids)?;
+    let mut owned = vec![repo::installation_dir(&name)];
+    owned.push(repo::SOPS_CONFIG.to_owned());
+
+    let summary = ChangeSummary {
+        headline: format!("Create installation `{name}` with mcb"),
+        installations: vec![name.clone()],
+        credentials: generated
+            .credentials
+            .iter()
+            .map(|c| CredentialChange {
+                action: CredentialAction::Created,
+                kind: c.kind.clone(),
+                id: c.id.clone(),
+                fingerprint: Some(c.fingerprint.clone()),
+                previous: None,
+                not_after: c.not_after.clone(),
+            })
+            .collect(),
+        ..ChangeSummary::default()
+    };
+    let request = publish::Request {
+        branch: branch(&name),
+        message: format!("feat({name}): create installation\n\nGenerated by mcb init-installation: credentials, encrypted secrets, rendered manifests."),
+        title: format!("Create installation {name}"),
+        owned: owned.clone(),
+        summary,
+        reviewers: Vec::new(),
+    };
+    let owned_dirs: Vec<String> = vec![format!("{}/", repo::installation_dir(&name))];
+    let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);
+    let key_out = req.age_key_out.clone();
+    let key_file_text = key_file(&generated.age, &created);
+    let dry_run = req.publish.dry_run;
+    let mut after_commit = || {
+        crate::fsutil::write_new(&key_out, key_file_text.expose_secret().as_bytes(), 0o600)?;
+        Ok(())
+    };
+    let outcome = publish::run(
+        &repo_git,
+        env,
+        &request,
+        &req.publish,
+        req.pr,
+        &mut make_plan,
+        &mut after_commit,
+        progress,
+    )?;
+    Ok(Report {
+        installation: name,
+        age_recipient: generated.age.recipient.clone(),
+        age_key_file: (!dry_run).then_some(req.age_key_out),
+        credentials: generated.credentials,
+        outcome,
+    })
+}
+
+fn rfc3339(env: &Env) -> String {
+    env.now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC times format")
+}
+
+/// The spec's text (as it will be written) and the validated spec.
+fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
+    let (text, file) = match &req.spec {
+        SpecInput::Example => {
+            let re = regex::Regex::new(r"(?m)^name: .*$").expect("valid regex");
+            let text = re
+                .replace(spec::EXAMPLE, format!("name: {}", req.name))
+                .into_owned();
+            (text, PathBuf::from("<example>"))
+        }
+        SpecInput::File(p) => {
+            let bytes = crate::fsutil::read(p)?;
+            (String::from_utf8_lossy(&bytes).into_owned(), p.clone())
+        }
+    };
+    let spec = spec::parse(&text, &file)?;
+    if spec.name.as_str() != req.name {
+        return Err(OpsError::NameMismatch {
+            file,
+            spec_name: spec.name.as_str().to_owned(),
+            name: req.name.clone(),
+        }
+        .into());
+    }
+    Ok((text, spec))
+}
+
+/// An installation exists if its directory is in the working tree or its init branch
+/// already exists (a previous run committed it and is waiting for review).
+fn refuse_existing(repo_git: &ConfigRepo, root: &Path, name: &str) -> Result<(), Error> {
+    let dir = repo::installation_dir(name);
+    if root.join(&dir).exists() {
+        return Err(OpsError::InstallationExists {
+            name: name.to_owned(),
+            path: dir,
+        }
+        .into());
+    }
+    let b = branch(name);
+    if repo_git
+        .git2()
+        .find_branch(&b, git2::BranchType::Local)
+        .is_ok()
+    {
+        return Err(OpsError::InstallationExists {
+            name: name.to_owned(),
+            path: format!("branch {b}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn generate(
+    env: &Env,
+    spec: &Installation,
+    req: &Request,
+    progress: &mut dyn Progress,
+) -> Result<Generated, Error> {
+    let name = spec.name.as_str();
+    let created = rfc3339(env);
+    let age = sops::generate_age_key(env);
+    let mut credentials = vec![Credential {
+        kind: AGE_KEY_KIND.into(),
+        id: "installation".into(),
+        subject: Some(format!("SOPS age key of installation {name}")),
+        fingerprint: age.recipient.clone(),
+        not_before: None,
+        not_after: None,
+        created: created.clone(),
+        rotated: None,
+        file: None,
+        extra: BTreeMap::new(),
+    }];
+    progress.generated(&format!("age key {}", age.recipient));
+    let mut secrets = Vec::new();
+
+    // PKI: the cluster CA (imported or new), etcd and front-proxy CAs, SA key, kubeconfigs.
+    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
+    let params = pki::Params::new(name, "default", &server);
+    let cluster_pki = match &req.import_ca {
+        Some((cert, key)) => {
+            let ca = pki::import_ca_files(cert, key, env.now())?;
+            pki::generate_with_ca(env, &params, ca)?
+        }
+        None => pki::generate(env, &params)?,
+    };
+    secrets.extend(cluster_pki.secrets());
+    let pki_creds: Vec<Credential> = cluster_pki
+        .credentials(&created)
+        .into_iter()
+        .map(|c| {
+            let secret = c.extra.get("secret").cloned().unwrap_or_default();
+            in_file(c, name, &secret)
+        })
+        .collect();
+    for c in &pki_creds {
+        progress.generated(&format!("{}/{} ({})", c.kind, c.id, c.fingerprint));
+    }
+    credentials.extend(pki_creds);
+
+    // Git credential Flux clones with.
+    match spec.git.auth {
+        GitAuth::Ssh => {
+            let key = creds::deploy_key::generate(env, "flux", &format!("flux@{name}"))?;
+            let known_hosts = match &req.git_known_hosts {
+                Some(k) => k.clone(),
+                None => default_known_hosts(&spec.git.url)?,
+            };
+            secrets.push(key.flux_secret("flux-system", "flux-system", &known_hosts));
+            progress.generated(&format!("deploy-key/flux ({})", key.fingerprint));
+            credentials.push(in_file(key.credential(env), name, "flux-system"));
+        }
+        GitAuth::GithubApp => {
+            let (app_id, inst_id) = github_app_ids(spec)?;
+            let Some(pem) = req.github_app_key.clone() else {
+                return Err(OpsError::MissingInput {
+                    what: "--github-app-private-key FILE".into(),
+                    why: "git.auth is github-app: Flux authenticates with the app's private key"
+                        .into(),
+                }
+                .into());
+            };
+            let imported = creds::github_app::import_app(app_id, inst_id, pem)?;
+            secrets.push(imported.flux_secret(
+                "flux-system",
+                "flux-system",
+                crate::forge::DEFAULT_API,
+            ));
+            credentials.push(in_file(
+                imported.credential(env, "flux"),
+                name,
+                "flux-system",
+            ));
+        }
+    }
+
+    // Dex static clients and connector secrets.
+    let clients: Vec<creds::oidc::StaticClient> = spec
+        .oidc
+        .static_clients
+        .iter()
+        .map(|c| creds::oidc::StaticClient {
+            id: c.id.clone(),
+            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+            redirect_uris: c.redirect_uris.clone(),
+            public: false,
+        })
+        .collect();
+    if !clients.is_empty() {
+        let dex = creds::oidc::dex_static_clients(env, &clients, &BTreeMap::new())?;
+        secrets.push(dex.secret);
+        credentials.extend(
+            dex.credentials
+                .into_iter()
+                .map(|c| in_file(c, name, creds::oidc::DEX_CLIENTS_SECRET)),
+        );
+    }
+    if !spec.oidc.connectors.is_empty() {
+        let mut given = Vec::new();
+        for c in &spec.oidc.connectors {
+            match req.connector_secrets.get(c.id.as_str()) {
+                Some(s) => given.push(creds::oidc::ConnectorSecret {
+                    id: c.id.as_str().to_owned(),
+                    client_secret: s.clone(),
+                }),
+                None => progress.warn(&format!(
+                    "Dex connector {} has no client secret (set MCB_{} when running init): Dex cannot use it until {}dex-connectors.sops.yaml holds it",
+                    c.id.as_str(),
+                    c.secret_env(),
+                    repo::secrets_dir(name)
+                )),
+            }
+        }
+        if !given.is_empty() {
+            secrets.push(creds::oidc::dex_connectors_secret(&given)?);
+        }
+    }
+    Ok(Generated {
+        age,
+        secrets,
+        credentials,
+    })
+}
+
+/// The GitHub App's id and installation id from the spec, required with `git.auth:
+/// github-app`.
+pub(crate) fn github_app_ids(spec: &Installation) -> Result<(u64, u64), Error> {
+    let app = spec.github_app.as_ref();
+    match (
+        app.and_then(|a| a.app_id),
+        app.and_then(|a| a.installation_id),
+    ) {
+        (Some(app_id), Some(inst_id)) => Ok((app_id, inst_id)),
+        _ => Err(OpsError::MissingInput {
+            what: "githubApp.appId and githubApp.installationId in the spec".into(),
+            why: "git.auth is github-app".into(),
+        }
+        .into()),
+    }
+}
+
+/// Records which repo file holds a credential (the Secret `secret` of installation `name`).
+fn in_file(mut c: Credential, name: &str, secret: &str) -> Credential {
+    c.file = Some(format!("{}{secret}.sops.yaml", repo::secrets_dir(name)));
+    c
+}
+
+/// known_hosts for the Git URL's host: built in for github.com, else required.
+fn default_known_hosts(url: &str) -> Result<String, Error> {
+    let host = git_host(url);
+    if host == "github.com" {
+        return Ok(GITHUB_KNOWN_HOSTS.to_owned());
+    }
+    Err(OpsError::NoKnownHosts { host }.into())
+}
+
+/// The host of an SSH or HTTPS Git URL (`ssh://git@host:22/o/r`, `git@host:o/r`).
+fn git_host(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+    rest.split(['/', ':']).next().unwrap_or_default().to_owned()
+}
+
+/// The secret file name of a Secret.
+pub fn secret_file(s: &Secret) -> String {
+    format!("{}.sops.yaml", s.name)
+}
+
+/// Every file of the new installation.
+fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Result<FileSet, Error> {
+    let name = this.name();
+    let mut files = FileSet::new();
+    files.plain(repo::spec_path(name), this.spec_text.clone());
+    files.plain(repo::credentials_path(name), this.inventory.to_yaml());
+    files.plain(repo::SOPS_CONFIG, sops_yaml.to_owned());
+    let mut secret_names = Vec::new();
+    let mut source = MapSource::default();
+    for s in &generated.secrets {
+        let file = secret_file(s);
+        for (k, v) in &s.data {
+            let text = String::from_utf8_lossy(v.expose_secret()).into_owned();
+            source = source.with(&s.name, k, &text);
+        }
+        files.insert(
+            format!("{}{file}", repo::secrets_dir(name)),
+            crate::fileset::Content::Secret(s.to_yaml()),
+        );
+        secret_names.push(file);
+    }
+    secret_names.sort();
+    let templates = Templates::builtin()?;
+    files.extend(render::render(
+        &templates,
+        &this.spec,
+        &secret_names,
+        &source,
+    )?);
+    files.plain(
+        format!("{}kustomization.yaml", repo::bootstrap_dir(name)),
+        bootstrap_kustomization(name),
+    );
+    Ok(files)
+}
+
+/// `installations/<name>/bootstrap/kustomization.yaml`: Flux and its sync, no secrets
+/// (`mcb bootstrap` adds `sops-age` and the Git credential at the cluster).
+fn bootstrap_kustomization(name: &str) -> String {
+    format!(
+        "{}# The minimal bootstrap without secrets: Flux and the sync of this installation.\n# `mcb bootstrap {name} --age-key-file KEY` adds the sops-age and Git auth Secrets.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../manifests/flux-system\n",
+        render::header(name)
+    )
+}
+
+/// The key file as age-keygen writes it.
+pub(crate) fn key_file(age: &sops::AgeKey, created: &str) -> SecretString {
+    SecretString::from(format!(
+        "# created: {created}\n# public key: {}\n{}\n",
+        age.recipient,
+        age.identity.expose_secret()
+    ))
+}
+
+/// The default place for an installation's age key: `<config dir>/mcb/keys/<name>.agekey`.
+pub fn default_key_path(name: &str) -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mcb/keys")
+        .join(format!("{name}.agekey"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_host_of_common_urls() {
+        assert_eq!(git_host("ssh://git@github.com/o/r"), "github.com");
+        assert_eq!(git_host("git@github.com:o/r.git"), "github.com");
+        assert_eq!(
+            git_host("ssh://git@git.example.com:2222/o/r"),
+            "git.example.com"
+        );
+        assert_eq!(git_host("https://user:pw@host.example/o/r"), "host.example");
+    }
+
+    #[test]
+    fn unknown_host_needs_known_hosts() {
+        assert!(default_known_hosts("ssh://git@github.com/o/r").is_ok());
+        let e = default_known_hosts("ssh://git@gitea.local/o/r").unwrap_err();
+        assert!(e.to_string().contains("gitea.local"), "{e}");
+    }
+
+    #[test]
+    fn branch_name_is_stable() {
+        assert_eq!(branch("demo"), "mcb/init-demo");
+        let _ = crate::git::branch_name("init", "demo", None).unwrap();
+    }
+}

@@ -1,0 +1,126 @@
+//! The use cases, one module per command (`init`, `bootstrap`, …). Each runs as ordered,
+//! re-runnable steps over the library modules (spec -> credentials -> render -> repo plan ->
+//! git -> forge), reports progress through [`crate::progress::Progress`], returns a report
+//! value and never prints.
+
+pub mod bootstrap;
+pub mod failpoint;
+pub mod init;
+pub mod installation;
+pub mod publish;
+pub mod rotate;
+pub mod seal;
+pub mod shared;
+pub mod sops_config;
+
+use std::path::PathBuf;
+
+/// Failures that belong to a use case rather than to one library module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `init-installation` for a name that is already in the repo.
+    #[error("installation {name} already exists ({path})")]
+    InstallationExists {
+        /// the installation
+        name: String,
+        /// where it was found
+        path: String,
+    },
+    /// The spec file names another installation than the command line.
+    #[error("{file}: the spec is for installation {spec_name}, not {name}")]
+    NameMismatch {
+        /// the spec file
+        file: PathBuf,
+        /// `name:` in the spec
+        spec_name: String,
+        /// NAME on the command line
+        name: String,
+    },
+    /// The age key given does not open the installation's files.
+    #[error("{key_file}: this age key ({recipient}) is not a recipient of installation {name}")]
+    KeyNotRecipient {
+        /// the key file given
+        key_file: PathBuf,
+        /// the key's public recipient
+        recipient: String,
+        /// the installation
+        name: String,
+        /// the recipients the installation's files are encrypted for
+        expected: Vec<String>,
+    },
+    /// The key file holds no usable age identity.
+    #[error("{key_file}: no age identity (AGE-SECRET-KEY-1…) in this file")]
+    NoIdentity {
+        /// the key file
+        key_file: PathBuf,
+    },
+    /// The Git host's SSH host key is unknown, so Flux could not verify it.
+    #[error("no known_hosts entry for git host {host}")]
+    NoKnownHosts {
+        /// the host from `git.url`
+        host: String,
+    },
+    /// A required credential input (key file, token) is missing.
+    #[error("{what} is required: {why}")]
+    MissingInput {
+        /// what is missing (a flag or variable name)
+        what: String,
+        /// why it is needed
+        why: String,
+    },
+    /// `mcb rotate --only` with something it does not know.
+    #[error("cannot rotate `{given}`: unknown credential")]
+    UnknownTarget {
+        /// the `--only` value
+        given: String,
+    },
+    /// A credential that cannot be rotated in this installation (as asked).
+    #[error("cannot rotate {target}: {why}")]
+    NotRotatable {
+        /// the target (`kubeconfig/ci`)
+        target: String,
+        /// why not
+        why: String,
+    },
+    /// A test asked for a failure between two steps.
+    #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
+    Injected(String),
+    /// An external program (kubectl) failed.
+    #[error("{program} failed ({status}): {stderr}")]
+    Tool {
+        /// the program
+        program: String,
+        /// its exit status
+        status: String,
+        /// the end of what it printed on stderr
+        stderr: String,
+    },
+}
+
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            Error::InstallationExists { name, .. } => format!(
+                "mcb never regenerates an installation's credentials; use `mcb rotate {name}` to replace them, or pick another name"
+            ),
+            Error::NameMismatch { spec_name, .. } => format!(
+                "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"
+            ),
+            Error::KeyNotRecipient { expected, .. } => format!(
+                "pass the key printed by `mcb init-installation` (recipients: {})",
+                expected.join(", ")
+            ),
+            Error::NoIdentity { .. } => {
+                "the file must contain a line starting with AGE-SECRET-KEY-1 (as written by age-keygen or mcb)".into()
+            }
+            Error::NoKnownHosts { host } => format!(
+                "pass the host's key with --git-known-hosts FILE (e.g. `ssh-keyscan {host} > FILE`)"
+            ),
+            Error::MissingInput { .. } => return None,
+            Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
+            Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
+            Error::Injected(_) => format!("unset {}", failpoint::VAR),
+            Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
+        })
+    }
+}

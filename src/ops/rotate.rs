@@ -1,0 +1,418 @@
+//! `mcb rotate`: replaces an installation's due (or named) credentials and publishes the
+//! result as one reviewed change on branch `mcb/rotate-<name>[-<what>]`. Steps: load the
+//! installation and decrypt its secrets; pick the targets; rotate each one in memory
+//! (secrets + inventory); plan only the files whose plaintext changed (plus every secret
+//! file when recipients or data keys change); publish. Files of credentials that were not
+//! rotated keep their bytes. It never prints and never talks to the network except for
+//! RFC 7592 updates of registered OIDC clients.
+
+mod ca;
+mod forge;
+mod targets;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use time::Duration;
+
+use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
+use crate::git::{ConfigRepo, PublishOptions};
+use crate::inventory::Credential;
+use crate::k8s::Secret;
+use crate::ops::installation::{self, Loaded};
+use crate::ops::publish::{self, Outcome, PrTarget};
+use crate::ops::seal::SopsSealer;
+use crate::progress::Progress;
+use crate::repo::{self, SealError, Sealer};
+use crate::sops::{self, Format, Identities};
+use crate::{pki, Env, Error};
+
+pub use targets::Target;
+
+/// How far ahead `mcb rotate` looks for expiring credentials unless told.
+pub const DEFAULT_DUE_WITHIN: Duration = Duration::days(30);
+
+/// Everything `mcb rotate` needs, resolved by the CLI.
+pub struct Request {
+    /// the installation
+    pub name: String,
+    /// rotate exactly these (`--only`); empty: what expires within `due_within`
+    pub only: Vec<Target>,
+    /// the due window
+    pub due_within: Duration,
+    /// the age key that opens the installation's secrets (else the sops env variables)
+    pub age_key_file: Option<PathBuf>,
+    /// where an age-key rotation writes the new key file (must not exist)
+    pub age_key_out: Option<PathBuf>,
+    /// a new GitHub App private key (PEM), for `--only github-app`
+    pub github_app_key: Option<SecretString>,
+    /// the initial access token of OIDC issuers that must register a client anew to
+    /// change its secret (RFC 7591), for `--only oidc/<registered client>`
+    pub oidc_initial_access_token: Option<SecretString>,
+    /// `--finish`: delete the deploy key a rotation replaced, once its PR is merged
+    pub finish: bool,
+    /// branch, commit and push settings
+    pub publish: PublishOptions,
+    /// the pull request, with `--pr`
+    pub pr: Option<PrTarget>,
+}
+
+/// What `mcb rotate` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    /// the installation
+    pub installation: String,
+    /// the credentials replaced, with before/after fingerprints
+    pub rotated: Vec<CredentialChange>,
+    /// what the user must do by hand (delete an old key at the forge, next phase…)
+    pub notes: Vec<String>,
+    /// the new age key file of an age-key rotation
+    pub age_key_file: Option<PathBuf>,
+    /// files, branch, commit, push, PR
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One decrypted secret file of the installation.
+struct SecretFile {
+    /// the decrypted bytes as they are now
+    plain: SecretBox<Vec<u8>>,
+    /// parsed
+    secret: Secret,
+}
+
+/// The installation being rotated, in memory.
+pub(crate) struct Work<'a> {
+    env: &'a Env,
+    inst: Loaded,
+    /// repo path -> decrypted file
+    files: BTreeMap<String, SecretFile>,
+    /// repo paths whose plaintext changed
+    changed: BTreeSet<String>,
+    /// re-seal every secret file (recipients changed)
+    reseal_all: bool,
+    /// give every secret file a new data key
+    fresh_data_keys: bool,
+    changes: Vec<CredentialChange>,
+    notes: Vec<String>,
+    /// a branch suffix that overrides the targets' (a later step of a multi-step rotation
+    /// gets its own branch and PR)
+    branch_suffix: Option<String>,
+    /// a new age key to hand to the user after the commit (key file text)
+    new_key_file: Option<SecretString>,
+    /// the identities that open the installation's files (after this rotation too)
+    ids: Identities,
+    /// the text of `--age-key-file`, when given
+    key_text: Option<SecretString>,
+    github_app_key: Option<SecretString>,
+    /// the public key line of a new deploy key, to register at the forge
+    new_deploy_key: Option<String>,
+    oidc_initial_access_token: Option<SecretString>,
+}
+
+/// Runs `mcb rotate`.
+pub fn run(
+    env: &Env,
+    root: &Path,
+    mut req: Request,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    let pr = req.pr.take();
+    if req.finish {
+        return forge::finish(env, root, &req.name, &req.publish, pr, progress);
+    }
+    let repo_git = ConfigRepo::open(root)?;
+    let root = repo_git.root().to_path_buf();
+    let mut work = Work::load(env, &root, &req)?;
+    let targets = match req.only.is_empty() {
+        true => targets::due(&work.inst.inventory, env.now() + req.due_within),
+        false => req.only.clone(),
+    };
+    if targets.is_empty() {
+        progress.up_to_date(&format!(
+            "nothing of {} expires within {} days",
+            req.name,
+            req.due_within.whole_days()
+        ));
+    }
+    for t in &targets {
+        progress.action(&format!("rotating {t}"));
+        t.apply(&mut work)?;
+    }
+    if work.new_key_file.is_some() && req.age_key_out.is_none() && !req.publish.dry_run {
+        return Err(crate::ops::Error::MissingInput {
+            what: "--age-key-out FILE".into(),
+            why: "an age-key rotation makes a new private key, written only there".into(),
+        }
+        .into());
+    }
+    forge::register_new_key(&repo_git, &mut work, &req.publish, pr.as_ref(), progress)?;
+    publish_work(&repo_git, env, work, &req, pr, &targets, progress)
+}
+
+fn publish_work(
+    repo_git: &ConfigRepo,
+    env: &Env,
+    work: Work<'_>,
+    req: &Request,
+    pr: Option<PrTarget>,
+    targets: &[Target],
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    let root = repo_git.root().to_path_buf();
+    let name = req.name.clone();
+    let sops_yaml = work.sops_config(&root)?;
+    let files = work.desired_files(&sops_yaml);
+    let inner = SopsSealer::new(env, &root, &sops_yaml, &work.ids)?;
+    let sealer = RotatingSealer {
+        inner,
+        env,
+        ids: &work.ids,
+        fresh: work.fresh_data_keys,
+    };
+    let what = work
+        .branch_suffix
+        .clone()
+        .unwrap_or_else(|| targets::branch_suffix(&req.only));
+    let branch = crate::git::branch_name("rotate", &format!("{name}{what}"), None)?;
+    let described: Vec<String> = targets.iter().map(Target::to_string).collect();
+    let request = publish::Request {
+        branch,
+        message: format!(
+            "chore({name}): rotate {}\n\nGenerated by mcb rotate.",
+            described.join(", ")
+        ),
+        title: format!("Rotate {} of {name}", described.join(", ")),
+        owned: vec![repo::installation_dir(&name), repo::SOPS_CONFIG.to_owned()],
+        summary: ChangeSummary {
+            headline: format!("Rotate credentials of installation `{name}` with mcb"),
+            installations: vec![name.clone()],
+            credentials: work.changes.clone(),
+            ..ChangeSummary::default()
+        },
+        reviewers: Vec::new(),
+    };
+    let mut make_plan = || repo::plan(&root, &files, &[], &sealer).map_err(Error::from);
+    let key_out = req.age_key_out.clone();
+    let key_text = work.new_key_file.clone();
+    let mut after_commit = || {
+        if let (Some(out), Some(text)) = (&key_out, &key_text) {
+            crate::fsutil::write_new(out, text.expose_secret().as_bytes(), 0o600)?;
+        }
+        Ok(())
+    };
+    let outcome = if targets.is_empty() {
+        Outcome::default()
+    } else {
+        publish::run(
+            repo_git,
+            env,
+            &request,
+            &req.publish,
+            pr,
+            &mut make_plan,
+            &mut after_commit,
+            progress,
+        )?
+    };
+    Ok(Report {
+        installation: name,
+        age_key_file: key_text
+            .is_some()
+            .then(|| req.age_key_out.clone())
+            .flatten()
+            .filter(|_| !req.publish.dry_run),
+        rotated: work.changes,
+        notes: work.notes,
+        outcome,
+    })
+}
+
+impl<'a> Work<'a> {
+    /// Loads the installation and decrypts every secret file.
+    fn load(env: &'a Env, root: &Path, req: &Request) -> Result<Self, Error> {
+        let inst = installation::load(root, &req.name)?;
+        let key_text = match &req.age_key_file {
+            Some(p) => Some(SecretString::from(
+                String::from_utf8_lossy(&crate::fsutil::read(p)?).into_owned(),
+            )),
+            None => None,
+        };
+        let ids = Identities::from_env(req.age_key_file.as_deref())?;
+        let mut files = BTreeMap::new();
+        let dir = repo::secrets_dir(&req.name);
+        for f in repo::secret_files(root, &req.name)? {
+            let rel = format!("{dir}{f}");
+            let abs = root.join(&rel);
+            let enc = crate::fsutil::read(&abs)?;
+            let plain = sops::decrypt(&enc, Format::Yaml, &ids, Default::default())
+                .map_err(|e| e.with_file(&abs))?;
+            let secret = pki::parse_secret(&rel, &plain)?;
+            files.insert(rel, SecretFile { plain, secret });
+        }
+        Ok(Work {
+            env,
+            inst,
+            files,
+            changed: BTreeSet::new(),
+            reseal_all: false,
+            fresh_data_keys: false,
+            changes: Vec::new(),
+            notes: Vec::new(),
+            branch_suffix: None,
+            new_key_file: None,
+            ids,
+            key_text,
+            github_app_key: req.github_app_key.clone(),
+            new_deploy_key: None,
+            oidc_initial_access_token: req.oidc_initial_access_token.clone(),
+        })
+    }
+
+    fn name(&self) -> &str {
+        self.inst.name()
+    }
+
+    fn now(&self) -> String {
+        pki::rfc3339(self.env.now())
+    }
+
+    /// The decrypted Secrets, in file order.
+    fn secrets(&self) -> Vec<Secret> {
+        self.files
+            .values()
+            .map(|f| clone_secret(&f.secret))
+            .collect()
+    }
+
+    /// The repo path of the file holding Secret `name`.
+    fn file_of(&self, name: &str) -> Option<String> {
+        self.files
+            .iter()
+            .find(|(_, f)| f.secret.name == name)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// The Secret `name`, or an error saying which file was expected.
+    fn secret(&self, name: &str) -> Result<&Secret, Error> {
+        self.file_of(name)
+            .and_then(|p| self.files.get(&p))
+            .map(|f| &f.secret)
+            .ok_or_else(|| {
+                crate::ops::Error::MissingInput {
+                    what: format!("Secret {name} in {}", repo::secrets_dir(self.name())),
+                    why: "the credential to rotate lives there".into(),
+                }
+                .into()
+            })
+    }
+
+    /// Replaces Secret `s` (same name) in its file, or adds a file for it.
+    fn put_secret(&mut self, s: Secret) {
+        let path = self.file_of(&s.name).unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                repo::secrets_dir(self.name()),
+                crate::ops::init::secret_file(&s)
+            )
+        });
+        let plain = s.to_yaml();
+        self.files
+            .insert(path.clone(), SecretFile { plain, secret: s });
+        self.changed.insert(path);
+    }
+
+    /// Records a rotated credential: inventory entry (keeping `created`) and PR line.
+    fn record(&mut self, mut after: Credential) {
+        let before = self.inst.inventory.get(&after.kind, &after.id).cloned();
+        if let Some(b) = &before {
+            after.created = b.created.clone();
+            after.file = after.file.or_else(|| b.file.clone());
+        }
+        after.rotated = Some(self.now());
+        self.note_change(&after, before.map(|b| b.fingerprint));
+        self.inst.inventory.upsert(after);
+    }
+
+    /// A PR line: `after`'s public facts, and the fingerprint it replaces.
+    fn note_change(&mut self, after: &Credential, previous: Option<String>) {
+        self.changes.push(CredentialChange {
+            action: CredentialAction::Rotated,
+            kind: after.kind.clone(),
+            id: after.id.clone(),
+            fingerprint: Some(after.fingerprint.clone()),
+            previous,
+            not_after: after.not_after.clone(),
+        });
+    }
+
+    /// `.sops.yaml` for every installation, with this one's updated recipients.
+    fn sops_config(&self, root: &Path) -> Result<String, Error> {
+        let others = installation::load_all(root)?;
+        let mut all: Vec<&Loaded> = others.iter().filter(|l| l.name() != self.name()).collect();
+        all.push(&self.inst);
+        Ok(installation::sops_config(&all))
+    }
+
+    /// The files to plan: the inventory, `.sops.yaml`, and the secret files that change.
+    fn desired_files(&self, sops_yaml: &str) -> crate::fileset::FileSet {
+        let mut files = crate::fileset::FileSet::new();
+        files.plain(
+            repo::credentials_path(self.name()),
+            self.inst.inventory.to_yaml(),
+        );
+        files.plain(repo::SOPS_CONFIG, sops_yaml.to_owned());
+        let all = self.reseal_all || self.fresh_data_keys;
+        for (path, f) in &self.files {
+            if all || self.changed.contains(path) {
+                let bytes = f.plain.expose_secret().clone();
+                files.insert(
+                    path.clone(),
+                    crate::fileset::Content::Secret(SecretBox::new(Box::new(bytes))),
+                );
+            }
+        }
+        files
+    }
+}
+
+/// A copy of a Secret (Secret holds `SecretBox` values, which are not `Clone`).
+fn clone_secret(s: &Secret) -> Secret {
+    let mut c = Secret::new(s.name.clone(), s.namespace.clone(), s.type_.clone());
+    c.labels = s.labels.clone();
+    c.annotations = s.annotations.clone();
+    for (k, v) in &s.data {
+        c = c.with(k.clone(), v.expose_secret().clone());
+    }
+    c
+}
+
+/// The init sealer, plus a new data key for every file when asked (sops `rotate`).
+struct RotatingSealer<'a> {
+    inner: SopsSealer<'a>,
+    env: &'a Env,
+    ids: &'a Identities,
+    fresh: bool,
+}
+
+impl Sealer for RotatingSealer<'_> {
+    fn seal(
+        &self,
+        path: &str,
+        plain: &SecretBox<Vec<u8>>,
+        existing: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SealError> {
+        let sealed = self.inner.seal(path, plain, existing)?;
+        if !self.fresh {
+            return Ok(sealed);
+        }
+        sops::rotate_data_key(
+            self.env,
+            &sealed,
+            Format::from_path(Path::new(path)),
+            self.ids,
+        )
+        .map_err(|e| SealError(format!("{path}: {e}")))
+    }
+}

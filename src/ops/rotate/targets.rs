@@ -1,0 +1,500 @@
+//! What `mcb rotate` can replace ([`Target`]), how the due ones are picked from the
+//! inventory, and the rotation of each kind on a [`Work`] (in memory; nothing is written
+//! here).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+use super::Work;
+use crate::creds::{self, deploy_key, github_app, oidc};
+use crate::inventory::{Credential, Inventory};
+use crate::ops::installation::AGE_KEY_KIND;
+use crate::ops::Error as OpsError;
+use crate::pki::{self, ClusterPki, KeyType, UserParams, LEAF_VALIDITY};
+use crate::{sops, Error};
+
+/// Inventory id of the age key being introduced by a two-step age-key rotation.
+pub const NEXT_AGE_KEY: &str = "next";
+/// Inventory id of an installation's current age key.
+pub const CURRENT_AGE_KEY: &str = "installation";
+/// The Secret holding Flux's Git credential.
+const FLUX_SECRET: &str = "flux-system";
+
+/// One thing to rotate (`--only` value).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// `kubeconfig/<user>`: a new client certificate from the existing CA
+    Kubeconfig(String),
+    /// `oidc/<client>`: a new client secret (Dex static client or registered client)
+    Oidc(String),
+    /// `github-app`: import a new private key for the app Flux uses
+    GithubApp,
+    /// `deploy-key`: a new SSH deploy key for Flux
+    DeployKey,
+    /// `sops-data-keys`: a new data key for every secret file
+    SopsDataKeys,
+    /// `age-key`: a new installation age key (two steps)
+    AgeKey,
+    /// `ca/<cluster|etcd|proxy>`: a new CA (three phases)
+    Ca(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Kubeconfig(u) => write!(f, "kubeconfig/{u}"),
+            Target::Oidc(c) => write!(f, "oidc/{c}"),
+            Target::GithubApp => f.write_str("github-app"),
+            Target::DeployKey => f.write_str("deploy-key"),
+            Target::SopsDataKeys => f.write_str("sops-data-keys"),
+            Target::AgeKey => f.write_str("age-key"),
+            Target::Ca(w) => write!(f, "ca/{w}"),
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = OpsError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || OpsError::UnknownTarget {
+            given: s.to_owned(),
+        };
+        let id = |rest: &str| {
+            (!rest.is_empty() && !rest.contains('/'))
+                .then(|| rest.to_owned())
+                .ok_or_else(bad)
+        };
+        Ok(match s.split_once('/') {
+            Some(("kubeconfig", rest)) => Target::Kubeconfig(id(rest)?),
+            Some(("oidc", rest)) => Target::Oidc(id(rest)?),
+            Some(("ca", w @ ("cluster" | "etcd" | "proxy"))) => Target::Ca(w.to_owned()),
+            None => match s {
+                "github-app" => Target::GithubApp,
+                "deploy-key" => Target::DeployKey,
+                "sops-data-keys" => Target::SopsDataKeys,
+                "age-key" => Target::AgeKey,
+                _ => return Err(bad()),
+            },
+            _ => return Err(bad()),
+        })
+    }
+}
+
+/// What expires by `deadline`, as targets (CAs are left to an explicit `--only ca/…`: their
+/// rotation takes three reviewed phases).
+pub fn due(inv: &Inventory, deadline: OffsetDateTime) -> Vec<Target> {
+    let mut out: Vec<Target> = inv
+        .credentials
+        .iter()
+        .filter(|c| expires_by(c, deadline))
+        .filter_map(|c| match c.kind.as_str() {
+            "kubeconfig" => Some(Target::Kubeconfig(c.id.clone())),
+            oidc::KIND => Some(Target::Oidc(c.id.clone())),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn expires_by(c: &Credential, deadline: OffsetDateTime) -> bool {
+    let rfc = time::format_description::well_known::Rfc3339;
+    c.not_after
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &rfc).ok())
+        .is_some_and(|t| t <= deadline)
+}
+
+/// `-<what>` for the branch name when exactly one thing is rotated, else nothing.
+pub fn branch_suffix(targets: &[Target]) -> String {
+    match targets {
+        [one] => format!("-{}", one.to_string().replace('/', "-")),
+        _ => String::new(),
+    }
+}
+
+impl Target {
+    /// Rotates this credential in `w`.
+    pub(crate) fn apply(&self, w: &mut Work<'_>) -> Result<(), Error> {
+        match self {
+            Target::Kubeconfig(user) => kubeconfig(w, user),
+            Target::Oidc(id) => oidc_client(w, id),
+            Target::GithubApp => github_app_key(w),
+            Target::DeployKey => deploy_key(w),
+            Target::SopsDataKeys => {
+                data_keys(w);
+                Ok(())
+            }
+            Target::AgeKey => age_key(w),
+            Target::Ca(which) => super::ca::rotate(w, which),
+        }
+    }
+}
+
+/// The installation's PKI from its decrypted Secrets.
+pub(super) fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
+    let name = w.name().to_owned();
+    let ns = w.secret(&pki::secret_name(&name, "ca"))?.namespace.clone();
+    Ok(ClusterPki::from_secrets(
+        &name,
+        &ns,
+        &w.secrets(),
+        w.env.now(),
+    )?)
+}
+
+/// Who a kubeconfig is for: kubeadm's admin, else the CN and O of its current certificate.
+pub(super) fn user_params(user: &str, pki: &ClusterPki) -> Result<UserParams, Error> {
+    if user == "admin" {
+        return Ok(UserParams::admin());
+    }
+    let Some(k) = pki.kubeconfigs.get(user) else {
+        return Err(OpsError::NotRotatable {
+            target: format!("kubeconfig/{user}"),
+            why: "the installation has no such kubeconfig".into(),
+        }
+        .into());
+    };
+    let mut p = UserParams {
+        name: user.to_owned(),
+        common_name: user.to_owned(),
+        organizations: Vec::new(),
+        validity: None,
+    };
+    for part in k.facts.subject.split(',') {
+        match part.trim().split_once('=') {
+            Some(("CN", v)) => p.common_name = v.to_owned(),
+            Some(("O", v)) => p.organizations.push(v.to_owned()),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
+    let mut pki = load_pki(w)?;
+    let params = user_params(user, &pki)?;
+    let spec = &w.inst.spec;
+    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
+    pki.add_kubeconfig(w.env, &server, &params, LEAF_VALIDITY, KeyType::default())?;
+    let secret_name = pki::kubeconfig_secret_name(w.name(), user);
+    let secret = pki
+        .secrets()
+        .into_iter()
+        .find(|s| s.name == secret_name)
+        .expect("add_kubeconfig added it");
+    let now = w.now();
+    let cred = pki
+        .credentials(&now)
+        .into_iter()
+        .find(|c| c.kind == "kubeconfig" && c.id == user)
+        .expect("every kubeconfig has an entry");
+    w.put_secret(secret);
+    w.record(cred);
+    Ok(())
+}
+
+fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
+    let var = oidc::client_secret_env(id);
+    let dex = w
+        .file_of(oidc::DEX_CLIENTS_SECRET)
+        .and_then(|_| w.secret(oidc::DEX_CLIENTS_SECRET).ok())
+        .filter(|s| s.data.contains_key(&var))
+        .map(super::clone_secret);
+    if let Some(secret) = dex {
+        let value = creds::generate_secret(w.env);
+        w.put_secret(secret.with(var, value.expose_secret().as_bytes().to_vec()));
+        let entry = w
+            .inst
+            .inventory
+            .get(oidc::KIND, id)
+            .cloned()
+            .unwrap_or_else(|| {
+                creds::credential(
+                    w.env,
+                    oidc::KIND,
+                    id,
+                    creds::sha256_hex(id.as_bytes()),
+                    None,
+                    BTreeMap::from([("provider".to_owned(), "dex".to_owned())]),
+                )
+            });
+        w.record(entry);
+        return Ok(());
+    }
+    registered_client(w, id)
+}
+
+/// A client registered at an external issuer: a new secret through RFC 7592.
+fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
+    let name = format!("oidc-client-{id}");
+    let Ok(secret) = w.secret(&name) else {
+        return Err(OpsError::NotRotatable {
+            target: format!("oidc/{id}"),
+            why: format!(
+                "no Dex static client {id} with a secret and no Secret {name} of a registered client"
+            ),
+        }
+        .into());
+    };
+    let ns = secret.namespace.clone();
+    let client = oidc::RegisteredClient::load(secret)?;
+    let issuer = w
+        .inst
+        .inventory
+        .get(oidc::KIND, id)
+        .and_then(|c| c.extra.get("issuer").cloned())
+        .unwrap_or_default();
+    let rotated = oidc::rotate_secret(&issuer, w.oidc_initial_access_token.as_ref(), &client)?;
+    w.put_secret(rotated.secret(id, &ns));
+    let cred = rotated.credential(w.env, id, &issuer);
+    w.record(cred);
+    Ok(())
+}
+
+fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
+    let old = w.secret(FLUX_SECRET)?;
+    if !old.data.contains_key("identity") {
+        return Err(OpsError::NotRotatable {
+            target: "deploy-key".into(),
+            why: "Flux's Git credential is not an SSH key (git.auth is github-app?)".into(),
+        }
+        .into());
+    }
+    let known_hosts = old
+        .data
+        .get("known_hosts")
+        .map(|v| String::from_utf8_lossy(v.expose_secret()).into_owned())
+        .unwrap_or_default();
+    let ns = old.namespace.clone();
+    let name = w.name().to_owned();
+    let key = deploy_key::generate(w.env, "flux", &format!("flux@{name}"))?;
+    w.put_secret(key.flux_secret(FLUX_SECRET, &ns, &known_hosts));
+    let mut cred = key.credential(w.env);
+    if let Some(before) = w.inst.inventory.get(deploy_key::KIND, "flux") {
+        cred.extra.insert(
+            super::forge::PREVIOUS_FINGERPRINT.into(),
+            before.fingerprint.clone(),
+        );
+        let next = match before.extra.get(super::forge::KEY_ID) {
+            Some(id) => {
+                cred.extra
+                    .insert(super::forge::RETIRING_KEY_ID.into(), id.clone());
+                format!("run `mcb rotate {name} --finish --push --pr` to delete it at the forge")
+            }
+            None => "delete it on the config repo's Settings > Deploy keys page".to_owned(),
+        };
+        w.notes.push(format!(
+            "after the PR is merged and Flux has synced, the old deploy key ({}) is unused: {next}",
+            before.fingerprint
+        ));
+    }
+    w.new_deploy_key = Some(key.public_openssh.clone());
+    w.record(cred);
+    Ok(())
+}
+
+fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
+    let (app_id, inst_id) = crate::ops::init::github_app_ids(&w.inst.spec)?;
+    let Some(pem) = w.github_app_key.clone() else {
+        return Err(OpsError::MissingInput {
+            what: "--import FILE (the app's new private key)".into(),
+            why: format!(
+                "GitHub cannot create an app key through its API: generate one at {}/settings/apps (your app > Private keys > Generate a private key), then pass the downloaded PEM",
+                github_app::GITHUB_WEB
+            ),
+        }
+        .into());
+    };
+    let ns = w
+        .secret(FLUX_SECRET)
+        .map(|s| s.namespace.clone())
+        .unwrap_or_else(|_| github_app::FLUX_NAMESPACE.into());
+    let imported = github_app::import_app(app_id, inst_id, pem)?;
+    w.put_secret(imported.flux_secret(FLUX_SECRET, &ns, crate::forge::DEFAULT_API));
+    let cred = imported.credential(w.env, "flux");
+    w.notes.push(format!(
+        "after the PR is merged and Flux has synced, delete the old private key ({}) on the app's settings page ({}/settings/apps)",
+        w.inst
+            .inventory
+            .get(github_app::KIND, "flux")
+            .map(|c| c.fingerprint.as_str())
+            .unwrap_or("the previous one"),
+        github_app::GITHUB_WEB
+    ));
+    w.record(cred);
+    Ok(())
+}
+
+fn data_keys(w: &mut Work<'_>) {
+    w.fresh_data_keys = true;
+    w.changes.push(crate::forge::body::CredentialChange {
+        action: crate::forge::body::CredentialAction::Rotated,
+        kind: "sops-data-key".into(),
+        id: format!("{} files", w.files.len()),
+        fingerprint: None,
+        previous: None,
+        not_after: None,
+    });
+}
+
+/// Step 1 adds a new age key next to the current one (files readable with both); step 2
+/// (the same command once step 1 is merged) drops the old key and gives every file a new
+/// data key, so the old key opens nothing written after it.
+fn age_key(w: &mut Work<'_>) -> Result<(), Error> {
+    w.reseal_all = true;
+    match w.inst.inventory.get(AGE_KEY_KIND, NEXT_AGE_KEY).cloned() {
+        Some(next) => {
+            let old = w.inst.inventory.remove(AGE_KEY_KIND, CURRENT_AGE_KEY);
+            w.inst.inventory.remove(AGE_KEY_KIND, NEXT_AGE_KEY);
+            let mut current = next;
+            current.id = CURRENT_AGE_KEY.into();
+            current.extra.remove("phase");
+            current.subject = old.as_ref().and_then(|o| o.subject.clone());
+            w.fresh_data_keys = true;
+            w.branch_suffix = Some("-age-key-step2".into());
+            w.notes.push(format!(
+                "step 2 of 2: the old age key opens none of these files; after the merge, give the cluster only the new key (`mcb bootstrap {} --age-key-file NEW`) and destroy the old one",
+                w.name()
+            ));
+            // `record` compares with the entry it replaces: the old current key.
+            if let Some(o) = old {
+                w.inst.inventory.upsert(o);
+            }
+            w.record(current);
+            Ok(())
+        }
+        None => age_key_step1(w),
+    }
+}
+
+fn age_key_step1(w: &mut Work<'_>) -> Result<(), Error> {
+    let Some(old_text) = w.key_text.clone() else {
+        return Err(OpsError::MissingInput {
+            what: "--age-key-file FILE".into(),
+            why: "the new key file carries the current key too, until step 2".into(),
+        }
+        .into());
+    };
+    let new = sops::generate_age_key(w.env);
+    let now = w.now();
+    let both = SecretString::from(format!(
+        "{}# previous key of installation {}: remove once `mcb rotate {} --only age-key` step 2 is merged\n{}\n",
+        crate::ops::init::key_file(&new, &now).expose_secret(),
+        w.name(),
+        w.name(),
+        identity_lines(&old_text)
+    ));
+    w.ids = sops::Identities::from_text(&both)?;
+    w.new_key_file = Some(both);
+    let mut entry = creds::credential(
+        w.env,
+        AGE_KEY_KIND,
+        NEXT_AGE_KEY,
+        new.recipient.clone(),
+        None,
+        BTreeMap::from([("phase".to_owned(), "1".to_owned())]),
+    );
+    entry.subject = Some(format!("SOPS age key of installation {} (next)", w.name()));
+    let previous = w
+        .inst
+        .inventory
+        .get(AGE_KEY_KIND, CURRENT_AGE_KEY)
+        .map(|c| c.fingerprint.clone());
+    w.changes.push(crate::forge::body::CredentialChange {
+        action: crate::forge::body::CredentialAction::Rotated,
+        kind: AGE_KEY_KIND.into(),
+        id: CURRENT_AGE_KEY.into(),
+        fingerprint: Some(new.recipient.clone()),
+        previous,
+        not_after: None,
+    });
+    w.notes.push(format!(
+        "step 1 of 2: files open with the old and the new key; after the merge, give the cluster the new key file (`mcb bootstrap {} --age-key-file NEW`: its sops-age Secret then carries both keys), then run `mcb rotate {} --only age-key --age-key-file NEW` again to drop the old key",
+        w.name(),
+        w.name()
+    ));
+    w.inst.inventory.upsert(entry);
+    Ok(())
+}
+
+/// The `AGE-SECRET-KEY-1…` lines of a key file.
+fn identity_lines(text: &SecretString) -> String {
+    text.expose_secret()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_print_round_trip() {
+        for s in [
+            "kubeconfig/admin",
+            "oidc/grafana",
+            "github-app",
+            "deploy-key",
+            "sops-data-keys",
+            "age-key",
+            "ca/cluster",
+            "ca/etcd",
+        ] {
+            assert_eq!(s.parse::<Target>().unwrap().to_string(), s);
+        }
+        for bad in ["kubeconfig", "kubeconfig/", "ca/other", "oidc/a/b", "nope"] {
+            assert!(bad.parse::<Target>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn due_picks_expiring_leaves_and_clients_only() {
+        let mut inv = Inventory::new();
+        let c = |kind: &str, id: &str, not_after: Option<&str>| Credential {
+            kind: kind.into(),
+            id: id.into(),
+            subject: None,
+            fingerprint: "sha256:00".into(),
+            not_before: None,
+            not_after: not_after.map(str::to_owned),
+            created: "2026-01-01T00:00:00Z".into(),
+            rotated: None,
+            file: None,
+            extra: BTreeMap::new(),
+        };
+        inv.upsert(c("kubeconfig", "admin", Some("2027-01-10T00:00:00Z")));
+        inv.upsert(c("kubeconfig", "ci", Some("2027-06-01T00:00:00Z")));
+        inv.upsert(c("ca", "cluster", Some("2027-01-05T00:00:00Z")));
+        inv.upsert(c("oidc-client", "grafana", Some("2027-01-02T00:00:00Z")));
+        inv.upsert(c("deploy-key", "flux", None));
+        let deadline = time::macros::datetime!(2027-01-15 00:00:00 UTC);
+        assert_eq!(
+            due(&inv, deadline),
+            [
+                Target::Kubeconfig("admin".into()),
+                Target::Oidc("grafana".into())
+            ]
+        );
+        assert!(due(&inv, time::macros::datetime!(2026-06-01 00:00:00 UTC)).is_empty());
+    }
+
+    #[test]
+    fn branch_suffix_names_a_single_target() {
+        assert_eq!(
+            branch_suffix(&[Target::Kubeconfig("admin".into())]),
+            "-kubeconfig-admin"
+        );
+        assert_eq!(branch_suffix(&[]), "");
+        assert_eq!(branch_suffix(&[Target::AgeKey, Target::DeployKey]), "");
+    }
+}

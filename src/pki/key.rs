@@ -1,0 +1,395 @@
+//! Private keys: generated from `Env`'s generator (so seeded runs repeat), read from any of
+//! the PEM forms kubeadm and Cluster API accept, written in the form kubeadm writes.
+//! Key bytes live only in `Zeroizing` buffers or `SecretString`s.
+
+use std::fmt;
+
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::traits::PublicKeyParts;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::Error;
+use crate::Env;
+
+/// The key algorithm of a generated key (the spec's `keyType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// ECDSA on P-256 (kubeadm's `ECDSA-P256`), the default: small and fast.
+    #[default]
+    EcdsaP256,
+    /// RSA 2048 bits (kubeadm's default `RSA-2048`).
+    Rsa2048,
+    /// RSA 3072 bits.
+    Rsa3072,
+    /// RSA 4096 bits.
+    Rsa4096,
+    /// Ed25519: only for leaf certificates (client certs, etcd). kubeadm loads only RSA and
+    /// ECDSA keys for its CAs and the service-account signer, so it is refused there.
+    Ed25519,
+}
+
+impl KeyType {
+    /// The RSA modulus size, for RSA types.
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
+            KeyType::EcdsaP256 | KeyType::Ed25519 => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::Rsa2048 => "rsa2048",
+            KeyType::Rsa3072 => "rsa3072",
+            KeyType::Rsa4096 => "rsa4096",
+            KeyType::Ed25519 => "ed25519",
+        })
+    }
+}
+
+/// What a key is, whatever its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Algo {
+    Rsa,
+    P256,
+    Ed25519,
+}
+
+/// A private key, held as PKCS#8 DER (what rcgen's ring backend signs with).
+pub(crate) struct Key {
+    pkcs8: Zeroizing<Vec<u8>>,
+    algo: Algo,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({:?})", self.algo)
+    }
+}
+
+impl Key {
+    /// A new key of `kt` from the environment's generator.
+    pub fn generate(env: &Env, kt: KeyType) -> Result<Key, Error> {
+        let gen_err = |e: &dyn fmt::Display| Error::KeyGen {
+            key_type: kt,
+            reason: e.to_string(),
+        };
+        let (doc, algo) = match kt {
+            KeyType::EcdsaP256 => (
+                p256::SecretKey::random(&mut env.rng())
+                    .to_pkcs8_der()
+                    .map_err(|e| gen_err(&e))?,
+                Algo::P256,
+            ),
+            KeyType::Ed25519 => {
+                let seed = Zeroizing::new(env.random_bytes::<32>());
+                let k = ed25519_dalek::SigningKey::from_bytes(&seed);
+                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Ed25519)
+            }
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                let bits = kt.rsa_bits().expect("rsa type");
+                let k = rsa::RsaPrivateKey::new(&mut env.rng(), bits).map_err(|e| gen_err(&e))?;
+                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Rsa)
+            }
+        };
+        Ok(Key {
+            pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
+            algo,
+        })
+    }
+
+    /// Reads a private key PEM: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, P-256)
+    /// or PKCS#8 (`PRIVATE KEY`: RSA, P-256, Ed25519). `what` names it in errors.
+    pub fn from_pem(what: &str, pem_text: &str) -> Result<Key, Error> {
+        let block = pem::parse(pem_text).map_err(|e| Error::Pem {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let der = Zeroizing::new(block.contents().to_vec());
+        let unsupported = |found: &str| Error::UnsupportedKey {
+            what: what.to_owned(),
+            found: found.to_owned(),
+        };
+        let (pkcs8, algo) = match block.tag() {
+            "RSA PRIVATE KEY" => {
+                let k = rsa::RsaPrivateKey::from_pkcs1_der(&der)
+                    .map_err(|_| unsupported("RSA PRIVATE KEY that does not parse"))?;
+                (
+                    k.to_pkcs8_der().map_err(|e| unsupported(&e.to_string()))?,
+                    Algo::Rsa,
+                )
+            }
+            "EC PRIVATE KEY" => {
+                let k = p256::SecretKey::from_sec1_der(&der)
+                    .map_err(|_| unsupported("EC PRIVATE KEY not on curve P-256"))?;
+                (
+                    k.to_pkcs8_der().map_err(|e| unsupported(&e.to_string()))?,
+                    Algo::P256,
+                )
+            }
+            "PRIVATE KEY" => {
+                let algo = if rsa::RsaPrivateKey::from_pkcs8_der(&der).is_ok() {
+                    Algo::Rsa
+                } else if p256::SecretKey::from_pkcs8_der(&der).is_ok() {
+                    Algo::P256
+                } else if ed25519_dalek::SigningKey::from_pkcs8_der(&der).is_ok() {
+                    Algo::Ed25519
+                } else {
+                    return Err(unsupported(
+                        "PKCS#8 key that is not RSA, ECDSA P-256 or Ed25519",
+                    ));
+                };
+                return Ok(Key { pkcs8: der, algo });
+            }
+            other => return Err(unsupported(&format!("PEM block {other}"))),
+        };
+        Ok(Key {
+            pkcs8: Zeroizing::new(pkcs8.as_bytes().to_vec()),
+            algo,
+        })
+    }
+
+    pub fn algo(&self) -> Algo {
+        self.algo
+    }
+
+    /// The key for rcgen to sign with. Signing is ours, not rcgen's ring backend, because
+    /// ring's ECDSA nonces are random: RFC 6979 (p256) keeps a seeded run byte-identical.
+    pub fn signer(&self) -> Signer {
+        let inner = match self.algo {
+            Algo::Rsa => SignerKey::Rsa(rsa::pkcs1v15::SigningKey::new(
+                rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
+            )),
+            Algo::P256 => SignerKey::P256(
+                p256::ecdsa::SigningKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
+            ),
+            Algo::Ed25519 => SignerKey::Ed25519(
+                ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
+            ),
+        };
+        let public = match &inner {
+            SignerKey::Rsa(k) => {
+                rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa::RsaPublicKey::from(k.as_ref()))
+                    .expect("encodes")
+                    .into_vec()
+            }
+            SignerKey::P256(k) => k
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+            SignerKey::Ed25519(k) => k.verifying_key().to_bytes().to_vec(),
+        };
+        Signer { inner, public }
+    }
+
+    /// The PEM kubeadm and Cluster API write for this key: PKCS#1 `RSA PRIVATE KEY` and SEC1
+    /// `EC PRIVATE KEY` (CAPI `util/certs/certs.go` `EncodePrivateKeyPEMFromSigner`, client-go
+    /// `keyutil.MarshalPrivateKeyToPEM`); Ed25519 has only PKCS#8 `PRIVATE KEY`.
+    pub fn to_pem(&self) -> SecretString {
+        let pem = match self.algo {
+            Algo::Rsa => rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .to_pkcs1_pem(LineEnding::LF)
+                .expect("encodes"),
+            Algo::P256 => {
+                let k = p256::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid");
+                let der = Zeroizing::new(sec1_p256_der(&k));
+                Zeroizing::new(pem_lf("EC PRIVATE KEY", &der))
+            }
+            Algo::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .to_pkcs8_pem(LineEnding::LF)
+                .expect("encodes"),
+        };
+        SecretString::from(pem.as_str())
+    }
+
+    /// The public key as SPKI DER.
+    pub fn public_der(&self) -> Vec<u8> {
+        match self.algo {
+            Algo::Rsa => rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .to_public_key()
+                .to_public_key_der(),
+            Algo::P256 => p256::SecretKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .public_key()
+                .to_public_key_der(),
+            Algo::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .verifying_key()
+                .to_public_key_der(),
+        }
+        .expect("public keys encode")
+        .into_vec()
+    }
+
+    /// The public key as a `PUBLIC KEY` (SPKI) PEM, the form of CAPI's `sa` secret `tls.crt`.
+    pub fn public_pem(&self) -> String {
+        pem_lf("PUBLIC KEY", &self.public_der())
+    }
+
+    /// A short description for the inventory: `RSA 2048`, `ECDSA P-256`, `Ed25519`.
+    pub fn describe(&self) -> String {
+        match self.algo {
+            Algo::Rsa => {
+                let bits = rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+                    .expect("valid")
+                    .size()
+                    * 8;
+                format!("RSA {bits}")
+            }
+            Algo::P256 => "ECDSA P-256".into(),
+            Algo::Ed25519 => "Ed25519".into(),
+        }
+    }
+}
+
+/// SEC1 `ECPrivateKey` DER with the named-curve parameters and the public key, as Go's
+/// `x509.MarshalECPrivateKey` and OpenSSL write it. The p256 crate omits the parameters,
+/// and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
+fn sec1_p256_der(k: &p256::SecretKey) -> Vec<u8> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    const PRIME256V1: [u8; 12] = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+    let point = k.public_key().to_encoded_point(false);
+    let mut der = vec![0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
+    der.extend_from_slice(&k.to_bytes());
+    der.extend_from_slice(&PRIME256V1);
+    der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
+    der.extend_from_slice(point.as_bytes());
+    der
+}
+
+/// One PEM block with LF line endings.
+pub(crate) fn pem_lf(tag: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+enum SignerKey {
+    Rsa(rsa::pkcs1v15::SigningKey<sha2::Sha256>),
+    P256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+/// A deterministic signer for rcgen (RSA PKCS#1 v1.5 SHA-256, ECDSA P-256 SHA-256 with
+/// RFC 6979 nonces, Ed25519).
+pub(crate) struct Signer {
+    inner: SignerKey,
+    /// The raw public key, as X.509 puts it in the SPKI bit string.
+    public: Vec<u8>,
+}
+
+impl rcgen::PublicKeyData for Signer {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self.inner {
+            SignerKey::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
+            SignerKey::P256(_) => &rcgen::PKCS_ECDSA_P256_SHA256,
+            SignerKey::Ed25519(_) => &rcgen::PKCS_ED25519,
+        }
+    }
+}
+
+impl rcgen::SigningKey for Signer {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        use rsa::signature::{SignatureEncoding, Signer as _};
+        Ok(match &self.inner {
+            SignerKey::Rsa(k) => k
+                .try_sign(msg)
+                .map_err(|_| rcgen::Error::RingUnspecified)?
+                .to_vec(),
+            SignerKey::P256(k) => {
+                let sig: p256::ecdsa::Signature =
+                    k.try_sign(msg).map_err(|_| rcgen::Error::RingUnspecified)?;
+                sig.to_der().as_bytes().to_vec()
+            }
+            SignerKey::Ed25519(k) => k.sign(msg).to_bytes().to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env() -> Env {
+        Env::seeded(1, time::macros::datetime!(2026-11-25 12:00 UTC))
+    }
+
+    #[test]
+    fn seeded_keys_repeat_and_write_kubeadm_forms() {
+        for (kt, tag) in [
+            (KeyType::EcdsaP256, "EC PRIVATE KEY"),
+            (KeyType::Rsa2048, "RSA PRIVATE KEY"),
+            (KeyType::Ed25519, "PRIVATE KEY"),
+        ] {
+            let a = Key::generate(&env(), kt).unwrap();
+            let b = Key::generate(&env(), kt).unwrap();
+            let pem_a = a.to_pem();
+            assert_eq!(pem_a.expose_secret(), b.to_pem().expose_secret(), "{kt}");
+            assert!(
+                pem_a
+                    .expose_secret()
+                    .starts_with(&format!("-----BEGIN {tag}-----\n")),
+                "{kt}"
+            );
+            let back = Key::from_pem("k", pem_a.expose_secret()).unwrap();
+            assert_eq!(back.public_der(), a.public_der(), "{kt} round trip");
+            assert_eq!(back.algo(), a.algo());
+        }
+    }
+
+    #[test]
+    fn sec1_key_names_its_curve_as_go_requires() {
+        let k = Key::generate(&env(), KeyType::EcdsaP256).unwrap();
+        let pem = k.to_pem();
+        let block = pem::parse(pem.expose_secret()).unwrap();
+        let der = block.contents();
+        assert_eq!(der.len(), 121);
+        assert!(der
+            .windows(10)
+            .any(|w| w == [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]));
+        assert!(p256::SecretKey::from_sec1_der(der).is_ok());
+    }
+
+    #[test]
+    fn pkcs8_rsa_is_read() {
+        let k = Key::generate(&env(), KeyType::Rsa2048).unwrap();
+        let der = rsa::RsaPrivateKey::from_pkcs8_der(&k.pkcs8).unwrap();
+        let p8 = der.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let back = Key::from_pem("k", &p8).unwrap();
+        assert_eq!(back.describe(), "RSA 2048");
+        assert_eq!(back.public_der(), k.public_der());
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        assert!(matches!(
+            Key::from_pem("x", "not pem"),
+            Err(Error::Pem { .. })
+        ));
+        let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            Key::from_pem("x", cert_block),
+            Err(Error::UnsupportedKey { .. })
+        ));
+    }
+}

@@ -1,0 +1,99 @@
+//! The `mcb render` use case over a config repo: read specs, templates and the list of
+//! secret files, render every installation, and plan the writes. Nothing is written here
+//! (the caller applies the plan), so any error leaves the repo untouched.
+
+use std::path::Path;
+
+use crate::fileset::FileSet;
+use crate::progress::Progress;
+use crate::repo::{self, Plan, Sealer};
+use crate::spec;
+
+use super::{render, SecretSource, Templates};
+
+/// Makes the secret source of one installation (by name).
+pub type SourceFor<'a> = dyn Fn(&str) -> Box<dyn SecretSource + 'a> + 'a;
+
+/// Files another use case adds to the render plan (shared secrets, `.sops.yaml`).
+pub trait Extra {
+    /// Files outside any installation's tree, planned as they are.
+    fn repo_files(&self) -> Result<FileSet, crate::Error> {
+        Ok(FileSet::new())
+    }
+
+    /// Files added to this installation's tree and the directories (ending in `/`) they
+    /// own: files there that are not produced are removed. Secret files under
+    /// `installations/<name>/secrets/` are listed by the generated kustomizations.
+    fn installation_files(
+        &self,
+        _spec: &spec::Installation,
+    ) -> Result<(FileSet, Vec<String>), crate::Error> {
+        Ok((FileSet::new(), Vec::new()))
+    }
+}
+
+/// Nothing extra.
+pub struct NoExtra;
+
+impl Extra for NoExtra {}
+
+/// Renders `names` (all installations when empty) and plans writing them into the repo at
+/// `root`. Each installation's `manifests/` is owned: files no longer produced are removed.
+pub fn plan_repo(
+    root: &Path,
+    names: &[String],
+    secrets: &SourceFor<'_>,
+    sealer: &dyn Sealer,
+    extra: &dyn Extra,
+    progress: &mut dyn Progress,
+) -> Result<Plan, crate::Error> {
+    let names = if names.is_empty() {
+        repo::list_installations(root)?
+    } else {
+        repo::check_installations(root, names)?;
+        names.to_vec()
+    };
+    let templates = Templates::with_overrides(repo::read_templates(root)?)?;
+    let mut files = extra.repo_files()?;
+    let mut owned = Vec::new();
+    for name in &names {
+        progress.action(&format!("rendering installation {name}"));
+        let path = root.join(repo::spec_path(name));
+        let src = crate::fsutil::read(&path)?;
+        let src = String::from_utf8_lossy(&src);
+        let spec = spec::parse(&src, &path)?;
+        if spec.name.as_str() != name {
+            return Err(spec::Error::Invalid {
+                file: path,
+                line: 0,
+                path: "name".into(),
+                message: format!(
+                    "name {:?} differs from its directory {name:?}",
+                    spec.name.as_str()
+                ),
+                hint: format!("set `name: {name}` or move the directory"),
+            }
+            .into());
+        }
+        let mut secret_files = repo::secret_files(root, name)?;
+        let (extra_files, extra_owned) = extra.installation_files(&spec)?;
+        let secrets_dir = repo::secrets_dir(name);
+        secret_files.extend(
+            extra_files
+                .iter()
+                .filter_map(|(p, _)| p.strip_prefix(&secrets_dir))
+                .filter(|p| p.ends_with(".sops.yaml"))
+                .map(str::to_owned),
+        );
+        files.extend(render(
+            &templates,
+            &spec,
+            &secret_files,
+            secrets(name).as_ref(),
+        )?);
+        files.extend(extra_files);
+        owned.push(repo::manifests_dir(name));
+        owned.extend(extra_owned);
+    }
+    Ok(repo::plan(root, &files, &owned, sealer)?)
+}

@@ -1,0 +1,450 @@
+//! `mcb init-installation` and `mcb bootstrap` end to end: a fresh config repo with a bare
+//! origin, the real Go sops, kubectl kustomize, age-keygen and a fake GitHub API.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::github::Fake;
+use crate::support::{run, tool, Run, TestEnv};
+
+/// A config repo with one empty commit on `main` and a bare `origin` over file://.
+pub(crate) fn config_repo(t: &TestEnv) -> PathBuf {
+    let repo = t.path().join("repo");
+    let origin = t.path().join("origin.git");
+    for args in [
+        vec![
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
+    ] {
+        let mut c = t.command("git");
+        c.args(&args);
+        run(c).ok();
+    }
+    git(
+        t,
+        &repo,
+        &["commit", "-q", "--allow-empty", "-m", "empty config repo"],
+    );
+    git(
+        t,
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("file://{}", origin.display()),
+        ],
+    );
+    git(t, &repo, &["push", "-q", "origin", "main"]);
+    repo
+}
+
+pub(crate) fn git(t: &TestEnv, repo: &Path, args: &[&str]) -> String {
+    let mut c = t.command("git");
+    c.arg("-C").arg(repo).args(args);
+    run(c).ok().stdout
+}
+
+pub(crate) fn init(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Run {
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["init-installation", "demo", "--example", "--age-key-out"])
+        .arg(key)
+        .args(extra);
+    run(c)
+}
+
+pub(crate) fn secret_files(repo: &Path) -> Vec<PathBuf> {
+    let dir = repo.join("installations/demo/secrets");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".sops.yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The Go sops decrypting `file` with only `key` available.
+pub(crate) fn go_sops_decrypt(t: &TestEnv, file: &Path, key: &Path) -> Run {
+    let mut c = t.command(tool("sops"));
+    c.env("SOPS_AGE_KEY_FILE", key).arg("decrypt").arg(file);
+    run(c)
+}
+
+#[test]
+fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let started = std::time::Instant::now();
+    let r = init(&t, &repo, &key, &[]).ok();
+    eprintln!("init --example took {:?}", started.elapsed());
+    assert!(
+        r.stdout.contains("committed on branch mcb/init-demo"),
+        "{}",
+        r.stdout
+    );
+
+    // One commit on its own branch, nothing left uncommitted.
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/init-demo"
+    );
+    assert_eq!(
+        git(&t, &repo, &["rev-list", "--count", "main..mcb/init-demo"]).trim(),
+        "1"
+    );
+    assert_eq!(git(&t, &repo, &["status", "--porcelain"]), "");
+
+    // The key: 0600, age-keygen layout, its recipient in .sops.yaml, never in the repo.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    let secret_line = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    let recipient = key_text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap();
+    let sops_yaml = std::fs::read_to_string(repo.join(".sops.yaml")).unwrap();
+    assert!(sops_yaml.contains(recipient), "{sops_yaml}");
+    let mut c = t.command("git");
+    c.arg("-C")
+        .arg(&repo)
+        .args(["grep", "-l", secret_line, "mcb/init-demo", "--"]);
+    let grep = run(c);
+    assert_eq!(
+        grep.code(),
+        1,
+        "the age secret key is in the repo: {}",
+        grep.stdout
+    );
+
+    // Every secret: the Go sops decrypts it with the printed key, and not with another.
+    let files = secret_files(&repo);
+    assert!(files.len() >= 7, "{files:?}");
+    let other = t.path().join("other.agekey");
+    let mut kg = t.command("age-keygen");
+    kg.arg("-o").arg(&other);
+    run(kg).ok();
+    for f in &files {
+        let r = go_sops_decrypt(&t, f, &key).ok();
+        assert!(
+            r.stdout.contains("kind: Secret"),
+            "{}: {}",
+            f.display(),
+            r.stdout
+        );
+        let bad = go_sops_decrypt(&t, f, &other);
+        assert_ne!(bad.code(), 0, "{} opened with a foreign key", f.display());
+        assert!(bad.stdout.is_empty());
+    }
+    // CAPI secrets are there by name.
+    for name in [
+        "demo-ca",
+        "demo-etcd",
+        "demo-proxy",
+        "demo-sa",
+        "demo-kubeconfig",
+        "flux-system",
+    ] {
+        assert!(
+            repo.join(format!("installations/demo/secrets/{name}.sops.yaml"))
+                .is_file(),
+            "{name}"
+        );
+    }
+
+    // kubectl kustomize builds every directory.
+    for dir in [
+        "manifests",
+        "manifests/flux-system",
+        "manifests/cluster",
+        "manifests/apps",
+        "secrets",
+        "bootstrap",
+    ] {
+        let mut c = t.command(tool("kubectl"));
+        c.arg("kustomize")
+            .arg(repo.join("installations/demo").join(dir));
+        let out = run(c).ok();
+        assert!(out.stdout.contains("kind:"), "{dir}");
+    }
+
+    // Render right after init: no drift.
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&repo).args(["render", "--check"]);
+    run(c).ok();
+
+    // A second init is refused and changes nothing.
+    let head = git(&t, &repo, &["rev-parse", "HEAD"]);
+    let key2 = t.path().join("second.agekey");
+    let r = init(&t, &repo, &key2, &[]).fails_with(2);
+    assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+    assert!(r.stderr.contains("help: "), "{}", r.stderr);
+    assert_eq!(git(&t, &repo, &["rev-parse", "HEAD"]), head);
+    assert!(!key2.exists());
+}
+
+#[test]
+fn init_failure_between_steps_leaves_no_partial_installation() {
+    for step in ["credentials", "plan", "apply"] {
+        let t = TestEnv::new();
+        let repo = config_repo(&t);
+        let key = t.path().join("demo.agekey");
+        let mut c = t.mcb();
+        c.env("MCB_TEST_FAIL_AFTER", step)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["init-installation", "demo", "--example", "--age-key-out"])
+            .arg(&key);
+        let r = run(c).fails_with(2);
+        assert!(
+            r.stderr.contains(&format!("after step `{step}`")),
+            "{step}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            git(&t, &repo, &["status", "--porcelain", "--ignored"]),
+            "",
+            "{step}: files left behind"
+        );
+        assert_eq!(
+            git(&t, &repo, &["branch", "--show-current"]).trim(),
+            "main",
+            "{step}"
+        );
+        assert_eq!(
+            git(&t, &repo, &["branch", "--list", "mcb/*"]),
+            "",
+            "{step}: branch left behind"
+        );
+        assert!(!repo.join("installations").exists(), "{step}");
+        assert!(
+            !key.exists(),
+            "{step}: key written although nothing was committed"
+        );
+        // and a clean re-run succeeds
+        init(&t, &repo, &key, &[]).ok();
+    }
+}
+
+#[test]
+fn init_dry_run_prints_the_plan_and_writes_nothing() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let r = init(&t, &repo, &key, &["--dry-run"]).ok();
+    assert!(r.stdout.contains("dry run"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("installations/demo/secrets/demo-ca.sops.yaml"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ca/cluster"), "{}", r.stdout);
+    assert_eq!(git(&t, &repo, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+    assert!(!key.exists());
+}
+
+#[test]
+fn init_spec_name_must_match() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let spec = t.path().join("spec.yaml");
+    let mut c = t.mcb();
+    c.arg("example-spec");
+    std::fs::write(&spec, run(c).ok().stdout).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "other", "--spec"])
+        .arg(&spec);
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("not other"), "{}", r.stderr);
+    assert_eq!(git(&t, &repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn init_push_opens_one_pull_request_without_secrets_in_it() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--example", "--age-key-out"])
+        .arg(&key);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+
+    // The branch reached origin.
+    let origin = t.path().join("origin.git");
+    let mut c = t.command("git");
+    c.arg("--git-dir")
+        .arg(&origin)
+        .args(["rev-parse", "refs/heads/mcb/init-demo"]);
+    run(c).ok();
+
+    // Exactly one PR was created, with auth; its body holds no secret value.
+    let pr = fake.the_created_pull_request();
+    assert_eq!(pr["head"], "mcb/init-demo");
+    assert_eq!(pr["base"], "main");
+    let body = pr["body"].as_str().unwrap();
+    assert!(
+        body.contains("| created | `ca` | `cluster` | `sha256:"),
+        "{body}"
+    );
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    for f in secret_files(&repo) {
+        let plain = go_sops_decrypt(&t, &f, &key).ok().stdout;
+        let doc: serde_json::Value = serde_saphyr::from_str(&plain).unwrap();
+        for (k, v) in doc["data"].as_object().unwrap() {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap())
+                .unwrap();
+            let raw = String::from_utf8_lossy(&raw);
+            for line in raw
+                .lines()
+                .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+            {
+                assert!(!body.contains(line), "PR body leaks {k} of {}", f.display());
+            }
+            assert!(!body.contains(v.as_str().unwrap()), "PR body leaks {k}");
+        }
+    }
+    let identity = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    assert!(!body.contains(identity), "PR body leaks the age key");
+}
+
+fn bootstrap(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Run {
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["bootstrap", "demo", "--age-key-file"])
+        .arg(key)
+        .args(extra);
+    run(c)
+}
+
+#[test]
+fn bootstrap_prints_only_flux_the_two_secrets_and_the_sync() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    let out = bootstrap(&t, &repo, &key, &[]).ok().stdout;
+    let docs: Vec<serde_json::Value> = out
+        .split("\n---\n")
+        .flat_map(|d| d.split("---\n"))
+        .filter(|d| d.contains("kind:"))
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect();
+    let mut kinds: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    // Flux's own components: only Flux namespace, CRDs, controllers and their RBAC.
+    kinds.retain(|k| {
+        !(k.starts_with("CustomResourceDefinition/")
+            || k.starts_with("Deployment/")
+            || k.starts_with("ServiceAccount/")
+            || k.starts_with("ClusterRole")
+            || k.starts_with("Service/"))
+    });
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "GitRepository/flux-system",
+            "Kustomization/flux-system",
+            "Namespace/flux-system",
+            "Secret/flux-system",
+            "Secret/sops-age"
+        ],
+        "{out}"
+    );
+    let sops_age = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "sops-age")
+        .unwrap();
+    assert!(
+        sops_age["data"]["demo.agekey"].is_string(),
+        "key must be <name>.agekey (flux2 #5154)"
+    );
+    let ks = docs.iter().find(|d| d["kind"] == "Kustomization").unwrap();
+    assert_eq!(ks["spec"]["path"], "./installations/demo/manifests");
+    assert_eq!(ks["spec"]["decryption"]["secretRef"]["name"], "sops-age");
+
+    // The core objects validate against the Kubernetes schema.
+    let f = t.path().join("bootstrap.yaml");
+    std::fs::write(&f, &out).unwrap();
+    let mut c = t.command(tool("kubernetes-validate"));
+    c.arg(&f);
+    let v = run(c);
+    assert!(v.status.success(), "{}\n{}", v.stdout, v.stderr);
+
+    // --out writes a kustomize dir that builds; secret files are 0600.
+    let dir = t.path().join("bootstrap");
+    bootstrap(&t, &repo, &key, &["--out", dir.to_str().unwrap()]).ok();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(dir.join("sops-age.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let mut c = t.command(tool("kubectl"));
+    c.arg("kustomize").arg(&dir);
+    run(c).ok();
+}
+
+#[test]
+fn bootstrap_refuses_a_key_that_is_not_the_installations() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    let other = t.path().join("other.agekey");
+    let mut kg = Command::new("age-keygen");
+    kg.arg("-o").arg(&other);
+    run(kg).ok();
+    let r = bootstrap(&t, &repo, &other, &[]).fails_with(2);
+    assert!(
+        r.stderr.contains("not a recipient of installation demo"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "nothing may be printed before the key is proven"
+    );
+}

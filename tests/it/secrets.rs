@@ -1,0 +1,367 @@
+//! `mcb secrets`: the commands end to end (key sources, in-place writes, edit, set/unset,
+//! errors and exit codes). Compatibility with the real sops is in `interop.rs`.
+
+use crate::interop::{key, line_with, mcb_in, sops_in, AGE1, AGE2};
+use crate::support::{run, TestEnv};
+
+const DOC: &str = "{\n\t\"user\": \"admin\",\n\t\"password\": \"s3cret\",\n\t\"note_unencrypted\": \"hello\"\n}\n";
+
+fn write(t: &TestEnv, name: &str, text: &str) {
+    std::fs::write(t.path().join(name), text).unwrap();
+}
+
+fn read(t: &TestEnv, name: &str) -> String {
+    std::fs::read_to_string(t.path().join(name)).unwrap()
+}
+
+/// `doc.json` encrypted in place for age1.
+fn encrypted(t: &TestEnv) {
+    write(t, "doc.json", DOC);
+    let o = mcb_in(
+        t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "-i", "--age", AGE1, "doc.json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn encrypt_in_place_then_decrypt_to_stdout() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    let enc = read(&t, "doc.json");
+    assert!(enc.contains("\"password\": \"ENC[AES256_GCM,"), "{enc}");
+    assert!(enc.contains("\"note_unencrypted\": \"hello\""));
+    assert!(!enc.contains("s3cret"));
+    let o = mcb_in(&t, t.path(), &key("age1.txt"), &["decrypt", "doc.json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), DOC);
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "--extract", r#"["password"]"#, "doc.json"],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "s3cret");
+}
+
+#[test]
+fn seeded_encrypt_is_reproducible_and_recipients_come_from_sops_yaml() {
+    let t = TestEnv::new();
+    write(&t, "doc.json", DOC);
+    std::fs::create_dir_all(t.path().join("sub")).unwrap();
+    write(&t, ".sops.yaml", &format!("creation_rules:\n  - path_regex: ^nomatch/\n    age: {AGE2}\n  - path_regex: doc\\.json$\n    age: {AGE1}\n    encrypted_regex: ^password$\n"));
+    // Run from a subdirectory: the config is found upwards, the rule matches `doc.json`.
+    let sub = t.path().join("sub");
+    let a = mcb_in(&t, &sub, &key("age1.txt"), &["encrypt", "../doc.json"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let text = String::from_utf8(a.stdout.clone()).unwrap();
+    assert!(text.contains(AGE1) && !text.contains(AGE2), "{text}");
+    assert!(
+        text.contains("\"user\": \"admin\""),
+        "encrypted_regex leaves user clear: {text}"
+    );
+    assert!(text.contains("\"encrypted_regex\": \"^password$\""));
+    assert!(text.contains("\"lastmodified\": \"2026-11-25T12:00:00Z\""));
+}
+
+#[test]
+fn key_sources_env_text_cmd_default_file_and_flag() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    let id = std::fs::read_to_string(key("age1.txt")).unwrap();
+    let decrypt_with = |vars: &[(&str, &str)], extra: &[&str]| {
+        let mut c = t.mcb();
+        c.arg("secrets").arg("decrypt").args(extra).arg("doc.json");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        run(c)
+    };
+    decrypt_with(&[("SOPS_AGE_KEY", &id)], &[]).ok();
+    let cmd = format!("cat {}", key("age1.txt").display());
+    decrypt_with(&[("SOPS_AGE_KEY_CMD", &cmd)], &[]).ok();
+    decrypt_with(&[], &["--age-key-file", key("age1.txt").to_str().unwrap()]).ok();
+    let none = decrypt_with(&[], &[]).fails_with(2);
+    assert!(none.stderr.contains("no age identity"), "{}", none.stderr);
+    assert!(none.stdout.is_empty());
+    let wrong = decrypt_with(
+        &[("SOPS_AGE_KEY_FILE", key("age2.txt").to_str().unwrap())],
+        &[],
+    )
+    .fails_with(2);
+    assert!(
+        wrong.stderr.contains("doc.json") && wrong.stderr.contains("help:"),
+        "{}",
+        wrong.stderr
+    );
+    let dflt = t.home().join(".config/sops/age");
+    std::fs::create_dir_all(&dflt).unwrap();
+    std::fs::write(dflt.join("keys.txt"), &id).unwrap();
+    decrypt_with(&[], &[]).ok();
+}
+
+#[test]
+fn ssh_ed25519_identity_decrypts() {
+    let t = TestEnv::new();
+    let keyfile = t.path().join("id_ed25519");
+    let mut c = t.command("ssh-keygen");
+    c.args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&keyfile);
+    run(c).ok();
+    let public = std::fs::read_to_string(keyfile.with_extension("pub")).unwrap();
+    let public: Vec<&str> = public.split_whitespace().take(2).collect();
+    write(&t, "doc.json", DOC);
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "-i", "--age", &public.join(" "), "doc.json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = mcb_in(&t, t.path(), &keyfile, &["decrypt", "doc.json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        DOC,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The real sops opens it with the same SSH key.
+    let mut c = t.command(crate::support::tool("sops"));
+    c.current_dir(t.path())
+        .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &keyfile)
+        .args(["decrypt", "doc.json"]);
+    assert_eq!(run(c).ok().stdout, DOC);
+}
+
+#[test]
+fn tampered_file_fails_with_path_and_no_output_unless_ignore_mac() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    let enc = read(&t, "doc.json");
+    // Move the password ciphertext to `user`: AES-GCM fails on the AAD.
+    let pw = enc
+        .lines()
+        .find(|l| l.contains("\"password\""))
+        .unwrap()
+        .split_once(": ")
+        .unwrap()
+        .1
+        .trim_end_matches(',')
+        .to_owned();
+    let moved: String = enc
+        .lines()
+        .map(|l| {
+            if l.contains("\"user\"") {
+                format!("\t\"user\": {pw},")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    write(&t, "moved.json", &moved);
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "doc.json", "moved.json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        o.stdout.is_empty(),
+        "no partial plaintext, not even of the good first file"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("moved.json") && err.contains("`user`"),
+        "{err}"
+    );
+    // Changing a clear value breaks the MAC; --ignore-mac decrypts with a warning.
+    write(&t, "mac.json", &enc.replace("\"hello\"", "\"changed\""));
+    let o = mcb_in(&t, t.path(), &key("age1.txt"), &["decrypt", "mac.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MAC mismatch"));
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "--ignore-mac", "mac.json"],
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--ignore-mac"));
+    // Malformed and non-UTF-8 input.
+    write(&t, "bad.json", "{\"a\": ");
+    let o = mcb_in(&t, t.path(), &key("age1.txt"), &["decrypt", "bad.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.json: not valid JSON"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(t.path().join("bin.env"), b"A=\xff\n").unwrap();
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "--age", AGE1, "bin.env"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // Encrypting twice is refused.
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "--age", AGE1, "doc.json"],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already encrypted"));
+}
+
+#[test]
+fn set_and_unset_in_place() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    let before = read(&t, "doc.json");
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["set", "doc.json", r#"["password"]"#, r#""new""#],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = read(&t, "doc.json");
+    assert_eq!(
+        line_with(&before, "\"user\""),
+        line_with(&after, "\"user\"")
+    );
+    assert_ne!(
+        line_with(&before, "\"password\""),
+        line_with(&after, "\"password\"")
+    );
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["unset", "doc.json", r#"["user"]"#],
+    );
+    assert!(o.status.success());
+    let d = sops_in(&t, t.path(), &key("age1.txt"), &["decrypt", "doc.json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&d.stdout),
+        "{\n\t\"password\": \"new\",\n\t\"note_unencrypted\": \"hello\"\n}\n"
+    );
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["unset", "doc.json", r#"["nope"]"#],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn edit_with(t: &TestEnv, editor: &str) -> std::process::Output {
+    let mut c = t.mcb();
+    c.env("SOPS_AGE_KEY_FILE", key("age1.txt"))
+        .env("EDITOR", editor)
+        .args(["secrets", "edit", "doc.json"]);
+    c.output().unwrap()
+}
+
+#[test]
+fn edit_rewrites_only_on_change() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    let before = read(&t, "doc.json");
+    let o = edit_with(&t, "true");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        read(&t, "doc.json"),
+        before,
+        "an unchanged edit leaves the bytes alone"
+    );
+    let o = edit_with(&t, "sed -i s/admin/root/");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = read(&t, "doc.json");
+    assert_ne!(after, before);
+    assert_eq!(
+        line_with(&before, "\"password\""),
+        line_with(&after, "\"password\"")
+    );
+    let d = sops_in(&t, t.path(), &key("age1.txt"), &["decrypt", "doc.json"]);
+    assert!(String::from_utf8_lossy(&d.stdout).contains("\"user\": \"root\""));
+    // A broken edit fails and leaves the file alone.
+    let o = edit_with(&t, "sed -i s/{/[/");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(read(&t, "doc.json"), after);
+}
+
+#[test]
+fn updatekeys_rotate_and_status() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    write(
+        &t,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {AGE1},{AGE2}\n"),
+    );
+    let o = mcb_in(&t, t.path(), &key("age1.txt"), &["updatekeys", "doc.json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "without -y and no terminal it refuses"
+    );
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["updatekeys", "-y", "doc.json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = sops_in(&t, t.path(), &key("age2.txt"), &["decrypt", "doc.json"]);
+    assert_eq!(String::from_utf8_lossy(&d.stdout), DOC);
+    let before = read(&t, "doc.json");
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age2.txt"),
+        &["rotate", "-i", "doc.json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(read(&t, "doc.json"), before);
+    let d = sops_in(&t, t.path(), &key("age1.txt"), &["decrypt", "doc.json"]);
+    assert_eq!(String::from_utf8_lossy(&d.stdout), DOC);
+    let mut c = t.mcb();
+    c.args(["-o", "json", "secrets", "status", "doc.json"]);
+    let r = run(c).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[0]["recipients"], serde_json::json!([[AGE1, AGE2]]));
+    assert_eq!(v[0]["fully_encrypted"], true);
+    // A clear value where one is required: status exits 1 and names it.
+    write(
+        &t,
+        "doc.json",
+        &read(&t, "doc.json").replace(
+            &read(&t, "doc.json")
+                .lines()
+                .find(|l| l.contains("\"user\""))
+                .unwrap()
+                .to_owned(),
+            "\t\"user\": \"admin\",",
+        ),
+    );
+    let mut c = t.mcb();
+    c.args(["secrets", "status", "doc.json"]);
+    let r = run(c).fails_with(1);
+    assert!(r.stdout.contains("clear values at user"), "{}", r.stdout);
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.args(["secrets", "--help"]);
+    let r = run(c).ok();
+    for s in ["Examples:", "--extract", "updatekeys", ".sops.yaml"] {
+        assert!(r.stdout.contains(s), "{s}: {}", r.stdout);
+    }
+}

@@ -1,0 +1,452 @@
+//! `mcb shared import|rotate|list` and the shared copies `mcb render` places, end to end: a
+//! config repo with installations made by `mcb init-installation`, an admin age key, the
+//! real Go sops as the decryption oracle, kubectl kustomize and a fake GitHub API.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::init::{config_repo, git, go_sops_decrypt};
+use crate::support::github::Fake;
+use crate::support::{run, tool, Run, TestEnv};
+
+/// A repo, the admin key every spec lists in `sops.recipients`, and the installations.
+struct Fixture {
+    t: TestEnv,
+    repo: PathBuf,
+    admin: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let t = TestEnv::new();
+        let repo = config_repo(&t);
+        let admin = t.path().join("admin.agekey");
+        let mut kg = t.command("age-keygen");
+        kg.arg("-o").arg(&admin);
+        run(kg).ok();
+        Fixture { t, repo, admin }
+    }
+
+    fn admin_recipient(&self) -> String {
+        let text = std::fs::read_to_string(&self.admin).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap()
+            .to_owned()
+    }
+
+    fn key(&self, name: &str) -> PathBuf {
+        self.t.path().join(format!("{name}.agekey"))
+    }
+
+    /// `mcb init-installation NAME` with a small spec using `shared` (its own seed, so
+    /// every installation gets its own age key).
+    fn init(&self, name: &str, seed: &str, shared: &str) {
+        let spec = self.t.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "apiVersion: mcb/v1alpha1\nkind: Installation\nname: {name}\nbaseDomain: {name}.example.com\n\
+                 provider:\n  capa:\n    region: eu-central-1\ngit:\n  url: ssh://git@github.com/example/mc\n\
+                 sops:\n  recipients:\n    - {}\n{shared}",
+                self.admin_recipient()
+            ),
+        )
+        .unwrap();
+        let mut c = self.mcb();
+        c.env("MCB_INSECURE_TEST_SEED", seed)
+            .args(["init-installation", name, "--spec"])
+            .arg(&spec)
+            .arg("--age-key-out")
+            .arg(self.key(name));
+        run(c).ok();
+    }
+
+    /// `mcb --repo REPO` with the admin key in SOPS_AGE_KEY_FILE.
+    fn mcb(&self) -> Command {
+        let mut c = self.t.mcb();
+        c.env("SOPS_AGE_KEY_FILE", &self.admin)
+            .arg("--repo")
+            .arg(&self.repo);
+        c
+    }
+
+    fn shared(&self, args: &[&str], stdin: &str) -> Run {
+        let mut c = self.mcb();
+        c.arg("shared").args(args);
+        with_stdin(c, stdin)
+    }
+
+    fn file(&self, rel: &str) -> PathBuf {
+        self.repo.join(rel)
+    }
+
+    fn bytes(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.file(rel)).unwrap_or_default()
+    }
+
+    /// The Go sops' plaintext of `rel` with only `key`.
+    fn decrypt(&self, rel: &str, key: &Path) -> Run {
+        go_sops_decrypt(&self.t, &self.file(rel), key)
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        git(&self.t, &self.repo, args)
+    }
+}
+
+fn with_stdin(mut c: Command, input: &str) -> Run {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+const SHARED: &str = "shared/secrets/registry.sops.yaml";
+const USES_REGISTRY: &str = "sharedSecrets:\n  - registry\n";
+
+fn copy(inst: &str) -> String {
+    format!("installations/{inst}/secrets/shared/registry.sops.yaml")
+}
+
+#[test]
+fn two_installations_each_read_only_their_own_copy_and_rotation_touches_only_them() {
+    let f = Fixture::new();
+    f.init("alpha", "1", USES_REGISTRY);
+    f.init(
+        "beta",
+        "2",
+        "sharedSecrets:\n  - name: registry\n    namespace: ci\n    secretName: pull\n    keys: {password: token}\n",
+    );
+    f.init("gamma", "3", "");
+
+    let r = f
+        .shared(
+            &["import", "registry"],
+            "username: bot\npassword: hunter2-old\n",
+        )
+        .ok();
+    assert!(
+        r.stdout.contains("installations: alpha, beta"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        f.git(&["branch", "--show-current"]).trim(),
+        "mcb/shared-registry"
+    );
+    assert_eq!(f.git(&["status", "--porcelain"]), "");
+
+    // The shared file: admins and both users read it; gamma (not a user) cannot.
+    let plain = f.decrypt(SHARED, &f.admin).ok().stdout;
+    assert!(
+        plain.contains("kind: SharedSecret") && plain.contains("hunter2-old"),
+        "{plain}"
+    );
+    for inst in ["alpha", "beta"] {
+        f.decrypt(SHARED, &f.key(inst)).ok();
+    }
+    assert_ne!(f.decrypt(SHARED, &f.key("gamma")).code(), 0);
+
+    // Each copy opens with its own installation's key and not with the other's.
+    let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
+    assert!(
+        a.contains("name: registry") && a.contains("namespace: default"),
+        "{a}"
+    );
+    assert!(
+        a.contains(&b64("hunter2-old")) && a.contains(&b64("bot")),
+        "{a}"
+    );
+    let b = f.decrypt(&copy("beta"), &f.key("beta")).ok().stdout;
+    assert!(
+        b.contains("name: pull") && b.contains("namespace: ci"),
+        "{b}"
+    );
+    assert!(b.contains(&format!("token: {}", b64("hunter2-old"))), "{b}");
+    assert!(
+        !b.contains(&b64("bot")),
+        "unmapped key leaked into beta: {b}"
+    );
+    let other = f.decrypt(&copy("alpha"), &f.key("beta"));
+    assert_ne!(other.code(), 0, "beta's key opened alpha's copy");
+    assert_ne!(f.decrypt(&copy("beta"), &f.key("alpha")).code(), 0);
+    assert!(!f.file("installations/gamma/secrets/shared").exists());
+
+    // Flux applies secrets/ and, through it, secrets/shared/.
+    let mut c = f.t.command(tool("kubectl"));
+    c.arg("kustomize")
+        .arg(f.file("installations/alpha/secrets"));
+    let out = run(c).ok().stdout;
+    assert!(out.contains("name: registry"), "{out}");
+
+    // Re-rendering changes nothing (byte-stable copies), and re-importing the same value
+    // is a no-op.
+    let mut c = f.mcb();
+    c.args(["render", "--check"]);
+    run(c).ok();
+    // ...also with the repo given as a relative path (the sealer resolves it).
+    let mut c = f.t.mcb();
+    c.env("SOPS_AGE_KEY_FILE", &f.admin)
+        .current_dir(f.repo.parent().unwrap())
+        .args(["--repo", "repo", "render", "--check"]);
+    run(c).ok();
+    // ...also without any key (CI): the copies' clear facts show they are current.
+    let mut c = f.t.mcb();
+    c.arg("--repo").arg(&f.repo).args(["render", "--check"]);
+    run(c).ok();
+    // A changed mapping cannot be rendered without a key, and says so.
+    let spec = f.file("installations/alpha/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace("  - registry\n", "  - name: registry\n    namespace: ci\n"),
+    )
+    .unwrap();
+    let mut c = f.t.mcb();
+    c.arg("--repo").arg(&f.repo).args(["render", "--check"]);
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr.contains("no age identity opens it"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&spec, text).unwrap();
+    let head = f.git(&["rev-parse", "HEAD"]);
+    f.shared(
+        &["import", "registry"],
+        "{\"password\": \"hunter2-old\", \"username\": \"bot\"}",
+    )
+    .ok();
+    assert_eq!(f.git(&["rev-parse", "HEAD"]), head);
+
+    // Rotation: exactly the shared file and the two users' copies change.
+    let r = f
+        .shared(
+            &["rotate", "registry", "-o", "json"],
+            "password: hunter2-new\n",
+        )
+        .ok();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["changed_keys"], json!(["password"]));
+    let changed = f.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
+    let mut changed: Vec<&str> = changed.lines().collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        vec![copy("alpha"), copy("beta"), SHARED.to_owned()]
+    );
+    let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
+    assert!(
+        a.contains(&b64("hunter2-new")) && a.contains(&b64("bot")),
+        "{a}"
+    );
+    let b = f.decrypt(&copy("beta"), &f.key("beta")).ok().stdout;
+    assert!(b.contains(&b64("hunter2-new")), "{b}");
+
+    // list: keys, users, when it changed; no values.
+    let mut c = f.mcb();
+    c.args(["shared", "list", "-o", "json"]);
+    let out = run(c).ok().stdout;
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["name"], "registry");
+    assert_eq!(listed[0]["keys"], json!(["password", "username"]));
+    assert_eq!(listed[0]["installations"], json!(["alpha", "beta"]));
+    assert_eq!(listed[0]["last_changed"], "2026-11-25T12:00:00Z");
+    assert!(!out.contains("hunter2"));
+}
+
+#[test]
+fn a_third_installation_rewraps_the_shared_file_without_changing_values() {
+    let f = Fixture::new();
+    f.init("alpha", "1", USES_REGISTRY);
+    f.init("beta", "2", USES_REGISTRY);
+    f.shared(&["import", "registry"], "token: abc123\n").ok();
+    let before_plain = f.decrypt(SHARED, &f.admin).ok().stdout;
+    let before_copies = (f.bytes(&copy("alpha")), f.bytes(&copy("beta")));
+    f.decrypt(SHARED, &f.key("alpha")).ok();
+
+    f.init("gamma", "3", USES_REGISTRY);
+    // Until render re-wraps it, gamma cannot read the shared file.
+    assert_ne!(f.decrypt(SHARED, &f.key("gamma")).code(), 0);
+    let mut c = f.mcb();
+    c.args(["render", "-o", "json"]);
+    let out = run(c).ok().stdout;
+    let changes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut paths: Vec<&str> = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![
+            "installations/gamma/secrets/kustomization.yaml",
+            "installations/gamma/secrets/shared/kustomization.yaml",
+            "installations/gamma/secrets/shared/registry.sops.yaml",
+            SHARED,
+        ]
+    );
+    // Same values, same lastmodified; now readable by gamma; the others' copies untouched.
+    assert_eq!(f.decrypt(SHARED, &f.admin).ok().stdout, before_plain);
+    assert_eq!(f.decrypt(SHARED, &f.key("gamma")).ok().stdout, before_plain);
+    assert_eq!(
+        (f.bytes(&copy("alpha")), f.bytes(&copy("beta"))),
+        before_copies
+    );
+    let g = f.decrypt(&copy("gamma"), &f.key("gamma")).ok().stdout;
+    assert!(g.contains(&b64("abc123")), "{g}");
+    assert_ne!(f.decrypt(&copy("gamma"), &f.key("alpha")).code(), 0);
+
+    // beta stops using it: its copy goes, the file is re-wrapped without beta, same values.
+    let spec = f.file("installations/beta/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace(USES_REGISTRY, "")).unwrap();
+    // and alpha is removed from the repo altogether.
+    std::fs::remove_dir_all(f.file("installations/alpha")).unwrap();
+    let mut c = f.mcb();
+    c.args(["render"]);
+    run(c).ok();
+    assert!(!f.file("installations/beta/secrets/shared").exists());
+    let kust = String::from_utf8(f.bytes("installations/beta/secrets/kustomization.yaml")).unwrap();
+    assert!(!kust.contains("shared"), "{kust}");
+    assert_eq!(f.decrypt(SHARED, &f.admin).ok().stdout, before_plain);
+    assert_eq!(f.decrypt(SHARED, &f.key("gamma")).ok().stdout, before_plain);
+    for gone in ["alpha", "beta"] {
+        assert_ne!(
+            f.decrypt(SHARED, &f.key(gone)).code(),
+            0,
+            "{gone} still a recipient"
+        );
+    }
+    let sops_yaml = String::from_utf8(f.bytes(".sops.yaml")).unwrap();
+    assert!(!sops_yaml.contains("installations/alpha"), "{sops_yaml}");
+}
+
+#[test]
+fn import_reads_yaml_json_dotenv_files_and_the_environment() {
+    let f = Fixture::new();
+    f.init("alpha", "1", USES_REGISTRY);
+    let cases: Vec<(&str, Option<&str>, &str)> = vec![
+        ("in.json", None, "{\"user\": \"u1\", \"pass\": \"p1\"}"),
+        ("in.env", None, "user=u2\npass=p2\n"),
+        ("in.yaml", None, "user: u3\npass: 'p3'\n"),
+        ("in.txt", Some("dotenv"), "user=u4\npass=p4\n"),
+    ];
+    for (i, (file, format, text)) in cases.iter().enumerate() {
+        let p = f.t.path().join(file);
+        std::fs::write(&p, text).unwrap();
+        let mut args = vec![
+            "import",
+            "registry",
+            "--no-commit",
+            "--from-file",
+            p.to_str().unwrap(),
+        ];
+        if let Some(fmt) = format {
+            args.extend(["--format", fmt]);
+        }
+        f.shared(&args, "").ok();
+        let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
+        let n = i + 1;
+        assert!(
+            a.contains(&format!("user: {}", b64(&format!("u{n}"))))
+                && a.contains(&format!("pass: {}", b64(&format!("p{n}")))),
+            "{file}: {a}"
+        );
+    }
+    let mut c = f.mcb();
+    c.env("REG_user", "u5").env("REG_pass", "p5").args([
+        "shared",
+        "import",
+        "registry",
+        "--no-commit",
+        "--from-env",
+        "REG_",
+    ]);
+    run(c).ok();
+    let a = f.decrypt(&copy("alpha"), &f.key("alpha")).ok().stdout;
+    assert!(a.contains(&b64("u5")) && a.contains(&b64("p5")), "{a}");
+}
+
+#[test]
+fn malformed_input_is_a_clear_error_and_writes_nothing() {
+    let f = Fixture::new();
+    f.init("alpha", "1", USES_REGISTRY);
+    let head = f.git(&["rev-parse", "HEAD"]);
+    for (input, want) in [
+        ("", "empty input"),
+        ("a: [unclosed\n", "not valid YAML"),
+        ("user: a\nuser: b\n", "duplicate key `user`"),
+        ("{\"user\": \"a\", \"user\": \"b\"}", "duplicate key"),
+        ("user: \"a\\u0007b\"\n", "control characters"),
+        ("nested:\n  a: b\n", "nested map"),
+    ] {
+        let r = f.shared(&["import", "registry"], input).fails_with(2);
+        assert!(r.stderr.contains(want), "{input:?}: {}", r.stderr);
+        assert!(r.stderr.contains("<stdin>"), "{}", r.stderr);
+        assert!(r.stderr.contains("help:"), "{}", r.stderr);
+    }
+    assert!(!f.file(SHARED).exists());
+    assert_eq!(f.git(&["status", "--porcelain"]), "");
+    assert_eq!(f.git(&["rev-parse", "HEAD"]), head);
+    // rotate needs an existing shared secret.
+    let r = f.shared(&["rotate", "registry"], "a: b\n").fails_with(2);
+    assert!(
+        r.stderr.contains("no shared secret registry"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn rotate_opens_one_pull_request_listing_installations_and_keys_not_values() {
+    let f = Fixture::new();
+    f.init("alpha", "1", USES_REGISTRY);
+    f.init("beta", "2", USES_REGISTRY);
+    f.shared(
+        &["import", "registry"],
+        "username: bot\npassword: old-value-1\n",
+    )
+    .ok();
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = f.mcb();
+    c.args(["shared", "rotate", "registry"]);
+    fake.publish_to(&mut c);
+    let r = with_stdin(c, "password: new-value-2\n").ok();
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+    let pr = fake.the_created_pull_request();
+    assert_eq!(pr["head"], "mcb/shared-registry");
+    let body = pr["body"].as_str().unwrap();
+    assert!(body.contains("`alpha`, `beta`"), "{body}");
+    assert!(body.contains("registry/password"), "{body}");
+    assert!(
+        !body.contains("registry/username"),
+        "unchanged key listed: {body}"
+    );
+    for v in ["old-value-1", "new-value-2", &b64("new-value-2")] {
+        assert!(!body.contains(v), "PR body leaks a value: {body}");
+    }
+}
