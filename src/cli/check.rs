@@ -119,7 +119,7 @@ pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
 pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
-    let root = super::repo_root(g)?;
+    let root = super::repo_root(g);
     let format = a.format.unwrap_or(match g.output {
         OutputFormat::Human => CheckFormat::Human,
         OutputFormat::Json => CheckFormat::Json,

@@ -190,20 +190,6 @@ pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     Ok(env)
 }
 
-/// The config repo: `--repo`, else the work tree of the git repository around the current
-/// directory, else the current directory.
-pub fn repo_root(g: &GlobalArgs) -> anyhow::Result<PathBuf> {
-    if let Some(r) = &g.repo {
-        anyhow::ensure!(r.is_dir(), "--repo {}: not a directory", r.display());
-        return Ok(r.clone());
-    }
-    let cwd = std::env::current_dir()?;
-    Ok(git2::Repository::discover(&cwd)
-        .ok()
-        .and_then(|r| r.workdir().map(PathBuf::from))
-        .unwrap_or(cwd))
-}
-
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
@@ -211,7 +197,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(a) => completions::run(&g, a),
         Command::Check(a) => check::run(&g, a),
         Command::Status(a) => status::run(&g, a),
-        Command::Secrets(a) => secrets::run(&g, a),
         Command::Render(a) => render::run(&g, a),
         Command::Schema(a) => schema::run(&g, a),
         Command::ExampleSpec(a) => example_spec::run(&g, a),

@@ -414,6 +414,42 @@ fn status_table_and_json() {
 }
 
 #[test]
+fn init_installation_output_passes_check() {
+    // What mcb writes must pass mcb's own gate, MACs included.
+    let t = TestEnv::new();
+    let repo = t.path().join("cfg");
+    for args in [
+        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
+        vec![
+            "-C",
+            repo.to_str().unwrap(),
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "empty",
+        ],
+    ] {
+        let mut c = t.command("git");
+        c.args(&args);
+        run(c).ok();
+    }
+    let key = t.path().join("demo.agekey");
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--example", "--age-key-out"])
+        .arg(&key);
+    run(c).ok();
+    let r = check(&t, &repo, &["--age-key-file", key.to_str().unwrap()]);
+    assert_eq!(findings(&r), vec![], "{}\n{}", r.stdout, r.stderr);
+    let r = r.ok();
+    assert!(r.stdout.contains("\"macChecked\": true"), "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["sopsFiles"].as_u64().unwrap() >= 4, "{}", r.stdout);
+}
+
+#[test]
 fn ci_workflow_runs_check() {
     let w = mcb::check::ci_workflow();
     assert!(w.contains("mcb check"));
