@@ -2,8 +2,8 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
-mod check;
 mod bootstrap;
+mod check;
 mod completions;
 mod example_spec;
 mod init;
@@ -13,8 +13,8 @@ mod render;
 mod rotate;
 mod schema;
 mod secrets;
-mod status;
 mod shared;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
