@@ -89,6 +89,10 @@ pub const RULES: &[(&str, &str)] = &[
         "A Cluster API secret's name, label or namespace does not match its cluster",
     ),
     (
+        "shared-unknown",
+        "An installation uses a shared secret the repo does not have",
+    ),
+    (
         "inventory-invalid",
         "An installation's credentials.yaml does not parse",
     ),
@@ -340,12 +344,14 @@ pub fn run(
     progress.action("checking specs and render drift");
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
+    findings.extend(spec::shared(&repo_files, &specs));
     if opts.skip.contains("render-drift") {
         report
             .skipped
             .push("render-drift: skipped by --skip".into());
     } else {
         findings.extend(spec::drift(root, &repo_files, &specs));
+        findings.extend(spec::sops_config_drift(root, &repo_files));
     }
     findings.extend(capi::check(&repo_files, &docs));
     if opts.skip.contains("kustomize-build") {

@@ -70,6 +70,62 @@ pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Install
     (out, specs)
 }
 
+/// Every shared secret a valid spec lists in `sharedSecrets` must exist in the repo.
+pub fn shared(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in specs {
+        let spec_path = repo::spec_path(s.name.as_str());
+        let Some(spec_file) = files.iter().find(|f| f.path == spec_path) else {
+            continue;
+        };
+        for r in &s.shared_secrets {
+            let name = r.name().as_str();
+            let want = format!("{}/{name}.sops.yaml", repo::SHARED_SECRETS_DIR);
+            if !files.iter().any(|f| f.path == want) {
+                out.push(Finding::error(
+                    spec_file,
+                    Some(super::yaml::find_line(spec_file.text(), 1, "sharedSecrets:")),
+                    "shared-unknown",
+                    format!("uses shared secret `{name}`, but {want} does not exist: import it with `mcb shared import {name}`"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `.sops.yaml` must be what the specs and inventories derive (`mcb render` rewrites it).
+/// Only when every installation of the repo loads: the rules cover all of them.
+pub fn sops_config_drift(root: &Path, files: &[RepoFile]) -> Vec<Finding> {
+    let Ok(all) = crate::ops::installation::load_all(root) else {
+        return Vec::new();
+    };
+    if all.is_empty() {
+        return Vec::new();
+    }
+    let want = crate::ops::installation::sops_config(&all.iter().collect::<Vec<_>>());
+    let path = repo::SOPS_CONFIG;
+    match files.iter().find(|f| f.path == path) {
+        Some(f) if f.text() == want => Vec::new(),
+        found => {
+            let f = found
+                .cloned()
+                .unwrap_or_else(|| RepoFile::new(path, Vec::new()));
+            let line = found.and_then(|f| {
+                let mut a = f.text().lines();
+                let mut b = want.lines();
+                (1..).find(|_| a.next() != b.next())
+            });
+            vec![Finding::error(
+                &f,
+                line,
+                DRIFT,
+                "differs from the rules the specs and inventories derive: run `mcb render` and commit the result",
+            )]
+        }
+    }
+}
+
 /// Renders each valid spec and reports every file that differs from the repo.
 pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
     if specs.is_empty() {

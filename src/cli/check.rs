@@ -20,7 +20,8 @@ the NAMEs given), it reports:
   sops-mac           no MAC; with --age-key-file, a MAC that does not match the content
   sops-recipients    age recipients differ from those the file's .sops.yaml rule names
   spec-invalid       installation.yaml does not validate
-  render-drift       manifests differ from what the spec renders to (`mcb render NAME`)
+  render-drift       manifests or .sops.yaml differ from what the specs render to (`mcb render`)
+  shared-unknown     a spec uses a shared secret that shared/secrets/ does not have
   cert-expired       a certificate or credential has expired (error)
   cert-expiring      ... or expires within --warn-within (warning)
   inventory-invalid  credentials.yaml does not parse

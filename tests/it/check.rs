@@ -450,6 +450,34 @@ fn init_installation_output_passes_check() {
 }
 
 #[test]
+fn sops_config_drift_and_unknown_shared_secret() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let cfg = dir.join(".sops.yaml");
+    let text = fs::read_to_string(&cfg).unwrap();
+    fs::write(&cfg, format!("{text}# hand edit\n")).unwrap();
+    let f = findings(&check(&t, &dir, &[]).fails_with(1));
+    assert_eq!(
+        f,
+        vec![(
+            "render-drift".to_owned(),
+            ".sops.yaml".to_owned(),
+            Some(text.lines().count() as u64 + 1)
+        )]
+    );
+    fs::write(&cfg, text).unwrap();
+    let spec = dir.join("installations/demo/installation.yaml");
+    let s = fs::read_to_string(&spec).unwrap();
+    fs::write(&spec, format!("{s}sharedSecrets:\n  - registry\n")).unwrap();
+    let f = findings(&check(&t, &dir, &[]).fails_with(1));
+    assert!(
+        f.iter()
+            .any(|f| f.0 == "shared-unknown" && f.1 == "installations/demo/installation.yaml"),
+        "{f:?}"
+    );
+}
+
+#[test]
 fn ci_workflow_runs_check() {
     let w = mcb::check::ci_workflow();
     assert!(w.contains("mcb check"));
@@ -483,12 +511,6 @@ fn generate_fixtures() {
             &format!("    - {R2}"),
         );
     fs::write(demo.join("installation.yaml"), &spec_text).unwrap();
-    fs::write(
-        clean.join(".sops.yaml"),
-        format!("creation_rules:\n    - path_regex: ^installations/demo/.*\\.sops\\.yaml$\n      encrypted_regex: ^(data|stringData)$\n      age:\n        - {R1}\n        - {R2}\n"),
-    )
-    .unwrap();
-
     // A real 10-year CA (from MCB_TEST_NOW) for the CAPI secret and the inventory.
     let not_after = time::macros::datetime!(2036-11-23 12:00 UTC);
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -514,11 +536,6 @@ fn generate_fixtures() {
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
     ];
-    for (name, s) in secrets {
-        let rel = format!("installations/demo/secrets/{name}.sops.yaml");
-        fs::write(clean.join(&rel), s.to_yaml().expose_secret()).unwrap();
-        sops(&clean, &["encrypt", "-i", &rel]);
-    }
 
     // Inventory.
     let mut inv = mcb::inventory::Inventory::new();
@@ -528,15 +545,15 @@ fn generate_fixtures() {
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes()))
         )
     };
-    for (kind, id, na) in [
-        ("ca", "cluster", Some("2036-11-23T12:00:00Z")),
-        ("age-key", "installation", None),
+    for (kind, id, na, fingerprint) in [
+        ("ca", "cluster", Some("2036-11-23T12:00:00Z"), fp("cluster")),
+        ("age-key", "installation", None, R1.to_owned()),
     ] {
         inv.upsert(mcb::inventory::Credential {
             kind: kind.into(),
             id: id.into(),
             subject: None,
-            fingerprint: fp(id),
+            fingerprint,
             not_before: None,
             not_after: na.map(Into::into),
             created: "2026-11-25T12:00:00Z".into(),
@@ -546,6 +563,17 @@ fn generate_fixtures() {
         });
     }
     fs::write(demo.join("credentials.yaml"), inv.to_yaml()).unwrap();
+
+    // .sops.yaml as mcb derives it from the spec and inventory, then the Go sops encrypts
+    // with its rule (own key R1 from the inventory, admin R2 from the spec).
+    let loaded = mcb::ops::installation::load_all(&clean).unwrap();
+    let rules = mcb::ops::installation::sops_config(&loaded.iter().collect::<Vec<_>>());
+    fs::write(clean.join(".sops.yaml"), rules).unwrap();
+    for (name, s) in secrets {
+        let rel = format!("installations/demo/secrets/{name}.sops.yaml");
+        fs::write(clean.join(&rel), s.to_yaml().expose_secret()).unwrap();
+        sops(&clean, &["encrypt", "-i", &rel]);
+    }
 
     // Rendered manifests, exactly as `mcb render` writes them.
     let spec = mcb::spec::parse(&spec_text, Path::new("installation.yaml")).unwrap();
