@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use crate::check;
 use crate::inventory::Inventory;
 
-/// The `extra` key of a `ca` credential that holds its rotation phase.
-pub const PHASE_KEY: &str = "rotationPhase";
+/// The `extra` key of a `ca` credential that holds its rotation phase (`1`: new CA
+/// trusted next to the old, `2`: new CA signs; absent when no rotation is under way), as
+/// `mcb rotate` writes it.
+pub const PHASE_KEY: &str = "phase";
 
 /// One credential's row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,7 +42,7 @@ pub struct CredentialStatus {
 pub struct InstallationStatus {
     /// The installation.
     pub name: String,
-    /// `none`, or `id: phase` for each CA in rotation.
+    /// `none`, or `id: phase N of 3` for each CA in rotation.
     pub ca_rotation_phase: String,
     /// Credentials sorted by kind and id.
     pub credentials: Vec<CredentialStatus>,
@@ -112,7 +114,11 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
     credentials.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
     let phases: Vec<String> = credentials
         .iter()
-        .filter_map(|c| c.rotation_phase.as_ref().map(|p| format!("{}: {p}", c.id)))
+        .filter_map(|c| {
+            c.rotation_phase
+                .as_ref()
+                .map(|p| format!("{}: phase {p} of 3", c.id))
+        })
         .collect();
     InstallationStatus {
         name,
@@ -146,7 +152,7 @@ mod tests {
             file: None,
             extra: Default::default(),
         };
-        ca.extra.insert(PHASE_KEY.into(), "overlap".into());
+        ca.extra.insert(PHASE_KEY.into(), "1".into());
         inv.upsert(ca);
         inv.upsert(Credential {
             kind: "age-key".into(),
@@ -157,7 +163,7 @@ mod tests {
             ..inv.credentials[0].clone()
         });
         let s = of_inventory("a".into(), &inv, datetime!(2026-11-25 12:00 UTC));
-        assert_eq!(s.ca_rotation_phase, "cluster: overlap");
+        assert_eq!(s.ca_rotation_phase, "cluster: phase 1 of 3");
         assert_eq!(s.credentials[0].kind, "age-key");
         assert_eq!(s.credentials[0].days_left, None);
         assert_eq!(s.credentials[0].last_rotated, "2026-01-01T00:00:00Z");
