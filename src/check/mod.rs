@@ -93,6 +93,10 @@ pub const RULES: &[(&str, &str)] = &[
         "An installation uses a shared secret the repo does not have",
     ),
     (
+        "shared-unreadable",
+        "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
         "inventory-invalid",
         "An installation's credentials.yaml does not parse",
     ),
@@ -143,6 +147,36 @@ impl Finding {
             None => self.file.clone(),
         }
     }
+}
+
+/// `shared-unreadable`: a shared file that an installation using it cannot open (its
+/// recipients lack the installation's key; `mcb render` with an admin key re-wraps it).
+/// Unknown names are `shared-unknown`'s, reported with their spec line.
+fn shared_unreadable(root: &Path) -> Vec<Finding> {
+    let Ok(found) = crate::ops::shared::check(root) else {
+        // An installation that does not load is already a spec-invalid finding.
+        return Vec::new();
+    };
+    found
+        .into_iter()
+        .filter_map(|f| match f {
+            crate::ops::shared::Finding::NotReadable { installation, name, missing } => {
+                let file = RepoFile::new(&crate::ops::shared::shared_path(&name), Vec::new());
+                let mut out = Finding::error(
+                    &file,
+                    None,
+                    "shared-unreadable",
+                    format!(
+                        "not encrypted for installation {installation} ({}): run `mcb render` with an admin key to re-wrap it",
+                        missing.join(", ")
+                    ),
+                );
+                out.installation = Some(installation);
+                Some(out)
+            }
+            crate::ops::shared::Finding::UnknownSharedSecret { .. } => None,
+        })
+        .collect()
 }
 
 /// The result of a check run.
@@ -345,6 +379,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {
         report
             .skipped

@@ -133,12 +133,17 @@ pub fn run(
     all.push(&this);
     let sops_yaml = installation::sops_config(&all);
 
-    let files = desired_files(&this, &generated, &sops_yaml)?;
+    let mut files = desired_files(&this, &generated, &sops_yaml)?;
+    // The config repo's CI gate, once: a workflow the team has edited is theirs.
+    if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
+        files.plain(crate::check::CI_WORKFLOW_PATH, crate::check::ci_workflow());
+    }
     let identity_text = generated.age.identity.clone();
     let ids = sops::Identities::from_text(&identity_text)?;
     let sealer = SopsSealer::new(env, &root, &sops_yaml, &ids)?;
     let mut owned = vec![repo::installation_dir(&name)];
     owned.push(repo::SOPS_CONFIG.to_owned());
+    owned.push(crate::check::CI_WORKFLOW_PATH.to_owned());
 
     let summary = ChangeSummary {
         headline: format!("Create installation `{name}` with mcb"),

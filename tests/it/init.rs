@@ -184,6 +184,10 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
         assert!(out.stdout.contains("kind:"), "{dir}");
     }
 
+    // The config repo's CI gate runs mcb check.
+    let wf = std::fs::read_to_string(repo.join(".github/workflows/mcb-check.yaml")).unwrap();
+    assert!(wf.contains("run: mcb check"), "{wf}");
+
     // Render right after init: no drift.
     let mut c = t.mcb();
     c.arg("--repo").arg(&repo).args(["render", "--check"]);

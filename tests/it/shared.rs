@@ -287,8 +287,19 @@ fn a_third_installation_rewraps_the_shared_file_without_changing_values() {
     f.decrypt(SHARED, &f.key("alpha")).ok();
 
     f.init("gamma", "3", USES_REGISTRY);
-    // Until render re-wraps it, gamma cannot read the shared file.
+    // Until render re-wraps it, gamma cannot read the shared file, and check says so.
     assert_ne!(f.decrypt(SHARED, &f.key("gamma")).code(), 0);
+    let check = |f: &Fixture| {
+        let mut c = f.mcb();
+        c.args(["check", "--skip", "kustomize-build"]);
+        run(c)
+    };
+    let r = check(&f).fails_with(1);
+    assert!(
+        r.stdout.contains("shared-unreadable") && r.stdout.contains("installation gamma"),
+        "{}",
+        r.stdout
+    );
     let mut c = f.mcb();
     c.args(["render", "-o", "json"]);
     let out = run(c).ok().stdout;
@@ -309,6 +320,8 @@ fn a_third_installation_rewraps_the_shared_file_without_changing_values() {
             SHARED,
         ]
     );
+    let r = check(&f);
+    assert!(!r.stdout.contains("shared-unreadable"), "{}", r.stdout);
     // Same values, same lastmodified; now readable by gamma; the others' copies untouched.
     assert_eq!(f.decrypt(SHARED, &f.admin).ok().stdout, before_plain);
     assert_eq!(f.decrypt(SHARED, &f.key("gamma")).ok().stdout, before_plain);
