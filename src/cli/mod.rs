@@ -105,39 +105,39 @@ impl Color {
 /// The subcommands. Each appears here only once it works.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print shell completions for bash, zsh or fish
-    #[command(long_about = completions::LONG_ABOUT)]
-    Completions(completions::Args),
-    /// Check the config repo: plaintext secrets, SOPS files, specs, drift, expiry (CI gate)
-    #[command(long_about = check::LONG_ABOUT)]
-    Check(check::Args),
-    /// Show every credential, its fingerprint, expiry and last rotation
-    #[command(long_about = status::LONG_ABOUT)]
-    Status(status::Args),
-    /// Render installations' manifests from specs and templates
-    #[command(long_about = render::LONG_ABOUT)]
-    Render(render::Args),
-    /// Print the JSON Schema of the installation spec
-    #[command(long_about = schema::LONG_ABOUT)]
-    Schema(schema::Args),
-    /// Print an annotated example installation spec
-    #[command(long_about = example_spec::LONG_ABOUT)]
-    ExampleSpec(example_spec::Args),
     /// Create an installation: keys, PKI, credentials, manifests, on a branch
     #[command(long_about = init::LONG_ABOUT, after_long_help = publish::HELP)]
     InitInstallation(Box<init::Args>),
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
+    /// Render installations' manifests from specs and templates
+    #[command(long_about = render::LONG_ABOUT)]
+    Render(render::Args),
     /// Rotate credentials that are due (or named) as a reviewed pull request
     #[command(long_about = rotate::LONG_ABOUT, after_long_help = publish::HELP)]
     Rotate(Box<rotate::Args>),
+    /// Check the config repo: plaintext secrets, SOPS files, specs, drift, expiry (CI gate)
+    #[command(long_about = check::LONG_ABOUT)]
+    Check(check::Args),
+    /// Show every credential, its fingerprint, expiry and last rotation
+    #[command(long_about = status::LONG_ABOUT)]
+    Status(status::Args),
     /// Decrypt, encrypt, edit and re-key SOPS files (sops-compatible)
     #[command(long_about = secrets::LONG_ABOUT)]
     Secrets(Box<secrets::Args>),
     /// Shared secrets (registry credentials, OAuth apps) used by several installations
     #[command(long_about = shared::LONG_ABOUT)]
     Shared(Box<shared::Args>),
+    /// Print the JSON Schema of the installation spec
+    #[command(long_about = schema::LONG_ABOUT)]
+    Schema(schema::Args),
+    /// Print an annotated example installation spec
+    #[command(long_about = example_spec::LONG_ABOUT)]
+    ExampleSpec(example_spec::Args),
+    /// Print shell completions for bash, zsh or fish
+    #[command(long_about = completions::LONG_ABOUT)]
+    Completions(completions::Args),
 }
 
 /// A usage error found after parsing (a bad flag combination), with a fix.

@@ -52,3 +52,34 @@ fn unknown_subcommand_is_usage_error_exit_2() {
     let r = run(c).fails_with(2);
     assert!(r.stderr.contains("unrecognized subcommand"), "{}", r.stderr);
 }
+
+#[test]
+fn every_subcommand_help_teaches_with_examples() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.arg("--help");
+    let top = run(c).ok().stdout;
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-') && *c != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for cmd in &commands {
+        let mut c = t.mcb();
+        c.args([cmd.as_str(), "--help"]);
+        let r = run(c).ok();
+        assert!(
+            r.stdout.contains("Examples"),
+            "`mcb {cmd} --help` has no examples"
+        );
+        assert!(
+            r.stdout.contains(&format!("mcb {cmd}")),
+            "`mcb {cmd} --help` shows no use of itself"
+        );
+    }
+}
