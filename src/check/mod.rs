@@ -161,7 +161,7 @@ fn shared_unreadable(root: &Path) -> Vec<Finding> {
         .into_iter()
         .filter_map(|f| match f {
             crate::ops::shared::Finding::NotReadable { installation, name, missing } => {
-                let file = RepoFile::new(&crate::ops::shared::shared_path(&name), Vec::new());
+                let file = RepoFile::new(crate::ops::shared::shared_path(&name), Vec::new());
                 let mut out = Finding::error(
                     &file,
                     None,
