@@ -493,7 +493,9 @@ fn import_openssl_made_cas_and_refuse_bad_ones() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let p = |n: &str| d.join(n).to_str().unwrap().to_owned();
-    let now = OffsetDateTime::now_utc();
+    // openssl stamps not-before when it runs, after this line: check a minute later (the
+    // certificates live a day), or a slow machine sees them as not yet valid.
+    let now = OffsetDateTime::now_utc() + Duration::minutes(1);
     let ca_ext = [
         "-addext",
         "basicConstraints=critical,CA:TRUE",
