@@ -28,6 +28,9 @@ use crate::sops;
 use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
 
+mod external;
+pub use external::{GithubAppSource, APP_SECRET};
+
 /// Where the spec comes from.
 #[derive(Debug, Clone)]
 pub enum SpecInput {
@@ -47,8 +50,15 @@ pub struct Request {
     pub age_key_out: PathBuf,
     /// known_hosts lines for the Git host (SSH auth); defaults exist for github.com
     pub git_known_hosts: Option<String>,
-    /// the GitHub App's private key (PEM), when `git.auth: github-app`
-    pub github_app_key: Option<SecretString>,
+    /// the GitHub App: imported (id + private key) or created by the manifest flow
+    pub github_app: Option<GithubAppSource>,
+    /// the app's installation id [default: the spec's `githubApp.installationId`]
+    pub github_app_installation_id: Option<u64>,
+    /// register the spec's `oidc.staticClients` at this issuer (RFC 7591) instead of
+    /// making them Dex static clients
+    pub oidc_issuer: Option<String>,
+    /// the issuer's initial access token for registration
+    pub oidc_initial_access_token: Option<SecretString>,
     /// an existing cluster CA (cert PEM file, key PEM file)
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// Dex connector client secrets by connector id
@@ -70,6 +80,8 @@ pub struct Report {
     pub age_key_file: Option<PathBuf>,
     /// every credential created, by its public facts
     pub credentials: Vec<Credential>,
+    /// where to install a GitHub App created by the manifest flow
+    pub github_app_install_url: Option<String>,
     /// files, branch, commit, push, PR
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -80,6 +92,7 @@ struct Generated {
     age: sops::AgeKey,
     secrets: Vec<Secret>,
     credentials: Vec<Credential>,
+    github_app_install_url: Option<String>,
 }
 
 /// GitHub's published SSH host keys, so Flux can verify github.com without a prompt.
@@ -194,6 +207,7 @@ pub fn run(
         age_recipient: generated.age.recipient.clone(),
         age_key_file: (!dry_run).then_some(req.age_key_out),
         credentials: generated.credentials,
+        github_app_install_url: generated.github_app_install_url,
         outcome,
     })
 }
@@ -305,6 +319,31 @@ fn generate(
     }
     credentials.extend(pki_creds);
 
+    // OIDC clients registered at an external issuer: before the GitHub App, because a
+    // registration can be undone and a created app cannot.
+    if let Some(issuer) = &req.oidc_issuer {
+        let registered = external::register_clients(
+            env,
+            spec,
+            issuer,
+            req.oidc_initial_access_token.as_ref(),
+            progress,
+        )?;
+        for r in registered {
+            credentials.push(in_file(r.credential, name, &r.secret.name));
+            secrets.push(r.secret);
+        }
+    }
+
+    // The GitHub App before the Git credential, which may be the app's.
+    let mut app = external::github_app(
+        env,
+        spec,
+        req.github_app.as_ref(),
+        req.github_app_installation_id,
+        progress,
+    )?;
+
     // Git credential Flux clones with.
     match spec.git.auth {
         GitAuth::Ssh => {
@@ -317,35 +356,46 @@ fn generate(
             progress.generated(&format!("deploy-key/flux ({})", key.fingerprint));
             credentials.push(in_file(key.credential(env), name, "flux-system"));
         }
-        GitAuth::GithubApp => {
-            let (app_id, inst_id) = github_app_ids(spec)?;
-            let Some(pem) = req.github_app_key.clone() else {
+        GitAuth::GithubApp => match app.as_mut().and_then(|a| a.imported.take()) {
+            Some(imported) => {
+                let api = app.as_ref().map_or(crate::forge::DEFAULT_API, |a| &a.api_base);
+                secrets.push(imported.flux_secret("flux-system", "flux-system", api));
+                credentials.push(in_file(
+                    imported.credential(env, "flux"),
+                    name,
+                    "flux-system",
+                ));
+            }
+            // The app exists now and its key is only in Secret github-app: keep it.
+            None if app.as_ref().is_some_and(|a| a.secret.is_some()) => progress.warn(&format!(
+                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}{APP_SECRET}.sops.yaml",
+                repo::spec_path(name),
+                repo::secrets_dir(name)
+            )),
+            None => {
                 return Err(OpsError::MissingInput {
-                    what: "--github-app-private-key FILE".into(),
-                    why: "git.auth is github-app: Flux authenticates with the app's private key"
+                    what: "--github-app-private-key FILE (or --create-github-app with --github-app-installation-id N)".into(),
+                    why: "git.auth is github-app: Flux authenticates as the app's installation"
                         .into(),
                 }
-                .into());
-            };
-            let imported = creds::github_app::import_app(app_id, inst_id, pem)?;
-            secrets.push(imported.flux_secret(
-                "flux-system",
-                "flux-system",
-                crate::forge::DEFAULT_API,
-            ));
-            credentials.push(in_file(
-                imported.credential(env, "flux"),
-                name,
-                "flux-system",
-            ));
+                .into())
+            }
+        },
+    }
+    let mut github_app_install_url = None;
+    if let Some(a) = app {
+        if let Some(s) = a.secret {
+            credentials.extend(a.imported.map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)));
+            secrets.push(s);
         }
+        github_app_install_url = a.install_url;
     }
 
-    // Dex static clients and connector secrets.
-    let clients: Vec<creds::oidc::StaticClient> = spec
-        .oidc
-        .static_clients
-        .iter()
+    // Dex static clients, unless registered at an external issuer above.
+    let dex_static = req.oidc_issuer.is_none().then_some(&spec.oidc.static_clients);
+    let clients: Vec<creds::oidc::StaticClient> = dex_static
+        .into_iter()
+        .flatten()
         .map(|c| creds::oidc::StaticClient {
             id: c.id.clone(),
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
@@ -386,6 +436,7 @@ fn generate(
         age,
         secrets,
         credentials,
+        github_app_install_url,
     })
 }
 
