@@ -83,7 +83,7 @@ fn set(paths: &[&str]) -> BTreeSet<String> {
 }
 
 /// A decrypted Secret's data value `key` (Go sops, JSON output).
-fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) -> Vec<u8> {
+pub(crate) fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) -> Vec<u8> {
     let mut c = t.command(tool("sops"));
     c.env("SOPS_AGE_KEY_FILE", age_key)
         .args(["decrypt", "--output-type", "json"])
