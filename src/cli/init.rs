@@ -33,7 +33,33 @@ Examples:
   mcb init-installation prod --spec prod.yaml --dry-run
   mcb init-installation prod --spec prod.yaml --push --pr
 
-Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.";
+Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.
+
+OIDC clients at an external issuer (--oidc-issuer URL): the spec's oidc.staticClients are
+then registered at that issuer (RFC 7591, with the initial access token from
+MCB_OIDC_INITIAL_ACCESS_TOKEN) INSTEAD of becoming Dex static clients: they get no
+dex-clients entry and Dex's rendered config leaves them out. Discovery is checked first;
+an issuer without a registration_endpoint fails before anything is registered or
+written. Each client's id, secret, registration_access_token and registration_client_uri
+go to Secret oidc-client-<ID> (namespace dex), which `mcb rotate NAME --only oidc/<ID>`
+uses to renew the secret (RFC 7592).
+  mcb init-installation prod --spec prod.yaml --oidc-issuer https://idp.example.com/realms/x
+
+GitHub App (Flux's Git credential with git.auth: github-app, and mcb's for pushes/PRs):
+  - import an existing app: --import-github-app ID --private-key-file PEM
+    (--github-app-private-key is the same flag; ID defaults to githubApp.appId)
+  - create one by GitHub's manifest flow: --create-github-app. mcb serves a page on
+    127.0.0.1 and prints its URL on stderr; open it in a browser signed in to GitHub and
+    confirm. The app belongs to githubApp.owner (an organization), else to you. Its id,
+    OAuth client, webhook secret and private key go to Secret github-app (namespace
+    flux-system); the install URL is printed. For GitHub Enterprise add
+    --github-url https://HOST --github-api https://HOST/api/v3.
+GitHub assigns the installation id only when the app is installed (it is the number at
+the end of the URL after installing). Flux needs it: pass --github-app-installation-id N
+or set githubApp.installationId. A created app without it gets no flux-system Secret yet
+(mcb says how to add it with `mcb rotate --only github-app`).
+  mcb init-installation prod --spec prod.yaml --import-github-app 123 --private-key-file app.pem
+  mcb init-installation prod --spec prod.yaml --create-github-app --push --pr";
 
 /// `mcb init-installation`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +92,12 @@ pub struct Args {
 
     /// An existing GitHub App's private key (PEM); the app id comes from
     /// --import-github-app or the spec's githubApp.appId
-    #[arg(long, visible_alias = "private-key-file", value_name = "FILE", conflicts_with = "create_github_app")]
+    #[arg(
+        long,
+        visible_alias = "private-key-file",
+        value_name = "FILE",
+        conflicts_with = "create_github_app"
+    )]
     pub github_app_private_key: Option<PathBuf>,
 
     /// Import the existing GitHub App ID (with --private-key-file)

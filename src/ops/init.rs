@@ -385,14 +385,20 @@ fn generate(
     let mut github_app_install_url = None;
     if let Some(a) = app {
         if let Some(s) = a.secret {
-            credentials.extend(a.imported.map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)));
+            credentials.extend(
+                a.imported
+                    .map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)),
+            );
             secrets.push(s);
         }
         github_app_install_url = a.install_url;
     }
 
     // Dex static clients, unless registered at an external issuer above.
-    let dex_static = req.oidc_issuer.is_none().then_some(&spec.oidc.static_clients);
+    let dex_static = req
+        .oidc_issuer
+        .is_none()
+        .then_some(&spec.oidc.static_clients);
     let clients: Vec<creds::oidc::StaticClient> = dex_static
         .into_iter()
         .flatten()

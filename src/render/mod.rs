@@ -252,7 +252,10 @@ pub fn render(
     if let Some(clients) = ctx["oidc"]["clients"].as_array_mut() {
         clients.retain(|c| {
             let id = c["id"].as_str().unwrap_or_default();
-            let file = format!("{}.sops.yaml", crate::creds::oidc::registered_secret_name(id));
+            let file = format!(
+                "{}.sops.yaml",
+                crate::creds::oidc::registered_secret_name(id)
+            );
             !secret_files.contains(&file)
         });
     }

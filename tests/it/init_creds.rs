@@ -15,7 +15,7 @@ use crate::creds::{oidc_provider, read_page, secret_authenticates, IAT};
 use crate::init::{config_repo, git, init, secret_files};
 use crate::rotate::secret_value;
 use crate::support::github::{fixture, Fake};
-use crate::support::{run, Run, TestEnv};
+use crate::support::{run, tool, Run, TestEnv};
 
 const SECRETS: &str = "installations/demo/secrets";
 
@@ -39,8 +39,9 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     // The spec's clients are registered, not Dex's: no dex-clients, none in Dex's config.
     let secrets = repo.join(SECRETS);
     assert!(!secrets.join("dex-clients.sops.yaml").exists());
-    let dex = std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/config.yaml"))
-        .unwrap();
+    let dex =
+        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/config.yaml"))
+            .unwrap();
     assert!(dex.contains("staticClients: []"), "{dex}");
     let inventory =
         std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
@@ -55,14 +56,28 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
         assert!(uri.starts_with(&format!("{issuer}/reg/")), "{uri}");
         let token = text(&t, &file, &key, "registration_access_token");
         for out in [&r.stdout, &r.stderr, &inventory] {
-            assert!(!out.contains(&secret) && !out.contains(&token), "{id} leaks");
+            assert!(
+                !out.contains(&secret) && !out.contains(&token),
+                "{id} leaks"
+            );
         }
         assert!(inventory.contains(&client_id), "{inventory}");
         if id == "grafana" {
             grafana = (client_id, secret);
         }
     }
-    assert!(inventory.contains(&format!("issuer: {issuer}")), "{inventory}");
+    assert!(
+        inventory.contains(&format!("issuer: {issuer}")),
+        "{inventory}"
+    );
+    // The rendered Dex config agrees with the spec and the secrets: no drift.
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["check", "--kubectl"])
+        .arg(tool("kubectl"));
+    let r = run(c).ok();
+    assert!(r.stdout.contains("0 error(s)"), "{}", r.stdout);
 
     // What init stored is what rotation loads: the client gets a new secret at the issuer.
     let mut c = t.mcb();
@@ -127,8 +142,12 @@ fn github_app_spec(t: &TestEnv) -> std::path::PathBuf {
 
 /// Runs mcb in the background and returns the first 127.0.0.1 URL it prints on stderr,
 /// with a channel carrying the rest of stderr once it exits.
-fn spawn_until_url(mut c: std::process::Command) -> (std::process::Child, String, mpsc::Receiver<String>) {
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+fn spawn_until_url(
+    mut c: std::process::Command,
+) -> (std::process::Child, String, mpsc::Receiver<String>) {
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (url_tx, url_rx) = mpsc::channel();
@@ -187,7 +206,10 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
         .strip_prefix("https://github.example.com/organizations/example/settings/apps/new?state=")
         .unwrap_or_else(|| panic!("unexpected form action {action}"));
     assert_eq!(manifest["name"], "mcb-demo");
-    assert_eq!(manifest["url"], "https://github.com/example/management-clusters");
+    assert_eq!(
+        manifest["url"],
+        "https://github.com/example/management-clusters"
+    );
     // ...and GitHub redirects back with the code.
     let redirect = manifest["redirect_url"].as_str().unwrap();
     let cb = reqwest::blocking::get(format!("{redirect}?code=abc123&state={state}")).unwrap();
@@ -222,7 +244,11 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
         ("webhookSecret", "webhook_secret"),
         ("privateKey", "pem"),
     ] {
-        assert_eq!(text(&t, &app, &key, k), created[field].as_str().unwrap(), "{k}");
+        assert_eq!(
+            text(&t, &app, &key, k),
+            created[field].as_str().unwrap(),
+            "{k}"
+        );
     }
     assert_eq!(text(&t, &app, &key, "appID"), "1");
 
@@ -240,9 +266,61 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
     ];
     let pem_lines = pem.lines().filter(|l| !l.starts_with("-----"));
     for s in secret_values.into_iter().chain(pem_lines) {
-        for (what, text) in [("stdout", &r.stdout), ("stderr", &r.stderr), ("PR body", &body.to_owned())] {
+        for (what, text) in [
+            ("stdout", &r.stdout),
+            ("stderr", &r.stderr),
+            ("PR body", &body.to_owned()),
+        ] {
             assert!(!text.contains(s), "{what} leaks a secret value");
         }
     }
     assert!(secret_files(&repo).contains(&app));
+}
+
+#[test]
+fn init_imports_an_existing_github_app_by_id_and_key_file() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let spec = github_app_spec(&t);
+    let pem = fixture("apps.create-from-manifest.json")["pem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pem_file = t.path().join("app.pem");
+    std::fs::write(&pem_file, &pem).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--spec"])
+        .arg(&spec)
+        .arg("--age-key-out")
+        .arg(&key)
+        .args(["--import-github-app", "77", "--private-key-file"])
+        .arg(&pem_file);
+    // The installation id is required: without it nothing is written.
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr.contains("--github-app-installation-id"),
+        "{}",
+        r.stderr
+    );
+    assert!(!repo.join("installations").exists());
+
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--spec"])
+        .arg(&spec)
+        .arg("--age-key-out")
+        .arg(&key)
+        .args(["--import-github-app", "77", "--private-key-file"])
+        .arg(&pem_file)
+        .args(["--github-app-installation-id", "88"]);
+    run(c).ok();
+    let flux = repo.join(SECRETS).join("flux-system.sops.yaml");
+    assert_eq!(text(&t, &flux, &key, "githubAppID"), "77");
+    assert_eq!(text(&t, &flux, &key, "githubAppInstallationID"), "88");
+    assert_eq!(text(&t, &flux, &key, "githubAppPrivateKey"), pem);
+    assert!(!repo.join(SECRETS).join("github-app.sops.yaml").exists());
 }

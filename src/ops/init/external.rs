@@ -193,3 +193,75 @@ pub(super) fn register_clients(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Nop;
+
+    fn spec(edit: impl Fn(String) -> String) -> Installation {
+        let text = edit(crate::spec::EXAMPLE.to_owned());
+        crate::spec::parse(&text, std::path::Path::new("x.yaml")).unwrap()
+    }
+
+    #[test]
+    fn the_spec_owns_the_app_and_gives_its_homepage() {
+        let given = ManifestParams::new("mcb-x", "https://github.com", github_app::AppOwner::User);
+        let p = manifest_params(
+            &spec(|s| s.replace("githubApp:\n  owner: example\n", "")),
+            &given,
+        );
+        assert_eq!(p.owner, github_app::AppOwner::User);
+        assert_eq!(p.url, "https://github.com", "an ssh URL is no homepage");
+        let https = spec(|s| {
+            s.replace("ssh://git@github.com/", "https://github.com/")
+                .replace("auth: ssh", "auth: github-app")
+        });
+        let p = manifest_params(&https, &given);
+        assert_eq!(
+            p.owner,
+            github_app::AppOwner::Organization("example".into())
+        );
+        assert_eq!(p.url, "https://github.com/example/management-clusters");
+    }
+
+    #[test]
+    fn an_issuer_needs_clients_to_register_and_asks_nothing_first() {
+        let none = spec(|s| {
+            let start = s.find("  # Secrets are generated").unwrap();
+            let end = s.find("githubApp:").unwrap();
+            format!("{}{}", &s[..start], &s[end..])
+        });
+        assert!(none.oidc.static_clients.is_empty());
+        let env = Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
+        // Port 9 is never asked: the spec check comes before discovery.
+        let e = register_clients(&env, &none, "http://127.0.0.1:9", None, &mut Nop)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("oidc.staticClients"), "{e}");
+    }
+
+    #[test]
+    fn import_needs_an_app_id_and_an_installation_id() {
+        let source = GithubAppSource::Import {
+            app_id: None,
+            private_key: SecretString::from("x"),
+        };
+        let env = Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
+        let e = github_app(&env, &spec(|s| s), Some(&source), Some(1), &mut Nop)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("--import-github-app"), "{e}");
+        let source = GithubAppSource::Import {
+            app_id: Some(5),
+            private_key: SecretString::from("x"),
+        };
+        let e = github_app(&env, &spec(|s| s), Some(&source), None, &mut Nop)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("--github-app-installation-id"),
+            "{e}"
+        );
+    }
+}
