@@ -12,7 +12,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::creds::{oidc_provider, read_page, secret_authenticates, IAT};
-use crate::init::{config_repo, git, init, secret_files};
+use crate::init::{config_repo, git, init, init_with_spec, secret_files};
 use crate::rotate::secret_value;
 use crate::support::github::{fixture, Fake};
 use crate::support::{run, tool, Run, TestEnv};
@@ -183,20 +183,14 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
             .and(path("/app-manifests/abc123/conversions"))
             .respond_with(ResponseTemplate::new(201).set_body_json(&created)),
     );
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--spec"])
-        .arg(&spec)
-        .arg("--age-key-out")
-        .arg(&key)
-        .args([
-            "--create-github-app",
-            "--github-url",
-            "https://github.example.com",
-            "--github-app-installation-id",
-            "4242",
-        ]);
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.args([
+        "--create-github-app",
+        "--github-url",
+        "https://github.example.com",
+        "--github-app-installation-id",
+        "4242",
+    ]);
     fake.publish_to(&mut c);
     let (child, url, stderr_rx) = spawn_until_url(c);
 
@@ -289,35 +283,22 @@ fn init_imports_an_existing_github_app_by_id_and_key_file() {
         .to_owned();
     let pem_file = t.path().join("app.pem");
     std::fs::write(&pem_file, &pem).unwrap();
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--spec"])
-        .arg(&spec)
-        .arg("--age-key-out")
-        .arg(&key)
-        .args(["--import-github-app", "77", "--private-key-file"])
-        .arg(&pem_file);
+    let import = |extra: &[&str]| {
+        let mut c = init_with_spec(&t, &repo, &spec, &key);
+        c.args(["--import-github-app", "77", "--private-key-file"])
+            .arg(&pem_file)
+            .args(extra);
+        run(c)
+    };
     // The installation id is required: without it nothing is written.
-    let r = run(c).fails_with(2);
+    let r = import(&[]).fails_with(2);
     assert!(
         r.stderr.contains("--github-app-installation-id"),
         "{}",
         r.stderr
     );
     assert!(!repo.join("installations").exists());
-
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--spec"])
-        .arg(&spec)
-        .arg("--age-key-out")
-        .arg(&key)
-        .args(["--import-github-app", "77", "--private-key-file"])
-        .arg(&pem_file)
-        .args(["--github-app-installation-id", "88"]);
-    run(c).ok();
+    import(&["--github-app-installation-id", "88"]).ok();
     let flux = repo.join(SECRETS).join("flux-system.sops.yaml");
     assert_eq!(text(&t, &flux, &key, "githubAppID"), "77");
     assert_eq!(text(&t, &flux, &key, "githubAppInstallationID"), "88");

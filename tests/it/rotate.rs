@@ -12,7 +12,7 @@ use mcb::inventory::Inventory;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::creds::{oidc_provider, secret_authenticates, IAT};
-use crate::init::{config_repo, git, go_sops_decrypt, init, secret_files};
+use crate::init::{config_repo, git, go_sops_decrypt, init, init_with_spec, secret_files};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -788,15 +788,8 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
         "the example changed: {text}"
     );
     std::fs::write(&spec, text).unwrap();
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--spec"])
-        .arg(&spec)
-        .arg("--age-key-out")
-        .arg(&key)
-        .arg("--github-app-private-key")
-        .arg(&old_pem);
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.arg("--github-app-private-key").arg(&old_pem);
     run(c).ok();
 
     let key_arg = key.to_str().unwrap();
