@@ -108,7 +108,7 @@ pub fn branch(name: &str) -> String {
 pub fn run(
     env: &Env,
     root: &Path,
-    req: Request,
+    mut req: Request,
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
@@ -128,7 +128,50 @@ pub fn run(
     }
 
     progress.action(&format!("generating credentials for {name}"));
-    let generated = generate(env, &spec, &req, progress)?;
+    // Clients registered at an external issuer, to undo if nothing keeps them.
+    let mut registered = Vec::new();
+    let mut committed = false;
+    let result = generate(env, &spec, &req, &mut registered, progress).and_then(|generated| {
+        let outcome = publish_installation(
+            env,
+            &repo_git,
+            (&spec_text, &spec),
+            &generated,
+            &mut req,
+            &mut committed,
+            progress,
+        )?;
+        Ok((generated, outcome))
+    });
+    // Not kept in a commit (or in written files), they would be orphans at the issuer.
+    if req.publish.dry_run || (result.is_err() && !committed) {
+        external::undo_registrations(&registered, progress);
+    }
+    let (generated, outcome) = result?;
+    let dry_run = req.publish.dry_run;
+    Ok(Report {
+        installation: name,
+        age_recipient: generated.age.recipient.clone(),
+        age_key_file: (!dry_run).then_some(req.age_key_out),
+        credentials: generated.credentials,
+        github_app_install_url: generated.github_app_install_url,
+        outcome,
+    })
+}
+
+/// Derives the files of the new installation from what was generated and publishes them
+/// (plan, write, commit, push, PR). `committed` turns true once the commit exists.
+fn publish_installation(
+    env: &Env,
+    repo_git: &ConfigRepo,
+    (spec_text, spec): (&str, &Installation),
+    generated: &Generated,
+    req: &mut Request,
+    committed: &mut bool,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    let root = repo_git.root().to_path_buf();
+    let name = spec.name.as_str().to_owned();
     failpoint::check("credentials")?;
 
     let others = installation::load_all(&root)?;
@@ -139,14 +182,14 @@ pub fn run(
     }
     let this = Loaded {
         spec: spec.clone(),
-        spec_text: spec_text.clone(),
+        spec_text: spec_text.to_owned(),
         inventory: inventory.clone(),
     };
     let mut all: Vec<&Loaded> = others.iter().collect();
     all.push(&this);
     let sops_yaml = installation::sops_config(&all);
 
-    let mut files = desired_files(&this, &generated, &sops_yaml)?;
+    let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
     if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
         files.plain(crate::check::CI_WORKFLOW_PATH, crate::check::ci_workflow());
@@ -187,29 +230,21 @@ pub fn run(
     let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);
     let key_out = req.age_key_out.clone();
     let key_file_text = key_file(&generated.age, &created);
-    let dry_run = req.publish.dry_run;
     let mut after_commit = || {
+        *committed = true;
         crate::fsutil::write_new(&key_out, key_file_text.expose_secret().as_bytes(), 0o600)?;
         Ok(())
     };
-    let outcome = publish::run(
-        &repo_git,
+    publish::run(
+        repo_git,
         env,
         &request,
         &req.publish,
-        req.pr,
+        req.pr.take(),
         &mut make_plan,
         &mut after_commit,
         progress,
-    )?;
-    Ok(Report {
-        installation: name,
-        age_recipient: generated.age.recipient.clone(),
-        age_key_file: (!dry_run).then_some(req.age_key_out),
-        credentials: generated.credentials,
-        github_app_install_url: generated.github_app_install_url,
-        outcome,
-    })
+    )
 }
 
 fn rfc3339(env: &Env) -> String {
@@ -275,6 +310,7 @@ fn generate(
     env: &Env,
     spec: &Installation,
     req: &Request,
+    registered: &mut Vec<creds::oidc::RegisteredClient>,
     progress: &mut dyn Progress,
 ) -> Result<Generated, Error> {
     let name = spec.name.as_str();
@@ -322,16 +358,17 @@ fn generate(
     // OIDC clients registered at an external issuer: before the GitHub App, because a
     // registration can be undone and a created app cannot.
     if let Some(issuer) = &req.oidc_issuer {
-        let registered = external::register_clients(
+        let clients = external::register_clients(
             env,
             spec,
             issuer,
             req.oidc_initial_access_token.as_ref(),
             progress,
         )?;
-        for r in registered {
+        for r in clients {
             credentials.push(in_file(r.credential, name, &r.secret.name));
             secrets.push(r.secret);
+            registered.push(r.client);
         }
     }
 

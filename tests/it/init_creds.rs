@@ -126,6 +126,73 @@ fn init_with_an_issuer_without_registration_fails_and_writes_nothing() {
     assert!(!repo.join("installations").exists());
 }
 
+/// An issuer that registers every client as `c1` and accepts its deletion.
+fn registering_issuer() -> Fake {
+    let fake = Fake::start();
+    let issuer = fake.server.uri();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": issuer,
+                "registration_endpoint": format!("{issuer}/reg"),
+            }))),
+    );
+    fake.mount(Mock::given(method("POST")).and(path("/reg")).respond_with(
+        ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "client_id": "c1",
+            "client_secret": "s1-not-kept",
+            "registration_access_token": "rat-not-kept",
+            "registration_client_uri": format!("{issuer}/reg/c1"),
+        })),
+    ));
+    fake.mount(
+        Mock::given(method("DELETE"))
+            .and(path("/reg/c1"))
+            .respond_with(ResponseTemplate::new(204)),
+    );
+    fake
+}
+
+#[test]
+fn registrations_nothing_keeps_are_deleted_again() {
+    for (flag, fail_after) in [("--dry-run", None), ("--no-commit", Some("credentials"))] {
+        let fake = registering_issuer();
+        let mut t = TestEnv::new();
+        if let Some(step) = fail_after {
+            t.vars.insert("MCB_TEST_FAIL_AFTER".into(), step.into());
+        }
+        let repo = config_repo(&t);
+        let key = t.path().join("demo.agekey");
+        let r = init(
+            &t,
+            &repo,
+            &key,
+            &["--oidc-issuer", &fake.server.uri(), flag],
+        );
+        let r = if fail_after.is_some() {
+            r.fails_with(2)
+        } else {
+            r.ok()
+        };
+        let count = |m: &str| {
+            fake.requests()
+                .iter()
+                .filter(|q| q.method.as_str() == m)
+                .count()
+        };
+        // The example has two clients: both registered, both deleted.
+        assert_eq!(
+            (count("POST"), count("DELETE")),
+            (2, 2),
+            "{flag}: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("s1-not-kept") && !r.stderr.contains("rat-not-kept"));
+        assert!(!repo.join("installations").exists());
+    }
+}
+
 /// The example spec as `demo`, Flux authenticating as the GitHub App.
 fn github_app_spec(t: &TestEnv) -> std::path::PathBuf {
     let spec = mcb::spec::EXAMPLE

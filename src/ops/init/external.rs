@@ -142,6 +142,8 @@ pub(super) struct Registered {
     pub secret: Secret,
     /// `oidc-client` entry with the issuer, as rotation reads it
     pub credential: Credential,
+    /// the client, to delete again if init does not keep it
+    pub client: oidc::RegisteredClient,
 }
 
 /// Registers the spec's `oidc.staticClients` at `issuer` (discovery first: an issuer
@@ -177,10 +179,8 @@ pub(super) fn register_clients(
                 done.push((c.id.clone(), rc));
             }
             Err(e) => {
-                for (_, rc) in &done {
-                    // Best effort: the registration error is the one to report.
-                    let _ = oidc::delete(rc);
-                }
+                let clients: Vec<_> = done.into_iter().map(|(_, rc)| rc).collect();
+                undo_registrations(&clients, progress);
                 return Err(e.into());
             }
         }
@@ -190,8 +190,26 @@ pub(super) fn register_clients(
         .map(|(id, rc)| Registered {
             secret: rc.secret(&id, oidc::DEX_NAMESPACE),
             credential: rc.credential(env, &id, issuer),
+            client: rc,
         })
         .collect())
+}
+
+/// Deletes clients registered by this run that nothing keeps (dry run, failure before
+/// the commit). Best effort: a failure is reported as a warning naming the client.
+pub(super) fn undo_registrations(clients: &[oidc::RegisteredClient], progress: &mut dyn Progress) {
+    for c in clients {
+        match oidc::delete(c) {
+            Ok(()) => progress.action(&format!(
+                "deleted OIDC client {} again at the issuer (not kept)",
+                c.client_id
+            )),
+            Err(e) => progress.warn(&format!(
+                "OIDC client {} is registered but not kept; delete it at {}: {e}",
+                c.client_id, c.registration_client_uri
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
