@@ -105,8 +105,9 @@ pub struct Args {
     pub import_github_app: Option<u64>,
 
     /// Create the GitHub App by GitHub's manifest flow: mcb serves a page on 127.0.0.1 and
-    /// prints its URL; open it in a browser signed in to GitHub
-    #[arg(long)]
+    /// prints its URL; open it in a browser signed in to GitHub (not with --dry-run: the
+    /// app would exist and its key be lost)
+    #[arg(long, conflicts_with = "dry_run")]
     pub create_github_app: bool,
 
     /// Name of the app to create [default: mcb-NAME]

@@ -128,10 +128,10 @@ pub fn run(
     }
 
     progress.action(&format!("generating credentials for {name}"));
-    // Clients registered at an external issuer, to undo if nothing keeps them.
-    let mut registered = Vec::new();
+    // What is made at outside services, to undo if nothing keeps it.
+    let mut made = external::Made::default();
     let mut committed = false;
-    let result = generate(env, &spec, &req, &mut registered, progress).and_then(|generated| {
+    let result = generate(env, &spec, &req, &mut made, progress).and_then(|generated| {
         let outcome = publish_installation(
             env,
             &repo_git,
@@ -145,7 +145,7 @@ pub fn run(
     });
     // Not kept in a commit (or in written files), they would be orphans at the issuer.
     if req.publish.dry_run || (result.is_err() && !committed) {
-        external::undo_registrations(&registered, progress);
+        made.undo(progress);
     }
     let (generated, outcome) = result?;
     let dry_run = req.publish.dry_run;
@@ -310,7 +310,7 @@ fn generate(
     env: &Env,
     spec: &Installation,
     req: &Request,
-    registered: &mut Vec<creds::oidc::RegisteredClient>,
+    made: &mut external::Made,
     progress: &mut dyn Progress,
 ) -> Result<Generated, Error> {
     let name = spec.name.as_str();
@@ -368,7 +368,7 @@ fn generate(
         for r in clients {
             credentials.push(in_file(r.credential, name, &r.secret.name));
             secrets.push(r.secret);
-            registered.push(r.client);
+            made.clients.push(r.client);
         }
     }
 
@@ -378,6 +378,7 @@ fn generate(
         spec,
         req.github_app.as_ref(),
         req.github_app_installation_id,
+        made,
         progress,
     )?;
 

@@ -237,12 +237,8 @@ fn spawn_until_url(
     (child, url, rest_rx)
 }
 
-#[test]
-fn init_creates_the_github_app_by_the_manifest_flow() {
-    let t = TestEnv::new();
-    let repo = config_repo(&t);
-    let key = t.path().join("demo.agekey");
-    let spec = github_app_spec(&t);
+/// A fake GitHub that converts code `abc123` into the fixture's app and accepts a PR.
+fn github_converting_the_fixture() -> (Fake, serde_json::Value) {
     let fake = Fake::accepting_a_new_pull_request();
     let created = fixture("apps.create-from-manifest.json");
     fake.mount(
@@ -250,18 +246,14 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
             .and(path("/app-manifests/abc123/conversions"))
             .respond_with(ResponseTemplate::new(201).set_body_json(&created)),
     );
-    let mut c = init_with_spec(&t, &repo, &spec, &key);
-    c.args([
-        "--create-github-app",
-        "--github-url",
-        "https://github.example.com",
-        "--github-app-installation-id",
-        "4242",
-    ]);
-    fake.publish_to(&mut c);
-    let (child, url, stderr_rx) = spawn_until_url(c);
+    (fake, created)
+}
 
-    // Play the browser: the page posts the manifest to the owner's new-app form...
+/// Runs `c` (an init with --create-github-app) playing the browser and GitHub: reads the
+/// local page, checks where it posts the manifest, then sends GitHub's redirect back.
+fn drive_app_flow(c: std::process::Command) -> Run {
+    let (child, url, stderr_rx) = spawn_until_url(c);
+    // The page posts the manifest to the owner's new-app form...
     let (action, manifest) = read_page(&url);
     let state = action
         .strip_prefix("https://github.example.com/organizations/example/settings/apps/new?state=")
@@ -275,14 +267,33 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
     let redirect = manifest["redirect_url"].as_str().unwrap();
     let cb = reqwest::blocking::get(format!("{redirect}?code=abc123&state={state}")).unwrap();
     assert_eq!(cb.status(), 200);
-
     let out = child.wait_with_output().unwrap();
-    let r = Run {
+    Run {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: stderr_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
     }
-    .ok();
+}
+
+const CREATE_FLAGS: [&str; 5] = [
+    "--create-github-app",
+    "--github-url",
+    "https://github.example.com",
+    "--github-app-installation-id",
+    "4242",
+];
+
+#[test]
+fn init_creates_the_github_app_by_the_manifest_flow() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let spec = github_app_spec(&t);
+    let (fake, created) = github_converting_the_fixture();
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.args(CREATE_FLAGS);
+    fake.publish_to(&mut c);
+    let r = drive_app_flow(c).ok();
     assert!(
         r.stdout
             .contains("https://github.com/apps/octoapp/installations/new"),
@@ -371,4 +382,31 @@ fn init_imports_an_existing_github_app_by_id_and_key_file() {
     assert_eq!(text(&t, &flux, &key, "githubAppInstallationID"), "88");
     assert_eq!(text(&t, &flux, &key, "githubAppPrivateKey"), pem);
     assert!(!repo.join(SECRETS).join("github-app.sops.yaml").exists());
+}
+
+#[test]
+fn a_created_app_that_is_not_kept_is_named_and_a_dry_run_is_refused() {
+    let mut t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let spec = github_app_spec(&t);
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.args(CREATE_FLAGS).arg("--dry-run");
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+
+    t.vars
+        .insert("MCB_TEST_FAIL_AFTER".into(), "credentials".into());
+    let (fake, _) = github_converting_the_fixture();
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.args(CREATE_FLAGS)
+        .args(["--github-api", &fake.server.uri()]);
+    let r = drive_app_flow(c).fails_with(2);
+    assert!(
+        r.stderr
+            .contains("GitHub App octoapp (id 1) was created but is not kept"),
+        "{}",
+        r.stderr
+    );
+    assert!(!repo.join("installations").exists());
 }

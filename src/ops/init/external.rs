@@ -54,6 +54,7 @@ pub(super) fn github_app(
     spec: &Installation,
     source: Option<&GithubAppSource>,
     installation_id: Option<u64>,
+    made: &mut Made,
     progress: &mut dyn Progress,
 ) -> Result<Option<App>, Error> {
     let spec_app = spec.github_app.as_ref();
@@ -92,6 +93,7 @@ pub(super) fn github_app(
             let params = manifest_params(spec, params);
             let created = github_app::create_app(env, &params, browser.as_ref())?;
             progress.generated(&format!("GitHub App {} (id {})", created.slug, created.id));
+            made.app = Some((created.id, created.slug.clone()));
             let mut secret = Secret::new(APP_SECRET, github_app::FLUX_NAMESPACE, "Opaque")
                 .with("appID", created.id.to_string())
                 .with("clientID", created.client_id.clone())
@@ -195,9 +197,32 @@ pub(super) fn register_clients(
         .collect())
 }
 
-/// Deletes clients registered by this run that nothing keeps (dry run, failure before
-/// the commit). Best effort: a failure is reported as a warning naming the client.
-pub(super) fn undo_registrations(clients: &[oidc::RegisteredClient], progress: &mut dyn Progress) {
+/// What this run made outside the repo, to undo (or name) when nothing keeps it: a dry
+/// run, or a failure before the commit.
+#[derive(Default)]
+pub(super) struct Made {
+    /// clients registered at an external issuer
+    pub clients: Vec<oidc::RegisteredClient>,
+    /// a GitHub App created by the manifest flow: (id, slug)
+    pub app: Option<(u64, String)>,
+}
+
+impl Made {
+    /// Deletes the registered clients (best effort) and names a created app, which no API
+    /// can delete and whose private key is lost with this run.
+    pub(super) fn undo(&self, progress: &mut dyn Progress) {
+        undo_registrations(&self.clients, progress);
+        if let Some((id, slug)) = &self.app {
+            progress.warn(&format!(
+                "GitHub App {slug} (id {id}) was created but is not kept: delete it in its owner's Settings > Developer settings > GitHub Apps, or generate a private key there and pass --import-github-app {id} --private-key-file PEM"
+            ));
+        }
+    }
+}
+
+/// Deletes clients registered by this run that nothing keeps. Best effort: a failure is
+/// reported as a warning naming the client.
+fn undo_registrations(clients: &[oidc::RegisteredClient], progress: &mut dyn Progress) {
     for c in clients {
         match oidc::delete(c) {
             Ok(()) => progress.action(&format!(
@@ -253,9 +278,16 @@ mod tests {
         assert!(none.oidc.static_clients.is_empty());
         let env = Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
         // Port 9 is never asked: the spec check comes before discovery.
-        let e = register_clients(&env, &none, "http://127.0.0.1:9", None, &mut Nop)
-            .err()
-            .unwrap();
+        let e = register_clients(
+            &env,
+            &none,
+            "http://127.0.0.1:9",
+            None,
+            &mut Made::default(),
+            &mut Nop,
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("oidc.staticClients"), "{e}");
     }
 
@@ -266,17 +298,31 @@ mod tests {
             private_key: SecretString::from("x"),
         };
         let env = Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
-        let e = github_app(&env, &spec(|s| s), Some(&source), Some(1), &mut Nop)
-            .err()
-            .unwrap();
+        let e = github_app(
+            &env,
+            &spec(|s| s),
+            Some(&source),
+            Some(1),
+            &mut Made::default(),
+            &mut Nop,
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("--import-github-app"), "{e}");
         let source = GithubAppSource::Import {
             app_id: Some(5),
             private_key: SecretString::from("x"),
         };
-        let e = github_app(&env, &spec(|s| s), Some(&source), None, &mut Nop)
-            .err()
-            .unwrap();
+        let e = github_app(
+            &env,
+            &spec(|s| s),
+            Some(&source),
+            None,
+            &mut Made::default(),
+            &mut Nop,
+        )
+        .err()
+        .unwrap();
         assert!(
             e.to_string().contains("--github-app-installation-id"),
             "{e}"
