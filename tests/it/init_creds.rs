@@ -97,18 +97,24 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     assert!(!secret_authenticates(&issuer, &grafana.0, &grafana.1));
 }
 
-#[test]
-fn init_with_an_issuer_without_registration_fails_and_writes_nothing() {
+/// A fake issuer whose discovery document has `extra` besides `issuer`.
+fn issuer_with(extra: impl Fn(&str) -> serde_json::Value) -> Fake {
     let fake = Fake::start();
     let issuer = fake.server.uri();
+    let mut doc = extra(&issuer);
+    doc["issuer"] = issuer.clone().into();
     fake.mount(
         Mock::given(method("GET"))
             .and(path("/.well-known/openid-configuration"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "issuer": issuer,
-                "token_endpoint": format!("{issuer}/token"),
-            }))),
+            .respond_with(ResponseTemplate::new(200).set_body_json(doc)),
     );
+    fake
+}
+
+#[test]
+fn init_with_an_issuer_without_registration_fails_and_writes_nothing() {
+    let fake = issuer_with(|i| serde_json::json!({"token_endpoint": format!("{i}/token")}));
+    let issuer = fake.server.uri();
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
@@ -128,16 +134,8 @@ fn init_with_an_issuer_without_registration_fails_and_writes_nothing() {
 
 /// An issuer that registers every client as `c1` and accepts its deletion.
 fn registering_issuer() -> Fake {
-    let fake = Fake::start();
+    let fake = issuer_with(|i| serde_json::json!({"registration_endpoint": format!("{i}/reg")}));
     let issuer = fake.server.uri();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/.well-known/openid-configuration"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "issuer": issuer,
-                "registration_endpoint": format!("{issuer}/reg"),
-            }))),
-    );
     fake.mount(Mock::given(method("POST")).and(path("/reg")).respond_with(
         ResponseTemplate::new(201).set_body_json(serde_json::json!({
             "client_id": "c1",

@@ -278,16 +278,9 @@ mod tests {
         assert!(none.oidc.static_clients.is_empty());
         let env = Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
         // Port 9 is never asked: the spec check comes before discovery.
-        let e = register_clients(
-            &env,
-            &none,
-            "http://127.0.0.1:9",
-            None,
-            &mut Made::default(),
-            &mut Nop,
-        )
-        .err()
-        .unwrap();
+        let e = register_clients(&env, &none, "http://127.0.0.1:9", None, &mut Nop)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("oidc.staticClients"), "{e}");
     }
 
