@@ -1,6 +1,8 @@
 //! `mcb init-installation`: from a spec to a committed (and optionally pushed and proposed)
 //! installation. Steps, in order: validate the spec; refuse an existing installation;
-//! generate the age key, the PKI, the Git credential and the OIDC client secrets; render
+//! generate the age key, the PKI, the Git credential and the OIDC client secrets (or
+//! register the clients at an external issuer, and create or import the GitHub App: see
+//! `init/external.rs`, undone or named when nothing keeps them); render
 //! the manifests; derive `.sops.yaml`; plan the files (secrets sealed for the new rule);
 //! then publish (branch, write all-or-nothing, commit, push, PR). The age private key is
 //! written to the user's file only once the commit exists, and never into the repo.
