@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcb::ops::init::{self, Request, SpecInput};
+use mcb::creds::github_app::{self, AppOwner, Browser, ManifestParams};
+use mcb::ops::init::{self, GithubAppSource, Request, SpecInput};
 use mcb::progress::Progress;
 use secrecy::SecretString;
 
@@ -32,7 +33,33 @@ Examples:
   mcb init-installation prod --spec prod.yaml --dry-run
   mcb init-installation prod --spec prod.yaml --push --pr
 
-Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.";
+Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.
+
+OIDC clients at an external issuer (--oidc-issuer URL): the spec's oidc.staticClients are
+then registered at that issuer (RFC 7591, with the initial access token from
+MCB_OIDC_INITIAL_ACCESS_TOKEN) INSTEAD of becoming Dex static clients: they get no
+dex-clients entry and Dex's rendered config leaves them out. Discovery is checked first;
+an issuer without a registration_endpoint fails before anything is registered or
+written. Each client's id, secret, registration_access_token and registration_client_uri
+go to Secret oidc-client-<ID> (namespace dex), which `mcb rotate NAME --only oidc/<ID>`
+uses to renew the secret (RFC 7592).
+  mcb init-installation prod --spec prod.yaml --oidc-issuer https://idp.example.com/realms/x
+
+GitHub App (Flux's Git credential with git.auth: github-app, and mcb's for pushes/PRs):
+  - import an existing app: --import-github-app ID --private-key-file PEM
+    (--github-app-private-key is the same flag; ID defaults to githubApp.appId)
+  - create one by GitHub's manifest flow: --create-github-app. mcb serves a page on
+    127.0.0.1 and prints its URL on stderr; open it in a browser signed in to GitHub and
+    confirm. The app belongs to githubApp.owner (an organization), else to you. Its id,
+    OAuth client, webhook secret and private key go to Secret github-app (namespace
+    flux-system); the install URL is printed. For GitHub Enterprise add
+    --github-url https://HOST --github-api https://HOST/api/v3.
+GitHub assigns the installation id only when the app is installed (it is the number at
+the end of the URL after installing). Flux needs it: pass --github-app-installation-id N
+or set githubApp.installationId. A created app without it gets no flux-system Secret yet
+(mcb says how to add it with `mcb rotate --only github-app`).
+  mcb init-installation prod --spec prod.yaml --import-github-app 123 --private-key-file app.pem
+  mcb init-installation prod --spec prod.yaml --create-github-app --push --pr";
 
 /// `mcb init-installation`.
 #[derive(Debug, clap::Args)]
@@ -63,9 +90,45 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub git_known_hosts: Option<PathBuf>,
 
-    /// The GitHub App's private key (PEM), when the spec has git.auth: github-app
-    #[arg(long, value_name = "FILE")]
+    /// An existing GitHub App's private key (PEM); the app id comes from
+    /// --import-github-app or the spec's githubApp.appId
+    #[arg(
+        long,
+        visible_alias = "private-key-file",
+        value_name = "FILE",
+        conflicts_with = "create_github_app"
+    )]
     pub github_app_private_key: Option<PathBuf>,
+
+    /// Import the existing GitHub App ID (with --private-key-file)
+    #[arg(long, value_name = "ID", requires = "github_app_private_key")]
+    pub import_github_app: Option<u64>,
+
+    /// Create the GitHub App by GitHub's manifest flow: mcb serves a page on 127.0.0.1 and
+    /// prints its URL; open it in a browser signed in to GitHub (not with --dry-run: the
+    /// app would exist and its key be lost)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub create_github_app: bool,
+
+    /// Name of the app to create [default: mcb-NAME]
+    #[arg(long, value_name = "APP", requires = "create_github_app")]
+    pub github_app_name: Option<String>,
+
+    /// The app's installation id on the config repo's owner (shown in the URL after
+    /// installing it) [default: the spec's githubApp.installationId]
+    #[arg(long, value_name = "N")]
+    pub github_app_installation_id: Option<u64>,
+
+    /// GitHub's web URL for --create-github-app (GitHub Enterprise: https://HOST);
+    /// --github-api gives its API
+    #[arg(long, value_name = "URL", default_value = github_app::GITHUB_WEB, requires = "create_github_app")]
+    pub github_url: String,
+
+    /// Register the spec's oidc.staticClients at this issuer (RFC 7591) instead of making
+    /// them Dex static clients; the initial access token is read from
+    /// MCB_OIDC_INITIAL_ACCESS_TOKEN
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
 
     /// Use an existing cluster CA instead of generating one
     #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
@@ -80,7 +143,13 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
-    let (publish, pr) = a.publish.resolve_from_env()?;
+    let mut publish_args = a.publish.clone();
+    // --github-api also names the API of --create-github-app, with or without --pr.
+    let api = publish_args.github_api.clone();
+    if !publish_args.pr {
+        publish_args.github_api = mcb::forge::DEFAULT_API.into();
+    }
+    let (publish, pr) = publish_args.resolve_from_env()?;
     let read_text = |p: &PathBuf| -> anyhow::Result<String> {
         Ok(String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned())
     };
@@ -92,6 +161,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             Some((id.to_ascii_lowercase(), SecretString::from(v)))
         })
         .collect();
+    let github_app = github_app_source(&a, &api, read_text)?;
     let req = Request {
         name: a.name.clone(),
         spec: match a.spec {
@@ -103,11 +173,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| init::default_key_path(&a.name)),
         git_known_hosts: a.git_known_hosts.as_ref().map(read_text).transpose()?,
-        github_app_key: a
-            .github_app_private_key
-            .as_ref()
-            .map(read_text)
-            .transpose()?
+        github_app,
+        github_app_installation_id: a.github_app_installation_id,
+        oidc_issuer: a.oidc_issuer.clone(),
+        oidc_initial_access_token: std::env::var("MCB_OIDC_INITIAL_ACCESS_TOKEN")
+            .ok()
             .map(SecretString::from),
         import_ca: a.import_ca.map(|v| (v[0].clone(), v[1].clone())),
         connector_secrets,
@@ -138,6 +208,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                     k.display()
                 );
             }
+            if let Some(url) = &report.github_app_install_url {
+                println!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
+            }
             print_published(o);
             if !o.dry_run {
                 println!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
@@ -146,4 +219,43 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     reporter.success(&format!("installation {} initialised", report.installation));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The app source from the flags: `--create-github-app`, or an import with the key file.
+fn github_app_source(
+    a: &Args,
+    api: &str,
+    read_text: impl Fn(&PathBuf) -> anyhow::Result<String>,
+) -> anyhow::Result<Option<GithubAppSource>> {
+    if a.create_github_app {
+        let name = a
+            .github_app_name
+            .clone()
+            .unwrap_or_else(|| format!("mcb-{}", a.name));
+        let mut params = ManifestParams::new(&name, &a.github_url, AppOwner::User);
+        params.web_base = a.github_url.clone();
+        params.api_base = api.to_owned();
+        return Ok(Some(GithubAppSource::Create {
+            params,
+            browser: Box::new(PrintUrl),
+        }));
+    }
+    let Some(key) = &a.github_app_private_key else {
+        return Ok(None);
+    };
+    Ok(Some(GithubAppSource::Import {
+        app_id: a.import_github_app,
+        private_key: SecretString::from(read_text(key)?),
+    }))
+}
+
+/// Shows the manifest flow's local page by printing its URL on stderr; mcb never launches
+/// a browser itself.
+struct PrintUrl;
+
+impl Browser for PrintUrl {
+    fn open(&self, url: &str) -> Result<(), String> {
+        eprintln!("open this URL in a browser signed in to GitHub to create the app:\n  {url}");
+        Ok(())
+    }
 }

@@ -45,6 +45,12 @@ pub fn connector_secret_ref(id: &str) -> String {
     format!("${}", connector_secret_env(id))
 }
 
+/// Secret of a client registered at an external issuer: `oidc-client-<id>`. Its presence
+/// in an installation's secrets also tells the renderer the client is not Dex's.
+pub fn registered_secret_name(id: &str) -> String {
+    format!("oidc-client-{id}")
+}
+
 /// A Dex static client as the spec describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticClient {
@@ -503,7 +509,7 @@ impl RegisteredClient {
     /// `registration_access_token` and `registration_client_uri`, so rotation can update or
     /// delete the client later.
     pub fn secret(&self, id: &str, namespace: &str) -> Secret {
-        let mut s = Secret::new(format!("oidc-client-{id}"), namespace, "Opaque")
+        let mut s = Secret::new(registered_secret_name(id), namespace, "Opaque")
             .with("client_id", self.client_id.clone())
             .with(
                 "registration_access_token",

@@ -1,6 +1,8 @@
 //! `mcb init-installation`: from a spec to a committed (and optionally pushed and proposed)
 //! installation. Steps, in order: validate the spec; refuse an existing installation;
-//! generate the age key, the PKI, the Git credential and the OIDC client secrets; render
+//! generate the age key, the PKI, the Git credential and the OIDC client secrets (or
+//! register the clients at an external issuer, and create or import the GitHub App: see
+//! `init/external.rs`, undone or named when nothing keeps them); render
 //! the manifests; derive `.sops.yaml`; plan the files (secrets sealed for the new rule);
 //! then publish (branch, write all-or-nothing, commit, push, PR). The age private key is
 //! written to the user's file only once the commit exists, and never into the repo.
@@ -28,6 +30,9 @@ use crate::sops;
 use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
 
+mod external;
+pub use external::{GithubAppSource, APP_SECRET};
+
 /// Where the spec comes from.
 #[derive(Debug, Clone)]
 pub enum SpecInput {
@@ -47,8 +52,15 @@ pub struct Request {
     pub age_key_out: PathBuf,
     /// known_hosts lines for the Git host (SSH auth); defaults exist for github.com
     pub git_known_hosts: Option<String>,
-    /// the GitHub App's private key (PEM), when `git.auth: github-app`
-    pub github_app_key: Option<SecretString>,
+    /// the GitHub App: imported (id + private key) or created by the manifest flow
+    pub github_app: Option<GithubAppSource>,
+    /// the app's installation id [default: the spec's `githubApp.installationId`]
+    pub github_app_installation_id: Option<u64>,
+    /// register the spec's `oidc.staticClients` at this issuer (RFC 7591) instead of
+    /// making them Dex static clients
+    pub oidc_issuer: Option<String>,
+    /// the issuer's initial access token for registration
+    pub oidc_initial_access_token: Option<SecretString>,
     /// an existing cluster CA (cert PEM file, key PEM file)
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// Dex connector client secrets by connector id
@@ -70,6 +82,8 @@ pub struct Report {
     pub age_key_file: Option<PathBuf>,
     /// every credential created, by its public facts
     pub credentials: Vec<Credential>,
+    /// where to install a GitHub App created by the manifest flow
+    pub github_app_install_url: Option<String>,
     /// files, branch, commit, push, PR
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -80,6 +94,7 @@ struct Generated {
     age: sops::AgeKey,
     secrets: Vec<Secret>,
     credentials: Vec<Credential>,
+    github_app_install_url: Option<String>,
 }
 
 /// GitHub's published SSH host keys, so Flux can verify github.com without a prompt.
@@ -95,7 +110,7 @@ pub fn branch(name: &str) -> String {
 pub fn run(
     env: &Env,
     root: &Path,
-    req: Request,
+    mut req: Request,
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
@@ -115,7 +130,50 @@ pub fn run(
     }
 
     progress.action(&format!("generating credentials for {name}"));
-    let generated = generate(env, &spec, &req, progress)?;
+    // What is made at outside services, to undo if nothing keeps it.
+    let mut made = external::Made::default();
+    let mut committed = false;
+    let result = generate(env, &spec, &req, &mut made, progress).and_then(|generated| {
+        let outcome = publish_installation(
+            env,
+            &repo_git,
+            (&spec_text, &spec),
+            &generated,
+            &mut req,
+            &mut committed,
+            progress,
+        )?;
+        Ok((generated, outcome))
+    });
+    // Not kept in a commit (or in written files), they would be orphans at the issuer.
+    if req.publish.dry_run || (result.is_err() && !committed) {
+        made.undo(progress);
+    }
+    let (generated, outcome) = result?;
+    let dry_run = req.publish.dry_run;
+    Ok(Report {
+        installation: name,
+        age_recipient: generated.age.recipient.clone(),
+        age_key_file: (!dry_run).then_some(req.age_key_out),
+        credentials: generated.credentials,
+        github_app_install_url: generated.github_app_install_url,
+        outcome,
+    })
+}
+
+/// Derives the files of the new installation from what was generated and publishes them
+/// (plan, write, commit, push, PR). `committed` turns true once the commit exists.
+fn publish_installation(
+    env: &Env,
+    repo_git: &ConfigRepo,
+    (spec_text, spec): (&str, &Installation),
+    generated: &Generated,
+    req: &mut Request,
+    committed: &mut bool,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    let root = repo_git.root().to_path_buf();
+    let name = spec.name.as_str().to_owned();
     failpoint::check("credentials")?;
 
     let others = installation::load_all(&root)?;
@@ -126,14 +184,14 @@ pub fn run(
     }
     let this = Loaded {
         spec: spec.clone(),
-        spec_text: spec_text.clone(),
+        spec_text: spec_text.to_owned(),
         inventory: inventory.clone(),
     };
     let mut all: Vec<&Loaded> = others.iter().collect();
     all.push(&this);
     let sops_yaml = installation::sops_config(&all);
 
-    let mut files = desired_files(&this, &generated, &sops_yaml)?;
+    let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
     if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
         files.plain(crate::check::CI_WORKFLOW_PATH, crate::check::ci_workflow());
@@ -174,28 +232,21 @@ pub fn run(
     let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);
     let key_out = req.age_key_out.clone();
     let key_file_text = key_file(&generated.age, &created);
-    let dry_run = req.publish.dry_run;
     let mut after_commit = || {
+        *committed = true;
         crate::fsutil::write_new(&key_out, key_file_text.expose_secret().as_bytes(), 0o600)?;
         Ok(())
     };
-    let outcome = publish::run(
-        &repo_git,
+    publish::run(
+        repo_git,
         env,
         &request,
         &req.publish,
-        req.pr,
+        req.pr.take(),
         &mut make_plan,
         &mut after_commit,
         progress,
-    )?;
-    Ok(Report {
-        installation: name,
-        age_recipient: generated.age.recipient.clone(),
-        age_key_file: (!dry_run).then_some(req.age_key_out),
-        credentials: generated.credentials,
-        outcome,
-    })
+    )
 }
 
 fn rfc3339(env: &Env) -> String {
@@ -261,6 +312,7 @@ fn generate(
     env: &Env,
     spec: &Installation,
     req: &Request,
+    made: &mut external::Made,
     progress: &mut dyn Progress,
 ) -> Result<Generated, Error> {
     let name = spec.name.as_str();
@@ -305,6 +357,33 @@ fn generate(
     }
     credentials.extend(pki_creds);
 
+    // OIDC clients registered at an external issuer: before the GitHub App, because a
+    // registration can be undone and a created app cannot.
+    if let Some(issuer) = &req.oidc_issuer {
+        let clients = external::register_clients(
+            env,
+            spec,
+            issuer,
+            req.oidc_initial_access_token.as_ref(),
+            progress,
+        )?;
+        for r in clients {
+            credentials.push(in_file(r.credential, name, &r.secret.name));
+            secrets.push(r.secret);
+            made.clients.push(r.client);
+        }
+    }
+
+    // The GitHub App before the Git credential, which may be the app's.
+    let mut app = external::github_app(
+        env,
+        spec,
+        req.github_app.as_ref(),
+        req.github_app_installation_id,
+        made,
+        progress,
+    )?;
+
     // Git credential Flux clones with.
     match spec.git.auth {
         GitAuth::Ssh => {
@@ -317,35 +396,52 @@ fn generate(
             progress.generated(&format!("deploy-key/flux ({})", key.fingerprint));
             credentials.push(in_file(key.credential(env), name, "flux-system"));
         }
-        GitAuth::GithubApp => {
-            let (app_id, inst_id) = github_app_ids(spec)?;
-            let Some(pem) = req.github_app_key.clone() else {
+        GitAuth::GithubApp => match app.as_mut().and_then(|a| a.imported.take()) {
+            Some(imported) => {
+                let api = app.as_ref().map_or(crate::forge::DEFAULT_API, |a| &a.api_base);
+                secrets.push(imported.flux_secret("flux-system", "flux-system", api));
+                credentials.push(in_file(
+                    imported.credential(env, "flux"),
+                    name,
+                    "flux-system",
+                ));
+            }
+            // The app exists now and its key is only in Secret github-app: keep it.
+            None if app.as_ref().is_some_and(|a| a.secret.is_some()) => progress.warn(&format!(
+                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}{APP_SECRET}.sops.yaml",
+                repo::spec_path(name),
+                repo::secrets_dir(name)
+            )),
+            None => {
                 return Err(OpsError::MissingInput {
-                    what: "--github-app-private-key FILE".into(),
-                    why: "git.auth is github-app: Flux authenticates with the app's private key"
+                    what: "--github-app-private-key FILE (or --create-github-app with --github-app-installation-id N)".into(),
+                    why: "git.auth is github-app: Flux authenticates as the app's installation"
                         .into(),
                 }
-                .into());
-            };
-            let imported = creds::github_app::import_app(app_id, inst_id, pem)?;
-            secrets.push(imported.flux_secret(
-                "flux-system",
-                "flux-system",
-                crate::forge::DEFAULT_API,
-            ));
-            credentials.push(in_file(
-                imported.credential(env, "flux"),
-                name,
-                "flux-system",
-            ));
+                .into())
+            }
+        },
+    }
+    let mut github_app_install_url = None;
+    if let Some(a) = app {
+        if let Some(s) = a.secret {
+            credentials.extend(
+                a.imported
+                    .map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)),
+            );
+            secrets.push(s);
         }
+        github_app_install_url = a.install_url;
     }
 
-    // Dex static clients and connector secrets.
-    let clients: Vec<creds::oidc::StaticClient> = spec
-        .oidc
-        .static_clients
-        .iter()
+    // Dex static clients, unless registered at an external issuer above.
+    let dex_static = req
+        .oidc_issuer
+        .is_none()
+        .then_some(&spec.oidc.static_clients);
+    let clients: Vec<creds::oidc::StaticClient> = dex_static
+        .into_iter()
+        .flatten()
         .map(|c| creds::oidc::StaticClient {
             id: c.id.clone(),
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
@@ -386,6 +482,7 @@ fn generate(
         age,
         secrets,
         credentials,
+        github_app_install_url,
     })
 }
 

@@ -247,7 +247,18 @@ pub fn render(
     secrets: &dyn SecretSource,
 ) -> Result<FileSet, Error> {
     let name = spec.name.as_str();
-    let ctx = context(spec);
+    let mut ctx = context(spec);
+    // A client registered at an external issuer (its Secret is here) is not Dex's.
+    if let Some(clients) = ctx["oidc"]["clients"].as_array_mut() {
+        clients.retain(|c| {
+            let id = c["id"].as_str().unwrap_or_default();
+            let file = format!(
+                "{}.sops.yaml",
+                crate::creds::oidc::registered_secret_name(id)
+            );
+            !secret_files.contains(&file)
+        });
+    }
     let flux = &spec.flux.version;
     let gotk = format!("flux/{flux}/gotk-components.yaml");
     if !templates.contains(&gotk) {

@@ -300,3 +300,16 @@ mod props {
         }
     }
 }
+
+#[test]
+fn dex_leaves_out_clients_registered_at_another_issuer() {
+    let t = Templates::builtin().unwrap();
+    let secrets = [
+        "dex-clients.sops.yaml".to_owned(),
+        "oidc-client-grafana.sops.yaml".to_owned(),
+    ];
+    let out = render(&t, &example(), &secrets, &NoSecrets).unwrap();
+    let dex = text(&out, "installations/gauss/manifests/apps/dex/config.yaml");
+    assert!(!dex.contains("grafana"), "{dex}");
+    assert!(dex.contains("id: \"kubectl\""), "{dex}");
+}

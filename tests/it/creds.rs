@@ -270,7 +270,7 @@ fn html_unescape(s: &str) -> String {
 }
 
 /// Reads the page: the form's action and the manifest it posts.
-fn read_page(url: &str) -> (String, serde_json::Value) {
+pub(crate) fn read_page(url: &str) -> (String, serde_json::Value) {
     let page = reqwest::blocking::get(url).unwrap().text().unwrap();
     let attr = |name: &str| {
         let start = page.find(&format!("{name}=\"")).unwrap() + name.len() + 2;

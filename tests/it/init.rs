@@ -61,6 +61,18 @@ pub(crate) fn init(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Run 
     run(c)
 }
 
+/// `mcb --repo REPO init-installation demo --spec SPEC --age-key-out KEY`, to add flags to.
+pub(crate) fn init_with_spec(t: &TestEnv, repo: &Path, spec: &Path, key: &Path) -> Command {
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["init-installation", "demo", "--spec"])
+        .arg(spec)
+        .arg("--age-key-out")
+        .arg(key);
+    c
+}
+
 pub(crate) fn secret_files(repo: &Path) -> Vec<PathBuf> {
     let dir = repo.join("installations/demo/secrets");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -9,6 +9,7 @@ mod creds;
 mod forge;
 mod git;
 mod init;
+mod init_creds;
 mod interop;
 mod pki;
 mod render;

@@ -12,7 +12,7 @@ use mcb::inventory::Inventory;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::creds::{oidc_provider, secret_authenticates, IAT};
-use crate::init::{config_repo, git, go_sops_decrypt, init, secret_files};
+use crate::init::{config_repo, git, go_sops_decrypt, init, init_with_spec, secret_files};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -83,7 +83,7 @@ fn set(paths: &[&str]) -> BTreeSet<String> {
 }
 
 /// A decrypted Secret's data value `key` (Go sops, JSON output).
-fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) -> Vec<u8> {
+pub(crate) fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) -> Vec<u8> {
     let mut c = t.command(tool("sops"));
     c.env("SOPS_AGE_KEY_FILE", age_key)
         .args(["decrypt", "--output-type", "json"])
@@ -788,15 +788,8 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
         "the example changed: {text}"
     );
     std::fs::write(&spec, text).unwrap();
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--spec"])
-        .arg(&spec)
-        .arg("--age-key-out")
-        .arg(&key)
-        .arg("--github-app-private-key")
-        .arg(&old_pem);
+    let mut c = init_with_spec(&t, &repo, &spec, &key);
+    c.arg("--github-app-private-key").arg(&old_pem);
     run(c).ok();
 
     let key_arg = key.to_str().unwrap();

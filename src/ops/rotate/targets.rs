@@ -233,7 +233,7 @@ fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
 
 /// A client registered at an external issuer: a new secret through RFC 7592.
 fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
-    let name = format!("oidc-client-{id}");
+    let name = oidc::registered_secret_name(id);
     let Ok(secret) = w.secret(&name) else {
         return Err(OpsError::NotRotatable {
             target: format!("oidc/{id}"),
