@@ -214,18 +214,13 @@ fn enc_type(s: &str) -> Option<&str> {
         .map(|(_, t)| t)
 }
 
+/// The engine's `type:` name for scalars; containers and null named for messages.
 fn type_of(v: &Value) -> &'static str {
-    match v {
-        Value::Str(_) => "str",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Bool(_) => "bool",
-        Value::Time(_) => "time",
-        Value::Comment(_) => "comment",
-        Value::Null => "null",
+    crate::sops::scalar::type_name(v).unwrap_or(match v {
         Value::Map(_) => "map",
         Value::List(_) => "list",
-    }
+        _ => "null",
+    })
 }
 
 /// Walks a plain tree and its encrypted twin; returns how many ENC values were checked.
