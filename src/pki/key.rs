@@ -3,9 +3,12 @@
 //! Key bytes live only in `Zeroizing` buffers or `SecretString`s.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use rsa::traits::PublicKeyParts;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -77,27 +80,79 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
-    /// A new key of `kt` from the environment's generator.
+    /// A new key of `kt` from the environment's generator (see [`Key::generate_many`]).
     pub fn generate(env: &Env, kt: KeyType) -> Result<Key, Error> {
+        let mut keys = Key::generate_many(env, &[kt])?;
+        Ok(keys.pop().expect("one key per type"))
+    }
+
+    /// New keys of `types`, in that order. One 32-byte seed per key is drawn from `env` first,
+    /// in order; then the keys are made on all cores, each from a ChaCha20 generator of its
+    /// own seed. So the keys depend only on `env`'s generator, never on thread scheduling:
+    /// a seeded run repeats byte for byte. Only RSA is slow enough (a 2048-bit key takes
+    /// tens of milliseconds) to be worth a thread; without two RSA keys no thread is started.
+    pub fn generate_many(env: &Env, types: &[KeyType]) -> Result<Vec<Key>, Error> {
+        let seeds: Vec<Zeroizing<[u8; 32]>> = types
+            .iter()
+            .map(|_| Zeroizing::new(env.random_bytes::<32>()))
+            .collect();
+        let jobs: Vec<(KeyType, &[u8; 32])> =
+            types.iter().copied().zip(seeds.iter().map(|s| &**s)).collect();
+        let slow = types.iter().filter(|kt| kt.rsa_bits().is_some()).count();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(slow);
+        if workers <= 1 {
+            return jobs.iter().map(|&(kt, seed)| Key::from_seed(kt, seed)).collect();
+        }
+        // Workers take the next job from a shared counter, so a slow prime search on one
+        // core does not leave the other idle; results are put back in job order.
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<(usize, Result<Key, Error>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(kt, seed)) = jobs.get(i) else {
+                                return out;
+                            };
+                            out.push((i, Key::from_seed(kt, seed)));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, key)| key).collect()
+    }
+
+    /// A key of `kt` made from `seed` alone: the same seed gives the same key.
+    fn from_seed(kt: KeyType, seed: &[u8; 32]) -> Result<Key, Error> {
         let gen_err = |e: &dyn fmt::Display| Error::KeyGen {
             key_type: kt,
             reason: e.to_string(),
         };
+        let mut rng = ChaCha20Rng::from_seed(*seed);
         let (doc, algo) = match kt {
             KeyType::EcdsaP256 => (
-                p256::SecretKey::random(&mut env.rng())
+                p256::SecretKey::random(&mut rng)
                     .to_pkcs8_der()
                     .map_err(|e| gen_err(&e))?,
                 Algo::P256,
             ),
             KeyType::Ed25519 => {
-                let seed = Zeroizing::new(env.random_bytes::<32>());
-                let k = ed25519_dalek::SigningKey::from_bytes(&seed);
+                let k = ed25519_dalek::SigningKey::generate(&mut rng);
                 (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Ed25519)
             }
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
                 let bits = kt.rsa_bits().expect("rsa type");
-                let k = rsa::RsaPrivateKey::new(&mut env.rng(), bits).map_err(|e| gen_err(&e))?;
+                let k = rsa::RsaPrivateKey::new(&mut rng, bits).map_err(|e| gen_err(&e))?;
                 (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Rsa)
             }
         };
@@ -355,6 +410,51 @@ mod tests {
             assert_eq!(back.public_der(), a.public_der(), "{kt} round trip");
             assert_eq!(back.algo(), a.algo());
         }
+    }
+
+    #[test]
+    fn keys_made_in_parallel_equal_keys_made_one_by_one() {
+        let types = [
+            KeyType::Rsa2048,
+            KeyType::EcdsaP256,
+            KeyType::Rsa2048,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ];
+        let pems = |keys: Vec<Key>| -> Vec<String> {
+            keys.iter()
+                .map(|k| k.to_pem().expose_secret().to_owned())
+                .collect()
+        };
+        let parallel = pems(Key::generate_many(&env(), &types).unwrap());
+        let e = env();
+        let one_by_one = pems(
+            types
+                .iter()
+                .map(|&kt| Key::generate(&e, kt).unwrap())
+                .collect(),
+        );
+        assert_eq!(parallel, one_by_one);
+        assert_eq!(
+            parallel,
+            pems(Key::generate_many(&env(), &types).unwrap()),
+            "a second run repeats"
+        );
+        assert_ne!(parallel[0], parallel[2], "each key has its own seed");
+        let other_seed = Env::seeded(2, time::macros::datetime!(2026-11-25 12:00 UTC));
+        assert_ne!(
+            parallel,
+            pems(Key::generate_many(&other_seed, &types).unwrap())
+        );
+        let described: Vec<String> = Key::generate_many(&env(), &types)
+            .unwrap()
+            .iter()
+            .map(Key::describe)
+            .collect();
+        assert_eq!(
+            described,
+            ["RSA 2048", "ECDSA P-256", "RSA 2048", "Ed25519", "RSA 2048"]
+        );
     }
 
     #[test]
