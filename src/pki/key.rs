@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rand_chacha::rand_core::SeedableRng;
+use num_bigint_dig::{BigUint, RandPrime};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rsa::traits::PublicKeyParts;
 use secrecy::SecretString;
@@ -87,79 +88,64 @@ impl Key {
     }
 
     /// New keys of `types`, in that order. One 32-byte seed per key is drawn from `env` first,
-    /// in order; then the keys are made on all cores, each from a ChaCha20 generator of its
-    /// own seed. So the keys depend only on `env`'s generator, never on thread scheduling:
-    /// a seeded run repeats byte for byte. Only RSA is slow enough (a 2048-bit key takes
-    /// tens of milliseconds) to be worth a thread; without two RSA keys no thread is started.
+    /// in order; every key is then made from a ChaCha20 generator of its own seed alone. So
+    /// the keys depend only on `env`'s generator, never on thread scheduling: a seeded run
+    /// repeats byte for byte. The slow part, the search for an RSA key's two primes (tens of
+    /// milliseconds each), is spread over all cores; without RSA keys no thread is started.
     pub fn generate_many(env: &Env, types: &[KeyType]) -> Result<Vec<Key>, Error> {
-        let seeds: Vec<Zeroizing<[u8; 32]>> = types
+        let mut plans: Vec<Plan> = types
             .iter()
-            .map(|_| Zeroizing::new(env.random_bytes::<32>()))
+            .map(|&kt| Plan::new(kt, &Zeroizing::new(env.random_bytes::<32>())))
             .collect();
-        let jobs: Vec<(KeyType, &[u8; 32])> =
-            types.iter().copied().zip(seeds.iter().map(|s| &**s)).collect();
-        let slow = types.iter().filter(|kt| kt.rsa_bits().is_some()).count();
-        let workers = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(slow);
-        if workers <= 1 {
-            return jobs.iter().map(|&(kt, seed)| Key::from_seed(kt, seed)).collect();
-        }
-        // Workers take the next job from a shared counter, so a slow prime search on one
-        // core does not leave the other idle; results are put back in job order.
-        let next = AtomicUsize::new(0);
-        let mut done: Vec<(usize, Result<Key, Error>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(kt, seed)) = jobs.get(i) else {
-                                return out;
-                            };
-                            out.push((i, Key::from_seed(kt, seed)));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+        let searches: Vec<(usize, &[u8; 32])> = plans
+            .iter()
+            .filter_map(|plan| plan.rsa.as_ref())
+            .flat_map(|rsa| rsa.prime_seeds.iter().map(|seed| (rsa.bits / 2, &**seed)))
+            .collect();
+        let primes = par_map(&searches, |&(bits, seed)| {
+            ChaCha20Rng::from_seed(*seed).gen_prime(bits)
         });
-        done.sort_by_key(|(i, _)| *i);
-        done.into_iter().map(|(_, key)| key).collect()
+        let mut primes = primes.into_iter();
+        plans
+            .iter_mut()
+            .map(|Plan { kt, rng, rsa }| match rsa {
+                Some(rsa) => {
+                    let p = primes.next().expect("two primes per RSA key");
+                    let q = primes.next().expect("two primes per RSA key");
+                    rsa.key(p, q, *kt, rng)
+                }
+                None => Key::from_rng(*kt, rng),
+            })
+            .collect()
     }
 
-    /// A key of `kt` made from `seed` alone: the same seed gives the same key.
-    fn from_seed(kt: KeyType, seed: &[u8; 32]) -> Result<Key, Error> {
-        let gen_err = |e: &dyn fmt::Display| Error::KeyGen {
-            key_type: kt,
-            reason: e.to_string(),
-        };
-        let mut rng = ChaCha20Rng::from_seed(*seed);
+    /// A non-RSA key of `kt` from `rng`.
+    fn from_rng(kt: KeyType, rng: &mut ChaCha20Rng) -> Result<Key, Error> {
         let (doc, algo) = match kt {
             KeyType::EcdsaP256 => (
-                p256::SecretKey::random(&mut rng)
+                p256::SecretKey::random(rng)
                     .to_pkcs8_der()
-                    .map_err(|e| gen_err(&e))?,
+                    .map_err(|e| key_gen_error(kt, &e))?,
                 Algo::P256,
             ),
-            KeyType::Ed25519 => {
-                let k = ed25519_dalek::SigningKey::generate(&mut rng);
-                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Ed25519)
-            }
+            KeyType::Ed25519 => (
+                ed25519_dalek::SigningKey::generate(rng)
+                    .to_pkcs8_der()
+                    .map_err(|e| key_gen_error(kt, &e))?,
+                Algo::Ed25519,
+            ),
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-                let bits = kt.rsa_bits().expect("rsa type");
-                let k = rsa::RsaPrivateKey::new(&mut rng, bits).map_err(|e| gen_err(&e))?;
-                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Rsa)
+                unreachable!("RSA keys are made from primes (see Plan)")
             }
         };
-        Ok(Key {
+        Ok(Key::from_pkcs8(&doc, algo))
+    }
+
+    fn from_pkcs8(doc: &p256::pkcs8::SecretDocument, algo: Algo) -> Key {
+        Key {
             pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
             algo,
-        })
+        }
     }
 
     /// Reads a private key PEM: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, P-256)
@@ -310,6 +296,103 @@ impl Key {
     }
 }
 
+fn key_gen_error(key_type: KeyType, e: &dyn fmt::Display) -> Error {
+    Error::KeyGen {
+        key_type,
+        reason: e.to_string(),
+    }
+}
+
+/// How one key of [`Key::generate_many`] is made: a generator seeded from `env`, and for RSA
+/// the seeds of its two prime searches, drawn first from that generator.
+struct Plan {
+    kt: KeyType,
+    rng: ChaCha20Rng,
+    rsa: Option<RsaPlan>,
+}
+
+struct RsaPlan {
+    bits: usize,
+    prime_seeds: [Zeroizing<[u8; 32]>; 2],
+}
+
+impl Plan {
+    fn new(kt: KeyType, seed: &[u8; 32]) -> Plan {
+        let mut rng = ChaCha20Rng::from_seed(*seed);
+        let rsa = kt.rsa_bits().map(|bits| {
+            let mut draw = || {
+                let mut s = Zeroizing::new([0u8; 32]);
+                rng.fill_bytes(&mut *s);
+                s
+            };
+            let prime_seeds = [draw(), draw()];
+            RsaPlan { bits, prime_seeds }
+        });
+        Plan { kt, rng, rsa }
+    }
+}
+
+impl RsaPlan {
+    /// The key of primes `p` and `q`, each `bits / 2` long with the top two bits set (rsa's
+    /// own generator, so `n` has exactly `bits` bits). As rsa's `RsaPrivateKey::new` does, a
+    /// pair that gives no key (p = q, or e = 65537 not invertible: about one pair in 30,000)
+    /// is replaced, by a pair from `rng`, the key's generator after the prime seeds.
+    fn key(
+        &self,
+        mut p: BigUint,
+        mut q: BigUint,
+        kt: KeyType,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Key, Error> {
+        let e = BigUint::from(65_537u32);
+        let k = loop {
+            match rsa::RsaPrivateKey::from_p_q(p, q, e.clone()) {
+                Ok(k) => break k,
+                Err(_) => {
+                    p = rng.gen_prime(self.bits / 2);
+                    q = rng.gen_prime(self.bits / 2);
+                }
+            }
+        };
+        let doc = k.to_pkcs8_der().map_err(|err| key_gen_error(kt, &err))?;
+        Ok(Key::from_pkcs8(&doc, Algo::Rsa))
+    }
+}
+
+/// `f` over `items` on all cores, results in item order. Workers take the next item from a
+/// shared counter, so one long prime search does not leave another core idle.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return out;
+                        };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// SEC1 `ECPrivateKey` DER with the named-curve parameters and the public key, as Go's
 /// `x509.MarshalECPrivateKey` and OpenSSL write it. The p256 crate omits the parameters,
 /// and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
@@ -455,6 +538,21 @@ mod tests {
             described,
             ["RSA 2048", "ECDSA P-256", "RSA 2048", "Ed25519", "RSA 2048"]
         );
+    }
+
+    #[test]
+    fn a_prime_pair_that_gives_no_key_is_replaced_deterministically() {
+        let retry = || {
+            let mut plan = Plan::new(KeyType::Rsa2048, &[7; 32]);
+            let rsa = plan.rsa.take().unwrap();
+            let p = ChaCha20Rng::from_seed(*rsa.prime_seeds[0]).gen_prime(1024);
+            let k = rsa
+                .key(p.clone(), p, KeyType::Rsa2048, &mut plan.rng)
+                .unwrap();
+            assert_eq!(k.describe(), "RSA 2048");
+            k.public_der()
+        };
+        assert_eq!(retry(), retry());
     }
 
     #[test]
