@@ -5,16 +5,17 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use num_bigint_dig::BigUint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use num_bigint_dig::{BigUint, RandPrime};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::prime::random_prime;
 use super::Error;
 use crate::Env;
 
@@ -91,7 +92,7 @@ impl Key {
     /// in order; every key is then made from a ChaCha20 generator of its own seed alone. So
     /// the keys depend only on `env`'s generator, never on thread scheduling: a seeded run
     /// repeats byte for byte. The slow part, the search for an RSA key's two primes (tens of
-    /// milliseconds each), is spread over all cores; without RSA keys no thread is started.
+    /// milliseconds each, [`random_prime`]), is spread over all cores; without RSA keys no thread is started.
     pub fn generate_many(env: &Env, types: &[KeyType]) -> Result<Vec<Key>, Error> {
         let mut plans: Vec<Plan> = types
             .iter()
@@ -103,7 +104,7 @@ impl Key {
             .flat_map(|rsa| rsa.prime_seeds.iter().map(|seed| (rsa.bits / 2, &**seed)))
             .collect();
         let primes = par_map(&searches, |&(bits, seed)| {
-            ChaCha20Rng::from_seed(*seed).gen_prime(bits)
+            random_prime(&mut ChaCha20Rng::from_seed(*seed), bits)
         });
         let mut primes = primes.into_iter();
         plans
@@ -333,10 +334,10 @@ impl Plan {
 }
 
 impl RsaPlan {
-    /// The key of primes `p` and `q`, each `bits / 2` long with the top two bits set (rsa's
-    /// own generator, so `n` has exactly `bits` bits). As rsa's `RsaPrivateKey::new` does, a
-    /// pair that gives no key (p = q, or e = 65537 not invertible: about one pair in 30,000)
-    /// is replaced, by a pair from `rng`, the key's generator after the prime seeds.
+    /// The key of primes `p` and `q`, each `bits / 2` long with the top two bits set (see
+    /// [`random_prime`]), so `n` has exactly `bits` bits. As rsa's `RsaPrivateKey::new` does,
+    /// a pair that gives no key (p = q, or e = 65537 not invertible: about one pair in
+    /// 30,000) is replaced, by a pair from `rng`, the key's generator after the prime seeds.
     fn key(
         &self,
         mut p: BigUint,
@@ -349,8 +350,8 @@ impl RsaPlan {
             match rsa::RsaPrivateKey::from_p_q(p, q, e.clone()) {
                 Ok(k) => break k,
                 Err(_) => {
-                    p = rng.gen_prime(self.bits / 2);
-                    q = rng.gen_prime(self.bits / 2);
+                    p = random_prime(rng, self.bits / 2);
+                    q = random_prime(rng, self.bits / 2);
                 }
             }
         };
@@ -545,7 +546,7 @@ mod tests {
         let retry = || {
             let mut plan = Plan::new(KeyType::Rsa2048, &[7; 32]);
             let rsa = plan.rsa.take().unwrap();
-            let p = ChaCha20Rng::from_seed(*rsa.prime_seeds[0]).gen_prime(1024);
+            let p = random_prime(&mut ChaCha20Rng::from_seed(*rsa.prime_seeds[0]), 1024);
             let k = rsa
                 .key(p.clone(), p, KeyType::Rsa2048, &mut plan.rng)
                 .unwrap();

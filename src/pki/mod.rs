@@ -25,6 +25,7 @@
 mod cert;
 mod key;
 mod kubeconfig;
+mod prime;
 
 use std::collections::BTreeMap;
 use std::path::Path;
