@@ -92,7 +92,8 @@ impl Key {
     /// in order; every key is then made from a ChaCha20 generator of its own seed alone. So
     /// the keys depend only on `env`'s generator, never on thread scheduling: a seeded run
     /// repeats byte for byte. The slow part, the search for an RSA key's two primes (tens of
-    /// milliseconds each, [`random_prime`]), is spread over all cores; without RSA keys no thread is started.
+    /// milliseconds each, [`random_prime`]), is spread over all cores; without RSA keys no
+    /// thread is started.
     pub fn generate_many(env: &Env, types: &[KeyType]) -> Result<Vec<Key>, Error> {
         let mut plans: Vec<Plan> = types
             .iter()
