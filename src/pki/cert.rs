@@ -176,13 +176,18 @@ impl Ca {
         key_type: KeyType,
         validity: Duration,
     ) -> Result<Ca, Error> {
-        if key_type == KeyType::Ed25519 {
-            return Err(Error::KeyTypeNotAllowed {
-                key_type,
-                purpose: format!("the CA {common_name}"),
-            });
-        }
+        check_ca_key_type(common_name, key_type)?;
         let key = Key::generate(env, key_type)?;
+        Ca::self_signed(env, common_name, key, validity)
+    }
+
+    /// A self-signed CA with a key already made (checked with [`check_ca_key_type`]).
+    pub(crate) fn self_signed(
+        env: &Env,
+        common_name: &str,
+        key: Key,
+        validity: Duration,
+    ) -> Result<Ca, Error> {
         let mut p = base_params(env, common_name, &[], validity);
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         p.key_usages = vec![
@@ -276,11 +281,20 @@ impl Ca {
 
     /// Issues a leaf certificate with a fresh key.
     pub fn issue(&self, env: &Env, leaf: &LeafParams) -> Result<Leaf, Error> {
+        self.issue_with_key(env, leaf, Key::generate(env, leaf.key_type)?)
+    }
+
+    /// Issues a leaf certificate for `key` (made with `leaf.key_type`).
+    pub(crate) fn issue_with_key(
+        &self,
+        env: &Env,
+        leaf: &LeafParams,
+        key: Key,
+    ) -> Result<Leaf, Error> {
         let sign_err = |e: rcgen::Error| Error::Sign {
             what: leaf.common_name.clone(),
             reason: e.to_string(),
         };
-        let key = Key::generate(env, leaf.key_type)?;
         let mut p = base_params(env, &leaf.common_name, &leaf.organizations, leaf.validity);
         // A leaf stays inside its CA's lifetime (kubeadm refuses a leaf that outlives it).
         p.not_after = p.not_after.min(self.facts.not_after);
@@ -316,6 +330,17 @@ impl Ca {
             facts,
         })
     }
+}
+
+/// Refuses a CA key type kubeadm cannot load (Ed25519), before any key is made.
+pub(crate) fn check_ca_key_type(common_name: &str, key_type: KeyType) -> Result<(), Error> {
+    if key_type == KeyType::Ed25519 {
+        return Err(Error::KeyTypeNotAllowed {
+            key_type,
+            purpose: format!("the CA {common_name}"),
+        });
+    }
+    Ok(())
 }
 
 /// Facts of a certificate PEM (e.g. a kubeconfig's client cert).

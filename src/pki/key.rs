@@ -3,14 +3,19 @@
 //! Key bytes live only in `Zeroizing` buffers or `SecretString`s.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use num_bigint_dig::BigUint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::prime::random_prime;
 use super::Error;
 use crate::Env;
 
@@ -77,34 +82,72 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
-    /// A new key of `kt` from the environment's generator.
+    /// A new key of `kt` from the environment's generator (see [`Key::generate_many`]).
     pub fn generate(env: &Env, kt: KeyType) -> Result<Key, Error> {
-        let gen_err = |e: &dyn fmt::Display| Error::KeyGen {
-            key_type: kt,
-            reason: e.to_string(),
-        };
+        let mut keys = Key::generate_many(env, &[kt])?;
+        Ok(keys.pop().expect("one key per type"))
+    }
+
+    /// New keys of `types`, in that order. One 32-byte seed per key is drawn from `env` first,
+    /// in order; every key is then made from a ChaCha20 generator of its own seed alone. So
+    /// the keys depend only on `env`'s generator, never on thread scheduling: a seeded run
+    /// repeats byte for byte. The slow part, the search for an RSA key's two primes (tens of
+    /// milliseconds each, [`random_prime`]), is spread over all cores; without RSA keys no
+    /// thread is started.
+    pub fn generate_many(env: &Env, types: &[KeyType]) -> Result<Vec<Key>, Error> {
+        let mut plans: Vec<Plan> = types
+            .iter()
+            .map(|&kt| Plan::new(kt, &Zeroizing::new(env.random_bytes::<32>())))
+            .collect();
+        let searches: Vec<(usize, &[u8; 32])> = plans
+            .iter()
+            .filter_map(|plan| plan.rsa.as_ref())
+            .flat_map(|rsa| rsa.prime_seeds.iter().map(|seed| (rsa.bits / 2, &**seed)))
+            .collect();
+        let primes = par_map(&searches, |&(bits, seed)| {
+            random_prime(&mut ChaCha20Rng::from_seed(*seed), bits)
+        });
+        let mut primes = primes.into_iter();
+        plans
+            .iter_mut()
+            .map(|Plan { kt, rng, rsa }| match rsa {
+                Some(rsa) => {
+                    let p = primes.next().expect("two primes per RSA key");
+                    let q = primes.next().expect("two primes per RSA key");
+                    rsa.key(p, q, *kt, rng)
+                }
+                None => Key::from_rng(*kt, rng),
+            })
+            .collect()
+    }
+
+    /// A non-RSA key of `kt` from `rng`.
+    fn from_rng(kt: KeyType, rng: &mut ChaCha20Rng) -> Result<Key, Error> {
         let (doc, algo) = match kt {
             KeyType::EcdsaP256 => (
-                p256::SecretKey::random(&mut env.rng())
+                p256::SecretKey::random(rng)
                     .to_pkcs8_der()
-                    .map_err(|e| gen_err(&e))?,
+                    .map_err(|e| key_gen_error(kt, &e))?,
                 Algo::P256,
             ),
-            KeyType::Ed25519 => {
-                let seed = Zeroizing::new(env.random_bytes::<32>());
-                let k = ed25519_dalek::SigningKey::from_bytes(&seed);
-                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Ed25519)
-            }
+            KeyType::Ed25519 => (
+                ed25519_dalek::SigningKey::generate(rng)
+                    .to_pkcs8_der()
+                    .map_err(|e| key_gen_error(kt, &e))?,
+                Algo::Ed25519,
+            ),
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-                let bits = kt.rsa_bits().expect("rsa type");
-                let k = rsa::RsaPrivateKey::new(&mut env.rng(), bits).map_err(|e| gen_err(&e))?;
-                (k.to_pkcs8_der().map_err(|e| gen_err(&e))?, Algo::Rsa)
+                unreachable!("RSA keys are made from primes (see Plan)")
             }
         };
-        Ok(Key {
+        Ok(Key::from_pkcs8(&doc, algo))
+    }
+
+    fn from_pkcs8(doc: &p256::pkcs8::SecretDocument, algo: Algo) -> Key {
+        Key {
             pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
             algo,
-        })
+        }
     }
 
     /// Reads a private key PEM: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, P-256)
@@ -255,6 +298,103 @@ impl Key {
     }
 }
 
+fn key_gen_error(key_type: KeyType, e: &dyn fmt::Display) -> Error {
+    Error::KeyGen {
+        key_type,
+        reason: e.to_string(),
+    }
+}
+
+/// How one key of [`Key::generate_many`] is made: a generator seeded from `env`, and for RSA
+/// the seeds of its two prime searches, drawn first from that generator.
+struct Plan {
+    kt: KeyType,
+    rng: ChaCha20Rng,
+    rsa: Option<RsaPlan>,
+}
+
+struct RsaPlan {
+    bits: usize,
+    prime_seeds: [Zeroizing<[u8; 32]>; 2],
+}
+
+impl Plan {
+    fn new(kt: KeyType, seed: &[u8; 32]) -> Plan {
+        let mut rng = ChaCha20Rng::from_seed(*seed);
+        let rsa = kt.rsa_bits().map(|bits| {
+            let mut draw = || {
+                let mut s = Zeroizing::new([0u8; 32]);
+                rng.fill_bytes(&mut *s);
+                s
+            };
+            let prime_seeds = [draw(), draw()];
+            RsaPlan { bits, prime_seeds }
+        });
+        Plan { kt, rng, rsa }
+    }
+}
+
+impl RsaPlan {
+    /// The key of primes `p` and `q`, each `bits / 2` long with the top two bits set (see
+    /// [`random_prime`]), so `n` has exactly `bits` bits. As rsa's `RsaPrivateKey::new` does,
+    /// a pair that gives no key (p = q, or e = 65537 not invertible: about one pair in
+    /// 30,000) is replaced, by a pair from `rng`, the key's generator after the prime seeds.
+    fn key(
+        &self,
+        mut p: BigUint,
+        mut q: BigUint,
+        kt: KeyType,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Key, Error> {
+        let e = BigUint::from(65_537u32);
+        let k = loop {
+            match rsa::RsaPrivateKey::from_p_q(p, q, e.clone()) {
+                Ok(k) => break k,
+                Err(_) => {
+                    p = random_prime(rng, self.bits / 2);
+                    q = random_prime(rng, self.bits / 2);
+                }
+            }
+        };
+        let doc = k.to_pkcs8_der().map_err(|err| key_gen_error(kt, &err))?;
+        Ok(Key::from_pkcs8(&doc, Algo::Rsa))
+    }
+}
+
+/// `f` over `items` on all cores, results in item order. Workers take the next item from a
+/// shared counter, so one long prime search does not leave another core idle.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return out;
+                        };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// SEC1 `ECPrivateKey` DER with the named-curve parameters and the public key, as Go's
 /// `x509.MarshalECPrivateKey` and OpenSSL write it. The p256 crate omits the parameters,
 /// and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
@@ -355,6 +495,66 @@ mod tests {
             assert_eq!(back.public_der(), a.public_der(), "{kt} round trip");
             assert_eq!(back.algo(), a.algo());
         }
+    }
+
+    #[test]
+    fn keys_made_in_parallel_equal_keys_made_one_by_one() {
+        let types = [
+            KeyType::Rsa2048,
+            KeyType::EcdsaP256,
+            KeyType::Rsa2048,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ];
+        let pems = |keys: Vec<Key>| -> Vec<String> {
+            keys.iter()
+                .map(|k| k.to_pem().expose_secret().to_owned())
+                .collect()
+        };
+        let parallel = pems(Key::generate_many(&env(), &types).unwrap());
+        let e = env();
+        let one_by_one = pems(
+            types
+                .iter()
+                .map(|&kt| Key::generate(&e, kt).unwrap())
+                .collect(),
+        );
+        assert_eq!(parallel, one_by_one);
+        assert_eq!(
+            parallel,
+            pems(Key::generate_many(&env(), &types).unwrap()),
+            "a second run repeats"
+        );
+        assert_ne!(parallel[0], parallel[2], "each key has its own seed");
+        let other_seed = Env::seeded(2, time::macros::datetime!(2026-11-25 12:00 UTC));
+        assert_ne!(
+            parallel,
+            pems(Key::generate_many(&other_seed, &types).unwrap())
+        );
+        let described: Vec<String> = Key::generate_many(&env(), &types)
+            .unwrap()
+            .iter()
+            .map(Key::describe)
+            .collect();
+        assert_eq!(
+            described,
+            ["RSA 2048", "ECDSA P-256", "RSA 2048", "Ed25519", "RSA 2048"]
+        );
+    }
+
+    #[test]
+    fn a_prime_pair_that_gives_no_key_is_replaced_deterministically() {
+        let retry = || {
+            let mut plan = Plan::new(KeyType::Rsa2048, &[7; 32]);
+            let rsa = plan.rsa.take().unwrap();
+            let p = random_prime(&mut ChaCha20Rng::from_seed(*rsa.prime_seeds[0]), 1024);
+            let k = rsa
+                .key(p.clone(), p, KeyType::Rsa2048, &mut plan.rng)
+                .unwrap();
+            assert_eq!(k.describe(), "RSA 2048");
+            k.public_der()
+        };
+        assert_eq!(retry(), retry());
     }
 
     #[test]

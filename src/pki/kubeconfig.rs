@@ -8,7 +8,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::cert::{facts_of_pem, Ca, CertFacts, LeafParams, Usage};
-use super::key::KeyType;
+use super::key::{Key, KeyType};
 use super::Error;
 use crate::k8s::quote;
 use crate::Env;
@@ -68,10 +68,24 @@ pub fn kubeconfig(
     validity: Duration,
     key_type: KeyType,
 ) -> Result<Kubeconfig, Error> {
+    let key = Key::generate(env, key_type)?;
+    with_key(env, ca, cluster, server, user, validity, (key_type, key))
+}
+
+/// As [`kubeconfig`], with the client key already made (`key_type` is the key's type).
+pub(crate) fn with_key(
+    env: &Env,
+    ca: &Ca,
+    cluster: &str,
+    server: &str,
+    user: &UserParams,
+    validity: Duration,
+    (key_type, key): (KeyType, Key),
+) -> Result<Kubeconfig, Error> {
     let mut leaf = LeafParams::new(&user.common_name, Usage::Client, key_type);
     leaf.organizations = user.organizations.clone();
     leaf.validity = user.validity.unwrap_or(validity);
-    let leaf = ca.issue(env, &leaf)?;
+    let leaf = ca.issue_with_key(env, &leaf, key)?;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let user_name = format!("{cluster}-{}", user.name);
     let context = format!("{user_name}@{cluster}");

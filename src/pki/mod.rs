@@ -25,6 +25,7 @@
 mod cert;
 mod key;
 mod kubeconfig;
+mod prime;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -187,24 +188,53 @@ pub struct ClusterPki {
 
 /// Generates the full PKI: three CAs, the SA key, the admin and user kubeconfigs.
 pub fn generate(env: &Env, p: &Params) -> Result<ClusterPki, Error> {
-    let cluster_ca = Ca::generate(env, "kubernetes", p.key_type, p.ca_validity)?;
-    generate_with_ca(env, p, cluster_ca)
+    build(env, p, None)
 }
 
 /// As [`generate`], but with an existing cluster CA (see [`import_ca`]).
 pub fn generate_with_ca(env: &Env, p: &Params, cluster_ca: Ca) -> Result<ClusterPki, Error> {
+    build(env, p, Some(cluster_ca))
+}
+
+/// Makes every key the PKI needs in one [`Key::generate_many`] call (RSA keys in parallel),
+/// then the certificates in a fixed order.
+fn build(env: &Env, p: &Params, cluster_ca: Option<Ca>) -> Result<ClusterPki, Error> {
     if !p.server.starts_with("https://") {
         return Err(Error::BadServer {
             url: p.server.clone(),
         });
     }
-    let etcd_ca = Ca::generate(env, "etcd-ca", p.key_type, p.ca_validity)?;
-    let proxy_ca = Ca::generate(env, "front-proxy-ca", p.key_type, p.ca_validity)?;
+    let cluster_ca_name = cluster_ca.is_none().then_some("kubernetes");
+    let ca_names: Vec<&str> = cluster_ca_name
+        .into_iter()
+        .chain(["etcd-ca", "front-proxy-ca"])
+        .collect();
+    for name in &ca_names {
+        cert::check_ca_key_type(name, p.key_type)?;
+    }
     let sa_type = match p.key_type {
         KeyType::Rsa3072 | KeyType::Rsa4096 => p.key_type,
         _ => KeyType::Rsa2048,
     };
-    let sa = SaKey(Key::generate(env, sa_type)?);
+    let users: Vec<UserParams> = std::iter::once(UserParams::admin())
+        .chain(p.users.iter().cloned())
+        .collect();
+    let types: Vec<KeyType> = ca_names
+        .iter()
+        .map(|_| p.key_type)
+        .chain([sa_type])
+        .chain(users.iter().map(|_| p.key_type))
+        .collect();
+    let mut keys = Key::generate_many(env, &types)?.into_iter();
+    let mut key = || keys.next().expect("one key per type");
+    let mut ca = |name: &str| Ca::self_signed(env, name, key(), p.ca_validity);
+    let cluster_ca = match cluster_ca {
+        Some(c) => c,
+        None => ca("kubernetes")?,
+    };
+    let etcd_ca = ca("etcd-ca")?;
+    let proxy_ca = ca("front-proxy-ca")?;
+    let sa = SaKey(key());
     let mut pki = ClusterPki {
         cluster: p.cluster.clone(),
         namespace: p.namespace.clone(),
@@ -214,8 +244,17 @@ pub fn generate_with_ca(env: &Env, p: &Params, cluster_ca: Ca) -> Result<Cluster
         sa,
         kubeconfigs: BTreeMap::new(),
     };
-    for user in std::iter::once(UserParams::admin()).chain(p.users.iter().cloned()) {
-        pki.add_kubeconfig(env, &p.server, &user, p.leaf_validity, p.key_type)?;
+    for user in &users {
+        let k = kubeconfig::with_key(
+            env,
+            &pki.cluster_ca,
+            &pki.cluster,
+            &p.server,
+            user,
+            p.leaf_validity,
+            (p.key_type, key()),
+        )?;
+        pki.kubeconfigs.insert(user.name.clone(), k);
     }
     Ok(pki)
 }

@@ -265,8 +265,14 @@ fn every_tls_key_matches_its_cert() {
             let (crt, key) = secret_files(d, s);
             let out = create_tls(&crt, &key).ok().stdout;
             assert!(out.contains("type: kubernetes.io/tls"), "{kt} {}", s.name);
-            // OpenSSL reads the key as kubeadm wrote it (SEC1 with curve / PKCS#1).
-            openssl(&["pkey", "-in", key.to_str().unwrap(), "-noout"]).ok();
+            // OpenSSL reads the key as kubeadm wrote it (SEC1 with curve / PKCS#1), and
+            // `-check` proves it consistent (RSA: p, q prime, n = pq, d, CRT values).
+            let check = openssl(&["pkey", "-in", key.to_str().unwrap(), "-check", "-noout"]);
+            assert!(
+                check.ok().stdout.contains("Key is valid"),
+                "{kt} {}",
+                s.name
+            );
         }
     }
     let pki = pki_for(KeyType::Rsa2048, 13);
