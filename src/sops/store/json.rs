@@ -132,19 +132,34 @@ fn emit_map(b: &Branch, level: usize, out: &mut String) {
         out.push_str("{}");
         return;
     }
-    out.push_str("{\n");
-    for (i, (k, v)) in entries.iter().enumerate() {
-        indent(out, level + 1);
+    emit_block(out, level, ('{', '}'), &entries, |(k, v), out| {
         write_string(k, out);
         out.push_str(": ");
         emit_value(v, level + 1, out);
-        if i + 1 < entries.len() {
+    });
+}
+
+/// `open`, one tab-indented line per item with commas between, then `close` at `level`
+/// (Go's `json.MarshalIndent` layout, shared by objects and arrays).
+fn emit_block<T>(
+    out: &mut String,
+    level: usize,
+    (open, close): (char, char),
+    items: &[T],
+    mut each: impl FnMut(&T, &mut String),
+) {
+    out.push(open);
+    out.push('\n');
+    for (i, item) in items.iter().enumerate() {
+        indent(out, level + 1);
+        each(item, out);
+        if i + 1 < items.len() {
             out.push(',');
         }
         out.push('\n');
     }
     indent(out, level);
-    out.push('}');
+    out.push(close);
 }
 
 fn emit_value(v: &Value, level: usize, out: &mut String) {
@@ -165,17 +180,9 @@ fn emit_value(v: &Value, level: usize, out: &mut String) {
                 out.push_str("[]");
                 return;
             }
-            out.push_str("[\n");
-            for (i, item) in items.iter().enumerate() {
-                indent(out, level + 1);
-                emit_value(item, level + 1, out);
-                if i + 1 < items.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            indent(out, level);
-            out.push(']');
+            emit_block(out, level, ('[', ']'), &items, |item, out| {
+                emit_value(item, level + 1, out)
+            });
         }
         Value::Comment(_) => out.push_str("null"),
     }
