@@ -83,12 +83,10 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
 
 /// The public recipients of the `AGE-SECRET-KEY-1…` lines in a key file.
 fn x25519_recipients(key_text: &SecretString) -> Vec<String> {
-    use std::str::FromStr;
     key_text
         .expose_secret()
         .lines()
-        .filter_map(|l| age::x25519::Identity::from_str(l.trim()).ok())
-        .map(|id| id.to_public().to_string())
+        .filter_map(|l| sops::keys::recipient_of(&SecretString::from(l.to_owned())))
         .collect()
 }
 
