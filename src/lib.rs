@@ -25,11 +25,13 @@ pub mod k8s;
 pub mod ops;
 pub mod pki;
 pub mod progress;
+pub mod provider;
 pub mod render;
 pub mod repo;
 pub mod sops;
 pub mod spec;
 pub mod status;
+pub mod versions;
 
 pub use env::Env;
 pub use error::{Error, Help};

@@ -148,30 +148,23 @@ fn output_path(t: &str, provider: &str, flux_version: &str) -> Option<String> {
 pub fn context(spec: &Installation) -> serde_json::Value {
     let name = spec.name.as_str();
     let dir = format!("./{}", installation_dir(name));
-    let (settings, infra) = match &spec.provider {
-        Provider::Capa(s) => (
-            json!(s),
-            infra("v1beta2", "AWSCluster", "AWSMachineTemplate"),
-        ),
+    let settings = match &spec.provider {
+        Provider::Capa(s) => json!(s),
         Provider::Capz(s) => {
             let mut v = json!(s);
             v["resourceGroup"] =
                 json!(s.resource_group.clone().unwrap_or_else(|| name.to_string()));
-            (v, infra("v1beta1", "AzureCluster", "AzureMachineTemplate"))
+            v["apiDnsLabel"] = json!(s
+                .api_dns_label
+                .clone()
+                .unwrap_or_else(|| format!("{name}-apiserver")));
+            v
         }
-        Provider::Capv(s) => (
-            json!(s),
-            infra("v1beta1", "VSphereCluster", "VSphereMachineTemplate"),
-        ),
-        Provider::Openstack(s) => (
-            json!(s),
-            infra("v1beta1", "OpenStackCluster", "OpenStackMachineTemplate"),
-        ),
-        Provider::CloudDirector(s) => (
-            json!(s),
-            infra("v1beta2", "VCDCluster", "VCDMachineTemplate"),
-        ),
+        Provider::Capv(s) => json!(s),
+        Provider::Openstack(s) => json!(s),
+        Provider::CloudDirector(s) => json!(s),
     };
+    let infra = crate::provider::context(spec);
     let issuer = spec.oidc_issuer();
     let clients: Vec<_> = spec
         .oidc
@@ -203,6 +196,8 @@ pub fn context(spec: &Installation) -> serde_json::Value {
         "spec": spec,
         "name": name,
         "namespace": "default",
+        "network": {"pods": ["192.168.0.0/16"], "services": ["10.96.0.0/12"]},
+        "versions": crate::versions::context(),
         "provider": spec.provider.id(),
         "settings": settings,
         "infra": infra,
@@ -222,19 +217,12 @@ pub fn context(spec: &Installation) -> serde_json::Value {
             "manifests": format!("{dir}/manifests"),
             "secrets": format!("{dir}/secrets"),
             "cluster": format!("{dir}/manifests/cluster"),
+            "provider": format!("{dir}/manifests/provider"),
             "apps": format!("{dir}/manifests/apps"),
         },
         "oidc": {"issuer": issuer, "clients": clients, "connectors": connectors},
         "organizations": spec.organizations,
         "values": spec.values,
-    })
-}
-
-fn infra(version: &str, cluster: &str, machine: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": format!("infrastructure.cluster.x-k8s.io/{version}"),
-        "clusterKind": cluster,
-        "machineTemplateKind": machine,
     })
 }
 

@@ -221,8 +221,8 @@ mod props {
 
     const PROVIDERS: [&str; 5] = [
         "capa:\n    region: r1",
-        "capz:\n    location: l1\n    subscriptionId: s1",
-        "capv:\n    server: v\n    datacenter: d\n    datastore: s\n    network: n\n    template: t",
+        "capz:\n    location: l1\n    subscriptionId: s1\n    clientID: c1\n    tenantID: t1",
+        "capv:\n    server: v\n    datacenter: d\n    datastore: s\n    network: n\n    template: t\n    controlPlaneIP: 10.0.0.1",
         "openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i",
         "cloud-director:\n    site: https://s\n    org: o\n    vdc: v\n    ovdcNetwork: n\n    catalog: c\n    template: t",
     ];

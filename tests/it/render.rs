@@ -29,10 +29,10 @@ organizations:
 fn provider(p: &str) -> &'static str {
     match p {
         "capa" => "provider:\n  capa:\n    region: eu-central-1\n    sshKeyName: ops\n",
-        "capz" => "provider:\n  capz:\n    location: westeurope\n    subscriptionId: 00000000-0000-0000-0000-000000000000\n",
-        "capv" => "provider:\n  capv:\n    server: vcenter.example.com\n    datacenter: dc1\n    datastore: ds1\n    network: vm-net\n    template: ubuntu-2404\n    folder: mc\n",
-        "openstack" => "provider:\n  openstack:\n    externalNetworkId: 6e7b2f2b-0000-4000-8000-000000000000\n    flavor: m1.large\n    image: ubuntu-24.04\n",
-        "cloud-director" => "provider:\n  cloud-director:\n    site: https://vcd.example.com\n    org: acme\n    vdc: vdc1\n    ovdcNetwork: net1\n    catalog: cat\n    template: ubuntu-2404\n",
+        "capz" => "provider:\n  capz:\n    location: westeurope\n    subscriptionId: 00000000-0000-0000-0000-000000000000\n    clientID: 11111111-1111-1111-1111-111111111111\n    tenantID: 22222222-2222-2222-2222-222222222222\n",
+        "capv" => "provider:\n  capv:\n    server: vcenter.example.com\n    datacenter: dc1\n    datastore: ds1\n    network: vm-net\n    template: ubuntu-2404\n    folder: mc\n    controlPlaneIP: 10.0.0.10\n",
+        "openstack" => "provider:\n  openstack:\n    externalNetworkId: 6e7b2f2b-0000-4000-8000-000000000000\n    flavor: m1.large\n    image: ubuntu-24.04\n    apiServerFloatingIP: 203.0.113.10\n    dnsNameservers: [192.0.2.53]\n",
+        "cloud-director" => "provider:\n  cloud-director:\n    site: https://vcd.example.com\n    org: acme\n    vdc: vdc1\n    ovdcNetwork: net1\n    catalog: cat\n    template: ubuntu-2404\n    controlPlaneIP: 203.0.113.20\n",
         _ => unreachable!(),
     }
 }
