@@ -135,9 +135,7 @@ pub fn context(spec: &Installation) -> Value {
     let kubeadm = kubeadm(spec);
     let creds: Vec<Value> = credentials(spec)
         .into_iter()
-        .map(|c| {
-            json!({"namespace": c.namespace, "name": c.name, "type": c.type_, "keys": c.keys})
-        })
+        .map(|c| json!({"namespace": c.namespace, "name": c.name, "type": c.type_, "keys": c.keys}))
         .collect();
     let (op_name, op_ns, config_secret) = operator(&spec.provider);
     json!({
@@ -379,10 +377,15 @@ mod tests {
     fn credentials_per_provider() {
         let aws = credentials(&spec("  capa:\n    region: r"));
         assert_eq!(aws.len(), 1);
-        assert_eq!((aws[0].namespace.as_str(), aws[0].name.as_str()), ("capa-system", "capa-variables"));
+        assert_eq!(
+            (aws[0].namespace.as_str(), aws[0].name.as_str()),
+            ("capa-system", "capa-variables")
+        );
         let az = spec("  capz:\n    location: l\n    subscriptionId: s\n    clientID: c\n    tenantID: t\n    identityType: WorkloadIdentity");
         assert!(credentials(&az).is_empty());
-        let os = credentials(&spec("  openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i"));
+        let os = credentials(&spec(
+            "  openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i",
+        ));
         assert_eq!(os[0].name, "mc-cloud-config");
         assert_eq!(os[1].type_, RESOURCE_SET);
     }

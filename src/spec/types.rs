@@ -392,7 +392,11 @@ pub struct Openstack {
     /// A floating IP allocated in advance on the external network for the API server's
     /// load balancer; `api.<baseDomain>` must resolve to it. Without it CAPO allocates
     /// one and the pre-generated kubeconfig works only once DNS is updated.
-    #[serde(default, rename = "apiServerFloatingIP", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "apiServerFloatingIP",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_server_floating_ip: Option<String>,
     /// CIDR of the cluster's node subnet [default: `10.6.0.0/24`].
     #[serde(default = "default_openstack_node_cidr")]
@@ -431,7 +435,11 @@ pub struct CloudDirector {
     pub sizing_policy: Option<String>,
     /// The API server's virtual IP on the edge gateway's load balancer (a free external
     /// address); `api.<baseDomain>` must resolve to it.
-    #[serde(default, rename = "controlPlaneIP", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "controlPlaneIP",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub control_plane_ip: Option<String>,
     /// CIDR the edge gateway takes load balancer virtual IPs from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -807,7 +815,11 @@ impl Provider {
                             format!("{key} is missing; the AzureClusterIdentity needs it"),
                             format!(
                                 "add `{key}: <uuid>` of the {} (see docs/providers.md)",
-                                if key == "clientID" { "service principal or managed identity" } else { "Entra ID tenant" }
+                                if key == "clientID" {
+                                    "service principal or managed identity"
+                                } else {
+                                    "Entra ID tenant"
+                                }
                             ),
                         ));
                     }

@@ -187,6 +187,18 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
     );
     let capi = validate_capi(&built);
     assert!(capi >= 4, "only {capi} Cluster API objects validated");
+    let vendored = validate_vendored(&built);
+    for kind in ["HelmChartProxy"] {
+        assert!(
+            vendored.iter().any(|k| k == kind),
+            "{kind} not validated: {vendored:?}"
+        );
+    }
+    assert!(
+        vendored.iter().any(|k| k.ends_with("Cluster"))
+            && vendored.iter().any(|k| k.ends_with("MachineTemplate")),
+        "the provider's objects were not validated: {vendored:?}"
+    );
     for kind in [
         "GitRepository/flux-system",
         "Kustomization/flux-system",
@@ -260,6 +272,70 @@ fn validate_capi(files: &[PathBuf]) -> usize {
         }
     }
     checked
+}
+
+/// Validates every object in `files` whose kind a vendored CRD (`vendor/**`, every served
+/// version) defines, strictly; returns the kinds checked.
+fn validate_vendored(files: &[PathBuf]) -> Vec<String> {
+    let mut validators = std::collections::BTreeMap::new();
+    let mut stack = vec![crate::support::root().join("vendor")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "yaml") {
+                continue;
+            }
+            let docs: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            for crd in docs
+                .iter()
+                .filter(|d| d["kind"] == "CustomResourceDefinition")
+            {
+                let group = crd["spec"]["group"].as_str().unwrap();
+                let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+                for v in crd["spec"]["versions"].as_array().unwrap() {
+                    if v["served"] != true {
+                        continue;
+                    }
+                    let mut schema = v["schema"]["openAPIV3Schema"].clone();
+                    strict(&mut schema);
+                    let api = format!("{group}/{}", v["name"].as_str().unwrap());
+                    validators.insert(
+                        (api, kind.to_string()),
+                        jsonschema::validator_for(&schema).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+    let mut kinds = Vec::new();
+    for f in files {
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&std::fs::read_to_string(f).unwrap()).unwrap();
+        for d in docs {
+            let key = (
+                d["apiVersion"].as_str().unwrap_or_default().to_string(),
+                d["kind"].as_str().unwrap_or_default().to_string(),
+            );
+            if let Some(v) = validators.get(&key) {
+                let errs: Vec<String> = v
+                    .iter_errors(&d)
+                    .map(|e| format!("{} at {}", e, e.instance_path()))
+                    .collect();
+                assert!(
+                    errs.is_empty(),
+                    "{key:?} {}: {errs:#?}",
+                    d["metadata"]["name"]
+                );
+                kinds.push(key.1);
+            }
+        }
+    }
+    kinds
 }
 
 #[test]
