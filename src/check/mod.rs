@@ -9,6 +9,7 @@
 
 mod capi;
 mod ci;
+mod credentials;
 mod expiry;
 pub mod files;
 mod kustomize;
@@ -95,6 +96,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "provider-credentials",
+        "A credential Secret the infrastructure provider needs is missing or lacks a key",
     ),
     (
         "inventory-invalid",
@@ -379,6 +384,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {
         report

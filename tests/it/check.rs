@@ -97,7 +97,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 3, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 4, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
@@ -441,6 +441,7 @@ fn init_installation_output_passes_check() {
         .args(["init-installation", "demo", "--example", "--age-key-out"])
         .arg(&key);
     run(c).ok();
+    crate::support::provide_aws_credentials(&t, &repo, "demo");
     let r = check(&t, &repo, &["--age-key-file", key.to_str().unwrap()]);
     assert_eq!(findings(&r), vec![], "{}\n{}", r.stdout, r.stderr);
     let r = r.ok();
@@ -525,6 +526,8 @@ fn generate_fixtures() {
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes())
         .with("tls.key", key.serialize_pem().into_bytes());
+    let aws = mcb::k8s::Secret::new("capa-variables", "capa-system", "Opaque")
+        .with("AWS_B64ENCODED_CREDENTIALS", b"W2RlZmF1bHRdCg==".to_vec());
     let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
         .label("app", "dex")
         .with("grafana", b"fixture-client-secret".to_vec());
@@ -532,6 +535,7 @@ fn generate_fixtures() {
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
     let secrets = [
+        ("capa-variables", &aws),
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
@@ -664,4 +668,33 @@ fn sops(cwd: &Path, args: &[&str]) {
     let mut c = t.command(tool("sops"));
     c.current_dir(cwd).args(args);
     run(c).ok();
+}
+
+#[test]
+fn missing_provider_credentials_are_reported() {
+    // The clean repo without its AWS credentials Secret: the provider could not start.
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    fs::remove_file(dir.join("installations/demo/secrets/capa-variables.sops.yaml")).unwrap();
+    let r = check(
+        &t,
+        &dir,
+        &["--skip", "render-drift", "--skip", "kustomize-build"],
+    )
+    .fails_with(1);
+    assert_eq!(
+        findings(&r),
+        vec![(
+            "provider-credentials".to_owned(),
+            "installations/demo/installation.yaml".to_owned(),
+            Some(10)
+        )],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("capa-system/capa-variables"),
+        "{}",
+        r.stdout
+    );
 }

@@ -21,6 +21,7 @@ const SECRETS: &str = "installations/demo/secrets";
 
 /// `mcb check` passes on the new installation.
 fn no_check_findings(t: &TestEnv, repo: &Path) {
+    crate::support::provide_aws_credentials(t, repo, "demo");
     let mut c = t.mcb();
     c.arg("--repo")
         .arg(repo)
