@@ -140,6 +140,7 @@ pub fn context(spec: &Installation) -> Value {
     let (op_name, op_ns, config_secret) = operator(&spec.provider);
     json!({
         "apiVersion": format!("infrastructure.cluster.x-k8s.io/{version}"),
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
         "clusterKind": cluster,
         "machineTemplateKind": machine,
         "kubeadm": kubeadm,
