@@ -687,7 +687,7 @@ fn missing_provider_credentials_are_reported() {
         vec![(
             "provider-credentials".to_owned(),
             "installations/demo/installation.yaml".to_owned(),
-            Some(10)
+            Some(14)
         )],
         "{}",
         r.stdout
