@@ -267,7 +267,7 @@ fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
         }
         SpecInput::File(p) => {
             let bytes = crate::fsutil::read(p)?;
-            (String::from_utf8_lossy(&bytes).into_owned(), p.clone())
+            (spec::decode(&bytes, p)?.to_owned(), p.clone())
         }
     };
     let spec = spec::parse(&text, &file)?;

@@ -65,7 +65,7 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
         }
         .into());
     };
-    let spec_text = String::from_utf8_lossy(&bytes).into_owned();
+    let spec_text = spec::decode(&bytes, &spec_file)?.to_owned();
     let spec = spec::parse(&spec_text, &spec_file)?;
     let inv_rel = repo::credentials_path(name);
     let inventory = match crate::fsutil::read_optional(root.join(&inv_rel))? {
