@@ -167,7 +167,12 @@ mod tests {
     /// clock; this build, the tests' own, honours them.
     #[test]
     fn issue_15_release_builds_ignore_the_test_seed_and_clock() {
-        let vars = || (Some("42".to_owned()), Some("2020-01-01T00:00:00Z".to_owned()));
+        let vars = || {
+            (
+                Some("42".to_owned()),
+                Some("2020-01-01T00:00:00Z".to_owned()),
+            )
+        };
         let (seed, now) = vars();
         let release = Env::from_vars(seed, now, false).unwrap();
         assert!(!release.is_seeded());

@@ -60,7 +60,8 @@ static SECRET_KIND: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid pattern")
 });
 
-const CLEAR_SECRET: &str = "Kubernetes Secret in clear text: encrypt the file with `mcb secrets encrypt` \
+const CLEAR_SECRET: &str =
+    "Kubernetes Secret in clear text: encrypt the file with `mcb secrets encrypt` \
      (name it *.sops.yaml so the .sops.yaml rule applies) and rotate its values, \
      they are in git history";
 
@@ -187,16 +188,58 @@ mod tests {
     fn issue_15_secret_in_any_yaml_form_is_found() {
         let sops_doc = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: a\ndata:\n    a: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n    mac: ENC[x]\n    lastmodified: \"2026-11-25T21:37:37Z\"\n    version: 3.11.0\n";
         let cases = [
-            ("flow", "s.yaml", "{apiVersion: v1, kind: Secret, metadata: {name: x}, data: {a: YQ==}}\n".to_owned()),
-            ("json", "s.json", "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {\"a\": \"YQ==\"}}\n".to_owned()),
-            ("json escape", "s.json", "{\"kind\": \"\\u0053ecret\", \"data\": {\"a\": \"YQ==\"}}\n".to_owned()),
-            ("str tag", "s.yaml", "apiVersion: v1\nkind: !!str Secret\ndata:\n  a: YQ==\n".to_owned()),
-            ("block scalar", "s.yaml", "apiVersion: v1\nkind: |-\n  Secret\ndata:\n  a: YQ==\n".to_owned()),
-            ("quoted escape", "s.yaml", "kind: \"Secr\\x65t\"\ndata:\n  a: YQ==\n".to_owned()),
-            ("anchor", "s.yaml", "metadata: {labels: {a: &k Secret}}\nkind: *k\ndata:\n  a: YQ==\n".to_owned()),
-            ("list item", "s.yaml", "apiVersion: v1\nkind: List\nitems:\n- {kind: Secret, data: {a: YQ==}}\n".to_owned()),
-            ("second document", "s.yaml", "kind: ConfigMap\n---\n# note\nkind: Secret\ndata:\n  a: YQ==\n".to_owned()),
-            ("after a sops document", "s.sops.yaml", format!("{sops_doc}---\napiVersion: v1\nkind: Secret\ndata:\n    a: YQ==\n")),
+            (
+                "flow",
+                "s.yaml",
+                "{apiVersion: v1, kind: Secret, metadata: {name: x}, data: {a: YQ==}}\n".to_owned(),
+            ),
+            (
+                "json",
+                "s.json",
+                "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {\"a\": \"YQ==\"}}\n"
+                    .to_owned(),
+            ),
+            (
+                "json escape",
+                "s.json",
+                "{\"kind\": \"\\u0053ecret\", \"data\": {\"a\": \"YQ==\"}}\n".to_owned(),
+            ),
+            (
+                "str tag",
+                "s.yaml",
+                "apiVersion: v1\nkind: !!str Secret\ndata:\n  a: YQ==\n".to_owned(),
+            ),
+            (
+                "block scalar",
+                "s.yaml",
+                "apiVersion: v1\nkind: |-\n  Secret\ndata:\n  a: YQ==\n".to_owned(),
+            ),
+            (
+                "quoted escape",
+                "s.yaml",
+                "kind: \"Secr\\x65t\"\ndata:\n  a: YQ==\n".to_owned(),
+            ),
+            (
+                "anchor",
+                "s.yaml",
+                "metadata: {labels: {a: &k Secret}}\nkind: *k\ndata:\n  a: YQ==\n".to_owned(),
+            ),
+            (
+                "list item",
+                "s.yaml",
+                "apiVersion: v1\nkind: List\nitems:\n- {kind: Secret, data: {a: YQ==}}\n"
+                    .to_owned(),
+            ),
+            (
+                "second document",
+                "s.yaml",
+                "kind: ConfigMap\n---\n# note\nkind: Secret\ndata:\n  a: YQ==\n".to_owned(),
+            ),
+            (
+                "after a sops document",
+                "s.sops.yaml",
+                format!("{sops_doc}---\napiVersion: v1\nkind: Secret\ndata:\n    a: YQ==\n"),
+            ),
         ];
         for (what, path, text) in cases {
             let f = scan(path, &text);
@@ -205,8 +248,15 @@ mod tests {
         }
         // The encrypted document alone, and references to Secrets, are fine.
         assert!(scan("s.sops.yaml", sops_doc).is_empty());
-        assert!(scan("hr.yaml", "kind: HelmRelease\nspec:\n  valuesFrom:\n  - {kind: Secret, name: x}\n").is_empty());
+        assert!(scan(
+            "hr.yaml",
+            "kind: HelmRelease\nspec:\n  valuesFrom:\n  - {kind: Secret, name: x}\n"
+        )
+        .is_empty());
         // The line points at the document's kind.
-        assert_eq!(scan("s.yaml", "kind: ConfigMap\n---\n# note\nkind: Secret\n")[0].0, Some(4));
+        assert_eq!(
+            scan("s.yaml", "kind: ConfigMap\n---\n# note\nkind: Secret\n")[0].0,
+            Some(4)
+        );
     }
 }

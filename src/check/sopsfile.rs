@@ -345,7 +345,8 @@ pub fn check_macs(
         .map(|p| &files[p.file])
         .filter(|f| !is_config(&f.path) && !skip.contains(f.path.as_str()))
         .collect();
-    let results = super::par_map(&todo, |f| match opener.open(&f.path, f.text().as_bytes()) {
+    let results = super::par_map(&todo, |f| {
+        match opener.open(&f.path, f.text().as_bytes()) {
         Ok(plain) => {
             let text = String::from_utf8_lossy(plain.expose_secret());
             (Some(true), expiry::certificates(f, &text, now, warn_within))
@@ -362,6 +363,7 @@ pub fn check_macs(
             "sops-mac",
             format!("MAC not verified, {msg}: give a key that is a recipient of every file"),
         )]),
+    }
     });
     let count = |want: fn(&Option<bool>) -> bool| results.iter().filter(|(r, _)| want(r)).count();
     MacResults {

@@ -74,14 +74,16 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
     };
     // The inventory is a repo file like any other: its age-key entries become `.sops.yaml`
     // recipients, so they must be age recipients and nothing else.
-    if let Some(c) = inventory
-        .credentials
-        .iter()
-        .find(|c| c.kind == AGE_KEY_KIND && c.fingerprint.parse::<age::x25519::Recipient>().is_err())
-    {
+    if let Some(c) = inventory.credentials.iter().find(|c| {
+        c.kind == AGE_KEY_KIND && c.fingerprint.parse::<age::x25519::Recipient>().is_err()
+    }) {
         return Err(crate::inventory::Error {
             file: inv_rel,
-            message: format!("{}: fingerprint {:?} is not an age recipient", c.key(), c.fingerprint),
+            message: format!(
+                "{}: fingerprint {:?} is not an age recipient",
+                c.key(),
+                c.fingerprint
+            ),
         }
         .into());
     }

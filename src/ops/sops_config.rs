@@ -109,7 +109,8 @@ mod tests {
     /// creation rule (for another installation) ahead of the real one.
     #[test]
     fn issue_15_a_recipient_cannot_inject_a_rule() {
-        let evil = "age1a\n    - path_regex: '^installations/other/.*'\n      age:\n        - age1evil";
+        let evil =
+            "age1a\n    - path_regex: '^installations/other/.*'\n      age:\n        - age1evil";
         let out = render(&[
             Rule::installation("demo", [evil.to_owned()]),
             Rule::installation("other", ["age1other".to_owned()]),
@@ -128,7 +129,10 @@ mod tests {
             ],
             "{out}"
         );
-        assert_eq!(c.creation_rules[1].age.as_ref().unwrap().recipients(), ["age1other".to_owned()]);
+        assert_eq!(
+            c.creation_rules[1].age.as_ref().unwrap().recipients(),
+            ["age1other".to_owned()]
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ fn is_free_form(path: &str) -> bool {
             .and_then(|r| r.split_once(']'))
             .is_some_and(|(i, rest)| i.bytes().all(|b| b.is_ascii_digit()) && rest == field)
     };
-    path == "values" || in_list("oidc.connectors", ".config") || in_list("organizations", ".description")
+    path == "values"
+        || in_list("oidc.connectors", ".config")
+        || in_list("organizations", ".description")
 }
 
 /// The first character of `s` a spec must not hold.
@@ -71,17 +73,35 @@ mod tests {
 
     #[test]
     fn control_and_separator_characters_are_found_with_their_path() {
-        assert_eq!(find("a: {b: [ok, \"x\\x7fy\"]}\n"), Some(("a.b[1]".into(), "U+007F".into())));
-        assert_eq!(find("baseDomain: \"a\\u2028b\"\n"), Some(("baseDomain".into(), "U+2028".into())));
-        assert_eq!(find("apiServer: {endpoint: \"a\\nb\"}\n"), Some(("apiServer.endpoint".into(), "U+000A".into())));
-        assert_eq!(find("\"k\\u0085\": 1\n"), Some(("k\u{85}".into(), "U+0085".into())));
+        assert_eq!(
+            find("a: {b: [ok, \"x\\x7fy\"]}\n"),
+            Some(("a.b[1]".into(), "U+007F".into()))
+        );
+        assert_eq!(
+            find("baseDomain: \"a\\u2028b\"\n"),
+            Some(("baseDomain".into(), "U+2028".into()))
+        );
+        assert_eq!(
+            find("apiServer: {endpoint: \"a\\nb\"}\n"),
+            Some(("apiServer.endpoint".into(), "U+000A".into()))
+        );
+        assert_eq!(
+            find("\"k\\u0085\": 1\n"),
+            Some(("k\u{85}".into(), "U+0085".into()))
+        );
         assert_eq!(find("a: ok\n"), None);
     }
 
     #[test]
     fn free_text_may_span_lines_but_not_hold_controls() {
         assert_eq!(find("values: {motd: \"a\\nb\\tc\"}\noidc: {connectors: [{config: {ca: \"x\\ny\"}}]}\norganizations: [{description: \"p\\nq\"}]\n"), None);
-        assert_eq!(find("values: {motd: \"a\\u0007\"}\n"), Some(("values.motd".into(), "U+0007".into())));
-        assert_eq!(find("organizations: [{name: \"a\\nb\"}]\n"), Some(("organizations[0].name".into(), "U+000A".into())));
+        assert_eq!(
+            find("values: {motd: \"a\\u0007\"}\n"),
+            Some(("values.motd".into(), "U+0007".into()))
+        );
+        assert_eq!(
+            find("organizations: [{name: \"a\\nb\"}]\n"),
+            Some(("organizations[0].name".into(), "U+000A".into()))
+        );
     }
 }

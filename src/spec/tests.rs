@@ -117,17 +117,24 @@ fn schema_file_matches_types() {
 #[test]
 fn issue_15_recipient_injection_is_rejected_by_parser_and_schema() {
     const R: &str = "age1e8n74a6a7gupww7ll0y7hj2v8v7qklt3mfhdvy6sr6a2upnmlpjq3ysh0u";
-    let injected = format!(
-        "{R}\n    - path_regex: '^installations/other/.*'\n      age:\n        - {R}"
+    let injected =
+        format!("{R}\n    - path_regex: '^installations/other/.*'\n      age:\n        - {R}");
+    let src = format!(
+        "{MIN}sops:\n  recipients:\n    - {}\n",
+        serde_json::to_string(&injected).unwrap()
     );
-    let src = format!("{MIN}sops:\n  recipients:\n    - {}\n", serde_json::to_string(&injected).unwrap());
     let e = p(&src).unwrap_err().to_string();
     assert!(e.contains(":12: sops.recipients[0]"), "{e}");
     // Not a bech32 age recipient, though it looks like one.
-    let e = p(&format!("{MIN}sops:\n  recipients: [age1notarecipientnotarecipient]\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("sops.recipients[0]") && e.contains("not an age recipient"), "{e}");
+    let e = p(&format!(
+        "{MIN}sops:\n  recipients: [age1notarecipientnotarecipient]\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("sops.recipients[0]") && e.contains("not an age recipient"),
+        "{e}"
+    );
     assert!(p(&format!("{MIN}sops:\n  recipients: [{R}]\n")).is_ok());
     // The JSON Schema says the same.
     let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
@@ -145,11 +152,17 @@ fn issue_15_recipient_injection_is_rejected_by_parser_and_schema() {
 /// Issue #15 item 8: port 0 and zero machines are not a cluster.
 #[test]
 fn issue_15_zero_port_and_replicas_are_rejected() {
-    let e = p(&format!("{MIN}apiServer:\n  port: 0\n")).unwrap_err().to_string();
+    let e = p(&format!("{MIN}apiServer:\n  port: 0\n"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(":11: apiServer.port"), "{e}");
-    let e = p(&format!("{MIN}controlPlane:\n  replicas: 0\n")).unwrap_err().to_string();
+    let e = p(&format!("{MIN}controlPlane:\n  replicas: 0\n"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(":11: controlPlane.replicas"), "{e}");
-    let e = p(&format!("{MIN}workers:\n  replicas: 0\n")).unwrap_err().to_string();
+    let e = p(&format!("{MIN}workers:\n  replicas: 0\n"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(":11: workers.replicas"), "{e}");
     let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
@@ -166,7 +179,10 @@ fn issue_15_control_characters_and_invalid_utf8_are_rejected() {
     for (c, name) in [("\\x7f", "U+007F"), ("\u{2028}", "U+2028")] {
         let src = MIN.replace("region: eu-west-1", &format!("region: \"eu-west-1{c}\""));
         let e = p(&src).unwrap_err().to_string();
-        assert!(e.contains(":7: provider.capa.region") && e.contains(name), "{e}");
+        assert!(
+            e.contains(":7: provider.capa.region") && e.contains(name),
+            "{e}"
+        );
     }
     let mut bytes = MIN.as_bytes().to_vec();
     let at = MIN.find("eu-west-1").unwrap();
