@@ -47,7 +47,7 @@ fn renders_example_deterministically() {
         "installations/gauss/manifests/cluster/kustomization.yaml",
     );
     assert!(
-        c.contains("  - cluster.yaml\n  - infrastructure.yaml\n"),
+        c.contains("  - ccm.yaml\n  - cluster.yaml\n  - cni.yaml\n  - infrastructure.yaml\n"),
         "{c}"
     );
     let dex = text(&a, "installations/gauss/manifests/apps/dex/config.yaml");
