@@ -40,7 +40,7 @@ pub use cert::{
     fingerprint, rfc3339, Ca, CertFacts, Leaf, LeafParams, Usage, CA_VALIDITY, LEAF_VALIDITY,
 };
 pub use key::KeyType;
-pub use kubeconfig::{kubeconfig, Kubeconfig, UserParams};
+pub use kubeconfig::{admin_group, kubeconfig, Kubeconfig, UserParams, KUBERNETES_MINORS};
 
 use crate::fsutil::PathError;
 use crate::inventory::Credential;
@@ -150,7 +150,12 @@ pub struct Params {
     pub server: String,
     /// Extra kubeconfigs besides the admin one.
     pub users: Vec<UserParams>,
+    /// The cluster's Kubernetes minor version: picks the admin kubeconfig's group.
+    pub kubernetes_minor: u32,
 }
+
+/// The Kubernetes minor version assumed when none is given (the spec's default, v1.33).
+pub const DEFAULT_KUBERNETES_MINOR: u32 = 33;
 
 impl Params {
     /// kubeadm defaults: ECDSA P-256, CA 10 years, leaves 1 year, admin kubeconfig only.
@@ -163,6 +168,7 @@ impl Params {
             leaf_validity: LEAF_VALIDITY,
             server: server.to_owned(),
             users: Vec::new(),
+            kubernetes_minor: DEFAULT_KUBERNETES_MINOR,
         }
     }
 }
@@ -231,7 +237,7 @@ fn build(env: &Env, p: &Params, cluster_ca: Option<Ca>) -> Result<ClusterPki, Er
         KeyType::Rsa3072 | KeyType::Rsa4096 => p.key_type,
         _ => KeyType::Rsa2048,
     };
-    let users: Vec<UserParams> = std::iter::once(UserParams::admin())
+    let users: Vec<UserParams> = std::iter::once(UserParams::admin(p.kubernetes_minor))
         .chain(p.users.iter().cloned())
         .collect();
     let types: Vec<KeyType> = ca_names

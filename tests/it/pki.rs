@@ -453,7 +453,7 @@ fn kubectl_uses_our_kubeconfig_against_a_server_that_demands_our_ca() {
             ca,
             "mc1",
             &url,
-            &UserParams::admin(),
+            &UserParams::admin(pki::DEFAULT_KUBERNETES_MINOR),
             Duration::hours(1),
             KeyType::EcdsaP256,
         )

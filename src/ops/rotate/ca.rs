@@ -17,7 +17,7 @@ use super::{clone_secret, Work};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
 use crate::ops::Error as OpsError;
-use crate::pki::{self, Ca, KeyType, CA_VALIDITY, LEAF_VALIDITY};
+use crate::pki::{self, Ca, CA_VALIDITY, LEAF_VALIDITY};
 use crate::Error;
 
 const NEXT_CRT: &str = "next.crt";
@@ -88,7 +88,8 @@ fn load_ca(w: &Work<'_>, s: &Secret, crt: &str, key: &str) -> Result<Ca, Error> 
 fn add_next(w: &mut Work<'_>, which: &str, mut entry: Credential) -> Result<u8, Error> {
     let secret = ca_secret(w, which)?;
     let old = load_ca(w, &secret, "tls.crt", "tls.key")?;
-    let new = Ca::generate(w.env, purpose(which).1, KeyType::default(), CA_VALIDITY)?;
+    let key_type = w.inst.spec.pki.key_type.into();
+    let new = Ca::generate(w.env, purpose(which).1, key_type, CA_VALIDITY)?;
     let bundle = format!("{}{}", old.cert_pem(), new.cert_pem());
     w.put_secret(
         secret
@@ -190,8 +191,14 @@ fn reissue_kubeconfigs(w: &mut Work<'_>, ca: Ca, bundle: &str) -> Result<(), Err
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
     let users: Vec<String> = pki.kubeconfigs.keys().cloned().collect();
     for user in &users {
-        let params = user_params(user, &pki)?;
-        pki.add_kubeconfig(w.env, &server, &params, LEAF_VALIDITY, KeyType::default())?;
+        let params = user_params(user, &pki, spec)?;
+        pki.add_kubeconfig(
+            w.env,
+            &server,
+            &params,
+            LEAF_VALIDITY,
+            spec.pki.key_type.into(),
+        )?;
     }
     let now = w.now();
     let creds = pki.credentials(&now);
