@@ -12,12 +12,12 @@
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::targets::{load_pki, user_params};
+use super::targets::{load_pki, reissue_kubeconfig};
 use super::{clone_secret, Work};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
 use crate::ops::Error as OpsError;
-use crate::pki::{self, Ca, CA_VALIDITY, LEAF_VALIDITY};
+use crate::pki::{self, Ca, CA_VALIDITY};
 use crate::Error;
 
 const NEXT_CRT: &str = "next.crt";
@@ -187,18 +187,9 @@ fn trust_in_kubeconfigs(w: &mut Work<'_>, bundle: &str) -> Result<(), Error> {
 fn reissue_kubeconfigs(w: &mut Work<'_>, ca: Ca, bundle: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
     pki.cluster_ca = ca;
-    let spec = &w.inst.spec;
-    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
     let users: Vec<String> = pki.kubeconfigs.keys().cloned().collect();
     for user in &users {
-        let params = user_params(user, &pki, spec)?;
-        pki.add_kubeconfig(
-            w.env,
-            &server,
-            &params,
-            LEAF_VALIDITY,
-            spec.pki.key_type.into(),
-        )?;
+        reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
     }
     let now = w.now();
     let creds = pki.credentials(&now);

@@ -181,18 +181,24 @@ pub(super) fn user_params(
     Ok(p)
 }
 
+/// Issues `user`'s kubeconfig anew from `pki`'s cluster CA, with the spec's server, key type
+/// and (for the admin) group.
+pub(super) fn reissue_kubeconfig(
+    env: &crate::Env,
+    pki: &mut ClusterPki,
+    spec: &crate::spec::Installation,
+    user: &str,
+) -> Result<(), Error> {
+    let params = user_params(user, pki, spec)?;
+    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
+    let key_type = spec.pki.key_type.into();
+    pki.add_kubeconfig(env, &server, &params, LEAF_VALIDITY, key_type)?;
+    Ok(())
+}
+
 fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
-    let spec = &w.inst.spec;
-    let params = user_params(user, &pki, spec)?;
-    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
-    pki.add_kubeconfig(
-        w.env,
-        &server,
-        &params,
-        LEAF_VALIDITY,
-        spec.pki.key_type.into(),
-    )?;
+    reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
     let secret_name = pki::kubeconfig_secret_name(w.name(), user);
     let secret = pki
         .secrets()
