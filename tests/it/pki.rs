@@ -664,6 +664,12 @@ fn openssl_ca(
     (crt, key)
 }
 
+/// A minute from now: openssl stamps `notBefore` with the second it ran, which a check at
+/// "now" can precede by a fraction of a second.
+fn after_stamping() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::minutes(1)
+}
+
 const P384: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"];
 const RSA2048: &[&str] = &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
 
@@ -704,7 +710,7 @@ fn imported_ca_subjects_are_copied_exactly_into_what_mcb_signs() {
     for (name, alg, subj) in cases {
         // Plain `req -x509`: CA:TRUE and no keyUsage, as kubeadm and Go accept.
         let (ca_crt, ca_key) = openssl_ca(d, name, alg, subj, &[]);
-        let ca = pki::import_ca_files(&ca_crt, &ca_key, OffsetDateTime::now_utc())
+        let ca = pki::import_ca_files(&ca_crt, &ca_key, after_stamping())
             .unwrap_or_else(|err| panic!("{name}: {err}"));
         let server = issue_server(&ca, &e, "kube-apiserver", Usage::Server, KeyType::EcdsaP256);
         let (leaf_crt, _) = write_leaf(d, &format!("{name}-server"), &server);
@@ -765,7 +771,7 @@ fn etcd_trusts_certificates_signed_by_an_imported_ca_with_a_repeated_attribute_s
             "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
         ],
     );
-    let ca = pki::import_ca_files(&ca_crt, &ca_key, OffsetDateTime::now_utc()).unwrap();
+    let ca = pki::import_ca_files(&ca_crt, &ca_key, after_stamping()).unwrap();
     let e = env(22);
     std::fs::copy(&ca_crt, pki_dir.join("ca.crt")).unwrap();
     let server = issue_server(
@@ -813,8 +819,8 @@ fn etcd_trusts_certificates_signed_by_an_imported_ca_with_a_repeated_attribute_s
 fn import_refuses_what_kubeadm_and_go_refuse_and_names_the_file() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    let now = OffsetDateTime::now_utc();
-    let err_of = |crt: &Path, key: &Path| pki::import_ca_files(crt, key, now).unwrap_err();
+    let err_of =
+        |crt: &Path, key: &Path| pki::import_ca_files(crt, key, after_stamping()).unwrap_err();
 
     let (crt, key) = openssl_ca(d, "ed", &["-algorithm", "ED25519"], "/CN=ed-ca", &[]);
     let err = err_of(&crt, &key);
@@ -852,5 +858,5 @@ fn import_refuses_what_kubeadm_and_go_refuse_and_names_the_file() {
     let err = err_of(&bundle, &key);
     assert!(matches!(err, pki::Error::Bundle { count: 2, .. }), "{err}");
     // The first alone is accepted (P-384, CA:TRUE, no keyUsage).
-    pki::import_ca_files(&crt, &key, now).unwrap();
+    pki::import_ca_files(&crt, &key, after_stamping()).unwrap();
 }
