@@ -90,6 +90,9 @@ enum Source {
     Repo(usize),
 }
 
+/// A compiled schema (`None`: the source yields none).
+type Compiled = Option<Arc<Arena>>;
+
 /// A CRD the repo installs, with the installations it belongs to (`None`: the whole repo).
 #[derive(Debug)]
 struct RepoCrd {
@@ -104,7 +107,7 @@ pub struct Catalog {
     /// (group, kind) -> indices into `repo`.
     repo_index: HashMap<(String, String), Vec<usize>>,
     vendored_docs: Mutex<HashMap<sources::DocRef, Option<Arc<Value>>>>,
-    compiled: Mutex<HashMap<(Source, String), Option<Arc<Arena>>>>,
+    compiled: Mutex<HashMap<(Source, String), Compiled>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -140,10 +143,9 @@ pub fn is_api_object(doc: &Value) -> bool {
     let s = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default();
     let (api, kind) = (s("apiVersion"), s("kind"));
     let group = split_api_version(api).0;
-    !api.is_empty()
-        && !kind.is_empty()
-        && !matches!(group, "kustomize.config.k8s.io" | "mcb")
-        && !(api == "v1" && kind == "Config")
+    let tool_file =
+        matches!(group, "kustomize.config.k8s.io" | "mcb") || (api, kind) == ("v1", "Config");
+    !(api.is_empty() || kind.is_empty() || tool_file)
 }
 
 /// Whether a CRD for (group, kind) is vendored (embedded in mcb).
