@@ -196,7 +196,6 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "GitRepository",
         "Kustomization",
         "Deployment",
-        "Secret",
     ] {
         assert!(v.count(kind) >= 1, "no {kind} validated: {:#?}", v.objects);
     }
