@@ -205,7 +205,11 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         .iter()
         .filter(|o| o.starts_with("infrastructure.cluster.x-k8s.io/"))
         .count();
-    assert!(infra >= 3, "provider objects not validated: {:#?}", v.objects);
+    assert!(
+        infra >= 3,
+        "provider objects not validated: {:#?}",
+        v.objects
+    );
     assert!(v.count("HelmChartProxy") >= 1, "{:#?}", v.objects);
     for kind in [
         "GitRepository/flux-system",
