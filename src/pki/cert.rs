@@ -216,6 +216,18 @@ impl Ca {
         key_pem: &SecretString,
         now: OffsetDateTime,
     ) -> Result<Ca, Error> {
+        Self::from_pem_sources(what, cert_pem, what, key_pem, now)
+    }
+
+    /// [`Ca::from_pem`] with the certificate and the key from different sources (two
+    /// files): an error about the key (unreadable, not matching) names `key_what`.
+    pub fn from_pem_sources(
+        what: &str,
+        cert_pem: &str,
+        key_what: &str,
+        key_pem: &SecretString,
+        now: OffsetDateTime,
+    ) -> Result<Ca, Error> {
         let block = pem::parse(cert_pem).map_err(|e| Error::Pem {
             what: what.to_owned(),
             reason: e.to_string(),
@@ -227,10 +239,10 @@ impl Ca {
             });
         }
         let (facts, checks) = CertFacts::of(what, block.contents())?;
-        let key = Key::from_pem(what, key_pem.expose_secret())?;
+        let key = Key::from_pem(key_what, key_pem.expose_secret())?;
         if rcgen::PublicKeyData::der_bytes(&key.signer()) != checks.public_key.as_slice() {
             return Err(Error::KeyMismatch {
-                what: what.to_owned(),
+                what: key_what.to_owned(),
                 fingerprint: facts.fingerprint,
             });
         }

@@ -269,7 +269,13 @@ pub fn import_ca_files(cert: &Path, key: &Path, now: OffsetDateTime) -> Result<C
     let cert_text = String::from_utf8_lossy(&crate::fsutil::read(cert)?).into_owned();
     let key_bytes = zeroize::Zeroizing::new(crate::fsutil::read(key)?);
     let key_text = SecretString::from(String::from_utf8_lossy(&key_bytes).into_owned());
-    Ca::from_pem(&cert.display().to_string(), &cert_text, &key_text, now)
+    Ca::from_pem_sources(
+        &cert.display().to_string(),
+        &cert_text,
+        &key.display().to_string(),
+        &key_text,
+        now,
+    )
 }
 
 /// The name CAPI gives a cluster's secret of `purpose` (`ca`, `etcd`, `kubeconfig`...).
