@@ -144,7 +144,7 @@ fn first_remote(dir: &Path) -> Option<(std::path::PathBuf, String)> {
                 .filter_map(serde_json::Value::as_str)
             {
                 let local = d.join(e);
-                if e.contains("://") || !local.exists() {
+                if e.contains("://") || (!local.exists() && looks_remote(e)) {
                     return Some((file, e.to_owned()));
                 }
                 if local.is_dir() {
@@ -154,6 +154,17 @@ fn first_remote(dir: &Path) -> Option<(std::path::PathBuf, String)> {
         }
     }
     None
+}
+
+/// Whether a `resources` entry that is not on disk is one kustomize would fetch: a URL,
+/// `git@host:…`, or `host.tld/path` (kustomize's short git form). A plain missing file
+/// (`missing.yaml`, `../x`) is a local error kubectl reports without the network.
+fn looks_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry
+            .split_once('/')
+            .is_some_and(|(host, _)| host.contains('.') && host != "." && host != "..")
 }
 
 /// Kustomization files with no kustomization in a parent directory of the same installation.
@@ -203,6 +214,21 @@ mod tests {
                 "installations/b/x/Kustomization"
             ]
         );
+    }
+
+    #[test]
+    fn remote_entries_are_told_from_missing_files() {
+        for remote in [
+            "https://example.com/x.yaml",
+            "github.com/org/repo//deploy?ref=v1",
+            "git@github.com:org/repo.git",
+            "example.com/org/repo",
+        ] {
+            assert!(looks_remote(remote), "{remote}");
+        }
+        for local in ["missing.yaml", "../base", "./x/y.yaml", "sub/dir"] {
+            assert!(!looks_remote(local), "{local}");
+        }
     }
 
     #[test]
