@@ -28,7 +28,7 @@
 #     network policies on, registry ghcr.io/fluxcd); the script refuses a flux2 tag whose
 #     templates.go differs from the one this was written from (TEMPLATES_BLOB).
 #
-# Output: vendor/flux/VERSION/{gotk-components.yaml,SOURCE}, and this version's lines in
+# Output: vendor/flux/VERSION/{gotk-components.yaml,SOURCE} (under OUT_ROOT, default the repo), and this version's lines in
 # vendor/checksums.sha256 (other lines are kept). tests/it/vendor.rs checks both.
 set -euo pipefail
 
@@ -36,6 +36,8 @@ VERSION=${1:?usage: scripts/vendor-flux.sh VERSION (a fluxcd/flux2 tag, e.g. v2.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MIRROR=${FLUX_MIRROR:-/work/.mirror}
 KUBECTL=${KUBECTL:-$ROOT/target/tools/venv/bin/kubectl}
+# Where vendor/ is written (tests rebuild into a temp dir and compare).
+OUT_ROOT=${OUT_ROOT:-$ROOT}
 COMPONENTS=(source-controller kustomize-controller helm-controller notification-controller)
 # git blob ids of flux2 pkg/manifestgen/install/templates.go the kustomization below follows:
 # TEMPLATES_BLOB from v2.7.2 (read at v2.7.2 to v2.9.0), TEMPLATES_BLOB_OLD before v2.7.0
@@ -70,7 +72,7 @@ git --git-dir="$FLUX2" archive "$VERSION" manifests | tar -x -C "$WORK/flux2"
 build() { "$KUBECTL" kustomize "$1" >"$2"; }
 
 out_rel=vendor/flux/$VERSION
-out=$ROOT/$out_rel
+out=$OUT_ROOT/$out_rel
 source_lines=()
 source_lines+=("fluxcd/flux2 $VERSION $(git --git-dir="$FLUX2" rev-parse "$VERSION^{commit}") manifests/bases manifests/rbac manifests/policies pkg/manifestgen/install/templates.go pkg/manifestgen/install/manifests.go")
 
@@ -194,11 +196,11 @@ mv "$WORK/gotk-components.yaml" "$out/gotk-components.yaml"
 } >"$out/SOURCE"
 
 # This version's lines in the shared checksum file; other components' lines stay.
-sums=$ROOT/vendor/checksums.sha256
+sums=$OUT_ROOT/vendor/checksums.sha256
 touch "$sums"
 {
   grep -v "  $out_rel/" "$sums" || true
-  (cd "$ROOT" && sha256sum "$out_rel/gotk-components.yaml" "$out_rel/SOURCE")
+  (cd "$OUT_ROOT" && sha256sum "$out_rel/gotk-components.yaml" "$out_rel/SOURCE")
 } | LC_ALL=C sort -k2 >"$sums.tmp"
 mv "$sums.tmp" "$sums"
 echo "vendor-flux: wrote $out_rel ($(wc -c <"$out/gotk-components.yaml") bytes)" >&2

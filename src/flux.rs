@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(oci.storage.as_deref(), Some("v1beta2"));
         let git = &crds["gitrepositories.source.toolkit.fluxcd.io"];
         assert!(git.served.contains("v1") && git.served.contains("v1beta2"));
-        assert_eq!(crds.len(), 11);
+        assert_eq!(crds.len(), 10);
     }
 
     #[test]
