@@ -154,7 +154,10 @@ mod tests {
     fn default_is_the_newest_vendored_release() {
         let v = versions();
         assert_eq!(v.last().copied(), Some(DEFAULT_VERSION), "{v:?}");
-        assert!(v.len() >= 2, "one earlier release for existing clusters: {v:?}");
+        assert!(
+            v.len() >= 2,
+            "one earlier release for existing clusters: {v:?}"
+        );
     }
 
     #[test]

@@ -263,7 +263,10 @@ pub fn render(
     let flux = crate::flux::find(&spec.flux.version).ok_or_else(|| Error::UnknownFluxVersion {
         installation: name.into(),
         version: spec.flux.version.clone(),
-        known: crate::flux::versions().iter().map(|v| v.to_string()).collect(),
+        known: crate::flux::versions()
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
     })?;
     let base = installation_dir(name);
     let head = header(name);

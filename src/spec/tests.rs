@@ -96,7 +96,10 @@ fn github_app_auth_is_refused_on_flux_without_it() {
         "{msg}"
     );
     let help = e.help().unwrap();
-    assert!(help.contains("v2.9.0") && !help.contains("v2.4.0"), "{help}");
+    assert!(
+        help.contains("v2.9.0") && !help.contains("v2.4.0"),
+        "{help}"
+    );
 }
 
 #[test]

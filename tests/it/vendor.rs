@@ -87,7 +87,10 @@ fn read_source(text: &str) -> (String, BTreeMap<String, Controller>) {
                     .nth(1)
                     .and_then(|r| r.split('/').next())
                     .unwrap_or_else(|| panic!("not a release asset URL: {url}"));
-                assert!(url.starts_with(&format!("https://github.com/fluxcd/{c}/")), "{l}");
+                assert!(
+                    url.starts_with(&format!("https://github.com/fluxcd/{c}/")),
+                    "{l}"
+                );
                 cs.entry(c.to_string())
                     .or_default()
                     .base_tags
