@@ -14,6 +14,7 @@ mod interop;
 mod pki;
 mod render;
 mod rotate;
+mod schema;
 mod secrets;
 mod shared;
 mod vendor;
