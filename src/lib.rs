@@ -30,6 +30,7 @@ pub mod repo;
 pub mod sops;
 pub mod spec;
 pub mod status;
+pub mod versions;
 
 pub use env::Env;
 pub use error::{Error, Help};

@@ -335,7 +335,7 @@ fn generate(
 
     // PKI: the cluster CA (imported or new), etcd and front-proxy CAs, SA key, kubeconfigs.
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
-    let params = pki::Params::new(name, "default", &server);
+    let params = pki::Params::new(name, spec.cluster.namespace.as_str(), &server);
     let cluster_pki = match &req.import_ca {
         Some((cert, key)) => {
             let ca = pki::import_ca_files(cert, key, env.now())?;

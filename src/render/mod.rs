@@ -135,7 +135,15 @@ fn output_path(t: &str, provider: &str, flux_version: &str) -> Option<String> {
     }
     if let Some(rest) = t.strip_prefix("providers/") {
         let (p, rest) = rest.split_once('/')?;
-        return (p == provider).then(|| format!("manifests/cluster/{rest}"));
+        if p != provider {
+            return None;
+        }
+        // The provider's operator objects (InfrastructureProvider, credentials) go to the
+        // `infrastructure` layer, the rest (the cluster's objects) to `cluster`.
+        return Some(match rest.strip_prefix("operator/") {
+            Some(op) => format!("manifests/infrastructure/providers/{op}"),
+            None => format!("manifests/cluster/{rest}"),
+        });
     }
     if let Some(rest) = t.strip_prefix("flux/") {
         let (v, rest) = rest.split_once('/')?;
@@ -202,7 +210,9 @@ pub fn context(spec: &Installation) -> serde_json::Value {
     json!({
         "spec": spec,
         "name": name,
-        "namespace": "default",
+        "namespace": spec.cluster.namespace,
+        "network": {"pods": spec.cluster.pod_cidrs, "services": spec.cluster.service_cidrs},
+        "versions": crate::versions::context(),
         "provider": spec.provider.id(),
         "settings": settings,
         "infra": infra,
@@ -222,6 +232,8 @@ pub fn context(spec: &Installation) -> serde_json::Value {
             "manifests": format!("{dir}/manifests"),
             "secrets": format!("{dir}/secrets"),
             "cluster": format!("{dir}/manifests/cluster"),
+            "infrastructureControllers": format!("{dir}/manifests/infrastructure/controllers"),
+            "infrastructureProviders": format!("{dir}/manifests/infrastructure/providers"),
             "apps": format!("{dir}/manifests/apps"),
         },
         "oidc": {"issuer": issuer, "clients": clients, "connectors": connectors},
@@ -233,6 +245,7 @@ pub fn context(spec: &Installation) -> serde_json::Value {
 fn infra(version: &str, cluster: &str, machine: &str) -> serde_json::Value {
     json!({
         "apiVersion": format!("infrastructure.cluster.x-k8s.io/{version}"),
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
         "clusterKind": cluster,
         "machineTemplateKind": machine,
     })

@@ -204,6 +204,14 @@ fn output_paths() {
     );
     assert_eq!(output_path("providers/capz/x.yaml", "capa", "v1"), None);
     assert_eq!(
+        output_path("providers/capa/operator/capa.yaml", "capa", "v1").as_deref(),
+        Some("manifests/infrastructure/providers/capa.yaml")
+    );
+    assert_eq!(
+        output_path("providers/capz/operator/capz.yaml", "capa", "v1"),
+        None
+    );
+    assert_eq!(
         output_path("flux/v1/gotk-components.yaml", "capa", "v1").as_deref(),
         Some("manifests/flux-system/gotk-components.yaml")
     );

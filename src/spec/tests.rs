@@ -19,6 +19,33 @@ fn example_parses_and_defaults_apply() {
     assert_eq!(m.api_endpoint(), "api.x1.example.com");
     assert_eq!(m.api_port(), 6443);
     assert_eq!(m.oidc_issuer(), "https://dex.x1.example.com");
+    assert_eq!(m.cluster.namespace.as_str(), "default");
+    assert_eq!(m.cluster.pod_cidrs, ["192.168.0.0/16"]);
+    assert_eq!(m.cluster.service_cidrs, ["10.96.0.0/12"]);
+}
+
+#[test]
+fn cluster_namespace_and_cidrs_are_checked() {
+    let ok = p(&format!(
+        "{MIN}cluster:\n  namespace: mgmt\n  podCidrs: [10.244.0.0/16, fd00::/56]\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.cluster.namespace.as_str(), "mgmt");
+    assert_eq!(ok.cluster.service_cidrs, ["10.96.0.0/12"]);
+    for (bad, path) in [
+        ("  podCidrs: [10.244.0.0]\n", "cluster.podCidrs[0]"),
+        (
+            "  serviceCidrs: [10.96.0.0/12, 10.0.0.0/33]\n",
+            "cluster.serviceCidrs[1]",
+        ),
+        ("  serviceCidrs: []\n", "cluster.serviceCidrs"),
+    ] {
+        let e = p(&format!("{MIN}cluster:\n{bad}")).unwrap_err();
+        assert!(e.to_string().contains(path), "{bad}: {e}");
+        assert!(e.help().is_some());
+    }
+    let e = p(&format!("{MIN}cluster:\n  namespace: Not_A_Name\n")).unwrap_err();
+    assert!(e.to_string().contains("cluster.namespace"), "{e}");
 }
 
 #[test]

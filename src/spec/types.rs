@@ -133,6 +133,9 @@ pub struct Installation {
     /// Worker machines.
     #[serde(default = "default_workers")]
     pub workers: NodePool,
+    /// Where the Cluster API objects live and the cluster's pod and service networks.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
     /// The Flux install.
     #[serde(default)]
     pub flux: Flux,
@@ -379,6 +382,56 @@ pub struct ApiServer {
     pub port: Option<u16>,
 }
 
+/// The Cluster API cluster's namespace and networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Namespace of the Cluster API objects and of the cluster's CA, etcd, proxy, sa and
+    /// kubeconfig Secrets [default: `default`]. Fixed once the cluster exists.
+    #[serde(default = "default_cluster_namespace")]
+    pub namespace: Name,
+    /// Pod network CIDRs (`Cluster.spec.clusterNetwork.pods`) [default: `192.168.0.0/16`].
+    #[serde(default = "default_pod_cidrs")]
+    pub pod_cidrs: Vec<String>,
+    /// Service network CIDRs (`Cluster.spec.clusterNetwork.services`)
+    /// [default: `10.96.0.0/12`].
+    #[serde(default = "default_service_cidrs")]
+    pub service_cidrs: Vec<String>,
+}
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            namespace: default_cluster_namespace(),
+            pod_cidrs: default_pod_cidrs(),
+            service_cidrs: default_service_cidrs(),
+        }
+    }
+}
+fn default_cluster_namespace() -> Name {
+    Name("default".into())
+}
+fn default_pod_cidrs() -> Vec<String> {
+    vec!["192.168.0.0/16".into()]
+}
+fn default_service_cidrs() -> Vec<String> {
+    vec!["10.96.0.0/12".into()]
+}
+
+/// Whether `s` is an IPv4 or IPv6 CIDR block (`10.96.0.0/12`, `fd00::/108`).
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
 /// A group of machines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -578,6 +631,26 @@ impl Installation {
                 format!("{v:?} is not a version like v1.33.4"),
                 "write the version with a leading `v` and three numbers",
             );
+        }
+        let nets = [
+            ("cluster.podCidrs", &self.cluster.pod_cidrs),
+            ("cluster.serviceCidrs", &self.cluster.service_cidrs),
+        ];
+        for (path, cidrs) in nets {
+            if cidrs.is_empty() {
+                return bad(
+                    path,
+                    "no CIDR block".into(),
+                    "list at least one block, or leave the key out for the default",
+                );
+            }
+            if let Some((i, c)) = cidrs.iter().enumerate().find(|(_, c)| !is_cidr(c)) {
+                return bad(
+                    &format!("{path}[{i}]"),
+                    format!("{c:?} is not a CIDR block"),
+                    "write an address and a prefix length, e.g. `10.96.0.0/12`",
+                );
+            }
         }
         match self.git.auth {
             GitAuth::Ssh if !(self.git.url.starts_with("ssh://")) => {

@@ -16,3 +16,4 @@ mod render;
 mod rotate;
 mod secrets;
 mod shared;
+mod vendor;

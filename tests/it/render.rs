@@ -185,13 +185,32 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "{}",
         r.stdout
     );
-    let capi = validate_capi(&built);
-    assert!(capi >= 4, "only {capi} Cluster API objects validated");
+    let checked = validate_crds(&built);
+    for kind in [
+        "cluster.x-k8s.io/v1beta2/Cluster",
+        "cluster.x-k8s.io/v1beta2/MachineDeployment",
+        "controlplane.cluster.x-k8s.io/v1beta2/KubeadmControlPlane",
+        "bootstrap.cluster.x-k8s.io/v1beta2/KubeadmConfigTemplate",
+        "operator.cluster.x-k8s.io/v1alpha2/CoreProvider",
+        "operator.cluster.x-k8s.io/v1alpha2/BootstrapProvider",
+        "operator.cluster.x-k8s.io/v1alpha2/ControlPlaneProvider",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == kind),
+            "{kind} not validated against a vendored CRD: {checked:?}"
+        );
+    }
     for kind in [
         "GitRepository/flux-system",
         "Kustomization/flux-system",
         "Kustomization/secrets",
         "Kustomization/cluster",
+        "Kustomization/infrastructure",
+        "Kustomization/infrastructure-controllers",
+        "HelmRepository/cert-manager",
+        "HelmRelease/cert-manager",
+        "HelmRepository/cluster-api-operator",
+        "HelmRelease/cluster-api-operator",
     ] {
         assert!(
             r.stdout.contains(kind),
@@ -218,25 +237,52 @@ fn strict(v: &mut serde_json::Value) {
     }
 }
 
-/// Validates every Cluster API core object in `files` against the vendored v1beta1 CRD
-/// schemas (fixtures/crd-schemas/cluster-api); returns how many were checked.
-fn validate_capi(files: &[PathBuf]) -> usize {
-    let dir = crate::support::fixtures().join("crd-schemas/cluster-api");
+/// Strict validators for every served version of every CRD vendored under `vendor/`
+/// (`scripts/vendor-*.sh`), by (apiVersion, kind).
+fn crd_validators() -> std::collections::BTreeMap<(String, String), jsonschema::Validator> {
     let mut validators = std::collections::BTreeMap::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let f: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
-        let mut schema = f["schema"].clone();
-        strict(&mut schema);
-        let api = format!(
-            "{}/{}",
-            f["group"].as_str().unwrap(),
-            f["version"].as_str().unwrap()
-        );
-        let key = (api, f["kind"].as_str().unwrap().to_string());
-        validators.insert(key, jsonschema::validator_for(&schema).unwrap());
+    let mut stack = vec![crate::support::root().join("vendor")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "yaml") {
+                continue;
+            }
+            let docs: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            for crd in docs
+                .iter()
+                .filter(|d| d["kind"] == "CustomResourceDefinition")
+            {
+                let group = crd["spec"]["group"].as_str().unwrap();
+                let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+                for v in crd["spec"]["versions"].as_array().unwrap() {
+                    if v["served"] != true {
+                        continue;
+                    }
+                    let mut schema = v["schema"]["openAPIV3Schema"].clone();
+                    strict(&mut schema);
+                    let api = format!("{group}/{}", v["name"].as_str().unwrap());
+                    validators.insert(
+                        (api, kind.to_string()),
+                        jsonschema::validator_for(&schema).unwrap(),
+                    );
+                }
+            }
+        }
     }
-    let mut checked = 0;
+    validators
+}
+
+/// Validates every object in `files` whose kind has a vendored CRD, strictly; returns the
+/// `apiVersion/Kind` of each object checked.
+fn validate_crds(files: &[PathBuf]) -> Vec<String> {
+    let validators = crd_validators();
+    let mut checked = Vec::new();
     for f in files {
         let docs: Vec<serde_json::Value> =
             serde_saphyr::from_multiple(&std::fs::read_to_string(f).unwrap()).unwrap();
@@ -255,7 +301,7 @@ fn validate_capi(files: &[PathBuf]) -> usize {
                     "{key:?} {}: {errs:#?}",
                     d["metadata"]["name"]
                 );
-                checked += 1;
+                checked.push(format!("{}/{}", key.0, key.1));
             }
         }
     }
