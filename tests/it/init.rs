@@ -170,7 +170,7 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
         "demo-etcd",
         "demo-proxy",
         "demo-sa",
-        "demo-kubeconfig",
+        "demo-kubeconfig-admin",
         "flux-system",
     ] {
         assert!(
@@ -179,6 +179,19 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
             "{name}"
         );
     }
+    // `demo-kubeconfig` belongs to the control plane provider (it mints and renews it from
+    // demo-ca): nothing in the repo may own that name, or KCP would never renew it.
+    assert!(!repo
+        .join("installations/demo/secrets/demo-kubeconfig.sops.yaml")
+        .exists());
+    let all = std::fs::read_dir(repo.join("installations/demo/secrets"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        !all.contains("name: demo-kubeconfig\n"),
+        "a Secret named demo-kubeconfig is rendered"
+    );
 
     // kubectl kustomize builds every directory.
     for dir in [
