@@ -19,10 +19,19 @@ Flux. The key is checked first: it must be the installation's and open its files
 
 By default the YAML goes to stdout (it contains two secrets: pipe it, do not save it).
 
+--suspend-cluster (for the pivot, docs/recreate.md) adds the installation's `cluster` Flux
+Kustomization with `spec.suspend: true`, before the root sync: Flux then installs
+everything but the Cluster API objects, which `clusterctl move` brings. --apply applies it
+under the field manager `mcb-suspend`, because kustomize-controller undoes fields owned by
+`kubectl`; applying the printed YAML by hand, use `--field-manager=mcb-suspend` too.
+Resume with `kubectl -n flux-system patch kustomization cluster --type merge -p
+'{\"spec\":{\"suspend\":false}}'`.
+
 Examples:
   mcb bootstrap demo --age-key-file demo.agekey | kubectl apply --server-side -f -
   mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig admin.kubeconfig
-  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # kustomize dir";
+  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # kustomize dir
+  mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig mgmt.kubeconfig --suspend-cluster";
 
 /// `mcb bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +52,10 @@ pub struct Args {
     #[arg(long)]
     pub apply: bool,
 
+    /// Start the `cluster` Kustomization suspended (the pivot: see docs/recreate.md)
+    #[arg(long)]
+    pub suspend_cluster: bool,
+
     /// kubeconfig for --apply [default: kubectl's]
     #[arg(long, value_name = "FILE", requires = "apply")]
     pub kubeconfig: Option<PathBuf>,
@@ -60,7 +73,10 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
-    let b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
+    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
+    if a.suspend_cluster {
+        b.suspend_cluster(&root)?;
+    }
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {
         for p in b.write_dir(dir)? {

@@ -7,6 +7,7 @@ mod check;
 mod completions;
 mod example_spec;
 mod init;
+mod kubeconfig;
 pub mod output;
 pub mod publish;
 mod render;
@@ -111,6 +112,9 @@ pub enum Command {
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
+    /// Print an installation's decrypted admin (or other user's) kubeconfig
+    #[command(long_about = kubeconfig::LONG_ABOUT)]
+    Kubeconfig(kubeconfig::Args),
     /// Render installations' manifests from specs and templates
     #[command(long_about = render::LONG_ABOUT)]
     Render(render::Args),
@@ -198,6 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(&g, a),
         Command::Status(a) => status::run(&g, a),
         Command::Render(a) => render::run(&g, a),
+        Command::Kubeconfig(a) => kubeconfig::run(&g, a),
         Command::Schema(a) => schema::run(&g, a),
         Command::ExampleSpec(a) => example_spec::run(&g, a),
         Command::InitInstallation(a) => init::run(&g, *a),

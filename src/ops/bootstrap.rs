@@ -3,6 +3,14 @@
 //! installation's age key, as `<name>.agekey`), the Git credential (decrypted from the repo
 //! with that key) and the flux-system GitRepository + Kustomization. Before producing
 //! anything it proves the key is the installation's and opens its files.
+//!
+//! For the pivot (docs/recreate.md) it can also start the `cluster` Kustomization
+//! suspended: that object, as rendered in `manifests/sync.yaml` plus `spec.suspend: true`,
+//! is applied before Flux's root sync under its own field manager ([`SUSPEND_MANAGER`]).
+//! kustomize-controller removes fields owned by the `kubectl` manager (it undoes
+//! `kubectl apply` changes: `kustomization_controller.go`, v1.9.4), and the rendered
+//! `cluster` Kustomization does not set `suspend`, so Flux leaves the field alone until
+//! someone resumes it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,13 +25,26 @@ use crate::repo;
 use crate::sops::{self, DecryptOptions, Format, Identities};
 use crate::Error;
 
-/// Files of the bootstrap, in apply order (each one YAML document or stream).
-pub const ORDER: [&str; 4] = [
+/// Files of the bootstrap, in apply order (each one YAML document or stream);
+/// `cluster-suspended.yaml` only with [`Bootstrap::suspend_cluster`].
+pub const ORDER: [&str; 5] = [
     "gotk-components.yaml",
     "sops-age.yaml",
     "git-auth.yaml",
+    SUSPENDED,
     "gotk-sync.yaml",
 ];
+
+const SUSPENDED: &str = "cluster-suspended.yaml";
+
+/// The field manager the suspended `cluster` Kustomization is applied with.
+pub const SUSPEND_MANAGER: &str = "mcb-suspend";
+
+/// How `apply` sends the files: in [`ORDER`], one `kubectl apply` per run of files with
+/// the same field manager (`None`: kubectl's own).
+fn field_manager(file: &str) -> Option<&'static str> {
+    (file == SUSPENDED).then_some(SUSPEND_MANAGER)
+}
 
 /// The bootstrap of one installation: [`ORDER`] files; the two secrets are secret.
 pub struct Bootstrap {
@@ -74,7 +95,7 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
     let plain = sops::decrypt(&enc, Format::Yaml, &ids, DecryptOptions::default())
         .map_err(|e| e.with_file(&git_file))?;
     files.insert(ORDER[2], Content::Secret(plain));
-    files.plain(ORDER[3], read("flux-system/gotk-sync.yaml")?);
+    files.plain(ORDER[4], read("flux-system/gotk-sync.yaml")?);
     Ok(Bootstrap {
         name: name.to_owned(),
         files,
@@ -99,17 +120,52 @@ fn sops_age_secret(name: &str, key_text: &SecretString) -> Secret {
     )
 }
 
+/// The `cluster` Kustomization of `sync_yaml` (the rendered `manifests/sync.yaml`) with
+/// `spec.suspend: true`, as a YAML (JSON) document; `None` if there is none.
+fn suspended_cluster(sync_yaml: &str) -> Option<Vec<u8>> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(sync_yaml).ok()?;
+    let mut ks = docs.into_iter().find(|d| {
+        d["kind"] == "Kustomization"
+            && d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+            && d["metadata"]["name"] == "cluster"
+    })?;
+    ks["spec"]["suspend"] = serde_json::Value::Bool(true);
+    let mut out = serde_json::to_vec_pretty(&ks).ok()?;
+    out.push(b'\n');
+    Some(out)
+}
+
 impl Bootstrap {
+    /// Adds the `cluster` Kustomization, suspended (see the module doc), read from the
+    /// installation's rendered `manifests/sync.yaml` under `root`.
+    pub fn suspend_cluster(&mut self, root: &Path) -> Result<(), Error> {
+        let file = root.join(repo::manifests_dir(&self.name)).join("sync.yaml");
+        let text = String::from_utf8_lossy(&crate::fsutil::read(&file)?).into_owned();
+        let doc = suspended_cluster(&text).ok_or_else(|| OpsError::NotRendered {
+            file: file.clone(),
+            what: "Flux Kustomization named `cluster`".into(),
+        })?;
+        self.files.plain(SUSPENDED, doc);
+        Ok(())
+    }
+
     /// One multi-document YAML stream in apply order. Contains secrets.
     pub fn to_stream(&self) -> SecretBox<Vec<u8>> {
+        self.stream_of(&ORDER)
+    }
+
+    /// `files` (those present, in the given order) as one YAML stream.
+    fn stream_of(&self, files: &[&str]) -> SecretBox<Vec<u8>> {
         let mut out = Vec::new();
-        for (i, f) in ORDER.iter().enumerate() {
+        for f in files {
             let bytes = match self.files.get(f) {
                 Some(Content::Plain(b)) => b.clone(),
                 Some(Content::Secret(s)) => s.expose_secret().clone(),
                 None => continue,
             };
-            if i > 0 {
+            if !out.is_empty() {
                 out.extend_from_slice(b"---\n");
             }
             out.extend_from_slice(&bytes);
@@ -136,7 +192,7 @@ impl Bootstrap {
         let mut k = String::from(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
         );
-        for f in ORDER {
+        for f in ORDER.into_iter().filter(|f| self.files.get(f).is_some()) {
             k.push_str(&format!("  - {f}\n"));
         }
         let p = dir.join("kustomization.yaml");
@@ -145,47 +201,116 @@ impl Bootstrap {
         Ok(written)
     }
 
-    /// Applies the stream with `kubectl apply -f -`.
+    /// Applies the files with `kubectl apply --server-side -f -`, in [`ORDER`], one call
+    /// per run of files with the same field manager. Before the suspended `cluster`
+    /// Kustomization it waits until Flux's Kustomization CRD (just applied) is established.
     pub fn apply(&self, kubectl: &Path, kubeconfig: Option<&Path>) -> Result<String, Error> {
-        let mut cmd = Command::new(kubectl);
-        if let Some(k) = kubeconfig {
-            cmd.arg("--kubeconfig").arg(k);
+        let mut out = String::new();
+        let present: Vec<&str> = ORDER
+            .into_iter()
+            .filter(|f| self.files.get(f).is_some())
+            .collect();
+        for run in present.chunk_by(|a, b| field_manager(a) == field_manager(b)) {
+            if run.contains(&SUSPENDED) {
+                let wait = [
+                    "wait",
+                    "--for=condition=Established",
+                    "--timeout=120s",
+                    "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+                ];
+                out.push_str(&kubectl_run(kubectl, kubeconfig, &wait, None)?);
+            }
+            let mut args = vec!["apply".to_owned(), "--server-side".to_owned()];
+            if let Some(m) = field_manager(run[0]) {
+                args.push(format!("--field-manager={m}"));
+            }
+            args.extend(["-f".to_owned(), "-".to_owned()]);
+            let stdin = self.stream_of(run);
+            out.push_str(&kubectl_run(kubectl, kubeconfig, &args, Some(&stdin))?);
         }
-        cmd.args(["apply", "--server-side", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let tool_err = |status: String, stderr: String| OpsError::Tool {
-            program: kubectl.display().to_string(),
-            status,
-            stderr,
-        };
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| tool_err("not started".into(), e.to_string()))?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin
-                .write_all(self.to_stream().expose_secret())
-                .map_err(|e| tool_err("stdin closed".into(), e.to_string()))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: String = stderr
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(tool_err(out.status.to_string(), tail).into());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out)
+    }
+}
+
+/// Runs `kubectl [--kubeconfig K] ARGS`, feeding `stdin`; its stdout, or the end of its
+/// stderr in the error.
+fn kubectl_run<A: AsRef<std::ffi::OsStr>>(
+    kubectl: &Path,
+    kubeconfig: Option<&Path>,
+    args: &[A],
+    stdin: Option<&SecretBox<Vec<u8>>>,
+) -> Result<String, Error> {
+    let mut cmd = Command::new(kubectl);
+    if let Some(k) = kubeconfig {
+        cmd.arg("--kubeconfig").arg(k);
+    }
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let tool_err = |status: String, stderr: String| OpsError::Tool {
+        program: kubectl.display().to_string(),
+        status,
+        stderr,
+    };
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| tool_err("not started".into(), e.to_string()))?;
+    if let Some(bytes) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().expect("piped stdin");
+        pipe.write_all(bytes.expose_secret())
+            .map_err(|e| tool_err("stdin closed".into(), e.to_string()))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: String = stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(tool_err(out.status.to_string(), tail).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYNC: &str = "# comment\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: secrets\n  namespace: flux-system\nspec:\n  path: ./s\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: cluster\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: \"./installations/a/manifests/cluster\"\n  prune: false\n  dependsOn:\n    - name: secrets\n";
+
+    #[test]
+    fn the_cluster_kustomization_is_suspended_and_otherwise_as_rendered() {
+        let doc = suspended_cluster(SYNC).unwrap();
+        let v: serde_json::Value =
+            serde_saphyr::from_str(std::str::from_utf8(&doc).unwrap()).unwrap();
+        assert_eq!(v["metadata"]["name"], "cluster");
+        assert_eq!(v["spec"]["suspend"], true);
+        assert_eq!(v["spec"]["path"], "./installations/a/manifests/cluster");
+        assert_eq!(v["spec"]["dependsOn"][0]["name"], "secrets");
+        assert_eq!(v["spec"]["prune"], false);
+        assert!(suspended_cluster(&SYNC.replace("name: cluster", "name: other")).is_none());
+    }
+
+    #[test]
+    fn only_the_suspended_kustomization_gets_its_own_field_manager() {
+        let managers: Vec<_> = ORDER.iter().map(|f| field_manager(f)).collect();
+        assert_eq!(
+            managers,
+            [None, None, None, Some(SUSPEND_MANAGER), None],
+            "the suspend must come before Flux's root sync"
+        );
     }
 }

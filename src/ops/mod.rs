@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod failpoint;
 pub mod init;
 pub mod installation;
+pub mod kubeconfig;
 pub mod publish;
 pub mod rotate;
 pub mod seal;
@@ -85,6 +86,24 @@ pub enum Error {
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
+    /// A rendered file of the installation lacks what a command needs from it.
+    #[error("{file}: no {what}")]
+    NotRendered {
+        /// the file (under `installations/<name>/manifests/`)
+        file: PathBuf,
+        /// what was looked for
+        what: String,
+    },
+    /// `mcb kubeconfig` for a user the installation has no kubeconfig for.
+    #[error("installation {name} has no kubeconfig for user {user} ({file})")]
+    NoKubeconfig {
+        /// the installation
+        name: String,
+        /// the user asked for
+        user: String,
+        /// where it would be
+        file: PathBuf,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -120,6 +139,13 @@ impl crate::Help for Error {
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
+            Error::NotRendered { .. } => {
+                "run `mcb render` to bring the installation's manifests up to date".into()
+            }
+            Error::NoKubeconfig { name, user, .. } => format!(
+                "see installations/{name}/credentials.yaml for its kubeconfigs; \
+                 `mcb rotate {name} --only kubeconfig/{user}` makes a new one from the CA"
+            ),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })
     }

@@ -12,6 +12,7 @@ mod init;
 mod init_creds;
 mod interop;
 mod pki;
+mod recreate;
 mod render;
 mod rotate;
 mod secrets;
