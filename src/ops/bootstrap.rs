@@ -152,6 +152,14 @@ impl Bootstrap {
     }
 
     /// One multi-document YAML stream in apply order. Contains secrets.
+    /// The [`ORDER`] files this bootstrap has.
+    fn present(&self) -> Vec<&'static str> {
+        ORDER
+            .into_iter()
+            .filter(|f| self.files.get(f).is_some())
+            .collect()
+    }
+
     pub fn to_stream(&self) -> SecretBox<Vec<u8>> {
         self.stream_of(&ORDER)
     }
@@ -189,12 +197,8 @@ impl Bootstrap {
             crate::fsutil::write_atomic(&p, &bytes, Some(mode))?;
             written.push(p);
         }
-        let mut k = String::from(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
-        );
-        for f in ORDER.into_iter().filter(|f| self.files.get(f).is_some()) {
-            k.push_str(&format!("  - {f}\n"));
-        }
+        let present = self.present();
+        let k = crate::k8s::kustomization(&present);
         let p = dir.join("kustomization.yaml");
         crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
         written.push(p);
@@ -206,10 +210,7 @@ impl Bootstrap {
     /// Kustomization it waits until Flux's Kustomization CRD (just applied) is established.
     pub fn apply(&self, kubectl: &Path, kubeconfig: Option<&Path>) -> Result<String, Error> {
         let mut out = String::new();
-        let present: Vec<&str> = ORDER
-            .into_iter()
-            .filter(|f| self.files.get(f).is_some())
-            .collect();
+        let present = self.present();
         for run in present.chunk_by(|a, b| field_manager(a) == field_manager(b)) {
             if run.contains(&SUSPENDED) {
                 let wait = [
