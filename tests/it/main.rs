@@ -15,6 +15,7 @@ mod pki;
 mod recreate;
 mod render;
 mod rotate;
+mod schema;
 mod secrets;
 mod shared;
 mod vendor;

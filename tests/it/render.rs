@@ -1,11 +1,12 @@
 //! `mcb render`, `mcb schema`, `mcb example-spec`: the rendered tree for every provider
 //! (snapshots), real `kubectl kustomize` builds, schema validation of every object with
-//! `kubernetes-validate` (core kinds) and the Flux models (Flux kinds), drift detection,
+//! mcb's strict validator, `kubernetes-validate` (core kinds) and the Flux models (Flux
+//! kinds), drift detection,
 //! and bad input that must fail with exit 2 and write nothing.
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{node_modules, run, tool, tools_dir, TestEnv};
+use crate::support::{assert_schema_valid, node_modules, run, tool, tools_dir, TestEnv};
 
 const BASE: &str = "apiVersion: mcb/v1alpha1
 kind: Installation
@@ -185,19 +186,33 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "{}",
         r.stdout
     );
-    let checked = validate_crds(&built);
-    for kind in [
-        "cluster.x-k8s.io/v1beta2/Cluster",
-        "cluster.x-k8s.io/v1beta2/MachineDeployment",
-        "controlplane.cluster.x-k8s.io/v1beta2/KubeadmControlPlane",
-        "bootstrap.cluster.x-k8s.io/v1beta2/KubeadmConfigTemplate",
-        "operator.cluster.x-k8s.io/v1alpha2/CoreProvider",
-        "operator.cluster.x-k8s.io/v1alpha2/BootstrapProvider",
-        "operator.cluster.x-k8s.io/v1alpha2/ControlPlaneProvider",
+    // mcb's own strict validator (vendored CRDs and Kubernetes kinds) over everything Flux
+    // will apply; the core Cluster API objects in v1beta2, the operator's providers.
+    let v = assert_schema_valid(&built);
+    for (api, kind) in [
+        ("cluster.x-k8s.io/v1beta2", "Cluster"),
+        ("cluster.x-k8s.io/v1beta2", "MachineDeployment"),
+        (
+            "controlplane.cluster.x-k8s.io/v1beta2",
+            "KubeadmControlPlane",
+        ),
+        (
+            "bootstrap.cluster.x-k8s.io/v1beta2",
+            "KubeadmConfigTemplate",
+        ),
+        ("operator.cluster.x-k8s.io/v1alpha2", "CoreProvider"),
+        ("operator.cluster.x-k8s.io/v1alpha2", "BootstrapProvider"),
+        ("operator.cluster.x-k8s.io/v1alpha2", "ControlPlaneProvider"),
+        ("source.toolkit.fluxcd.io/v1", "GitRepository"),
+        ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+        ("apps/v1", "Deployment"),
     ] {
         assert!(
-            checked.iter().any(|c| c == kind),
-            "{kind} not validated against a vendored CRD: {checked:?}"
+            v.objects
+                .iter()
+                .any(|o| o.starts_with(&format!("{api} {kind} "))),
+            "no {api} {kind} validated: {:#?}",
+            v.objects
         );
     }
     for kind in [
@@ -218,94 +233,6 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
             r.stdout
         );
     }
-}
-
-/// Makes a CRD schema strict: objects that list `properties` and do not preserve unknown
-/// fields reject other fields (what kubeconform's --strict does).
-fn strict(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.contains_key("properties")
-                && !m.contains_key("x-kubernetes-preserve-unknown-fields")
-            {
-                m.insert("additionalProperties".into(), false.into());
-            }
-            m.values_mut().for_each(strict);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strict),
-        _ => {}
-    }
-}
-
-/// Strict validators for every served version of every CRD vendored under `vendor/`
-/// (`scripts/vendor-*.sh`), by (apiVersion, kind).
-fn crd_validators() -> std::collections::BTreeMap<(String, String), jsonschema::Validator> {
-    let mut validators = std::collections::BTreeMap::new();
-    let mut stack = vec![crate::support::root().join("vendor")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "yaml") {
-                continue;
-            }
-            let docs: Vec<serde_json::Value> =
-                serde_saphyr::from_multiple(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            for crd in docs
-                .iter()
-                .filter(|d| d["kind"] == "CustomResourceDefinition")
-            {
-                let group = crd["spec"]["group"].as_str().unwrap();
-                let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
-                for v in crd["spec"]["versions"].as_array().unwrap() {
-                    if v["served"] != true {
-                        continue;
-                    }
-                    let mut schema = v["schema"]["openAPIV3Schema"].clone();
-                    strict(&mut schema);
-                    let api = format!("{group}/{}", v["name"].as_str().unwrap());
-                    validators.insert(
-                        (api, kind.to_string()),
-                        jsonschema::validator_for(&schema).unwrap(),
-                    );
-                }
-            }
-        }
-    }
-    validators
-}
-
-/// Validates every object in `files` whose kind has a vendored CRD, strictly; returns the
-/// `apiVersion/Kind` of each object checked.
-fn validate_crds(files: &[PathBuf]) -> Vec<String> {
-    let validators = crd_validators();
-    let mut checked = Vec::new();
-    for f in files {
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&std::fs::read_to_string(f).unwrap()).unwrap();
-        for d in docs {
-            let key = (
-                d["apiVersion"].as_str().unwrap_or_default().to_string(),
-                d["kind"].as_str().unwrap_or_default().to_string(),
-            );
-            if let Some(v) = validators.get(&key) {
-                let errs: Vec<String> = v
-                    .iter_errors(&d)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .collect();
-                assert!(
-                    errs.is_empty(),
-                    "{key:?} {}: {errs:#?}",
-                    d["metadata"]["name"]
-                );
-                checked.push(format!("{}/{}", key.0, key.1));
-            }
-        }
-    }
-    checked
 }
 
 #[test]

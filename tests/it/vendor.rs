@@ -1,71 +1,93 @@
-//! Vendored upstream data (`vendor/`, written by `scripts/vendor-*.sh`): every file is listed
-//! in `vendor/checksums.sha256` with its sha256, the list is sorted and complete, and every
-//! version directory says where it came from (`SOURCE`).
+//! The vendored upstream data (`vendor/`) is exactly what the vendor scripts produced:
+//! every file is listed in `vendor/checksums.sha256` with its sha256, the list is sorted,
+//! and each version directory says where it came from (`SOURCE`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::root;
-
-fn files(dir: &Path, out: &mut Vec<String>) {
+fn files(dir: &Path, root: &Path, out: &mut Vec<String>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
-            files(&p, out);
+            files(&p, root, out);
         } else {
-            let rel = p.strip_prefix(root()).unwrap().to_str().unwrap();
-            out.push(rel.replace('\\', "/"));
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
         }
     }
 }
 
 #[test]
 fn vendored_files_match_their_checksums() {
-    let sums = std::fs::read_to_string(root().join("vendor/checksums.sha256")).unwrap();
-    let listed: Vec<(&str, &str)> = sums
-        .lines()
-        .map(|l| l.split_once("  ").expect("`sha256  path` lines"))
-        .collect();
-    let paths: Vec<&str> = listed.iter().map(|(_, p)| *p).collect();
-    let mut sorted = paths.clone();
+    let root = crate::support::root();
+    let sums = std::fs::read_to_string(root.join("vendor/checksums.sha256")).unwrap();
+    let mut listed = Vec::new();
+    for line in sums.lines() {
+        let (sum, path) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("not `sha256  path`: {line}"));
+        let bytes = std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            sum,
+            "{path} was changed after vendoring: re-run its scripts/vendor-*.sh instead of editing it"
+        );
+        listed.push(path.to_owned());
+    }
+    let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(
-        paths, sorted,
-        "vendor/checksums.sha256 is not sorted by path"
+        listed, sorted,
+        "vendor/checksums.sha256 must be sorted by path"
     );
-    let mut on_disk = Vec::new();
-    files(&root().join("vendor"), &mut on_disk);
-    on_disk.retain(|p| p != "vendor/checksums.sha256" && p != "vendor/README.md");
-    on_disk.sort();
+    let mut present = Vec::new();
+    files(&root.join("vendor"), &root, &mut present);
+    present.retain(|p| p != "vendor/checksums.sha256" && p != "vendor/README.md");
+    present.sort();
     assert_eq!(
-        on_disk, sorted,
-        "vendor/ and vendor/checksums.sha256 disagree: re-run the scripts/vendor-*.sh that owns it"
+        present, listed,
+        "every vendored file is listed, and only those"
     );
-    let by_path: BTreeMap<&str, &str> = listed.iter().map(|(s, p)| (*p, *s)).collect();
-    for (path, want) in by_path {
-        let got = hex::encode(Sha256::digest(std::fs::read(root().join(path)).unwrap()));
-        assert_eq!(
-            got, want,
-            "{path} changed: vendored files are never edited by hand"
+    let sources: Vec<&Path> = listed
+        .iter()
+        .filter(|q| q.ends_with("/SOURCE"))
+        .map(|q| Path::new(q).parent().unwrap())
+        .collect();
+    for p in &listed {
+        assert!(
+            sources.iter().any(|d| Path::new(p).starts_with(d)),
+            "{p}: no SOURCE file above it records its provenance"
         );
     }
 }
 
 #[test]
-fn every_vendored_version_names_its_source_and_pin() {
-    let pins = std::fs::read_to_string(root().join("versions.env")).unwrap();
+fn kubernetes_schemas_are_the_minor_mcb_validates_against() {
+    let root = crate::support::root();
+    let dir = root
+        .join("vendor/kubernetes")
+        .join(mcb::schema::KUBERNETES_MINOR);
+    let source = std::fs::read_to_string(dir.join("SOURCE")).unwrap();
+    assert!(
+        source.contains(&format!("kubernetes: {}", mcb::schema::KUBERNETES_MINOR)),
+        "{source}"
+    );
+    // The vendored file is embedded in the binary.
+    assert!(mcb::schema::vendored_files()
+        .iter()
+        .any(|(p, _)| *p == format!("kubernetes/{}/kinds.json", mcb::schema::KUBERNETES_MINOR)));
+}
+
+#[test]
+fn every_pinned_component_is_vendored_at_its_pin_only() {
+    let root = crate::support::root();
     for (component, key) in [
         ("cluster-api", "CAPI"),
         ("cluster-api-operator", "CAPI_OPERATOR"),
         ("cert-manager", "CERT_MANAGER"),
     ] {
-        let tag = pins
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap();
-        let dir = root().join("vendor").join(component);
+        let tag = mcb::versions::get(key);
+        let dir = root.join("vendor").join(component);
         let versions: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -73,7 +95,7 @@ fn every_vendored_version_names_its_source_and_pin() {
         assert_eq!(
             versions,
             [tag],
-            "{component}: only the pinned version is vendored"
+            "{component}: vendor exactly versions.env's {key}; re-run scripts/vendor-{component}.sh"
         );
         let source = std::fs::read_to_string(dir.join(tag).join("SOURCE")).unwrap();
         for field in [
