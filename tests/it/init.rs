@@ -509,7 +509,7 @@ fn spec_pki_key_type_and_kubernetes_version_shape_the_pki() {
 
     let kc = crate::rotate::secret_value(
         &t,
-        &secrets.join("demo-kubeconfig.sops.yaml"),
+        &secrets.join("demo-kubeconfig-admin.sops.yaml"),
         &key,
         "value",
     );
