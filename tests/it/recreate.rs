@@ -153,17 +153,24 @@ fn every_command_of_recreate_md_runs_and_reaches_the_tools_as_written() {
             }
             "mcb" if cmd.starts_with("mcb kubeconfig ") => {
                 let out = cmd.split(" > ").nth(1).unwrap();
-                check_kubeconfig(&t, &repo.join(out), &key);
+                assert!(
+                    !Path::new(out).starts_with(&repo),
+                    "{out} is in the repo's work tree"
+                );
+                // What the next command (`kubectl get nodes`) was handed; step 8 deletes
+                // the file itself.
+                assert!(lines.iter().any(|l| l.contains("get nodes")));
+                check_kubeconfig(&t, &repo, &record.join("get-nodes.kubeconfig"), &key);
             }
-            "rm" => {}
+            "mkdir" | "rm" => {}
             other => panic!("docs/recreate.md runs `{other}`, which this test does not check"),
         }
     }
     assert_eq!(next, calls.len(), "calls the document does not show");
     assert_eq!(bootstraps, 2, "the pivot bootstraps twice");
     assert!(
-        !repo.join("bootstrap.kubeconfig").exists(),
-        "step 8 removes it"
+        !t.home().join("mcb-recreate").exists(),
+        "step 8 removes the kubeconfigs"
     );
 }
 
@@ -213,12 +220,9 @@ fn check_bootstrap(calls: &[Call], prefix: &str, suspend: bool) {
 }
 
 /// What `mcb kubeconfig` wrote is the admin kubeconfig the Go sops decrypts from the repo.
-fn check_kubeconfig(t: &TestEnv, written: &Path, key: &Path) {
+fn check_kubeconfig(t: &TestEnv, repo: &Path, written: &Path, key: &Path) {
     let got = std::fs::read_to_string(written).unwrap();
-    let file = written
-        .parent()
-        .unwrap()
-        .join("installations/demo/secrets/demo-kubeconfig-admin.sops.yaml");
+    let file = repo.join("installations/demo/secrets/demo-kubeconfig-admin.sops.yaml");
     let mut c = t.command(tool("sops"));
     c.env("SOPS_AGE_KEY_FILE", key)
         .args(["decrypt", "--extract", "[\"data\"][\"value\"]"])

@@ -6,7 +6,8 @@
 #   - stdin given with `-f -` is saved to $MCB_RECORD/stdin-<n>.yaml, named in the line as
 #     " <stdin:stdin-<n>.yaml>";
 #   - `kind create cluster ... --kubeconfig F` writes a placeholder kubeconfig to F;
-#   - `kubectl ... get nodes` prints a node table.
+#   - `kubectl --kubeconfig F get nodes` prints a node table and keeps a copy of F as
+#     $MCB_RECORD/get-nodes.kubeconfig (what a real API server would have been shown).
 # Exits 0, like the real tools on success.
 set -euo pipefail
 name=$(basename "$0")
@@ -31,7 +32,8 @@ case "$name $*" in
       prev=$a
     done
     ;;
-  "kubectl "*" get nodes"*)
+  "kubectl --kubeconfig "*" get nodes"*)
+    cp "$2" "$MCB_RECORD/get-nodes.kubeconfig"
     printf 'NAME STATUS ROLES AGE VERSION\nnode-0 Ready control-plane 1m v1.33.4\n'
     ;;
 esac
