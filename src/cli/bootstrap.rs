@@ -17,20 +17,28 @@ key) and the flux-system GitRepository + Kustomization pointing at
 installations/<NAME>/manifests. Nothing else: every other object comes from Git through
 Flux. The key is checked first: it must be the installation's and open its files.
 
-By default the YAML goes to stdout (it contains two secrets: pipe it, do not save it).
+It goes on in stages, as `flux bootstrap` does: (1) Flux's Namespace and CRDs, then wait
+until the CRDs are Established; (2) the controllers, then wait for their rollout; (3) the
+two secrets and the sync objects, then wait until the GitRepository is Ready and the root
+Kustomization has applied. --apply does all of it with server-side apply (re-running is
+harmless) and fails with the controller's own condition message after --timeout.
 
---suspend-cluster (for the pivot, docs/recreate.md) adds the installation's `cluster` Flux
-Kustomization with `spec.suspend: true`, before the root sync: Flux then installs
-everything but the Cluster API objects, which `clusterctl move` brings. --apply applies it
-under the field manager `mcb-suspend`, because kustomize-controller undoes fields owned by
-`kubectl`; applying the printed YAML by hand, use `--field-manager=mcb-suspend` too.
-Resume with `kubectl -n flux-system patch kustomization cluster --type merge -p
+By default the YAML goes to stdout, each stage introduced by a comment naming what to wait
+for (it contains two secrets: do not save it). --out writes one kustomize directory per
+stage and a README.md with the order.
+
+--suspend-cluster (for the pivot, docs/recreate.md) adds a stage before the sync: the
+installation's `cluster` Flux Kustomization with `spec.suspend: true`. Flux then installs
+everything but the Cluster API objects, which `clusterctl move` brings. That stage is applied
+under the field manager `mcb-suspend` (kustomize-controller undoes fields owned by `kubectl`;
+applying the printed YAML by hand, use `--field-manager=mcb-suspend` too). Resume with
+`kubectl -n flux-system patch kustomization cluster --type merge -p
 '{\"spec\":{\"suspend\":false}}'`.
 
 Examples:
-  mcb bootstrap demo --age-key-file demo.agekey | kubectl apply --server-side -f -
   mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig admin.kubeconfig
-  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # kustomize dir
+  mcb bootstrap demo --age-key-file demo.agekey --apply --timeout 10m
+  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # 01-crds/ 02-controllers/ 03-sync/
   mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig mgmt.kubeconfig --suspend-cluster";
 
 /// `mcb bootstrap`.
@@ -48,13 +56,30 @@ pub struct Args {
     #[arg(long, value_name = "DIR", conflicts_with = "apply")]
     pub out: Option<PathBuf>,
 
-    /// Apply it with `kubectl apply --server-side -f -`
+    /// Apply it stage by stage with `kubectl apply --server-side`, waiting after each
     #[arg(long)]
     pub apply: bool,
 
     /// Start the `cluster` Kustomization suspended (the pivot: see docs/recreate.md)
     #[arg(long)]
     pub suspend_cluster: bool,
+
+    /// With --apply: wait for rollout and readiness after each stage (CRDs are always
+    /// waited for); --wait=false applies and returns
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        requires = "apply"
+    )]
+    pub wait: bool,
+
+    /// With --apply: how long each wait may take (m, h)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::check::parse_duration, requires = "apply")]
+    pub timeout: time::Duration,
 
     /// kubeconfig for --apply [default: kubectl's]
     #[arg(long, value_name = "FILE", requires = "apply")]
@@ -73,14 +98,14 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
-    if let Some(dir) = &a.out {
-        // The directory receives the age key (sops-age.yaml): never where git would take it.
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(mcb::ops::bootstrap::ORDER[1]))
-            .map_err(mcb::Error::from)?;
-    }
     let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
     if a.suspend_cluster {
         b.suspend_cluster(&root)?;
+    }
+    if let Some(dir) = &a.out {
+        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would take it.
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&b.key_file_in_out()))
+            .map_err(mcb::Error::from)?;
     }
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {
@@ -88,9 +113,20 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             reporter.generated(&p.display().to_string());
         }
     } else if a.apply {
-        let out = b.apply(&a.kubectl, a.kubeconfig.as_deref())?;
-        print!("{out}");
-        reporter.success("bootstrap applied: Flux takes over from Git");
+        let mut kubectl = mcb::ops::bootstrap::Kubectl {
+            program: a.kubectl.clone(),
+            kubeconfig: a.kubeconfig.clone(),
+        };
+        let opts = mcb::ops::bootstrap::ApplyOptions {
+            wait: a.wait,
+            timeout: std::time::Duration::try_from(a.timeout).unwrap_or_default(),
+        };
+        b.apply(&mut kubectl, opts, &mut reporter)?;
+        reporter.success(if a.wait {
+            "bootstrap applied and reconciled: Flux takes over from Git"
+        } else {
+            "bootstrap applied (not waited for): Flux takes over from Git"
+        });
     } else {
         let stream = b.to_stream();
         std::io::stdout().lock().write_all(stream.expose_secret())?;

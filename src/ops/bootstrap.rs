@@ -4,54 +4,66 @@
 //! with that key) and the flux-system GitRepository + Kustomization. Before producing
 //! anything it proves the key is the installation's and opens its files.
 //!
-//! For the pivot (docs/recreate.md) it can also start the `cluster` Kustomization
-//! suspended: that object, as rendered in `manifests/sync.yaml` plus `spec.suspend: true`,
-//! is applied before Flux's root sync under its own field manager ([`SUSPEND_MANAGER`]).
-//! kustomize-controller removes fields owned by the `kubectl` manager (it undoes
-//! `kubectl apply` changes: `kustomization_controller.go`, v1.9.4), and the rendered
-//! `cluster` Kustomization does not set `suspend`, so Flux leaves the field alone until
-//! someone resumes it.
+//! The objects come in [`stage::Stage`]s applied in order, each followed by its waits, as
+//! `flux bootstrap` does: CRDs and Namespaces (wait until Established), controllers (wait
+//! for rollout), then the secrets and the sync objects (wait until the GitRepository is
+//! Ready and the root Kustomization applied). Applying goes through [`cluster::Cluster`].
+
+pub mod cluster;
+pub mod stage;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-use crate::fileset::{Content, FileSet};
+use crate::fileset::Content;
 use crate::k8s::Secret;
 use crate::ops::installation;
 use crate::ops::Error as OpsError;
+use crate::progress::Progress;
 use crate::repo;
 use crate::sops::{self, DecryptOptions, Format, Identities};
 use crate::Error;
 
-/// Files of the bootstrap, in apply order (each one YAML document or stream);
-/// `cluster-suspended.yaml` only with [`Bootstrap::suspend_cluster`].
-pub const ORDER: [&str; 5] = [
-    "gotk-components.yaml",
-    "sops-age.yaml",
-    "git-auth.yaml",
-    SUSPENDED,
-    "gotk-sync.yaml",
-];
+pub use cluster::{Cluster, Kubectl};
+pub use stage::{Stage, Wait};
 
-const SUSPENDED: &str = "cluster-suspended.yaml";
-
-/// The field manager the suspended `cluster` Kustomization is applied with.
+/// The field manager of the suspended `cluster` Kustomization (see [`Bootstrap::suspend_cluster`]).
 pub const SUSPEND_MANAGER: &str = "mcb-suspend";
 
-/// How `apply` sends the files: in [`ORDER`], one `kubectl apply` per run of files with
-/// the same field manager (`None`: kubectl's own).
-fn field_manager(file: &str) -> Option<&'static str> {
-    (file == SUSPENDED).then_some(SUSPEND_MANAGER)
+/// The `cluster` Kustomization of `sync_yaml` (the rendered `manifests/sync.yaml`) with
+/// `spec.suspend: true`, as a YAML (JSON) document; `None` if there is none.
+fn suspended_cluster(sync_yaml: &str) -> Option<Vec<u8>> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(sync_yaml).ok()?;
+    let mut ks = docs.into_iter().find(|d| {
+        d["kind"] == "Kustomization"
+            && d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+            && d["metadata"]["name"] == "cluster"
+    })?;
+    ks["spec"]["suspend"] = serde_json::Value::Bool(true);
+    let mut out = serde_json::to_vec_pretty(&ks).ok()?;
+    out.push(b'\n');
+    Some(out)
 }
 
-/// The bootstrap of one installation: [`ORDER`] files; the two secrets are secret.
+/// The bootstrap of one installation: its stages, in apply order.
 pub struct Bootstrap {
     /// the installation
     pub name: String,
-    /// the files, by name
-    pub files: FileSet,
+    /// what is applied, stage by stage; the secrets are [`Content::Secret`]
+    pub stages: Vec<Stage>,
+}
+
+/// How `--apply` waits.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// wait for rollout and Ready after each stage (CRDs are always waited for)
+    pub wait: bool,
+    /// how long each wait may take
+    pub timeout: Duration,
 }
 
 /// Builds the bootstrap of installation `name` from the repo at `root`, with the age key
@@ -81,12 +93,8 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
 
     let manifests = repo::manifests_dir(name);
     let read = |rel: &str| crate::fsutil::read(root.join(&manifests).join(rel));
-    let mut files = FileSet::new();
-    files.plain(ORDER[0], read("flux-system/gotk-components.yaml")?);
-    files.insert(
-        ORDER[1],
-        Content::Secret(sops_age_secret(name, &key_text).to_yaml()),
-    );
+    let install = String::from_utf8_lossy(&read("flux-system/gotk-components.yaml")?).into_owned();
+    let sops_age = Content::Secret(sops_age_secret(name, &key_text).to_yaml());
     // Decrypting the Git credential proves the key opens the installation's files.
     let git_file = root
         .join(repo::secrets_dir(name))
@@ -94,11 +102,26 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
     let enc = crate::fsutil::read(&git_file)?;
     let plain = sops::decrypt(&enc, Format::Yaml, &ids, DecryptOptions::default())
         .map_err(|e| e.with_file(&git_file))?;
-    files.insert(ORDER[2], Content::Secret(plain));
-    files.plain(ORDER[4], read("flux-system/gotk-sync.yaml")?);
+    let [crds, controllers] = stage::install_stages(&install);
+    let sync = Stage {
+        name: "sync".into(),
+        about:
+            "Secret sops-age, the Git credential, the flux-system GitRepository and Kustomization"
+                .into(),
+        files: vec![
+            ("sops-age.yaml".into(), sops_age),
+            ("git-auth.yaml".into(), Content::Secret(plain)),
+            (
+                "gotk-sync.yaml".into(),
+                Content::Plain(read("flux-system/gotk-sync.yaml")?),
+            ),
+        ],
+        waits: stage::sync_waits(),
+        field_manager: stage::FIELD_MANAGER,
+    };
     Ok(Bootstrap {
         name: name.to_owned(),
-        files,
+        stages: vec![crds, controllers, sync],
     })
 }
 
@@ -120,26 +143,37 @@ fn sops_age_secret(name: &str, key_text: &SecretString) -> Secret {
     )
 }
 
-/// The `cluster` Kustomization of `sync_yaml` (the rendered `manifests/sync.yaml`) with
-/// `spec.suspend: true`, as a YAML (JSON) document; `None` if there is none.
-fn suspended_cluster(sync_yaml: &str) -> Option<Vec<u8>> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(sync_yaml).ok()?;
-    let mut ks = docs.into_iter().find(|d| {
-        d["kind"] == "Kustomization"
-            && d["apiVersion"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
-            && d["metadata"]["name"] == "cluster"
-    })?;
-    ks["spec"]["suspend"] = serde_json::Value::Bool(true);
-    let mut out = serde_json::to_vec_pretty(&ks).ok()?;
-    out.push(b'\n');
-    Some(out)
+/// A file's bytes and the mode it is written with (secrets 0600).
+fn bytes_of(c: &Content) -> (&[u8], u32) {
+    match c {
+        Content::Plain(b) => (b, 0o644),
+        Content::Secret(s) => (s.expose_secret(), 0o600),
+    }
+}
+
+/// A stage's files as one YAML stream. Contains secrets.
+fn stream_of(stage: &Stage) -> SecretBox<Vec<u8>> {
+    let mut out = Vec::new();
+    for (_, c) in &stage.files {
+        let (bytes, _) = bytes_of(c);
+        if !bytes.starts_with(b"---") {
+            out.extend_from_slice(b"---\n");
+        }
+        out.extend_from_slice(bytes);
+        if !bytes.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    SecretBox::new(Box::new(out))
 }
 
 impl Bootstrap {
-    /// Adds the `cluster` Kustomization, suspended (see the module doc), read from the
-    /// installation's rendered `manifests/sync.yaml` under `root`.
+    /// For the pivot (docs/recreate.md): a stage before the sync that applies the
+    /// installation's `cluster` Kustomization, as rendered in `manifests/sync.yaml`, with
+    /// `spec.suspend: true`, under its own field manager ([`SUSPEND_MANAGER`]). The rendered
+    /// object does not set `suspend`, so once Flux applies it from Git it leaves that field
+    /// to its owner until someone resumes it; being applied before the root sync, Flux never
+    /// sees it unsuspended.
     pub fn suspend_cluster(&mut self, root: &Path) -> Result<(), Error> {
         let file = root.join(repo::manifests_dir(&self.name)).join("sync.yaml");
         let text = String::from_utf8_lossy(&crate::fsutil::read(&file)?).into_owned();
@@ -147,171 +181,127 @@ impl Bootstrap {
             file: file.clone(),
             what: "Flux Kustomization named `cluster`".into(),
         })?;
-        self.files.plain(SUSPENDED, doc);
+        let at = self.stages.len().saturating_sub(1);
+        self.stages.insert(
+            at,
+            Stage {
+                name: "suspend".into(),
+                about: "the `cluster` Kustomization, suspended (pivot)".into(),
+                files: vec![("cluster-suspended.yaml".into(), Content::Plain(doc))],
+                waits: Vec::new(),
+                field_manager: SUSPEND_MANAGER,
+            },
+        );
         Ok(())
     }
 
-    /// One multi-document YAML stream in apply order. Contains secrets.
-    /// The [`ORDER`] files this bootstrap has.
-    fn present(&self) -> Vec<&'static str> {
-        ORDER
-            .into_iter()
-            .filter(|f| self.files.get(f).is_some())
-            .collect()
+    /// Where `--out` puts the age key, relative to the directory.
+    pub fn key_file_in_out(&self) -> String {
+        let (i, s) = self
+            .stages
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.files.iter().any(|(f, _)| f == "sops-age.yaml"))
+            .expect("the sync stage holds the age key");
+        format!("{}/sops-age.yaml", Self::stage_dir(i, s))
     }
 
+    /// One multi-document YAML stream of every stage, in order, each introduced by a comment
+    /// naming it and what to wait for before the next. Contains secrets.
     pub fn to_stream(&self) -> SecretBox<Vec<u8>> {
-        self.stream_of(&ORDER)
-    }
-
-    /// `files` (those present, in the given order) as one YAML stream.
-    fn stream_of(&self, files: &[&str]) -> SecretBox<Vec<u8>> {
         let mut out = Vec::new();
-        for f in files {
-            let bytes = match self.files.get(f) {
-                Some(Content::Plain(b)) => b.clone(),
-                Some(Content::Secret(s)) => s.expose_secret().clone(),
-                None => continue,
-            };
-            if !out.is_empty() {
-                out.extend_from_slice(b"---\n");
+        let n = self.stages.len();
+        for (i, s) in self.stages.iter().enumerate() {
+            out.extend_from_slice(
+                format!("# stage {}/{n} {}: {}\n", i + 1, s.name, s.about).as_bytes(),
+            );
+            for w in &s.waits {
+                out.extend_from_slice(format!("#   then: {}\n", w.command()).as_bytes());
             }
-            out.extend_from_slice(&bytes);
-            if !bytes.ends_with(b"\n") {
-                out.push(b'\n');
-            }
+            out.extend_from_slice(stream_of(s).expose_secret());
         }
         SecretBox::new(Box::new(out))
     }
 
-    /// Writes a kustomize directory (secrets mode 0600). Returns the files written.
+    /// The stage's directory under `--out`: `01-crds`, `02-controllers`, …
+    fn stage_dir(i: usize, s: &Stage) -> String {
+        format!("{:02}-{}", i + 1, s.name)
+    }
+
+    /// Writes one kustomize directory per stage (secret files mode 0600) and a README.md
+    /// giving the order and the waits between stages. Returns the files written.
     pub fn write_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let mut written = Vec::new();
-        for f in ORDER {
-            let (bytes, mode) = match self.files.get(f) {
-                Some(Content::Plain(b)) => (b.clone(), 0o644),
-                Some(Content::Secret(s)) => (s.expose_secret().clone(), 0o600),
-                None => continue,
-            };
-            let p = dir.join(f);
-            crate::fsutil::write_atomic(&p, &bytes, Some(mode))?;
+        let mut readme = format!(
+            "# Bootstrap of installation {}\n\n\
+             Generated by `mcb bootstrap {} --out`. Apply the stages in this order, each with\n\
+             server-side apply, and wait as shown before the next: a custom object cannot be\n\
+             applied before its CRD is established, and Flux needs its controllers running.\n\
+             `mcb bootstrap {} --apply` does exactly this. The `sync` stage holds two secrets\n\
+             (files mode 0600): delete this directory when done.\n\n",
+            self.name, self.name, self.name
+        );
+        for (i, s) in self.stages.iter().enumerate() {
+            let sub = Self::stage_dir(i, s);
+            for (f, c) in &s.files {
+                let (bytes, mode) = bytes_of(c);
+                let p = dir.join(&sub).join(f);
+                crate::fsutil::write_atomic(&p, bytes, Some(mode))?;
+                written.push(p);
+            }
+            let names: Vec<&str> = s.files.iter().map(|(f, _)| f.as_str()).collect();
+            let k = crate::k8s::kustomization(&names);
+            let p = dir.join(&sub).join("kustomization.yaml");
+            crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
             written.push(p);
+            readme.push_str(&format!(
+                "{}. `{sub}/`: {}\n\n       kubectl apply --server-side -k {sub}\n",
+                i + 1,
+                s.about
+            ));
+            for w in &s.waits {
+                readme.push_str(&format!("       {}\n", w.command()));
+            }
+            readme.push('\n');
         }
-        let present = self.present();
-        let k = crate::k8s::kustomization(&present);
-        let p = dir.join("kustomization.yaml");
-        crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
+        let p = dir.join("README.md");
+        crate::fsutil::write_atomic(&p, readme.as_bytes(), None)?;
         written.push(p);
         Ok(written)
     }
 
-    /// Applies the files with `kubectl apply --server-side -f -`, in [`ORDER`], one call
-    /// per run of files with the same field manager. Before the suspended `cluster`
-    /// Kustomization it waits until Flux's Kustomization CRD (just applied) is established.
-    pub fn apply(&self, kubectl: &Path, kubeconfig: Option<&Path>) -> Result<String, Error> {
-        let mut out = String::new();
-        let present = self.present();
-        for run in present.chunk_by(|a, b| field_manager(a) == field_manager(b)) {
-            if run.contains(&SUSPENDED) {
-                let wait = [
-                    "wait",
-                    "--for=condition=Established",
-                    "--timeout=120s",
-                    "crd/kustomizations.kustomize.toolkit.fluxcd.io",
-                ];
-                out.push_str(&kubectl_run(kubectl, kubeconfig, &wait, None)?);
+    /// Applies the stages in order through `cluster`, waiting after each as its waits say
+    /// (only the required ones when `opts.wait` is off). Progress names stages and objects,
+    /// never content.
+    pub fn apply(
+        &self,
+        cluster: &mut dyn Cluster,
+        opts: ApplyOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<(), Error> {
+        let n = self.stages.len();
+        for (i, s) in self.stages.iter().enumerate() {
+            progress.action(&format!(
+                "applying stage {}/{n} {}: {}",
+                i + 1,
+                s.name,
+                s.about
+            ));
+            cluster.apply(stream_of(s).expose_secret(), s.field_manager)?;
+            progress.success(&format!("applied stage {}", s.name));
+            for w in s.waits.iter().filter(|w| opts.wait || w.required()) {
+                progress.action(&format!("waiting for {}", w.target()));
+                cluster
+                    .wait(w, opts.timeout)
+                    .map_err(|message| OpsError::NotReady {
+                        stage: s.name.clone(),
+                        target: w.target(),
+                        timeout: opts.timeout.as_secs(),
+                        message,
+                    })?;
+                progress.success(&format!("{} ready", w.target()));
             }
-            let mut args = vec!["apply".to_owned(), "--server-side".to_owned()];
-            if let Some(m) = field_manager(run[0]) {
-                args.push(format!("--field-manager={m}"));
-            }
-            args.extend(["-f".to_owned(), "-".to_owned()]);
-            let stdin = self.stream_of(run);
-            out.push_str(&kubectl_run(kubectl, kubeconfig, &args, Some(&stdin))?);
         }
-        Ok(out)
-    }
-}
-
-/// Runs `kubectl [--kubeconfig K] ARGS`, feeding `stdin`; its stdout, or the end of its
-/// stderr in the error.
-fn kubectl_run<A: AsRef<std::ffi::OsStr>>(
-    kubectl: &Path,
-    kubeconfig: Option<&Path>,
-    args: &[A],
-    stdin: Option<&SecretBox<Vec<u8>>>,
-) -> Result<String, Error> {
-    let mut cmd = Command::new(kubectl);
-    if let Some(k) = kubeconfig {
-        cmd.arg("--kubeconfig").arg(k);
-    }
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let tool_err = |status: String, stderr: String| OpsError::Tool {
-        program: kubectl.display().to_string(),
-        status,
-        stderr,
-    };
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| tool_err("not started".into(), e.to_string()))?;
-    if let Some(bytes) = stdin {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        pipe.write_all(bytes.expose_secret())
-            .map_err(|e| tool_err("stdin closed".into(), e.to_string()))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: String = stderr
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Err(tool_err(out.status.to_string(), tail).into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SYNC: &str = "# comment\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: secrets\n  namespace: flux-system\nspec:\n  path: ./s\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: cluster\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: \"./installations/a/manifests/cluster\"\n  prune: false\n  dependsOn:\n    - name: secrets\n";
-
-    #[test]
-    fn the_cluster_kustomization_is_suspended_and_otherwise_as_rendered() {
-        let doc = suspended_cluster(SYNC).unwrap();
-        let v: serde_json::Value =
-            serde_saphyr::from_str(std::str::from_utf8(&doc).unwrap()).unwrap();
-        assert_eq!(v["metadata"]["name"], "cluster");
-        assert_eq!(v["spec"]["suspend"], true);
-        assert_eq!(v["spec"]["path"], "./installations/a/manifests/cluster");
-        assert_eq!(v["spec"]["dependsOn"][0]["name"], "secrets");
-        assert_eq!(v["spec"]["prune"], false);
-        assert!(suspended_cluster(&SYNC.replace("name: cluster", "name: other")).is_none());
-    }
-
-    #[test]
-    fn only_the_suspended_kustomization_gets_its_own_field_manager() {
-        let managers: Vec<_> = ORDER.iter().map(|f| field_manager(f)).collect();
-        assert_eq!(
-            managers,
-            [None, None, None, Some(SUSPEND_MANAGER), None],
-            "the suspend must come before Flux's root sync"
-        );
+        Ok(())
     }
 }

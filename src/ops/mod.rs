@@ -104,6 +104,18 @@ pub enum Error {
         /// where it would be
         file: PathBuf,
     },
+    /// A bootstrap stage's object did not become ready within the timeout.
+    #[error("bootstrap stage {stage}: {target} not ready after {timeout}s: {message}")]
+    NotReady {
+        /// the stage (`controllers`, `sync`)
+        stage: String,
+        /// what was waited for (`gitrepositories.source.toolkit.fluxcd.io/flux-system`)
+        target: String,
+        /// the timeout, in seconds
+        timeout: u64,
+        /// the object's own condition message (else kubectl's)
+        message: String,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -145,6 +157,11 @@ impl crate::Help for Error {
             Error::NoKubeconfig { name, user, .. } => format!(
                 "see installations/{name}/credentials.yaml for its kubeconfigs; \
                  `mcb rotate {name} --only kubeconfig/{user}` makes a new one from the CA"
+            ),
+            Error::NotReady { target, .. } => format!(
+                "look at `kubectl -n flux-system describe {target}` and the controller's logs; \
+                 fix the cause and run `mcb bootstrap --apply` again (re-applying is harmless), \
+                 or allow more time with --timeout"
             ),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })

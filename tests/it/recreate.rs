@@ -137,12 +137,12 @@ fn every_command_of_recreate_md_runs_and_reaches_the_tools_as_written() {
                 let kubeconfig = flag(&cmd, "--kubeconfig").unwrap();
                 let prefix = format!("kubectl --kubeconfig {kubeconfig} ");
                 let start = next;
-                // mcb's own calls: applies, and the wait for Flux's CRD before the suspend.
-                while calls.get(next).is_some_and(|c| {
-                    c.line.starts_with(&format!("{prefix}apply "))
-                        || c.line
-                            .starts_with(&format!("{prefix}wait --for=condition=Established "))
-                }) {
+                // mcb's own calls: its staged applies and waits (the document's waits name
+                // the object before `--for`, mcb's put `--for` first).
+                while calls
+                    .get(next)
+                    .is_some_and(|c| is_bootstrap_call(&c.line, &prefix))
+                {
                     next += 1;
                 }
                 check_bootstrap(
@@ -174,37 +174,83 @@ fn every_command_of_recreate_md_runs_and_reaches_the_tools_as_written() {
     );
 }
 
-/// A bootstrap's kubectl calls: applies of Flux, the two secrets and the root sync; with
-/// --suspend-cluster also, before the root sync and under mcb's own field manager, the
-/// rendered `cluster` Kustomization with `spec.suspend: true` (Flux strips fields owned by
-/// `kubectl`, so the default manager would lose the suspend).
-// The root sync: the flux-system GitRepository as a document (not a CRD's names).
+/// Whether `line` is one of `mcb bootstrap`'s own kubectl calls against `prefix`.
+fn is_bootstrap_call(line: &str, prefix: &str) -> bool {
+    let Some(rest) = line.strip_prefix(prefix) else {
+        return false;
+    };
+    let rest = match rest.strip_prefix("-n ") {
+        Some(r) => r.split_once(' ').map_or("", |(_, r)| r),
+        None => rest,
+    };
+    [
+        "apply --server-side ",
+        "wait --for=",
+        "rollout status ",
+        "get ",
+    ]
+    .iter()
+    .any(|v| rest.starts_with(v))
+}
+
+/// A bootstrap's kubectl calls, in stages: the applies end with the root sync (the
+/// flux-system GitRepository). With --suspend-cluster the apply just before it is the
+/// rendered `cluster` Kustomization with `spec.suspend: true` under its own field manager
+/// (Flux strips fields owned by `kubectl`, so the default manager would lose the suspend),
+/// after the wait that makes its CRD Established.
 fn check_bootstrap(calls: &[Call], prefix: &str, suspend: bool) {
-    let rest: Vec<&str> = calls.iter().map(|c| &c.line[prefix.len()..]).collect();
-    let sync = calls
+    let applies: Vec<&Call> = calls
         .iter()
-        .position(|c| {
-            c.stdin
-                .as_deref()
-                .is_some_and(|s| s.contains("\nkind: GitRepository\nmetadata:\n"))
+        .filter(|c| c.line[prefix.len()..].starts_with("apply "))
+        .collect();
+    let managers: Vec<&str> = applies
+        .iter()
+        .map(|c| {
+            c.line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("--field-manager="))
+                .unwrap_or("kubectl")
         })
-        .expect("the root sync is applied");
+        .collect();
+    let sync = applies.last().expect("mcb bootstrap applies");
+    assert!(
+        sync.stdin
+            .as_deref()
+            .is_some_and(|s| s.contains("\nkind: GitRepository\nmetadata:\n")),
+        "the root sync comes last"
+    );
+    assert!(
+        applies.iter().any(|c| c
+            .stdin
+            .as_deref()
+            .is_some_and(|s| s.contains("name: sops-age"))),
+        "the age key is handed to Flux"
+    );
+    let established = calls
+        .iter()
+        .position(|c| c.line.contains("wait --for=condition=Established"))
+        .expect("the CRDs are waited for");
+    assert!(calls[established]
+        .line
+        .contains("crd/kustomizations.kustomize.toolkit.fluxcd.io"));
     if !suspend {
-        assert_eq!(rest, ["apply --server-side -f -"]);
+        assert!(managers.iter().all(|m| *m == "mcb"), "{managers:?}");
         return;
     }
-    assert_eq!(
-        rest,
-        [
-            "apply --server-side -f -",
-            "wait --for=condition=Established --timeout=120s crd/kustomizations.kustomize.toolkit.fluxcd.io",
-            "apply --server-side --field-manager=mcb-suspend -f -",
-            "apply --server-side -f -",
-        ]
+    let n = applies.len();
+    assert!(n >= 3, "{managers:?}");
+    assert_eq!(managers[n - 2], "mcb-suspend", "{managers:?}");
+    assert!(
+        managers[..n - 2].iter().all(|m| *m == "mcb"),
+        "{managers:?}"
     );
-    assert_eq!(sync, 3, "the root sync comes last");
+    let suspended = calls
+        .iter()
+        .position(|c| std::ptr::eq(c, applies[n - 2]))
+        .unwrap();
+    assert!(established < suspended, "the suspend waits for its CRD");
     let doc: serde_json::Value =
-        serde_saphyr::from_str(calls[2].stdin.as_deref().unwrap()).unwrap();
+        serde_saphyr::from_str(applies[n - 2].stdin.as_deref().unwrap()).unwrap();
     assert_eq!(doc["kind"], "Kustomization");
     assert_eq!(doc["metadata"]["name"], "cluster");
     assert_eq!(doc["spec"]["suspend"], true);
@@ -212,11 +258,6 @@ fn check_bootstrap(calls: &[Call], prefix: &str, suspend: bool) {
         doc["spec"]["path"],
         "./installations/demo/manifests/cluster"
     );
-    assert!(calls[0]
-        .stdin
-        .as_deref()
-        .unwrap()
-        .contains("name: sops-age"));
 }
 
 /// What `mcb kubeconfig` wrote is the admin kubeconfig the Go sops decrypts from the repo.
