@@ -240,6 +240,60 @@ pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// A value extracted from a tree (`decrypt --extract`) as sops prints it: a string raw, a
+/// map as a whole plaintext file, anything else through the output store's `EmitValue`
+/// (YAML: a YAML document; JSON: indented JSON; INI: compact JSON; all without a final
+/// newline but YAML's; dotenv
+/// and binary refuse it, as sops does).
+pub fn emit_extracted(v: &Value, format: Format) -> Result<Vec<u8>, Error> {
+    match (v, format) {
+        (Value::Str(s), _) => Ok(s.as_bytes().to_vec()),
+        (Value::Map(b), _) => emit_plain(
+            &Content::Tree(Tree {
+                docs: vec![b.clone()],
+            }),
+            format,
+        ),
+        (_, Format::Yaml) => Ok(store::yaml::emit_value(v, store::YAML_INDENT).into_bytes()),
+        (_, Format::Json) => Ok(store::json::value_text(v).into_bytes()),
+        (_, Format::Ini) => Ok(store::json::compact_text(v).into_bytes()),
+        (_, Format::Dotenv | Format::Binary) => Err(Error::Unsupported {
+            file: Default::default(),
+            message: "the dotenv and binary stores only print extracted strings".into(),
+        }),
+    }
+}
+
+/// Re-indents emitted text as sops' `--indent N` does: YAML with N spaces per level (0: the
+/// default 4), JSON (and the binary envelope) with N spaces instead of each TAB; other
+/// formats have no indentation. JSON strings never hold a raw TAB or newline, so only the
+/// leading TABs of each line are indentation.
+pub fn reindent(text: &[u8], format: Format, indent: usize) -> Result<Vec<u8>, Error> {
+    match format {
+        Format::Yaml => {
+            let tree = store::yaml::parse(store::utf8(text, "YAML")?)
+                .map_err(|e| Error::parse("YAML", Some(e.line), e.to_string()))?;
+            let step = if indent == 0 {
+                store::YAML_INDENT
+            } else {
+                indent
+            };
+            Ok(store::yaml::emit(&tree, step).into_bytes())
+        }
+        Format::Json | Format::Binary => {
+            let text = store::utf8(text, "JSON")?;
+            let mut out = String::with_capacity(text.len());
+            for line in text.split_inclusive('\n') {
+                let body = line.trim_start_matches('\t');
+                out.extend(std::iter::repeat_n(' ', (line.len() - body.len()) * indent));
+                out.push_str(body);
+            }
+            Ok(out.into_bytes())
+        }
+        Format::Dotenv | Format::Ini => Ok(text.to_vec()),
+    }
+}
+
 fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
     let (tree, meta) = load(src, format)?;
     let meta = meta.ok_or(Error::MetadataNotFound {
