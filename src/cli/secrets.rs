@@ -547,7 +547,18 @@ fn json_value(text: &str) -> anyhow::Result<sops::Value> {
                 .into(),
         ),
     })?;
-    Ok(t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null))
+    let v = t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null);
+    // sops loads a structured value as a JSON *file*, whose top level must be an object.
+    if matches!(v, sops::Value::List(_)) {
+        return Err(UsageError {
+            message: format!("`{text}` is a list; sops' set takes a scalar or an object"),
+            help: Some(
+                "set the items one by one ('[\"key\"][0]'), or wrap the list in an object".into(),
+            ),
+        }
+        .into());
+    }
+    Ok(v)
 }
 
 fn editor_command() -> String {
