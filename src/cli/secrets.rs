@@ -710,9 +710,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                             .into(),
                     ),
                 })?;
-                if let Some(t) = shamir_secret_sharing_threshold {
-                    opts.shamir_threshold = t;
-                }
+                // As sops: the threshold comes from the flag or the file, never the rule (D5).
+                opts.shamir_threshold = shamir_secret_sharing_threshold.unwrap_or(0);
                 let info = sops::inspect(&enc, format).map_err(|e| sops_err(e, file))?;
                 if info.recipients == opts.key_groups {
                     report_written(g, &mut rep, file, false, "updated keys of")?;

@@ -331,10 +331,12 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
             reason: tried(),
         })?
     } else {
+        // Shamir needs two shares at least (sops' shamir.Combine refuses one, D5).
         let need = match meta.shamir_threshold {
             0 => meta.key_groups.len(),
             t => t,
-        };
+        }
+        .max(2);
         if opened.len() < need {
             return Err(Error::DataKey {
                 file: Default::default(),
@@ -392,12 +394,18 @@ fn open_with(
     let (content, mac) = if format == Format::Binary {
         let value = store::binary::encrypted_value(&tree)
             .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
-        let e = cipher::Encrypted::parse(value)
-            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
         let aad = crypt::aad(&[store::binary::KEY]);
-        let plain = cipher::open(&key, &e, aad.as_bytes())
-            .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
-        ivs.put(&aad, "str", &plain, &e.iv);
+        // An empty file is stored as `"data": ""` (the empty string is never encrypted, D4).
+        let plain = if value.is_empty() {
+            Zeroizing::new(Vec::new())
+        } else {
+            let e = cipher::Encrypted::parse(value)
+                .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+            let plain = cipher::open(&key, &e, aad.as_bytes())
+                .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
+            ivs.put(&aad, "str", &plain, &e.iv);
+            plain
+        };
         let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
         (Content::Bytes(plain), mac)
     } else {
@@ -485,6 +493,17 @@ fn wrap_key(
         });
     }
     let t = threshold_for(threshold, groups.len());
+    if t < 2 {
+        // sops' shamir.Split refuses a threshold below 2; such a file would open with one
+        // key in mcb and not at all in sops (D5).
+        return Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!(
+                "{} key groups with shamir_threshold {t}: Shamir needs a threshold of at least 2",
+                groups.len()
+            ),
+        });
+    }
     let shares = keys::shamir_split(env, key, groups.len(), t);
     let wrapped = groups
         .iter()
@@ -522,7 +541,11 @@ fn seal(
         Content::Bytes(b) => {
             let aad = crypt::aad(&[store::binary::KEY]);
             let iv = ivs_get_or_new(env, ivs, &aad, b);
-            let enc = cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string();
+            let enc = if b.is_empty() {
+                String::new()
+            } else {
+                cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string()
+            };
             meta.rule = None;
             meta.mac_only_encrypted = false;
             (

@@ -648,3 +648,75 @@ fn issue_21_d2_extract_non_strings_like_sops() {
         }
     }
 }
+
+/// Issue 21 D4, D5, D7, D8 against the real sops: an empty binary file both ways; two key
+/// groups with shamir_threshold 1 refused by both; a comment inside `sops.age`; a
+/// `lastmodified` written `+00:00` or `.000Z` read (and garbage refused) like sops.
+#[test]
+fn issue_21_d4_d5_d7_d8_metadata_edges_like_sops() {
+    let t = TestEnv::new();
+    let both = |args: &[&str]| {
+        (
+            mcb_in(&t, t.path(), &key("age1.txt"), args),
+            sops_in(&t, t.path(), &key("age1.txt"), args),
+        )
+    };
+    // D4: empty binary.
+    write(&t, "empty.bin", "");
+    let (m, s) = both(&["encrypt", "--age", AGE1, "empty.bin"]);
+    assert!(m.status.success() && s.status.success());
+    std::fs::write(t.path().join("m.bin"), &m.stdout).unwrap();
+    std::fs::write(t.path().join("s.bin"), &s.stdout).unwrap();
+    for f in ["m.bin", "s.bin"] {
+        let (m, s) = both(&["decrypt", f]);
+        assert!(
+            m.status.success() && s.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        assert_eq!((m.stdout.len(), s.stdout.len()), (0, 0), "{f}");
+    }
+    // D5: threshold 1 with two groups.
+    write(&t, "doc.yaml", "a: 1\n");
+    write(
+        &t,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - shamir_threshold: 1\n    key_groups:\n      - age: [{AGE1}]\n      - age: [{AGE2}]\n"),
+    );
+    let (m, s) = both(&["encrypt", "doc.yaml"]);
+    assert!(
+        !s.status.success() && !m.status.success(),
+        "{}",
+        String::from_utf8_lossy(&m.stdout)
+    );
+    std::fs::remove_file(t.path().join(".sops.yaml")).unwrap();
+    // D7, D8 on a sops-written file.
+    let (_, s) = both(&["encrypt", "--age", AGE1, "doc.yaml"]);
+    let enc = String::from_utf8(s.stdout).unwrap();
+    let lm = line_with(&enc, "lastmodified:").to_owned();
+    let rec = line_with(&enc, "- recipient:").to_owned();
+    let cases = [
+        (
+            enc.replacen(&rec, &format!("        # rotated\n{rec}"), 1),
+            true,
+        ),
+        (enc.replacen(&lm, &lm.replace("Z\"", "+00:00\""), 1), true),
+        (enc.replacen(&lm, &lm.replace("Z\"", ".000Z\""), 1), true),
+        (
+            enc.replacen(&lm, "    lastmodified: \"yesterday\"", 1),
+            false,
+        ),
+    ];
+    for (i, (text, ok)) in cases.iter().enumerate() {
+        write(&t, "x.yaml", text);
+        let (m, s) = both(&["decrypt", "x.yaml"]);
+        assert_eq!(s.status.success(), *ok, "sops, case {i}");
+        assert_eq!(
+            m.status.success(),
+            *ok,
+            "mcb, case {i}: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        assert_eq!(m.stdout, s.stdout, "case {i}");
+    }
+}
