@@ -7,6 +7,7 @@ mod bootstrap;
 mod check;
 mod cli;
 mod creds;
+mod differential;
 mod forge;
 mod git;
 mod init;
