@@ -213,6 +213,20 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
     }
 }
 
+/// The Flux install is the vendored upstream file after mcb's header (checked here); the
+/// snapshot names it instead of repeating its 6000 lines.
+fn vendored_flux_named(path: &str, content: String) -> String {
+    if path != "manifests/flux-system/gotk-components.yaml" {
+        return content;
+    }
+    let version = mcb::flux::DEFAULT_VERSION;
+    let rel = format!("vendor/flux/{version}/gotk-components.yaml");
+    let vendored = std::fs::read_to_string(crate::support::root().join(&rel)).unwrap();
+    let (head, body) = content.split_at(content.find("---\n").unwrap());
+    assert_eq!(body, vendored, "{path} is {rel} after the header");
+    format!("{head}[{rel}]\n")
+}
+
 #[test]
 fn render_each_provider_snapshot_builds_and_validates() {
     for p in PROVIDERS {
@@ -225,7 +239,7 @@ fn render_each_provider_snapshot_builds_and_validates() {
         let snap: String = files(&inst)
             .into_iter()
             .filter(|(p, _)| !p.ends_with(".sops.yaml") && p != "installation.yaml")
-            .map(|(p, c)| format!("==> {p} <==\n{c}"))
+            .map(|(p, c)| format!("==> {p} <==\n{}", vendored_flux_named(&p, c)))
             .collect();
         insta::assert_snapshot!(format!("render_{p}"), snap);
         let sync =
@@ -405,4 +419,33 @@ fn schema_and_example_spec_commands() {
     write_spec(t.path(), "gauss", &ex);
     render(&t, &[]).ok();
     build_and_validate(&t, &t.path().join("installations/gauss"));
+}
+
+/// Issue #15 item 3: a directory symlink inside the rendered tree used to be walked as
+/// part of the owned `manifests/`, and render deleted every file it pointed at.
+#[test]
+fn issue_15_render_refuses_a_symlink_and_deletes_nothing_outside() {
+    let t = TestEnv::new();
+    write_spec(t.path(), "x1", &spec_for("x1", "capa"));
+    render(&t, &[]).ok();
+    let before = files(&t.path().join("installations"));
+    let outside = t.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("precious.yaml"), "keep: me\n").unwrap();
+    let link = t.path().join("installations/x1/manifests/cluster/keys");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let r = render(&t, &[]).fails_with(2);
+    assert!(
+        r.stderr.contains("installations/x1/manifests/cluster/keys")
+            && r.stderr.contains("symbolic link"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious.yaml")).unwrap(),
+        "keep: me\n"
+    );
+    assert!(link.is_symlink());
+    std::fs::remove_file(&link).unwrap();
+    assert_eq!(files(&t.path().join("installations")), before);
 }
