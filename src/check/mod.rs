@@ -11,6 +11,7 @@ mod capi;
 mod ci;
 mod expiry;
 pub mod files;
+mod flux;
 mod kustomize;
 mod plaintext;
 pub mod sarif;
@@ -79,6 +80,10 @@ pub const RULES: &[(&str, &str)] = &[
         "Rendered manifests differ from what the spec renders to",
     ),
     ("spec-invalid", "The installation spec does not validate"),
+    (
+        "flux-migrate",
+        "The spec's Flux no longer serves an API version the repo's current Flux install stores",
+    ),
     ("cert-expired", "A certificate or credential has expired"),
     (
         "cert-expiring",
@@ -393,6 +398,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(flux::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {
         report
