@@ -160,7 +160,7 @@ fn finding(f: &RepoFile, start: usize, v: &Violation) -> Finding {
             line,
             RULE,
             format!(
-                "{v}: vendor the CRD that defines it (scripts/vendor-*.sh) or add it to the repo"
+                "{v}; help: vendor its CustomResourceDefinition (scripts/vendor-*.sh) or install it from the repo"
             ),
         ),
         ViolationKind::UnservedVersion | ViolationKind::Invalid => {

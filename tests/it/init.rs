@@ -460,6 +460,20 @@ fn bootstrap_prints_only_flux_the_two_secrets_and_the_sync() {
     c.arg(&f);
     let v = run(c);
     assert!(v.status.success(), "{}\n{}", v.stdout, v.stderr);
+    // Every object, Flux's included, validates strictly against its schema (the CRDs the
+    // bootstrap itself installs, the vendored ones, the built-in kinds).
+    let v = crate::support::assert_schema_valid(&[&f]);
+    assert!(v.unknown_kinds.is_empty(), "{:?}", v.unknown_kinds);
+    assert_eq!(
+        (
+            v.count("GitRepository"),
+            v.count("Kustomization"),
+            v.count("Secret")
+        ),
+        (1, 1, 2),
+        "{:#?}",
+        v.objects
+    );
 
     // --out: tests/it/bootstrap.rs.
 }
