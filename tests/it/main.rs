@@ -6,6 +6,7 @@ mod support;
 mod check;
 mod cli;
 mod creds;
+mod dex;
 mod forge;
 mod git;
 mod init;
