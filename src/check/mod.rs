@@ -9,6 +9,7 @@
 
 mod capi;
 mod ci;
+pub mod dex;
 mod expiry;
 pub mod files;
 mod kustomize;
@@ -95,6 +96,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "dex-connector-secret",
+        "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
     ),
     (
         "inventory-invalid",
@@ -379,6 +384,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(dex::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {
         report

@@ -117,13 +117,21 @@ const CONNECTOR: &str = "oidc:\n  connectors:\n    - id: github\n      type: git
 #[test]
 fn connector_shared_secret_must_be_placed_in_dex() {
     let invalid = |src: &str| match p(src).unwrap_err() {
-        Error::Invalid { path, message, hint, .. } => (path, message, hint),
+        Error::Invalid {
+            path,
+            message,
+            hint,
+            ..
+        } => (path, message, hint),
         e => panic!("{e}"),
     };
     let (path, msg, hint) = invalid(&format!("{MIN}{CONNECTOR}"));
     assert_eq!(path, "oidc.connectors[0].clientSecret.sharedSecret");
     assert!(msg.contains("not listed in sharedSecrets"), "{msg}");
-    assert!(hint.contains("{name: dex-github, namespace: dex}"), "{hint}");
+    assert!(
+        hint.contains("{name: dex-github, namespace: dex}"),
+        "{hint}"
+    );
 
     let (_, msg, _) = invalid(&format!("{MIN}{CONNECTOR}sharedSecrets: [dex-github]\n"));
     assert!(msg.contains("namespace \"default\", not dex"), "{msg}");
@@ -147,16 +155,25 @@ fn ingress_issuer_and_organization_groups_are_checked() {
         path_of(format!("{MIN}oidc:\n  issuer: http://dex.x1.example.com\n")),
         "oidc.issuer"
     );
-    assert_eq!(path_of(format!("{MIN}ingress:\n  className: Not_A_Class\n")), "ingress.className");
+    assert_eq!(
+        path_of(format!("{MIN}ingress:\n  className: Not_A_Class\n")),
+        "ingress.className"
+    );
     assert_eq!(
         path_of(format!("{MIN}organizations:\n  - name: a\n    groups: [{{name: 'o:t', role: 'Cluster Admin'}}]\n")),
         "organizations[0].groups[0].role"
     );
     assert_eq!(
-        path_of(format!("{MIN}organizations:\n  - name: {}\n", "a".repeat(60))),
+        path_of(format!(
+            "{MIN}organizations:\n  - name: {}\n",
+            "a".repeat(60)
+        )),
         "organizations[0].name"
     );
-    let s = p(&format!("{MIN}oidc:\n  issuer: https://login.example.org/dex\n")).unwrap();
+    let s = p(&format!(
+        "{MIN}oidc:\n  issuer: https://login.example.org/dex\n"
+    ))
+    .unwrap();
     assert_eq!(s.oidc_issuer_host().as_deref(), Some("login.example.org"));
     assert_eq!(s.ingress.class_name, "nginx");
     assert_eq!(s.ingress.issuer.kind, IssuerKind::ClusterIssuer);

@@ -700,9 +700,15 @@ impl Installation {
         }
         if self.shared_key_target(r).is_none() {
             let why = if m.namespace.as_ref().map(Name::as_str) != Some("dex") {
-                format!("sharedSecrets places {name:?} in namespace {:?}, not dex", m.namespace.map(String::from).unwrap_or_default())
+                format!(
+                    "sharedSecrets places {name:?} in namespace {:?}, not dex",
+                    m.namespace.map(String::from).unwrap_or_default()
+                )
             } else {
-                format!("the sharedSecrets mapping of {name:?} does not place key {:?}", r.key)
+                format!(
+                    "the sharedSecrets mapping of {name:?} does not place key {:?}",
+                    r.key
+                )
             };
             return Err((
                 format!("{at}.sharedSecret"),
@@ -817,7 +823,10 @@ impl Installation {
         if !is_dns1123_subdomain(&self.ingress.issuer.name) {
             return bad(
                 "ingress.issuer.name",
-                format!("{:?} is not a cert-manager issuer name", self.ingress.issuer.name),
+                format!(
+                    "{:?} is not a cert-manager issuer name",
+                    self.ingress.issuer.name
+                ),
                 "name the ClusterIssuer (or Issuer in namespace dex) that signs the certificates",
             );
         }
@@ -835,7 +844,11 @@ impl Installation {
             if o.name.as_str().len() > 59 {
                 return bad(
                     &format!("organizations[{i}].name"),
-                    format!("{:?} is too long for its namespace org-{}", o.name.as_str(), o.name),
+                    format!(
+                        "{:?} is too long for its namespace org-{}",
+                        o.name.as_str(),
+                        o.name
+                    ),
                     "use at most 59 characters (a namespace name has at most 63)",
                 );
             }

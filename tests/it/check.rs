@@ -528,6 +528,10 @@ fn generate_fixtures() {
     let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
         .label("app", "dex")
         .with("grafana", b"fixture-client-secret".to_vec());
+    let connectors = mcb::k8s::Secret::new("dex-connectors", "dex", "Opaque").with(
+        "DEX_CONNECTOR_GITHUB_CLIENT_SECRET",
+        b"fixture-connector-secret".to_vec(),
+    );
     let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
@@ -535,6 +539,7 @@ fn generate_fixtures() {
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
+        ("dex-connectors", &connectors),
     ];
 
     // Inventory.

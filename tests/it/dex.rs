@@ -74,9 +74,11 @@ fn grants(
             _ => false,
         })
         .filter(|b| {
-            b["subjects"].as_array().into_iter().flatten().any(|s| {
-                s["kind"] == "ServiceAccount" && s["name"] == sa && s["namespace"] == ns
-            })
+            b["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["kind"] == "ServiceAccount" && s["name"] == sa && s["namespace"] == ns)
         })
         .filter_map(|b| {
             let r = &b["roleRef"];
@@ -128,15 +130,34 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
             );
         }
         // Namespaced only: nothing grants its storage beyond its own namespace.
-        assert!(!grants(apps, ("dex", sa), Some("kube-system"), ("dex.coreos.com", r, "get")));
+        assert!(!grants(
+            apps,
+            ("dex", sa),
+            Some("kube-system"),
+            ("dex.coreos.com", r, "get")
+        ));
     }
     for verb in ["list", "create"] {
         assert!(
-            grants(apps, ("dex", sa), None, ("apiextensions.k8s.io", "customresourcedefinitions", verb)),
+            grants(
+                apps,
+                ("dex", sa),
+                None,
+                ("apiextensions.k8s.io", "customresourcedefinitions", verb)
+            ),
             "Dex may not {verb} customresourcedefinitions (crdHandling: ensure)"
         );
     }
-    assert!(!grants(apps, ("dex", sa), None, ("apiextensions.k8s.io", "customresourcedefinitions", "delete")));
+    assert!(!grants(
+        apps,
+        ("dex", sa),
+        None,
+        (
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "delete"
+        )
+    ));
 
     // Issuer host: Ingress of the spec's class with TLS from the Certificate's Secret.
     assert_eq!(config["issuer"], format!("https://{}", e.host));
@@ -179,7 +200,10 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
         .find(|p| p["name"] == "telemetry")
         .unwrap();
     assert_eq!(port["containerPort"], telemetry_port);
-    for (probe, path) in [("livenessProbe", "/healthz/live"), ("readinessProbe", "/healthz/ready")] {
+    for (probe, path) in [
+        ("livenessProbe", "/healthz/live"),
+        ("readinessProbe", "/healthz/ready"),
+    ] {
         assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
         assert_eq!(container[probe]["httpGet"]["port"], "telemetry", "{probe}");
     }
@@ -244,9 +268,18 @@ fn dex_and_organizations_start_for_the_example_and_every_provider() {
     let (root, apps) = (build(&t, &m), build(&t, &m.join("apps")));
     assert_dex_starts(
         &apps,
-        &Expect { host: "dex.gauss.example.com", class: "nginx", issuer: ("ClusterIssuer", "letsencrypt") },
+        &Expect {
+            host: "dex.gauss.example.com",
+            class: "nginx",
+            issuer: ("ClusterIssuer", "letsencrypt"),
+        },
     );
-    assert_organization(&root, &apps, "team-a", &[("example:team-a", "edit"), ("example:platform", "admin")]);
+    assert_organization(
+        &root,
+        &apps,
+        "team-a",
+        &[("example:team-a", "edit"), ("example:platform", "admin")],
+    );
     assert_apps_waits_for_infrastructure(&root);
 
     for p in PROVIDERS {
@@ -256,13 +289,21 @@ fn dex_and_organizations_start_for_the_example_and_every_provider() {
         let host = format!("dex.{name}.example.com");
         assert_dex_starts(
             &apps,
-            &Expect { host: &host, class: "nginx", issuer: ("ClusterIssuer", "letsencrypt") },
+            &Expect {
+                host: &host,
+                class: "nginx",
+                issuer: ("ClusterIssuer", "letsencrypt"),
+            },
         );
         assert_organization(
             &root,
             &apps,
             "team-a",
-            &[("example:team-a", "edit"), ("example:sre", "admin"), ("example:auditors", "admin")],
+            &[
+                ("example:team-a", "edit"),
+                ("example:sre", "admin"),
+                ("example:auditors", "admin"),
+            ],
         );
         assert_apps_waits_for_infrastructure(&root);
     }
@@ -280,12 +321,17 @@ fn dex_ingress_follows_the_spec_issuer_class_and_cert_issuer() {
     let apps = build(&t, &t.path().join("installations/ix/manifests/apps"));
     assert_dex_starts(
         &apps,
-        &Expect { host: "login.corp.example.org", class: "traefik", issuer: ("Issuer", "internal-ca") },
+        &Expect {
+            host: "login.corp.example.org",
+            class: "traefik",
+            issuer: ("Issuer", "internal-ca"),
+        },
     );
 
     // An issuer Dex cannot serve behind the Ingress is refused with its path.
     let t = TestEnv::new();
-    let bad = spec_for("iy", "capa").replace("oidc:\n", "oidc:\n  issuer: http://dex.iy.example.com\n");
+    let bad =
+        spec_for("iy", "capa").replace("oidc:\n", "oidc:\n  issuer: http://dex.iy.example.com\n");
     write_spec(t.path(), "iy", &bad);
     let r = render(&t, &[]).fails_with(2);
     assert!(r.stderr.contains("oidc.issuer"), "{}", r.stderr);
@@ -313,12 +359,27 @@ spec:
 #[test]
 fn organization_custom_resources_need_their_crd_in_the_repo() {
     let t = TestEnv::new();
-    let spec = format!("{}organizationCustomResources: true\n", spec_for("oc", "capv"));
+    let spec = format!(
+        "{}organizationCustomResources: true\n",
+        spec_for("oc", "capv")
+    );
     write_spec(t.path(), "oc", &spec);
     let r = render(&t, &[]).fails_with(2);
-    assert!(r.stderr.contains("organizationCustomResources"), "{}", r.stderr);
-    assert!(r.stderr.contains("organizations.security.giantswarm.io"), "{}", r.stderr);
-    assert!(r.stderr.contains("help: add the CustomResourceDefinition"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("organizationCustomResources"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("organizations.security.giantswarm.io"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("help: add the CustomResourceDefinition"),
+        "{}",
+        r.stderr
+    );
     assert!(!t.path().join("installations/oc/manifests").exists());
 
     // With the CRD as a template of the repo, the CRs render next to namespaces and RBAC.
@@ -330,7 +391,103 @@ fn organization_custom_resources_need_their_crd_in_the_repo() {
     let apps = build(&t, &m.join("apps"));
     let org = get(&apps, "Organization", "team-a");
     assert_eq!(org["apiVersion"], "security.giantswarm.io/v1alpha1");
-    assert!(find(&apps, "CustomResourceDefinition", "organizations.security.giantswarm.io").is_some());
+    assert!(find(
+        &apps,
+        "CustomResourceDefinition",
+        "organizations.security.giantswarm.io"
+    )
+    .is_some());
     assert!(find(&apps, "RoleBinding", "org-team-a-edit").is_some());
     assert!(find(&build(&t, &m), "Namespace", "org-team-a").is_some());
+}
+
+/// The example spec with a second connector whose id has a `-`.
+fn two_connectors() -> String {
+    mcb::spec::EXAMPLE.replace("name: gauss", "name: demo").replace(
+        "  connectors:\n",
+        "  connectors:\n    - id: my-oidc\n      type: oidc\n      name: Corp\n      config: {issuer: https://sso.example.com, clientID: mcb}\n",
+    )
+}
+
+fn check_json(t: &TestEnv, repo: &Path) -> crate::support::Run {
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["check", "-o", "json", "--skip", "kustomize-build"]);
+    run(c)
+}
+
+/// Connector secrets given at init land SOPS-encrypted in dex-connectors under the env name
+/// Dex's config expands (ids with `-` included: init once matched them by a lower-cased id
+/// and dropped `my-oidc`'s); without them `mcb check` fails and `mcb status` says so.
+#[test]
+fn init_connector_secrets_from_env_land_in_dex_connectors_and_check_requires_them() {
+    use crate::init::{config_repo, go_sops_decrypt, init_with_spec};
+    let mut t = TestEnv::new();
+    t.vars.insert(
+        "MCB_DEX_CONNECTOR_GITHUB_CLIENT_SECRET".into(),
+        "gh-secret".into(),
+    );
+    t.vars.insert(
+        "MCB_DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET".into(),
+        "corp-secret".into(),
+    );
+    let repo = config_repo(&t);
+    let spec = t.path().join("spec.yaml");
+    std::fs::write(&spec, two_connectors()).unwrap();
+    let key = t.path().join("demo.agekey");
+    run(init_with_spec(&t, &repo, &spec, &key)).ok();
+    let file = repo.join("installations/demo/secrets/dex-connectors.sops.yaml");
+    let plain = go_sops_decrypt(&t, &file, &key).ok().stdout;
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for (k, v) in [
+        ("DEX_CONNECTOR_GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET", "corp-secret"),
+    ] {
+        assert!(plain.contains(&format!("{k}: {}", b64(v))), "{k}:\n{plain}");
+    }
+    let r = check_json(&t, &repo);
+    assert!(!r.stdout.contains("dex-connector-secret"), "{}", r.stdout);
+
+    // Without the env vars: init warns, check fails naming the connector and the fix.
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    std::fs::write(t.path().join("spec.yaml"), two_connectors()).unwrap();
+    let r = run(init_with_spec(
+        &t,
+        &repo,
+        &t.path().join("spec.yaml"),
+        &t.path().join("k"),
+    ))
+    .ok();
+    assert!(
+        r.stderr.contains("MCB_DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET"),
+        "{}",
+        r.stderr
+    );
+    let r = check_json(&t, &repo).fails_with(1);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "dex-connector-secret")
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0]["file"], "installations/demo/installation.yaml");
+    assert_eq!(found[0]["severity"], "error");
+    let msg = found[0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("oidc.connectors[0]: Dex connector `my-oidc` has no client secret"),
+        "{msg}"
+    );
+    assert!(msg.contains("mcb shared import dex-my-oidc"), "{msg}");
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&repo).arg("status");
+    let out = run(c).ok().stdout;
+    assert!(
+        out.contains("dex connector github: SECRET MISSING"),
+        "{out}"
+    );
 }
