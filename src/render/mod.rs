@@ -81,13 +81,13 @@ pub enum Error {
         /// the installation
         installation: String,
         /// the spec option asking for them (`organizationCustomResources`)
-        spec_path: String,
+        spec_path: &'static str,
         /// `apiVersion kind` of the objects
-        kind: String,
+        kind: &'static str,
         /// the CRD's name (`<plural>.<group>`)
-        crd: String,
+        crd: &'static str,
         /// where upstream keeps the CRD
-        upstream: String,
+        upstream: &'static str,
     },
     /// A secret a template asked for could not be read.
     #[error("installation {installation}: template {template}: secret {name}/{key}: {source}")]
@@ -359,10 +359,10 @@ pub fn render(
         if !installed {
             return Err(Error::MissingCrd {
                 installation: name.into(),
-                spec_path: "organizationCustomResources".into(),
-                kind: "security.giantswarm.io/v1alpha1 Organization".into(),
-                crd: ORGANIZATION_CRD.into(),
-                upstream: "giantswarm/organization-operator config/crd/bases/security.giantswarm.io_organizations.yaml".into(),
+                spec_path: "organizationCustomResources",
+                kind: "security.giantswarm.io/v1alpha1 Organization",
+                crd: ORGANIZATION_CRD,
+                upstream: "giantswarm/organization-operator config/crd/bases/security.giantswarm.io_organizations.yaml",
             });
         }
     }
