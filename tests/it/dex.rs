@@ -264,48 +264,32 @@ fn dex_and_organizations_start_for_the_example_and_every_provider() {
     render(&t, &[]).ok();
     let inst = |n: &str| t.path().join("installations").join(n).join("manifests");
 
-    let m = inst("gauss");
-    let (root, apps) = (build(&t, &m), build(&t, &m.join("apps")));
-    assert_dex_starts(
-        &apps,
-        &Expect {
-            host: "dex.gauss.example.com",
-            class: "nginx",
-            issuer: ("ClusterIssuer", "letsencrypt"),
-        },
-    );
-    assert_organization(
-        &root,
-        &apps,
-        "team-a",
-        &[("example:team-a", "edit"), ("example:platform", "admin")],
-    );
-    assert_apps_waits_for_infrastructure(&root);
-
-    for p in PROVIDERS {
-        let name = format!("mc-{p}");
-        let m = inst(&name);
+    let check = |name: &str, groups: &[(&str, &str)]| {
+        let m = inst(name);
         let (root, apps) = (build(&t, &m), build(&t, &m.join("apps")));
         let host = format!("dex.{name}.example.com");
-        assert_dex_starts(
-            &apps,
-            &Expect {
-                host: &host,
-                class: "nginx",
-                issuer: ("ClusterIssuer", "letsencrypt"),
-            },
-        );
-        assert_organization(
-            &root,
-            &apps,
-            "team-a",
+        let ingress = Expect {
+            host: &host,
+            class: "nginx",
+            issuer: ("ClusterIssuer", "letsencrypt"),
+        };
+        assert_dex_starts(&apps, &ingress);
+        assert_organization(&root, &apps, "team-a", groups);
+        assert_apps_waits_for_infrastructure(&root);
+    };
+    check(
+        "gauss",
+        &[("example:team-a", "edit"), ("example:platform", "admin")],
+    );
+    for p in PROVIDERS {
+        check(
+            &format!("mc-{p}"),
             &[
                 ("example:team-a", "edit"),
                 ("example:sre", "admin"),
                 ("example:auditors", "admin"),
             ],
         );
-        assert_apps_waits_for_infrastructure(&root);
     }
 }
 
