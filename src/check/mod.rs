@@ -12,6 +12,7 @@ mod ci;
 pub mod dex;
 mod expiry;
 pub mod files;
+mod flux;
 mod kustomize;
 mod plaintext;
 pub mod sarif;
@@ -80,6 +81,10 @@ pub const RULES: &[(&str, &str)] = &[
         "Rendered manifests differ from what the spec renders to",
     ),
     ("spec-invalid", "The installation spec does not validate"),
+    (
+        "flux-migrate",
+        "The spec's Flux no longer serves an API version the repo's current Flux install stores",
+    ),
     ("cert-expired", "A certificate or credential has expired"),
     (
         "cert-expiring",
@@ -399,6 +404,7 @@ pub fn run(
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
     findings.extend(dex::check(&repo_files, &specs));
+    findings.extend(flux::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {
         report

@@ -17,12 +17,20 @@ key) and the flux-system GitRepository + Kustomization pointing at
 installations/<NAME>/manifests. Nothing else: every other object comes from Git through
 Flux. The key is checked first: it must be the installation's and open its files.
 
-By default the YAML goes to stdout (it contains two secrets: pipe it, do not save it).
+It goes on in stages, as `flux bootstrap` does: (1) Flux's Namespace and CRDs, then wait
+until the CRDs are Established; (2) the controllers, then wait for their rollout; (3) the
+two secrets and the sync objects, then wait until the GitRepository is Ready and the root
+Kustomization has applied. --apply does all of it with server-side apply (re-running is
+harmless) and fails with the controller's own condition message after --timeout.
+
+By default the YAML goes to stdout, each stage introduced by a comment naming what to wait
+for (it contains two secrets: do not save it). --out writes one kustomize directory per
+stage and a README.md with the order.
 
 Examples:
-  mcb bootstrap demo --age-key-file demo.agekey | kubectl apply --server-side -f -
   mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig admin.kubeconfig
-  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # kustomize dir";
+  mcb bootstrap demo --age-key-file demo.agekey --apply --timeout 10m
+  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # 01-crds/ 02-controllers/ 03-sync/";
 
 /// `mcb bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -39,9 +47,26 @@ pub struct Args {
     #[arg(long, value_name = "DIR", conflicts_with = "apply")]
     pub out: Option<PathBuf>,
 
-    /// Apply it with `kubectl apply --server-side -f -`
+    /// Apply it stage by stage with `kubectl apply --server-side`, waiting after each
     #[arg(long)]
     pub apply: bool,
+
+    /// With --apply: wait for rollout and readiness after each stage (CRDs are always
+    /// waited for); --wait=false applies and returns
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        requires = "apply"
+    )]
+    pub wait: bool,
+
+    /// With --apply: how long each wait may take (m, h)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::check::parse_duration, requires = "apply")]
+    pub timeout: time::Duration,
 
     /// kubeconfig for --apply [default: kubectl's]
     #[arg(long, value_name = "FILE", requires = "apply")]
@@ -61,8 +86,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
     if let Some(dir) = &a.out {
-        // The directory receives the age key (sops-age.yaml): never where git would take it.
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(mcb::ops::bootstrap::ORDER[1]))
+        // The directory receives the age key (03-sync/sops-age.yaml): never where git would take it.
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(mcb::ops::bootstrap::KEY_FILE_IN_OUT))
             .map_err(mcb::Error::from)?;
     }
     let b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
@@ -72,9 +97,20 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             reporter.generated(&p.display().to_string());
         }
     } else if a.apply {
-        let out = b.apply(&a.kubectl, a.kubeconfig.as_deref())?;
-        print!("{out}");
-        reporter.success("bootstrap applied: Flux takes over from Git");
+        let mut kubectl = mcb::ops::bootstrap::Kubectl {
+            program: a.kubectl.clone(),
+            kubeconfig: a.kubeconfig.clone(),
+        };
+        let opts = mcb::ops::bootstrap::ApplyOptions {
+            wait: a.wait,
+            timeout: std::time::Duration::try_from(a.timeout).unwrap_or_default(),
+        };
+        b.apply(&mut kubectl, opts, &mut reporter)?;
+        reporter.success(if a.wait {
+            "bootstrap applied and reconciled: Flux takes over from Git"
+        } else {
+            "bootstrap applied (not waited for): Flux takes over from Git"
+        });
     } else {
         let stream = b.to_stream();
         std::io::stdout().lock().write_all(stream.expose_secret())?;

@@ -3,34 +3,50 @@
 //! installation's age key, as `<name>.agekey`), the Git credential (decrypted from the repo
 //! with that key) and the flux-system GitRepository + Kustomization. Before producing
 //! anything it proves the key is the installation's and opens its files.
+//!
+//! The objects come in [`stage::Stage`]s applied in order, each followed by its waits, as
+//! `flux bootstrap` does: CRDs and Namespaces (wait until Established), controllers (wait
+//! for rollout), then the secrets and the sync objects (wait until the GitRepository is
+//! Ready and the root Kustomization applied). Applying goes through [`cluster::Cluster`].
+
+pub mod cluster;
+pub mod stage;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-use crate::fileset::{Content, FileSet};
+use crate::fileset::Content;
 use crate::k8s::Secret;
 use crate::ops::installation;
 use crate::ops::Error as OpsError;
+use crate::progress::Progress;
 use crate::repo;
 use crate::sops::{self, DecryptOptions, Format, Identities};
 use crate::Error;
 
-/// Files of the bootstrap, in apply order (each one YAML document or stream).
-pub const ORDER: [&str; 4] = [
-    "gotk-components.yaml",
-    "sops-age.yaml",
-    "git-auth.yaml",
-    "gotk-sync.yaml",
-];
+pub use cluster::{Cluster, Kubectl};
+pub use stage::{Stage, Wait};
 
-/// The bootstrap of one installation: [`ORDER`] files; the two secrets are secret.
+/// Where `--out` puts the age key, relative to the directory (stage 3, `sync`).
+pub const KEY_FILE_IN_OUT: &str = "03-sync/sops-age.yaml";
+
+/// The bootstrap of one installation: its stages, in apply order.
 pub struct Bootstrap {
     /// the installation
     pub name: String,
-    /// the files, by name
-    pub files: FileSet,
+    /// what is applied, stage by stage; the secrets are [`Content::Secret`]
+    pub stages: Vec<Stage>,
+}
+
+/// How `--apply` waits.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// wait for rollout and Ready after each stage (CRDs are always waited for)
+    pub wait: bool,
+    /// how long each wait may take
+    pub timeout: Duration,
 }
 
 /// Builds the bootstrap of installation `name` from the repo at `root`, with the age key
@@ -60,12 +76,8 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
 
     let manifests = repo::manifests_dir(name);
     let read = |rel: &str| crate::fsutil::read(root.join(&manifests).join(rel));
-    let mut files = FileSet::new();
-    files.plain(ORDER[0], read("flux-system/gotk-components.yaml")?);
-    files.insert(
-        ORDER[1],
-        Content::Secret(sops_age_secret(name, &key_text).to_yaml()),
-    );
+    let install = String::from_utf8_lossy(&read("flux-system/gotk-components.yaml")?).into_owned();
+    let sops_age = Content::Secret(sops_age_secret(name, &key_text).to_yaml());
     // Decrypting the Git credential proves the key opens the installation's files.
     let git_file = root
         .join(repo::secrets_dir(name))
@@ -73,11 +85,25 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
     let enc = crate::fsutil::read(&git_file)?;
     let plain = sops::decrypt(&enc, Format::Yaml, &ids, DecryptOptions::default())
         .map_err(|e| e.with_file(&git_file))?;
-    files.insert(ORDER[2], Content::Secret(plain));
-    files.plain(ORDER[3], read("flux-system/gotk-sync.yaml")?);
+    let [crds, controllers] = stage::install_stages(&install);
+    let sync = Stage {
+        name: "sync".into(),
+        about:
+            "Secret sops-age, the Git credential, the flux-system GitRepository and Kustomization"
+                .into(),
+        files: vec![
+            ("sops-age.yaml".into(), sops_age),
+            ("git-auth.yaml".into(), Content::Secret(plain)),
+            (
+                "gotk-sync.yaml".into(),
+                Content::Plain(read("flux-system/gotk-sync.yaml")?),
+            ),
+        ],
+        waits: stage::sync_waits(),
+    };
     Ok(Bootstrap {
         name: name.to_owned(),
-        files,
+        stages: vec![crds, controllers, sync],
     })
 }
 
@@ -99,88 +125,127 @@ fn sops_age_secret(name: &str, key_text: &SecretString) -> Secret {
     )
 }
 
+/// A file's bytes and the mode it is written with (secrets 0600).
+fn bytes_of(c: &Content) -> (&[u8], u32) {
+    match c {
+        Content::Plain(b) => (b, 0o644),
+        Content::Secret(s) => (s.expose_secret(), 0o600),
+    }
+}
+
+/// A stage's files as one YAML stream. Contains secrets.
+fn stream_of(stage: &Stage) -> SecretBox<Vec<u8>> {
+    let mut out = Vec::new();
+    for (_, c) in &stage.files {
+        let (bytes, _) = bytes_of(c);
+        if !bytes.starts_with(b"---") {
+            out.extend_from_slice(b"---\n");
+        }
+        out.extend_from_slice(bytes);
+        if !bytes.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    SecretBox::new(Box::new(out))
+}
+
 impl Bootstrap {
-    /// One multi-document YAML stream in apply order. Contains secrets.
+    /// One multi-document YAML stream of every stage, in order, each introduced by a comment
+    /// naming it and what to wait for before the next. Contains secrets.
     pub fn to_stream(&self) -> SecretBox<Vec<u8>> {
         let mut out = Vec::new();
-        for (i, f) in ORDER.iter().enumerate() {
-            let bytes = match self.files.get(f) {
-                Some(Content::Plain(b)) => b.clone(),
-                Some(Content::Secret(s)) => s.expose_secret().clone(),
-                None => continue,
-            };
-            if i > 0 {
-                out.extend_from_slice(b"---\n");
+        let n = self.stages.len();
+        for (i, s) in self.stages.iter().enumerate() {
+            out.extend_from_slice(
+                format!("# stage {}/{n} {}: {}\n", i + 1, s.name, s.about).as_bytes(),
+            );
+            for w in &s.waits {
+                out.extend_from_slice(format!("#   then: {}\n", w.command()).as_bytes());
             }
-            out.extend_from_slice(&bytes);
-            if !bytes.ends_with(b"\n") {
-                out.push(b'\n');
-            }
+            out.extend_from_slice(stream_of(s).expose_secret());
         }
         SecretBox::new(Box::new(out))
     }
 
-    /// Writes a kustomize directory (secrets mode 0600). Returns the files written.
+    /// The stage's directory under `--out`: `01-crds`, `02-controllers`, …
+    fn stage_dir(i: usize, s: &Stage) -> String {
+        format!("{:02}-{}", i + 1, s.name)
+    }
+
+    /// Writes one kustomize directory per stage (secret files mode 0600) and a README.md
+    /// giving the order and the waits between stages. Returns the files written.
     pub fn write_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let mut written = Vec::new();
-        for f in ORDER {
-            let (bytes, mode) = match self.files.get(f) {
-                Some(Content::Plain(b)) => (b.clone(), 0o644),
-                Some(Content::Secret(s)) => (s.expose_secret().clone(), 0o600),
-                None => continue,
-            };
-            let p = dir.join(f);
-            crate::fsutil::write_atomic(&p, &bytes, Some(mode))?;
+        let mut readme = format!(
+            "# Bootstrap of installation {}\n\n\
+             Generated by `mcb bootstrap {} --out`. Apply the stages in this order, each with\n\
+             server-side apply, and wait as shown before the next: a custom object cannot be\n\
+             applied before its CRD is established, and Flux needs its controllers running.\n\
+             `mcb bootstrap {} --apply` does exactly this. The `sync` stage holds two secrets\n\
+             (files mode 0600): delete this directory when done.\n\n",
+            self.name, self.name, self.name
+        );
+        for (i, s) in self.stages.iter().enumerate() {
+            let sub = Self::stage_dir(i, s);
+            for (f, c) in &s.files {
+                let (bytes, mode) = bytes_of(c);
+                let p = dir.join(&sub).join(f);
+                crate::fsutil::write_atomic(&p, bytes, Some(mode))?;
+                written.push(p);
+            }
+            let names: Vec<&str> = s.files.iter().map(|(f, _)| f.as_str()).collect();
+            let k = crate::k8s::kustomization(&names);
+            let p = dir.join(&sub).join("kustomization.yaml");
+            crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
             written.push(p);
+            readme.push_str(&format!(
+                "{}. `{sub}/`: {}\n\n       kubectl apply --server-side -k {sub}\n",
+                i + 1,
+                s.about
+            ));
+            for w in &s.waits {
+                readme.push_str(&format!("       {}\n", w.command()));
+            }
+            readme.push('\n');
         }
-        let k = crate::k8s::kustomization(&ORDER);
-        let p = dir.join("kustomization.yaml");
-        crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
+        let p = dir.join("README.md");
+        crate::fsutil::write_atomic(&p, readme.as_bytes(), None)?;
         written.push(p);
         Ok(written)
     }
 
-    /// Applies the stream with `kubectl apply -f -`.
-    pub fn apply(&self, kubectl: &Path, kubeconfig: Option<&Path>) -> Result<String, Error> {
-        let mut cmd = Command::new(kubectl);
-        if let Some(k) = kubeconfig {
-            cmd.arg("--kubeconfig").arg(k);
+    /// Applies the stages in order through `cluster`, waiting after each as its waits say
+    /// (only the required ones when `opts.wait` is off). Progress names stages and objects,
+    /// never content.
+    pub fn apply(
+        &self,
+        cluster: &mut dyn Cluster,
+        opts: ApplyOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<(), Error> {
+        let n = self.stages.len();
+        for (i, s) in self.stages.iter().enumerate() {
+            progress.action(&format!(
+                "applying stage {}/{n} {}: {}",
+                i + 1,
+                s.name,
+                s.about
+            ));
+            cluster.apply(stream_of(s).expose_secret())?;
+            progress.success(&format!("applied stage {}", s.name));
+            for w in s.waits.iter().filter(|w| opts.wait || w.required()) {
+                progress.action(&format!("waiting for {}", w.target()));
+                cluster
+                    .wait(w, opts.timeout)
+                    .map_err(|message| OpsError::NotReady {
+                        stage: s.name.clone(),
+                        target: w.target(),
+                        timeout: opts.timeout.as_secs(),
+                        message,
+                    })?;
+                progress.success(&format!("{} ready", w.target()));
+            }
         }
-        cmd.args(["apply", "--server-side", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let tool_err = |status: String, stderr: String| OpsError::Tool {
-            program: kubectl.display().to_string(),
-            status,
-            stderr,
-        };
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| tool_err("not started".into(), e.to_string()))?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin
-                .write_all(self.to_stream().expose_secret())
-                .map_err(|e| tool_err("stdin closed".into(), e.to_string()))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| tool_err("wait failed".into(), e.to_string()))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: String = stderr
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(tool_err(out.status.to_string(), tail).into());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(())
     }
 }

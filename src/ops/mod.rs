@@ -85,6 +85,18 @@ pub enum Error {
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
+    /// A bootstrap stage's object did not become ready within the timeout.
+    #[error("bootstrap stage {stage}: {target} not ready after {timeout}s: {message}")]
+    NotReady {
+        /// the stage (`controllers`, `sync`)
+        stage: String,
+        /// what was waited for (`gitrepositories.source.toolkit.fluxcd.io/flux-system`)
+        target: String,
+        /// the timeout, in seconds
+        timeout: u64,
+        /// the object's own condition message (else kubectl's)
+        message: String,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -120,6 +132,11 @@ impl crate::Help for Error {
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
+            Error::NotReady { target, .. } => format!(
+                "look at `kubectl -n flux-system describe {target}` and the controller's logs; \
+                 fix the cause and run `mcb bootstrap --apply` again (re-applying is harmless), \
+                 or allow more time with --timeout"
+            ),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })
     }

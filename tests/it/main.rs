@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bootstrap;
 mod check;
 mod cli;
 mod creds;
