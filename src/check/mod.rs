@@ -9,6 +9,7 @@
 
 mod capi;
 mod ci;
+pub mod dex;
 mod expiry;
 pub mod files;
 mod flux;
@@ -101,6 +102,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "dex-connector-secret",
+        "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
     ),
     (
         "schema",
@@ -398,6 +403,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {

@@ -194,12 +194,13 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let read_text = |p: &PathBuf| -> anyhow::Result<String> {
         Ok(String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned())
     };
+    // Keyed by the env name Dex reads, so ids with `-` or `.` (`my-oidc` ->
+    // DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET) find theirs.
     let connector_secrets: BTreeMap<String, SecretString> = std::env::vars()
         .filter_map(|(k, v)| {
-            let id = k
-                .strip_prefix("MCB_DEX_CONNECTOR_")?
-                .strip_suffix("_CLIENT_SECRET")?;
-            Some((id.to_ascii_lowercase(), SecretString::from(v)))
+            let env = k.strip_prefix("MCB_")?;
+            (env.starts_with("DEX_CONNECTOR_") && env.ends_with("_CLIENT_SECRET"))
+                .then(|| (env.to_owned(), SecretString::from(v)))
         })
         .collect();
     let github_app = github_app_source(&a, &api, read_text)?;

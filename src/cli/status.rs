@@ -9,8 +9,12 @@ Show every credential of each installation (or the NAMEs given): kind, id, finge
 expiry, days left and when it was last rotated, plus the CA rotation phase. Reads only
 installations/<name>/credentials.yaml, which holds no secret, so no key is needed.
 
+Also lists each Dex connector and whether its client secret is in the repo (the key in
+dex-connectors or in its shared secret; key names only, no value is read).
+
 `-o json` prints [{name, caRotationPhase, credentials: [{kind, id, fingerprint, notAfter,
-daysLeft, lastRotated, rotationPhase}]}]; absent values are null.
+daysLeft, lastRotated, rotationPhase}], connectors: [{id, file, key, source, present}]}];
+absent values are null.
 
 Examples:
   mcb status
@@ -61,6 +65,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 c.last_rotated.clone(),
             ]);
         }
+        print_connectors(&s.connectors);
         if s.credentials.is_empty() {
             println!("  no credentials recorded");
             continue;
@@ -78,6 +83,21 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per Dex connector: where its client secret is kept, or that it is missing.
+fn print_connectors(connectors: &[mcb::check::dex::ConnectorSecret]) {
+    for c in connectors {
+        let state = if c.present {
+            "secret present"
+        } else {
+            "SECRET MISSING"
+        };
+        println!(
+            "  dex connector {}: {state} ({} key {})",
+            c.id, c.file, c.key
+        );
+    }
 }
 
 /// `sha256:0123456789ab…`: enough to compare by eye; JSON has the whole value.

@@ -65,7 +65,8 @@ pub struct Request {
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// where the config repo's CI workflow gets mcb (written with the first installation)
     pub ci_mcb: crate::check::McbSource,
-    /// Dex connector client secrets by connector id
+    /// Dex connector client secrets by their env name (`DEX_CONNECTOR_<ID>_CLIENT_SECRET`,
+    /// given as `MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET`)
     pub connector_secrets: BTreeMap<String, SecretString>,
     /// branch, commit and push settings
     pub publish: PublishOptions,
@@ -467,14 +468,20 @@ fn generate(
     }
     if !spec.oidc.connectors.is_empty() {
         let mut given = Vec::new();
-        for c in &spec.oidc.connectors {
-            match req.connector_secrets.get(c.id.as_str()) {
+        // A connector with `clientSecret` reads a shared secret, not dex-connectors.
+        for c in spec
+            .oidc
+            .connectors
+            .iter()
+            .filter(|c| c.client_secret.is_none())
+        {
+            match req.connector_secrets.get(&c.secret_env()) {
                 Some(s) => given.push(creds::oidc::ConnectorSecret {
                     id: c.id.as_str().to_owned(),
                     client_secret: s.clone(),
                 }),
                 None => progress.warn(&format!(
-                    "Dex connector {} has no client secret (set MCB_{} when running init): Dex cannot use it until {}dex-connectors.sops.yaml holds it",
+                    "Dex connector {} has no client secret (set MCB_{} when running init, or give it `clientSecret` from a shared secret): Dex cannot use it and `mcb check` fails (dex-connector-secret) until {}dex-connectors.sops.yaml holds it",
                     c.id.as_str(),
                     c.secret_env(),
                     repo::secrets_dir(name)

@@ -318,3 +318,28 @@ fn dex_leaves_out_clients_registered_at_another_issuer() {
     assert!(!dex.contains("grafana"), "{dex}");
     assert!(dex.contains("id: \"kubectl\""), "{dex}");
 }
+
+#[test]
+fn connector_with_a_shared_secret_reads_it_from_that_secret() {
+    let src = spec::EXAMPLE.replace(
+        "          - name: example\n",
+        "          - name: example\n      clientSecret: {sharedSecret: dex-github, key: clientSecret}\n",
+    ) + "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {clientSecret: client-secret}}\n";
+    let s = spec::parse(&src, std::path::Path::new("x.yaml")).unwrap();
+    let fs = render(&Templates::builtin().unwrap(), &s, &[], &NoSecrets).unwrap();
+    let d = text(
+        &fs,
+        "installations/gauss/manifests/apps/dex/deployment.yaml",
+    );
+    assert!(
+        d.contains("            - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n              valueFrom:\n                secretKeyRef:\n                  name: \"dex-github\"\n                  key: \"client-secret\"\n"),
+        "{d}"
+    );
+    // The example without it has no env: the connector reads dex-connectors.
+    let plain = render(&Templates::builtin().unwrap(), &example(), &[], &NoSecrets).unwrap();
+    let d = text(
+        &plain,
+        "installations/gauss/manifests/apps/dex/deployment.yaml",
+    );
+    assert!(!d.contains("valueFrom"), "{d}");
+}

@@ -169,6 +169,73 @@ fn schema_file_matches_types() {
     );
 }
 
+const CONNECTOR: &str = "oidc:\n  connectors:\n    - id: github\n      type: github\n      name: GitHub\n      clientSecret: {sharedSecret: dex-github, key: clientSecret}\n";
+
+#[test]
+fn connector_shared_secret_must_be_placed_in_dex() {
+    let invalid = |src: &str| match p(src).unwrap_err() {
+        Error::Invalid {
+            path,
+            message,
+            hint,
+            ..
+        } => (path, message, hint),
+        e => panic!("{e}"),
+    };
+    let (path, msg, hint) = invalid(&format!("{MIN}{CONNECTOR}"));
+    assert_eq!(path, "oidc.connectors[0].clientSecret.sharedSecret");
+    assert!(msg.contains("not listed in sharedSecrets"), "{msg}");
+    assert!(
+        hint.contains("{name: dex-github, namespace: dex}"),
+        "{hint}"
+    );
+
+    let (_, msg, _) = invalid(&format!("{MIN}{CONNECTOR}sharedSecrets: [dex-github]\n"));
+    assert!(msg.contains("namespace \"default\", not dex"), "{msg}");
+    let renamed = "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {other: x}}\n";
+    let (_, msg, _) = invalid(&format!("{MIN}{CONNECTOR}{renamed}"));
+    assert!(msg.contains("does not place key \"clientSecret\""), "{msg}");
+
+    let ok = "sharedSecrets:\n  - {name: dex-github, namespace: dex, secretName: gh, keys: {clientSecret: secret}}\n";
+    let s = p(&format!("{MIN}{CONNECTOR}{ok}")).unwrap();
+    let r = s.oidc.connectors[0].client_secret.as_ref().unwrap();
+    assert_eq!(s.shared_key_target(r), Some(("gh".into(), "secret".into())));
+}
+
+#[test]
+fn ingress_issuer_and_organization_groups_are_checked() {
+    let path_of = |src: String| match p(&src).unwrap_err() {
+        Error::Invalid { path, .. } => path,
+        e => panic!("{e}"),
+    };
+    assert_eq!(
+        path_of(format!("{MIN}oidc:\n  issuer: http://dex.x1.example.com\n")),
+        "oidc.issuer"
+    );
+    assert_eq!(
+        path_of(format!("{MIN}ingress:\n  className: Not_A_Class\n")),
+        "ingress.className"
+    );
+    assert_eq!(
+        path_of(format!("{MIN}organizations:\n  - name: a\n    groups: [{{name: 'o:t', role: 'Cluster Admin'}}]\n")),
+        "organizations[0].groups[0].role"
+    );
+    assert_eq!(
+        path_of(format!(
+            "{MIN}organizations:\n  - name: {}\n",
+            "a".repeat(60)
+        )),
+        "organizations[0].name"
+    );
+    let s = p(&format!(
+        "{MIN}oidc:\n  issuer: https://login.example.org/dex\n"
+    ))
+    .unwrap();
+    assert_eq!(s.oidc_issuer_host().as_deref(), Some("login.example.org"));
+    assert_eq!(s.ingress.class_name, "nginx");
+    assert_eq!(s.ingress.issuer.kind, IssuerKind::ClusterIssuer);
+}
+
 #[test]
 fn kubernetes_versions_outside_the_supported_range_are_refused_with_the_range() {
     for v in ["v1.27.9", "v1.38.0", "v2.30.0"] {

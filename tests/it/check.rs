@@ -107,7 +107,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 3, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 4, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
@@ -535,8 +535,13 @@ fn status_table_and_json() {
 
 #[test]
 fn init_installation_output_passes_check() {
-    // What mcb writes must pass mcb's own gate, MACs included.
-    let t = TestEnv::new();
+    // What mcb writes must pass mcb's own gate, MACs included (the example's GitHub
+    // connector gets its client secret at init, else dex-connector-secret fails it).
+    let mut t = TestEnv::new();
+    t.vars.insert(
+        "MCB_DEX_CONNECTOR_GITHUB_CLIENT_SECRET".into(),
+        "connector-secret".into(),
+    );
     let repo = t.path().join("cfg");
     for args in [
         vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
@@ -648,6 +653,10 @@ fn generate_fixtures() {
     let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
         .label("app", "dex")
         .with("grafana", b"fixture-client-secret".to_vec());
+    let connectors = mcb::k8s::Secret::new("dex-connectors", "dex", "Opaque").with(
+        "DEX_CONNECTOR_GITHUB_CLIENT_SECRET",
+        b"fixture-connector-secret".to_vec(),
+    );
     let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
@@ -655,6 +664,7 @@ fn generate_fixtures() {
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
+        ("dex-connectors", &connectors),
     ];
 
     // Inventory.

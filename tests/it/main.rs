@@ -7,6 +7,7 @@ mod bootstrap;
 mod check;
 mod cli;
 mod creds;
+mod dex;
 mod differential;
 mod forge;
 mod git;

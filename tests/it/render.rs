@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{assert_schema_valid, node_modules, run, tool, tools_dir, TestEnv};
 
-const BASE: &str = "apiVersion: mcb/v1alpha1
+pub(crate) const BASE: &str = "apiVersion: mcb/v1alpha1
 kind: Installation
 name: NAME
 baseDomain: NAME.example.com
@@ -25,6 +25,10 @@ oidc:
       redirectURIs: [https://grafana.NAME.example.com/login]
 organizations:
   - name: team-a
+    groups:
+      - {name: 'example:team-a', role: edit}
+      - {name: 'example:sre', role: admin}
+      - {name: 'example:auditors', role: admin}
 ";
 
 fn provider(p: &str) -> &'static str {
@@ -38,16 +42,16 @@ fn provider(p: &str) -> &'static str {
     }
 }
 
-const PROVIDERS: [&str; 5] = ["capa", "capz", "capv", "openstack", "cloud-director"];
+pub(crate) const PROVIDERS: [&str; 5] = ["capa", "capz", "capv", "openstack", "cloud-director"];
 
-fn write_spec(root: &Path, name: &str, body: &str) {
+pub(crate) fn write_spec(root: &Path, name: &str, body: &str) {
     let dir = root.join("installations").join(name);
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("installation.yaml"), body).unwrap();
 }
 
 /// capz uses GitHub App auth for Flux (https URL, `provider: github`); the others SSH.
-fn spec_for(name: &str, p: &str) -> String {
+pub(crate) fn spec_for(name: &str, p: &str) -> String {
     let base = BASE.replace("NAME", name);
     let base = if p == "capz" {
         base.replace(
@@ -60,7 +64,7 @@ fn spec_for(name: &str, p: &str) -> String {
     format!("{base}{}", provider(p))
 }
 
-fn render(t: &TestEnv, args: &[&str]) -> crate::support::Run {
+pub(crate) fn render(t: &TestEnv, args: &[&str]) -> crate::support::Run {
     let mut c = t.mcb();
     c.arg("--repo").arg(t.path()).arg("render").args(args);
     run(c)
