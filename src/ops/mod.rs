@@ -12,6 +12,7 @@ pub mod rotate;
 pub mod seal;
 pub mod shared;
 pub mod sops_config;
+pub mod transaction;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,23 @@ pub enum Error {
         /// why not
         why: String,
     },
+    /// A key file, read back after writing, does not hold the key that was written.
+    #[error("{}: the age key written there cannot be read back", key_file.display())]
+    KeyUnreadable {
+        /// the key file
+        key_file: PathBuf,
+    },
+    /// The commit is on the branch, but the work tree could not be brought in line.
+    #[error("committed {commit} on branch {branch}, but the working tree was not updated")]
+    Unfinished {
+        /// the branch
+        branch: String,
+        /// the commit id
+        commit: String,
+        /// what failed after the commit
+        #[source]
+        source: Box<crate::Error>,
+    },
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
@@ -119,6 +137,8 @@ impl crate::Help for Error {
             Error::MissingInput { .. } => return None,
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
+            Error::KeyUnreadable { .. } => "nothing was committed; write the key to a local disk (--age-key-out FILE) and run mcb again".into(),
+            Error::Unfinished { .. } => "the commit and the age key file are in place; fix the cause above, then run mcb again (any mcb command that writes finishes the checkout)".into(),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })

@@ -1,14 +1,14 @@
-//! The last steps every mutating command shares, in flux2's plan -> apply order: check out
-//! the command's branch, compute the plan against it, write it all-or-nothing, commit
-//! exactly the changed files, push, open or update the pull request. A failure before the
-//! commit leaves the repo, the working tree and the checked-out branch as they were; a
-//! failure after it keeps the commit, so a re-run completes the push and PR.
-
-use std::path::PathBuf;
+//! The last steps every mutating command shares, in flux2's plan -> apply order: prepare
+//! the command's branch, compute the plan against it, commit exactly the changed files
+//! together with the key file the commit needs (one [`Transaction`]), push, open or update
+//! the pull request. A failure before the commit leaves the repo, the working tree, the
+//! checked-out branch and the key file as they were; a failure after it keeps the commit
+//! and the key, so a re-run completes the checkout, the push and the PR.
 
 use crate::forge::{self, body::ChangeSummary, Forge, PrInfo, PrOptions, PullRequest};
-use crate::git::{BranchStart, CommitRequest, ConfigRepo, PublishOptions, PushResult};
+use crate::git::{ConfigRepo, PublishOptions, PushResult};
 use crate::ops::failpoint;
+use crate::ops::transaction::{self, KeyFile, Transaction};
 use crate::progress::Progress;
 use crate::repo::{Change, Plan};
 use crate::{Env, Error};
@@ -62,9 +62,9 @@ impl Outcome {
     }
 }
 
-/// Runs the publish steps. `make_plan` is called once the branch is checked out (so it
-/// compares with the branch's files); `after_commit` runs once the commit exists (init
-/// moves the staged age key into place there).
+/// Runs the publish steps. `make_plan` is called once the branch is prepared (so it
+/// compares with the branch's files); `key` is the private key file the commit needs
+/// (init's age key), written and verified before the commit (see [`transaction`]).
 #[allow(clippy::too_many_arguments)] // each is a distinct step input; a struct would only rename them
 pub fn run(
     repo: &ConfigRepo,
@@ -73,7 +73,7 @@ pub fn run(
     opts: &PublishOptions,
     pr: Option<PrTarget>,
     make_plan: &mut dyn FnMut() -> Result<Plan, Error>,
-    after_commit: &mut dyn FnMut() -> Result<(), Error>,
+    key: Option<&KeyFile>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     if opts.dry_run || !opts.commit {
@@ -84,8 +84,7 @@ pub fn run(
             ..Outcome::default()
         };
         if !opts.dry_run {
-            plan.apply()?;
-            after_commit()?;
+            transaction::with_key_written(key, || Ok(plan.apply()?))?;
             progress.success(&format!(
                 "wrote {} file(s); not committed (--no-commit)",
                 out.files.len()
@@ -97,59 +96,32 @@ pub fn run(
     }
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
-    let previous = repo.current_branch()?;
-    progress.action(&format!("checking out branch {}", req.branch));
-    let start = repo.start_branch(&req.branch, opts.base.as_deref(), &owned)?;
-    let undo_branch = |repo: &ConfigRepo, start: &BranchStart| {
-        let _ = repo.abandon_branch(start, previous.as_deref());
-    };
-
+    progress.action(&format!("preparing branch {}", req.branch));
+    let txn = Transaction::begin(repo, &req.branch, opts.base.as_deref(), &owned, key, progress)?;
     let plan =
         match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
             Ok(p) => p,
             Err(e) => {
-                undo_branch(repo, &start);
+                let _ = txn.abort();
                 return Err(e);
             }
         };
     let files = Outcome::files_of(&plan);
     if plan.is_clean() {
-        undo_branch_if_new(repo, &start, previous.as_deref());
+        txn.abort()?;
         progress.up_to_date("nothing to change: the repo is up to date");
         return Ok(Outcome::default());
     }
-    if let Err(e) = plan.apply().map_err(Error::from) {
-        undo_branch(repo, &start);
-        return Err(e);
-    }
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| repo.root().join(p)).collect();
-    let committed = failpoint::check("apply")
-        .map_err(Error::from)
-        .and_then(|_| {
-            repo.commit(
-                &CommitRequest {
-                    message: &req.message,
-                    author: opts.author.as_ref(),
-                    paths: &paths,
-                },
-                env,
-            )
-            .map_err(Error::from)
-        });
-    let committed = match committed {
-        Ok(c) => c,
-        Err(e) => {
-            // Put the files back before leaving the branch, so the checkout is clean.
-            let _ = plan.inverse().apply();
-            undo_branch(repo, &start);
-            return Err(e);
-        }
-    };
-    after_commit()?;
+    let start = txn.start().clone();
+    let changes: Vec<(String, Option<Vec<u8>>)> = plan
+        .changes()
+        .map(|e| (e.path.clone(), e.new_bytes().map(<[u8]>::to_vec)))
+        .collect();
+    let committed = txn.commit(key, &changes, &req.message, opts.author.as_ref(), env)?;
     let mut out = Outcome {
         files,
         branch: Some(start.branch.clone()),
-        commit: committed.as_ref().map(|c| c.id.clone()),
+        commit: committed.id.clone(),
         ..Outcome::default()
     };
     progress.success(&format!(
@@ -157,7 +129,6 @@ pub fn run(
         out.files.len(),
         start.branch
     ));
-    failpoint::check("commit")?;
 
     let Some(push) = &opts.push else {
         return Ok(out);
@@ -204,8 +175,3 @@ pub fn run(
     Ok(out)
 }
 
-fn undo_branch_if_new(repo: &ConfigRepo, start: &BranchStart, previous: Option<&str>) {
-    if start.created {
-        let _ = repo.abandon_branch(start, previous);
-    }
-}
