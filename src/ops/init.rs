@@ -283,23 +283,19 @@ fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
 /// An installation exists if its directory is in the working tree or its init branch
 /// already exists (a previous run committed it and is waiting for review).
 fn refuse_existing(repo_git: &ConfigRepo, root: &Path, name: &str) -> Result<(), Error> {
+    let b = branch(name);
+    if repo_git.branch_tip(&b)?.is_some() {
+        return Err(OpsError::InitBranchExists {
+            name: name.to_owned(),
+            branch: b,
+        }
+        .into());
+    }
     let dir = repo::installation_dir(name);
     if root.join(&dir).exists() {
         return Err(OpsError::InstallationExists {
             name: name.to_owned(),
             path: dir,
-        }
-        .into());
-    }
-    let b = branch(name);
-    if repo_git
-        .git2()
-        .find_branch(&b, git2::BranchType::Local)
-        .is_ok()
-    {
-        return Err(OpsError::InstallationExists {
-            name: name.to_owned(),
-            path: format!("branch {b}"),
         }
         .into());
     }

@@ -27,6 +27,15 @@ pub enum Error {
         /// where it was found
         path: String,
     },
+    /// `init-installation` for a name whose init branch already exists (committed by an
+    /// earlier run, waiting for review).
+    #[error("installation {name} already exists (branch {branch})")]
+    InitBranchExists {
+        /// the installation
+        name: String,
+        /// its init branch
+        branch: String,
+    },
     /// The spec file names another installation than the command line.
     #[error("{file}: the spec is for installation {spec_name}, not {name}")]
     NameMismatch {
@@ -100,6 +109,14 @@ pub enum Error {
         #[source]
         source: Box<crate::Error>,
     },
+    /// An interrupted earlier run was finished (its commit checked out); this run stopped.
+    #[error("an interrupted mcb run was finished: commit {commit} on branch {branch} is checked out now; nothing else was done")]
+    Recovered {
+        /// the branch
+        branch: String,
+        /// the commit id
+        commit: String,
+    },
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
@@ -121,6 +138,9 @@ impl crate::Help for Error {
             Error::InstallationExists { name, .. } => format!(
                 "mcb never regenerates an installation's credentials; use `mcb rotate {name}` to replace them, or pick another name"
             ),
+            Error::InitBranchExists { name, branch } => format!(
+                "it waits on branch {branch}: publish it with `mcb publish {branch}` (or `mcb init-installation {name} --push --pr`); once merged, `mcb rotate {name}` replaces credentials"
+            ),
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"
             ),
@@ -139,6 +159,9 @@ impl crate::Help for Error {
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::KeyUnreadable { .. } => "nothing was committed; write the key to a local disk (--age-key-out FILE) and run mcb again".into(),
             Error::Unfinished { .. } => "the commit and the age key file are in place; fix the cause above, then run mcb again (any mcb command that writes finishes the checkout)".into(),
+            Error::Recovered { branch, .. } => format!(
+                "review it (`git show {branch}`) and publish it with `mcb publish {branch}`; run your command again only for a further change"
+            ),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
             Error::Tool { program, .. } => format!("check that {program} is installed and the kubeconfig is right"),
         })

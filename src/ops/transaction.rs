@@ -137,6 +137,11 @@ impl Journal {
         } else {
             if let Some((path, recipient)) = &self.key {
                 remove_key_if(path, recipient)?;
+                // the temp file of a key write that was cut short holds the key too
+                if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+                    let name = name.to_string_lossy();
+                    crate::repo::clean_leftovers(dir, &[name.as_ref()])?;
+                }
             }
             let tip_now = repo.branch_tip(&self.branch)?;
             let start = BranchStart {
@@ -157,7 +162,8 @@ impl Journal {
 /// Removes the key file at `path` if it holds the identity of `recipient` (the key this
 /// run wrote and nothing committed uses); any other file there is left alone.
 fn remove_key_if(path: &Path, recipient: &str) -> Result<(), Error> {
-    let Some(bytes) = crate::fsutil::read_optional(path)? else {
+    // unreadable (missing, or under a file: the write failed) is not this run's key
+    let Ok(bytes) = std::fs::read(path) else {
         return Ok(());
     };
     let text = SecretString::from(String::from_utf8_lossy(&bytes).into_owned());
@@ -171,30 +177,29 @@ fn remove_key_if(path: &Path, recipient: &str) -> Result<(), Error> {
 }
 
 /// Opens the config repo and settles what an interrupted earlier run left (see the
-/// module doc), so every command starts from a consistent repo.
+/// module doc), so every command starts from a consistent repo. A run that was rolled
+/// back is reported and the command goes on; one that was finished stops the command
+/// with [`crate::ops::Error::Recovered`], so a re-run never makes a second change (a
+/// second rotation) the user did not see coming.
 pub fn open(root: &Path, progress: &mut dyn Progress) -> Result<ConfigRepo, Error> {
     let repo = ConfigRepo::open(root)?;
-    if let Some(j) = Journal::load(&repo)? {
-        let committed = j.settle(&repo)?;
-        progress.warn(&match committed {
-            true => format!(
-                "finished an interrupted run: commit {} on branch {} is checked out",
-                short(j.commit.as_deref().unwrap_or_default()),
-                j.branch
-            ),
-            false => format!(
-                "rolled back an interrupted run on branch {}: nothing of it had been committed",
-                j.branch
-            ),
-        });
-    } else if journal_path(&repo).exists() {
-        Journal::remove(&repo)?;
+    // a journal cut short while it was written
+    crate::repo::clean_leftovers(repo.git2().path(), &[JOURNAL])?;
+    let Some(j) = Journal::load(&repo)? else {
+        return Ok(repo);
+    };
+    if j.settle(&repo)? {
+        return Err(crate::ops::Error::Recovered {
+            branch: j.branch.clone(),
+            commit: j.commit.clone().unwrap_or_default(),
+        }
+        .into());
     }
+    progress.warn(&format!(
+        "rolled back an interrupted run on branch {}: nothing of it had been committed",
+        j.branch
+    ));
     Ok(repo)
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
 }
 
 /// One commit of one command, with its key file: begun on a branch, then committed or
@@ -247,11 +252,15 @@ impl<'r> Transaction<'r> {
             paths: Vec::new(),
         };
         journal.save(repo)?;
-        let start = match repo.prepare_branch(branch, base, owned) {
+        let start = match repo
+            .prepare_branch(branch, base, owned)
+            .map_err(Error::from)
+            .and_then(|s| failpoint::check("branch").map(|_| s).map_err(Error::from))
+        {
             Ok(s) => s,
             Err(e) => {
                 let _ = journal.settle(repo);
-                return Err(e.into());
+                return Err(e);
             }
         };
         Ok(Transaction {
@@ -349,6 +358,7 @@ impl<'r> Transaction<'r> {
         self.repo
             .check_out_paths(&self.start.branch, id, &self.journal.paths)?;
         self.repo.record_base(&self.start)?;
+        failpoint::check("checkout")?;
         Journal::remove(self.repo)
     }
 }

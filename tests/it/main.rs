@@ -5,6 +5,7 @@ mod support;
 
 mod check;
 mod cli;
+mod crash;
 mod creds;
 mod forge;
 mod git;
