@@ -628,7 +628,11 @@ impl ConfigRepo {
         match head {
             Head::Branch(b) => {
                 let refname = format!("refs/heads/{b}");
-                match self.repo.find_reference(&refname).and_then(|r| r.peel_to_commit()) {
+                match self
+                    .repo
+                    .find_reference(&refname)
+                    .and_then(|r| r.peel_to_commit())
+                {
                     Ok(c) => self.switch_to(&refname, Some(&c)),
                     // an unborn branch: only HEAD moves
                     Err(_) => self.switch_to(&refname, None),
@@ -679,7 +683,8 @@ impl ConfigRepo {
         for (rel, abs) in self.relative_paths(req.paths)? {
             files.push((rel, crate::fsutil::read_optional(&abs)?));
         }
-        let Some(id) = self.write_commit(parent.as_deref(), &files, req.message, req.author, env)?
+        let Some(id) =
+            self.write_commit(parent.as_deref(), &files, req.message, req.author, env)?
         else {
             return Ok(None);
         };
@@ -791,7 +796,11 @@ impl ConfigRepo {
                         .repo
                         .find_blob(e.id())
                         .map_err(git(format!("read {rel} from {commit}")))?;
-                    let mode = if e.filemode() == 0o100755 { 0o755 } else { 0o644 };
+                    let mode = if e.filemode() == 0o100755 {
+                        0o755
+                    } else {
+                        0o644
+                    };
                     if crate::fsutil::read_optional(&abs)?.as_deref() != Some(blob.content()) {
                         crate::fsutil::write_atomic(&abs, blob.content(), Some(mode))?;
                     }

@@ -97,7 +97,14 @@ pub fn run(
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
     progress.action(&format!("preparing branch {}", req.branch));
-    let txn = Transaction::begin(repo, &req.branch, opts.base.as_deref(), &owned, key, progress)?;
+    let txn = Transaction::begin(
+        repo,
+        &req.branch,
+        opts.base.as_deref(),
+        &owned,
+        key,
+        progress,
+    )?;
     let plan =
         match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
             Ok(p) => p,
@@ -174,4 +181,3 @@ pub fn run(
     }
     Ok(out)
 }
-

@@ -376,7 +376,11 @@ pub fn clean_leftovers(root: &Path, prefixes: &[&str]) -> Result<Vec<String>, Er
     candidates.dedup();
     let mut handled = Vec::new();
     for p in candidates {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if name.starts_with(crate::fsutil::TEMP_PREFIX) && p.is_file() {
             std::fs::remove_file(&p).context(&p)?;
         } else if let Some(orig) = name.strip_prefix(BACKUP_PREFIX) {
@@ -404,7 +408,6 @@ fn undo(done: Vec<(PathBuf, Option<PathBuf>, bool)>) {
         }
     }
 }
-
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -15,7 +15,11 @@ const CA_FILE: &str = "installations/demo/secrets/demo-ca.sops.yaml";
 /// The refs, HEAD and `git status` of a repo: what "unchanged" compares.
 fn repo_state(t: &TestEnv, repo: &Path) -> (String, String, String) {
     (
-        git(t, repo, &["for-each-ref", "--format=%(refname) %(objectname)"]),
+        git(
+            t,
+            repo,
+            &["for-each-ref", "--format=%(refname) %(objectname)"],
+        ),
         head(t, repo),
         git(t, repo, &["status", "--porcelain", "--ignored"]),
     )
@@ -24,14 +28,21 @@ fn repo_state(t: &TestEnv, repo: &Path) -> (String, String, String) {
 /// `ref: refs/heads/x` or the detached commit id.
 fn head(t: &TestEnv, repo: &Path) -> String {
     let at = std::fs::read_to_string(repo.join(".git/HEAD")).unwrap();
-    format!("{} {}", at.trim(), git(t, repo, &["rev-parse", "HEAD"]).trim())
+    format!(
+        "{} {}",
+        at.trim(),
+        git(t, repo, &["rev-parse", "HEAD"]).trim()
+    )
 }
 
 fn tip(t: &TestEnv, repo: &Path, branch: &str) -> Option<String> {
     let mut c = t.command("git");
-    c.arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]);
+    c.arg("-C").arg(repo).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        &format!("refs/heads/{branch}"),
+    ]);
     let r = run(c);
     r.status.success().then(|| r.stdout.trim().to_owned())
 }
@@ -80,7 +91,12 @@ fn issue_15_init_key_out_under_a_file_commits_nothing() {
     let bad = t.path().join("notadir/k.agekey");
     let r = init(&t, &repo, &bad, &[]).fails_with(2);
     assert!(r.stderr.contains("notadir"), "{}", r.stderr);
-    assert_eq!(repo_state(&t, &repo), before, "nothing committed: {}", r.stderr);
+    assert_eq!(
+        repo_state(&t, &repo),
+        before,
+        "nothing committed: {}",
+        r.stderr
+    );
     assert_eq!(tip(&t, &repo, INIT_BRANCH), None);
     // the re-run with a usable path completes
     let key = t.path().join("demo.agekey");
@@ -128,15 +144,30 @@ fn issue_15_init_failing_right_after_the_commit_keeps_commit_and_key() {
 
     // The next run finishes the checkout and says what to do next.
     let r = init(&t, &repo, &t.path().join("other.agekey"), &[]).fails_with(2);
-    assert!(r.stderr.contains("interrupted mcb run was finished"), "{}", r.stderr);
-    assert!(r.stderr.contains("mcb publish mcb/init-demo"), "{}", r.stderr);
-    assert_eq!(git(&t, &repo, &["branch", "--show-current"]).trim(), INIT_BRANCH);
+    assert!(
+        r.stderr.contains("interrupted mcb run was finished"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("mcb publish mcb/init-demo"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        INIT_BRANCH
+    );
     assert_eq!(git(&t, &repo, &["status", "--porcelain", "--ignored"]), "");
     assert!(repo.join(CA_FILE).exists());
     assert!(!repo.join(".git/mcb-transaction.json").exists());
     // and the run after that names the one command that publishes it
     let r = init(&t, &repo, &t.path().join("other.agekey"), &[]).fails_with(2);
-    assert!(r.stderr.contains("mcb publish mcb/init-demo"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("mcb publish mcb/init-demo"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -155,7 +186,11 @@ fn issue_15_init_killed_right_after_the_commit_leaves_commit_and_key() {
     assert!(tip(&t, &repo, INIT_BRANCH).is_some());
     committed_file_decrypts(&t, &repo, INIT_BRANCH, CA_FILE, &key);
     let r = init(&t, &repo, &t.path().join("other.agekey"), &[]).fails_with(2);
-    assert!(r.stderr.contains("interrupted mcb run was finished"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("interrupted mcb run was finished"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(git(&t, &repo, &["status", "--porcelain", "--ignored"]), "");
     no_temp_files(&repo);
 }
@@ -167,7 +202,11 @@ fn issue_15_init_from_a_detached_head_returns_there_on_failure() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     git(&t, &repo, &["checkout", "-q", "-b", "release"]);
-    git(&t, &repo, &["commit", "-q", "--allow-empty", "-m", "release"]);
+    git(
+        &t,
+        &repo,
+        &["commit", "-q", "--allow-empty", "-m", "release"],
+    );
     git(&t, &repo, &["checkout", "-q", "--detach", "main"]);
     let before = repo_state(&t, &repo);
     for step in ["branch", "plan", "key", "apply"] {
@@ -188,13 +227,22 @@ fn issue_15_init_from_a_detached_head_returns_there_on_failure() {
     c.env("MCB_TEST_FAIL_AFTER", "apply")
         .arg("--repo")
         .arg(&repo)
-        .args(["init-installation", "demo", "--example", "--base", "release"])
+        .args([
+            "init-installation",
+            "demo",
+            "--example",
+            "--base",
+            "release",
+        ])
         .arg("--age-key-out")
         .arg(&key);
     run(c).fails_with(2);
     assert_eq!(repo_state(&t, &repo), before, "--base");
     init(&t, &repo, &key, &[]).ok();
-    assert_eq!(git(&t, &repo, &["branch", "--show-current"]).trim(), INIT_BRANCH);
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        INIT_BRANCH
+    );
 }
 
 /// The installation `demo` committed on its init branch, and its key.
@@ -226,8 +274,13 @@ fn issue_15_rotate_age_key_out_under_a_file_commits_nothing() {
     let (repo, key) = installation(&t);
     std::fs::write(t.path().join("notadir"), "a file\n").unwrap();
     let before = repo_state(&t, &repo);
-    let r = run(rotate_age_key(&t, &repo, &key, &t.path().join("notadir/next.agekey")))
-        .fails_with(2);
+    let r = run(rotate_age_key(
+        &t,
+        &repo,
+        &key,
+        &t.path().join("notadir/next.agekey"),
+    ))
+    .fails_with(2);
     assert!(r.stderr.contains("notadir"), "{}", r.stderr);
     assert_eq!(repo_state(&t, &repo), before, "{}", r.stderr);
     let next = t.path().join("next.agekey");
@@ -250,7 +303,11 @@ fn issue_15_rotate_with_a_stale_index_lock_changes_nothing() {
     assert_eq!(repo_state(&t, &repo), before);
     assert!(!next.exists());
     std::fs::remove_file(&lock).unwrap();
-    assert_eq!(git(&t, &repo, &["status", "--porcelain"]), "", "nothing staged");
+    assert_eq!(
+        git(&t, &repo, &["status", "--porcelain"]),
+        "",
+        "nothing staged"
+    );
 }
 
 /// What a run left, as the crash loop classifies it.
@@ -311,14 +368,24 @@ impl Rng {
     }
 }
 
-const INIT_STEPS: &[&str] = &["credentials", "branch", "plan", "key", "apply", "commit", "checkout"];
+const INIT_STEPS: &[&str] = &[
+    "credentials",
+    "branch",
+    "plan",
+    "key",
+    "apply",
+    "commit",
+    "checkout",
+];
 const RUNS: u64 = 30;
 
 /// `cp -a` of a prepared temp dir, so each run starts from the same repo.
 fn copy_env(from: &TestEnv) -> TestEnv {
     let t = TestEnv::new();
     let mut c = t.command("cp");
-    c.arg("-a").arg(format!("{}/.", from.path().display())).arg(t.path());
+    c.arg("-a")
+        .arg(format!("{}/.", from.path().display()))
+        .arg(t.path());
     run(c).ok();
     t
 }
@@ -328,14 +395,20 @@ fn issue_15_init_killed_at_random_points_is_unchanged_or_committed_with_its_key(
     let seed: u64 = std::env::var("MCB_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_15);
+        .unwrap_or(0x5eed_0015);
     let mut rng = Rng(seed);
     // How long a whole run takes here: the range random kills are drawn from.
     let base = TestEnv::new();
     config_repo(&base);
     let probe = copy_env(&base);
     let started = std::time::Instant::now();
-    init(&probe, &probe.path().join("repo"), &probe.path().join("k"), &[]).ok();
+    init(
+        &probe,
+        &probe.path().join("repo"),
+        &probe.path().join("k"),
+        &[],
+    )
+    .ok();
     let full_ms = started.elapsed().as_millis() as u64 + 1;
     let mut committed_runs = 0;
     for i in 0..RUNS {
@@ -343,7 +416,8 @@ fn issue_15_init_killed_at_random_points_is_unchanged_or_committed_with_its_key(
         let repo = t.path().join("repo");
         let key = t.path().join("demo.agekey");
         let before = repo_state(&t, &repo);
-        let step = (rng.below(2) == 0).then(|| INIT_STEPS[rng.below(INIT_STEPS.len() as u64) as usize]);
+        let step =
+            (rng.below(2) == 0).then(|| INIT_STEPS[rng.below(INIT_STEPS.len() as u64) as usize]);
         let delay = rng.below(full_ms);
         let label = format!("seed {seed:#x} run {i}: step {step:?} delay {delay}ms");
         let mut c = t.mcb();
@@ -352,7 +426,8 @@ fn issue_15_init_killed_at_random_points_is_unchanged_or_committed_with_its_key(
             .args(["init-installation", "demo", "--example", "--age-key-out"])
             .arg(&key);
         run_killed(c, step, delay);
-        let committed = assert_settled_or_committed(&t, &repo, &before, INIT_BRANCH, None, &key, &label);
+        let committed =
+            assert_settled_or_committed(&t, &repo, &before, INIT_BRANCH, None, &key, &label);
         committed_runs += usize::from(committed);
         // The next run settles it: it completes, or says the interrupted run was finished
         // (or that the installation waits on its branch) and what to do.
@@ -361,10 +436,22 @@ fn issue_15_init_killed_at_random_points_is_unchanged_or_committed_with_its_key(
             assert!(!committed, "{label}: a second commit");
         } else {
             assert!(committed, "{label}: re-run failed: {}", r.stderr);
-            assert!(r.stderr.contains("mcb publish mcb/init-demo"), "{label}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("mcb publish mcb/init-demo"),
+                "{label}: {}",
+                r.stderr
+            );
         }
-        assert_eq!(git(&t, &repo, &["branch", "--show-current"]).trim(), INIT_BRANCH, "{label}");
-        assert_eq!(git(&t, &repo, &["status", "--porcelain", "--ignored"]), "", "{label}");
+        assert_eq!(
+            git(&t, &repo, &["branch", "--show-current"]).trim(),
+            INIT_BRANCH,
+            "{label}"
+        );
+        assert_eq!(
+            git(&t, &repo, &["status", "--porcelain", "--ignored"]),
+            "",
+            "{label}"
+        );
         assert!(!repo.join(".git/mcb-transaction.json").exists(), "{label}");
         committed_file_decrypts(&t, &repo, INIT_BRANCH, CA_FILE, &key);
         no_temp_files(&repo);
@@ -378,7 +465,7 @@ fn issue_15_rotate_killed_at_random_points_is_unchanged_or_committed_with_its_ke
     let seed: u64 = std::env::var("MCB_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_24);
+        .unwrap_or(0x5eed_0024);
     let mut rng = Rng(seed);
     let base = TestEnv::new();
     installation(&base);
@@ -404,18 +491,35 @@ fn issue_15_rotate_killed_at_random_points_is_unchanged_or_committed_with_its_ke
             run(rotate_age_key(&t, &repo, &key, &next)).ok();
         } else {
             // the next run finishes the checkout and makes no second change
-            let r = run(rotate_age_key(&t, &repo, &key, &t.path().join("again.agekey")));
+            let r = run(rotate_age_key(
+                &t,
+                &repo,
+                &key,
+                &t.path().join("again.agekey"),
+            ));
             let tip_now = tip(&t, &repo, ROTATE_BRANCH);
             if !r.status.success() {
-                assert!(r.stderr.contains("interrupted mcb run was finished"), "{label}: {}", r.stderr);
+                assert!(
+                    r.stderr.contains("interrupted mcb run was finished"),
+                    "{label}: {}",
+                    r.stderr
+                );
             } else {
                 // it had finished before the kill: a re-run is a new step of its own
                 assert!(tip_now.is_some(), "{label}");
                 continue;
             }
         }
-        assert_eq!(git(&t, &repo, &["branch", "--show-current"]).trim(), ROTATE_BRANCH, "{label}");
-        assert_eq!(git(&t, &repo, &["status", "--porcelain", "--ignored"]), "", "{label}");
+        assert_eq!(
+            git(&t, &repo, &["branch", "--show-current"]).trim(),
+            ROTATE_BRANCH,
+            "{label}"
+        );
+        assert_eq!(
+            git(&t, &repo, &["status", "--porcelain", "--ignored"]),
+            "",
+            "{label}"
+        );
         committed_file_decrypts(&t, &repo, ROTATE_BRANCH, CA_FILE, &next);
         // the old key still opens it (step 1 keeps both)
         committed_file_decrypts(&t, &repo, ROTATE_BRANCH, CA_FILE, &key);
