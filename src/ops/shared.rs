@@ -341,7 +341,8 @@ fn from_tree(tree: &Tree, under: Option<&str>, source: &str) -> Result<SharedVal
     let mut out = SharedValue::default();
     for (k, v) in branch.entries() {
         let text = match v {
-            Value::Str(s) | Value::Time(s) => s.clone(),
+            Value::Str(s) => s.clone(),
+            Value::Time(t) => t.to_string(),
             Value::Int(i) => i.to_string(),
             Value::Bool(b) => b.to_string(),
             Value::Float(f) => f.to_string(),

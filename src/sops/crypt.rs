@@ -370,19 +370,31 @@ pub fn seal_mac(env: &Env, key: &[u8; 32], mac: &str, lastmodified: &str, ivs: &
     seal(env, key, ivs, lastmodified, mac.as_bytes(), "str")
 }
 
-/// Decrypts the stored MAC; records its IV.
+/// Why the stored MAC could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacFault {
+    /// not an ENC value, or GCM failed (tampered, or `lastmodified` changed)
+    Unreadable,
+    /// its `type:` is not `str` (sops compares it to the computed string and fails)
+    WrongType,
+}
+
+/// Decrypts the stored MAC (which must be `type:str`); records its IV.
 pub fn open_mac(
     key: &[u8; 32],
     stored: &str,
     lastmodified: &str,
     ivs: Option<&mut IvCache>,
-) -> Option<String> {
-    let e = Encrypted::parse(stored)?;
-    let plain = cipher::open(key, &e, lastmodified.as_bytes()).ok()?;
+) -> Result<String, MacFault> {
+    let e = Encrypted::parse(stored).ok_or(MacFault::Unreadable)?;
+    let plain = cipher::open(key, &e, lastmodified.as_bytes()).map_err(|_| MacFault::Unreadable)?;
+    if e.ty != "str" {
+        return Err(MacFault::WrongType);
+    }
     if let Some(ivs) = ivs {
         ivs.put(lastmodified, "str", &plain, &e.iv);
     }
-    String::from_utf8(plain.to_vec()).ok()
+    String::from_utf8(plain.to_vec()).map_err(|_| MacFault::Unreadable)
 }
 
 #[cfg(test)]

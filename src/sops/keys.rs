@@ -84,21 +84,7 @@ impl Identities {
             ids.add_file(&format!("SOPS_AGE_KEY_FILE={}", p.display()), &p)?;
         }
         if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            let name = format!("SOPS_AGE_KEY_CMD={cmd}");
-            let out = std::process::Command::new("sh")
-                .args(["-c", &cmd])
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| source_err(&name, e.to_string()))?;
-            let text = Zeroizing::new(String::from_utf8(out.stdout).unwrap_or_default());
-            if !out.status.success() {
-                return Err(source_err(
-                    &name,
-                    format!("the command failed ({})", out.status),
-                ));
-            }
-            ids.add_text(&name, &text)?;
+            ids.add_text(KEY_CMD, &run_key_cmd(&cmd)?)?;
         }
         let config = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
@@ -171,6 +157,35 @@ impl Identities {
     fn as_dyn(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity)
     }
+}
+
+/// Named without its text: the command line may hold a key or a token (issue 21 D11).
+const KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+
+/// Runs `SOPS_AGE_KEY_CMD` as sops does: split into words like a POSIX shell (no shell
+/// runs it, so no pipes or `;`), stdout is the identity text, stderr is not shown (it may
+/// echo the command). No error repeats the command's text.
+fn run_key_cmd(cmd: &str) -> Result<Zeroizing<String>, KeyError> {
+    let words = shlex::split(cmd).filter(|w| !w.is_empty()).ok_or_else(|| {
+        source_err(
+            KEY_CMD,
+            "cannot split the command into words (unbalanced quotes?)".into(),
+        )
+    })?;
+    let out = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| source_err(KEY_CMD, format!("cannot run the command ({})", e.kind())))?;
+    let text = Zeroizing::new(String::from_utf8(out.stdout).unwrap_or_default());
+    if !out.status.success() {
+        return Err(source_err(
+            KEY_CMD,
+            format!("the command failed ({})", out.status),
+        ));
+    }
+    Ok(text)
 }
 
 fn source_err(name: &str, reason: String) -> KeyError {

@@ -210,7 +210,8 @@ impl Metadata {
 
 fn scalar_string(v: &Value) -> Option<String> {
     match v {
-        Value::Str(s) | Value::Time(s) => Some(s.clone()),
+        Value::Str(s) => Some(s.clone()),
+        Value::Time(t) => Some(t.to_string()),
         Value::Int(_) | Value::Float(_) | Value::Bool(_) => super::scalar::to_text(v),
         _ => None,
     }

@@ -361,22 +361,25 @@ fn open_with(
     if !opts.ignore_mac {
         match stored {
             // sops reports an empty MAC as a mismatch ("File has no MAC").
-            None if meta.mac.is_empty() => {
+            Err(_) if meta.mac.is_empty() => {
                 return Err(Error::MacMismatch {
                     file: Default::default(),
                 })
             }
-            None => {
+            Err(crypt::MacFault::WrongType) => {
+                return Err(value_error("sops:mac", ValueFault::BadType))
+            }
+            Err(crypt::MacFault::Unreadable) => {
                 return Err(Error::MacUnreadable {
                     file: Default::default(),
                 })
             }
-            Some(m) if m != mac => {
+            Ok(m) if m != mac => {
                 return Err(Error::MacMismatch {
                     file: Default::default(),
                 })
             }
-            Some(_) => {}
+            Ok(_) => {}
         }
     }
     Ok(Opened {

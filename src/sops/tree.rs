@@ -37,8 +37,8 @@ pub enum Value {
     /// `type:str` (and the raw bytes of the binary store, which must be UTF-8 there too:
     /// see the binary store for how non-UTF-8 is carried).
     Str(String),
-    /// `type:time`: the RFC 3339 text exactly as Go's `time.MarshalText` writes it.
-    Time(String),
+    /// `type:time`: only a parsed timestamp (its text is Go's `time.MarshalText`).
+    Time(super::scalar::Timestamp),
     /// A nested map.
     Map(Branch),
     /// A list. Items may be [`Value::Comment`] (comments inside a list).

@@ -365,3 +365,130 @@ fn help_teaches_with_examples() {
         assert!(r.stdout.contains(s), "{s}: {}", r.stdout);
     }
 }
+
+/// `text` with the `type:` of the ENC value on the line holding `needle` replaced by `ty`
+/// (the tag is outside GCM: no key is needed to change it).
+fn retag(text: &str, needle: &str, ty: &str) -> String {
+    let line = line_with(text, needle);
+    let at = line.rfind(",type:").expect("an ENC value");
+    let end = at + line[at..].find(']').unwrap();
+    text.replacen(
+        line,
+        &format!("{},type:{ty}{}", &line[..at], &line[end..]),
+        1,
+    )
+}
+
+/// Issue 21 D1: a value's `type:` tag is never trusted. `time` over a string holding a new
+/// key, or over anything not RFC 3339, fails in both tools (sops exit 25) and names the file
+/// and key path; a `bool` tag over "true" decrypts only with --ignore-mac and then prints
+/// exactly what sops prints; the MAC's own type must be `str`.
+#[test]
+fn issue_21_d1_tampered_type_tag_is_refused_like_sops() {
+    let t = TestEnv::new();
+    write(
+        &t,
+        "doc.yaml",
+        "role: \"viewer\\nadmin: true\"\nflag: \"true\"\nwhen: 2024-02-29T10:00:00+00:00\n",
+    );
+    mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "-i", "--age", AGE1, "doc.yaml"],
+    );
+    let enc = read(&t, "doc.yaml");
+    let both = |name: &str, args: &[&str]| {
+        let mut a = vec!["decrypt"];
+        a.extend_from_slice(args);
+        a.push(name);
+        (
+            mcb_in(&t, t.path(), &key("age1.txt"), &a),
+            sops_in(&t, t.path(), &key("age1.txt"), &a),
+        )
+    };
+    for (needle, ty) in [
+        ("role:", "time"),
+        ("role:", "int"),
+        ("role:", "float"),
+        ("flag:", "time"),
+        ("when:", "int"),
+    ] {
+        write(&t, "t.yaml", &retag(&enc, needle, ty));
+        for flags in [&[][..], &["--ignore-mac"][..]] {
+            let (m, s) = both("t.yaml", flags);
+            assert_eq!(
+                s.status.code(),
+                Some(25),
+                "sops on {needle} {ty}: {}",
+                String::from_utf8_lossy(&s.stderr)
+            );
+            assert_eq!(m.status.code(), Some(2), "mcb on {needle} {ty} {flags:?}");
+            assert!(m.stdout.is_empty(), "no plaintext on failure");
+            let err = String::from_utf8_lossy(&m.stderr);
+            let key = needle.trim_end_matches(':');
+            assert!(
+                err.contains("t.yaml")
+                    && err.contains(&format!("`{key}`"))
+                    && err.contains("recorded type"),
+                "{err}"
+            );
+            assert!(!err.contains("admin"), "{err}");
+        }
+    }
+    // A tag that fits the text: the MAC (over "true", not "True") catches it; with
+    // --ignore-mac both print the same document.
+    write(&t, "b.yaml", &retag(&enc, "flag:", "bool"));
+    let (m, s) = both("b.yaml", &[]);
+    assert_eq!((m.status.code(), s.status.code()), (Some(2), Some(51)));
+    let (m, s) = both("b.yaml", &["--ignore-mac"]);
+    assert!(s.status.success() && m.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&m.stdout),
+        String::from_utf8_lossy(&s.stdout)
+    );
+    assert!(String::from_utf8_lossy(&m.stdout).contains("flag: true\n"));
+    // The MAC must be a string.
+    for ty in ["int", "comment", "time"] {
+        write(&t, "m.yaml", &retag(&enc, "mac:", ty));
+        let (m, s) = both("m.yaml", &[]);
+        assert_eq!(s.status.code(), Some(51), "sops, MAC type {ty}");
+        assert_eq!(m.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&m.stderr);
+        assert!(
+            err.contains("m.yaml") && err.contains("`sops:mac`"),
+            "{err}"
+        );
+    }
+}
+
+/// Issue 21 D11: an error about SOPS_AGE_KEY_CMD names the variable, never its text (which
+/// may hold a key or a token).
+#[test]
+fn issue_21_d11_key_cmd_text_never_in_errors() {
+    let t = TestEnv::new();
+    encrypted(&t);
+    for cmd in [
+        "sh -c \"echo AGE-SECRET-KEY-1TOKENTEXT >&2; exit 3\"",
+        "echo not-a-key-TOKENTEXT",
+        "/nonexistent/TOKENTEXT",
+    ] {
+        let mut c = t.mcb();
+        c.args(["secrets", "decrypt", "doc.json"])
+            .env("SOPS_AGE_KEY_CMD", cmd);
+        let o = run(c).fails_with(2);
+        assert!(o.stderr.contains("SOPS_AGE_KEY_CMD"), "{}", o.stderr);
+        assert!(!o.stderr.contains("TOKENTEXT"), "{cmd}: {}", o.stderr);
+    }
+    // A working command that holds no recipient's key: the source is listed by name only.
+    let mut c = t.mcb();
+    let cmd = format!("sh -c \"cat {}\" TOKENTEXT", key("age2.txt").display());
+    c.args(["secrets", "decrypt", "doc.json"])
+        .env("SOPS_AGE_KEY_CMD", &cmd);
+    let o = run(c).fails_with(2);
+    assert!(
+        o.stderr.contains("SOPS_AGE_KEY_CMD") && !o.stderr.contains("TOKENTEXT"),
+        "{}",
+        o.stderr
+    );
+}

@@ -168,7 +168,8 @@ fn emit_value(v: &Value, level: usize, out: &mut String) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&go_json_float(*f)),
-        Value::Str(s) | Value::Time(s) => write_string(s, out),
+        Value::Str(s) => write_string(s, out),
+        Value::Time(t) => write_string(t.as_str(), out),
         Value::Map(b) => emit_map(b, level, out),
         Value::List(items) => {
             // JSON has no comments: list comments are dropped.

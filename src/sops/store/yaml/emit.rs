@@ -233,7 +233,7 @@ impl Emitter {
             Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => self.out.push_str(&i.to_string()),
             Value::Float(f) => self.out.push_str(&format_float(*f)),
-            Value::Time(t) => self.out.push_str(t),
+            Value::Time(t) => self.out.push_str(t.as_str()),
             Value::Str(s) | Value::Comment(s) => self.string(s, string_style(s, false), block),
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),

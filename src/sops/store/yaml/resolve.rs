@@ -2,6 +2,7 @@
 //! sops, and the reverse: Go's `FormatFloat(f, 'g', -1, 64)` and `time.MarshalText` text.
 //! Pure functions on strings; no YAML structure here.
 
+use crate::sops::scalar::{days_in, TimeParts, Timestamp};
 use crate::sops::Value;
 
 /// What a scalar's text resolves to, before it becomes a [`Value`].
@@ -14,7 +15,7 @@ pub(super) enum Resolved {
     Uint,
     Float(f64),
     /// Go `MarshalText` (RFC 3339 with nanoseconds trimmed) of the timestamp.
-    Time(String),
+    Time(Timestamp),
     Str,
     /// The merge key `<<` (plain).
     Merge,
@@ -252,45 +253,10 @@ fn underscore_ok(s: &str) -> bool {
     saw != b'_'
 }
 
-/// A parsed timestamp; formatted like Go's `time.Time.MarshalText`.
-struct Timestamp {
-    year: u32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    min: u32,
-    sec: u32,
-    nanos: u32,
-    /// Zone offset in minutes east of UTC.
-    offset: i32,
-}
-
-impl Timestamp {
-    fn marshal_text(&self) -> String {
-        let mut out = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.min, self.sec
-        );
-        if self.nanos != 0 {
-            let frac = format!("{:09}", self.nanos);
-            out.push('.');
-            out.push_str(frac.trim_end_matches('0'));
-        }
-        if self.offset == 0 {
-            out.push('Z');
-        } else {
-            let sign = if self.offset < 0 { '-' } else { '+' };
-            let a = self.offset.unsigned_abs();
-            out.push_str(&format!("{sign}{:02}:{:02}", a / 60, a % 60));
-        }
-        out
-    }
-}
-
 /// yaml.v3 `parseTimestamp`: Go `time.Parse` with the layouts
 /// `2006-1-2T15:4:5.999999999Z07:00` (also lower-case `t`), `2006-1-2 15:4:5.999999999`
 /// (UTC) and `2006-1-2` (UTC). Returns the MarshalText form.
-pub(super) fn parse_timestamp(s: &str) -> Option<String> {
+pub(super) fn parse_timestamp(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     // Go's quick check: exactly four digits, then '-'.
     if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
@@ -304,15 +270,11 @@ pub(super) fn parse_timestamp(s: &str) -> Option<String> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let mut t = Timestamp {
+    let mut t = TimeParts {
         year,
         month,
         day,
-        hour: 0,
-        min: 0,
-        sec: 0,
-        nanos: 0,
-        offset: 0,
+        ..Default::default()
     };
     let zoned = match p.peek() {
         None => true,
@@ -372,18 +334,7 @@ pub(super) fn parse_timestamp(s: &str) -> Option<String> {
     if p.i != b.len() || day > days_in(month, year) {
         return None;
     }
-    Some(t.marshal_text())
-}
-
-fn days_in(month: u32, year: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    Some(t.marshal())
 }
 
 struct Cursor<'a> {
@@ -471,6 +422,10 @@ pub(super) fn format_float(f: f64) -> String {
 mod tests {
     use super::*;
 
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
     #[test]
     fn plain_scalars_type_like_go() {
         let cases: &[(&str, Resolved)] = &[
@@ -515,22 +470,22 @@ mod tests {
             ("12:30", Resolved::Str),
             ("<<", Resolved::Merge),
             ("-", Resolved::Str),
-            ("2024-02-29", Resolved::Time("2024-02-29T00:00:00Z".into())),
+            ("2024-02-29", Resolved::Time(ts("2024-02-29T00:00:00Z"))),
             (
                 "2024-02-29T13:14:15Z",
-                Resolved::Time("2024-02-29T13:14:15Z".into()),
+                Resolved::Time(ts("2024-02-29T13:14:15Z")),
             ),
             (
                 "2024-02-29 13:14:15",
-                Resolved::Time("2024-02-29T13:14:15Z".into()),
+                Resolved::Time(ts("2024-02-29T13:14:15Z")),
             ),
             (
                 "2024-02-29T13:14:15.123456789+05:30",
-                Resolved::Time("2024-02-29T13:14:15.123456789+05:30".into()),
+                Resolved::Time(ts("2024-02-29T13:14:15.123456789+05:30")),
             ),
             (
                 "2024-2-3t1:2:3.50-00:00",
-                Resolved::Time("2024-02-03T01:02:03.5Z".into()),
+                Resolved::Time(ts("2024-02-03T01:02:03.5Z")),
             ),
             ("2024-02-29T13:14:15", Resolved::Str),
             ("2023-02-29", Resolved::Str),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use super::{emit, parse, ErrorKind};
+use crate::sops::scalar::Timestamp;
 use crate::sops::{Branch, Item, Tree, Value};
 
 fn cases_dir() -> PathBuf {
@@ -191,7 +192,7 @@ fn extracted_values_print_like_sops_extract() {
         (db.get("port").unwrap(), "5432\n"),
         (nested.get("empty_list").unwrap(), "[]\n"),
         (db.get("credentials").unwrap(), "user: admin\npassword: s3cr3t!\n"),
-        (&Value::Time("2024-02-29T00:00:00Z".into()), "2024-02-29T00:00:00Z\n"),
+        (&Value::Time(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").unwrap()), "2024-02-29T00:00:00Z\n"),
         (&Value::Float(1.0), "1\n"),
     ];
     for (v, want) in cases {
@@ -496,7 +497,9 @@ fn arb_scalar() -> impl Strategy<Value = Value> + Clone {
                 && f.fract() != 0.0)
             .prop_map(Value::Float),
         Just(Value::Float(f64::INFINITY)),
-        Just(Value::Time("2024-02-29T13:14:15.5+05:30".into())),
+        Just(Value::Time(
+            Timestamp::parse_rfc3339("2024-02-29T13:14:15.5+05:30").unwrap()
+        )),
         arb_string().prop_map(Value::Str),
     ]
 }
