@@ -2,8 +2,10 @@
 //! randomness. One [`Env`] is built in `main` and passed down; tests pin both.
 //!
 //! `MCB_INSECURE_TEST_SEED` (an integer) and `MCB_TEST_NOW` (RFC 3339) pin them for the
-//! binary, so integration tests are reproducible. A seeded generator is predictable: it
-//! exists for tests only, and `main` warns when it is active.
+//! binary, so integration tests are reproducible. A seeded generator is predictable and a
+//! pinned clock steers certificate validity, so both exist only in builds with debug
+//! assertions (the test and dev builds): a release build never reads them
+//! ([`TEST_OVERRIDES`]), whoever sets them. `main` warns when they are active.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,6 +17,10 @@ use time::OffsetDateTime;
 pub const SEED_VAR: &str = "MCB_INSECURE_TEST_SEED";
 /// Name of the environment variable that fixes the clock (tests only).
 pub const NOW_VAR: &str = "MCB_TEST_NOW";
+
+/// Whether this build honours [`SEED_VAR`] and [`NOW_VAR`]: only with debug assertions,
+/// never in a release build (where keys must come from the operating system, always).
+pub const TEST_OVERRIDES: bool = cfg!(debug_assertions);
 
 /// Clock and randomness for one run.
 pub struct Env {
@@ -51,10 +57,26 @@ impl Env {
         }
     }
 
-    /// [`Env::system`], unless the test variables ([`SEED_VAR`], [`NOW_VAR`]) pin it.
+    /// [`Env::system`], unless the test variables ([`SEED_VAR`], [`NOW_VAR`]) pin it in a
+    /// build that allows it ([`TEST_OVERRIDES`]).
     pub fn from_process_env() -> Result<Self, String> {
-        let seed = std::env::var(SEED_VAR).ok();
-        let now = std::env::var(NOW_VAR).ok();
+        Self::from_vars(
+            std::env::var(SEED_VAR).ok(),
+            std::env::var(NOW_VAR).ok(),
+            TEST_OVERRIDES,
+        )
+    }
+
+    /// [`Env::from_process_env`] on given values; with `overrides` false the values are
+    /// ignored, as in a release build.
+    pub fn from_vars(
+        seed: Option<String>,
+        now: Option<String>,
+        overrides: bool,
+    ) -> Result<Self, String> {
+        if !overrides {
+            return Ok(Env::system());
+        }
         let now = match now {
             Some(s) => Some(
                 OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
@@ -139,6 +161,30 @@ mod tests {
             Env::seeded(8, t).random_bytes::<32>()
         );
         assert_eq!(a.now(), time::macros::datetime!(2026-11-25 12:00:00 UTC));
+    }
+
+    /// Issue #15 item 7: a release build (no debug assertions) ignores the test seed and
+    /// clock; this build, the tests' own, honours them.
+    #[test]
+    fn issue_15_release_builds_ignore_the_test_seed_and_clock() {
+        let vars = || {
+            (
+                Some("42".to_owned()),
+                Some("2020-01-01T00:00:00Z".to_owned()),
+            )
+        };
+        let (seed, now) = vars();
+        let release = Env::from_vars(seed, now, false).unwrap();
+        assert!(!release.is_seeded());
+        assert!(release.now().year() > 2020);
+        let (seed, now) = vars();
+        let a = Env::from_vars(seed, now, false).unwrap();
+        assert_ne!(a.random_bytes::<32>(), release.random_bytes::<32>());
+        let (seed, now) = vars();
+        let test = Env::from_vars(seed, now, true).unwrap();
+        assert!(test.is_seeded());
+        assert_eq!(test.now().year(), 2020);
+        assert_eq!(TEST_OVERRIDES, cfg!(debug_assertions));
     }
 
     #[test]

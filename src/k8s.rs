@@ -1,10 +1,28 @@
 //! Kubernetes objects mcb writes itself (not from templates): the `Secret`, serialised in a
-//! fixed key order so the plaintext handed to SOPS is the same bytes for the same content.
+//! fixed key order so the plaintext handed to SOPS is the same bytes for the same content,
+//! and the plain `Kustomization` listing resources (emitted by the YAML serializer).
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretBox};
+
+/// A kustomize `Kustomization` with these `resources`, as YAML.
+pub fn kustomization(resources: &[&str]) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Kustomization<'a> {
+        api_version: &'a str,
+        kind: &'a str,
+        resources: &'a [&'a str],
+    }
+    serde_saphyr::to_string(&Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources,
+    })
+    .expect("a kustomization serializes")
+}
 
 /// A `v1/Secret`. Values are secret; names, labels and annotations are not (they stay
 /// readable in the encrypted file, as `encrypted_regex: ^(data|stringData)$` leaves them).

@@ -189,8 +189,12 @@ pub struct Report {
     pub files: usize,
     /// Number of SOPS files among them.
     pub sops_files: usize,
-    /// Whether MACs were verified (needs a key).
+    /// Whether every SOPS file's MAC was checked (needs a key that opens them all; a
+    /// mismatch is a finding); false when no key was given, the key did not open a file,
+    /// or there is no SOPS file.
     pub mac_checked: bool,
+    /// Number of SOPS files whose MAC was checked and matched.
+    pub macs_verified: usize,
     /// Checks that did not run, with why (`render-drift: …`).
     pub skipped: Vec<String>,
     /// Findings, sorted by installation, file, line, rule.
@@ -359,17 +363,20 @@ pub fn run(
     let rules = sopsfile::RuleSets::load(&repo_files);
     findings.extend(sopsfile::check(&repo_files, &docs, &rules));
     if let Some(opener) = &opts.opener {
-        report.mac_checked = true;
         // A file already reported as broken would only repeat its finding as a MAC error.
         let broken: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
-        findings.extend(sopsfile::check_macs(
+        let macs = sopsfile::check_macs(
             &repo_files,
             &docs,
             opener.as_ref(),
             &broken,
             now,
             opts.warn_within,
-        ));
+        );
+        // Only what was verified counts: a wrong key verifies nothing.
+        report.macs_verified = macs.verified;
+        report.mac_checked = macs.files > 0 && macs.checked == macs.files;
+        findings.extend(macs.findings);
     } else {
         report.skipped.push("sops-mac: no age key given (--age-key-file); structure, recipients and plaintext were checked".into());
     }

@@ -338,34 +338,52 @@ pub fn check_macs(
     skip: &BTreeSet<&str>,
     now: time::OffsetDateTime,
     warn_within: time::Duration,
-) -> Vec<Finding> {
+) -> MacResults {
     let todo: Vec<&RepoFile> = parsed
         .iter()
         .filter(|p| p.sops && p.error.is_none())
         .map(|p| &files[p.file])
         .filter(|f| !is_config(&f.path) && !skip.contains(f.path.as_str()))
         .collect();
-    super::par_map(&todo, |f| match opener.open(&f.path, f.text().as_bytes()) {
+    let results = super::par_map(&todo, |f| {
+        match opener.open(&f.path, f.text().as_bytes()) {
         Ok(plain) => {
             let text = String::from_utf8_lossy(plain.expose_secret());
-            expiry::certificates(f, &text, now, warn_within)
+            (Some(true), expiry::certificates(f, &text, now, warn_within))
         }
-        Err(OpenError::Invalid(msg)) => vec![Finding::error(
+        Err(OpenError::Invalid(msg)) => (Some(false), vec![Finding::error(
             f,
             Some(find_line(f.text(), 1, "mac:")),
             "sops-mac",
             format!("{msg}: the file was changed without sops; restore it from git or edit it with `mcb secrets edit`"),
-        )],
-        Err(OpenError::NoKey(msg)) => vec![Finding::warning(
+        )]),
+        Err(OpenError::NoKey(msg)) => (None, vec![Finding::warning(
             f,
             Some(find_line(f.text(), 1, "mac:")),
             "sops-mac",
             format!("MAC not verified, {msg}: give a key that is a recipient of every file"),
-        )],
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+        )]),
+    }
+    });
+    let count = |want: fn(&Option<bool>) -> bool| results.iter().filter(|(r, _)| want(r)).count();
+    MacResults {
+        files: todo.len(),
+        checked: count(Option::is_some),
+        verified: count(|r| *r == Some(true)),
+        findings: results.into_iter().flat_map(|(_, f)| f).collect(),
+    }
+}
+
+/// What the MAC check found.
+pub struct MacResults {
+    /// SOPS files whose MAC was to be checked.
+    pub files: usize,
+    /// Files the key opened, so their MAC was compared (matching or not).
+    pub checked: usize,
+    /// Files that opened and whose MAC matched.
+    pub verified: usize,
+    /// Findings (MAC mismatches, files the key cannot open, certificates inside).
+    pub findings: Vec<Finding>,
 }
 
 #[cfg(test)]

@@ -32,7 +32,15 @@ pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Install
             ));
             continue;
         };
-        match spec::parse(f.text(), Path::new(&f.path)) {
+        let parsed = match &f.text {
+            Some(text) => spec::parse(text, Path::new(&f.path)),
+            None => Err(spec::Error::Encoding {
+                file: f.path.clone().into(),
+                line: 0,
+                offset: 0,
+            }),
+        };
+        match parsed {
             Ok(s) if s.name.as_str() != n => out.push(Finding::error(
                 f,
                 None,
@@ -64,6 +72,12 @@ pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Install
                 None,
                 SPEC,
                 format!("{path}: {message}; {hint}"),
+            )),
+            Err(spec::Error::Encoding { .. }) => out.push(Finding::error(
+                f,
+                None,
+                SPEC,
+                "not UTF-8 text: save the spec as UTF-8",
             )),
         }
     }

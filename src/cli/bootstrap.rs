@@ -28,7 +28,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// The installation's age private key (as written by init-installation)

@@ -52,7 +52,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to check [default: all]
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub names: Vec<String>,
 
     /// Warn about certificates and credentials expiring within this time (`30d`, `12h`, `2w`)
@@ -187,14 +187,22 @@ fn print_human(report: &Report) {
         report.installations.len(),
         report.files,
         report.sops_files,
-        if report.mac_checked {
-            ", MACs verified"
-        } else {
-            ""
-        },
+        macs_summary(report),
         report.errors(),
         report.warnings()
     );
+}
+
+/// `, MACs verified` only when every MAC was checked (mismatches are findings); when the key
+/// opened only some files, how many matched.
+fn macs_summary(report: &mcb::check::Report) -> String {
+    if report.mac_checked {
+        ", MACs verified".into()
+    } else if report.macs_verified > 0 {
+        format!(", {} MAC(s) verified, not all", report.macs_verified)
+    } else {
+        String::new()
+    }
 }
 
 /// Opens SOPS files with the engine and the identities in `key_file`.

@@ -65,7 +65,7 @@ or set githubApp.installationId. A created app without it gets no flux-system Se
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation's name (DNS-1123 label; also the cluster name)
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// The installation spec (see `mcb example-spec` and `mcb schema`)

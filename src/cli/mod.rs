@@ -178,6 +178,12 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
+/// An installation or shared-secret name from the command line, checked like a name in a
+/// spec (a DNS-1123 label): it becomes a path under the repo, so `../x` must never pass.
+pub fn name_arg(s: &str) -> Result<String, String> {
+    mcb::spec::Name::try_from(s.to_owned()).map(String::from)
+}
+
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;

@@ -59,7 +59,7 @@ const OIDC_IAT_VAR: &str = "MCB_OIDC_INITIAL_ACCESS_TOKEN";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// Rotate exactly this (repeatable): kubeconfig/USER, oidc/CLIENT, deploy-key,

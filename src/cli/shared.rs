@@ -67,6 +67,7 @@ pub enum Sub {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The shared secret's name (a DNS-1123 label)
+    #[arg(value_parser = super::name_arg)]
     pub name: String,
 
     /// Read the value from FILE instead of stdin

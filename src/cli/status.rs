@@ -21,7 +21,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to show [default: all]
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub names: Vec<String>,
 }
 

@@ -133,12 +133,7 @@ impl Bootstrap {
             crate::fsutil::write_atomic(&p, &bytes, Some(mode))?;
             written.push(p);
         }
-        let mut k = String::from(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
-        );
-        for f in ORDER {
-            k.push_str(&format!("  - {f}\n"));
-        }
+        let k = crate::k8s::kustomization(&ORDER);
         let p = dir.join("kustomization.yaml");
         crate::fsutil::write_atomic(&p, k.as_bytes(), None)?;
         written.push(p);

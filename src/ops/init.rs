@@ -265,7 +265,7 @@ fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
         }
         SpecInput::File(p) => {
             let bytes = crate::fsutil::read(p)?;
-            (String::from_utf8_lossy(&bytes).into_owned(), p.clone())
+            (spec::decode(&bytes, p)?.to_owned(), p.clone())
         }
     };
     let spec = spec::parse(&text, &file)?;
@@ -564,8 +564,9 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
 /// (`mcb bootstrap` adds `sops-age` and the Git credential at the cluster).
 fn bootstrap_kustomization(name: &str) -> String {
     format!(
-        "{}# The minimal bootstrap without secrets: Flux and the sync of this installation.\n# `mcb bootstrap {name} --age-key-file KEY` adds the sops-age and Git auth Secrets.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../manifests/flux-system\n",
-        render::header(name)
+        "{}# The minimal bootstrap without secrets: Flux and the sync of this installation.\n# `mcb bootstrap {name} --age-key-file KEY` adds the sops-age and Git auth Secrets.\n{}",
+        render::header(name),
+        crate::k8s::kustomization(&["../manifests/flux-system"])
     )
 }
 

@@ -65,13 +65,28 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
         }
         .into());
     };
-    let spec_text = String::from_utf8_lossy(&bytes).into_owned();
+    let spec_text = spec::decode(&bytes, &spec_file)?.to_owned();
     let spec = spec::parse(&spec_text, &spec_file)?;
     let inv_rel = repo::credentials_path(name);
     let inventory = match crate::fsutil::read_optional(root.join(&inv_rel))? {
         Some(b) => Inventory::parse(&inv_rel, &String::from_utf8_lossy(&b))?,
         None => Inventory::new(),
     };
+    // The inventory is a repo file like any other: its age-key entries become `.sops.yaml`
+    // recipients, so they must be age recipients and nothing else.
+    if let Some(c) = inventory.credentials.iter().find(|c| {
+        c.kind == AGE_KEY_KIND && c.fingerprint.parse::<age::x25519::Recipient>().is_err()
+    }) {
+        return Err(crate::inventory::Error {
+            file: inv_rel,
+            message: format!(
+                "{}: fingerprint {:?} is not an age recipient",
+                c.key(),
+                c.fingerprint
+            ),
+        }
+        .into());
+    }
     Ok(Loaded {
         spec,
         spec_text,

@@ -60,8 +60,8 @@ pub fn plan_repo(
         progress.action(&format!("rendering installation {name}"));
         let path = root.join(repo::spec_path(name));
         let src = crate::fsutil::read(&path)?;
-        let src = String::from_utf8_lossy(&src);
-        let spec = spec::parse(&src, &path)?;
+        let src = spec::decode(&src, &path)?;
+        let spec = spec::parse(src, &path)?;
         if spec.name.as_str() != name {
             return Err(spec::Error::Invalid {
                 file: path,

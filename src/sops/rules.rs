@@ -68,7 +68,8 @@ pub enum StrOrList {
 }
 
 impl StrOrList {
-    fn recipients(&self) -> Vec<String> {
+    /// The recipients, split at commas as sops does.
+    pub fn recipients(&self) -> Vec<String> {
         let parts: Vec<&str> = match self {
             StrOrList::Str(s) => vec![s.as_str()],
             StrOrList::List(l) => l.iter().map(String::as_str).collect(),

@@ -5,6 +5,7 @@
 //!
 //! It reads no file itself (callers pass the text and the name to report) and never prints.
 
+mod chars;
 mod locate;
 mod types;
 
@@ -51,6 +52,17 @@ pub enum Error {
         /// what to do
         hint: String,
     },
+    /// The file is not UTF-8 (a spec is text; a replacement character would silently
+    /// change a value).
+    #[error("{}:{line}: not UTF-8 text (invalid byte at offset {offset})", file.display())]
+    Encoding {
+        /// the spec file
+        file: PathBuf,
+        /// 1-based line of the first invalid byte
+        line: u64,
+        /// byte offset of the first invalid byte
+        offset: usize,
+    },
 }
 
 impl crate::Help for Error {
@@ -62,12 +74,44 @@ impl crate::Help for Error {
                     .into()
             }
             Error::Invalid { hint, .. } => hint.clone(),
+            Error::Encoding { .. } => {
+                "save the spec as UTF-8 (`iconv -t UTF-8`) and check the value at that line".into()
+            }
         })
     }
 }
 
+/// A spec file's bytes as text: anything but UTF-8 is an error naming the line (a
+/// replacement character would silently change a value).
+pub fn decode<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        Error::Encoding {
+            file: file.to_path_buf(),
+            line: bytes[..offset].iter().filter(|b| **b == b'\n').count() as u64 + 1,
+            offset,
+        }
+    })
+}
+
 /// Parses and checks a spec. `file` is only used in error messages.
 pub fn parse(src: &str, file: &Path) -> Result<Installation, Error> {
+    // Checked on the generic tree first, so every string (map keys, free-form `values`
+    // included) is covered, whatever type later reads it.
+    if let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(src) {
+        if let Some((path, c)) = chars::find_forbidden(&doc) {
+            return Err(Error::Invalid {
+                file: file.to_path_buf(),
+                line: locate::line_of(src, &path).unwrap_or(0),
+                message: format!("contains the control character {}", chars::describe(c)),
+                hint: "remove it: spec strings may not hold control characters, line or \
+                       paragraph separators or bidirectional overrides (newlines and tabs \
+                       only in `values`, connector `config` and `description`)"
+                    .into(),
+                path,
+            });
+        }
+    }
     let mut path = None;
     let parsed = serde_saphyr::with_deserializer_from_str(src, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {

@@ -111,3 +111,83 @@ fn schema_file_matches_types() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Issue #15 item 2: a recipient carrying a newline and YAML used to pass (`age1` prefix,
+/// length) and added a `.sops.yaml` creation rule for another installation.
+#[test]
+fn issue_15_recipient_injection_is_rejected_by_parser_and_schema() {
+    const R: &str = "age1e8n74a6a7gupww7ll0y7hj2v8v7qklt3mfhdvy6sr6a2upnmlpjq3ysh0u";
+    let injected =
+        format!("{R}\n    - path_regex: '^installations/other/.*'\n      age:\n        - {R}");
+    let src = format!(
+        "{MIN}sops:\n  recipients:\n    - {}\n",
+        serde_json::to_string(&injected).unwrap()
+    );
+    let e = p(&src).unwrap_err().to_string();
+    assert!(e.contains(":12: sops.recipients[0]"), "{e}");
+    // Not a bech32 age recipient, though it looks like one.
+    let e = p(&format!(
+        "{MIN}sops:\n  recipients: [age1notarecipientnotarecipient]\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("sops.recipients[0]") && e.contains("not an age recipient"),
+        "{e}"
+    );
+    assert!(p(&format!("{MIN}sops:\n  recipients: [{R}]\n")).is_ok());
+    // The JSON Schema says the same.
+    let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let doc = |r: &str| {
+        let mut d: serde_json::Value = serde_saphyr::from_str(MIN).unwrap();
+        d["sops"] = serde_json::json!({ "recipients": [r] });
+        d
+    };
+    assert!(v.is_valid(&doc(R)));
+    assert!(!v.is_valid(&doc(&injected)));
+    assert!(!v.is_valid(&doc("age1notarecipient")));
+}
+
+/// Issue #15 item 8: port 0 and zero machines are not a cluster.
+#[test]
+fn issue_15_zero_port_and_replicas_are_rejected() {
+    let e = p(&format!("{MIN}apiServer:\n  port: 0\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":11: apiServer.port"), "{e}");
+    let e = p(&format!("{MIN}controlPlane:\n  replicas: 0\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":11: controlPlane.replicas"), "{e}");
+    let e = p(&format!("{MIN}workers:\n  replicas: 0\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":11: workers.replicas"), "{e}");
+    let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let mut d: serde_json::Value = serde_saphyr::from_str(MIN).unwrap();
+    d["workers"] = serde_json::json!({ "replicas": 0 });
+    assert!(!v.is_valid(&d));
+}
+
+/// Issue #15 item 8: DEL and U+2028 in a spec string are errors naming the path; invalid
+/// UTF-8 is an error, not a replacement character.
+#[test]
+fn issue_15_control_characters_and_invalid_utf8_are_rejected() {
+    // DEL written as a YAML escape (raw, the YAML parser refuses it), U+2028 raw.
+    for (c, name) in [("\\x7f", "U+007F"), ("\u{2028}", "U+2028")] {
+        let src = MIN.replace("region: eu-west-1", &format!("region: \"eu-west-1{c}\""));
+        let e = p(&src).unwrap_err().to_string();
+        assert!(
+            e.contains(":7: provider.capa.region") && e.contains(name),
+            "{e}"
+        );
+    }
+    let mut bytes = MIN.as_bytes().to_vec();
+    let at = MIN.find("eu-west-1").unwrap();
+    bytes[at] = 0xff;
+    let e = decode(&bytes, Path::new("s.yaml")).unwrap_err();
+    assert!(e.to_string().starts_with("s.yaml:7: not UTF-8"), "{e}");
+    assert_eq!(decode(MIN.as_bytes(), Path::new("s.yaml")).unwrap(), MIN);
+}

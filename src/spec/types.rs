@@ -376,6 +376,7 @@ pub struct ApiServer {
     pub endpoint: Option<String>,
     /// Port [default: 6443].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
 }
 
@@ -383,7 +384,8 @@ pub struct ApiServer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodePool {
-    /// Number of machines.
+    /// Number of machines (at least 1).
+    #[schemars(range(min = 1))]
     pub replicas: u32,
 }
 
@@ -440,6 +442,7 @@ pub enum GitAuth {
 pub struct Sops {
     /// age recipients (`age1…`) of admins and teams who may decrypt every secret.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^age1[02-9ac-hj-np-z]{58}$")))]
     pub recipients: Vec<String>,
 }
 
@@ -609,8 +612,29 @@ impl Installation {
             }
             _ => {}
         }
+        if self.api_server.port == Some(0) {
+            return bad(
+                "apiServer.port",
+                "port 0 is not a port the API server can listen on".into(),
+                "use 1-65535 (6443 is the default), or remove the field",
+            );
+        }
+        for (path, pool) in [
+            ("controlPlane.replicas", &self.control_plane),
+            ("workers.replicas", &self.workers),
+        ] {
+            if pool.replicas == 0 {
+                return bad(
+                    path,
+                    "0 machines: the cluster would have none".into(),
+                    "use at least 1 (3 is the default)",
+                );
+            }
+        }
+        // Parsed by the age crate: anything else (a newline and YAML, a typo) would end up
+        // in `.sops.yaml` and decide who can decrypt.
         for (i, r) in self.sops.recipients.iter().enumerate() {
-            if !r.starts_with("age1") || r.len() < 10 {
+            if r.parse::<age::x25519::Recipient>().is_err() {
                 return bad(
                     &format!("sops.recipients[{i}]"),
                     format!("{r:?} is not an age recipient"),

@@ -216,6 +216,32 @@ fn tampered_mac_with_key() {
     assert!(r.stdout.contains("\"macChecked\": true"), "{}", r.stdout);
 }
 
+/// Issue #15 item 8: a key that opens no file verified no MAC, and says so.
+#[test]
+fn issue_15_wrong_key_does_not_claim_macs_verified() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let wrong = t.path().join("wrong.agekey");
+    fs::write(
+        &wrong,
+        "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n",
+    )
+    .unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&dir)
+        .args(["check", "--kubectl"])
+        .arg(tool("kubectl"))
+        .arg("--age-key-file")
+        .arg(&wrong);
+    let r = run(c);
+    assert!(!r.stdout.contains("MACs verified"), "{}", r.stdout);
+    assert!(r.stdout.contains("MAC not verified"), "{}", r.stdout);
+    let r = check(&t, &dir, &["--age-key-file", wrong.to_str().unwrap()]);
+    assert!(r.stdout.contains("\"macChecked\": false"), "{}", r.stdout);
+    assert!(r.stdout.contains("\"macsVerified\": 0"), "{}", r.stdout);
+}
+
 #[test]
 fn clean_repo_with_key_verifies_every_mac() {
     let t = TestEnv::new();

@@ -83,3 +83,24 @@ fn every_subcommand_help_teaches_with_examples() {
         );
     }
 }
+
+/// Issue #15 item 8: names on the command line are checked like spec names before
+/// anything runs; `rotate ../../x` used to reach the file system.
+#[test]
+fn issue_15_command_line_names_are_validated() {
+    let t = TestEnv::new();
+    for args in [
+        &["rotate", "../../x"][..],
+        &["init-installation", "../x", "--example"],
+        &["bootstrap", "a/b", "--age-key-file", "k"],
+        &["render", "ok", "Bad"],
+        &["check", ".."],
+        &["status", "x/.."],
+        &["shared", "import", "../../etc", "--from-file", "f"],
+    ] {
+        let mut c = t.mcb();
+        c.args(args);
+        let r = run(c).fails_with(2);
+        assert!(r.stderr.contains("DNS-1123"), "{args:?}: {}", r.stderr);
+    }
+}
