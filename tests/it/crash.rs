@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::init::{config_repo, git, go_sops_decrypt, init};
+use crate::init::{config_repo, git, go_sops_decrypt, init, init_cmd};
 use crate::support::{run, Run, TestEnv};
 
 const INIT_BRANCH: &str = "mcb/init-demo";
@@ -129,12 +129,8 @@ fn issue_15_init_failing_right_after_the_commit_keeps_commit_and_key() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
-    let mut c = t.mcb();
-    c.env("MCB_TEST_FAIL_AFTER", "commit")
-        .arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--example", "--age-key-out"])
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    c.env("MCB_TEST_FAIL_AFTER", "commit");
     let r = run(c).fails_with(2);
     assert!(r.stderr.contains("committed"), "{}", r.stderr);
     assert!(tip(&t, &repo, INIT_BRANCH).is_some());
@@ -175,12 +171,8 @@ fn issue_15_init_killed_right_after_the_commit_leaves_commit_and_key() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
-    let mut c = t.mcb();
-    c.env("MCB_TEST_KILL_AFTER", "commit")
-        .arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--example", "--age-key-out"])
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    c.env("MCB_TEST_KILL_AFTER", "commit");
     let r = run(c);
     assert_eq!(r.status.code(), None, "killed by a signal: {}", r.stderr);
     assert!(tip(&t, &repo, INIT_BRANCH).is_some());
@@ -211,31 +203,16 @@ fn issue_15_init_from_a_detached_head_returns_there_on_failure() {
     let before = repo_state(&t, &repo);
     for step in ["branch", "plan", "key", "apply"] {
         let key = t.path().join("demo.agekey");
-        let mut c = t.mcb();
-        c.env("MCB_TEST_FAIL_AFTER", step)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["init-installation", "demo", "--example", "--age-key-out"])
-            .arg(&key);
+        let mut c = init_cmd(&t, &repo, &key, &[]);
+        c.env("MCB_TEST_FAIL_AFTER", step);
         run(c).fails_with(2);
         assert_eq!(repo_state(&t, &repo), before, "{step}");
         assert!(!key.exists(), "{step}");
     }
     // with --base the branch is checked out before the plan; a failure still returns
     let key = t.path().join("demo.agekey");
-    let mut c = t.mcb();
-    c.env("MCB_TEST_FAIL_AFTER", "apply")
-        .arg("--repo")
-        .arg(&repo)
-        .args([
-            "init-installation",
-            "demo",
-            "--example",
-            "--base",
-            "release",
-        ])
-        .arg("--age-key-out")
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &["--base", "release"]);
+    c.env("MCB_TEST_FAIL_AFTER", "apply");
     run(c).fails_with(2);
     assert_eq!(repo_state(&t, &repo), before, "--base");
     init(&t, &repo, &key, &[]).ok();
@@ -420,11 +397,7 @@ fn issue_15_init_killed_at_random_points_is_unchanged_or_committed_with_its_key(
             (rng.below(2) == 0).then(|| INIT_STEPS[rng.below(INIT_STEPS.len() as u64) as usize]);
         let delay = rng.below(full_ms);
         let label = format!("seed {seed:#x} run {i}: step {step:?} delay {delay}ms");
-        let mut c = t.mcb();
-        c.arg("--repo")
-            .arg(&repo)
-            .args(["init-installation", "demo", "--example", "--age-key-out"])
-            .arg(&key);
+        let c = init_cmd(&t, &repo, &key, &[]);
         run_killed(c, step, delay);
         let committed =
             assert_settled_or_committed(&t, &repo, &before, INIT_BRANCH, None, &key, &label);
