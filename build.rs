@@ -1,13 +1,14 @@
-//! Embeds `templates/` into the binary: writes `$OUT_DIR/templates.rs` with one
+//! Embeds `templates/` and the schema data under `vendor/` into the binary: writes
+//! `$OUT_DIR/templates.rs` and `$OUT_DIR/vendor.rs`, each with one
 //! `(relative path, include_str!(..))` per file, in path order (deterministic builds).
 
 use std::path::{Path, PathBuf};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("templates/ is readable")
-        .map(|e| e.expect("dir entry").path())
-        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.map(|e| e.expect("dir entry").path()).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -18,26 +19,54 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("templates");
-    println!("cargo:rerun-if-changed=templates");
+/// `pub static NAME: &[(&str, &str)]` over the files under `CARGO_MANIFEST_DIR/dir` that
+/// `keep` selects, written to `$OUT_DIR/out`.
+fn embed(dir: &str, out: &str, name: &str, doc: &str, keep: impl Fn(&str) -> bool) {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(dir);
+    println!("cargo:rerun-if-changed={dir}");
     let mut files = Vec::new();
     walk(&root, &mut files);
-    let mut code = String::from("/// Built-in templates: (path under templates/, content).\npub static BUILTIN: &[(&str, &str)] = &[\n");
+    let mut code = format!("/// {doc}\npub static {name}: &[(&str, &str)] = &[\n");
     for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
         let rel = f
             .strip_prefix(&root)
             .unwrap()
             .to_str()
             .unwrap()
             .replace('\\', "/");
+        if !keep(&rel) {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", f.display());
         code.push_str(&format!(
             "    ({rel:?}, include_str!({:?})),\n",
             f.display().to_string()
         ));
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("templates.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(out);
     std::fs::write(out, code).unwrap();
+}
+
+fn main() {
+    embed(
+        "templates",
+        "templates.rs",
+        "BUILTIN",
+        "Built-in templates: (path under templates/, content).",
+        |_| true,
+    );
+    // Every vendored YAML (CustomResourceDefinitions are picked out at run time) and the
+    // built-in Kubernetes kind schemas.
+    embed(
+        "vendor",
+        "vendor.rs",
+        "VENDORED",
+        "Vendored schema data: (path under vendor/, content).",
+        |rel| {
+            rel.ends_with(".yaml")
+                || rel.ends_with(".yml")
+                || (rel.starts_with("kubernetes/") && rel.ends_with(".json"))
+        },
+    );
 }

@@ -27,6 +27,7 @@ pub mod pki;
 pub mod progress;
 pub mod render;
 pub mod repo;
+pub mod schema;
 pub mod sops;
 pub mod spec;
 pub mod status;

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use super::{Finding, RepoFile};
 
 const RULE: &str = "kustomize-build";
-const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// File names kustomize reads as a kustomization.
+pub(super) const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Builds every outermost kustomization of every installation among `files`.
 pub fn check(root: &Path, files: &[RepoFile], kubectl: Option<&Path>) -> Vec<Finding> {

@@ -2,8 +2,8 @@
 //! function that returns [`Finding`]s; [`run`] gathers them into a [`Report`].
 //!
 //! Owns: what counts as a finding and its stable rule id, the plaintext-secret scanner, SOPS
-//! structure and recipient checks, expiry, Cluster API secret naming, the kustomize build
-//! check, SARIF output and the CI workflow for config repos. It never writes to the repo,
+//! structure and recipient checks, expiry, Cluster API secret naming, strict schema
+//! validation of every manifest, the kustomize build check, SARIF output and the CI workflow for config repos. It never writes to the repo,
 //! never prints, and never puts a secret value into a finding (a finding names the file,
 //! the line and the rule).
 
@@ -14,6 +14,7 @@ pub mod files;
 mod kustomize;
 mod plaintext;
 pub mod sarif;
+pub mod schema;
 mod sopsfile;
 mod spec;
 mod yaml;
@@ -95,6 +96,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "schema",
+        "A manifest does not validate strictly against the upstream schema of its kind, or no schema knows its kind",
     ),
     (
         "inventory-invalid",
@@ -396,6 +401,10 @@ pub fn run(
         findings.extend(spec::sops_config_drift(root, &repo_files));
     }
     findings.extend(capi::check(&repo_files, &docs));
+    if !opts.skip.contains("schema") {
+        progress.action("validating manifests against their schemas");
+        findings.extend(schema::check(&repo_files, &docs));
+    }
     if opts.skip.contains("kustomize-build") {
         report
             .skipped

@@ -55,7 +55,8 @@ fn interesting(text: &str) -> bool {
         .any(|w| text.contains(w))
 }
 
-fn parse(file: usize, text: &str) -> Parsed {
+/// Parses one file's text (index `file` among the checked files).
+pub(super) fn parse(file: usize, text: &str) -> Parsed {
     // An installation spec has a `sops:` section too: only sops' own metadata counts.
     let looks_sops = text
         .lines()

@@ -329,7 +329,9 @@ fn generate(
 
     // PKI: the cluster CA (imported or new), etcd and front-proxy CAs, SA key, kubeconfigs.
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
-    let params = pki::Params::new(name, "default", &server);
+    let mut params = pki::Params::new(name, "default", &server);
+    params.key_type = spec.pki.key_type.into();
+    params.kubernetes_minor = spec.kubernetes_minor();
     let cluster_pki = match &req.import_ca {
         Some((cert, key)) => {
             let ca = pki::import_ca_files(cert, key, env.now())?;

@@ -51,19 +51,43 @@ impl CertFacts {
             not_before: time(&x.validity().not_before),
             not_after: time(&x.validity().not_after),
         };
-        let key_cert_sign = matches!(x.key_usage(), Ok(Some(ku)) if ku.value.key_cert_sign());
+        let key_id = x
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
+                    Some(k.0.to_vec())
+                }
+                _ => None,
+            });
         let checks = CertChecks {
-            is_ca: x.is_ca() && key_cert_sign,
+            basic_ca: x.is_ca(),
+            // Go and kubeadm accept a CA without a keyUsage extension; only a keyUsage that
+            // leaves out keyCertSign stops it signing.
+            cert_sign: match x.key_usage() {
+                Ok(Some(ku)) => ku.value.key_cert_sign(),
+                Ok(None) => true,
+                Err(_) => false,
+            },
             public_key: x.public_key().subject_public_key.data.to_vec(),
+            subject_der: x.subject().as_raw().to_vec(),
+            key_id,
         };
         Ok((facts, checks))
     }
 }
 
-/// What `Ca::from_pem` checks beyond the facts.
+/// What `Ca::from_pem` checks beyond the facts, and what signing with a CA needs.
 struct CertChecks {
-    is_ca: bool,
+    /// BasicConstraints CA:TRUE.
+    basic_ca: bool,
+    /// keyUsage allows keyCertSign (or there is no keyUsage extension).
+    cert_sign: bool,
     public_key: Vec<u8>,
+    /// The subject Name exactly as encoded: the issuer of everything the CA signs.
+    subject_der: Vec<u8>,
+    /// The subjectKeyIdentifier, the authorityKeyIdentifier of what the CA signs.
+    key_id: Option<Vec<u8>>,
 }
 
 /// `sha256:<lowercase hex>` of `der`.
@@ -76,6 +100,9 @@ pub struct Ca {
     cert_pem: String,
     key: Key,
     facts: CertFacts,
+    /// The subject as encoded, copied into every certificate this CA signs.
+    subject_der: Vec<u8>,
+    key_id: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Ca {
@@ -199,43 +226,90 @@ impl Ca {
             what: common_name.to_owned(),
             reason: e.to_string(),
         })?;
-        let (facts, _) = CertFacts::of(common_name, cert.der())?;
+        let (facts, checks) = CertFacts::of(common_name, cert.der())?;
         Ok(Ca {
             cert_pem: cert.pem(),
             key,
             facts,
+            subject_der: checks.subject_der,
+            key_id: checks.key_id,
         })
     }
 
-    /// Loads an existing CA (cert + key PEM) and checks it can sign: the key matches the
-    /// certificate, the certificate is a CA (CA:TRUE with keyCertSign), and it is valid at
-    /// `now`. `what` names the source in errors (a secret name, a file).
+    /// Loads a CA from its Secret (cert + key PEM) and checks it can sign: a key kubeadm and Go
+    /// accept (RSA >= 2048 bits, ECDSA P-256 or P-384) that matches the certificate, CA:TRUE
+    /// and keyCertSign (when a keyUsage is present), valid at `now`. `what` names the source
+    /// in errors. The first certificate signs; more may follow it, as during a CA rotation,
+    /// when `tls.crt` carries the old CA for trust (KCP too reads only the first).
     pub fn from_pem(
         what: &str,
         cert_pem: &str,
         key_pem: &SecretString,
         now: OffsetDateTime,
     ) -> Result<Ca, Error> {
-        let block = pem::parse(cert_pem).map_err(|e| Error::Pem {
+        Ca::load(what, what, cert_pem, key_pem, now, Bundle::FirstSigns)
+    }
+
+    /// [`Ca::from_pem`] for a CA given by the user (`--import-ca CERT KEY`): the key's file is
+    /// named apart, and a bundle is refused rather than silently cut to its first certificate.
+    pub(crate) fn import(
+        what: &str,
+        key_what: &str,
+        cert_pem: &str,
+        key_pem: &SecretString,
+        now: OffsetDateTime,
+    ) -> Result<Ca, Error> {
+        Ca::load(what, key_what, cert_pem, key_pem, now, Bundle::Refuse)
+    }
+
+    fn load(
+        what: &str,
+        key_what: &str,
+        cert_pem: &str,
+        key_pem: &SecretString,
+        now: OffsetDateTime,
+        bundle: Bundle,
+    ) -> Result<Ca, Error> {
+        let pem_err = |reason: String| Error::Pem {
             what: what.to_owned(),
-            reason: e.to_string(),
-        })?;
-        if block.tag() != "CERTIFICATE" {
-            return Err(Error::Pem {
-                what: what.to_owned(),
-                reason: format!("expected a CERTIFICATE block, found {}", block.tag()),
-            });
-        }
+            reason,
+        };
+        let blocks = pem::parse_many(cert_pem).map_err(|e| pem_err(e.to_string()))?;
+        let certs: Vec<_> = blocks.iter().filter(|b| b.tag() == "CERTIFICATE").collect();
+        let block = match (certs.as_slice(), blocks.first()) {
+            ([one], _) => *one,
+            ([first, ..], _) if bundle == Bundle::FirstSigns => *first,
+            ([], Some(other)) => {
+                return Err(pem_err(format!(
+                    "expected a CERTIFICATE block, found {}",
+                    other.tag()
+                )))
+            }
+            ([], None) => return Err(pem_err("no PEM block found".into())),
+            (many, _) => {
+                return Err(Error::Bundle {
+                    what: what.to_owned(),
+                    count: many.len(),
+                })
+            }
+        };
         let (facts, checks) = CertFacts::of(what, block.contents())?;
-        let key = Key::from_pem(what, key_pem.expose_secret())?;
+        let key = Key::from_pem(key_what, key_pem.expose_secret())?;
+        check_imported_ca_key(key_what, &key)?;
         if rcgen::PublicKeyData::der_bytes(&key.signer()) != checks.public_key.as_slice() {
             return Err(Error::KeyMismatch {
-                what: what.to_owned(),
+                what: key_what.to_owned(),
                 fingerprint: facts.fingerprint,
             });
         }
-        if !checks.is_ca {
+        if !checks.basic_ca {
             return Err(Error::NotCa {
+                what: what.to_owned(),
+                subject: facts.subject,
+            });
+        }
+        if !checks.cert_sign {
+            return Err(Error::NoCertSign {
                 what: what.to_owned(),
                 subject: facts.subject,
             });
@@ -253,6 +327,8 @@ impl Ca {
             cert_pem: pem_lf("CERTIFICATE", block.contents()),
             key,
             facts,
+            subject_der: checks.subject_der,
+            key_id: checks.key_id,
         })
     }
 
@@ -320,12 +396,25 @@ impl Ca {
             p.subject_alt_names.push(rcgen::SanType::IpAddress(*ip));
         }
         p.use_authority_key_identifier_extension = true;
-        let issuer =
-            rcgen::Issuer::from_ca_cert_pem(&self.cert_pem, self.key.signer()).map_err(sign_err)?;
+        // rcgen writes the issuer from a name map; the CA's exact subject bytes go in below.
+        let mut issuer_params = rcgen::CertificateParams::default();
+        if let Some(id) = &self.key_id {
+            issuer_params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(id.clone());
+        }
+        let signer = self.key.signer();
+        let issuer = rcgen::Issuer::new(issuer_params, &signer);
         let cert = p.signed_by(&key.signer(), &issuer).map_err(sign_err)?;
-        let (facts, _) = CertFacts::of(&leaf.common_name, cert.der())?;
+        let der = super::der::with_issuer(cert.der(), &self.subject_der, |tbs| {
+            rcgen::SigningKey::sign(&signer, tbs)
+        })
+        .map_err(|e| Error::Sign {
+            what: leaf.common_name.clone(),
+            reason: e.to_string(),
+        })?
+        .map_err(sign_err)?;
+        let (facts, _) = CertFacts::of(&leaf.common_name, &der)?;
         Ok(Leaf {
-            cert_pem: cert.pem(),
+            cert_pem: pem_lf("CERTIFICATE", &der),
             key_pem: key.to_pem(),
             facts,
         })
@@ -341,6 +430,30 @@ pub(crate) fn check_ca_key_type(common_name: &str, key_type: KeyType) -> Result<
         });
     }
     Ok(())
+}
+
+/// What a CA file with more than one certificate means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bundle {
+    /// The first signs, the others are trusted alongside (mcb's own rotation bundles).
+    FirstSigns,
+    /// An error: the user must say which certificate is the CA.
+    Refuse,
+}
+
+/// Refuses an imported CA key that kubeadm or Go would not sign with: Ed25519 (kubeadm: "neither
+/// in RSA nor ECDSA format") and RSA below 2048 bits (Go 1.24 refuses them as insecure).
+fn check_imported_ca_key(what: &str, key: &Key) -> Result<(), Error> {
+    let found = match key.algo() {
+        Algo::P256 | Algo::P384 => return Ok(()),
+        Algo::Rsa if key.rsa_bits() >= 2048 => return Ok(()),
+        Algo::Rsa => format!("{}: too small", key.describe()),
+        Algo::Ed25519 => "Ed25519".to_owned(),
+    };
+    Err(Error::UnsupportedCaKey {
+        what: what.to_owned(),
+        found,
+    })
 }
 
 /// Facts of a certificate PEM (e.g. a kubeconfig's client cert).

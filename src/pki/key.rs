@@ -26,6 +26,8 @@ pub enum KeyType {
     /// ECDSA on P-256 (kubeadm's `ECDSA-P256`), the default: small and fast.
     #[default]
     EcdsaP256,
+    /// ECDSA on P-384 (kubeadm's `ECDSA-P384`).
+    EcdsaP384,
     /// RSA 2048 bits (kubeadm's default `RSA-2048`).
     Rsa2048,
     /// RSA 3072 bits.
@@ -44,7 +46,7 @@ impl KeyType {
             KeyType::Rsa2048 => Some(2048),
             KeyType::Rsa3072 => Some(3072),
             KeyType::Rsa4096 => Some(4096),
-            KeyType::EcdsaP256 | KeyType::Ed25519 => None,
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::Ed25519 => None,
         }
     }
 }
@@ -53,6 +55,7 @@ impl fmt::Display for KeyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
             KeyType::Rsa2048 => "rsa2048",
             KeyType::Rsa3072 => "rsa3072",
             KeyType::Rsa4096 => "rsa4096",
@@ -66,6 +69,7 @@ impl fmt::Display for KeyType {
 pub(crate) enum Algo {
     Rsa,
     P256,
+    P384,
     Ed25519,
 }
 
@@ -130,6 +134,12 @@ impl Key {
                     .map_err(|e| key_gen_error(kt, &e))?,
                 Algo::P256,
             ),
+            KeyType::EcdsaP384 => (
+                p384::SecretKey::random(rng)
+                    .to_pkcs8_der()
+                    .map_err(|e| key_gen_error(kt, &e))?,
+                Algo::P384,
+            ),
             KeyType::Ed25519 => (
                 ed25519_dalek::SigningKey::generate(rng)
                     .to_pkcs8_der()
@@ -150,8 +160,8 @@ impl Key {
         }
     }
 
-    /// Reads a private key PEM: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, P-256)
-    /// or PKCS#8 (`PRIVATE KEY`: RSA, P-256, Ed25519). `what` names it in errors.
+    /// Reads a private key PEM: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, P-256 or
+    /// P-384) or PKCS#8 (`PRIVATE KEY`: RSA, P-256, P-384, Ed25519). `what` names it in errors.
     pub fn from_pem(what: &str, pem_text: &str) -> Result<Key, Error> {
         let block = pem::parse(pem_text).map_err(|e| Error::Pem {
             what: what.to_owned(),
@@ -172,23 +182,32 @@ impl Key {
                 )
             }
             "EC PRIVATE KEY" => {
-                let k = p256::SecretKey::from_sec1_der(&der)
-                    .map_err(|_| unsupported("EC PRIVATE KEY not on curve P-256"))?;
-                (
-                    k.to_pkcs8_der().map_err(|e| unsupported(&e.to_string()))?,
-                    Algo::P256,
-                )
+                if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
+                    (
+                        k.to_pkcs8_der().map_err(|e| unsupported(&e.to_string()))?,
+                        Algo::P256,
+                    )
+                } else if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
+                    (
+                        k.to_pkcs8_der().map_err(|e| unsupported(&e.to_string()))?,
+                        Algo::P384,
+                    )
+                } else {
+                    return Err(unsupported("EC PRIVATE KEY not on curve P-256 or P-384"));
+                }
             }
             "PRIVATE KEY" => {
                 let algo = if rsa::RsaPrivateKey::from_pkcs8_der(&der).is_ok() {
                     Algo::Rsa
                 } else if p256::SecretKey::from_pkcs8_der(&der).is_ok() {
                     Algo::P256
+                } else if p384::SecretKey::from_pkcs8_der(&der).is_ok() {
+                    Algo::P384
                 } else if ed25519_dalek::SigningKey::from_pkcs8_der(&der).is_ok() {
                     Algo::Ed25519
                 } else {
                     return Err(unsupported(
-                        "PKCS#8 key that is not RSA, ECDSA P-256 or Ed25519",
+                        "PKCS#8 key that is not RSA, ECDSA P-256/P-384 or Ed25519",
                     ));
                 };
                 return Ok(Key { pkcs8: der, algo });
@@ -215,6 +234,9 @@ impl Key {
             Algo::P256 => SignerKey::P256(
                 p256::ecdsa::SigningKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
             ),
+            Algo::P384 => SignerKey::P384(
+                p384::ecdsa::SigningKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
+            ),
             Algo::Ed25519 => SignerKey::Ed25519(
                 ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8).expect("valid"),
             ),
@@ -226,6 +248,11 @@ impl Key {
                     .into_vec()
             }
             SignerKey::P256(k) => k
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+            SignerKey::P384(k) => k
                 .verifying_key()
                 .to_encoded_point(false)
                 .as_bytes()
@@ -245,8 +272,17 @@ impl Key {
                 .to_pkcs1_pem(LineEnding::LF)
                 .expect("encodes"),
             Algo::P256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
                 let k = p256::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid");
-                let der = Zeroizing::new(sec1_p256_der(&k));
+                let point = k.public_key().to_encoded_point(false);
+                let der = sec1_der(&PRIME256V1, &k.to_bytes(), point.as_bytes());
+                Zeroizing::new(pem_lf("EC PRIVATE KEY", &der))
+            }
+            Algo::P384 => {
+                use p384::elliptic_curve::sec1::ToEncodedPoint;
+                let k = p384::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid");
+                let point = k.public_key().to_encoded_point(false);
+                let der = sec1_der(&SECP384R1, &k.to_bytes(), point.as_bytes());
                 Zeroizing::new(pem_lf("EC PRIVATE KEY", &der))
             }
             Algo::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8)
@@ -268,6 +304,10 @@ impl Key {
                 .expect("valid")
                 .public_key()
                 .to_public_key_der(),
+            Algo::P384 => p384::SecretKey::from_pkcs8_der(&self.pkcs8)
+                .expect("valid")
+                .public_key()
+                .to_public_key_der(),
             Algo::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&self.pkcs8)
                 .expect("valid")
                 .verifying_key()
@@ -282,17 +322,25 @@ impl Key {
         pem_lf("PUBLIC KEY", &self.public_der())
     }
 
+    /// The RSA modulus size in bits (0 for other keys).
+    pub fn rsa_bits(&self) -> usize {
+        match self.algo {
+            Algo::Rsa => {
+                rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+                    .expect("valid")
+                    .size()
+                    * 8
+            }
+            _ => 0,
+        }
+    }
+
     /// A short description for the inventory: `RSA 2048`, `ECDSA P-256`, `Ed25519`.
     pub fn describe(&self) -> String {
         match self.algo {
-            Algo::Rsa => {
-                let bits = rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
-                    .expect("valid")
-                    .size()
-                    * 8;
-                format!("RSA {bits}")
-            }
+            Algo::Rsa => format!("RSA {}", self.rsa_bits()),
             Algo::P256 => "ECDSA P-256".into(),
+            Algo::P384 => "ECDSA P-384".into(),
             Algo::Ed25519 => "Ed25519".into(),
         }
     }
@@ -395,21 +443,28 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// OID 1.2.840.10045.3.1.7 (P-256), DER.
+const PRIME256V1: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// OID 1.3.132.0.34 (P-384), DER.
+const SECP384R1: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+
 /// SEC1 `ECPrivateKey` DER with the named-curve parameters and the public key, as Go's
-/// `x509.MarshalECPrivateKey` and OpenSSL write it. The p256 crate omits the parameters,
-/// and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
-fn sec1_p256_der(k: &p256::SecretKey) -> Vec<u8> {
-    use p256::elliptic_curve::sec1::ToEncodedPoint;
-    const PRIME256V1: [u8; 12] = [
-        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-    ];
-    let point = k.public_key().to_encoded_point(false);
-    let mut der = vec![0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
-    der.extend_from_slice(&k.to_bytes());
-    der.extend_from_slice(&PRIME256V1);
-    der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
-    der.extend_from_slice(point.as_bytes());
-    der
+/// `x509.MarshalECPrivateKey` and OpenSSL write it. The RustCrypto curves omit the
+/// parameters, and then Go's TLS stack (etcd, kubeadm) and OpenSSL cannot read the key.
+fn sec1_der(curve_oid: &[u8], secret: &[u8], public_point: &[u8]) -> Zeroizing<Vec<u8>> {
+    use super::der::wrap;
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(public_point);
+    let body = Zeroizing::new(
+        [
+            &[0x02, 0x01, 0x01][..],
+            &wrap(0x04, secret),
+            &wrap(0xa0, curve_oid),
+            &wrap(0xa1, &wrap(0x03, &bits)),
+        ]
+        .concat(),
+    );
+    Zeroizing::new(wrap(0x30, &body))
 }
 
 /// One PEM block with LF line endings.
@@ -423,11 +478,12 @@ pub(crate) fn pem_lf(tag: &str, der: &[u8]) -> String {
 enum SignerKey {
     Rsa(rsa::pkcs1v15::SigningKey<sha2::Sha256>),
     P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
-/// A deterministic signer for rcgen (RSA PKCS#1 v1.5 SHA-256, ECDSA P-256 SHA-256 with
-/// RFC 6979 nonces, Ed25519).
+/// A deterministic signer for rcgen (RSA PKCS#1 v1.5 SHA-256, ECDSA P-256 SHA-256 and P-384
+/// SHA-384 with RFC 6979 nonces, Ed25519).
 pub(crate) struct Signer {
     inner: SignerKey,
     /// The raw public key, as X.509 puts it in the SPKI bit string.
@@ -442,6 +498,7 @@ impl rcgen::PublicKeyData for Signer {
         match self.inner {
             SignerKey::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
             SignerKey::P256(_) => &rcgen::PKCS_ECDSA_P256_SHA256,
+            SignerKey::P384(_) => &rcgen::PKCS_ECDSA_P384_SHA384,
             SignerKey::Ed25519(_) => &rcgen::PKCS_ED25519,
         }
     }
@@ -457,6 +514,11 @@ impl rcgen::SigningKey for Signer {
                 .to_vec(),
             SignerKey::P256(k) => {
                 let sig: p256::ecdsa::Signature =
+                    k.try_sign(msg).map_err(|_| rcgen::Error::RingUnspecified)?;
+                sig.to_der().as_bytes().to_vec()
+            }
+            SignerKey::P384(k) => {
+                let sig: p384::ecdsa::Signature =
                     k.try_sign(msg).map_err(|_| rcgen::Error::RingUnspecified)?;
                 sig.to_der().as_bytes().to_vec()
             }

@@ -26,14 +26,31 @@ pub struct UserParams {
     pub validity: Option<Duration>,
 }
 
+/// The Kubernetes minor versions mcb makes a PKI for (1.28 to 1.37): the admin identity
+/// below is known for each, and kubeadm of these versions reads the CAPI secret shapes.
+pub const KUBERNETES_MINORS: std::ops::RangeInclusive<u32> = 28..=37;
+
+/// The group kubeadm binds to `cluster-admin` for the admin kubeconfig of a Kubernetes
+/// 1.`minor` cluster: from 1.29 kubeadm creates a ClusterRoleBinding for
+/// `kubeadm:cluster-admins` (and keeps `system:masters` for its break-glass
+/// `super-admin.conf`); before 1.29 no such binding exists and admin.conf uses
+/// `system:masters`, which the API server grants everything without any binding.
+pub fn admin_group(minor: u32) -> &'static str {
+    if minor >= 29 {
+        "kubeadm:cluster-admins"
+    } else {
+        "system:masters"
+    }
+}
+
 impl UserParams {
-    /// kubeadm's admin identity: `CN=kubernetes-admin, O=kubeadm:cluster-admins` (kubeadm
-    /// ≥ 1.29 binds that group to cluster-admin; `system:masters` is kept for break-glass).
-    pub fn admin() -> Self {
+    /// kubeadm's admin identity for a Kubernetes 1.`kubernetes_minor` cluster:
+    /// `CN=kubernetes-admin, O=<admin_group>`.
+    pub fn admin(kubernetes_minor: u32) -> Self {
         UserParams {
             name: "admin".into(),
             common_name: "kubernetes-admin".into(),
-            organizations: vec!["kubeadm:cluster-admins".into()],
+            organizations: vec![admin_group(kubernetes_minor).into()],
             validity: None,
         }
     }

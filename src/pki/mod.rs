@@ -23,6 +23,7 @@
 //!   `encryptionAlgorithm`, Ed25519 is not accepted at all.
 
 mod cert;
+mod der;
 mod key;
 mod kubeconfig;
 mod prime;
@@ -39,7 +40,7 @@ pub use cert::{
     fingerprint, rfc3339, Ca, CertFacts, Leaf, LeafParams, Usage, CA_VALIDITY, LEAF_VALIDITY,
 };
 pub use key::KeyType;
-pub use kubeconfig::{kubeconfig, Kubeconfig, UserParams};
+pub use kubeconfig::{admin_group, kubeconfig, Kubeconfig, UserParams, KUBERNETES_MINORS};
 
 use crate::fsutil::PathError;
 use crate::inventory::Credential;
@@ -62,9 +63,20 @@ pub enum Error {
     /// The key given with a certificate belongs to another certificate.
     #[error("{what}: the private key does not belong to the certificate {fingerprint}")]
     KeyMismatch { what: String, fingerprint: String },
-    /// A certificate given as CA cannot sign certificates.
-    #[error("{what}: certificate {subject} is not a CA (needs CA:TRUE and keyCertSign)")]
+    /// A certificate given as CA is not a CA.
+    #[error("{what}: certificate {subject} is not a CA (its basicConstraints lack CA:TRUE)")]
     NotCa { what: String, subject: String },
+    /// A CA certificate whose keyUsage does not allow signing certificates.
+    #[error(
+        "{what}: CA {subject} has a keyUsage without keyCertSign, so it cannot sign certificates"
+    )]
+    NoCertSign { what: String, subject: String },
+    /// A file with more than one certificate where one CA certificate was expected.
+    #[error("{what}: holds {count} certificates; mcb imports exactly one CA certificate")]
+    Bundle { what: String, count: usize },
+    /// A CA key that kubeadm or Go cannot sign with.
+    #[error("{what}: unsupported CA key: {found}")]
+    UnsupportedCaKey { what: String, found: String },
     /// A CA that is expired or not yet valid.
     #[error("{what}: CA {subject} is valid only from {not_before} to {not_after}")]
     OutsideValidity {
@@ -106,11 +118,14 @@ impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         Some(match self {
             Error::Pem { .. } => "give a PEM file (-----BEGIN CERTIFICATE----- / -----BEGIN ... PRIVATE KEY-----); convert DER with `openssl x509 -inform der` or `openssl pkey -inform der`".into(),
-            Error::UnsupportedKey { .. } => "use an RSA or ECDSA P-256 key (PKCS#1, SEC1 or unencrypted PKCS#8); decrypt it first with `openssl pkey -in KEY -out KEY.plain`".into(),
+            Error::UnsupportedKey { .. } => "use an RSA or ECDSA P-256/P-384 key (PKCS#1, SEC1 or unencrypted PKCS#8); decrypt it first with `openssl pkey -in KEY -out KEY.plain`".into(),
             Error::KeyMismatch { .. } => "pass the key that belongs to this certificate; compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`".into(),
             Error::NotCa { .. } => "give the CA certificate itself (the issuer), not a server or client certificate signed by it".into(),
+            Error::NoCertSign { .. } => "re-issue the CA with `keyUsage = critical, keyCertSign, cRLSign, digitalSignature` (or without a keyUsage extension)".into(),
+            Error::Bundle { .. } => "put only the CA certificate that signs (usually the first block) in the file; kubeadm and Cluster API trust that certificate as the cluster's root".into(),
+            Error::UnsupportedCaKey { .. } => "kubeadm and Go sign only with RSA (2048 bits or more) and ECDSA P-256/P-384 CA keys: re-create the CA with such a key, or let mcb generate the CA".into(),
             Error::OutsideValidity { .. } => "the CA cannot sign now; import a valid CA, or let mcb generate a new one and rotate with `mcb rotate NAME --only ca`".into(),
-            Error::KeyTypeNotAllowed { .. } => "choose ecdsa-p256 or an rsa key type for CAs and the service-account key (kubeadm loads only RSA and ECDSA keys)".into(),
+            Error::KeyTypeNotAllowed { .. } => "choose ecdsa-p256, ecdsa-p384 or an rsa key type for CAs and the service-account key (kubeadm loads only RSA and ECDSA keys)".into(),
             Error::KeyGen { .. } | Error::Sign { .. } => return None,
             Error::BadServer { .. } => "set the API server URL in the spec as https://HOST:PORT".into(),
             Error::MissingSecret { .. } | Error::MissingData { .. } => "restore the secret from git history, or re-run `mcb init-installation` to create the PKI".into(),
@@ -135,7 +150,12 @@ pub struct Params {
     pub server: String,
     /// Extra kubeconfigs besides the admin one.
     pub users: Vec<UserParams>,
+    /// The cluster's Kubernetes minor version: picks the admin kubeconfig's group.
+    pub kubernetes_minor: u32,
 }
+
+/// The Kubernetes minor version assumed when none is given (the spec's default, v1.33).
+pub const DEFAULT_KUBERNETES_MINOR: u32 = 33;
 
 impl Params {
     /// kubeadm defaults: ECDSA P-256, CA 10 years, leaves 1 year, admin kubeconfig only.
@@ -148,6 +168,7 @@ impl Params {
             leaf_validity: LEAF_VALIDITY,
             server: server.to_owned(),
             users: Vec::new(),
+            kubernetes_minor: DEFAULT_KUBERNETES_MINOR,
         }
     }
 }
@@ -216,7 +237,7 @@ fn build(env: &Env, p: &Params, cluster_ca: Option<Ca>) -> Result<ClusterPki, Er
         KeyType::Rsa3072 | KeyType::Rsa4096 => p.key_type,
         _ => KeyType::Rsa2048,
     };
-    let users: Vec<UserParams> = std::iter::once(UserParams::admin())
+    let users: Vec<UserParams> = std::iter::once(UserParams::admin(p.kubernetes_minor))
         .chain(p.users.iter().cloned())
         .collect();
     let types: Vec<KeyType> = ca_names
@@ -261,7 +282,7 @@ fn build(env: &Env, p: &Params, cluster_ca: Option<Ca>) -> Result<ClusterPki, Er
 
 /// Checks and loads an existing CA to use as the cluster CA.
 pub fn import_ca(cert_pem: &str, key_pem: &SecretString, now: OffsetDateTime) -> Result<Ca, Error> {
-    Ca::from_pem("imported CA", cert_pem, key_pem, now)
+    Ca::import("imported CA", "imported CA key", cert_pem, key_pem, now)
 }
 
 /// [`import_ca`] from two files (`--import-ca CERT KEY`).
@@ -269,7 +290,13 @@ pub fn import_ca_files(cert: &Path, key: &Path, now: OffsetDateTime) -> Result<C
     let cert_text = String::from_utf8_lossy(&crate::fsutil::read(cert)?).into_owned();
     let key_bytes = zeroize::Zeroizing::new(crate::fsutil::read(key)?);
     let key_text = SecretString::from(String::from_utf8_lossy(&key_bytes).into_owned());
-    Ca::from_pem(&cert.display().to_string(), &cert_text, &key_text, now)
+    Ca::import(
+        &cert.display().to_string(),
+        &key.display().to_string(),
+        &cert_text,
+        &key_text,
+        now,
+    )
 }
 
 /// The name CAPI gives a cluster's secret of `purpose` (`ca`, `etcd`, `kubeconfig`...).

@@ -304,3 +304,38 @@ fn debug_output_hides_keys() {
     assert!(!dbg.contains("PRIVATE"), "{dbg}");
     assert!(dbg.contains("CN=kubernetes"), "{dbg}");
 }
+
+#[test]
+fn the_admin_group_follows_the_kubernetes_version_as_kubeadm_binds_it() {
+    let subject = |minor: u32| {
+        let mut p = params();
+        p.kubernetes_minor = minor;
+        generate(&env(3), &p).unwrap().kubeconfigs["admin"]
+            .facts
+            .subject
+            .clone()
+    };
+    // Before 1.29 kubeadm binds nothing to kubeadm:cluster-admins: the admin would have no rights.
+    assert_eq!(subject(28), "O=system:masters, CN=kubernetes-admin");
+    assert_eq!(subject(29), "O=kubeadm:cluster-admins, CN=kubernetes-admin");
+    assert_eq!(subject(37), "O=kubeadm:cluster-admins, CN=kubernetes-admin");
+}
+
+#[test]
+fn p384_cas_sign_and_their_keys_are_written_as_sec1_with_the_curve() {
+    let e = env(4);
+    let ca = Ca::generate(&e, "kubernetes", KeyType::EcdsaP384, CA_VALIDITY).unwrap();
+    let leaf = ca
+        .issue(
+            &e,
+            &LeafParams::new("srv", Usage::Server, KeyType::EcdsaP384),
+        )
+        .unwrap();
+    assert!(leaf.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let key = ca.key_pem();
+    assert!(key
+        .expose_secret()
+        .starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    let back = import_ca(ca.cert_pem(), &key, NOW).unwrap();
+    assert_eq!(back.fingerprint(), ca.fingerprint());
+}

@@ -112,6 +112,37 @@ fn schema_file_matches_types() {
     );
 }
 
+#[test]
+fn kubernetes_versions_outside_the_supported_range_are_refused_with_the_range() {
+    for v in ["v1.27.9", "v1.38.0", "v2.30.0"] {
+        let e = p(&format!("{MIN}kubernetesVersion: {v}\n")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("kubernetesVersion"), "{msg}");
+        assert!(msg.contains("supports Kubernetes 1.28 to 1.37"), "{msg}");
+    }
+    let s = p(&format!("{MIN}kubernetesVersion: v1.28.15\n")).unwrap();
+    assert_eq!(s.kubernetes_minor(), 28);
+}
+
+#[test]
+fn the_ca_key_type_is_a_spec_field_without_ed25519() {
+    assert_eq!(p(MIN).unwrap().pki.key_type, CaKeyType::EcdsaP256);
+    for (name, want) in [
+        ("ecdsa-p384", CaKeyType::EcdsaP384),
+        ("rsa2048", CaKeyType::Rsa2048),
+        ("rsa3072", CaKeyType::Rsa3072),
+        ("rsa4096", CaKeyType::Rsa4096),
+    ] {
+        let s = p(&format!("{MIN}pki:\n  keyType: {name}\n")).unwrap();
+        assert_eq!(s.pki.key_type, want);
+    }
+    let e = p(&format!("{MIN}pki:\n  keyType: ed25519\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":11:") && e.contains("pki.keyType"), "{e}");
+    assert!(e.contains("ecdsa-p384"), "the error lists the choices: {e}");
+}
+
 /// Issue #15 item 2: a recipient carrying a newline and YAML used to pass (`age1` prefix,
 /// length) and added a `.sops.yaml` creation rule for another installation.
 #[test]

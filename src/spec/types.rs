@@ -124,9 +124,12 @@ pub struct Installation {
     /// The Kubernetes API server endpoint.
     #[serde(default)]
     pub api_server: ApiServer,
-    /// Kubernetes version of the cluster (`v1.33.4`).
+    /// Kubernetes version of the cluster (`v1.33.4`); mcb supports 1.28 to 1.37.
     #[serde(default = "default_kubernetes_version")]
     pub kubernetes_version: String,
+    /// The pre-generated PKI (CAs, kubeconfig client certificates).
+    #[serde(default, skip_serializing_if = "Pki::is_default")]
+    pub pki: Pki,
     /// Control plane machines.
     #[serde(default = "default_control_plane")]
     pub control_plane: NodePool,
@@ -389,6 +392,53 @@ pub struct NodePool {
     pub replicas: u32,
 }
 
+/// The pre-generated PKI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pki {
+    /// Key type of the three CAs and the kubeconfig client certificates [default:
+    /// `ecdsa-p256`]. The service-account key is always RSA (3072/4096 when chosen here,
+    /// else 2048), as every kube-apiserver accepts it.
+    #[serde(default)]
+    pub key_type: CaKeyType,
+}
+
+impl Pki {
+    fn is_default(&self) -> bool {
+        self == &Pki::default()
+    }
+}
+
+/// A key type kubeadm can use for a CA (RSA or ECDSA; not Ed25519).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaKeyType {
+    /// ECDSA P-256 (kubeadm's `ECDSA-P256`): small and fast.
+    #[default]
+    EcdsaP256,
+    /// ECDSA P-384 (kubeadm's `ECDSA-P384`).
+    EcdsaP384,
+    /// RSA 2048 bits (kubeadm's default `RSA-2048`).
+    Rsa2048,
+    /// RSA 3072 bits.
+    Rsa3072,
+    /// RSA 4096 bits.
+    Rsa4096,
+}
+
+impl From<CaKeyType> for crate::pki::KeyType {
+    fn from(k: CaKeyType) -> Self {
+        use crate::pki::KeyType;
+        match k {
+            CaKeyType::EcdsaP256 => KeyType::EcdsaP256,
+            CaKeyType::EcdsaP384 => KeyType::EcdsaP384,
+            CaKeyType::Rsa2048 => KeyType::Rsa2048,
+            CaKeyType::Rsa3072 => KeyType::Rsa3072,
+            CaKeyType::Rsa4096 => KeyType::Rsa4096,
+        }
+    }
+}
+
 /// The Flux install.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -558,6 +608,22 @@ impl Installation {
             .unwrap_or_else(|| format!("https://dex.{}", self.base_domain))
     }
 
+    /// `(major, minor)` of `kubernetesVersion` (checked to be `vX.Y.Z` by `check`;
+    /// `(0, 0)` before that).
+    pub fn kubernetes_major_minor(&self) -> (u32, u32) {
+        let mut parts = self
+            .kubernetes_version
+            .trim_start_matches('v')
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+
+    /// The minor version of `kubernetesVersion` (`33` for `v1.33.4`).
+    pub fn kubernetes_minor(&self) -> u32 {
+        self.kubernetes_major_minor().1
+    }
+
     /// Cross-field checks the types cannot express.
     pub(crate) fn check(&self) -> Result<(), Invalid> {
         let bad = |path: &str, msg: String, hint: &str| Err((path.into(), msg, hint.into()));
@@ -580,6 +646,18 @@ impl Installation {
                 "kubernetesVersion",
                 format!("{v:?} is not a version like v1.33.4"),
                 "write the version with a leading `v` and three numbers",
+            );
+        }
+        let supported = crate::pki::KUBERNETES_MINORS;
+        if self.kubernetes_major_minor().0 != 1 || !supported.contains(&self.kubernetes_minor()) {
+            return bad(
+                "kubernetesVersion",
+                format!(
+                    "{v} is not supported: mcb supports Kubernetes 1.{} to 1.{}",
+                    supported.start(),
+                    supported.end()
+                ),
+                "choose a version in that range (kubeadm's admin identity and the secret shapes are known for those)",
             );
         }
         match self.git.auth {

@@ -465,3 +465,55 @@ fn bootstrap_refuses_a_key_that_is_not_the_installations() {
         "nothing may be printed before the key is proven"
     );
 }
+
+/// The spec's `pki.keyType` makes the CAs, and `kubernetesVersion` picks the group kubeadm
+/// binds for the admin kubeconfig (before 1.29: `system:masters`, or the admin has no rights).
+#[test]
+fn spec_pki_key_type_and_kubernetes_version_shape_the_pki() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let mut c = t.mcb();
+    c.arg("example-spec");
+    let spec_text = run(c)
+        .ok()
+        .stdout
+        .replace("name: gauss", "name: demo")
+        .replace(
+            "kubernetesVersion: v1.33.4",
+            "kubernetesVersion: v1.28.15\npki:\n  keyType: ecdsa-p384",
+        );
+    let spec = t.path().join("demo.yaml");
+    std::fs::write(&spec, spec_text).unwrap();
+    let key = t.path().join("demo.agekey");
+    run(init_with_spec(&t, &repo, &spec, &key)).ok();
+    let secrets = repo.join("installations/demo/secrets");
+    let ca = crate::rotate::secret_value(&t, &secrets.join("demo-ca.sops.yaml"), &key, "tls.crt");
+    let ca_file = t.path().join("ca.crt");
+    std::fs::write(&ca_file, ca).unwrap();
+    let mut c = t.command(tool("openssl"));
+    c.args(["x509", "-noout", "-text", "-in"]).arg(&ca_file);
+    let text = run(c).ok().stdout;
+    assert!(text.contains("NIST CURVE: P-384"), "{text}");
+
+    let kc = crate::rotate::secret_value(
+        &t,
+        &secrets.join("demo-kubeconfig.sops.yaml"),
+        &key,
+        "value",
+    );
+    let kc = String::from_utf8(kc).unwrap();
+    let b64 = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-certificate-data: "))
+        .unwrap();
+    let cert = t.path().join("admin.crt");
+    std::fs::write(
+        &cert,
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap(),
+    )
+    .unwrap();
+    let mut c = t.command(tool("openssl"));
+    c.args(["x509", "-noout", "-subject", "-in"]).arg(&cert);
+    let subject = run(c).ok().stdout;
+    assert!(subject.contains("O = system:masters"), "{subject}");
+}

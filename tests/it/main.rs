@@ -15,5 +15,7 @@ mod interop;
 mod pki;
 mod render;
 mod rotate;
+mod schema;
 mod secrets;
 mod shared;
+mod vendor;

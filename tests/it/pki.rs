@@ -453,7 +453,7 @@ fn kubectl_uses_our_kubeconfig_against_a_server_that_demands_our_ca() {
             ca,
             "mc1",
             &url,
-            &UserParams::admin(),
+            &UserParams::admin(pki::DEFAULT_KUBERNETES_MINOR),
             Duration::hours(1),
             KeyType::EcdsaP256,
         )
@@ -629,4 +629,234 @@ fn import_openssl_made_cas_and_refuse_bad_ones() {
     .ok();
     let err = import(&rsa_crt, &p("enc.key"), now).unwrap_err();
     assert!(matches!(err, pki::Error::UnsupportedKey { .. }), "{err}");
+}
+
+/// A CA made by `openssl req -x509` (CA:TRUE, no keyUsage unless `extra` adds one) with the
+/// key algorithm of `genpkey` and the subject `subj`; returns (cert, key) paths.
+fn openssl_ca(
+    dir: &Path,
+    name: &str,
+    genpkey: &[&str],
+    subj: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let crt = dir.join(format!("{name}.crt"));
+    let mut args = vec!["genpkey", "-out", key.to_str().unwrap()];
+    args.extend_from_slice(genpkey);
+    openssl(&args).ok();
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        key.to_str().unwrap(),
+        "-out",
+        crt.to_str().unwrap(),
+        "-days",
+        "30",
+        "-subj",
+        subj,
+        "-multivalue-rdn",
+    ];
+    args.extend_from_slice(extra);
+    openssl(&args).ok();
+    (crt, key)
+}
+
+/// A minute from now: openssl stamps `notBefore` with the second it ran, which a check at
+/// "now" can precede by a fraction of a second.
+fn after_stamping() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::minutes(1)
+}
+
+const P384: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"];
+const RSA2048: &[&str] = &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+
+/// `openssl x509 -noout -OPT -nameopt RFC2253` of `crt`.
+fn name_of(crt: &Path, opt: &str) -> String {
+    let r = openssl(&[
+        "x509",
+        "-noout",
+        opt,
+        "-nameopt",
+        "RFC2253",
+        "-in",
+        crt.to_str().unwrap(),
+    ])
+    .ok();
+    r.stdout.trim().split_once('=').unwrap().1.to_owned()
+}
+
+#[test]
+fn imported_ca_subjects_are_copied_exactly_into_what_mcb_signs() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let e = env(21);
+    let cases = [
+        // Repeated attribute types (rcgen alone merges them: DC=example, OU=Kubernetes only).
+        (
+            "repeated",
+            P384,
+            "/DC=com/DC=example/O=Example Corp/OU=Platform/OU=Kubernetes/CN=corp-k8s-ca",
+        ),
+        // A multi-valued RDN (rcgen alone cannot express it at all).
+        (
+            "multi",
+            RSA2048,
+            "/DC=com/O=Example Corp/OU=Platform+CN=corp-mv-ca",
+        ),
+    ];
+    for (name, alg, subj) in cases {
+        // Plain `req -x509`: CA:TRUE and no keyUsage, as kubeadm and Go accept.
+        let (ca_crt, ca_key) = openssl_ca(d, name, alg, subj, &[]);
+        let ca = pki::import_ca_files(&ca_crt, &ca_key, after_stamping())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let server = issue_server(&ca, &e, "kube-apiserver", Usage::Server, KeyType::EcdsaP256);
+        let (leaf_crt, _) = write_leaf(d, &format!("{name}-server"), &server);
+        assert_eq!(
+            name_of(&leaf_crt, "-issuer"),
+            name_of(&ca_crt, "-subject"),
+            "{name}"
+        );
+        let r = openssl(&[
+            "verify",
+            "-CAfile",
+            ca_crt.to_str().unwrap(),
+            leaf_crt.to_str().unwrap(),
+        ]);
+        assert!(
+            r.status.success(),
+            "{name}: openssl verify: {}{}",
+            r.stdout,
+            r.stderr
+        );
+
+        let p = Params::new("mc1", "default", "https://127.0.0.1:6443");
+        let pki = pki::generate_with_ca(&e, &p, ca).unwrap();
+        let admin = write(
+            d,
+            &format!("{name}-admin.crt"),
+            &client_cert_of(&pki.kubeconfigs["admin"]),
+        );
+        let r = openssl(&[
+            "verify",
+            "-CAfile",
+            ca_crt.to_str().unwrap(),
+            admin.to_str().unwrap(),
+        ]);
+        assert!(
+            r.status.success(),
+            "{name}: admin cert: {}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn etcd_trusts_certificates_signed_by_an_imported_ca_with_a_repeated_attribute_subject() {
+    let etcdctl = tool("etcdctl");
+    tool("etcd");
+    let t = tempfile::tempdir().unwrap();
+    let pki_dir = t.path().join("pki");
+    std::fs::create_dir_all(&pki_dir).unwrap();
+    let (ca_crt, ca_key) = openssl_ca(
+        t.path(),
+        "corp",
+        P384,
+        "/DC=com/DC=example/OU=Platform/OU=Etcd+CN=corp-etcd-ca",
+        &[
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+        ],
+    );
+    let ca = pki::import_ca_files(&ca_crt, &ca_key, after_stamping()).unwrap();
+    let e = env(22);
+    std::fs::copy(&ca_crt, pki_dir.join("ca.crt")).unwrap();
+    let server = issue_server(
+        &ca,
+        &e,
+        "etcd-server",
+        Usage::ServerAndClient,
+        KeyType::EcdsaP256,
+    );
+    write_leaf(&pki_dir, "server", &server);
+    let client = ca
+        .issue(
+            &e,
+            &LeafParams::new("root", Usage::Client, KeyType::EcdsaP256),
+        )
+        .unwrap();
+    write_leaf(&pki_dir, "client", &client);
+    // etcd is a Go TLS peer: it builds the chain by matching issuer and subject bytes.
+    let etcd = Service::start("etcd-mtls.sh", t.path(), &[], &[]);
+    let mut c = Command::new(&etcdctl);
+    c.env_clear()
+        .env("ETCDCTL_API", "3")
+        .arg("--endpoints")
+        .arg(etcd.var("ETCD_ENDPOINT"))
+        .arg("--cacert")
+        .arg(pki_dir.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki_dir.join("client.crt"))
+        .arg("--key")
+        .arg(pki_dir.join("client.key"))
+        .args([
+            "--dial-timeout",
+            "3s",
+            "--command-timeout",
+            "5s",
+            "put",
+            "mcb",
+            "imported-ok",
+        ]);
+    let r = run(c);
+    assert!(r.status.success(), "etcd refused: {}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn import_refuses_what_kubeadm_and_go_refuse_and_names_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let err_of =
+        |crt: &Path, key: &Path| pki::import_ca_files(crt, key, after_stamping()).unwrap_err();
+
+    let (crt, key) = openssl_ca(d, "ed", &["-algorithm", "ED25519"], "/CN=ed-ca", &[]);
+    let err = err_of(&crt, &key);
+    assert!(matches!(err, pki::Error::UnsupportedCaKey { .. }), "{err}");
+    assert!(err.to_string().contains(key.to_str().unwrap()), "{err}");
+
+    let (crt, key) = openssl_ca(
+        d,
+        "small",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+        "/CN=small-ca",
+        &[],
+    );
+    let err = err_of(&crt, &key);
+    assert!(matches!(err, pki::Error::UnsupportedCaKey { .. }), "{err}");
+    assert!(err.to_string().contains("RSA 1024"), "{err}");
+
+    let (crt, key) = openssl_ca(
+        d,
+        "nosign",
+        P384,
+        "/CN=nosign-ca",
+        &["-addext", "keyUsage=critical,digitalSignature"],
+    );
+    let err = err_of(&crt, &key);
+    assert!(matches!(err, pki::Error::NoCertSign { .. }), "{err}");
+    assert!(err.to_string().contains("keyCertSign"), "{err}");
+
+    // A bundle (here: two roots) is refused, not silently cut to its first certificate.
+    let (other, _) = openssl_ca(d, "other", P384, "/CN=other-ca", &[]);
+    let (crt, key) = openssl_ca(d, "first", P384, "/CN=first-ca", &[]);
+    let bundle = d.join("bundle.crt");
+    let text = std::fs::read_to_string(&crt).unwrap() + &std::fs::read_to_string(&other).unwrap();
+    std::fs::write(&bundle, text).unwrap();
+    let err = err_of(&bundle, &key);
+    assert!(matches!(err, pki::Error::Bundle { count: 2, .. }), "{err}");
+    // The first alone is accepted (P-384, CA:TRUE, no keyUsage).
+    pki::import_ca_files(&crt, &key, after_stamping()).unwrap();
 }

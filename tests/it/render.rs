@@ -1,11 +1,12 @@
 //! `mcb render`, `mcb schema`, `mcb example-spec`: the rendered tree for every provider
 //! (snapshots), real `kubectl kustomize` builds, schema validation of every object with
-//! `kubernetes-validate` (core kinds) and the Flux models (Flux kinds), drift detection,
+//! mcb's strict validator, `kubernetes-validate` (core kinds) and the Flux models (Flux
+//! kinds), drift detection,
 //! and bad input that must fail with exit 2 and write nothing.
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{node_modules, run, tool, tools_dir, TestEnv};
+use crate::support::{assert_schema_valid, node_modules, run, tool, tools_dir, TestEnv};
 
 const BASE: &str = "apiVersion: mcb/v1alpha1
 kind: Installation
@@ -185,8 +186,19 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "{}",
         r.stdout
     );
-    let capi = validate_capi(&built);
-    assert!(capi >= 4, "only {capi} Cluster API objects validated");
+    // mcb's own strict validator over everything Flux will apply.
+    let v = assert_schema_valid(&built);
+    for kind in [
+        "Cluster",
+        "MachineDeployment",
+        "KubeadmControlPlane",
+        "KubeadmConfigTemplate",
+        "GitRepository",
+        "Kustomization",
+        "Deployment",
+    ] {
+        assert!(v.count(kind) >= 1, "no {kind} validated: {:#?}", v.objects);
+    }
     for kind in [
         "GitRepository/flux-system",
         "Kustomization/flux-system",
@@ -199,67 +211,6 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
             r.stdout
         );
     }
-}
-
-/// Makes a CRD schema strict: objects that list `properties` and do not preserve unknown
-/// fields reject other fields (what kubeconform's --strict does).
-fn strict(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.contains_key("properties")
-                && !m.contains_key("x-kubernetes-preserve-unknown-fields")
-            {
-                m.insert("additionalProperties".into(), false.into());
-            }
-            m.values_mut().for_each(strict);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strict),
-        _ => {}
-    }
-}
-
-/// Validates every Cluster API core object in `files` against the vendored v1beta1 CRD
-/// schemas (fixtures/crd-schemas/cluster-api); returns how many were checked.
-fn validate_capi(files: &[PathBuf]) -> usize {
-    let dir = crate::support::fixtures().join("crd-schemas/cluster-api");
-    let mut validators = std::collections::BTreeMap::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let f: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
-        let mut schema = f["schema"].clone();
-        strict(&mut schema);
-        let api = format!(
-            "{}/{}",
-            f["group"].as_str().unwrap(),
-            f["version"].as_str().unwrap()
-        );
-        let key = (api, f["kind"].as_str().unwrap().to_string());
-        validators.insert(key, jsonschema::validator_for(&schema).unwrap());
-    }
-    let mut checked = 0;
-    for f in files {
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&std::fs::read_to_string(f).unwrap()).unwrap();
-        for d in docs {
-            let key = (
-                d["apiVersion"].as_str().unwrap_or_default().to_string(),
-                d["kind"].as_str().unwrap_or_default().to_string(),
-            );
-            if let Some(v) = validators.get(&key) {
-                let errs: Vec<String> = v
-                    .iter_errors(&d)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .collect();
-                assert!(
-                    errs.is_empty(),
-                    "{key:?} {}: {errs:#?}",
-                    d["metadata"]["name"]
-                );
-                checked += 1;
-            }
-        }
-    }
-    checked
 }
 
 #[test]

@@ -12,12 +12,12 @@
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::targets::{load_pki, user_params};
+use super::targets::{load_pki, reissue_kubeconfig};
 use super::{clone_secret, Work};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
 use crate::ops::Error as OpsError;
-use crate::pki::{self, Ca, KeyType, CA_VALIDITY, LEAF_VALIDITY};
+use crate::pki::{self, Ca, CA_VALIDITY};
 use crate::Error;
 
 const NEXT_CRT: &str = "next.crt";
@@ -88,7 +88,8 @@ fn load_ca(w: &Work<'_>, s: &Secret, crt: &str, key: &str) -> Result<Ca, Error> 
 fn add_next(w: &mut Work<'_>, which: &str, mut entry: Credential) -> Result<u8, Error> {
     let secret = ca_secret(w, which)?;
     let old = load_ca(w, &secret, "tls.crt", "tls.key")?;
-    let new = Ca::generate(w.env, purpose(which).1, KeyType::default(), CA_VALIDITY)?;
+    let key_type = w.inst.spec.pki.key_type.into();
+    let new = Ca::generate(w.env, purpose(which).1, key_type, CA_VALIDITY)?;
     let bundle = format!("{}{}", old.cert_pem(), new.cert_pem());
     w.put_secret(
         secret
@@ -186,12 +187,9 @@ fn trust_in_kubeconfigs(w: &mut Work<'_>, bundle: &str) -> Result<(), Error> {
 fn reissue_kubeconfigs(w: &mut Work<'_>, ca: Ca, bundle: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
     pki.cluster_ca = ca;
-    let spec = &w.inst.spec;
-    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
     let users: Vec<String> = pki.kubeconfigs.keys().cloned().collect();
     for user in &users {
-        let params = user_params(user, &pki)?;
-        pki.add_kubeconfig(w.env, &server, &params, LEAF_VALIDITY, KeyType::default())?;
+        reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
     }
     let now = w.now();
     let creds = pki.credentials(&now);

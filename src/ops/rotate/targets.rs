@@ -14,7 +14,7 @@ use crate::creds::{self, deploy_key, github_app, oidc};
 use crate::inventory::{Credential, Inventory};
 use crate::ops::installation::AGE_KEY_KIND;
 use crate::ops::Error as OpsError;
-use crate::pki::{self, ClusterPki, KeyType, UserParams, LEAF_VALIDITY};
+use crate::pki::{self, ClusterPki, UserParams, LEAF_VALIDITY};
 use crate::{sops, Error};
 
 /// Inventory id of the age key being introduced by a two-step age-key rotation.
@@ -150,9 +150,13 @@ pub(super) fn load_pki(w: &Work<'_>) -> Result<ClusterPki, Error> {
 }
 
 /// Who a kubeconfig is for: kubeadm's admin, else the CN and O of its current certificate.
-pub(super) fn user_params(user: &str, pki: &ClusterPki) -> Result<UserParams, Error> {
+pub(super) fn user_params(
+    user: &str,
+    pki: &ClusterPki,
+    spec: &crate::spec::Installation,
+) -> Result<UserParams, Error> {
     if user == "admin" {
-        return Ok(UserParams::admin());
+        return Ok(UserParams::admin(spec.kubernetes_minor()));
     }
     let Some(k) = pki.kubeconfigs.get(user) else {
         return Err(OpsError::NotRotatable {
@@ -177,12 +181,24 @@ pub(super) fn user_params(user: &str, pki: &ClusterPki) -> Result<UserParams, Er
     Ok(p)
 }
 
+/// Issues `user`'s kubeconfig anew from `pki`'s cluster CA, with the spec's server, key type
+/// and (for the admin) group.
+pub(super) fn reissue_kubeconfig(
+    env: &crate::Env,
+    pki: &mut ClusterPki,
+    spec: &crate::spec::Installation,
+    user: &str,
+) -> Result<(), Error> {
+    let params = user_params(user, pki, spec)?;
+    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
+    let key_type = spec.pki.key_type.into();
+    pki.add_kubeconfig(env, &server, &params, LEAF_VALIDITY, key_type)?;
+    Ok(())
+}
+
 fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
-    let params = user_params(user, &pki)?;
-    let spec = &w.inst.spec;
-    let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
-    pki.add_kubeconfig(w.env, &server, &params, LEAF_VALIDITY, KeyType::default())?;
+    reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
     let secret_name = pki::kubeconfig_secret_name(w.name(), user);
     let secret = pki
         .secrets()

@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 pub mod github;
+pub mod schema;
+
+pub use schema::assert_schema_valid;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
