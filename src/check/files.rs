@@ -87,6 +87,11 @@ pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
     let mut out = Vec::new();
     for p in paths.into_iter().filter(|p| !ignore.matches(p)) {
         let abs = root.join(&p);
+        // A committed link is git's business, not a file to read: following it would scan
+        // (and report on) whatever it points at outside the repo.
+        if fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
         // A tracked file deleted in the work tree is not there to check.
         let Some(bytes) = crate::fsutil::read_optional(&abs)? else {
             continue;

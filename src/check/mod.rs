@@ -26,7 +26,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::progress::Progress;
-pub use ci::{ci_workflow, CI_WORKFLOW_PATH};
+pub use ci::{ci_workflow, McbSource, SourceError, CI_WORKFLOW_PATH};
 pub use files::{RepoFile, IGNORE_FILE};
 
 /// How bad a finding is.
@@ -277,6 +277,8 @@ pub struct Options {
     pub opener: Option<Box<dyn Opener>>,
     /// `kubectl` for the kustomize build; `None` skips it with a warning.
     pub kubectl: Option<PathBuf>,
+    /// Whether kustomize may fetch remote resources; by default check is offline.
+    pub allow_remote: bool,
     /// Rule ids not to run.
     pub skip: BTreeSet<String>,
 }
@@ -411,7 +413,12 @@ pub fn run(
             .push("kustomize-build: skipped by --skip".into());
     } else {
         progress.action("building kustomizations");
-        findings.extend(kustomize::check(root, &repo_files, opts.kubectl.as_deref()));
+        findings.extend(kustomize::check(
+            root,
+            &repo_files,
+            opts.kubectl.as_deref(),
+            opts.allow_remote,
+        ));
     }
 
     findings.retain(|f| !opts.skip.contains(f.rule));

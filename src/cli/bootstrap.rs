@@ -60,6 +60,11 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
+    if let Some(dir) = &a.out {
+        // The directory receives the age key (sops-age.yaml): never where git would take it.
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(mcb::ops::bootstrap::ORDER[1]))
+            .map_err(mcb::Error::from)?;
+    }
     let b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {

@@ -78,6 +78,12 @@ pub struct Args {
     /// kubectl for kustomize builds [default: kubectl on PATH]
     #[arg(long, value_name = "PATH")]
     pub kubectl: Option<PathBuf>,
+
+    /// Let kustomize fetch remote resources (URLs, git repos) while building. Off by
+    /// default: check runs offline, and a kustomization with a remote resource is reported
+    /// as not built
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 /// `--format`.
@@ -135,6 +141,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         warn_within: a.warn_within,
         opener,
         kubectl,
+        allow_remote: a.allow_remote,
         skip: a.skip.into_iter().collect(),
     };
     let report =

@@ -134,8 +134,49 @@ pub struct Args {
     #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
     pub import_ca: Option<Vec<PathBuf>>,
 
+    /// The CI workflow downloads mcb from this https URL (the binary or a .tar.gz holding
+    /// it), verified with --ci-mcb-sha256. Without a pin the workflow fails until one is set
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "ci_mcb_sha256",
+        conflicts_with = "ci_mcb_git"
+    )]
+    pub ci_mcb_url: Option<String>,
+
+    /// SHA-256 of what --ci-mcb-url serves
+    #[arg(long, value_name = "HEX", requires = "ci_mcb_url")]
+    pub ci_mcb_sha256: Option<String>,
+
+    /// The CI workflow builds mcb from this git repository (https) at --ci-mcb-rev, cached
+    #[arg(long, value_name = "URL", requires = "ci_mcb_rev")]
+    pub ci_mcb_git: Option<String>,
+
+    /// The full commit id of --ci-mcb-git to build
+    #[arg(long, value_name = "COMMIT", requires = "ci_mcb_git")]
+    pub ci_mcb_rev: Option<String>,
+
     #[command(flatten)]
     pub publish: PublishArgs,
+}
+
+/// Where the CI workflow gets mcb: the pin given by the `--ci-mcb-*` flags.
+fn ci_source(a: &Args) -> Result<mcb::check::McbSource, super::UsageError> {
+    use mcb::check::McbSource;
+    let pin = match (
+        &a.ci_mcb_url,
+        &a.ci_mcb_sha256,
+        &a.ci_mcb_git,
+        &a.ci_mcb_rev,
+    ) {
+        (Some(url), Some(sha), _, _) => McbSource::release(url, sha),
+        (_, _, Some(url), Some(rev)) => McbSource::git(url, rev),
+        _ => Ok(McbSource::Unpinned),
+    };
+    pin.map_err(|e| super::UsageError {
+        message: e.to_string(),
+        help: mcb::Help::help(&e),
+    })
 }
 
 /// `-o json`: the init report (installation, age_recipient, age_key_file, credentials[],
@@ -162,6 +203,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let github_app = github_app_source(&a, &api, read_text)?;
+    let ci_mcb = ci_source(&a)?;
     let req = Request {
         name: a.name.clone(),
         spec: match a.spec {
@@ -180,11 +222,13 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             .ok()
             .map(SecretString::from),
         import_ca: a.import_ca.map(|v| (v[0].clone(), v[1].clone())),
+        ci_mcb,
         connector_secrets,
         publish,
         pr,
     };
     let root = super::repo_root(g);
+    mcb::git::refuse_key_in_work_tree(&root, &req.age_key_out, None).map_err(mcb::Error::from)?;
     let report =
         mcb::ops::init::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {

@@ -7,6 +7,7 @@ mod check;
 mod completions;
 mod example_spec;
 mod init;
+mod interrupt;
 pub mod output;
 pub mod publish;
 mod render;

@@ -125,6 +125,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
+    if let Some(out) = &a.age_key_out {
+        mcb::git::refuse_key_in_work_tree(&super::repo_root(g), out, None)
+            .map_err(mcb::Error::from)?;
+    }
     let github_app_key = match &a.import {
         Some(p) => Some(SecretString::from(
             String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned(),

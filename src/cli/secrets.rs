@@ -520,9 +520,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             let plain = zeroize::Zeroizing::new(
                 sops::emit_plain(&opened.content, format).map_err(|e| sops_err(e, &file))?,
             );
-            // A private directory (0700) holds the plaintext only while the editor runs.
+            // A private directory (0700) holds the plaintext only while the editor runs;
+            // signals are caught first so an interrupt removes it before mcb exits.
+            let signals = super::interrupt::Guard::install();
             let dir = tempfile::Builder::new()
                 .prefix("mcb-edit-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .context("cannot create a temporary directory")?;
             let name = file
@@ -532,13 +535,23 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             let tmp = dir.path().join(name);
             mcb::fsutil::write_atomic(&tmp, &plain, Some(0o600)).map_err(mcb::Error::from)?;
             let editor = editor_command();
-            let status = std::process::Command::new("sh")
+            let mut child = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("{editor} \"$1\""))
                 .arg("sh")
                 .arg(&tmp)
-                .status()
+                .spawn()
                 .with_context(|| format!("cannot start the editor `{editor}`"))?;
+            let status = match signals.wait(&mut child)? {
+                Ok(status) => status,
+                Err(sig) => {
+                    drop(dir);
+                    anyhow::bail!(
+                        "interrupted (signal {sig}): the temporary plaintext was removed and {} was not changed",
+                        file.display()
+                    );
+                }
+            };
             if !status.success() {
                 anyhow::bail!(
                     "the editor `{editor}` failed ({status}); {} was not changed",

@@ -245,6 +245,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// `hmac-sha256:<hex>`: the inventory fingerprint of a shared secret (an OIDC client
+/// secret), keyed by what the secret belongs to (`oidc-client/<id>`). It changes whenever
+/// the secret does, so a rotation shows in the inventory and `mcb status`; the secrets are
+/// 256-bit random, so the fingerprint gives nothing away, and the key keeps equal secrets
+/// of different clients from looking equal.
+pub fn secret_fingerprint(owner: &str, secret: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, owner.as_bytes());
+    let tag = ring::hmac::sign(&key, secret.expose_secret().as_bytes());
+    format!("hmac-sha256:{}", hex::encode(tag.as_ref()))
+}
+
 /// `SHA256:<base64, unpadded>` of `bytes`: the form `ssh-keygen -l` and GitHub's settings
 /// pages show, so reviewers can compare the inventory with what the forge displays.
 pub fn sha256_b64(bytes: &[u8]) -> String {

@@ -130,11 +130,14 @@ pub fn dex_static_clients(
             return Err(Error::NoRedirectUri { id: c.id.clone() });
         }
         let secret_env = (!c.public).then(|| client_secret_env(&c.id));
+        // A public client has no secret: its id is what there is to fingerprint.
+        let mut fingerprint = super::sha256_hex(c.id.as_bytes());
         if let Some(var) = &secret_env {
             let value = keep
                 .get(&c.id)
                 .cloned()
                 .unwrap_or_else(|| generate_secret(env));
+            fingerprint = super::secret_fingerprint(&format!("{KIND}/{}", c.id), &value);
             secret = secret.with(var.clone(), value.expose_secret().as_bytes().to_vec());
         }
         entries.push(DexStaticClient {
@@ -148,14 +151,7 @@ pub fn dex_static_clients(
         if c.public {
             extra.insert("public".into(), "true".into());
         }
-        credentials.push(credential(
-            env,
-            KIND,
-            &c.id,
-            super::sha256_hex(c.id.as_bytes()),
-            None,
-            extra,
-        ));
+        credentials.push(credential(env, KIND, &c.id, fingerprint, None, extra));
     }
     Ok(DexClients {
         static_clients: entries,
@@ -561,7 +557,8 @@ impl RegisteredClient {
         read(&stub)
     }
 
-    /// The inventory entry: fingerprint of the client id, expiry of the secret if any.
+    /// The inventory entry: fingerprint of the client secret (of the id for a public
+    /// client), expiry of the secret if any.
     pub fn credential(&self, env: &Env, id: &str, issuer: &str) -> Credential {
         let not_after = self.client_secret_expires_at.and_then(|t| {
             time::OffsetDateTime::from_unix_timestamp(t)
@@ -576,14 +573,11 @@ impl RegisteredClient {
                 self.registration_client_uri.clone(),
             ),
         ]);
-        credential(
-            env,
-            KIND,
-            id,
-            super::sha256_hex(self.client_id.as_bytes()),
-            not_after,
-            extra,
-        )
+        let fingerprint = match &self.client_secret {
+            Some(s) => super::secret_fingerprint(&format!("{KIND}/{id}"), s),
+            None => super::sha256_hex(self.client_id.as_bytes()),
+        };
+        credential(env, KIND, id, fingerprint, not_after, extra)
     }
 }
 
@@ -649,7 +643,7 @@ mod tests {
         assert_eq!(out.credentials.len(), 2);
         assert_eq!(out.credentials[0].kind, "oidc-client");
         assert_eq!(out.credentials[0].created, "2026-11-25T12:00:00Z");
-        assert!(out.credentials[0].fingerprint.starts_with("sha256:"));
+        assert!(out.credentials[0].fingerprint.starts_with("hmac-sha256:"));
     }
 
     #[test]
@@ -666,6 +660,32 @@ mod tests {
             b.secret.to_yaml().expose_secret(),
             c.secret.to_yaml().expose_secret()
         );
+    }
+
+    /// Issue #15 item 8: the fingerprint was the hash of the client id, so a rotated
+    /// secret kept its fingerprint and the inventory could not show the rotation.
+    #[test]
+    fn issue_15_fingerprint_changes_with_the_secret() {
+        let fp = |secret: &str| {
+            let keep = BTreeMap::from([("grafana".to_owned(), SecretString::from(secret))]);
+            dex_static_clients(&env(), &[client("grafana", false)], &keep)
+                .unwrap()
+                .credentials[0]
+                .fingerprint
+                .clone()
+        };
+        assert_eq!(fp("one"), fp("one"));
+        assert_ne!(fp("one"), fp("two"));
+        assert!(fp("one").starts_with("hmac-sha256:"));
+        assert!(!fp("one").contains(&hex::encode(b"one")));
+        // The same secret on another client does not look the same.
+        let other = dex_static_clients(
+            &env(),
+            &[client("other", false)],
+            &BTreeMap::from([("other".to_owned(), SecretString::from("one"))]),
+        )
+        .unwrap();
+        assert_ne!(other.credentials[0].fingerprint, fp("one"));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! Commits are stamped with the clock from [`crate::Env`], so tests get the same ids.
 
 mod guard;
+mod keypath;
 mod push;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use git2::{BranchType, Repository, Signature, StatusOptions};
 
 use crate::Env;
 pub use guard::{is_under_secrets_dir, looks_sops_encrypted};
+pub use keypath::refuse_key_in_work_tree;
 pub use push::{redact_url, PushAuth, PushOptions, PushResult};
 
 /// Git failures, each naming the repo, branch, remote or file involved (never a secret).
@@ -142,6 +144,14 @@ pub enum Error {
         /// what went wrong
         detail: String,
     },
+    /// A private key would be written into the work tree where git would pick it up.
+    #[error("{}: inside the work tree of {} and not ignored by git; a private key there is one `git add` away from being committed", path.display(), repo.display())]
+    KeyInWorkTree {
+        /// where the key would go
+        path: PathBuf,
+        /// the repository's work tree
+        repo: PathBuf,
+    },
     /// Any other git failure.
     #[error("git: {what}")]
     Git {
@@ -214,6 +224,9 @@ impl crate::Help for Error {
             Error::BranchMoved { branch } => format!(
                 "nothing was committed; look at `git log {branch}`, then run mcb again"
             ),
+            Error::KeyInWorkTree { .. } => {
+                "write it outside the repository (the default is under ~/.config/mcb/), or add the path to .gitignore first".into()
+            }
             Error::Git { .. } | Error::Io(_) => return None,
         })
     }

@@ -65,6 +65,8 @@ pub struct Request {
     pub oidc_initial_access_token: Option<SecretString>,
     /// an existing cluster CA (cert PEM file, key PEM file)
     pub import_ca: Option<(PathBuf, PathBuf)>,
+    /// where the config repo's CI workflow gets mcb (written with the first installation)
+    pub ci_mcb: crate::check::McbSource,
     /// Dex connector client secrets by connector id
     pub connector_secrets: BTreeMap<String, SecretString>,
     /// branch, commit and push settings
@@ -195,7 +197,10 @@ fn publish_installation(
     let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
     if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
-        files.plain(crate::check::CI_WORKFLOW_PATH, crate::check::ci_workflow());
+        files.plain(
+            crate::check::CI_WORKFLOW_PATH,
+            crate::check::ci_workflow(&req.ci_mcb),
+        );
     }
     let identity_text = generated.age.identity.clone();
     let ids = sops::Identities::from_text(&identity_text)?;

@@ -305,6 +305,24 @@ fn debug_output_hides_keys() {
     assert!(dbg.contains("CN=kubernetes"), "{dbg}");
 }
 
+/// Issue #15 item 8: `--import-ca CERT KEY` errors about the key named the certificate file.
+#[test]
+fn issue_15_import_ca_key_errors_name_the_key_file() {
+    let e = env(1);
+    let a = Ca::generate(&e, "a", KeyType::EcdsaP256, CA_VALIDITY).unwrap();
+    let b = Ca::generate(&e, "b", KeyType::EcdsaP256, CA_VALIDITY).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let cert = d.path().join("ca.crt");
+    let (bad, other) = (d.path().join("bad.key"), d.path().join("other.key"));
+    std::fs::write(&cert, a.cert_pem()).unwrap();
+    std::fs::write(&bad, "not a key\n").unwrap();
+    std::fs::write(&other, b.key_pem().expose_secret()).unwrap();
+    for key in [&bad, &other] {
+        let err = import_ca_files(&cert, key, NOW).unwrap_err().to_string();
+        assert!(err.starts_with(&key.display().to_string()), "{err}");
+    }
+}
+
 #[test]
 fn the_admin_group_follows_the_kubernetes_version_as_kubeadm_binds_it() {
     let subject = |minor: u32| {

@@ -73,6 +73,13 @@ pub enum Error {
         #[source]
         source: SealError,
     },
+    /// A symlink where mcb would read, walk, write or delete: mcb never follows one, so a
+    /// committed link cannot make it touch files outside the repo.
+    #[error("{}: is a symbolic link; mcb does not follow links inside the repo", path.display())]
+    Symlink {
+        /// the link
+        path: PathBuf,
+    },
     /// A template file is not UTF-8.
     #[error("{}: not UTF-8 text", path.display())]
     NotText {
@@ -90,6 +97,10 @@ impl crate::Help for Error {
             Error::Seal { .. } => Some(
                 "check the installation's creation rule in .sops.yaml and that your age key can read the file".into(),
             ),
+            Error::Symlink { path } => Some(format!(
+                "replace the link with a real directory or file (`rm {0}` and re-run), or remove it from git if it was committed",
+                path.display()
+            )),
             Error::Io(_) | Error::NotText { .. } => None,
         }
     }
@@ -98,6 +109,7 @@ impl crate::Help for Error {
 /// Names of the installations in the repo (directories under `installations/` with an
 /// `installation.yaml`), sorted.
 pub fn list_installations(root: &Path) -> Result<Vec<String>, Error> {
+    refuse_symlinks(root, INSTALLATIONS_DIR)?;
     let dir = root.join(INSTALLATIONS_DIR);
     let mut names = Vec::new();
     for e in read_dir_sorted(&dir)? {
@@ -141,6 +153,7 @@ pub fn secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
 
 /// The repo's template overrides: path under `templates/` -> text. Empty without the dir.
 pub fn read_templates(root: &Path) -> Result<BTreeMap<String, String>, Error> {
+    refuse_symlinks(root, TEMPLATES_DIR)?;
     let base = root.join(TEMPLATES_DIR);
     let mut out = BTreeMap::new();
     for p in walk_files(&base)? {
@@ -150,6 +163,23 @@ pub fn read_templates(root: &Path) -> Result<BTreeMap<String, String>, Error> {
         out.insert(rel, text);
     }
     Ok(out)
+}
+
+/// Fails if `rel` (relative to `root`, `/`-separated), or any directory on the way to it,
+/// is a symlink. Components that do not exist yet are fine: mcb creates them as real
+/// directories. `root` itself may be a link (the user chose it).
+pub fn refuse_symlinks(root: &Path, rel: &str) -> Result<(), Error> {
+    let mut p = root.to_path_buf();
+    for part in rel.split('/').filter(|c| !c.is_empty()) {
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => return Err(Error::Symlink { path: p }),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::Io(PathError { path: p, source: e })),
+        }
+    }
+    Ok(())
 }
 
 /// Entries of a directory in name order; none when it does not exist.
@@ -172,11 +202,15 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(v)
 }
 
-/// Every file below `dir` (recursively), sorted; none when it does not exist.
+/// Every file below `dir` (recursively), sorted; none when it does not exist. A symlink
+/// anywhere below is an error naming it: walking never follows one.
 pub(crate) fn walk_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for p in read_dir_sorted(dir)? {
-        if p.is_dir() {
+        let ft = std::fs::symlink_metadata(&p).context(&p)?.file_type();
+        if ft.is_symlink() {
+            return Err(Error::Symlink { path: p });
+        } else if ft.is_dir() {
             out.extend(walk_files(&p)?);
         } else {
             out.push(p);

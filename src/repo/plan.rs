@@ -131,6 +131,8 @@ pub struct Plan {
 /// Compares `files` with the repo at `root`. Files under `owned` prefixes (directories
 /// ending in `/`) that `files` does not contain are planned for removal; nothing outside
 /// them is ever removed. Secrets are sealed now, so the plan knows their final bytes.
+/// A symlink on the way to any file it reads, writes, walks or removes is an error before
+/// anything is written (see [`super::refuse_symlinks`]).
 pub fn plan(
     root: &Path,
     files: &FileSet,
@@ -139,6 +141,7 @@ pub fn plan(
 ) -> Result<Plan, Error> {
     let mut entries = Vec::new();
     for (path, content) in files.iter() {
+        super::refuse_symlinks(root, path)?;
         let old = crate::fsutil::read_optional(root.join(path))?;
         let (new, secret) = match content {
             Content::Plain(b) => (b.clone(), false),
@@ -166,6 +169,7 @@ pub fn plan(
         });
     }
     for prefix in owned {
+        super::refuse_symlinks(root, prefix)?;
         for p in walk_files(&root.join(prefix))? {
             let path = rel_path(root, &p);
             if files.get(&path).is_none() {

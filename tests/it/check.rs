@@ -288,6 +288,54 @@ fn issue_15_wrong_key_does_not_claim_macs_verified() {
     assert!(r.stdout.contains("\"macsVerified\": 0"), "{}", r.stdout);
 }
 
+/// Issue #15 item 8: check built kustomizations with kubectl, which fetched their remote
+/// resources. A local HTTP server counts the fetches: offline, there must be none.
+#[test]
+fn issue_15_check_fetches_no_remote_kustomize_resource_unless_asked() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: remote\n";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let extra = dir.join("installations/demo/extra");
+    fs::create_dir_all(&extra).unwrap();
+    fs::write(
+        extra.join("kustomization.yaml"),
+        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- http://127.0.0.1:{port}/remote.yaml\n"),
+    )
+    .unwrap();
+    let r = check(&t, &dir, &[]);
+    let f = findings(&r);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "check went online: {f:?}");
+    assert!(
+        f.iter()
+            .any(|f| f.0 == "kustomize-build"
+                && f.1 == "installations/demo/extra/kustomization.yaml"),
+        "{f:?}"
+    );
+    assert!(r.stdout.contains("--allow-remote"), "{}", r.stdout);
+    // Asked to, kustomize fetches it.
+    let r = check(&t, &dir, &["--allow-remote"]);
+    assert!(hits.load(Ordering::SeqCst) > 0, "{}", r.stdout);
+}
+
 #[test]
 fn clean_repo_with_key_verifies_every_mac() {
     let t = TestEnv::new();
@@ -551,7 +599,7 @@ fn sops_config_drift_and_unknown_shared_secret() {
 
 #[test]
 fn ci_workflow_runs_check() {
-    let w = mcb::check::ci_workflow();
+    let w = mcb::check::ci_workflow(&mcb::check::McbSource::Unpinned);
     assert!(w.contains("mcb check"));
     assert_eq!(
         mcb::check::CI_WORKFLOW_PATH,

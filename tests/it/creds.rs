@@ -129,7 +129,12 @@ fn oidc_register_read_update_delete_on_a_real_provider() {
     );
     let cred = rot.credential(&env(), "grafana", &issuer);
     assert_eq!(cred.kind, "oidc-client");
+    // Issue #15: the fingerprint is of the secret, so the rotation shows in the inventory.
     assert_eq!(
+        cred.fingerprint,
+        mcb::creds::secret_fingerprint("oidc-client/grafana", rot.client_secret.as_ref().unwrap())
+    );
+    assert_ne!(
         cred.fingerprint,
         mcb::creds::sha256_hex(rot.client_id.as_bytes())
     );

@@ -9,8 +9,16 @@ use crate::support::{run, tool, Run, TestEnv};
 
 /// A config repo with one empty commit on `main` and a bare `origin` over file://.
 pub(crate) fn config_repo(t: &TestEnv) -> PathBuf {
-    let repo = t.path().join("repo");
-    let origin = t.path().join("origin.git");
+    config_repo_at(t, "repo")
+}
+
+/// [`config_repo`] in `t`'s directory `name` (origin: `origin.git`, or `name-origin.git`).
+pub(crate) fn config_repo_at(t: &TestEnv, name: &str) -> PathBuf {
+    let repo = t.path().join(name);
+    let origin = match name {
+        "repo" => t.path().join("origin.git"),
+        _ => t.path().join(format!("{name}-origin.git")),
+    };
     for args in [
         vec![
             "init",
@@ -203,7 +211,18 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
 
     // The config repo's CI gate runs mcb check.
     let wf = std::fs::read_to_string(repo.join(".github/workflows/mcb-check.yaml")).unwrap();
-    assert!(wf.contains("run: mcb check"), "{wf}");
+    let v: serde_json::Value = serde_saphyr::from_str(&wf).unwrap();
+    let runs: Vec<&str> = v["jobs"]["check"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.trim_end().ends_with("mcb check \"${flags[@]}\"")),
+        "{wf}"
+    );
 
     // Render right after init: no drift.
     let mut c = t.mcb();
@@ -464,6 +483,112 @@ fn bootstrap_refuses_a_key_that_is_not_the_installations() {
         r.stdout.is_empty(),
         "nothing may be printed before the key is proven"
     );
+}
+
+/// Issue #15 item 3: `installations -> /elsewhere` made init write the whole installation
+/// (secrets included) outside the repo.
+#[test]
+fn issue_15_init_refuses_a_symlinked_installations_dir() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, repo.join("installations")).unwrap();
+    let head = git(&t, &repo, &["rev-parse", "HEAD"]);
+    let key = t.path().join("demo.agekey");
+    let r = init(&t, &repo, &key, &[]).fails_with(2);
+    assert!(
+        r.stderr.contains("installations") && r.stderr.contains("symbolic link"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(git(&t, &repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+}
+
+/// Issue #15 item 9: the workflow installed mcb by name from a public registry; now it
+/// gets the binary pinned at init (URL + sha256), and a bad pin is refused up front.
+#[test]
+fn issue_15_init_pins_where_ci_gets_mcb() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let sha = "ab".repeat(32);
+    let r = init(
+        &t,
+        &repo,
+        &key,
+        &[
+            "--ci-mcb-url",
+            "http://example.com/mcb",
+            "--ci-mcb-sha256",
+            &sha,
+        ],
+    )
+    .fails_with(2);
+    assert!(r.stderr.contains("--ci-mcb-url"), "{}", r.stderr);
+    assert!(!key.exists());
+    init(
+        &t,
+        &repo,
+        &key,
+        &[
+            "--ci-mcb-url",
+            "https://example.com/mcb.tar.gz",
+            "--ci-mcb-sha256",
+            &sha,
+        ],
+    )
+    .ok();
+    let w = git(
+        &t,
+        &repo,
+        &["show", "mcb/init-demo:.github/workflows/mcb-check.yaml"],
+    );
+    assert!(w.contains(&sha) && w.contains("sha256sum -c -"), "{w}");
+    assert!(!w.contains("--version"), "{w}");
+    let v: serde_json::Value = serde_saphyr::from_str(&w).unwrap();
+    for s in v["jobs"]["check"]["steps"].as_array().unwrap() {
+        let keyed = s["env"].get("MCB_CHECK_AGE_KEY").is_some();
+        assert_eq!(
+            keyed,
+            s["run"].as_str().unwrap_or("").contains("mcb check"),
+            "{s}"
+        );
+    }
+}
+
+/// Issue #15 item 8: `--age-key-out` inside the repo's work tree wrote the private key
+/// where `git add -A` takes it; refused unless git ignores the path.
+#[test]
+fn issue_15_init_refuses_an_age_key_out_inside_the_work_tree() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let inside = repo.join("demo.agekey");
+    let r = init(&t, &repo, &inside, &[]).fails_with(2);
+    assert!(
+        r.stderr.contains("demo.agekey") && r.stderr.contains("not ignored by git"),
+        "{}",
+        r.stderr
+    );
+    assert!(!inside.exists());
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+    // bootstrap --out into the work tree is refused the same way, before anything runs.
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args([
+            "bootstrap",
+            "demo",
+            "--age-key-file",
+            "/nonexistent",
+            "--out",
+        ])
+        .arg(repo.join("boot"));
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("not ignored by git"), "{}", r.stderr);
+    assert!(!repo.join("boot").exists());
 }
 
 /// The spec's `pki.keyType` makes the CAs, and `kubernetesVersion` picks the group kubeadm

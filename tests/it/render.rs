@@ -406,3 +406,32 @@ fn schema_and_example_spec_commands() {
     render(&t, &[]).ok();
     build_and_validate(&t, &t.path().join("installations/gauss"));
 }
+
+/// Issue #15 item 3: a directory symlink inside the rendered tree used to be walked as
+/// part of the owned `manifests/`, and render deleted every file it pointed at.
+#[test]
+fn issue_15_render_refuses_a_symlink_and_deletes_nothing_outside() {
+    let t = TestEnv::new();
+    write_spec(t.path(), "x1", &spec_for("x1", "capa"));
+    render(&t, &[]).ok();
+    let before = files(&t.path().join("installations"));
+    let outside = t.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("precious.yaml"), "keep: me\n").unwrap();
+    let link = t.path().join("installations/x1/manifests/cluster/keys");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let r = render(&t, &[]).fails_with(2);
+    assert!(
+        r.stderr.contains("installations/x1/manifests/cluster/keys")
+            && r.stderr.contains("symbolic link"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious.yaml")).unwrap(),
+        "keep: me\n"
+    );
+    assert!(link.is_symlink());
+    std::fs::remove_file(&link).unwrap();
+    assert_eq!(files(&t.path().join("installations")), before);
+}

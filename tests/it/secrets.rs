@@ -492,3 +492,57 @@ fn issue_21_d11_key_cmd_text_never_in_errors() {
         o.stderr
     );
 }
+
+/// Issue #15 item 8: SIGINT or SIGTERM during `secrets edit` killed mcb and left the
+/// decrypted file in the temporary directory. Now the directory (0700 while it exists) is
+/// removed and the file is unchanged.
+#[test]
+fn issue_15_edit_removes_its_plaintext_on_sigint_and_sigterm() {
+    for sig in ["INT", "TERM"] {
+        let t = TestEnv::new();
+        encrypted(&t);
+        let before = read(&t, "doc.json");
+        let tmp = t.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let started = t.path().join("editor-started");
+        let mut c = t.mcb();
+        c.env("SOPS_AGE_KEY_FILE", key("age1.txt"))
+            .env("TMPDIR", &tmp)
+            .env(
+                "EDITOR",
+                format!("touch {} && exec sleep 30 #", started.display()),
+            )
+            .args(["secrets", "edit", "doc.json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !started.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the editor never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let dirs: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(dirs.len(), 1, "{dirs:?}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let mut k = t.command("kill");
+        k.arg(format!("-{sig}")).arg(child.id().to_string());
+        run(k).ok();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{sig}");
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{sig}: plaintext left behind: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(read(&t, "doc.json"), before);
+    }
+}
