@@ -318,6 +318,17 @@ pub struct BranchStart {
     pub exists: bool,
 }
 
+/// What a committed branch changes against its base ([`ConfigRepo::describe_branch`]).
+#[derive(Debug, Clone)]
+pub struct BranchChanges {
+    /// the subject of its last commit
+    pub title: String,
+    /// the files it changes since the merge base
+    pub files: Vec<(String, crate::repo::Change)>,
+    /// the merge base with the base branch
+    pub merge_base: String,
+}
+
 /// Where HEAD was, so a command can return the user there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -568,7 +579,8 @@ impl ConfigRepo {
             .map_err(git(format!("read commit {id}")))
     }
 
-    fn stored_base(&self, branch: &str) -> Option<String> {
+    /// The base recorded when mcb created `branch` (its PR's target).
+    pub fn stored_base(&self, branch: &str) -> Option<String> {
         let cfg = self.repo.config().ok()?;
         cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
     }
@@ -891,9 +903,91 @@ impl ConfigRepo {
         Ok(out)
     }
 
+    /// The URL of remote `name` (credentials removed), or [`Error::NoRemote`].
+    pub fn remote_url(&self, name: &str) -> Result<String> {
+        let remote = self.repo.find_remote(name).map_err(|_| Error::NoRemote {
+            remote: name.to_owned(),
+            repo: self.root.clone(),
+        })?;
+        let url = remote
+            .pushurl()
+            .ok()
+            .flatten()
+            .or_else(|| remote.url().ok());
+        Ok(redact_url(url.unwrap_or_default()))
+    }
+
+    /// What `branch` changes against `base` (a local or remote-tracking branch): the
+    /// files since their merge base, and the subject of the branch's last commit.
+    pub fn describe_branch(&self, branch: &str, base: &str) -> Result<BranchChanges> {
+        let tip = self
+            .repo
+            .revparse_single(&format!("refs/heads/{branch}"))
+            .and_then(|o| o.peel_to_commit())
+            .map_err(git(format!("read branch {branch}")))?;
+        let base_commit = self.resolve_base(base)?;
+        let merge_base = self
+            .repo
+            .merge_base(tip.id(), base_commit.id())
+            .map_err(git(format!("find where {branch} left {base}")))?;
+        let old_tree = self
+            .repo
+            .find_commit(merge_base)
+            .and_then(|c| c.tree())
+            .map_err(git("read tree"))?;
+        let new_tree = tip.tree().map_err(git("read tree"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)
+            .map_err(git(format!("diff {base}..{branch}")))?;
+        let files = diff
+            .deltas()
+            .filter_map(|d| {
+                let change = match d.status() {
+                    git2::Delta::Added => crate::repo::Change::Added,
+                    git2::Delta::Deleted => crate::repo::Change::Removed,
+                    _ => crate::repo::Change::Changed,
+                };
+                let file = d.new_file().path().or_else(|| d.old_file().path())?;
+                Some((file.to_string_lossy().into_owned(), change))
+            })
+            .collect();
+        Ok(BranchChanges {
+            title: tip.summary().ok().flatten().unwrap_or_default().to_owned(),
+            files,
+            merge_base: merge_base.to_string(),
+        })
+    }
+
+    /// The text of `path` at revision `rev` (a branch or commit), None if it is not there.
+    pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<String>> {
+        let Ok(commit) = self
+            .repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+        else {
+            return Ok(None);
+        };
+        let tree = commit.tree().map_err(git(format!("read tree of {rev}")))?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .map_err(git(format!("read {path} at {rev}")))?;
+        Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
+    }
+
     /// Pushes `branch` to the remote in `opts` (see [`push`]).
     pub fn push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
-        push::push(self, branch, opts)
+        push::push(self, branch, opts, false)
+    }
+
+    /// Connects to the remote in `opts` as a push would, sending nothing: fails as the push
+    /// would on a missing remote, an unreachable host, a host key or rejected credentials.
+    pub fn check_push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
+        push::push(self, branch, opts, true)
     }
 }
 

@@ -121,6 +121,10 @@ pub fn run(
     let name = spec.name.as_str().to_owned();
     let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
+    // README step 2: the same command with --push --pr publishes the committed branch.
+    if req.publish.push.is_some() && repo_git.branch_tip(&branch(&name))?.is_some() {
+        return publish_existing(env, &repo_git, &name, req, progress);
+    }
     refuse_existing(&repo_git, &root, &name)?;
     if !req.publish.dry_run && req.age_key_out.exists() {
         return Err(crate::fsutil::PathError {
@@ -161,6 +165,45 @@ pub fn run(
         age_key_file: (!dry_run).then_some(req.age_key_out),
         credentials: generated.credentials,
         github_app_install_url: generated.github_app_install_url,
+        outcome,
+    })
+}
+
+/// Publishes the init branch an earlier run committed (push, PR) instead of creating the
+/// installation again: nothing is generated, written or committed, no key is written.
+fn publish_existing(
+    env: &Env,
+    repo_git: &ConfigRepo,
+    name: &str,
+    mut req: Request,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    let b = branch(name);
+    progress.action(&format!(
+        "installation {name} is committed on {b} already: publishing it"
+    ));
+    let path = repo::credentials_path(name);
+    let inventory = match repo_git.file_at(&b, &path)? {
+        Some(text) => Inventory::parse(&path, &text)?,
+        None => Inventory::new(),
+    };
+    let outcome = publish::publish_branch(
+        env,
+        repo_git.root(),
+        Some(&b),
+        &req.publish,
+        req.pr.take(),
+        progress,
+    )?;
+    Ok(Report {
+        installation: name.to_owned(),
+        age_recipient: inventory
+            .get(AGE_KEY_KIND, "installation")
+            .map(|c| c.fingerprint.clone())
+            .unwrap_or_default(),
+        age_key_file: None,
+        credentials: inventory.credentials,
+        github_app_install_url: None,
         outcome,
     })
 }

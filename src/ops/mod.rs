@@ -36,6 +36,12 @@ pub enum Error {
         /// its init branch
         branch: String,
     },
+    /// `mcb publish` for a branch mcb did not make (or that does not exist).
+    #[error("`{branch}` is not an existing mcb branch")]
+    NotAnMcbBranch {
+        /// the branch given (or checked out)
+        branch: String,
+    },
     /// The spec file names another installation than the command line.
     #[error("{file}: the spec is for installation {spec_name}, not {name}")]
     NameMismatch {
@@ -141,6 +147,7 @@ impl crate::Help for Error {
             Error::InitBranchExists { name, branch } => format!(
                 "it waits on branch {branch}: publish it with `mcb publish {branch}` (or `mcb init-installation {name} --push --pr`); once merged, `mcb rotate {name}` replaces credentials"
             ),
+            Error::NotAnMcbBranch { .. } => "name a branch mcb committed (`git branch --list 'mcb/*'`), e.g. `mcb publish mcb/init-NAME`".into(),
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"
             ),

@@ -13,6 +13,7 @@ mod init;
 mod init_creds;
 mod interop;
 mod pki;
+mod publish;
 mod render;
 mod rotate;
 mod schema;
