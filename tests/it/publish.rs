@@ -9,7 +9,7 @@ use std::path::Path;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::init::{config_repo, git, init};
+use crate::init::{config_repo, git, init, init_cmd};
 use crate::support::github::{fixture, Fake, REPO};
 use crate::support::{run, Run, Service, TestEnv};
 
@@ -53,11 +53,7 @@ fn issue_24_rerunning_init_with_push_pr_publishes_the_committed_branch() {
 
     // README step 2, as written: the same command with --push --pr
     let fake = Fake::accepting_a_new_pull_request();
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--example", "--age-key-out"])
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &[]);
     fake.publish_to(&mut c);
     let r = run(c).ok();
     assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
@@ -126,11 +122,7 @@ fn issue_24_publish_retries_a_failed_pull_request() {
             .and(path(format!("{REPO}/pulls")))
             .respond_with(ResponseTemplate::new(502)),
     );
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args(["init-installation", "demo", "--example", "--age-key-out"])
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &[]);
     failing.publish_to(&mut c);
     run(c).fails_with(2);
     assert!(origin_tip(&t).is_some(), "pushed before the PR failed");
@@ -161,11 +153,7 @@ fn issue_24_remote_and_credentials_are_checked_before_the_commit() {
     let key = t.path().join("demo.agekey");
     let fake = Fake::accepting_a_new_pull_request();
     let init_push = |t: &TestEnv, token: &str| {
-        let mut c = t.mcb();
-        c.arg("--repo")
-            .arg(&repo)
-            .args(["init-installation", "demo", "--example", "--age-key-out"])
-            .arg(&key);
+        let mut c = init_cmd(&t, &repo, &key, &[]);
         fake.publish_to(&mut c);
         c.env("GITHUB_TOKEN", token);
         run(c)
@@ -213,17 +201,7 @@ fn issue_24_dry_run_with_push_shows_the_plan_and_contacts_nothing() {
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
     let fake = Fake::accepting_a_new_pull_request();
-    let mut c = t.mcb();
-    c.arg("--repo")
-        .arg(&repo)
-        .args([
-            "init-installation",
-            "demo",
-            "--example",
-            "--dry-run",
-            "--age-key-out",
-        ])
-        .arg(&key);
+    let mut c = init_cmd(&t, &repo, &key, &["--dry-run"]);
     fake.publish_to(&mut c);
     let r = run(c).ok();
     assert!(
