@@ -1,6 +1,8 @@
 //! Embeds `templates/` and the schema data under `vendor/` into the binary: writes
 //! `$OUT_DIR/templates.rs` and `$OUT_DIR/vendor.rs`, each with one
-//! `(relative path, include_str!(..))` per file, in path order (deterministic builds).
+//! `(relative path, include_str!(..))` per file, in path order (deterministic builds), and
+//! `$OUT_DIR/flux.rs` with one `(version, gotk-components.yaml, SOURCE)` per
+//! `vendor/flux/<version>/` (the installs `src/flux.rs` ships).
 
 use std::path::{Path, PathBuf};
 
@@ -69,4 +71,35 @@ fn main() {
                 || (rel.starts_with("kubernetes/") && rel.ends_with(".json"))
         },
     );
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("flux.rs"), flux_installs()).unwrap();
+}
+
+fn flux_installs() -> String {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("vendor/flux");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("vendor/flux/ is readable")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut code = String::from(
+        "/// Vendored Flux installs: (version, gotk-components.yaml, SOURCE).\n\
+         pub static VENDORED: &[(&str, &str, &str)] = &[\n",
+    );
+    for d in dirs {
+        let version = d.file_name().unwrap().to_str().unwrap().to_string();
+        let (gotk, source) = (d.join("gotk-components.yaml"), d.join("SOURCE"));
+        for f in [&gotk, &source] {
+            println!("cargo:rerun-if-changed={}", f.display());
+        }
+        code.push_str(&format!(
+            "    ({version:?}, include_str!({:?}), include_str!({:?})),\n",
+            gotk.display().to_string(),
+            source.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    code
 }

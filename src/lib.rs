@@ -17,6 +17,7 @@ pub mod creds;
 pub mod env;
 pub mod error;
 pub mod fileset;
+pub mod flux;
 pub mod forge;
 pub mod fsutil;
 pub mod git;

@@ -6,8 +6,11 @@
 //! path from the config repo's own `templates/`. A template may read secret values with
 //! `secret(name=…, key=…)`; those never pass through tera (it sees an opaque token) and an
 //! output carrying one must be a `Secret` in a `*.sops.yaml` file, which becomes
-//! [`Content::Secret`] so the writer encrypts it. Reading files and printing are not done
-//! here: callers pass the override templates and the list of existing secret files.
+//! [`Content::Secret`] so the writer encrypts it. The Flux install
+//! (`manifests/flux-system/gotk-components.yaml`) is not a template: it is the vendored
+//! upstream install of the spec's `flux.version` ([`crate::flux`]), copied as it is. Reading
+//! files and printing are not done here: callers pass the override templates and the list
+//! of existing secret files.
 
 mod run;
 mod secret;
@@ -54,7 +57,7 @@ pub enum Error {
         message: String,
     },
     /// The spec asks for a Flux version mcb has no install manifests for.
-    #[error("installation {installation}: no Flux install for version {version}")]
+    #[error("installation {installation}: flux.version: mcb ships no Flux {version}")]
     UnknownFluxVersion {
         /// the installation
         installation: String,
@@ -103,7 +106,7 @@ impl crate::Help for Error {
                  (the spec under `spec.`, your extras under `values.`)"
             ),
             Error::UnknownFluxVersion { known, .. } => format!(
-                "set `flux.version` to one of: {}",
+                "set `flux.version` in the spec to one of: {}",
                 known.join(", ")
             ),
             Error::SecretInPlaintext { template, .. } => format!(
@@ -122,10 +125,12 @@ fn installation_dir(name: &str) -> String {
     format!("installations/{name}")
 }
 
+/// Where the Flux install goes, under `installations/<name>/`.
+pub const FLUX_INSTALL: &str = "manifests/flux-system/gotk-components.yaml";
+
 /// The output path (under `installations/<name>/`) of template `t`, or `None` when the
-/// template is not rendered for this spec (another provider's, another Flux version's, a
-/// partial, documentation).
-fn output_path(t: &str, provider: &str, flux_version: &str) -> Option<String> {
+/// template is not rendered for this spec (another provider's, a partial, documentation).
+fn output_path(t: &str, provider: &str) -> Option<String> {
     let file = t.rsplit('/').next().unwrap_or(t);
     if file.starts_with('_') || !(file.ends_with(".yaml") || file.ends_with(".yml")) {
         return None;
@@ -136,10 +141,6 @@ fn output_path(t: &str, provider: &str, flux_version: &str) -> Option<String> {
     if let Some(rest) = t.strip_prefix("providers/") {
         let (p, rest) = rest.split_once('/')?;
         return (p == provider).then(|| format!("manifests/cluster/{rest}"));
-    }
-    if let Some(rest) = t.strip_prefix("flux/") {
-        let (v, rest) = rest.split_once('/')?;
-        return (v == flux_version).then(|| format!("manifests/flux-system/{rest}"));
     }
     None
 }
@@ -259,22 +260,26 @@ pub fn render(
             !secret_files.contains(&file)
         });
     }
-    let flux = &spec.flux.version;
-    let gotk = format!("flux/{flux}/gotk-components.yaml");
-    if !templates.contains(&gotk) {
-        return Err(Error::UnknownFluxVersion {
-            installation: name.into(),
-            version: flux.clone(),
-            known: templates.flux_versions(),
-        });
-    }
+    let flux = crate::flux::find(&spec.flux.version).ok_or_else(|| Error::UnknownFluxVersion {
+        installation: name.into(),
+        version: spec.flux.version.clone(),
+        known: crate::flux::versions()
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+    })?;
     let base = installation_dir(name);
     let head = header(name);
     let mut out = FileSet::new();
     // Relative output paths, to find directories needing a generated kustomization.yaml.
     let mut produced: BTreeSet<String> = BTreeSet::new();
+    out.plain(
+        format!("{base}/{FLUX_INSTALL}"),
+        format!("{head}{}", flux.components),
+    );
+    produced.insert(FLUX_INSTALL.to_string());
     for t in templates.names() {
-        let Some(rel) = output_path(t, spec.provider.id(), flux) else {
+        let Some(rel) = output_path(t, spec.provider.id()) else {
             continue;
         };
         let rendered = templates.render(t, &ctx).map_err(|message| Error::Render {

@@ -91,18 +91,6 @@ impl Templates {
         self.names.contains(name)
     }
 
-    /// Flux versions with vendored install manifests.
-    pub fn flux_versions(&self) -> Vec<String> {
-        self.names
-            .iter()
-            .filter_map(|n| {
-                n.strip_prefix("flux/")?
-                    .strip_suffix("/gotk-components.yaml")
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
     /// Renders one template; the error is tera's report.
     pub(crate) fn render(&self, name: &str, ctx: &serde_json::Value) -> Result<Rendered, String> {
         let ctx = tera::Context::from_serialize(ctx).map_err(|e| report(&e))?;

@@ -73,6 +73,36 @@ fn cross_field_checks() {
 }
 
 #[test]
+fn flux_version_must_be_vendored() {
+    assert_eq!(p(MIN).unwrap().flux.version, crate::flux::DEFAULT_VERSION);
+    let e = p(&format!("{MIN}flux:\n  version: v2.4.1\n")).unwrap_err();
+    assert!(e.to_string().contains(":11: flux.version"), "{e}");
+    let help = e.help().unwrap();
+    assert!(help.contains("v2.4.0") && help.contains("v2.9.0"), "{help}");
+    assert!(p(&format!("{MIN}flux:\n  version: v2.8.8\n")).is_ok());
+}
+
+#[test]
+fn github_app_auth_is_refused_on_flux_without_it() {
+    let app = MIN.replace(
+        "  url: ssh://git@github.com/o/r\n",
+        "  url: https://github.com/o/r\n  auth: github-app\ngithubApp:\n  owner: o\n",
+    );
+    assert!(p(&app).is_ok());
+    let e = p(&format!("{app}flux:\n  version: v2.4.0\n")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(":10: git.auth") && msg.contains("source-controller v1.4.1"),
+        "{msg}"
+    );
+    let help = e.help().unwrap();
+    assert!(
+        help.contains("v2.9.0") && !help.contains("v2.4.0"),
+        "{help}"
+    );
+}
+
+#[test]
 fn dex_env_names_follow_the_convention() {
     assert_eq!(
         dex_client_secret_env("grafana"),

@@ -443,7 +443,8 @@ impl From<CaKeyType> for crate::pki::KeyType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Flux {
-    /// Flux version; its install manifests are vendored in mcb (`templates/flux/<version>/`).
+    /// Flux release whose upstream install mcb ships (`vendor/flux/<version>/`): v2.9.0
+    /// (default), v2.8.8 or v2.4.0.
     #[serde(default = "default_flux_version")]
     pub version: String,
 }
@@ -455,7 +456,7 @@ impl Default for Flux {
     }
 }
 fn default_flux_version() -> String {
-    "v2.4.0".into()
+    crate::flux::DEFAULT_VERSION.into()
 }
 
 /// The config repo Flux syncs from.
@@ -689,6 +690,35 @@ impl Installation {
                 )
             }
             _ => {}
+        }
+        let Some(flux) = crate::flux::find(&self.flux.version) else {
+            return bad(
+                "flux.version",
+                format!("mcb ships no Flux {}", self.flux.version),
+                &format!(
+                    "use one of: {} (the upstream installs in mcb's vendor/flux/)",
+                    crate::flux::versions().join(", ")
+                ),
+            );
+        };
+        if self.git.auth == GitAuth::GithubApp && !flux.supports_github_app() {
+            return bad(
+                "git.auth",
+                format!(
+                    "Flux {} (source-controller {}) has no GitHub App auth for Git repositories",
+                    flux.version,
+                    flux.controller_tag("source-controller").unwrap_or("?")
+                ),
+                &format!(
+                    "set `flux.version` to {} (source-controller v1.5.0 added it), or use `git.auth: ssh`",
+                    crate::flux::installs()
+                        .iter()
+                        .filter(|i| i.supports_github_app())
+                        .map(|i| i.version)
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            );
         }
         if self.api_server.port == Some(0) {
             return bad(

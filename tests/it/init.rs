@@ -406,13 +406,16 @@ fn bootstrap_prints_only_flux_the_two_secrets_and_the_sync() {
             )
         })
         .collect();
-    // Flux's own components: only Flux namespace, CRDs, controllers and their RBAC.
+    // Flux's own components: the upstream install (namespace, CRDs, controllers, RBAC,
+    // quota, network policies).
     kinds.retain(|k| {
         !(k.starts_with("CustomResourceDefinition/")
             || k.starts_with("Deployment/")
             || k.starts_with("ServiceAccount/")
             || k.starts_with("ClusterRole")
-            || k.starts_with("Service/"))
+            || k.starts_with("Service/")
+            || k.starts_with("NetworkPolicy/")
+            || k.starts_with("ResourceQuota/"))
     });
     kinds.sort();
     assert_eq!(
