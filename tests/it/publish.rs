@@ -153,7 +153,7 @@ fn issue_24_remote_and_credentials_are_checked_before_the_commit() {
     let key = t.path().join("demo.agekey");
     let fake = Fake::accepting_a_new_pull_request();
     let init_push = |t: &TestEnv, token: &str| {
-        let mut c = init_cmd(&t, &repo, &key, &[]);
+        let mut c = init_cmd(t, &repo, &key, &[]);
         fake.publish_to(&mut c);
         c.env("GITHUB_TOKEN", token);
         run(c)
