@@ -110,6 +110,9 @@ pub enum Command {
     /// Create an installation: keys, PKI, credentials, manifests, on a branch
     #[command(long_about = init::LONG_ABOUT, after_long_help = publish::HELP)]
     InitInstallation(Box<init::Args>),
+    /// Push a committed mcb branch and open or update its pull request
+    #[command(long_about = publish::PUBLISH_LONG_ABOUT)]
+    Publish(Box<publish::Args>),
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
@@ -216,6 +219,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
         Command::Rotate(a) => rotate::run(&g, *a),
+        Command::Publish(a) => publish::run(&g, *a),
         Command::Shared(a) => shared::run(&g, *a),
     }
 }

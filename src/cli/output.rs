@@ -86,6 +86,12 @@ pub fn print_files(o: &mcb::ops::publish::Outcome, what: &str) {
     for (path, change) in &o.files {
         println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
     }
+    if !o.planned.is_empty() {
+        println!("then it would:");
+        for step in &o.planned {
+            println!("  {step}");
+        }
+    }
 }
 
 /// The git part of a publishing command's human output: the commit and the pull request.

@@ -60,13 +60,18 @@ pub(crate) fn git(t: &TestEnv, repo: &Path, args: &[&str]) -> String {
 }
 
 pub(crate) fn init(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Run {
+    run(init_cmd(t, repo, key, extra))
+}
+
+/// `mcb --repo REPO init-installation demo --example --age-key-out KEY EXTRA…`.
+pub(crate) fn init_cmd(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Command {
     let mut c = t.mcb();
     c.arg("--repo")
         .arg(repo)
         .args(["init-installation", "demo", "--example", "--age-key-out"])
         .arg(key)
         .args(extra);
-    run(c)
+    c
 }
 
 /// `mcb --repo REPO init-installation demo --spec SPEC --age-key-out KEY`, to add flags to.
@@ -253,12 +258,8 @@ fn init_failure_between_steps_leaves_no_partial_installation() {
         let t = TestEnv::new();
         let repo = config_repo(&t);
         let key = t.path().join("demo.agekey");
-        let mut c = t.mcb();
-        c.env("MCB_TEST_FAIL_AFTER", step)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["init-installation", "demo", "--example", "--age-key-out"])
-            .arg(&key);
+        let mut c = init_cmd(&t, &repo, &key, &[]);
+        c.env("MCB_TEST_FAIL_AFTER", step);
         let r = run(c).fails_with(2);
         assert!(
             r.stderr.contains(&format!("after step `{step}`")),
