@@ -73,7 +73,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         }
     } else if a.apply {
         let out = b.apply(&a.kubectl, a.kubeconfig.as_deref())?;
-        print!("{out}");
+        out!("{out}");
         reporter.success("bootstrap applied: Flux takes over from Git");
     } else {
         let stream = b.to_stream();

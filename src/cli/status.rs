@@ -36,11 +36,12 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     for (i, s) in all.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!("");
         }
-        println!(
+        outln!(
             "installation {} (CA rotation: {})",
-            s.name, s.ca_rotation_phase
+            s.name,
+            s.ca_rotation_phase
         );
         let mut rows = vec![[
             "KIND",
@@ -62,7 +63,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             ]);
         }
         if s.credentials.is_empty() {
-            println!("  no credentials recorded");
+            outln!("  no credentials recorded");
             continue;
         }
         let widths: Vec<usize> = (0..6)
@@ -74,7 +75,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .zip(&widths)
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect();
-            println!("  {}", line.join("  ").trim_end());
+            outln!("  {}", line.join("  ").trim_end());
         }
     }
     Ok(ExitCode::SUCCESS)
