@@ -236,29 +236,29 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
             let o = &report.outcome;
-            print_files(o, &format!("installation {}", report.installation));
-            println!("\nCredentials:");
+            print_files(o, &format!("installation {}", report.installation))?;
+            outln!("\nCredentials:");
             for c in &report.credentials {
                 let until = c
                     .not_after
                     .as_deref()
                     .map(|t| format!(" until {t}"))
                     .unwrap_or_default();
-                println!("  {}/{}  {}{until}", c.kind, c.id, c.fingerprint);
+                outln!("  {}/{}  {}{until}", c.kind, c.id, c.fingerprint);
             }
-            println!("\nage recipient: {}", report.age_recipient);
+            outln!("\nage recipient: {}", report.age_recipient);
             if let Some(k) = &report.age_key_file {
-                println!(
+                outln!(
                     "age private key: {} (keep it in your password manager; it is the only copy)",
                     k.display()
                 );
             }
             if let Some(url) = &report.github_app_install_url {
-                println!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
+                outln!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
             }
-            print_published(o);
+            print_published(o)?;
             if !o.dry_run {
-                println!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
+                outln!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
             }
         }
     }

@@ -2,6 +2,24 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
+/// `println!` that returns a write error to the caller (through `?`) instead of panicking:
+/// `mcb ... | head` closes stdout early, and `main` ends such a run quietly with exit 0, as
+/// ripgrep does. The enclosing function must return a `Result` an `io::Error` converts into.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
+/// `print!` as [`outln!`] does `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 mod bootstrap;
 mod check;
 mod completions;

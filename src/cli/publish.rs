@@ -286,12 +286,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         super::OutputFormat::Json => super::output::print_json(&out)?,
         super::OutputFormat::Human => {
             let branch = out.branch.as_deref().unwrap_or_default();
-            super::output::print_files(&out, &format!("branch {branch}"));
+            super::output::print_files(&out, &format!("branch {branch}"))?;
             if let Some(url) = &out.pushed_to {
-                println!("pushed {branch} to {url}");
+                outln!("pushed {branch} to {url}");
             }
             if let Some(pr) = &out.pr {
-                println!("pull request: {}", pr.url);
+                outln!("pull request: {}", pr.url);
             }
         }
     }

@@ -40,11 +40,12 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     for (i, s) in all.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!("");
         }
-        println!(
+        outln!(
             "installation {} (CA rotation: {})",
-            s.name, s.ca_rotation_phase
+            s.name,
+            s.ca_rotation_phase
         );
         let mut rows = vec![[
             "KIND",
@@ -65,9 +66,9 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 c.last_rotated.clone(),
             ]);
         }
-        print_connectors(&s.connectors);
+        print_connectors(&s.connectors)?;
         if s.credentials.is_empty() {
-            println!("  no credentials recorded");
+            outln!("  no credentials recorded");
             continue;
         }
         let widths: Vec<usize> = (0..6)
@@ -79,25 +80,28 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .zip(&widths)
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect();
-            println!("  {}", line.join("  ").trim_end());
+            outln!("  {}", line.join("  ").trim_end());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One line per Dex connector: where its client secret is kept, or that it is missing.
-fn print_connectors(connectors: &[mcb::check::dex::ConnectorSecret]) {
+fn print_connectors(connectors: &[mcb::check::dex::ConnectorSecret]) -> std::io::Result<()> {
     for c in connectors {
         let state = if c.present {
             "secret present"
         } else {
             "SECRET MISSING"
         };
-        println!(
+        outln!(
             "  dex connector {}: {state} ({} key {})",
-            c.id, c.file, c.key
+            c.id,
+            c.file,
+            c.key
         );
     }
+    Ok(())
 }
 
 /// `sha256:0123456789ab…`: enough to compare by eye; JSON has the whole value.
