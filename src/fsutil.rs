@@ -1,5 +1,7 @@
 //! File-system helpers every writer uses: errors that name the path, and atomic writes
-//! (temp file in the same directory, fsync, rename) so a crash never leaves half a file.
+//! (temp file in the same directory, fsync, rename, fsync of the directory) so a crash
+//! never leaves half a file. Temp files are named [`TEMP_PREFIX`]`*`, so the next run can
+//! recognise and remove those a killed run left behind.
 
 use std::fs;
 use std::io::{self, Write};
@@ -45,6 +47,9 @@ pub fn read_optional(path: impl AsRef<Path>) -> Result<Option<Vec<u8>>, PathErro
     }
 }
 
+/// The name prefix of every temp file mcb writes next to its target.
+pub const TEMP_PREFIX: &str = ".mcb-tmp-";
+
 /// Writes `bytes` to `path` atomically, creating parent directories. With `mode`, the file
 /// gets those permission bits before any byte is written (use `0o600` for keys).
 pub fn write_atomic(
@@ -52,14 +57,19 @@ pub fn write_atomic(
     bytes: &[u8],
     mode: Option<u32>,
 ) -> Result<(), PathError> {
-    let path = path.as_ref();
+    write_synced(path.as_ref(), bytes, mode, false)
+}
+
+/// The atomic write: temp file, mode, data, fsync, rename (refusing an existing target
+/// when `new`), fsync of the directory so the rename itself survives a power cut.
+fn write_synced(path: &Path, bytes: &[u8], mode: Option<u32>, new: bool) -> Result<(), PathError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     fs::create_dir_all(dir).context(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".mcb-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .context(dir)?;
     #[cfg(unix)]
@@ -69,11 +79,27 @@ pub fn write_atomic(
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m)).context(tmp.path())?;
     }
     tmp.write_all(bytes).context(path)?;
-    tmp.as_file().sync_data().context(path)?;
-    tmp.persist(path).map_err(|e| PathError {
+    tmp.as_file().sync_all().context(path)?;
+    let placed = if new {
+        tmp.persist_noclobber(path)
+    } else {
+        tmp.persist(path)
+    };
+    placed.map_err(|e| PathError {
         path: path.to_path_buf(),
         source: e.error,
     })?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, so entries renamed into it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), PathError> {
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .context(dir)?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
@@ -81,16 +107,32 @@ pub fn write_atomic(
 /// never overwritten), with `mode` bits, atomically.
 pub fn write_new(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> Result<(), PathError> {
     let path = path.as_ref();
+    let exists = || PathError {
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "file exists; refusing to overwrite it",
+        ),
+    };
     if path.exists() {
-        return Err(PathError {
-            path: path.to_path_buf(),
-            source: io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "file exists; refusing to overwrite it",
-            ),
-        });
+        return Err(exists());
     }
-    write_atomic(path, bytes, Some(mode))
+    // The rename refuses an existing target too, so a file that appears meanwhile is kept.
+    write_synced(path, bytes, Some(mode), true).map_err(|e| match e.source.kind() {
+        io::ErrorKind::AlreadyExists => exists(),
+        _ => e,
+    })
+}
+
+/// Removes the directories above `file` that are empty now, up to (not including) `root`.
+pub fn remove_empty_parents(root: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == root || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
 }
 
 #[cfg(test)]

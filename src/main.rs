@@ -24,10 +24,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// A reader closed stdout early (`mcb ... | head`): not an error, as ripgrep treats it.
+/// serde_json wraps the io::Error without exposing it as a source, so it is asked too.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
     })
 }
 

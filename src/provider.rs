@@ -37,7 +37,7 @@ pub const RESOURCE_SET: &str = "addons.cluster.x-k8s.io/resource-set";
 /// The credential Secrets the installation's provider needs.
 pub fn credentials(spec: &Installation) -> Vec<Credential> {
     let name = spec.name.as_str();
-    let ns = cluster_namespace(spec);
+    let ns = spec.cluster.namespace.as_str();
     let cred = |namespace: &str,
                 secret: String,
                 type_: &'static str,
@@ -62,7 +62,7 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
         )],
         Provider::Capz(s) => match s.identity_type {
             AzureIdentityType::ServicePrincipal => vec![cred(
-                &ns,
+                ns,
                 format!("{}-secret", s.identity_name),
                 "Opaque",
                 &["clientSecret"],
@@ -85,7 +85,7 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
             Credential {
                 keys: vec!["data".into()],
                 ..cred(
-                    &ns,
+                    ns,
                     format!("{name}-vsphere-cpi"),
                     RESOURCE_SET,
                     &[],
@@ -96,7 +96,7 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
         ],
         Provider::Openstack(_) => vec![
             cred(
-                &ns,
+                ns,
                 format!("{name}-cloud-config"),
                 "Opaque",
                 &["clouds.yaml"],
@@ -104,7 +104,7 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
                 "CAPO's identityRef: clouds.yaml (and optional cacert)",
             ),
             cred(
-                &ns,
+                ns,
                 format!("{name}-openstack-ccm"),
                 RESOURCE_SET,
                 &["data"],
@@ -113,7 +113,7 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
             ),
         ],
         Provider::CloudDirector(_) => vec![cred(
-            &ns,
+            ns,
             format!("{name}-vcd-credentials"),
             "Opaque",
             &["refreshToken"],
@@ -121,11 +121,6 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
             "CAPVCD's userContext: the API token (refresh token) of the VCD user",
         )],
     }
-}
-
-/// The namespace of the Cluster API objects.
-fn cluster_namespace(_spec: &Installation) -> String {
-    "default".into()
 }
 
 /// The provider's part of the template context (`infra` in templates/README.md).
@@ -388,6 +383,11 @@ mod tests {
             "  openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i",
         ));
         assert_eq!(os[0].name, "mc-cloud-config");
+        assert_eq!(os[0].namespace, "default");
         assert_eq!(os[1].type_, RESOURCE_SET);
+        // Credentials the cluster's objects reference live in the cluster's namespace.
+        let mut s = spec("  openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i");
+        s.cluster.namespace = serde_json::from_value(json!("mgmt")).unwrap();
+        assert!(credentials(&s).iter().all(|c| c.namespace == "mgmt"));
     }
 }

@@ -46,6 +46,9 @@ pub struct InstallationStatus {
     pub ca_rotation_phase: String,
     /// Credentials sorted by kind and id.
     pub credentials: Vec<CredentialStatus>,
+    /// Dex connectors in spec order, with where their client secret is kept and whether it
+    /// is there (empty when the spec does not parse: `mcb check` reports that).
+    pub connectors: Vec<check::dex::ConnectorSecret>,
 }
 
 /// Errors of `mcb status`.
@@ -85,9 +88,26 @@ pub fn collect(
                     Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
                     None => Inventory::new(),
                 };
-            Ok(of_inventory(name, &inv, now))
+            let mut status = of_inventory(name, &inv, now);
+            status.connectors = connectors(root, &status.name);
+            Ok(status)
         })
         .collect()
+}
+
+/// The connectors of installation `name` and their secrets; none when its spec is unusable.
+fn connectors(root: &Path, name: &str) -> Vec<check::dex::ConnectorSecret> {
+    let read = |p: &str| {
+        crate::fsutil::read_optional(root.join(p))
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let spec_path = crate::repo::spec_path(name);
+    read(&spec_path)
+        .and_then(|src| crate::spec::parse(&src, Path::new(&spec_path)).ok())
+        .map(|spec| check::dex::connector_secrets(&spec, &read))
+        .unwrap_or_default()
 }
 
 /// The status rows of one inventory.
@@ -128,6 +148,7 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
             phases.join(", ")
         },
         credentials,
+        connectors: Vec::new(),
     }
 }
 

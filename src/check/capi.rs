@@ -2,6 +2,8 @@
 //! `-etcd`, `-proxy`, `-sa`, `-kubeconfig`) are only used by Cluster API if their name, the
 //! `cluster.x-k8s.io/cluster-name` label and the namespace all match the `Cluster` object
 //! of the same installation. A mismatch silently makes Cluster API generate its own CA.
+//! `<cluster>-kubeconfig` itself must not come from the repo: the control plane provider
+//! owns and renews it.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +56,21 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Finding> {
             let prefix = SUFFIXES.iter().find_map(|s| name.strip_suffix(s));
             let named_for = prefix.filter(|p| known.contains_key(p));
             let line = |key: &str| Some(find_line(f.text(), start, key));
+            if let Some(c) =
+                named_for.filter(|c| name == crate::pki::capi_kubeconfig_secret_name(c))
+            {
+                out.push(Finding::error(
+                    f,
+                    line("name:"),
+                    RULE,
+                    format!(
+                        "secret `{name}` belongs to the control plane provider, which creates it from `{c}-ca` and renews it; \
+                         from Git it is never renewed and expires: run `mcb rotate {inst} --only kubeconfig/admin` \
+                         (writes `{c}-kubeconfig-admin`) and delete this file"
+                    ),
+                ));
+                continue;
+            }
             match (label, named_for) {
                 (None, Some(c)) => out.push(Finding::error(
                     f,
@@ -130,5 +147,12 @@ mod tests {
         );
         assert!(run(&secret("mc2-ca", "org-a", Some("mc1")))[0].contains("rename it `mc1-ca`"));
         assert!(run(&secret("mc1-sa", "default", Some("mc1")))[0].contains("namespace `default`"));
+        assert!(run(&secret("mc1-kubeconfig-admin", "org-a", Some("mc1"))).is_empty());
+        let kcp = run(&secret("mc1-kubeconfig", "org-a", Some("mc1")));
+        assert!(
+            kcp[0].contains("belongs to the control plane provider"),
+            "{kcp:?}"
+        );
+        assert!(kcp[0].contains("--only kubeconfig/admin"), "{kcp:?}");
     }
 }

@@ -10,6 +10,7 @@
 mod capi;
 mod ci;
 mod credentials;
+pub mod dex;
 mod expiry;
 pub mod files;
 mod flux;
@@ -106,6 +107,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "provider-credentials",
         "A credential Secret the infrastructure provider needs is missing or lacks a key",
+    ),
+    (
+        "dex-connector-secret",
+        "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
     ),
     (
         "schema",
@@ -404,6 +409,7 @@ pub fn run(
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
     findings.extend(credentials::check(&repo_files, &docs, &specs));
+    findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
     if opts.skip.contains("render-drift") {

@@ -17,9 +17,10 @@ use crate::schema::{Catalog, Violation, ViolationKind};
 const RULE: &str = "schema";
 
 /// Severity of an object whose kind no schema knows (nothing in the repo or vendor/
-/// installs it). A warning while Cluster API and Dex kinds are not yet installed by the
-/// repo; to become [`Severity::Error`] once they are.
-pub const UNKNOWN_KIND_SEVERITY: Severity = Severity::Warning;
+/// installs it). An error: every kind mcb renders has a vendored schema (Flux, cert-manager,
+/// Cluster API and its operator, the five infrastructure providers, CAAPH), so an unknown
+/// kind is one nothing installs, and Flux would fail on it ("no matches for kind").
+pub const UNKNOWN_KIND_SEVERITY: Severity = Severity::Error;
 
 /// Files that are not applied to a cluster (nor read as manifests by kustomize).
 fn candidate(f: &RepoFile) -> bool {
@@ -160,7 +161,7 @@ fn finding(f: &RepoFile, start: usize, v: &Violation) -> Finding {
             line,
             RULE,
             format!(
-                "{v}: vendor the CRD that defines it (scripts/vendor-*.sh) or add it to the repo"
+                "{v}; help: vendor its CustomResourceDefinition (scripts/vendor-*.sh) or install it from the repo"
             ),
         ),
         ViolationKind::UnservedVersion | ViolationKind::Invalid => {

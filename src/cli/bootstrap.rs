@@ -27,10 +27,19 @@ By default the YAML goes to stdout, each stage introduced by a comment naming wh
 for (it contains two secrets: do not save it). --out writes one kustomize directory per
 stage and a README.md with the order.
 
+--suspend-cluster (for the pivot, docs/recreate.md) adds a stage before the sync: the
+installation's `cluster` Flux Kustomization with `spec.suspend: true`. Flux then installs
+everything but the Cluster API objects, which `clusterctl move` brings. That stage is applied
+under the field manager `mcb-suspend` (kustomize-controller undoes fields owned by `kubectl`;
+applying the printed YAML by hand, use `--field-manager=mcb-suspend` too). Resume with
+`kubectl -n flux-system patch kustomization cluster --type merge -p
+'{\"spec\":{\"suspend\":false}}'`.
+
 Examples:
   mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig admin.kubeconfig
   mcb bootstrap demo --age-key-file demo.agekey --apply --timeout 10m
-  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # 01-crds/ 02-controllers/ 03-sync/";
+  mcb bootstrap demo --age-key-file demo.agekey --out ./bootstrap   # 01-crds/ 02-controllers/ 03-sync/
+  mcb bootstrap demo --age-key-file demo.agekey --apply --kubeconfig mgmt.kubeconfig --suspend-cluster";
 
 /// `mcb bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -50,6 +59,10 @@ pub struct Args {
     /// Apply it stage by stage with `kubectl apply --server-side`, waiting after each
     #[arg(long)]
     pub apply: bool,
+
+    /// Start the `cluster` Kustomization suspended (the pivot: see docs/recreate.md)
+    #[arg(long)]
+    pub suspend_cluster: bool,
 
     /// With --apply: wait for rollout and readiness after each stage (CRDs are always
     /// waited for); --wait=false applies and returns
@@ -85,12 +98,15 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
+    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
+    if a.suspend_cluster {
+        b.suspend_cluster(&root)?;
+    }
     if let Some(dir) = &a.out {
-        // The directory receives the age key (03-sync/sops-age.yaml): never where git would take it.
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(mcb::ops::bootstrap::KEY_FILE_IN_OUT))
+        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would take it.
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&b.key_file_in_out()))
             .map_err(mcb::Error::from)?;
     }
-    let b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {
         for p in b.write_dir(dir)? {

@@ -147,7 +147,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let report =
         mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
     match format {
-        CheckFormat::Human => print_human(&report),
+        CheckFormat::Human => print_human(&report)?,
         CheckFormat::Json => super::output::print_json(&JsonReport {
             ok: !report.failed(a.strict),
             errors: report.errors(),
@@ -163,14 +163,14 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_human(report: &Report) {
+fn print_human(report: &Report) -> std::io::Result<()> {
     let mut group: Option<Option<&str>> = None;
     for f in &report.findings {
         let inst = f.installation.as_deref();
         if group != Some(inst) {
             match inst {
-                Some(n) => println!("installation {n}:"),
-                None => println!("repository:"),
+                Some(n) => outln!("installation {n}:"),
+                None => outln!("repository:"),
             }
             group = Some(inst);
         }
@@ -184,12 +184,12 @@ fn print_human(report: &Report) {
         } else {
             format!("{}: ", f.location())
         };
-        println!("  {loc}{}{sev}: {}", f.rule, f.message);
+        outln!("  {loc}{}{sev}: {}", f.rule, f.message);
     }
     for s in &report.skipped {
-        println!("not checked: {s}");
+        outln!("not checked: {s}");
     }
-    println!(
+    outln!(
         "checked {} installation(s), {} files ({} SOPS){}: {} error(s), {} warning(s)",
         report.installations.len(),
         report.files,
@@ -198,6 +198,7 @@ fn print_human(report: &Report) {
         report.errors(),
         report.warnings()
     );
+    Ok(())
 }
 
 /// `, MACs verified` only when every MAC was checked (mismatches are findings); when the key

@@ -38,7 +38,10 @@ pub fn run(_g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         CompletionShell::Fish => Shell::Fish,
     };
     let mut cmd = super::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut cmd, "mcb", &mut out);
+    // clap_complete panics on a write error; render into memory, then write fallibly so a
+    // closed pipe (`| head -1`) ends quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "mcb", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
     Ok(ExitCode::SUCCESS)
 }

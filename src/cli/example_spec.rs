@@ -15,6 +15,6 @@ Examples:
 pub struct Args {}
 
 pub fn run(_g: &super::GlobalArgs, _a: Args) -> anyhow::Result<ExitCode> {
-    print!("{}", mcb::spec::EXAMPLE);
+    out!("{}", mcb::spec::EXAMPLE);
     Ok(ExitCode::SUCCESS)
 }

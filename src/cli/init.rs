@@ -194,12 +194,13 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let read_text = |p: &PathBuf| -> anyhow::Result<String> {
         Ok(String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned())
     };
+    // Keyed by the env name Dex reads, so ids with `-` or `.` (`my-oidc` ->
+    // DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET) find theirs.
     let connector_secrets: BTreeMap<String, SecretString> = std::env::vars()
         .filter_map(|(k, v)| {
-            let id = k
-                .strip_prefix("MCB_DEX_CONNECTOR_")?
-                .strip_suffix("_CLIENT_SECRET")?;
-            Some((id.to_ascii_lowercase(), SecretString::from(v)))
+            let env = k.strip_prefix("MCB_")?;
+            (env.starts_with("DEX_CONNECTOR_") && env.ends_with("_CLIENT_SECRET"))
+                .then(|| (env.to_owned(), SecretString::from(v)))
         })
         .collect();
     let github_app = github_app_source(&a, &api, read_text)?;
@@ -235,29 +236,29 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
             let o = &report.outcome;
-            print_files(o, &format!("installation {}", report.installation));
-            println!("\nCredentials:");
+            print_files(o, &format!("installation {}", report.installation))?;
+            outln!("\nCredentials:");
             for c in &report.credentials {
                 let until = c
                     .not_after
                     .as_deref()
                     .map(|t| format!(" until {t}"))
                     .unwrap_or_default();
-                println!("  {}/{}  {}{until}", c.kind, c.id, c.fingerprint);
+                outln!("  {}/{}  {}{until}", c.kind, c.id, c.fingerprint);
             }
-            println!("\nage recipient: {}", report.age_recipient);
+            outln!("\nage recipient: {}", report.age_recipient);
             if let Some(k) = &report.age_key_file {
-                println!(
+                outln!(
                     "age private key: {} (keep it in your password manager; it is the only copy)",
                     k.display()
                 );
             }
             if let Some(url) = &report.github_app_install_url {
-                println!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
+                outln!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
             }
-            print_published(o);
+            print_published(o)?;
             if !o.dry_run {
-                println!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
+                outln!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);
             }
         }
     }

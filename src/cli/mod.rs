@@ -2,12 +2,31 @@
 //! printed (human or JSON), and progress on stderr. Resolves flags into library requests;
 //! the work itself happens in `mcb::ops`.
 
+/// `println!` that returns a write error to the caller (through `?`) instead of panicking:
+/// `mcb ... | head` closes stdout early, and `main` ends such a run quietly with exit 0, as
+/// ripgrep does. The enclosing function must return a `Result` an `io::Error` converts into.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
+/// `print!` as [`outln!`] does `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 mod bootstrap;
 mod check;
 mod completions;
 mod example_spec;
 mod init;
 mod interrupt;
+mod kubeconfig;
 pub mod output;
 pub mod publish;
 mod render;
@@ -109,9 +128,15 @@ pub enum Command {
     /// Create an installation: keys, PKI, credentials, manifests, on a branch
     #[command(long_about = init::LONG_ABOUT, after_long_help = publish::HELP)]
     InitInstallation(Box<init::Args>),
+    /// Push a committed mcb branch and open or update its pull request
+    #[command(long_about = publish::PUBLISH_LONG_ABOUT)]
+    Publish(Box<publish::Args>),
     /// Print or apply the minimal bootstrap of an installation (Flux + its SOPS key)
     #[command(long_about = bootstrap::LONG_ABOUT)]
     Bootstrap(bootstrap::Args),
+    /// Print an installation's decrypted admin (or other user's) kubeconfig
+    #[command(long_about = kubeconfig::LONG_ABOUT)]
+    Kubeconfig(kubeconfig::Args),
     /// Render installations' manifests from specs and templates
     #[command(long_about = render::LONG_ABOUT)]
     Render(render::Args),
@@ -205,12 +230,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(&g, a),
         Command::Status(a) => status::run(&g, a),
         Command::Render(a) => render::run(&g, a),
+        Command::Kubeconfig(a) => kubeconfig::run(&g, a),
         Command::Schema(a) => schema::run(&g, a),
         Command::ExampleSpec(a) => example_spec::run(&g, a),
         Command::InitInstallation(a) => init::run(&g, *a),
         Command::Bootstrap(a) => bootstrap::run(&g, a),
         Command::Secrets(a) => secrets::run(&g, *a),
         Command::Rotate(a) => rotate::run(&g, *a),
+        Command::Publish(a) => publish::run(&g, *a),
         Command::Shared(a) => shared::run(&g, *a),
     }
 }

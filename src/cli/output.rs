@@ -79,21 +79,29 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// The plan part of a publishing command's human output: a dry-run title naming `what`,
 /// then one line per changed file.
-pub fn print_files(o: &mcb::ops::publish::Outcome, what: &str) {
+pub fn print_files(o: &mcb::ops::publish::Outcome, what: &str) -> std::io::Result<()> {
     if o.dry_run {
-        println!("Plan for {what} (dry run, nothing written):");
+        outln!("Plan for {what} (dry run, nothing written):");
     }
     for (path, change) in &o.files {
-        println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
+        outln!("  {:<8} {path}", format!("{change:?}").to_lowercase());
     }
+    if !o.planned.is_empty() {
+        outln!("then it would:");
+        for step in &o.planned {
+            outln!("  {step}");
+        }
+    }
+    Ok(())
 }
 
 /// The git part of a publishing command's human output: the commit and the pull request.
-pub fn print_published(o: &mcb::ops::publish::Outcome) {
+pub fn print_published(o: &mcb::ops::publish::Outcome) -> std::io::Result<()> {
     if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
-        println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
+        outln!("committed on branch {b} ({})", &c[..c.len().min(12)]);
     }
     if let Some(pr) = &o.pr {
-        println!("pull request: {}", pr.url);
+        outln!("pull request: {}", pr.url);
     }
+    Ok(())
 }

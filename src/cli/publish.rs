@@ -3,6 +3,7 @@
 //! `mcb::forge::PrOptions`. Credentials come from the environment here, at the edge.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use mcb::forge::{self, Auth, PrOptions, RepoSlug};
 use mcb::git::{Author, PublishOptions, PushAuth, PushOptions};
@@ -18,8 +19,13 @@ remote URL; SSH: --ssh-key or ssh-agent, host key checked against ~/.ssh/known_h
 --pr also opens or updates the pull request (GITHUB_TOKEN, or a GitHub App through
 GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID).
 
+--dry-run --push --pr shows the plan, the push and the PR without contacting anything.
+Remote, credentials and the GitHub repository are checked before anything is committed; a
+branch committed earlier (a failed push or PR) is published with `mcb publish BRANCH`.
+
 Examples:
   mcb init-installation prod --spec prod.yaml --push --pr --label mcb
+  mcb publish mcb/init-prod
   mcb rotate prod --push --pr --base release --author \"Jane Doe <jane@example.com>\"";
 
 /// `--push`, `--pr` and friends.
@@ -123,13 +129,12 @@ impl PublishArgs {
             ("--github-api", self.github_api != forge::DEFAULT_API),
         ];
         require(&pr_only, "--pr", self.pr)?;
-        for (flag, on) in [("--no-commit", self.no_commit), ("--dry-run", self.dry_run)] {
-            if on && self.push {
-                return Err(usage(
-                    format!("{flag} cannot be combined with --push"),
-                    format!("drop {flag} to push, or drop --push to only look"),
-                ));
-            }
+        // --dry-run --push shows the plan, the push and the PR without doing any of it.
+        if self.no_commit && self.push {
+            return Err(usage(
+                "--no-commit cannot be combined with --push",
+                "drop --no-commit to push, or drop --push to only write the files",
+            ));
         }
         if self.no_commit && self.author.is_some() {
             return Err(usage(
@@ -225,6 +230,80 @@ impl PublishArgs {
     }
 }
 
+pub const PUBLISH_LONG_ABOUT: &str = "\
+Push a branch mcb committed (mcb/init-NAME, mcb/rotate-…, mcb/shared-…) and open or update
+its one pull request, for a run that committed without --push or whose push or PR failed.
+The remote, the push credentials and the GitHub repository are checked first. The PR body
+lists the files the branch changes against its base and the credentials it creates or
+rotates (fingerprints only). Running it again updates the same PR.
+
+Examples:
+  mcb publish                      # the checked-out mcb branch
+  mcb publish mcb/init-prod --label mcb
+  mcb publish mcb/init-prod --dry-run   # show the push and the PR, contact nothing";
+
+/// `mcb publish [BRANCH]`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The mcb branch [default: the checked-out branch]
+    #[arg(value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Only push; open or update no pull request
+    #[arg(long)]
+    pub no_pr: bool,
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+/// `-o json`: the publish outcome (files[[path, change]], branch, commit, pushed_to, pr,
+/// dry_run, planned).
+pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    use mcb::progress::Progress;
+    let mut reporter = super::Reporter::new(g);
+    let env = super::env(&mut reporter)?;
+    if a.publish.no_commit || a.publish.author.is_some() {
+        return Err(usage(
+            "--no-commit and --author have no effect: mcb publish commits nothing",
+            "drop them",
+        )
+        .into());
+    }
+    let mut args = a.publish.clone();
+    args.push = true;
+    args.pr = !a.no_pr;
+    let (opts, pr) = args.resolve_from_env()?;
+    let root = super::repo_root(g);
+    let out = mcb::ops::publish::publish_branch(
+        &env,
+        &root,
+        a.branch.as_deref(),
+        &opts,
+        pr,
+        &mut reporter,
+    )
+    .map_err(anyhow::Error::from)?;
+    match g.output {
+        super::OutputFormat::Json => super::output::print_json(&out)?,
+        super::OutputFormat::Human => {
+            let branch = out.branch.as_deref().unwrap_or_default();
+            super::output::print_files(&out, &format!("branch {branch}"))?;
+            if let Some(url) = &out.pushed_to {
+                outln!("pushed {branch} to {url}");
+            }
+            if let Some(pr) = &out.pr {
+                outln!("pull request: {}", pr.url);
+            }
+        }
+    }
+    if !opts.dry_run {
+        reporter.success(&format!(
+            "published {}",
+            out.branch.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// GitHub credentials from the environment: `GITHUB_TOKEN`, else a GitHub App from
 /// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE` (+ `GITHUB_APP_INSTALLATION_ID`).
 pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {
@@ -317,10 +396,9 @@ mod tests {
             err(&["--push", "--github-api", "http://127.0.0.1:1"]).message,
             "--github-api needs --pr"
         );
-        assert_eq!(
-            err(&["--push", "--dry-run"]).message,
-            "--dry-run cannot be combined with --push"
-        );
+        // a dry run with --push plans the push and the PR (issue 24 item 2)
+        let p = parse(&["--push", "--dry-run"]).resolve(no_env).unwrap();
+        assert!(p.git.dry_run && !p.git.commit && p.git.push.is_some());
         assert_eq!(
             err(&["--push", "--no-commit"]).message,
             "--no-commit cannot be combined with --push"

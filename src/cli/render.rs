@@ -99,10 +99,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .collect(),
             written,
         })?,
-        OutputFormat::Human if dry => print!("{}", plan.diff()),
+        OutputFormat::Human if dry => out!("{}", plan.diff()),
         OutputFormat::Human => {
             for e in plan.changes() {
-                println!("{:?}: {}", e.change, e.path);
+                outln!("{:?}: {}", e.change, e.path);
             }
         }
     }

@@ -154,7 +154,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let report = rotate::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_human(&report),
+        OutputFormat::Human => print_human(&report)?,
     }
     if !report.rotated.is_empty() {
         reporter.success(&format!(
@@ -166,16 +166,16 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_human(report: &rotate::Report) {
+fn print_human(report: &rotate::Report) -> std::io::Result<()> {
     let o = &report.outcome;
     if o.dry_run {
-        println!("Plan (dry run, nothing written):");
+        outln!("Plan (dry run, nothing written):");
     }
     for (path, change) in &o.files {
-        println!("  {:<8} {path}", format!("{change:?}").to_lowercase());
+        outln!("  {:<8} {path}", format!("{change:?}").to_lowercase());
     }
     if !report.rotated.is_empty() {
-        println!("\nRotated:");
+        outln!("\nRotated:");
     }
     for c in &report.rotated {
         let before = c.previous.as_deref().unwrap_or("—");
@@ -185,23 +185,24 @@ fn print_human(report: &rotate::Report) {
             .as_deref()
             .map(|t| format!(" until {t}"))
             .unwrap_or_default();
-        println!("  {}/{}  {before} -> {after}{until}", c.kind, c.id);
+        outln!("  {}/{}  {before} -> {after}{until}", c.kind, c.id);
     }
     if let Some(k) = &report.age_key_file {
-        println!(
+        outln!(
             "\nnew age key file: {} (keep it safe; it is the only copy)",
             k.display()
         );
     }
     if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
-        println!("committed on branch {b} ({})", &c[..c.len().min(12)]);
+        outln!("committed on branch {b} ({})", &c[..c.len().min(12)]);
     }
     if let Some(pr) = &o.pr {
-        println!("pull request: {}", pr.url);
+        outln!("pull request: {}", pr.url);
     }
     for n in &report.notes {
-        println!("\nnext: {n}");
+        outln!("\nnext: {n}");
     }
+    Ok(())
 }
 
 #[cfg(test)]

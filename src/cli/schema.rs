@@ -15,6 +15,6 @@ Examples:
 pub struct Args {}
 
 pub fn run(_g: &super::GlobalArgs, _a: Args) -> anyhow::Result<ExitCode> {
-    print!("{}", mcb::spec::schema_json());
+    out!("{}", mcb::spec::schema_json());
     Ok(ExitCode::SUCCESS)
 }

@@ -32,21 +32,52 @@ Examples:
   mcb secrets updatekeys -y secret.sops.yaml               # re-wrap for current rules
   mcb secrets rotate -i secret.sops.yaml                   # new data key";
 
-/// `mcb secrets`.
+/// `mcb secrets`: everything after `secrets` is parsed by [`Cli`], so the subcommands take
+/// sops' flags with sops' meaning (`--output FILE`, `-i`, `--indent N`, …) where mcb's
+/// global `-o/--output FORMAT` would otherwise be in their way. Global flags given before
+/// `secrets` still apply.
 #[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct Args {
-    #[command(subcommand)]
-    pub command: Sub,
+    /// A secrets subcommand and its flags (see `mcb secrets --help`)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub raw: Vec<std::ffi::OsString>,
 }
 
-/// Flags every secrets subcommand takes.
-#[derive(Debug, clap::Args, Clone)]
+/// The `mcb secrets` command line proper.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "mcb secrets",
+    about = "SOPS-compatible operations on encrypted files",
+    long_about = LONG_ABOUT,
+    disable_version_flag = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Sub,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More detail on stderr (sops' --verbose)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Report results as JSON lines on stdout (what `mcb -o json` does elsewhere)
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// Flags every secrets subcommand takes (sops' global options, and mcb's key file).
+#[derive(Debug, clap::Args, Clone, Default)]
 pub struct Common {
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt)
     #[arg(long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
     /// The .sops.yaml to use [default: searched from the current directory upwards]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Format of the input [default: from the extension]
     #[arg(long, value_name = "TYPE", value_parser = ["yaml", "json", "dotenv", "ini", "binary"])]
@@ -54,13 +85,33 @@ pub struct Common {
     /// Format of the output [default: the input's]
     #[arg(long, value_name = "TYPE", value_parser = ["yaml", "json", "dotenv", "ini", "binary"])]
     pub output_type: Option<String>,
+    /// Spaces per indentation level of YAML or JSON output [default: YAML 4, JSON a tab]
+    #[arg(long, value_name = "N")]
+    pub indent: Option<usize>,
+    /// Use this name instead of the file's for the format and the .sops.yaml rule
+    #[arg(long, value_name = "NAME")]
+    pub filename_override: Option<PathBuf>,
+    /// Key types to try in order (sops' flag; mcb only has age keys, so it changes nothing)
+    #[arg(long, value_name = "TYPES", env = "SOPS_DECRYPTION_ORDER", hide = true)]
+    pub decryption_order: Option<String>,
+}
+
+/// Where a result goes: stdout (default), back into the file (`-i`), or another file.
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct OutFlags {
+    /// Write the result back to the file instead of stdout
+    #[arg(short, long, conflicts_with = "output")]
+    pub in_place: bool,
+    /// Write the result to this file instead of stdout (one input file only)
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Flags choosing recipients and crypt rules (encrypt; updatekeys takes the recipients).
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct RuleFlags {
     /// Age recipients, comma-separated (overrides .sops.yaml's keys)
-    #[arg(long, value_name = "R,...")]
+    #[arg(short, long, value_name = "R,...")]
     pub age: Option<String>,
     /// Encrypt only values under keys matching this regex
     #[arg(long, value_name = "REGEX")]
@@ -91,7 +142,7 @@ pub struct RuleFlags {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
-    /// Decrypt files to stdout (or in place)
+    /// Decrypt files to stdout (or in place, or to --output)
     Decrypt {
         /// Encrypted files (several: printed one after the other)
         #[arg(required = true, value_name = "FILE")]
@@ -102,20 +153,18 @@ pub enum Sub {
         /// Skip the MAC check (a tampered file then decrypts: dangerous)
         #[arg(long)]
         ignore_mac: bool,
-        /// Write the plaintext back to the file instead of stdout
-        #[arg(short, long)]
-        in_place: bool,
+        #[command(flatten)]
+        out: OutFlags,
         #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
-    /// Encrypt files to stdout (or in place)
+    /// Encrypt files to stdout (or in place, or to --output)
     Encrypt {
         /// Plaintext files
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Replace each file with its encrypted form
-        #[arg(short, long)]
-        in_place: bool,
+        #[command(flatten)]
+        out: OutFlags,
         #[command(
             flatten,
             next_help_heading = "Recipients and rules (default: .sops.yaml)"
@@ -125,6 +174,7 @@ pub enum Sub {
         common: Common,
     },
     /// Edit a file's plaintext in $SOPS_EDITOR/$EDITOR; re-encrypts only if it changed
+    /// (exit 200 when it did not, as sops)
     Edit {
         /// The encrypted file
         #[arg(value_name = "FILE")]
@@ -132,6 +182,9 @@ pub enum Sub {
         /// Open it even if the MAC does not match
         #[arg(long)]
         ignore_mac: bool,
+        /// Show the master keys while editing (sops' flag; mcb never shows them)
+        #[arg(short = 's', long, hide = true)]
+        show_master_keys: bool,
         #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
@@ -143,6 +196,9 @@ pub enum Sub {
         /// Do not ask for confirmation
         #[arg(short, long)]
         yes: bool,
+        /// Shares needed to recover the data key when there are several key groups
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
         #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
@@ -151,9 +207,8 @@ pub enum Sub {
         /// Encrypted files
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Write back to the file instead of stdout
-        #[arg(short, long)]
-        in_place: bool,
+        #[command(flatten)]
+        out: OutFlags,
         /// Add these age recipients (comma-separated) to the first key group
         #[arg(long, value_name = "R,...")]
         add_age: Option<String>,
@@ -171,9 +226,28 @@ pub enum Sub {
         /// Where, e.g. '["db"]["password"]'
         #[arg(value_name = "PATH")]
         path: String,
-        /// The value as JSON, e.g. '"text"', '5', '{"a": [1, true]}'
-        #[arg(value_name = "JSON")]
-        value: String,
+        /// The value as JSON, e.g. '"text"', '-5', '{"a": [1, true]}'
+        #[arg(
+            value_name = "JSON",
+            allow_hyphen_values = true,
+            required_unless_present = "value_stdin"
+        )]
+        value: Option<String>,
+        /// VALUE names a file holding the JSON value (keeps it out of process listings)
+        #[arg(long, conflicts_with = "value_stdin")]
+        value_file: bool,
+        /// Read the JSON value from stdin (keeps it out of process listings)
+        #[arg(long)]
+        value_stdin: bool,
+        /// Do nothing if the path already holds this value
+        #[arg(long)]
+        idempotent: bool,
+        /// Open the file even if the MAC does not match
+        #[arg(long)]
+        ignore_mac: bool,
+        /// Accepted for sops compatibility (the file keeps its key groups)
+        #[arg(long, value_name = "N", hide = true)]
+        shamir_secret_sharing_threshold: Option<usize>,
         #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
@@ -185,6 +259,12 @@ pub enum Sub {
         /// Where, e.g. '["db"]["password"]'
         #[arg(value_name = "PATH")]
         path: String,
+        /// Do nothing if the path does not exist
+        #[arg(long)]
+        idempotent: bool,
+        /// Open the file even if the MAC does not match
+        #[arg(long)]
+        ignore_mac: bool,
         #[command(flatten, next_help_heading = "Keys, config and formats")]
         common: Common,
     },
@@ -233,12 +313,17 @@ fn write_in_place(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The name that picks the format and the `.sops.yaml` rule (`--filename-override`).
+fn named<'a>(common: &'a Common, file: &'a Path) -> &'a Path {
+    common.filename_override.as_deref().unwrap_or(file)
+}
+
 fn formats(common: &Common, file: &Path) -> (Format, Format) {
     let input = common
         .input_type
         .as_deref()
         .and_then(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(file));
+        .unwrap_or_else(|| Format::from_path(named(common, file)));
     let output = common
         .output_type
         .as_deref()
@@ -279,7 +364,7 @@ fn rule_options(common: &Common, file: &Path) -> anyhow::Result<Option<EncryptOp
     };
     let dir = absolute(path.parent().unwrap_or(Path::new(".")))?;
     let opts = cfg
-        .options_for(&dir, &absolute(file)?)
+        .options_for(&dir, &absolute(named(common, file))?)
         .map_err(|e| sops_err(e, file))?;
     Ok(Some(opts))
 }
@@ -357,16 +442,21 @@ fn encrypt_options(
     Ok(opts)
 }
 
-/// Writes every result back to its file (`-i`) or, all at once, to stdout.
+/// Writes every result back to its file (`-i`), to `--output`, or, all at once, to stdout.
 fn deliver(
     g: &super::GlobalArgs,
     rep: &mut Reporter,
     files: &[PathBuf],
     outs: &[Vec<u8>],
-    in_place: bool,
+    out: &OutFlags,
     what: &str,
 ) -> anyhow::Result<()> {
-    if !in_place {
+    if let Some(target) = &out.output {
+        // Only the owner may read what may be plaintext.
+        mcb::fsutil::write_atomic(target, &outs.concat(), Some(0o600)).map_err(mcb::Error::from)?;
+        return report_written(g, rep, target, true, what);
+    }
+    if !out.in_place {
         return write_stdout(outs);
     }
     for (file, bytes) in files.iter().zip(outs) {
@@ -374,6 +464,33 @@ fn deliver(
         report_written(g, rep, file, true, what)?;
     }
     Ok(())
+}
+
+/// Refuses `--output` with several input files (sops takes one file).
+fn one_output(files: &[PathBuf], out: &OutFlags) -> anyhow::Result<()> {
+    if out.output.is_some() && files.len() > 1 {
+        return Err(UsageError {
+            message: format!("--output takes one input file, {} were given", files.len()),
+            help: Some(
+                "run the command once per file, or use -i to write each file in place".into(),
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Applies `--indent` to emitted bytes.
+fn indented(
+    common: &Common,
+    bytes: Vec<u8>,
+    format: Format,
+    file: &Path,
+) -> anyhow::Result<Vec<u8>> {
+    match common.indent {
+        None => Ok(bytes),
+        Some(n) => sops::reindent(&bytes, format, n).map_err(|e| sops_err(e, file)),
+    }
 }
 
 fn write_stdout(chunks: &[Vec<u8>]) -> anyhow::Result<()> {
@@ -405,7 +522,7 @@ fn report_written(
     Ok(())
 }
 
-/// Plain text of an extracted value: scalars raw (as sops prints them), maps in the format.
+/// An extracted value as sops prints it (see [`sops::emit_extracted`]).
 fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow::Result<Vec<u8>> {
     let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
@@ -417,18 +534,7 @@ fn extract(content: &Content, format: Format, path: &str, file: &Path) -> anyhow
         .first()
         .and_then(|d| treepath::get(d, &steps))
         .ok_or_else(|| tree_err("no value at this path".into()))?;
-    match v {
-        sops::Value::Map(b) => {
-            let sub = Content::Tree(sops::Tree {
-                docs: vec![b.clone()],
-            });
-            sops::emit_plain(&sub, format).map_err(|e| sops_err(e, file))
-        }
-        sops::Value::List(_) => Err(tree_err(
-            "extracting a whole list is not supported; extract one item".into(),
-        )),
-        v => Ok(sops::scalar::to_text(v).unwrap_or_default().into_bytes()),
-    }
+    sops::emit_extracted(v, format).map_err(|e| sops_err(e, file))
 }
 
 /// Parses a JSON value for `set` (numbers become floats, as in sops).
@@ -441,7 +547,18 @@ fn json_value(text: &str) -> anyhow::Result<sops::Value> {
                 .into(),
         ),
     })?;
-    Ok(t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null))
+    let v = t.docs[0].get("v").cloned().unwrap_or(sops::Value::Null);
+    // sops loads a structured value as a JSON *file*, whose top level must be an object.
+    if matches!(v, sops::Value::List(_)) {
+        return Err(UsageError {
+            message: format!("`{text}` is a list; sops' set takes a scalar or an object"),
+            help: Some(
+                "set the items one by one ('[\"key\"][0]'), or wrap the list in an object".into(),
+            ),
+        }
+        .into());
+    }
+    Ok(v)
 }
 
 fn editor_command() -> String {
@@ -450,16 +567,29 @@ fn editor_command() -> String {
         .unwrap_or_else(|_| "vi".to_owned())
 }
 
+/// sops' exit code when `edit` leaves the file as it was (`codes.FileHasNotBeenModified`).
+const EXIT_NOT_MODIFIED: u8 = 200;
+
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    let argv = std::iter::once(std::ffi::OsString::from("mcb secrets")).chain(a.raw);
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    let mut g = g.clone();
+    g.quiet |= cli.quiet;
+    g.verbose = g.verbose.saturating_add(cli.verbose);
+    if cli.json {
+        g.output = OutputFormat::Json;
+    }
+    let g = &g;
     let mut rep = Reporter::new(g);
-    match a.command {
+    match cli.command {
         Sub::Decrypt {
             files,
             extract: path,
             ignore_mac,
-            in_place,
+            out,
             common,
         } => {
+            one_output(&files, &out)?;
             let ids = identities(&common)?;
             if ignore_mac {
                 rep.warn(
@@ -475,20 +605,24 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                         .map_err(|e| sops_err(e, file))?;
                 let bytes = match &path {
                     Some(p) => extract(&opened.content, output, p, file)?,
-                    None => {
-                        sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?
-                    }
+                    None => indented(
+                        &common,
+                        sops::emit_plain(&opened.content, output).map_err(|e| sops_err(e, file))?,
+                        output,
+                        file,
+                    )?,
                 };
                 outs.push(bytes);
             }
-            deliver(g, &mut rep, &files, &outs, in_place, "decrypted")?;
+            deliver(g, &mut rep, &files, &outs, &out, "decrypted")?;
         }
         Sub::Encrypt {
             files,
-            in_place,
+            out,
             rules: flags,
             common,
         } => {
+            one_output(&files, &out)?;
             let env = super::env(&mut rep)?;
             let mut outs = Vec::new();
             for file in &files {
@@ -496,16 +630,16 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 let opts = encrypt_options(&common, &flags, file)?;
                 let plain = zeroize::Zeroizing::new(read(file)?);
                 let content = sops::load_plain(&plain, input).map_err(|e| sops_err(e, file))?;
-                outs.push(
-                    sops::encrypt_content(&env, &content, output, &opts)
-                        .map_err(|e| sops_err(e, file))?,
-                );
+                let enc = sops::encrypt_content(&env, &content, output, &opts)
+                    .map_err(|e| sops_err(e, file))?;
+                outs.push(indented(&common, enc, output, file)?);
             }
-            deliver(g, &mut rep, &files, &outs, in_place, "encrypted")?;
+            deliver(g, &mut rep, &files, &outs, &out, "encrypted")?;
         }
         Sub::Edit {
             file,
             ignore_mac,
+            show_master_keys: _,
             common,
         } => {
             let env = super::env(&mut rep)?;
@@ -560,8 +694,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             }
             let edited = zeroize::Zeroizing::new(read(&tmp)?);
             if edited[..] == plain[..] {
+                // sops exits 200 here; scripts that wrap an editor rely on it (issue 21 D12).
                 report_written(g, &mut rep, &file, false, "edited")?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitCode::from(EXIT_NOT_MODIFIED));
             }
             let content = sops::load_plain(&edited, format).map_err(|e| sops_err(e, &file))?;
             let out = sops::write_back(&env, &enc, &opened, &content, format)
@@ -569,13 +704,18 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             write_in_place(&file, &out)?;
             report_written(g, &mut rep, &file, out != enc, "edited")?;
         }
-        Sub::Updatekeys { files, yes, common } => {
+        Sub::Updatekeys {
+            files,
+            yes,
+            shamir_secret_sharing_threshold,
+            common,
+        } => {
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
-                let opts = rule_options(&common, file)?.ok_or_else(|| UsageError {
+                let mut opts = rule_options(&common, file)?.ok_or_else(|| UsageError {
                     message: "updatekeys needs a .sops.yaml with a creation rule for the file"
                         .into(),
                     help: Some(
@@ -583,6 +723,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                             .into(),
                     ),
                 })?;
+                // As sops: the threshold comes from the flag or the file, never the rule (D5).
+                opts.shamir_threshold = shamir_secret_sharing_threshold.unwrap_or(0);
                 let info = sops::inspect(&enc, format).map_err(|e| sops_err(e, file))?;
                 if info.recipients == opts.key_groups {
                     report_written(g, &mut rep, file, false, "updated keys of")?;
@@ -607,11 +749,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         }
         Sub::Rotate {
             files,
-            in_place,
+            out,
             add_age,
             rm_age,
             common,
         } => {
+            one_output(&files, &out)?;
             let env = super::env(&mut rep)?;
             let ids = identities(&common)?;
             let add = add_age
@@ -626,26 +769,59 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
-                outs.push(
-                    sops::rotate_with(&env, &enc, format, &ids, &add, &rm)
-                        .map_err(|e| sops_err(e, file))?,
-                );
+                let rotated = sops::rotate_with(&env, &enc, format, &ids, &add, &rm)
+                    .map_err(|e| sops_err(e, file))?;
+                outs.push(indented(&common, rotated, format, file)?);
             }
-            deliver(g, &mut rep, &files, &outs, in_place, "rotated")?;
+            deliver(g, &mut rep, &files, &outs, &out, "rotated")?;
         }
         Sub::Set {
             file,
             path,
             value,
+            value_file,
+            value_stdin,
+            idempotent: _,
+            ignore_mac,
+            shamir_secret_sharing_threshold: _,
             common,
         } => {
-            let v = json_value(&value)?;
-            change_tree(g, &mut rep, &file, &common, &path, "set", |doc, steps| {
-                treepath::set(doc, steps, v)
-            })?;
+            let text = set_value_text(value, value_file, value_stdin)?;
+            let v = json_value(&text)?;
+            // Unchanged content leaves the file byte-identical, so --idempotent is the default.
+            change_tree(
+                g,
+                &mut rep,
+                &file,
+                &common,
+                &path,
+                "set",
+                ignore_mac,
+                |doc, steps| treepath::set(doc, steps, v),
+            )?;
         }
-        Sub::Unset { file, path, common } => {
-            change_tree(g, &mut rep, &file, &common, &path, "unset", treepath::unset)?;
+        Sub::Unset {
+            file,
+            path,
+            idempotent,
+            ignore_mac,
+            common,
+        } => {
+            change_tree(
+                g,
+                &mut rep,
+                &file,
+                &common,
+                &path,
+                "unset",
+                ignore_mac,
+                |doc, steps| {
+                    if idempotent && treepath::get(doc, steps).is_none() {
+                        return Ok(());
+                    }
+                    treepath::unset(doc, steps)
+                },
+            )?;
         }
         Sub::Status { files, common } => {
             let mut all = Vec::new();
@@ -663,7 +839,35 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The JSON text `set` writes: the argument, the file it names (`--value-file`), or stdin.
+fn set_value_text(
+    value: Option<String>,
+    from_file: bool,
+    from_stdin: bool,
+) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .context("cannot read the value from stdin")?;
+        return Ok(text);
+    }
+    let value = value.unwrap_or_default();
+    if from_file {
+        let bytes = read(Path::new(&value))?;
+        return String::from_utf8(bytes).map_err(|_| {
+            anyhow::Error::new(UsageError {
+                message: format!("{value}: the value file is not UTF-8 text"),
+                help: Some("write the value as JSON text".into()),
+            })
+        });
+    }
+    Ok(value)
+}
+
 /// Decrypts, applies `f` to the first document, writes back in place (sops `set`/`unset`).
+#[allow(clippy::too_many_arguments)]
 fn change_tree(
     g: &super::GlobalArgs,
     rep: &mut Reporter,
@@ -671,6 +875,7 @@ fn change_tree(
     common: &Common,
     path: &str,
     what: &str,
+    ignore_mac: bool,
     f: impl FnOnce(&mut sops::Branch, &[treepath::Step]) -> Result<(), String>,
 ) -> anyhow::Result<()> {
     let env = super::env(rep)?;
@@ -679,7 +884,7 @@ fn change_tree(
     let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
     let enc = read(file)?;
-    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions::default())
+    let opened = sops::open(&enc, format, &ids, sops::DecryptOptions { ignore_mac })
         .map_err(|e| sops_err(e, file))?;
     let Content::Tree(mut t) = opened.content.clone() else {
         return Err(tree_err("a binary file has no paths".into()));

@@ -136,26 +136,27 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
     let report = shared::import(&env, &root, &ids, req, &mut reporter)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_report(&report),
+        OutputFormat::Human => print_report(&report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &Report) {
-    print_files(&r.outcome, &format!("shared secret {}", r.name));
-    println!("\nshared secret {}: keys {}", r.name, r.keys.join(", "));
+fn print_report(r: &Report) -> std::io::Result<()> {
+    print_files(&r.outcome, &format!("shared secret {}", r.name))?;
+    outln!("\nshared secret {}: keys {}", r.name, r.keys.join(", "));
     if !r.changed_keys.is_empty() {
-        println!("changed keys: {}", r.changed_keys.join(", "));
+        outln!("changed keys: {}", r.changed_keys.join(", "));
     }
     if !r.removed_keys.is_empty() {
-        println!("removed keys: {}", r.removed_keys.join(", "));
+        outln!("removed keys: {}", r.removed_keys.join(", "));
     }
     if r.installations.is_empty() {
-        println!("used by no installation yet (list it in a spec's sharedSecrets)");
+        outln!("used by no installation yet (list it in a spec's sharedSecrets)");
     } else {
-        println!("installations: {}", r.installations.join(", "));
+        outln!("installations: {}", r.installations.join(", "));
     }
-    print_published(&r.outcome);
+    print_published(&r.outcome)?;
+    Ok(())
 }
 
 fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -169,9 +170,9 @@ fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
                 reporter.up_to_date("no shared secrets (add one with `mcb shared import NAME`)");
             }
             for s in &listed {
-                println!("{}", s.name);
-                println!("  keys:          {}", s.keys.join(", "));
-                println!(
+                outln!("{}", s.name);
+                outln!("  keys:          {}", s.keys.join(", "));
+                outln!(
                     "  installations: {}",
                     if s.installations.is_empty() {
                         "(none)".to_owned()
@@ -179,7 +180,7 @@ fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
                         s.installations.join(", ")
                     }
                 );
-                println!("  last changed:  {}", s.last_changed);
+                outln!("  last changed:  {}", s.last_changed);
             }
         }
     }

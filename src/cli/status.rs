@@ -9,8 +9,12 @@ Show every credential of each installation (or the NAMEs given): kind, id, finge
 expiry, days left and when it was last rotated, plus the CA rotation phase. Reads only
 installations/<name>/credentials.yaml, which holds no secret, so no key is needed.
 
+Also lists each Dex connector and whether its client secret is in the repo (the key in
+dex-connectors or in its shared secret; key names only, no value is read).
+
 `-o json` prints [{name, caRotationPhase, credentials: [{kind, id, fingerprint, notAfter,
-daysLeft, lastRotated, rotationPhase}]}]; absent values are null.
+daysLeft, lastRotated, rotationPhase}], connectors: [{id, file, key, source, present}]}];
+absent values are null.
 
 Examples:
   mcb status
@@ -36,11 +40,12 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     for (i, s) in all.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!("");
         }
-        println!(
+        outln!(
             "installation {} (CA rotation: {})",
-            s.name, s.ca_rotation_phase
+            s.name,
+            s.ca_rotation_phase
         );
         let mut rows = vec![[
             "KIND",
@@ -61,8 +66,9 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 c.last_rotated.clone(),
             ]);
         }
+        print_connectors(&s.connectors)?;
         if s.credentials.is_empty() {
-            println!("  no credentials recorded");
+            outln!("  no credentials recorded");
             continue;
         }
         let widths: Vec<usize> = (0..6)
@@ -74,10 +80,28 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .zip(&widths)
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect();
-            println!("  {}", line.join("  ").trim_end());
+            outln!("  {}", line.join("  ").trim_end());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per Dex connector: where its client secret is kept, or that it is missing.
+fn print_connectors(connectors: &[mcb::check::dex::ConnectorSecret]) -> std::io::Result<()> {
+    for c in connectors {
+        let state = if c.present {
+            "secret present"
+        } else {
+            "SECRET MISSING"
+        };
+        outln!(
+            "  dex connector {}: {state} ({} key {})",
+            c.id,
+            c.file,
+            c.key
+        );
+    }
+    Ok(())
 }
 
 /// `sha256:0123456789ab…`: enough to compare by eye; JSON has the whole value.

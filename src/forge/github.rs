@@ -298,20 +298,29 @@ impl GitHub {
     }
 }
 
-impl Forge for GitHub {
-    fn ensure_pull_request(&self, pr: &PullRequest) -> Result<PrInfo, Error> {
+impl GitHub {
+    /// The number of the open pull request from branch `head`, if there is one. A read
+    /// that needs the repository and working credentials, so it doubles as the check
+    /// before anything is committed or pushed.
+    pub fn open_pull_request(&self, head: &str) -> Result<Option<u64>, Error> {
         let pulls = format!("/repos/{}/pulls", self.repo);
         let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("head", &format!("{}:{}", self.repo.owner, pr.head))
+            .append_pair("head", &format!("{}:{head}", self.repo.owner))
             .append_pair("state", "open")
             .finish();
         let list = self.call(Method::GET, &format!("{pulls}?{query}"), None)?;
-        let existing = list
-            .as_array()
+        list.as_array()
             .ok_or_else(|| decode(&format!("GET {pulls}"), "not a list"))?
             .first()
             .map(|p| u64_field(p, "number", &format!("GET {pulls}")))
-            .transpose()?;
+            .transpose()
+    }
+}
+
+impl Forge for GitHub {
+    fn ensure_pull_request(&self, pr: &PullRequest) -> Result<PrInfo, Error> {
+        let pulls = format!("/repos/{}/pulls", self.repo);
+        let existing = self.open_pull_request(&pr.head)?;
         let (v, created) = match existing {
             Some(n) => {
                 let body = json!({"title": pr.title, "body": pr.body});

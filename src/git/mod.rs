@@ -161,6 +161,18 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// Another git process holds the index (or a crashed one left its lock).
+    #[error("{}: the git index is locked", lock.display())]
+    IndexLocked {
+        /// the lock file
+        lock: PathBuf,
+    },
+    /// The branch moved while mcb was working (another process committed to it).
+    #[error("branch {branch} moved while mcb was working on it")]
+    BranchMoved {
+        /// the branch
+        branch: String,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::fsutil::PathError),
@@ -205,6 +217,13 @@ impl crate::Help for Error {
             Error::Network { .. } => {
                 "check the remote URL (`git remote -v`) and your connection; the commit is kept: re-run to push".into()
             }
+            Error::IndexLocked { lock } => format!(
+                "if no git command is running, remove the stale lock (`rm {}`) and run mcb again; nothing was changed",
+                lock.display()
+            ),
+            Error::BranchMoved { branch } => format!(
+                "nothing was committed; look at `git log {branch}`, then run mcb again"
+            ),
             Error::KeyInWorkTree { .. } => {
                 "write it outside the repository (the default is under ~/.config/mcb/), or add the path to .gitignore first".into()
             }
@@ -290,6 +309,34 @@ pub struct BranchStart {
     pub created: bool,
     /// the branch it started from, the PR's base (None when unknown)
     pub base: Option<String>,
+    /// the commit the next commit goes on top of (None in an empty repository)
+    #[serde(skip)]
+    pub tip: Option<String>,
+    /// whether the branch ref exists yet (a new branch from HEAD is only created by its
+    /// first commit, so an interrupted run leaves no empty branch behind)
+    #[serde(skip)]
+    pub exists: bool,
+}
+
+/// What a committed branch changes against its base ([`ConfigRepo::describe_branch`]).
+#[derive(Debug, Clone)]
+pub struct BranchChanges {
+    /// the subject of its last commit
+    pub title: String,
+    /// the files it changes since the merge base
+    pub files: Vec<(String, crate::repo::Change)>,
+    /// the merge base with the base branch
+    pub merge_base: String,
+}
+
+/// Where HEAD was, so a command can return the user there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Head {
+    /// on a branch (possibly one without commits yet)
+    Branch(String),
+    /// detached at a commit
+    Detached(String),
 }
 
 /// What to commit.
@@ -405,15 +452,42 @@ impl ConfigRepo {
         base: Option<&str>,
         owned: &[&str],
     ) -> Result<BranchStart> {
+        let mut start = self.prepare_branch(branch, base, owned)?;
+        if !start.exists {
+            let refname = format!("refs/heads/{branch}");
+            if let Some(tip) = &start.tip {
+                let c = self.find_commit(tip)?;
+                self.repo
+                    .branch(branch, &c, false)
+                    .map_err(git(format!("create branch {branch}")))?;
+            }
+            // same commit as HEAD: only HEAD moves, the work tree is untouched
+            self.switch_to(&refname, None)?;
+            start.exists = start.tip.is_some();
+            self.record_base(&start)?;
+        }
+        Ok(start)
+    }
+
+    /// Like [`ConfigRepo::start_branch`], but a new branch that starts at HEAD is not
+    /// created: its first commit creates it ([`ConfigRepo::move_branch`]), so nothing
+    /// changes in the repo before then. An existing branch, or a new one from another
+    /// `base`, is checked out as `start_branch` does.
+    pub fn prepare_branch(
+        &self,
+        branch: &str,
+        base: Option<&str>,
+        owned: &[&str],
+    ) -> Result<BranchStart> {
         self.ensure_clean(owned)?;
         let current = self.current_branch()?;
         let refname = format!("refs/heads/{branch}");
         if let Ok(existing) = self.repo.find_branch(branch, BranchType::Local) {
+            let commit = existing
+                .get()
+                .peel_to_commit()
+                .map_err(git(format!("read branch {branch}")))?;
             if current.as_deref() != Some(branch) {
-                let commit = existing
-                    .get()
-                    .peel_to_commit()
-                    .map_err(git(format!("read branch {branch}")))?;
                 self.switch_to(&refname, Some(&commit))?;
             }
             let stored = self.stored_base(branch);
@@ -421,41 +495,92 @@ impl ConfigRepo {
                 branch: branch.to_owned(),
                 created: false,
                 base: base.map(str::to_owned).or(stored),
+                tip: Some(commit.id().to_string()),
+                exists: true,
             });
         }
+        let head = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         let start = match base {
             Some(b) => Some(self.resolve_base(b)?),
-            None => self.repo.head().ok().and_then(|h| h.peel_to_commit().ok()),
+            None => head.clone(),
         };
-        match &start {
-            Some(c) => {
-                self.repo
-                    .branch(branch, c, false)
-                    .map_err(git(format!("create branch {branch}")))?;
-                if base.is_some() {
-                    self.switch_to(&refname, Some(c))?;
-                } else {
-                    // same commit as HEAD: only HEAD moves, the work tree is untouched
-                    self.switch_to(&refname, None)?;
-                }
-            }
-            // an empty repository: the branch is born with the first commit
-            None => self.switch_to(&refname, None)?,
-        }
         let base_name = base.map(str::to_owned).or(current);
-        if let Some(b) = &base_name {
-            let mut cfg = self.repo.config().map_err(git("open git config"))?;
-            cfg.set_str(&format!("branch.{branch}.{BASE_KEY}"), b)
-                .map_err(git("record the base branch"))?;
-        }
-        Ok(BranchStart {
+        let mut out = BranchStart {
             branch: branch.to_owned(),
             created: true,
             base: base_name,
-        })
+            tip: start.as_ref().map(|c| c.id().to_string()),
+            exists: false,
+        };
+        let at_head = start.as_ref().map(|c| c.id()) == head.as_ref().map(|c| c.id());
+        if let (Some(c), false) = (&start, at_head) {
+            // another base: the work tree must show it before the plan compares with it
+            self.repo
+                .branch(branch, c, false)
+                .map_err(git(format!("create branch {branch}")))?;
+            self.switch_to(&refname, Some(c))?;
+            out.exists = true;
+            self.record_base(&out)?;
+        }
+        Ok(out)
     }
 
-    fn stored_base(&self, branch: &str) -> Option<String> {
+    /// Remembers the PR base of a new branch in git config (`branch.<b>.mcbbase`).
+    pub fn record_base(&self, start: &BranchStart) -> Result<()> {
+        if let (true, Some(b)) = (start.created, &start.base) {
+            let mut cfg = self.repo.config().map_err(git("open git config"))?;
+            cfg.set_str(&format!("branch.{}.{BASE_KEY}", start.branch), b)
+                .map_err(git("record the base branch"))?;
+        }
+        Ok(())
+    }
+
+    /// Where HEAD is now.
+    pub fn head(&self) -> Result<Head> {
+        if let Some(b) = self.current_branch()? {
+            return Ok(Head::Branch(b));
+        }
+        let id = self
+            .repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(git("read HEAD"))?
+            .id();
+        Ok(Head::Detached(id.to_string()))
+    }
+
+    /// The commit `branch` points at, None if there is no such branch.
+    pub fn branch_tip(&self, branch: &str) -> Result<Option<String>> {
+        match self.repo.find_reference(&format!("refs/heads/{branch}")) {
+            Ok(r) => Ok(Some(
+                r.peel_to_commit()
+                    .map_err(git(format!("read branch {branch}")))?
+                    .id()
+                    .to_string(),
+            )),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git(format!("read branch {branch}"))(e)),
+        }
+    }
+
+    /// Fails with [`Error::IndexLocked`] while `.git/index.lock` exists: git would refuse
+    /// to update the index, and mcb finds that out before it commits, not after.
+    pub fn ensure_index_unlocked(&self) -> Result<()> {
+        let lock = self.repo.path().join("index.lock");
+        match lock.exists() {
+            true => Err(Error::IndexLocked { lock }),
+            false => Ok(()),
+        }
+    }
+
+    fn find_commit(&self, id: &str) -> Result<git2::Commit<'_>> {
+        git2::Oid::from_str(id)
+            .and_then(|o| self.repo.find_commit(o))
+            .map_err(git(format!("read commit {id}")))
+    }
+
+    /// The base recorded when mcb created `branch` (its PR's target).
+    pub fn stored_base(&self, branch: &str) -> Option<String> {
         let cfg = self.repo.config().ok()?;
         cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
     }
@@ -498,22 +623,58 @@ impl ConfigRepo {
     /// `previous` out again and deletes the branch if it was created for this run. The
     /// caller has already restored the files it wrote.
     pub fn abandon_branch(&self, start: &BranchStart, previous: Option<&str>) -> Result<()> {
-        if let Some(prev) = previous.filter(|p| *p != start.branch) {
-            let refname = format!("refs/heads/{prev}");
-            let commit = self
-                .repo
-                .find_reference(&refname)
-                .and_then(|r| r.peel_to_commit())
-                .map_err(git(format!("read branch {prev}")))?;
-            self.switch_to(&refname, Some(&commit))?;
+        match previous {
+            Some(p) => self.return_to(start, &Head::Branch(p.to_owned())),
+            None => self.return_to(start, &self.head()?),
         }
+    }
+
+    /// Undoes [`ConfigRepo::prepare_branch`] before the commit: HEAD back at `previous`
+    /// (a branch, or the detached commit), the branch deleted if this run created it.
+    pub fn return_to(&self, start: &BranchStart, previous: &Head) -> Result<()> {
+        self.restore_head(previous)?;
         if start.created {
             if let Ok(mut b) = self.repo.find_branch(&start.branch, BranchType::Local) {
-                b.delete()
-                    .map_err(git(format!("delete branch {}", start.branch)))?;
+                // only a branch that still holds no commit of its own
+                if b.get().peel_to_commit().ok().map(|c| c.id().to_string()) == start.tip {
+                    b.delete()
+                        .map_err(git(format!("delete branch {}", start.branch)))?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Checks `head` out again (safely: files that differ are kept) unless HEAD is there.
+    pub fn restore_head(&self, head: &Head) -> Result<()> {
+        if self.head().ok().as_ref() == Some(head) {
+            return Ok(());
+        }
+        match head {
+            Head::Branch(b) => {
+                let refname = format!("refs/heads/{b}");
+                match self
+                    .repo
+                    .find_reference(&refname)
+                    .and_then(|r| r.peel_to_commit())
+                {
+                    Ok(c) => self.switch_to(&refname, Some(&c)),
+                    // an unborn branch: only HEAD moves
+                    Err(_) => self.switch_to(&refname, None),
+                }
+            }
+            Head::Detached(id) => {
+                let c = self.find_commit(id)?;
+                let mut co = git2::build::CheckoutBuilder::new();
+                co.safe();
+                self.repo
+                    .checkout_tree(c.as_object(), Some(&mut co))
+                    .map_err(git(format!("check out {id}")))?;
+                self.repo
+                    .set_head_detached(c.id())
+                    .map_err(git(format!("detach HEAD at {id}")))
+            }
+        }
     }
 
     /// Resolves the author: the given one, else git config `user.name`/`user.email`.
@@ -533,39 +694,65 @@ impl ConfigRepo {
     /// Commits exactly `req.paths` (their current content; a missing file is a deletion)
     /// on the checked-out branch. Returns None when nothing changed (no empty commits).
     pub fn commit(&self, req: &CommitRequest<'_>, env: &Env) -> Result<Option<Committed>> {
-        let author = self.author(req.author)?;
         let branch = self.current_branch()?.ok_or_else(|| Error::Git {
             what: "commit".into(),
             source: git2::Error::from_str("HEAD is detached; run start_branch first"),
         })?;
-        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-        let rel = self.relative_paths(req.paths)?;
+        let parent = self
+            .repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id().to_string());
+        let mut files = Vec::new();
+        for (rel, abs) in self.relative_paths(req.paths)? {
+            files.push((rel, crate::fsutil::read_optional(&abs)?));
+        }
+        let Some(id) =
+            self.write_commit(parent.as_deref(), &files, req.message, req.author, env)?
+        else {
+            return Ok(None);
+        };
+        self.move_branch(&branch, parent.as_deref(), &id)?;
+        self.sync_index(&files)?;
+        Ok(Some(Committed { id, branch }))
+    }
 
-        // Check every file before git sees any of them.
-        let mut contents = Vec::with_capacity(rel.len());
-        for (rel, abs) in &rel {
-            let bytes = crate::fsutil::read_optional(abs)?;
-            if let Some(b) = &bytes {
+    /// Writes a commit object (blobs, tree, commit) on top of `parent` that changes exactly
+    /// `files` (repo-relative path, new bytes or None for a deletion). No ref moves and no
+    /// file in the work tree changes. None when the tree would not change. A plaintext
+    /// file under a `secrets/` directory is refused before git sees anything.
+    pub fn write_commit(
+        &self,
+        parent: Option<&str>,
+        files: &[(String, Option<Vec<u8>>)],
+        message: &str,
+        author: Option<&Author>,
+        env: &Env,
+    ) -> Result<Option<String>> {
+        let author = self.author(author)?;
+        for (rel, bytes) in files {
+            if let Some(b) = bytes {
                 if is_under_secrets_dir(rel) && !looks_sops_encrypted(b) {
                     return Err(Error::PlaintextSecret { path: rel.clone() });
                 }
             }
-            contents.push((rel, abs, bytes));
         }
-
-        // Build the tree from the branch's tree plus our files only.
+        let parent = parent.map(|p| self.find_commit(p)).transpose()?;
+        // Build the tree from the parent's tree plus our files only.
         let mut index = git2::Index::new().map_err(git("create index"))?;
         if let Some(p) = &parent {
             index
                 .read_tree(&p.tree().map_err(git("read tree"))?)
                 .map_err(git("read tree"))?;
         }
-        for (rel, abs, bytes) in &contents {
+        for (rel, bytes) in files {
             match bytes {
                 Some(b) => {
                     let oid = self.repo.blob(b).map_err(git(format!("store {rel}")))?;
+                    let exec = is_executable(&self.root.join(rel));
                     index
-                        .add(&index_entry(rel, oid, b.len(), is_executable(abs)))
+                        .add(&index_entry(rel, oid, b.len(), exec))
                         .map_err(git(format!("stage {rel}")))?;
                 }
                 None => {
@@ -587,20 +774,93 @@ impl ConfigRepo {
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let id = self
             .repo
-            .commit(Some("HEAD"), &sig, &sig, req.message, &tree, &parents)
-            .map_err(git(format!("commit on {branch}")))?;
-        self.sync_index(&contents)?;
-        Ok(Some(Committed {
-            id: id.to_string(),
-            branch,
-        }))
+            .commit(None, &sig, &sig, message, &tree, &parents)
+            .map_err(git("write commit"))?;
+        Ok(Some(id.to_string()))
+    }
+
+    /// Points `branch` at commit `to` in one atomic ref update, if it is still at `from`
+    /// (None: the branch must not exist yet). This is the moment a commit happens.
+    pub fn move_branch(&self, branch: &str, from: Option<&str>, to: &str) -> Result<()> {
+        let refname = format!("refs/heads/{branch}");
+        let to = git2::Oid::from_str(to).map_err(git("parse commit id"))?;
+        let log = "mcb: commit";
+        let r = match from {
+            None => self.repo.reference(&refname, to, false, log).map(|_| ()),
+            Some(f) => {
+                let f = git2::Oid::from_str(f).map_err(git("parse commit id"))?;
+                self.repo
+                    .reference_matching(&refname, to, true, f, log)
+                    .map(|_| ())
+            }
+        };
+        r.map_err(|e| match e.code() {
+            git2::ErrorCode::Exists | git2::ErrorCode::Modified => Error::BranchMoved {
+                branch: branch.to_owned(),
+            },
+            _ => git(format!("update branch {branch}"))(e),
+        })
+    }
+
+    /// Brings the work tree and the index in line with `commit` for `paths` (written
+    /// atomically; a path the commit lacks is deleted) and then checks `branch` out (HEAD),
+    /// without touching any other file. Run after [`ConfigRepo::move_branch`], it makes the
+    /// commit visible; run again after an interruption, it finishes the job.
+    pub fn check_out_paths(&self, branch: &str, commit: &str, paths: &[String]) -> Result<()> {
+        let tree = self
+            .find_commit(commit)?
+            .tree()
+            .map_err(git(format!("read tree of {commit}")))?;
+        let mut files = Vec::with_capacity(paths.len());
+        for rel in paths {
+            let abs = self.root.join(rel);
+            let entry = tree.get_path(Path::new(rel)).ok();
+            let bytes = match entry {
+                Some(e) => {
+                    let blob = self
+                        .repo
+                        .find_blob(e.id())
+                        .map_err(git(format!("read {rel} from {commit}")))?;
+                    let mode = if e.filemode() == 0o100755 {
+                        0o755
+                    } else {
+                        0o644
+                    };
+                    if crate::fsutil::read_optional(&abs)?.as_deref() != Some(blob.content()) {
+                        crate::fsutil::write_atomic(&abs, blob.content(), Some(mode))?;
+                    }
+                    Some(blob.content().to_vec())
+                }
+                None => {
+                    match std::fs::remove_file(&abs) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(crate::fsutil::PathError {
+                                path: abs,
+                                source: e,
+                            }
+                            .into())
+                        }
+                        _ => crate::fsutil::remove_empty_parents(&self.root, &abs),
+                    }
+                    None
+                }
+            };
+            files.push((rel.clone(), bytes));
+        }
+        self.sync_index(&files)?;
+        if self.current_branch()?.as_deref() != Some(branch) {
+            self.repo
+                .set_head(&format!("refs/heads/{branch}"))
+                .map_err(git(format!("switch HEAD to {branch}")))?;
+        }
+        Ok(())
     }
 
     /// Makes the user's index agree with the new commit for the committed paths, so
     /// `git status` shows them clean.
-    fn sync_index(&self, contents: &[(&String, &PathBuf, Option<Vec<u8>>)]) -> Result<()> {
+    fn sync_index(&self, files: &[(String, Option<Vec<u8>>)]) -> Result<()> {
         let mut index = self.repo.index().map_err(git("open index"))?;
-        for (rel, _, bytes) in contents {
+        for (rel, bytes) in files {
             let p = Path::new(rel.as_str());
             let r = match bytes {
                 Some(_) => index.add_path(p),
@@ -608,7 +868,13 @@ impl ConfigRepo {
             };
             r.map_err(git(format!("update index for {rel}")))?;
         }
-        index.write().map_err(git("write index"))
+        index.write().map_err(|e| {
+            let lock = self.repo.path().join("index.lock");
+            match lock.exists() {
+                true => Error::IndexLocked { lock },
+                false => git("write index")(e),
+            }
+        })
     }
 
     fn relative_paths(&self, paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
@@ -637,9 +903,91 @@ impl ConfigRepo {
         Ok(out)
     }
 
+    /// The URL of remote `name` (credentials removed), or [`Error::NoRemote`].
+    pub fn remote_url(&self, name: &str) -> Result<String> {
+        let remote = self.repo.find_remote(name).map_err(|_| Error::NoRemote {
+            remote: name.to_owned(),
+            repo: self.root.clone(),
+        })?;
+        let url = remote
+            .pushurl()
+            .ok()
+            .flatten()
+            .or_else(|| remote.url().ok());
+        Ok(redact_url(url.unwrap_or_default()))
+    }
+
+    /// What `branch` changes against `base` (a local or remote-tracking branch): the
+    /// files since their merge base, and the subject of the branch's last commit.
+    pub fn describe_branch(&self, branch: &str, base: &str) -> Result<BranchChanges> {
+        let tip = self
+            .repo
+            .revparse_single(&format!("refs/heads/{branch}"))
+            .and_then(|o| o.peel_to_commit())
+            .map_err(git(format!("read branch {branch}")))?;
+        let base_commit = self.resolve_base(base)?;
+        let merge_base = self
+            .repo
+            .merge_base(tip.id(), base_commit.id())
+            .map_err(git(format!("find where {branch} left {base}")))?;
+        let old_tree = self
+            .repo
+            .find_commit(merge_base)
+            .and_then(|c| c.tree())
+            .map_err(git("read tree"))?;
+        let new_tree = tip.tree().map_err(git("read tree"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)
+            .map_err(git(format!("diff {base}..{branch}")))?;
+        let files = diff
+            .deltas()
+            .filter_map(|d| {
+                let change = match d.status() {
+                    git2::Delta::Added => crate::repo::Change::Added,
+                    git2::Delta::Deleted => crate::repo::Change::Removed,
+                    _ => crate::repo::Change::Changed,
+                };
+                let file = d.new_file().path().or_else(|| d.old_file().path())?;
+                Some((file.to_string_lossy().into_owned(), change))
+            })
+            .collect();
+        Ok(BranchChanges {
+            title: tip.summary().ok().flatten().unwrap_or_default().to_owned(),
+            files,
+            merge_base: merge_base.to_string(),
+        })
+    }
+
+    /// The text of `path` at revision `rev` (a branch or commit), None if it is not there.
+    pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<String>> {
+        let Ok(commit) = self
+            .repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+        else {
+            return Ok(None);
+        };
+        let tree = commit.tree().map_err(git(format!("read tree of {rev}")))?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .map_err(git(format!("read {path} at {rev}")))?;
+        Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
+    }
+
     /// Pushes `branch` to the remote in `opts` (see [`push`]).
     pub fn push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
-        push::push(self, branch, opts)
+        push::push(self, branch, opts, false)
+    }
+
+    /// Connects to the remote in `opts` as a push would, sending nothing: fails as the push
+    /// would on a missing remote, an unreachable host, a host key or rejected credentials.
+    pub fn check_push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
+        push::push(self, branch, opts, true)
     }
 }
 

@@ -57,7 +57,14 @@ struct Outcome {
     host_key_added: bool,
 }
 
-pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Result<PushResult> {
+/// Pushes `branch`, or with `check_only` connects for a push without sending anything:
+/// the remote exists, is reachable and accepts the credentials.
+pub(super) fn push(
+    repo: &ConfigRepo,
+    branch: &str,
+    opts: &PushOptions,
+    check_only: bool,
+) -> Result<PushResult> {
     let mut remote = repo
         .repo
         .find_remote(&opts.remote)
@@ -138,12 +145,18 @@ pub(super) fn push(repo: &ConfigRepo, branch: &str, opts: &PushOptions) -> Resul
         }
         Ok(())
     });
-    let mut po = git2::PushOptions::new();
-    po.remote_callbacks(cb);
-    // No leading "+": a non-fast-forward must be refused by the server, never forced.
-    let spec = format!("{refname}:{refname}");
-    let res = remote.push(&[spec.as_str()], Some(&mut po));
-    drop(po);
+    let res = if check_only {
+        // listing the refs needs the same authentication a push does
+        remote
+            .connect_auth(git2::Direction::Push, Some(cb), None)
+            .and_then(|mut c| c.remote().list().map(|_| ()))
+    } else {
+        let mut po = git2::PushOptions::new();
+        po.remote_callbacks(cb);
+        // No leading "+": a non-fast-forward must be refused by the server, never forced.
+        let spec = format!("{refname}:{refname}");
+        remote.push(&[spec.as_str()], Some(&mut po))
+    };
     let mut o = outcome.into_inner();
     if let Err(e) = res {
         if let Some(f) = o.failure.take() {

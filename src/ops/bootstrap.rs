@@ -29,8 +29,25 @@ use crate::Error;
 pub use cluster::{Cluster, Kubectl};
 pub use stage::{Stage, Wait};
 
-/// Where `--out` puts the age key, relative to the directory (stage 3, `sync`).
-pub const KEY_FILE_IN_OUT: &str = "03-sync/sops-age.yaml";
+/// The field manager of the suspended `cluster` Kustomization (see [`Bootstrap::suspend_cluster`]).
+pub const SUSPEND_MANAGER: &str = "mcb-suspend";
+
+/// The `cluster` Kustomization of `sync_yaml` (the rendered `manifests/sync.yaml`) with
+/// `spec.suspend: true`, as a YAML (JSON) document; `None` if there is none.
+fn suspended_cluster(sync_yaml: &str) -> Option<Vec<u8>> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(sync_yaml).ok()?;
+    let mut ks = docs.into_iter().find(|d| {
+        d["kind"] == "Kustomization"
+            && d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+            && d["metadata"]["name"] == "cluster"
+    })?;
+    ks["spec"]["suspend"] = serde_json::Value::Bool(true);
+    let mut out = serde_json::to_vec_pretty(&ks).ok()?;
+    out.push(b'\n');
+    Some(out)
+}
 
 /// The bootstrap of one installation: its stages, in apply order.
 pub struct Bootstrap {
@@ -100,6 +117,7 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
             ),
         ],
         waits: stage::sync_waits(),
+        field_manager: stage::FIELD_MANAGER,
     };
     Ok(Bootstrap {
         name: name.to_owned(),
@@ -150,6 +168,44 @@ fn stream_of(stage: &Stage) -> SecretBox<Vec<u8>> {
 }
 
 impl Bootstrap {
+    /// For the pivot (docs/recreate.md): a stage before the sync that applies the
+    /// installation's `cluster` Kustomization, as rendered in `manifests/sync.yaml`, with
+    /// `spec.suspend: true`, under its own field manager ([`SUSPEND_MANAGER`]). The rendered
+    /// object does not set `suspend`, so once Flux applies it from Git it leaves that field
+    /// to its owner until someone resumes it; being applied before the root sync, Flux never
+    /// sees it unsuspended.
+    pub fn suspend_cluster(&mut self, root: &Path) -> Result<(), Error> {
+        let file = root.join(repo::manifests_dir(&self.name)).join("sync.yaml");
+        let text = String::from_utf8_lossy(&crate::fsutil::read(&file)?).into_owned();
+        let doc = suspended_cluster(&text).ok_or_else(|| OpsError::NotRendered {
+            file: file.clone(),
+            what: "Flux Kustomization named `cluster`".into(),
+        })?;
+        let at = self.stages.len().saturating_sub(1);
+        self.stages.insert(
+            at,
+            Stage {
+                name: "suspend".into(),
+                about: "the `cluster` Kustomization, suspended (pivot)".into(),
+                files: vec![("cluster-suspended.yaml".into(), Content::Plain(doc))],
+                waits: Vec::new(),
+                field_manager: SUSPEND_MANAGER,
+            },
+        );
+        Ok(())
+    }
+
+    /// Where `--out` puts the age key, relative to the directory.
+    pub fn key_file_in_out(&self) -> String {
+        let (i, s) = self
+            .stages
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.files.iter().any(|(f, _)| f == "sops-age.yaml"))
+            .expect("the sync stage holds the age key");
+        format!("{}/sops-age.yaml", Self::stage_dir(i, s))
+    }
+
     /// One multi-document YAML stream of every stage, in order, each introduced by a comment
     /// naming it and what to wait for before the next. Contains secrets.
     pub fn to_stream(&self) -> SecretBox<Vec<u8>> {
@@ -231,7 +287,7 @@ impl Bootstrap {
                 s.name,
                 s.about
             ));
-            cluster.apply(stream_of(s).expose_secret())?;
+            cluster.apply(stream_of(s).expose_secret(), s.field_manager)?;
             progress.success(&format!("applied stage {}", s.name));
             for w in s.waits.iter().filter(|w| opts.wait || w.required()) {
                 progress.action(&format!("waiting for {}", w.target()));

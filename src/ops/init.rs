@@ -4,8 +4,9 @@
 //! register the clients at an external issuer, and create or import the GitHub App: see
 //! `init/external.rs`, undone or named when nothing keeps them); render
 //! the manifests; derive `.sops.yaml`; plan the files (secrets sealed for the new rule);
-//! then publish (branch, write all-or-nothing, commit, push, PR). The age private key is
-//! written to the user's file only once the commit exists, and never into the repo.
+//! then publish (branch, key file, commit, push, PR). The age private key is written to
+//! the user's file and verified before the commit exists (`ops::transaction`), never
+//! into the repo; no commit exists without its key file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::k8s::Secret;
 use crate::ops::installation::{self, Loaded, AGE_KEY_KIND};
 use crate::ops::publish::{self, Outcome, PrTarget};
 use crate::ops::seal::SopsSealer;
+use crate::ops::transaction::KeyFile;
 use crate::ops::{failpoint, Error as OpsError};
 use crate::pki;
 use crate::progress::Progress;
@@ -65,7 +67,8 @@ pub struct Request {
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// where the config repo's CI workflow gets mcb (written with the first installation)
     pub ci_mcb: crate::check::McbSource,
-    /// Dex connector client secrets by connector id
+    /// Dex connector client secrets by their env name (`DEX_CONNECTOR_<ID>_CLIENT_SECRET`,
+    /// given as `MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET`)
     pub connector_secrets: BTreeMap<String, SecretString>,
     /// branch, commit and push settings
     pub publish: PublishOptions,
@@ -117,8 +120,12 @@ pub fn run(
 ) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
     let name = spec.name.as_str().to_owned();
-    let repo_git = ConfigRepo::open(root)?;
+    let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
+    // README step 2: the same command with --push --pr publishes the committed branch.
+    if req.publish.push.is_some() && repo_git.branch_tip(&branch(&name))?.is_some() {
+        return publish_existing(env, &repo_git, &name, req, progress);
+    }
     refuse_existing(&repo_git, &root, &name)?;
     if !req.publish.dry_run && req.age_key_out.exists() {
         return Err(crate::fsutil::PathError {
@@ -134,7 +141,6 @@ pub fn run(
     progress.action(&format!("generating credentials for {name}"));
     // What is made at outside services, to undo if nothing keeps it.
     let mut made = external::Made::default();
-    let mut committed = false;
     let result = generate(env, &spec, &req, &mut made, progress).and_then(|generated| {
         let outcome = publish_installation(
             env,
@@ -142,13 +148,14 @@ pub fn run(
             (&spec_text, &spec),
             &generated,
             &mut req,
-            &mut committed,
             progress,
         )?;
         Ok((generated, outcome))
     });
-    // Not kept in a commit (or in written files), they would be orphans at the issuer.
-    if req.publish.dry_run || (result.is_err() && !committed) {
+    // Not kept in a commit (or in written files), they would be orphans at the issuer. The
+    // init branch exists only once its commit does.
+    let committed = || repo_git.branch_tip(&branch(&name)).ok().flatten().is_some();
+    if req.publish.dry_run || (result.is_err() && !committed()) {
         made.undo(progress);
     }
     let (generated, outcome) = result?;
@@ -163,15 +170,53 @@ pub fn run(
     })
 }
 
+/// Publishes the init branch an earlier run committed (push, PR) instead of creating the
+/// installation again: nothing is generated, written or committed, no key is written.
+fn publish_existing(
+    env: &Env,
+    repo_git: &ConfigRepo,
+    name: &str,
+    mut req: Request,
+    progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    let b = branch(name);
+    progress.action(&format!(
+        "installation {name} is committed on {b} already: publishing it"
+    ));
+    let path = repo::credentials_path(name);
+    let inventory = match repo_git.file_at(&b, &path)? {
+        Some(text) => Inventory::parse(&path, &text)?,
+        None => Inventory::new(),
+    };
+    let outcome = publish::publish_branch(
+        env,
+        repo_git.root(),
+        Some(&b),
+        &req.publish,
+        req.pr.take(),
+        progress,
+    )?;
+    Ok(Report {
+        installation: name.to_owned(),
+        age_recipient: inventory
+            .get(AGE_KEY_KIND, "installation")
+            .map(|c| c.fingerprint.clone())
+            .unwrap_or_default(),
+        age_key_file: None,
+        credentials: inventory.credentials,
+        github_app_install_url: None,
+        outcome,
+    })
+}
+
 /// Derives the files of the new installation from what was generated and publishes them
-/// (plan, write, commit, push, PR). `committed` turns true once the commit exists.
+/// (plan, key file, commit, push, PR).
 fn publish_installation(
     env: &Env,
     repo_git: &ConfigRepo,
     (spec_text, spec): (&str, &Installation),
     generated: &Generated,
     req: &mut Request,
-    committed: &mut bool,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     let root = repo_git.root().to_path_buf();
@@ -235,12 +280,9 @@ fn publish_installation(
     };
     let owned_dirs: Vec<String> = vec![format!("{}/", repo::installation_dir(&name))];
     let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);
-    let key_out = req.age_key_out.clone();
-    let key_file_text = key_file(&generated.age, &created);
-    let mut after_commit = || {
-        *committed = true;
-        crate::fsutil::write_new(&key_out, key_file_text.expose_secret().as_bytes(), 0o600)?;
-        Ok(())
+    let key = KeyFile {
+        path: req.age_key_out.clone(),
+        text: key_file(&generated.age, &created),
     };
     publish::run(
         repo_git,
@@ -249,7 +291,7 @@ fn publish_installation(
         &req.publish,
         req.pr.take(),
         &mut make_plan,
-        &mut after_commit,
+        Some(&key),
         progress,
     )
 }
@@ -290,23 +332,19 @@ fn load_spec(req: &Request) -> Result<(String, Installation), Error> {
 /// An installation exists if its directory is in the working tree or its init branch
 /// already exists (a previous run committed it and is waiting for review).
 fn refuse_existing(repo_git: &ConfigRepo, root: &Path, name: &str) -> Result<(), Error> {
+    let b = branch(name);
+    if repo_git.branch_tip(&b)?.is_some() {
+        return Err(OpsError::InitBranchExists {
+            name: name.to_owned(),
+            branch: b,
+        }
+        .into());
+    }
     let dir = repo::installation_dir(name);
     if root.join(&dir).exists() {
         return Err(OpsError::InstallationExists {
             name: name.to_owned(),
             path: dir,
-        }
-        .into());
-    }
-    let b = branch(name);
-    if repo_git
-        .git2()
-        .find_branch(&b, git2::BranchType::Local)
-        .is_ok()
-    {
-        return Err(OpsError::InstallationExists {
-            name: name.to_owned(),
-            path: format!("branch {b}"),
         }
         .into());
     }
@@ -340,7 +378,7 @@ fn generate(
 
     // PKI: the cluster CA (imported or new), etcd and front-proxy CAs, SA key, kubeconfigs.
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
-    let mut params = pki::Params::new(name, "default", &server);
+    let mut params = pki::Params::new(name, spec.cluster.namespace.as_str(), &server);
     params.key_type = spec.pki.key_type.into();
     params.kubernetes_minor = spec.kubernetes_minor();
     let cluster_pki = match &req.import_ca {
@@ -467,14 +505,20 @@ fn generate(
     }
     if !spec.oidc.connectors.is_empty() {
         let mut given = Vec::new();
-        for c in &spec.oidc.connectors {
-            match req.connector_secrets.get(c.id.as_str()) {
+        // A connector with `clientSecret` reads a shared secret, not dex-connectors.
+        for c in spec
+            .oidc
+            .connectors
+            .iter()
+            .filter(|c| c.client_secret.is_none())
+        {
+            match req.connector_secrets.get(&c.secret_env()) {
                 Some(s) => given.push(creds::oidc::ConnectorSecret {
                     id: c.id.as_str().to_owned(),
                     client_secret: s.clone(),
                 }),
                 None => progress.warn(&format!(
-                    "Dex connector {} has no client secret (set MCB_{} when running init): Dex cannot use it until {}dex-connectors.sops.yaml holds it",
+                    "Dex connector {} has no client secret (set MCB_{} when running init, or give it `clientSecret` from a shared secret): Dex cannot use it and `mcb check` fails (dex-connector-secret) until {}dex-connectors.sops.yaml holds it",
                     c.id.as_str(),
                     c.secret_env(),
                     repo::secrets_dir(name)

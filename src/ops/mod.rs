@@ -7,11 +7,13 @@ pub mod bootstrap;
 pub mod failpoint;
 pub mod init;
 pub mod installation;
+pub mod kubeconfig;
 pub mod publish;
 pub mod rotate;
 pub mod seal;
 pub mod shared;
 pub mod sops_config;
+pub mod transaction;
 
 use std::path::PathBuf;
 
@@ -25,6 +27,21 @@ pub enum Error {
         name: String,
         /// where it was found
         path: String,
+    },
+    /// `init-installation` for a name whose init branch already exists (committed by an
+    /// earlier run, waiting for review).
+    #[error("installation {name} already exists (branch {branch})")]
+    InitBranchExists {
+        /// the installation
+        name: String,
+        /// its init branch
+        branch: String,
+    },
+    /// `mcb publish` for a branch mcb did not make (or that does not exist).
+    #[error("`{branch}` is not an existing mcb branch")]
+    NotAnMcbBranch {
+        /// the branch given (or checked out)
+        branch: String,
     },
     /// The spec file names another installation than the command line.
     #[error("{file}: the spec is for installation {spec_name}, not {name}")]
@@ -82,9 +99,52 @@ pub enum Error {
         /// why not
         why: String,
     },
+    /// A key file, read back after writing, does not hold the key that was written.
+    #[error("{}: the age key written there cannot be read back", key_file.display())]
+    KeyUnreadable {
+        /// the key file
+        key_file: PathBuf,
+    },
+    /// The commit is on the branch, but the work tree could not be brought in line.
+    #[error("committed {commit} on branch {branch}, but the working tree was not updated")]
+    Unfinished {
+        /// the branch
+        branch: String,
+        /// the commit id
+        commit: String,
+        /// what failed after the commit
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// An interrupted earlier run was finished (its commit checked out); this run stopped.
+    #[error("an interrupted mcb run was finished: commit {commit} on branch {branch} is checked out now; nothing else was done")]
+    Recovered {
+        /// the branch
+        branch: String,
+        /// the commit id
+        commit: String,
+    },
     /// A test asked for a failure between two steps.
     #[error("injected failure after step `{0}` ({var})", var = failpoint::VAR)]
     Injected(String),
+    /// A rendered file of the installation lacks what a command needs from it.
+    #[error("{file}: no {what}")]
+    NotRendered {
+        /// the file (under `installations/<name>/manifests/`)
+        file: PathBuf,
+        /// what was looked for
+        what: String,
+    },
+    /// `mcb kubeconfig` for a user the installation has no kubeconfig for.
+    #[error("installation {name} has no kubeconfig for user {user} ({file})")]
+    NoKubeconfig {
+        /// the installation
+        name: String,
+        /// the user asked for
+        user: String,
+        /// where it would be
+        file: PathBuf,
+    },
     /// A bootstrap stage's object did not become ready within the timeout.
     #[error("bootstrap stage {stage}: {target} not ready after {timeout}s: {message}")]
     NotReady {
@@ -115,6 +175,10 @@ impl crate::Help for Error {
             Error::InstallationExists { name, .. } => format!(
                 "mcb never regenerates an installation's credentials; use `mcb rotate {name}` to replace them, or pick another name"
             ),
+            Error::InitBranchExists { name, branch } => format!(
+                "it waits on branch {branch}: publish it with `mcb publish {branch}` (or `mcb init-installation {name} --push --pr`); once merged, `mcb rotate {name}` replaces credentials"
+            ),
+            Error::NotAnMcbBranch { .. } => "name a branch mcb committed (`git branch --list 'mcb/*'`), e.g. `mcb publish mcb/init-NAME`".into(),
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"
             ),
@@ -131,7 +195,19 @@ impl crate::Help for Error {
             Error::MissingInput { .. } => return None,
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
+            Error::KeyUnreadable { .. } => "nothing was committed; write the key to a local disk (--age-key-out FILE) and run mcb again".into(),
+            Error::Unfinished { .. } => "the commit and the age key file are in place; fix the cause above, then run mcb again (any mcb command that writes finishes the checkout)".into(),
+            Error::Recovered { branch, .. } => format!(
+                "review it (`git show {branch}`) and publish it with `mcb publish {branch}`; run your command again only for a further change"
+            ),
             Error::Injected(_) => format!("unset {}", failpoint::VAR),
+            Error::NotRendered { .. } => {
+                "run `mcb render` to bring the installation's manifests up to date".into()
+            }
+            Error::NoKubeconfig { name, user, .. } => format!(
+                "see installations/{name}/credentials.yaml for its kubeconfigs; \
+                 `mcb rotate {name} --only kubeconfig/{user}` makes a new one from the CA"
+            ),
             Error::NotReady { target, .. } => format!(
                 "look at `kubectl -n flux-system describe {target}` and the controller's logs; \
                  fix the cause and run `mcb bootstrap --apply` again (re-applying is harmless), \

@@ -1,14 +1,14 @@
-//! The last steps every mutating command shares, in flux2's plan -> apply order: check out
-//! the command's branch, compute the plan against it, write it all-or-nothing, commit
-//! exactly the changed files, push, open or update the pull request. A failure before the
-//! commit leaves the repo, the working tree and the checked-out branch as they were; a
-//! failure after it keeps the commit, so a re-run completes the push and PR.
-
-use std::path::PathBuf;
+//! The last steps every mutating command shares, in flux2's plan -> apply order: prepare
+//! the command's branch, compute the plan against it, commit exactly the changed files
+//! together with the key file the commit needs (one [`Transaction`]), push, open or update
+//! the pull request. A failure before the commit leaves the repo, the working tree, the
+//! checked-out branch and the key file as they were; a failure after it keeps the commit
+//! and the key, so a re-run completes the checkout, the push and the PR.
 
 use crate::forge::{self, body::ChangeSummary, Forge, PrInfo, PrOptions, PullRequest};
-use crate::git::{BranchStart, CommitRequest, ConfigRepo, PublishOptions, PushResult};
+use crate::git::{ConfigRepo, PublishOptions, PushResult};
 use crate::ops::failpoint;
+use crate::ops::transaction::{self, KeyFile, Transaction};
 use crate::progress::Progress;
 use crate::repo::{Change, Plan};
 use crate::{Env, Error};
@@ -54,6 +54,8 @@ pub struct Outcome {
     pub pr: Option<PrInfo>,
     /// nothing was written
     pub dry_run: bool,
+    /// what a dry run with --push would do on the network, in order
+    pub planned: Vec<String>,
 }
 
 impl Outcome {
@@ -62,9 +64,9 @@ impl Outcome {
     }
 }
 
-/// Runs the publish steps. `make_plan` is called once the branch is checked out (so it
-/// compares with the branch's files); `after_commit` runs once the commit exists (init
-/// moves the staged age key into place there).
+/// Runs the publish steps. `make_plan` is called once the branch is prepared (so it
+/// compares with the branch's files); `key` is the private key file the commit needs
+/// (init's age key), written and verified before the commit (see [`transaction`]).
 #[allow(clippy::too_many_arguments)] // each is a distinct step input; a struct would only rename them
 pub fn run(
     repo: &ConfigRepo,
@@ -73,7 +75,7 @@ pub fn run(
     opts: &PublishOptions,
     pr: Option<PrTarget>,
     make_plan: &mut dyn FnMut() -> Result<Plan, Error>,
-    after_commit: &mut dyn FnMut() -> Result<(), Error>,
+    key: Option<&KeyFile>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     if opts.dry_run || !opts.commit {
@@ -84,72 +86,54 @@ pub fn run(
             ..Outcome::default()
         };
         if !opts.dry_run {
-            plan.apply()?;
-            after_commit()?;
+            transaction::with_key_written(key, || Ok(plan.apply()?))?;
             progress.success(&format!(
                 "wrote {} file(s); not committed (--no-commit)",
                 out.files.len()
             ));
         } else {
             out.files.sort_by(|a, b| a.0.cmp(&b.0));
+            out.planned = planned_steps(repo, &req.branch, opts, pr.as_ref())?;
         }
         return Ok(out);
     }
+    // The remote, the credentials and the GitHub repository, before anything is committed.
+    let checked = preflight(repo, env, &req.branch, opts, pr, progress)?;
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
-    let previous = repo.current_branch()?;
-    progress.action(&format!("checking out branch {}", req.branch));
-    let start = repo.start_branch(&req.branch, opts.base.as_deref(), &owned)?;
-    let undo_branch = |repo: &ConfigRepo, start: &BranchStart| {
-        let _ = repo.abandon_branch(start, previous.as_deref());
-    };
-
+    progress.action(&format!("preparing branch {}", req.branch));
+    let txn = Transaction::begin(
+        repo,
+        &req.branch,
+        opts.base.as_deref(),
+        &owned,
+        key,
+        progress,
+    )?;
     let plan =
         match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
             Ok(p) => p,
             Err(e) => {
-                undo_branch(repo, &start);
+                let _ = txn.abort();
                 return Err(e);
             }
         };
     let files = Outcome::files_of(&plan);
     if plan.is_clean() {
-        undo_branch_if_new(repo, &start, previous.as_deref());
+        txn.abort()?;
         progress.up_to_date("nothing to change: the repo is up to date");
         return Ok(Outcome::default());
     }
-    if let Err(e) = plan.apply().map_err(Error::from) {
-        undo_branch(repo, &start);
-        return Err(e);
-    }
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| repo.root().join(p)).collect();
-    let committed = failpoint::check("apply")
-        .map_err(Error::from)
-        .and_then(|_| {
-            repo.commit(
-                &CommitRequest {
-                    message: &req.message,
-                    author: opts.author.as_ref(),
-                    paths: &paths,
-                },
-                env,
-            )
-            .map_err(Error::from)
-        });
-    let committed = match committed {
-        Ok(c) => c,
-        Err(e) => {
-            // Put the files back before leaving the branch, so the checkout is clean.
-            let _ = plan.inverse().apply();
-            undo_branch(repo, &start);
-            return Err(e);
-        }
-    };
-    after_commit()?;
+    let start = txn.start().clone();
+    let changes: Vec<(String, Option<Vec<u8>>)> = plan
+        .changes()
+        .map(|e| (e.path.clone(), e.new_bytes().map(<[u8]>::to_vec)))
+        .collect();
+    let committed = txn.commit(key, &changes, &req.message, opts.author.as_ref(), env)?;
     let mut out = Outcome {
         files,
         branch: Some(start.branch.clone()),
-        commit: committed.as_ref().map(|c| c.id.clone()),
+        commit: committed.id.clone(),
         ..Outcome::default()
     };
     progress.success(&format!(
@@ -157,55 +141,258 @@ pub fn run(
         out.files.len(),
         start.branch
     ));
-    failpoint::check("commit")?;
 
-    let Some(push) = &opts.push else {
-        return Ok(out);
+    let base = start.base.clone().or_else(|| opts.base.clone());
+    let pr = PrText {
+        title: req.title.clone(),
+        summary: with_files(&req.summary, &out.files),
+        reviewers: req.reviewers.clone(),
     };
-    progress.action(&format!("pushing {} to {}", start.branch, push.remote));
-    let pushed: PushResult = repo.push(&start.branch, push)?;
-    progress.success(&format!("pushed {} to {}", start.branch, pushed.url));
-    out.pushed_to = Some(pushed.url.clone());
-
-    if let Some(target) = pr {
-        let cfg = target.options.config(&pushed.url, target.auth)?;
-        let gh = forge::GitHub::connect(cfg, env.now())?;
-        let mut summary = req.summary.clone();
-        for (path, change) in &out.files {
-            match change {
-                Change::Added => summary.added.push(path.clone()),
-                Change::Changed => summary.changed.push(path.clone()),
-                Change::Removed => summary.removed.push(path.clone()),
-                Change::Unchanged => {}
-            }
-        }
-        let base = start
-            .base
-            .clone()
-            .or_else(|| opts.base.clone())
-            .unwrap_or_else(|| "main".into());
-        let info = gh.ensure_pull_request(&PullRequest {
-            head: start.branch.clone(),
-            base,
-            title: req.title.clone(),
-            body: forge::body::render(&summary),
-            labels: target.options.labels.clone(),
-            draft: target.options.draft,
-            reviewers: req.reviewers.clone(),
-        })?;
-        progress.success(&format!(
-            "{} pull request #{}: {}",
-            if info.created { "opened" } else { "updated" },
-            info.number,
-            info.url
-        ));
-        out.pr = Some(info);
-    }
+    deliver(
+        repo,
+        &start.branch,
+        base,
+        &pr,
+        opts,
+        checked,
+        progress,
+        &mut out,
+    )?;
     Ok(out)
 }
 
-fn undo_branch_if_new(repo: &ConfigRepo, start: &BranchStart, previous: Option<&str>) {
-    if start.created {
-        let _ = repo.abandon_branch(start, previous);
+/// The GitHub side of a publish, connected and checked.
+struct Checked {
+    gh: Option<(forge::GitHub, PrOptions)>,
+}
+
+/// Checks that the push remote exists and accepts the credentials, and that the GitHub
+/// repository answers to the PR credentials (its open pull requests are listed), before
+/// anything is committed or pushed. None without `--push`.
+fn preflight(
+    repo: &ConfigRepo,
+    env: &Env,
+    branch: &str,
+    opts: &PublishOptions,
+    pr: Option<PrTarget>,
+    progress: &mut dyn Progress,
+) -> Result<Option<Checked>, Error> {
+    let Some(push) = &opts.push else {
+        return Ok(None);
+    };
+    progress.action(&format!("checking access to remote {}", push.remote));
+    let checked = repo.check_push(branch, push)?;
+    let gh = match pr {
+        Some(target) => {
+            let cfg = target.options.config(&checked.url, target.auth)?;
+            let gh = forge::GitHub::connect(cfg, env.now())?;
+            gh.open_pull_request(branch)?;
+            Some((gh, target.options))
+        }
+        None => None,
+    };
+    Ok(Some(Checked { gh }))
+}
+
+/// What the pull request says.
+struct PrText {
+    title: String,
+    summary: ChangeSummary,
+    reviewers: Vec<String>,
+}
+
+/// `summary` with the changed files listed.
+fn with_files(summary: &ChangeSummary, files: &[(String, Change)]) -> ChangeSummary {
+    let mut summary = summary.clone();
+    for (path, change) in files {
+        match change {
+            Change::Added => summary.added.push(path.clone()),
+            Change::Changed => summary.changed.push(path.clone()),
+            Change::Removed => summary.removed.push(path.clone()),
+            Change::Unchanged => {}
+        }
     }
+    summary
+}
+
+/// Pushes `branch` and opens or updates its pull request (with `checked` from
+/// [`preflight`]); both are idempotent, so a re-run completes what failed.
+#[allow(clippy::too_many_arguments)] // distinct inputs of the last step
+fn deliver(
+    repo: &ConfigRepo,
+    branch: &str,
+    base: Option<String>,
+    pr: &PrText,
+    opts: &PublishOptions,
+    checked: Option<Checked>,
+    progress: &mut dyn Progress,
+    out: &mut Outcome,
+) -> Result<(), Error> {
+    let (Some(push), Some(checked)) = (&opts.push, checked) else {
+        return Ok(());
+    };
+    progress.action(&format!("pushing {branch} to {}", push.remote));
+    let pushed: PushResult = repo.push(branch, push)?;
+    progress.success(&format!("pushed {branch} to {}", pushed.url));
+    out.pushed_to = Some(pushed.url.clone());
+    let Some((gh, options)) = checked.gh else {
+        return Ok(());
+    };
+    let info = gh.ensure_pull_request(&PullRequest {
+        head: branch.to_owned(),
+        base: base.unwrap_or_else(|| "main".into()),
+        title: pr.title.clone(),
+        body: forge::body::render(&pr.summary),
+        labels: options.labels.clone(),
+        draft: options.draft,
+        reviewers: pr.reviewers.clone(),
+    })?;
+    progress.success(&format!(
+        "{} pull request #{}: {}",
+        if info.created { "opened" } else { "updated" },
+        info.number,
+        info.url
+    ));
+    out.pr = Some(info);
+    Ok(())
+}
+
+/// What a dry run with `--push` would do on the network (nothing is contacted): the
+/// remote and its URL, and the pull request with its repository and base.
+fn planned_steps(
+    repo: &ConfigRepo,
+    branch: &str,
+    opts: &PublishOptions,
+    pr: Option<&PrTarget>,
+) -> Result<Vec<String>, Error> {
+    let Some(push) = &opts.push else {
+        return Ok(Vec::new());
+    };
+    let url = repo.remote_url(&push.remote)?;
+    let mut steps = vec![format!(
+        "commit on branch {branch}, push it to remote {} ({url})",
+        push.remote
+    )];
+    if let Some(target) = pr {
+        let slug = match &target.options.repo {
+            Some(r) => r.clone(),
+            None => forge::RepoSlug::from_remote_url(&url)?,
+        };
+        let base = match &opts.base {
+            Some(b) => b.clone(),
+            None => repo.current_branch()?.unwrap_or_else(|| "main".into()),
+        };
+        steps.push(format!(
+            "open or update the pull request {branch} -> {base} in {slug} ({})",
+            target.options.api
+        ));
+    }
+    Ok(steps)
+}
+
+/// `mcb publish [BRANCH]`: pushes an existing mcb branch (default: the checked-out one)
+/// and opens or updates its pull request, after checking the remote and the credentials.
+/// The PR body lists the files the branch changes against its base and the credentials
+/// its inventories add or change. Nothing is committed.
+pub fn publish_branch(
+    env: &Env,
+    root: &std::path::Path,
+    branch: Option<&str>,
+    opts: &PublishOptions,
+    pr: Option<PrTarget>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    let repo = transaction::open(root, progress)?;
+    let branch = match branch {
+        Some(b) => b.to_owned(),
+        None => repo.current_branch()?.unwrap_or_default(),
+    };
+    let not_mcb = || crate::ops::Error::NotAnMcbBranch {
+        branch: branch.clone(),
+    };
+    if !branch.starts_with("mcb/") || repo.branch_tip(&branch)?.is_none() {
+        return Err(not_mcb().into());
+    }
+    let base = opts
+        .base
+        .clone()
+        .or_else(|| repo.stored_base(&branch))
+        .unwrap_or_else(|| "main".into());
+    let described = repo.describe_branch(&branch, &base)?;
+    let mut out = Outcome {
+        files: described.files.clone(),
+        branch: Some(branch.clone()),
+        commit: repo.branch_tip(&branch)?,
+        dry_run: opts.dry_run,
+        ..Outcome::default()
+    };
+    let text = PrText {
+        title: described.title.clone(),
+        summary: with_files(&summary_of(&repo, &branch, &described)?, &described.files),
+        reviewers: Vec::new(),
+    };
+    if opts.dry_run {
+        out.planned = planned_steps(&repo, &branch, opts, pr.as_ref())?;
+        return Ok(out);
+    }
+    let checked = preflight(&repo, env, &branch, opts, pr, progress)?;
+    deliver(
+        &repo,
+        &branch,
+        Some(base),
+        &text,
+        opts,
+        checked,
+        progress,
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// The PR summary of a committed branch: its subject, the installations it touches, and
+/// the credentials their inventories add (created) or change (rotated) against the base.
+fn summary_of(
+    repo: &ConfigRepo,
+    branch: &str,
+    d: &crate::git::BranchChanges,
+) -> Result<ChangeSummary, Error> {
+    use crate::forge::body::{CredentialAction, CredentialChange};
+    let mut summary = ChangeSummary {
+        headline: format!("{} (published with mcb)", d.title),
+        ..ChangeSummary::default()
+    };
+    for (path, _) in &d.files {
+        let Some(name) = path
+            .strip_prefix("installations/")
+            .and_then(|r| r.strip_suffix("/credentials.yaml"))
+        else {
+            continue;
+        };
+        summary.installations.push(name.to_owned());
+        let read = |rev: &str| -> Result<crate::inventory::Inventory, Error> {
+            match repo.file_at(rev, path)? {
+                Some(text) => Ok(crate::inventory::Inventory::parse(path, &text)?),
+                None => Ok(crate::inventory::Inventory::new()),
+            }
+        };
+        let (before, after) = (read(&d.merge_base)?, read(branch)?);
+        for c in &after.credentials {
+            let old = before.get(&c.kind, &c.id);
+            if old.is_some_and(|o| o.fingerprint == c.fingerprint) {
+                continue;
+            }
+            summary.credentials.push(CredentialChange {
+                action: match old {
+                    Some(_) => CredentialAction::Rotated,
+                    None => CredentialAction::Created,
+                },
+                kind: c.kind.clone(),
+                id: c.id.clone(),
+                fingerprint: Some(c.fingerprint.clone()),
+                previous: old.map(|o| o.fingerprint.clone()),
+                not_after: c.not_after.clone(),
+            });
+        }
+    }
+    Ok(summary)
 }

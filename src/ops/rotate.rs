@@ -23,6 +23,7 @@ use crate::k8s::Secret;
 use crate::ops::installation::{self, Loaded};
 use crate::ops::publish::{self, Outcome, PrTarget};
 use crate::ops::seal::SopsSealer;
+use crate::ops::transaction::KeyFile;
 use crate::progress::Progress;
 use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
@@ -122,7 +123,7 @@ pub fn run(
     if req.finish {
         return forge::finish(env, root, &req.name, &req.publish, pr, progress);
     }
-    let repo_git = ConfigRepo::open(root)?;
+    let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
     let mut work = Work::load(env, &root, &req)?;
     let targets = match req.only.is_empty() {
@@ -194,13 +195,13 @@ fn publish_work(
         reviewers: Vec::new(),
     };
     let mut make_plan = || repo::plan(&root, &files, &[], &sealer).map_err(Error::from);
-    let key_out = req.age_key_out.clone();
     let key_text = work.new_key_file.clone();
-    let mut after_commit = || {
-        if let (Some(out), Some(text)) = (&key_out, &key_text) {
-            crate::fsutil::write_new(out, text.expose_secret().as_bytes(), 0o600)?;
-        }
-        Ok(())
+    let key = match (&req.age_key_out, &key_text) {
+        (Some(path), Some(text)) => Some(KeyFile {
+            path: path.clone(),
+            text: text.clone(),
+        }),
+        _ => None,
     };
     let outcome = if targets.is_empty() {
         Outcome::default()
@@ -212,7 +213,7 @@ fn publish_work(
             &req.publish,
             pr,
             &mut make_plan,
-            &mut after_commit,
+            key.as_ref(),
             progress,
         )?
     };

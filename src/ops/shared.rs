@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::fileset::{Content, FileSet};
 use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
-use crate::git::{ConfigRepo, PublishOptions};
+use crate::git::PublishOptions;
 use crate::k8s::Secret;
 use crate::ops::installation::{self, Loaded};
 use crate::ops::publish::{self, Outcome, PrTarget};
@@ -837,7 +837,7 @@ pub fn import(
             name: req.name.clone(),
         })?
         .to_string();
-    let repo_git = ConfigRepo::open(root)?;
+    let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
     let all = installation::load_all(&root)?;
     let refs: Vec<&Loaded> = all.iter().collect();
@@ -958,7 +958,7 @@ pub fn import(
         &req.publish,
         req.pr,
         &mut make_plan,
-        &mut || Ok(()),
+        None,
         progress,
     )?;
     Ok(Report {

@@ -16,6 +16,11 @@
 //!   `kubernetes.io/tls`, as the book's "Using Custom Certificates" shows; `sa` and the
 //!   kubeconfigs use `Opaque` (the sa `tls.crt` is not a certificate; a kubeconfig is no TLS
 //!   pair) — so Flux, not KCP, owns all of them.
+//! - `<cluster>-kubeconfig` is NOT made here: KCP creates it from `<cluster>-ca` (ours) when
+//!   it is missing, owns it and renews its client certificate (`reconcileKubeconfig` in
+//!   `controlplane/kubeadm/reconcilers/kubeadmcontrolplane/helpers.go`, v1.14.0). A Secret of
+//!   that name from Git would be left alone by KCP (not its type) and expire. The kubeconfigs
+//!   mcb makes for people are `<cluster>-kubeconfig-<user>` (`-admin` for kubeadm's admin).
 //! - keys: PKCS#1 / SEC1 PEM, what CAPI writes (`util/certs` `EncodePrivateKeyPEMFromSigner`)
 //!   and kubeadm writes; CAPI also reads PKCS#8 (`DecodePrivateKeyPEM`), so do we.
 //! - the SA key is always RSA (2048 unless an RSA size is chosen): every kube-apiserver
@@ -203,7 +208,7 @@ pub struct ClusterPki {
     pub proxy_ca: Ca,
     /// `<cluster>-sa`
     pub sa: SaKey,
-    /// By user name; `admin` is CAPI's `<cluster>-kubeconfig`.
+    /// By user name; Secret `<cluster>-kubeconfig-<name>`.
     pub kubeconfigs: BTreeMap<String, Kubeconfig>,
 }
 
@@ -304,12 +309,17 @@ pub fn secret_name(cluster: &str, purpose: &str) -> String {
     format!("{cluster}-{purpose}")
 }
 
-/// The secret name of user `name`'s kubeconfig: CAPI's for `admin`, else with a suffix.
+/// The secret name of user `name`'s kubeconfig, `<cluster>-kubeconfig-<name>`: never
+/// CAPI's `<cluster>-kubeconfig`, which the control plane provider owns and renews.
 pub fn kubeconfig_secret_name(cluster: &str, name: &str) -> String {
-    match name {
-        "admin" => secret_name(cluster, "kubeconfig"),
-        _ => secret_name(cluster, &format!("kubeconfig-{name}")),
-    }
+    secret_name(cluster, &format!("kubeconfig-{name}"))
+}
+
+/// The Secret Cluster API's control plane provider creates, owns and renews
+/// (`<cluster>-kubeconfig`). Before mcb left it to KCP, mcb wrote the admin kubeconfig
+/// under this name; such a file is still read as the admin kubeconfig.
+pub fn capi_kubeconfig_secret_name(cluster: &str) -> String {
+    secret_name(cluster, "kubeconfig")
 }
 
 impl ClusterPki {
@@ -464,13 +474,16 @@ impl ClusterPki {
             });
         }
         let mut kubeconfigs = BTreeMap::new();
-        let admin = kubeconfig_secret_name(cluster, "admin");
-        let user_prefix = format!("{admin}-");
+        let legacy_admin = capi_kubeconfig_secret_name(cluster);
+        let user_prefix = format!("{legacy_admin}-");
+        let has_admin = secrets
+            .iter()
+            .any(|s| s.name == kubeconfig_secret_name(cluster, "admin"));
         for s in secrets {
-            let name = if s.name == admin {
-                "admin"
-            } else if let Some(n) = s.name.strip_prefix(&user_prefix) {
+            let name = if let Some(n) = s.name.strip_prefix(&user_prefix) {
                 n
+            } else if s.name == legacy_admin && !has_admin {
+                "admin"
             } else {
                 continue;
             };

@@ -73,7 +73,7 @@ fn secrets_have_the_cluster_api_shape() {
         ("mc1-etcd", "kubernetes.io/tls", "tls.crt,tls.key"),
         ("mc1-proxy", "kubernetes.io/tls", "tls.crt,tls.key"),
         ("mc1-sa", "Opaque", "tls.crt,tls.key"),
-        ("mc1-kubeconfig", "Opaque", "value"),
+        ("mc1-kubeconfig-admin", "Opaque", "value"),
         ("mc1-kubeconfig-ci", "Opaque", "value"),
     ];
     let want: Vec<_> = want
@@ -175,6 +175,31 @@ fn secrets_load_back_to_the_same_bytes() {
             .map(|c| &c.fingerprint)
             .collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_legacy_admin_kubeconfig_named_like_capis_loads_as_admin() {
+    // Repos made before KCP owned `<cluster>-kubeconfig` hold the admin kubeconfig there.
+    let (pki, mut parsed) = generated_and_reparsed();
+    for s in parsed
+        .iter_mut()
+        .filter(|s| s.name == "mc1-kubeconfig-admin")
+    {
+        s.name = "mc1-kubeconfig".into();
+    }
+    let back = ClusterPki::from_secrets("mc1", "org-mc1", &parsed, NOW).unwrap();
+    assert_eq!(back.kubeconfigs.keys().collect::<Vec<_>>(), ["admin", "ci"]);
+    assert_eq!(
+        back.kubeconfigs["admin"].facts.fingerprint,
+        pki.kubeconfigs["admin"].facts.fingerprint
+    );
+    // The new name wins over the legacy one, and is what gets written.
+    let back = ClusterPki::from_secrets("mc1", "org-mc1", &generated_and_reparsed().1, NOW);
+    assert!(back
+        .unwrap()
+        .secrets()
+        .iter()
+        .all(|s| s.name != "mc1-kubeconfig"));
 }
 
 #[test]

@@ -78,6 +78,20 @@ pub enum Error {
         /// where it went (`a non-Secret object (kind ConfigMap)`, `a plain file`)
         reason: String,
     },
+    /// The spec asks for custom resources whose CRD nothing in the repo installs.
+    #[error("installation {installation}: {spec_path} renders {kind} objects, but no template installs the CRD {crd}")]
+    MissingCrd {
+        /// the installation
+        installation: String,
+        /// the spec option asking for them (`organizationCustomResources`)
+        spec_path: &'static str,
+        /// `apiVersion kind` of the objects
+        kind: &'static str,
+        /// the CRD's name (`<plural>.<group>`)
+        crd: &'static str,
+        /// where upstream keeps the CRD
+        upstream: &'static str,
+    },
     /// A secret a template asked for could not be read.
     #[error("installation {installation}: template {template}: secret {name}/{key}: {source}")]
     Secret {
@@ -113,6 +127,10 @@ impl crate::Help for Error {
                 "only a `kind: Secret` object in a `*.sops.yaml` template may call secret(); \
                  move the value into such a Secret and reference it from templates/{template}"
             ),
+            Error::MissingCrd { spec_path, crd, upstream, .. } => format!(
+                "add the CustomResourceDefinition {crd} to the config repo as a template, e.g. \
+                 templates/manifests/apps/crds/{crd}.yaml (upstream: {upstream}), or remove `{spec_path}` from the spec"
+            ),
             Error::Secret { name, .. } => format!(
                 "create the secret installations/<name>/secrets/{name}.sops.yaml or fix the name/key in the template"
             ),
@@ -140,7 +158,15 @@ fn output_path(t: &str, provider: &str) -> Option<String> {
     }
     if let Some(rest) = t.strip_prefix("providers/") {
         let (p, rest) = rest.split_once('/')?;
-        return (p == provider).then(|| format!("manifests/cluster/{rest}"));
+        if p != provider {
+            return None;
+        }
+        // The provider's operator objects (InfrastructureProvider, credentials) go to the
+        // `infrastructure` layer, the rest (the cluster's objects) to `cluster`.
+        return Some(match rest.strip_prefix("operator/") {
+            Some(op) => format!("manifests/infrastructure/providers/{op}"),
+            None => format!("manifests/cluster/{rest}"),
+        });
     }
     None
 }
@@ -193,11 +219,22 @@ pub fn context(spec: &Installation) -> serde_json::Value {
             json!({"id": c.id, "type": c.type_, "name": c.name, "config": config})
         })
         .collect();
+    // A connector with a shared client secret reads it from that Secret (env valueFrom);
+    // the others from `dex-connectors`.
+    let shared_env: Vec<_> = spec
+        .oidc
+        .connectors
+        .iter()
+        .filter_map(|c| {
+            let (secret, key) = spec.shared_key_target(c.client_secret.as_ref()?)?;
+            Some(json!({"name": c.secret_env(), "secretName": secret, "key": key}))
+        })
+        .collect();
     json!({
         "spec": spec,
         "name": name,
-        "namespace": "default",
-        "network": {"pods": ["192.168.0.0/16"], "services": ["10.96.0.0/12"]},
+        "namespace": spec.cluster.namespace,
+        "network": {"pods": spec.cluster.pod_cidrs, "services": spec.cluster.service_cidrs},
         "versions": crate::versions::context(),
         "provider": spec.provider.id(),
         "settings": settings,
@@ -218,13 +255,45 @@ pub fn context(spec: &Installation) -> serde_json::Value {
             "manifests": format!("{dir}/manifests"),
             "secrets": format!("{dir}/secrets"),
             "cluster": format!("{dir}/manifests/cluster"),
-            "provider": format!("{dir}/manifests/provider"),
+            "infrastructureControllers": format!("{dir}/manifests/infrastructure/controllers"),
+            "infrastructureProviders": format!("{dir}/manifests/infrastructure/providers"),
             "apps": format!("{dir}/manifests/apps"),
         },
         "oidc": {"issuer": issuer, "clients": clients, "connectors": connectors},
-        "organizations": spec.organizations,
+        "dex": {
+            "host": spec.oidc_issuer_host().unwrap_or_default(),
+            "tlsSecret": "dex-tls",
+            "sharedSecretEnv": shared_env,
+        },
+        "ingress": spec.ingress,
+        "organizations": organizations(spec),
+        "organizationCustomResources": spec.organization_custom_resources,
         "values": spec.values,
     })
+}
+
+/// The spec's organizations, each with its `namespace` and `roleBindings` (one per role,
+/// its groups sorted), so templates need no grouping logic.
+fn organizations(spec: &Installation) -> Vec<serde_json::Value> {
+    spec.organizations
+        .iter()
+        .map(|o| {
+            let mut by_role: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for g in &o.groups {
+                by_role.entry(&g.role).or_default().insert(&g.name);
+            }
+            let bindings: Vec<_> = by_role
+                .into_iter()
+                .map(|(role, groups)| {
+                    json!({"name": format!("org-{}-{role}", o.name), "role": role, "groups": groups})
+                })
+                .collect();
+            let mut v = json!(o);
+            v["namespace"] = json!(format!("org-{}", o.name));
+            v["roleBindings"] = json!(bindings);
+            v
+        })
+        .collect()
 }
 
 /// Renders one installation. `secret_files` are the file names already in
@@ -283,6 +352,22 @@ pub fn render(
         out.insert(format!("{base}/{rel}"), content);
         produced.insert(rel);
     }
+    if spec.organization_custom_resources {
+        let manifests = format!("{base}/manifests/");
+        let installed = out.iter().any(|(p, c)| match c {
+            Content::Plain(b) => p.starts_with(&manifests) && defines_crd(b, ORGANIZATION_CRD),
+            Content::Secret(_) => false,
+        });
+        if !installed {
+            return Err(Error::MissingCrd {
+                installation: name.into(),
+                spec_path: "organizationCustomResources",
+                kind: "security.giantswarm.io/v1alpha1 Organization",
+                crd: ORGANIZATION_CRD,
+                upstream: "giantswarm/organization-operator config/crd/bases/security.giantswarm.io_organizations.yaml",
+            });
+        }
+    }
     for secret in secret_files {
         produced.insert(format!("secrets/{secret}"));
     }
@@ -293,6 +378,22 @@ pub fn render(
         );
     }
     Ok(out)
+}
+
+/// The CRD of the `Organization` objects `organizationCustomResources` asks for.
+const ORGANIZATION_CRD: &str = "organizations.security.giantswarm.io";
+
+/// Whether the YAML stream `bytes` holds the CustomResourceDefinition `name`.
+fn defines_crd(bytes: &[u8], name: &str) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    // Cheap test first: most rendered files are not CRDs.
+    if !text.contains("CustomResourceDefinition") {
+        return false;
+    }
+    serde_saphyr::from_multiple::<serde_json::Value>(&text)
+        .unwrap_or_default()
+        .iter()
+        .any(|d| d["kind"] == "CustomResourceDefinition" && d["metadata"]["name"] == name)
 }
 
 /// A `kustomization.yaml` for every directory that has rendered files but no template-made

@@ -209,6 +209,14 @@ fn output_paths() {
     // The Flux install is vendored data, not a template.
     assert_eq!(output_path("flux/v1/gotk-components.yaml", "capa"), None);
     assert_eq!(output_path("manifests/_partial.yaml", "capa"), None);
+    assert_eq!(
+        output_path("providers/capa/operator/capa.yaml", "capa").as_deref(),
+        Some("manifests/infrastructure/providers/capa.yaml")
+    );
+    assert_eq!(
+        output_path("providers/capz/operator/capz.yaml", "capa"),
+        None
+    );
 }
 
 mod props {
@@ -309,4 +317,67 @@ fn dex_leaves_out_clients_registered_at_another_issuer() {
     let dex = text(&out, "installations/gauss/manifests/apps/dex/config.yaml");
     assert!(!dex.contains("grafana"), "{dex}");
     assert!(dex.contains("id: \"kubectl\""), "{dex}");
+}
+
+#[test]
+fn connector_with_a_shared_secret_reads_it_from_that_secret() {
+    let src = spec::EXAMPLE.replace(
+        "          - name: example\n",
+        "          - name: example\n      clientSecret: {sharedSecret: dex-github, key: clientSecret}\n",
+    ) + "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {clientSecret: client-secret}}\n";
+    let s = spec::parse(&src, std::path::Path::new("x.yaml")).unwrap();
+    let fs = render(&Templates::builtin().unwrap(), &s, &[], &NoSecrets).unwrap();
+    let d = text(
+        &fs,
+        "installations/gauss/manifests/apps/dex/deployment.yaml",
+    );
+    assert!(
+        d.contains("            - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n              valueFrom:\n                secretKeyRef:\n                  name: \"dex-github\"\n                  key: \"client-secret\"\n"),
+        "{d}"
+    );
+    // The example without it has no env: the connector reads dex-connectors.
+    let plain = render(&Templates::builtin().unwrap(), &example(), &[], &NoSecrets).unwrap();
+    let d = text(
+        &plain,
+        "installations/gauss/manifests/apps/dex/deployment.yaml",
+    );
+    assert!(!d.contains("valueFrom"), "{d}");
+}
+
+/// The Namespace documents of the rendered `namespaces.yaml`, by name.
+fn namespaces(fs: &FileSet) -> Vec<String> {
+    let text = text(fs, "installations/gauss/manifests/namespaces.yaml");
+    serde_saphyr::from_multiple::<serde_json::Value>(&text)
+        .unwrap()
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_root_makes_the_namespaces_secrets_are_written_into() {
+    let t = Templates::builtin().unwrap();
+    let mut s = example();
+    s.cluster.namespace = serde_json::from_value(json!("mgmt")).unwrap();
+    let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+    // The cluster's namespace (its CA Secrets) and the provider's (its credentials).
+    assert_eq!(
+        namespaces(&fs),
+        ["dex", "capa-system", "org-team-a", "mgmt"],
+        "{}",
+        text(&fs, "installations/gauss/manifests/namespaces.yaml")
+    );
+    let cluster = text(&fs, "installations/gauss/manifests/cluster/cluster.yaml");
+    assert!(!cluster.contains("namespace: default"), "{cluster}");
+    assert_eq!(cluster.matches("namespace: mgmt\n").count(), 4, "{cluster}");
+    // A namespace something else makes already is not made twice (kustomize would refuse).
+    for taken in ["default", "dex", "org-team-a", "capa-system", "flux-system"] {
+        s.cluster.namespace = serde_json::from_value(json!(taken)).unwrap();
+        let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+        assert_eq!(
+            namespaces(&fs),
+            ["dex", "capa-system", "org-team-a"],
+            "{taken}"
+        );
+    }
 }

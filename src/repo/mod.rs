@@ -14,7 +14,7 @@ use crate::fsutil::{IoResultExt, PathError};
 
 #[cfg(test)]
 pub(crate) use plan::tests::FakeSealer;
-pub use plan::{plan, Change, Entry, NoSealer, Plan, SealError, Sealer};
+pub use plan::{clean_leftovers, plan, Change, Entry, NoSealer, Plan, SealError, Sealer};
 
 /// `.sops.yaml`: creation rules, one per installation.
 pub const SOPS_CONFIG: &str = ".sops.yaml";

@@ -77,6 +77,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The bytes the file gets (sealed for secrets); `None` for a removal.
+    pub fn new_bytes(&self) -> Option<&[u8]> {
+        self.new.as_deref()
+    }
+
     /// A unified diff for a plain file, a one-line note for a secret, `None` if unchanged.
     pub fn diff(&self) -> Option<String> {
         if self.change == Change::Unchanged {
@@ -321,7 +326,7 @@ impl Plan {
                 let _ = std::fs::remove_file(b);
             }
             if !placed {
-                remove_empty_parents(&self.root, target);
+                crate::fsutil::remove_empty_parents(&self.root, target);
             }
         }
         Ok(done.len())
@@ -333,7 +338,7 @@ fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, PathErr
     let dir = target.parent().expect("repo paths have a parent");
     std::fs::create_dir_all(dir).context(dir)?;
     let mut t = tempfile::Builder::new()
-        .prefix(".mcb-tmp-")
+        .prefix(crate::fsutil::TEMP_PREFIX)
         .tempfile_in(dir)
         .context(dir)?;
     #[cfg(unix)]
@@ -347,9 +352,53 @@ fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, PathErr
     Ok(t)
 }
 
+/// The name prefix of the copy [`Plan::apply`] keeps of a file it replaces, until done.
+const BACKUP_PREFIX: &str = ".mcb-bak-";
+
 fn backup_path(target: &Path) -> PathBuf {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
-    target.with_file_name(format!(".mcb-bak-{name}"))
+    target.with_file_name(format!("{BACKUP_PREFIX}{name}"))
+}
+
+/// Cleans up after a writer that was killed half way, under the repo-relative `prefixes`
+/// (a directory is searched through, a file's directory only next to it): temp files
+/// ([`crate::fsutil::TEMP_PREFIX`]) are removed, and a backup whose file is missing is put
+/// back (else removed). Returns the repo paths it handled.
+pub fn clean_leftovers(root: &Path, prefixes: &[&str]) -> Result<Vec<String>, Error> {
+    let mut candidates = Vec::new();
+    for prefix in prefixes {
+        let p = root.join(prefix.trim_end_matches('/'));
+        if p.is_dir() {
+            candidates.extend(walk_files(&p)?);
+        } else if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
+            for e in std::fs::read_dir(dir).context(dir)? {
+                candidates.push(e.context(dir)?.path());
+            }
+        }
+    }
+    candidates.sort();
+    candidates.dedup();
+    let mut handled = Vec::new();
+    for p in candidates {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with(crate::fsutil::TEMP_PREFIX) && p.is_file() {
+            std::fs::remove_file(&p).context(&p)?;
+        } else if let Some(orig) = name.strip_prefix(BACKUP_PREFIX) {
+            let target = p.with_file_name(orig);
+            match target.exists() {
+                true => std::fs::remove_file(&p).context(&p)?,
+                false => std::fs::rename(&p, &target).context(&target)?,
+            }
+        } else {
+            continue;
+        }
+        handled.push(rel_path(root, &p));
+    }
+    Ok(handled)
 }
 
 /// Reverses completed steps, newest first: remove what was placed, restore backups.
@@ -361,16 +410,6 @@ fn undo(done: Vec<(PathBuf, Option<PathBuf>, bool)>) {
         if let Some(b) = backup {
             let _ = std::fs::rename(&b, &target);
         }
-    }
-}
-
-fn remove_empty_parents(root: &Path, file: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == root || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
     }
 }
 

@@ -148,6 +148,9 @@ pub(crate) type Defs = Map<String, Value>;
 /// Name of the `ObjectMeta` definition.
 pub(crate) const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
+/// Name of the resource `Quantity` definition.
+const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+
 /// Builds one [`Arena`].
 pub(crate) struct Compiler<'a> {
     arena: Arena,
@@ -188,7 +191,11 @@ impl<'a> Compiler<'a> {
             .and_then(|d| d.get(name))
             .cloned()
             .unwrap_or(Value::Object(Map::new()));
-        let node = self.build(&schema, Dialect::Builtin);
+        let mut node = self.build(&schema, Dialect::Builtin);
+        // The OpenAPI only says "string or number"; apimachinery accepts far fewer strings.
+        if name == QUANTITY {
+            node.format = Some("quantity".into());
+        }
         self.arena.nodes[id] = node;
         id
     }

@@ -27,6 +27,7 @@ pub(crate) fn check_string(format: &str, s: &str) -> Option<&'static str> {
             bits.parse::<u8>().is_ok_and(|b| b <= max)
         }),
         "uuid" => uuid(s),
+        "quantity" => quantity(s),
         _ => true,
     };
     (!ok).then_some(match format {
@@ -34,8 +35,47 @@ pub(crate) fn check_string(format: &str, s: &str) -> Option<&'static str> {
         "date-time" | "datetime" => "not an RFC 3339 date-time",
         "date" => "not a YYYY-MM-DD date",
         "cidr" => "not an address/prefix-length",
+        "quantity" => "not a quantity like 128Mi, 0.5 or 500m",
         _ => "malformed",
     })
+}
+
+/// A resource quantity as apimachinery parses it: a signed decimal number, then a binary
+/// suffix (`Ki`…`Ei`), a decimal SI suffix (`n u m k M G T P E`) or an exponent (`e3`).
+fn quantity(s: &str) -> bool {
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || ((c == '+' || c == '-') && i == 0)))
+        .map_or(s.len(), |(i, _)| i);
+    let (num, suffix) = s.split_at(end);
+    let digits = num.trim_start_matches(['+', '-']);
+    let number = !digits.is_empty()
+        && digits != "."
+        && digits.matches('.').count() <= 1
+        && digits.bytes().any(|b| b.is_ascii_digit());
+    let exponent = |x: &str| {
+        let x = x.trim_start_matches(['+', '-']);
+        !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())
+    };
+    number
+        && (matches!(
+            suffix,
+            "" | "Ki"
+                | "Mi"
+                | "Gi"
+                | "Ti"
+                | "Pi"
+                | "Ei"
+                | "n"
+                | "u"
+                | "m"
+                | "k"
+                | "M"
+                | "G"
+                | "T"
+                | "P"
+                | "E"
+        ) || suffix.strip_prefix(['e', 'E']).is_some_and(exponent))
 }
 
 fn uuid(s: &str) -> bool {
@@ -78,6 +118,12 @@ mod tests {
         );
         assert!(check_string("uuid", "6e7b2f2b").is_some());
         assert_eq!(check_string("hostname", "anything"), None);
+        for q in ["128Mi", "0.5", "500m", "1", "+1.5e3", "2E", ".5Gi", "1e-3"] {
+            assert_eq!(check_string("quantity", q), None, "{q}");
+        }
+        for q in ["128Mb", "", "Mi", "1.2.3", "1 Gi", "5e", "."] {
+            assert!(check_string("quantity", q).is_some(), "{q}");
+        }
         assert!(check_number("int32", &Value::from(1u64 << 33)).is_some());
         assert_eq!(check_number("int64", &Value::from(1u64 << 33)), None);
     }

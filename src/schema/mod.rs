@@ -245,7 +245,7 @@ impl Catalog {
             Lookup::Unknown => {
                 return vec![violation(
                     "",
-                    format!("no schema for {kind} ({api}): nothing in the repo or vendor/ installs it (no CustomResourceDefinition for it)"),
+                    format!("no schema for {kind} ({api}): nothing in the repo or vendor/ installs it"),
                     ViolationKind::UnknownKind,
                 )]
             }

@@ -405,12 +405,14 @@ fn builtin_kinds_validate_strictly() {
     d["spec"]["template"]["spec"]["containers"][0]["bogus"] = json!(true);
     d["spec"]["replicas"] = json!("1");
     d["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = json!([1]);
+    d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] =
+        json!("128Mb");
     let v = c.validate(&d, None, false);
     let got: Vec<String> = v
         .iter()
         .map(|v| format!("{}: {}", v.path, v.message))
         .collect();
-    assert_eq!(got.len(), 4, "{got:#?}");
+    assert_eq!(got.len(), 5, "{got:#?}");
     assert!(
         got[0].starts_with("spec.replicas: must be of type integer, got string"),
         "{got:#?}"
@@ -425,6 +427,7 @@ fn builtin_kinds_validate_strictly() {
         "spec.template.spec.containers[0].bogus: unknown field \"bogus\""
     );
     assert_eq!(got[3], "spec.template.spec.containers[0].ports[0].containerPort: must be of type integer, got string");
+    assert!(got[4].starts_with("spec.template.spec.containers[0].resources.limits.memory: \"128Mb\" is not a valid quantity"), "{got:#?}");
     assert_eq!(v[0].kind, "Deployment");
     assert_eq!(
         (v[0].namespace.as_deref(), v[0].name.as_str()),

@@ -247,7 +247,9 @@ pub fn encrypt_tree(
     walk_tree(tree, rule, &mut |path, leaf, enc| {
         match leaf {
             Leaf::Comment(c) => {
-                if enc {
+                // An empty comment (`#`) stays clear, as sops' cipher leaves empty values
+                // (issue 21 D3: an encrypted empty comment is `data:,`, which nothing reads).
+                if enc && !c.is_empty() {
                     *c = seal(env, key, ivs, &aad(path), c.as_bytes(), "comment");
                 }
             }
@@ -291,18 +293,22 @@ pub fn decrypt_tree(
     walk_tree(tree, rule, &mut |path, leaf, enc| {
         match leaf {
             Leaf::Comment(c) => {
-                // Comments are decrypted when they are ENC (sops keeps clear ones as they are).
-                if let Some(e) = Encrypted::parse(c) {
-                    let a = aad(path);
-                    let plain = cipher::open(key, &e, a.as_bytes())
-                        .map_err(|_| value_err(path, ValueFault::Tampered))?;
-                    let text = String::from_utf8(plain.to_vec())
-                        .map_err(|_| value_err(path, ValueFault::BadType))?;
-                    if let Some(c_ivs) = ivs.as_deref_mut() {
-                        c_ivs.put(&a, "comment", &plain, &e.iv);
-                    }
-                    *c = text;
+                // Comments are decrypted when they are ENC. One that does not open is kept as
+                // it is, as sops does ("possibly unencrypted comment"): comments are outside
+                // the MAC, so they carry no authenticated content either way.
+                let Some(e) = Encrypted::parse(c) else {
+                    return Ok(());
+                };
+                let a = aad(path);
+                let Ok(plain) = cipher::open(key, &e, a.as_bytes()) else {
+                    return Ok(());
+                };
+                let text = String::from_utf8(plain.to_vec())
+                    .map_err(|_| value_err(path, ValueFault::BadType))?;
+                if let Some(c_ivs) = ivs.as_deref_mut() {
+                    c_ivs.put(&a, "comment", &plain, &e.iv);
                 }
+                *c = text;
             }
             Leaf::Value(v) => {
                 let encrypted_text = match v {

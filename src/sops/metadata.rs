@@ -153,6 +153,7 @@ impl Metadata {
         let key_groups = match b.get("key_groups") {
             Some(Value::List(groups)) => groups
                 .iter()
+                .filter(|g| !matches!(g, Value::Comment(_)))
                 .enumerate()
                 .map(|(i, g)| match g {
                     Value::Map(gb) => age_entries(gb.get("age"), &format!("key_groups[{i}].age")),
@@ -185,13 +186,18 @@ impl Metadata {
             Some(Value::Str(s)) => s == "true" || s == "True",
             _ => false,
         };
+        // sops parses lastmodified (Go time.Parse RFC 3339) and uses it re-formatted, seconds
+        // only, as the MAC's AAD and when it writes the file again (issue 21 D8).
+        let written = b
+            .get("lastmodified")
+            .and_then(scalar_string)
+            .unwrap_or_default();
+        let lastmodified = super::scalar::Timestamp::parse_rfc3339_seconds(&written)
+            .ok_or_else(|| meta_err("lastmodified", "is not an RFC 3339 time"))?;
         Ok(Metadata {
             key_groups,
             shamir_threshold,
-            lastmodified: b
-                .get("lastmodified")
-                .and_then(scalar_string)
-                .unwrap_or_default(),
+            lastmodified,
             mac: b.get("mac").and_then(scalar_string).unwrap_or_default(),
             rule,
             mac_only_encrypted,
@@ -223,8 +229,10 @@ fn age_entries(v: Option<&Value>, field: &str) -> Result<Vec<AgeEntry>, MetaErro
         Some(Value::List(items)) => items,
         Some(_) => return Err(meta_err(field, "is not a list")),
     };
+    // A comment between list items (`# rotated` above `- recipient:`) is no entry (D7).
     items
         .iter()
+        .filter(|item| !matches!(item, Value::Comment(_)))
         .enumerate()
         .map(|(i, item)| {
             let f = format!("{field}[{i}]");

@@ -240,6 +240,60 @@ pub fn emit_plain(content: &Content, format: Format) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// A value extracted from a tree (`decrypt --extract`) as sops prints it: a string raw, a
+/// map as a whole plaintext file, anything else through the output store's `EmitValue`
+/// (YAML: a YAML document; JSON: indented JSON; INI: compact JSON; all without a final
+/// newline but YAML's; dotenv
+/// and binary refuse it, as sops does).
+pub fn emit_extracted(v: &Value, format: Format) -> Result<Vec<u8>, Error> {
+    match (v, format) {
+        (Value::Str(s), _) => Ok(s.as_bytes().to_vec()),
+        (Value::Map(b), _) => emit_plain(
+            &Content::Tree(Tree {
+                docs: vec![b.clone()],
+            }),
+            format,
+        ),
+        (_, Format::Yaml) => Ok(store::yaml::emit_value(v, store::YAML_INDENT).into_bytes()),
+        (_, Format::Json) => Ok(store::json::value_text(v).into_bytes()),
+        (_, Format::Ini) => Ok(store::json::compact_text(v).into_bytes()),
+        (_, Format::Dotenv | Format::Binary) => Err(Error::Unsupported {
+            file: Default::default(),
+            message: "the dotenv and binary stores only print extracted strings".into(),
+        }),
+    }
+}
+
+/// Re-indents emitted text as sops' `--indent N` does: YAML with N spaces per level (0: the
+/// default 4), JSON (and the binary envelope) with N spaces instead of each TAB; other
+/// formats have no indentation. JSON strings never hold a raw TAB or newline, so only the
+/// leading TABs of each line are indentation.
+pub fn reindent(text: &[u8], format: Format, indent: usize) -> Result<Vec<u8>, Error> {
+    match format {
+        Format::Yaml => {
+            let tree = store::yaml::parse(store::utf8(text, "YAML")?)
+                .map_err(|e| Error::parse("YAML", Some(e.line), e.to_string()))?;
+            let step = if indent == 0 {
+                store::YAML_INDENT
+            } else {
+                indent
+            };
+            Ok(store::yaml::emit(&tree, step).into_bytes())
+        }
+        Format::Json | Format::Binary => {
+            let text = store::utf8(text, "JSON")?;
+            let mut out = String::with_capacity(text.len());
+            for line in text.split_inclusive('\n') {
+                let body = line.trim_start_matches('\t');
+                out.extend(std::iter::repeat_n(' ', (line.len() - body.len()) * indent));
+                out.push_str(body);
+            }
+            Ok(out.into_bytes())
+        }
+        Format::Dotenv | Format::Ini => Ok(text.to_vec()),
+    }
+}
+
 fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
     let (tree, meta) = load(src, format)?;
     let meta = meta.ok_or(Error::MetadataNotFound {
@@ -277,10 +331,12 @@ fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Er
             reason: tried(),
         })?
     } else {
+        // Shamir needs two shares at least (sops' shamir.Combine refuses one, D5).
         let need = match meta.shamir_threshold {
             0 => meta.key_groups.len(),
             t => t,
-        };
+        }
+        .max(2);
         if opened.len() < need {
             return Err(Error::DataKey {
                 file: Default::default(),
@@ -338,12 +394,18 @@ fn open_with(
     let (content, mac) = if format == Format::Binary {
         let value = store::binary::encrypted_value(&tree)
             .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
-        let e = cipher::Encrypted::parse(value)
-            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
         let aad = crypt::aad(&[store::binary::KEY]);
-        let plain = cipher::open(&key, &e, aad.as_bytes())
-            .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
-        ivs.put(&aad, "str", &plain, &e.iv);
+        // An empty file is stored as `"data": ""` (the empty string is never encrypted, D4).
+        let plain = if value.is_empty() {
+            Zeroizing::new(Vec::new())
+        } else {
+            let e = cipher::Encrypted::parse(value)
+                .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+            let plain = cipher::open(&key, &e, aad.as_bytes())
+                .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
+            ivs.put(&aad, "str", &plain, &e.iv);
+            plain
+        };
         let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
         (Content::Bytes(plain), mac)
     } else {
@@ -431,6 +493,17 @@ fn wrap_key(
         });
     }
     let t = threshold_for(threshold, groups.len());
+    if t < 2 {
+        // sops' shamir.Split refuses a threshold below 2; such a file would open with one
+        // key in mcb and not at all in sops (D5).
+        return Err(Error::Unsupported {
+            file: Default::default(),
+            message: format!(
+                "{} key groups with shamir_threshold {t}: Shamir needs a threshold of at least 2",
+                groups.len()
+            ),
+        });
+    }
     let shares = keys::shamir_split(env, key, groups.len(), t);
     let wrapped = groups
         .iter()
@@ -468,7 +541,11 @@ fn seal(
         Content::Bytes(b) => {
             let aad = crypt::aad(&[store::binary::KEY]);
             let iv = ivs_get_or_new(env, ivs, &aad, b);
-            let enc = cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string();
+            let enc = if b.is_empty() {
+                String::new()
+            } else {
+                cipher::seal(key, &iv, b, aad.as_bytes(), "str").to_string()
+            };
             meta.rule = None;
             meta.mac_only_encrypted = false;
             (

@@ -116,6 +116,20 @@ impl Timestamp {
         Some(t.marshal())
     }
 
+    /// Go's `time.Parse(time.RFC3339, s).Format(time.RFC3339)`: as [`Self::parse_rfc3339`],
+    /// then written without the fraction (how sops uses `lastmodified`).
+    pub fn parse_rfc3339_seconds(s: &str) -> Option<String> {
+        let t = Self::parse_rfc3339(s)?;
+        let text = t.as_str();
+        Some(match text.find('.') {
+            Some(dot) => {
+                let zone = dot + text[dot..].find(|c: char| !c.is_ascii_digit() && c != '.')?;
+                format!("{}{}", &text[..dot], &text[zone..])
+            }
+            None => text.to_owned(),
+        })
+    }
+
     /// The `MarshalText` form.
     pub fn as_str(&self) -> &str {
         &self.0

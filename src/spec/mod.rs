@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub use types::*;
 
+pub(crate) use locate::line_of;
+
 /// The annotated example spec (`mcb example-spec`, `mcb init-installation --example`).
 pub const EXAMPLE: &str = include_str!("../../templates/example-installation.yaml");
 

@@ -19,6 +19,33 @@ fn example_parses_and_defaults_apply() {
     assert_eq!(m.api_endpoint(), "api.x1.example.com");
     assert_eq!(m.api_port(), 6443);
     assert_eq!(m.oidc_issuer(), "https://dex.x1.example.com");
+    assert_eq!(m.cluster.namespace.as_str(), "default");
+    assert_eq!(m.cluster.pod_cidrs, ["192.168.0.0/16"]);
+    assert_eq!(m.cluster.service_cidrs, ["10.96.0.0/12"]);
+}
+
+#[test]
+fn cluster_namespace_and_cidrs_are_checked() {
+    let ok = p(&format!(
+        "{MIN}cluster:\n  namespace: mgmt\n  podCidrs: [10.244.0.0/16, fd00::/56]\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.cluster.namespace.as_str(), "mgmt");
+    assert_eq!(ok.cluster.service_cidrs, ["10.96.0.0/12"]);
+    for (bad, path) in [
+        ("  podCidrs: [10.244.0.0]\n", "cluster.podCidrs[0]"),
+        (
+            "  serviceCidrs: [10.96.0.0/12, 10.0.0.0/33]\n",
+            "cluster.serviceCidrs[1]",
+        ),
+        ("  serviceCidrs: []\n", "cluster.serviceCidrs"),
+    ] {
+        let e = p(&format!("{MIN}cluster:\n{bad}")).unwrap_err();
+        assert!(e.to_string().contains(path), "{bad}: {e}");
+        assert!(e.help().is_some());
+    }
+    let e = p(&format!("{MIN}cluster:\n  namespace: Not_A_Name\n")).unwrap_err();
+    assert!(e.to_string().contains("cluster.namespace"), "{e}");
 }
 
 #[test]
@@ -140,6 +167,73 @@ fn schema_file_matches_types() {
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
     );
+}
+
+const CONNECTOR: &str = "oidc:\n  connectors:\n    - id: github\n      type: github\n      name: GitHub\n      clientSecret: {sharedSecret: dex-github, key: clientSecret}\n";
+
+#[test]
+fn connector_shared_secret_must_be_placed_in_dex() {
+    let invalid = |src: &str| match p(src).unwrap_err() {
+        Error::Invalid {
+            path,
+            message,
+            hint,
+            ..
+        } => (path, message, hint),
+        e => panic!("{e}"),
+    };
+    let (path, msg, hint) = invalid(&format!("{MIN}{CONNECTOR}"));
+    assert_eq!(path, "oidc.connectors[0].clientSecret.sharedSecret");
+    assert!(msg.contains("not listed in sharedSecrets"), "{msg}");
+    assert!(
+        hint.contains("{name: dex-github, namespace: dex}"),
+        "{hint}"
+    );
+
+    let (_, msg, _) = invalid(&format!("{MIN}{CONNECTOR}sharedSecrets: [dex-github]\n"));
+    assert!(msg.contains("namespace \"default\", not dex"), "{msg}");
+    let renamed = "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {other: x}}\n";
+    let (_, msg, _) = invalid(&format!("{MIN}{CONNECTOR}{renamed}"));
+    assert!(msg.contains("does not place key \"clientSecret\""), "{msg}");
+
+    let ok = "sharedSecrets:\n  - {name: dex-github, namespace: dex, secretName: gh, keys: {clientSecret: secret}}\n";
+    let s = p(&format!("{MIN}{CONNECTOR}{ok}")).unwrap();
+    let r = s.oidc.connectors[0].client_secret.as_ref().unwrap();
+    assert_eq!(s.shared_key_target(r), Some(("gh".into(), "secret".into())));
+}
+
+#[test]
+fn ingress_issuer_and_organization_groups_are_checked() {
+    let path_of = |src: String| match p(&src).unwrap_err() {
+        Error::Invalid { path, .. } => path,
+        e => panic!("{e}"),
+    };
+    assert_eq!(
+        path_of(format!("{MIN}oidc:\n  issuer: http://dex.x1.example.com\n")),
+        "oidc.issuer"
+    );
+    assert_eq!(
+        path_of(format!("{MIN}ingress:\n  className: Not_A_Class\n")),
+        "ingress.className"
+    );
+    assert_eq!(
+        path_of(format!("{MIN}organizations:\n  - name: a\n    groups: [{{name: 'o:t', role: 'Cluster Admin'}}]\n")),
+        "organizations[0].groups[0].role"
+    );
+    assert_eq!(
+        path_of(format!(
+            "{MIN}organizations:\n  - name: {}\n",
+            "a".repeat(60)
+        )),
+        "organizations[0].name"
+    );
+    let s = p(&format!(
+        "{MIN}oidc:\n  issuer: https://login.example.org/dex\n"
+    ))
+    .unwrap();
+    assert_eq!(s.oidc_issuer_host().as_deref(), Some("login.example.org"));
+    assert_eq!(s.ingress.class_name, "nginx");
+    assert_eq!(s.ingress.issuer.kind, IssuerKind::ClusterIssuer);
 }
 
 #[test]

@@ -136,6 +136,9 @@ pub struct Installation {
     /// Worker machines.
     #[serde(default = "default_workers")]
     pub workers: NodePool,
+    /// Where the Cluster API objects live and the cluster's pod and service networks.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
     /// The Flux install.
     #[serde(default)]
     pub flux: Flux,
@@ -150,9 +153,18 @@ pub struct Installation {
     /// The GitHub App used by Flux (with `git.auth: github-app`) and by mcb.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_app: Option<GithubApp>,
-    /// Organizations (tenants) to create as Organization CRs.
+    /// Organizations (tenants): each a Namespace `org-<name>` whose RoleBindings give the
+    /// organization's OIDC groups their roles.
     #[serde(default)]
     pub organizations: Vec<Organization>,
+    /// Also render each organization as a `security.giantswarm.io/v1alpha1` Organization
+    /// for a cluster that runs an organization operator. Its CRD must be in the config repo
+    /// (a template under `templates/manifests/`), or rendering is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organization_custom_resources: bool,
+    /// How endpoints (Dex's issuer) are exposed: ingress class and certificate issuer.
+    #[serde(default)]
+    pub ingress: Ingress,
     /// Extra values for templates, under `values.` in every template.
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
@@ -462,6 +474,56 @@ pub struct ApiServer {
     pub port: Option<u16>,
 }
 
+/// The Cluster API cluster's namespace and networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Namespace of the Cluster API objects and of the cluster's CA, etcd, proxy, sa and
+    /// kubeconfig Secrets [default: `default`]. Fixed once the cluster exists.
+    #[serde(default = "default_cluster_namespace")]
+    pub namespace: Name,
+    /// Pod network CIDRs (`Cluster.spec.clusterNetwork.pods`) [default: `192.168.0.0/16`].
+    #[serde(default = "default_pod_cidrs")]
+    pub pod_cidrs: Vec<String>,
+    /// Service network CIDRs (`Cluster.spec.clusterNetwork.services`)
+    /// [default: `10.96.0.0/12`].
+    #[serde(default = "default_service_cidrs")]
+    pub service_cidrs: Vec<String>,
+}
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            namespace: default_cluster_namespace(),
+            pod_cidrs: default_pod_cidrs(),
+            service_cidrs: default_service_cidrs(),
+        }
+    }
+}
+fn default_cluster_namespace() -> Name {
+    Name("default".into())
+}
+fn default_pod_cidrs() -> Vec<String> {
+    vec!["192.168.0.0/16".into()]
+}
+fn default_service_cidrs() -> Vec<String> {
+    vec!["10.96.0.0/12".into()]
+}
+
+/// Whether `s` is an IPv4 or IPv6 CIDR block (`10.96.0.0/12`, `fd00::/108`).
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
 /// A group of machines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -591,7 +653,8 @@ pub struct Oidc {
     pub static_clients: Vec<StaticClient>,
 }
 
-/// A Dex connector. Its client secret comes from Secret `dex-connectors`.
+/// A Dex connector. Its client secret comes from Secret `dex-connectors` (given at init as
+/// `MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET`) or, with `clientSecret`, from a shared secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Connector {
@@ -605,6 +668,21 @@ pub struct Connector {
     /// Connector config without the client secret (`clientID`, `orgs`, …).
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
+    /// Take the client secret from a shared secret (one OAuth app for every installation)
+    /// instead of `dex-connectors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SharedKeyRef>,
+}
+
+/// One key of a shared secret the installation lists in `sharedSecrets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SharedKeyRef {
+    /// The shared secret (`mcb shared import NAME`); `sharedSecrets` must place it in
+    /// namespace `dex`.
+    pub shared_secret: Name,
+    /// Its key holding the value (before any `keys` renaming of the mapping).
+    pub key: String,
 }
 
 impl Connector {
@@ -659,11 +737,81 @@ pub struct GithubApp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Organization {
-    /// Name (DNS-1123 label).
+    /// Name (DNS-1123 label); its namespace is `org-<name>`.
     pub name: Name,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// OIDC groups (the `groups` claim Dex issues, e.g. `example:team-a` for a GitHub team)
+    /// and the ClusterRole each gets in the organization's namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRole>,
+}
+
+/// An OIDC group and its role in an organization's namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupRole {
+    /// The group as the API server sees it (no prefix is configured).
+    pub name: String,
+    /// ClusterRole bound in the namespace: `admin`, `edit`, `view` or your own.
+    pub role: String,
+}
+
+/// How endpoints are exposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ingress {
+    /// `ingressClassName` of every Ingress [default: `nginx`].
+    #[serde(default = "default_ingress_class")]
+    pub class_name: String,
+    /// The cert-manager issuer of their certificates [default: ClusterIssuer `letsencrypt`].
+    #[serde(default)]
+    pub issuer: CertIssuer,
+}
+impl Default for Ingress {
+    fn default() -> Self {
+        Ingress {
+            class_name: default_ingress_class(),
+            issuer: CertIssuer::default(),
+        }
+    }
+}
+fn default_ingress_class() -> String {
+    "nginx".into()
+}
+
+/// A cert-manager issuer reference (`issuerRef` of a Certificate). mcb does not create it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertIssuer {
+    /// `ClusterIssuer` or `Issuer` (in the certificate's namespace).
+    #[serde(default)]
+    pub kind: IssuerKind,
+    /// Its name.
+    #[serde(default = "default_issuer_name")]
+    pub name: String,
+}
+impl Default for CertIssuer {
+    fn default() -> Self {
+        CertIssuer {
+            kind: IssuerKind::default(),
+            name: default_issuer_name(),
+        }
+    }
+}
+fn default_issuer_name() -> String {
+    "letsencrypt".into()
+}
+
+/// The kind of a cert-manager issuer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IssuerKind {
+    /// cluster-wide
+    #[default]
+    ClusterIssuer,
+    /// namespaced
+    Issuer,
 }
 
 impl Installation {
@@ -686,6 +834,75 @@ impl Installation {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("https://dex.{}", self.base_domain))
+    }
+
+    /// The host of Dex's issuer URL (`dex.<baseDomain>` by default), for its Ingress and
+    /// certificate; `None` when the URL is not https or has no host.
+    pub fn oidc_issuer_host(&self) -> Option<String> {
+        let u = url::Url::parse(&self.oidc_issuer()).ok()?;
+        (u.scheme() == "https")
+            .then(|| u.host_str().map(str::to_owned))
+            .flatten()
+    }
+
+    /// The `sharedSecrets` mapping of shared secret `name`, if the spec lists it.
+    pub fn shared_mapping(&self, name: &Name) -> Option<SharedSecretMapping> {
+        self.shared_secrets
+            .iter()
+            .find(|s| s.name() == name)
+            .map(SharedSecretRef::mapping)
+    }
+
+    /// Where a connector's shared client secret lands: (Secret name, key) in namespace
+    /// `dex`, after the mapping's renaming. `None` when the spec does not place it there.
+    pub fn shared_key_target(&self, r: &SharedKeyRef) -> Option<(String, String)> {
+        let m = self.shared_mapping(&r.shared_secret)?;
+        if m.namespace.as_ref().map(Name::as_str) != Some("dex") {
+            return None;
+        }
+        let key = if m.keys.is_empty() {
+            r.key.clone()
+        } else {
+            m.keys.get(&r.key)?.clone()
+        };
+        Some((m.secret_name.unwrap_or_default(), key))
+    }
+
+    fn check_shared_key(&self, r: &SharedKeyRef, at: &str) -> Result<(), Invalid> {
+        let name = r.shared_secret.as_str();
+        let Some(m) = self.shared_mapping(&r.shared_secret) else {
+            return Err((
+                format!("{at}.sharedSecret"),
+                format!("shared secret {name:?} is not listed in sharedSecrets"),
+                format!("add `{{name: {name}, namespace: dex}}` to sharedSecrets"),
+            ));
+        };
+        if !is_secret_key(&r.key) {
+            return Err((
+                format!("{at}.key"),
+                format!("{:?} is not a valid Secret key", r.key),
+                "use letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if self.shared_key_target(r).is_none() {
+            let why = if m.namespace.as_ref().map(Name::as_str) != Some("dex") {
+                format!(
+                    "sharedSecrets places {name:?} in namespace {:?}, not dex",
+                    m.namespace.map(String::from).unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "the sharedSecrets mapping of {name:?} does not place key {:?}",
+                    r.key
+                )
+            };
+            return Err((
+                format!("{at}.sharedSecret"),
+                why,
+                format!("set `namespace: dex` on sharedSecrets entry {name}, and list `{}` in its keys if it has any", r.key),
+            ));
+        }
+        Ok(())
     }
 
     /// `(major, minor)` of `kubernetesVersion` (checked to be `vX.Y.Z` by `check`;
@@ -740,6 +957,26 @@ impl Installation {
                 ),
                 "choose a version in that range (kubeadm's admin identity and the secret shapes are known for those)",
             );
+        }
+        let nets = [
+            ("cluster.podCidrs", &self.cluster.pod_cidrs),
+            ("cluster.serviceCidrs", &self.cluster.service_cidrs),
+        ];
+        for (path, cidrs) in nets {
+            if cidrs.is_empty() {
+                return bad(
+                    path,
+                    "no CIDR block".into(),
+                    "list at least one block, or leave the key out for the default",
+                );
+            }
+            if let Some((i, c)) = cidrs.iter().enumerate().find(|(_, c)| !is_cidr(c)) {
+                return bad(
+                    &format!("{path}[{i}]"),
+                    format!("{c:?} is not a CIDR block"),
+                    "write an address and a prefix length, e.g. `10.96.0.0/12`",
+                );
+            }
         }
         match self.git.auth {
             GitAuth::Ssh if !(self.git.url.starts_with("ssh://")) => {
@@ -852,11 +1089,72 @@ impl Installation {
                 );
             }
         }
+        if let Some(issuer) = &self.oidc.issuer {
+            if self.oidc_issuer_host().is_none() {
+                return bad(
+                    "oidc.issuer",
+                    format!("{issuer:?} is not an https:// URL with a host name"),
+                    "use `https://dex.<baseDomain>` or leave oidc.issuer out for that default",
+                );
+            }
+        }
+        if !is_dns1123_subdomain(&self.ingress.class_name) {
+            return bad(
+                "ingress.className",
+                format!("{:?} is not an IngressClass name", self.ingress.class_name),
+                "name an IngressClass of the cluster, e.g. `nginx`",
+            );
+        }
+        if !is_dns1123_subdomain(&self.ingress.issuer.name) {
+            return bad(
+                "ingress.issuer.name",
+                format!(
+                    "{:?} is not a cert-manager issuer name",
+                    self.ingress.issuer.name
+                ),
+                "name the ClusterIssuer (or Issuer in namespace dex) that signs the certificates",
+            );
+        }
         unique(
             self.oidc.connectors.iter().map(|c| &c.id),
             "oidc.connectors",
             "id",
         )?;
+        for (i, c) in self.oidc.connectors.iter().enumerate() {
+            if let Some(r) = &c.client_secret {
+                self.check_shared_key(r, &format!("oidc.connectors[{i}].clientSecret"))?;
+            }
+        }
+        for (i, o) in self.organizations.iter().enumerate() {
+            if o.name.as_str().len() > 59 {
+                return bad(
+                    &format!("organizations[{i}].name"),
+                    format!(
+                        "{:?} is too long for its namespace org-{}",
+                        o.name.as_str(),
+                        o.name
+                    ),
+                    "use at most 59 characters (a namespace name has at most 63)",
+                );
+            }
+            for (j, g) in o.groups.iter().enumerate() {
+                let at = format!("organizations[{i}].groups[{j}]");
+                if g.name.trim().is_empty() {
+                    return bad(
+                        &format!("{at}.name"),
+                        "the group name is empty".into(),
+                        "give the OIDC group as Dex issues it, e.g. `example:team-a` for a GitHub team",
+                    );
+                }
+                if !is_dns1123_subdomain(&g.role) {
+                    return bad(
+                        &format!("{at}.role"),
+                        format!("{:?} is not a ClusterRole name mcb can bind", g.role),
+                        "use `admin`, `edit`, `view` or your own ClusterRole (lowercase letters, digits, '-' and '.')",
+                    );
+                }
+            }
+        }
         unique(
             self.organizations.iter().map(|o| &o.name),
             "organizations",

@@ -51,15 +51,6 @@ fn check(t: &TestEnv, repo: &Path, extra: &[&str]) -> Run {
 }
 
 /// `(rule, file, line)` of every finding in a JSON report.
-/// Whether a finding is the `schema` warning for a kind nothing installs yet (Cluster API,
-/// the Organization CRD): `clean_fixture_schema_findings_are_only_unknown_kinds` pins them.
-fn uninstalled_kind(f: &serde_json::Value) -> bool {
-    f["rule"] == "schema"
-        && f["severity"] == "warning"
-        && f["message"].as_str().unwrap().contains(": no schema for ")
-}
-
-/// (rule, file, line) of every finding but [`uninstalled_kind`] warnings.
 fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
     let v: serde_json::Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
@@ -67,7 +58,6 @@ fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| !uninstalled_kind(f))
         .map(|f| {
             (
                 f["rule"].as_str().unwrap().to_owned(),
@@ -107,7 +97,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 4, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 5, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
@@ -123,7 +113,7 @@ fn clean_repo_has_no_findings() {
 }
 
 #[test]
-fn clean_fixture_schema_findings_are_only_unknown_kinds() {
+fn clean_fixture_has_no_schema_findings() {
     let t = TestEnv::new();
     let dir = repo(&t, None);
     let r = check(&t, &dir, &[]).ok();
@@ -134,7 +124,8 @@ fn clean_fixture_schema_findings_are_only_unknown_kinds() {
         .iter()
         .filter(|f| f["rule"] == "schema")
         .collect();
-    assert!(schema.iter().all(|f| uninstalled_kind(f)), "{schema:#?}");
+    // Every kind it renders has a schema: none is unknown (an error since #17).
+    assert!(schema.is_empty(), "{schema:#?}");
     // Edited by hand: an unknown field in a rendered manifest is an error, with its line.
     let ns = dir.join("installations/demo/manifests/namespaces.yaml");
     let text = fs::read_to_string(&ns).unwrap();
@@ -535,8 +526,13 @@ fn status_table_and_json() {
 
 #[test]
 fn init_installation_output_passes_check() {
-    // What mcb writes must pass mcb's own gate, MACs included.
-    let t = TestEnv::new();
+    // What mcb writes must pass mcb's own gate, MACs included (the example's GitHub
+    // connector gets its client secret at init, else dex-connector-secret fails it).
+    let mut t = TestEnv::new();
+    t.vars.insert(
+        "MCB_DEX_CONNECTOR_GITHUB_CLIENT_SECRET".into(),
+        "connector-secret".into(),
+    );
     let repo = t.path().join("cfg");
     for args in [
         vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
@@ -651,6 +647,10 @@ fn generate_fixtures() {
     let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
         .label("app", "dex")
         .with("grafana", b"fixture-client-secret".to_vec());
+    let connectors = mcb::k8s::Secret::new("dex-connectors", "dex", "Opaque").with(
+        "DEX_CONNECTOR_GITHUB_CLIENT_SECRET",
+        b"fixture-connector-secret".to_vec(),
+    );
     let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
@@ -659,6 +659,7 @@ fn generate_fixtures() {
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
+        ("dex-connectors", &connectors),
     ];
 
     // Inventory.

@@ -143,3 +143,39 @@ fn issue_15_release_binary_ignores_the_test_seed() {
     };
     assert_ne!(recipient("a"), recipient("b"));
 }
+
+/// Issue #24 item 11: `mcb ... | head` closes stdout before mcb has written; like ripgrep,
+/// mcb then stops quietly with exit 0 instead of panicking (101) or printing "Broken pipe".
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    crate::init::init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    for args in [
+        &["completions", "bash"][..],
+        &["schema"][..],
+        &["example-spec"][..],
+        &["check", "--format", "json"][..],
+        &["check"][..],
+        &["status"][..],
+    ] {
+        let mut c = t.mcb();
+        c.arg("--repo").arg(&repo).args(args);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        // Close the read end at once: mcb's first write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            out.status.code() == Some(0) || (args[0] == "check" && out.status.code() == Some(1)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}

@@ -60,13 +60,18 @@ pub(crate) fn git(t: &TestEnv, repo: &Path, args: &[&str]) -> String {
 }
 
 pub(crate) fn init(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Run {
+    run(init_cmd(t, repo, key, extra))
+}
+
+/// `mcb --repo REPO init-installation demo --example --age-key-out KEY EXTRA…`.
+pub(crate) fn init_cmd(t: &TestEnv, repo: &Path, key: &Path, extra: &[&str]) -> Command {
     let mut c = t.mcb();
     c.arg("--repo")
         .arg(repo)
         .args(["init-installation", "demo", "--example", "--age-key-out"])
         .arg(key)
         .args(extra);
-    run(c)
+    c
 }
 
 /// `mcb --repo REPO init-installation demo --spec SPEC --age-key-out KEY`, to add flags to.
@@ -178,7 +183,7 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
         "demo-etcd",
         "demo-proxy",
         "demo-sa",
-        "demo-kubeconfig",
+        "demo-kubeconfig-admin",
         "flux-system",
     ] {
         assert!(
@@ -187,6 +192,19 @@ fn init_example_makes_a_complete_encrypted_installation_on_a_branch() {
             "{name}"
         );
     }
+    // `demo-kubeconfig` belongs to the control plane provider (it mints and renews it from
+    // demo-ca): nothing in the repo may own that name, or KCP would never renew it.
+    assert!(!repo
+        .join("installations/demo/secrets/demo-kubeconfig.sops.yaml")
+        .exists());
+    let all = std::fs::read_dir(repo.join("installations/demo/secrets"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        !all.contains("name: demo-kubeconfig\n"),
+        "a Secret named demo-kubeconfig is rendered"
+    );
 
     // kubectl kustomize builds every directory.
     for dir in [
@@ -240,12 +258,8 @@ fn init_failure_between_steps_leaves_no_partial_installation() {
         let t = TestEnv::new();
         let repo = config_repo(&t);
         let key = t.path().join("demo.agekey");
-        let mut c = t.mcb();
-        c.env("MCB_TEST_FAIL_AFTER", step)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["init-installation", "demo", "--example", "--age-key-out"])
-            .arg(&key);
+        let mut c = init_cmd(&t, &repo, &key, &[]);
+        c.env("MCB_TEST_FAIL_AFTER", step);
         let r = run(c).fails_with(2);
         assert!(
             r.stderr.contains(&format!("after step `{step}`")),
@@ -447,6 +461,20 @@ fn bootstrap_prints_only_flux_the_two_secrets_and_the_sync() {
     c.arg(&f);
     let v = run(c);
     assert!(v.status.success(), "{}\n{}", v.stdout, v.stderr);
+    // Every object, Flux's included, validates strictly against its schema (the CRDs the
+    // bootstrap itself installs, the vendored ones, the built-in kinds).
+    let v = crate::support::assert_schema_valid(&[&f]);
+    assert!(v.unknown_kinds.is_empty(), "{:?}", v.unknown_kinds);
+    assert_eq!(
+        (
+            v.count("GitRepository"),
+            v.count("Kustomization"),
+            v.count("Secret")
+        ),
+        (1, 1, 2),
+        "{:#?}",
+        v.objects
+    );
 
     // --out: tests/it/bootstrap.rs.
 }
@@ -610,7 +638,7 @@ fn spec_pki_key_type_and_kubernetes_version_shape_the_pki() {
 
     let kc = crate::rotate::secret_value(
         &t,
-        &secrets.join("demo-kubeconfig.sops.yaml"),
+        &secrets.join("demo-kubeconfig-admin.sops.yaml"),
         &key,
         "value",
     );

@@ -19,6 +19,14 @@ use crate::support::{run, tool, Run, TestEnv};
 
 const SECRETS: &str = "installations/demo/secrets";
 
+/// The example's GitHub connector gets its client secret at init (`mcb check` requires it).
+fn with_connector_secret(t: &mut TestEnv) {
+    t.vars.insert(
+        "MCB_DEX_CONNECTOR_GITHUB_CLIENT_SECRET".into(),
+        "connector-secret".into(),
+    );
+}
+
 /// `mcb check` passes on the new installation.
 fn no_check_findings(t: &TestEnv, repo: &Path) {
     crate::support::provide_aws_credentials(t, repo, "demo");
@@ -43,6 +51,7 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     let mut t = TestEnv::new();
     t.vars
         .insert("MCB_OIDC_INITIAL_ACCESS_TOKEN".into(), IAT.into());
+    with_connector_secret(&mut t);
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
     let r = init(&t, &repo, &key, &["--oidc-issuer", &issuer]).ok();
@@ -289,7 +298,8 @@ const CREATE_FLAGS: [&str; 5] = [
 
 #[test]
 fn init_creates_the_github_app_by_the_manifest_flow() {
-    let t = TestEnv::new();
+    let mut t = TestEnv::new();
+    with_connector_secret(&mut t);
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
     let spec = github_app_spec(&t);

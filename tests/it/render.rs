@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{assert_schema_valid, node_modules, run, tool, tools_dir, TestEnv};
 
-const BASE: &str = "apiVersion: mcb/v1alpha1
+pub(crate) const BASE: &str = "apiVersion: mcb/v1alpha1
 kind: Installation
 name: NAME
 baseDomain: NAME.example.com
@@ -25,6 +25,10 @@ oidc:
       redirectURIs: [https://grafana.NAME.example.com/login]
 organizations:
   - name: team-a
+    groups:
+      - {name: 'example:team-a', role: edit}
+      - {name: 'example:sre', role: admin}
+      - {name: 'example:auditors', role: admin}
 ";
 
 fn provider(p: &str) -> &'static str {
@@ -38,16 +42,16 @@ fn provider(p: &str) -> &'static str {
     }
 }
 
-const PROVIDERS: [&str; 5] = ["capa", "capz", "capv", "openstack", "cloud-director"];
+pub(crate) const PROVIDERS: [&str; 5] = ["capa", "capz", "capv", "openstack", "cloud-director"];
 
-fn write_spec(root: &Path, name: &str, body: &str) {
+pub(crate) fn write_spec(root: &Path, name: &str, body: &str) {
     let dir = root.join("installations").join(name);
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("installation.yaml"), body).unwrap();
 }
 
 /// capz uses GitHub App auth for Flux (https URL, `provider: github`); the others SSH.
-fn spec_for(name: &str, p: &str) -> String {
+pub(crate) fn spec_for(name: &str, p: &str) -> String {
     let base = BASE.replace("NAME", name);
     let base = if p == "capz" {
         base.replace(
@@ -60,7 +64,7 @@ fn spec_for(name: &str, p: &str) -> String {
     format!("{base}{}", provider(p))
 }
 
-fn render(t: &TestEnv, args: &[&str]) -> crate::support::Run {
+pub(crate) fn render(t: &TestEnv, args: &[&str]) -> crate::support::Run {
     let mut c = t.mcb();
     c.arg("--repo").arg(t.path()).arg("render").args(args);
     run(c)
@@ -186,18 +190,43 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "{}",
         r.stdout
     );
-    // mcb's own strict validator over everything Flux will apply.
+    // mcb's own strict validator (vendored CRDs and Kubernetes kinds) over everything Flux
+    // will apply; the core Cluster API objects in v1beta2, the operator's providers.
     let v = assert_schema_valid(&built);
-    for kind in [
-        "Cluster",
-        "MachineDeployment",
-        "KubeadmControlPlane",
-        "KubeadmConfigTemplate",
-        "GitRepository",
-        "Kustomization",
-        "Deployment",
+    // Every kind Flux applies has a schema, so something installs it.
+    assert!(v.unknown_kinds.is_empty(), "{:?}", v.unknown_kinds);
+    for (api, kind) in [
+        ("cluster.x-k8s.io/v1beta2", "Cluster"),
+        ("cluster.x-k8s.io/v1beta2", "MachineDeployment"),
+        (
+            "controlplane.cluster.x-k8s.io/v1beta2",
+            "KubeadmControlPlane",
+        ),
+        (
+            "bootstrap.cluster.x-k8s.io/v1beta2",
+            "KubeadmConfigTemplate",
+        ),
+        ("operator.cluster.x-k8s.io/v1alpha2", "CoreProvider"),
+        ("operator.cluster.x-k8s.io/v1alpha2", "BootstrapProvider"),
+        ("operator.cluster.x-k8s.io/v1alpha2", "ControlPlaneProvider"),
+        (
+            "operator.cluster.x-k8s.io/v1alpha2",
+            "InfrastructureProvider",
+        ),
+        ("operator.cluster.x-k8s.io/v1alpha2", "AddonProvider"),
+        ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
+        ("source.toolkit.fluxcd.io/v1", "HelmRepository"),
+        ("source.toolkit.fluxcd.io/v1", "GitRepository"),
+        ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+        ("apps/v1", "Deployment"),
     ] {
-        assert!(v.count(kind) >= 1, "no {kind} validated: {:#?}", v.objects);
+        assert!(
+            v.objects
+                .iter()
+                .any(|o| o.starts_with(&format!("{api} {kind} "))),
+            "no {api} {kind} validated: {:#?}",
+            v.objects
+        );
     }
     // The provider's cluster and machine templates and the add-ons (vendored CRDs).
     let infra = v
@@ -216,6 +245,12 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         "Kustomization/flux-system",
         "Kustomization/secrets",
         "Kustomization/cluster",
+        "Kustomization/infrastructure",
+        "Kustomization/infrastructure-controllers",
+        "HelmRepository/cert-manager",
+        "HelmRelease/cert-manager",
+        "HelmRepository/cluster-api-operator",
+        "HelmRelease/cluster-api-operator",
     ] {
         assert!(
             r.stdout.contains(kind),

@@ -115,7 +115,7 @@ fn client_cert(kubeconfig: &[u8]) -> Vec<u8> {
 #[test]
 fn kubeconfig_admin_is_reissued_from_the_same_ca_and_nothing_else_changes() {
     let (t, repo, key) = installation();
-    let kc_file = secrets_file(&repo, "demo-kubeconfig");
+    let kc_file = secrets_file(&repo, "demo-kubeconfig-admin");
     let old_kc = secret_value(&t, &kc_file, &key, "value");
     let before = snapshot(&repo);
     let key_arg = key.to_str().unwrap();
@@ -124,7 +124,10 @@ fn kubeconfig_admin_is_reissued_from_the_same_ca_and_nothing_else_changes() {
     let after = snapshot(&repo);
     assert_eq!(
         changed(&before, &after),
-        set(&["credentials.yaml", "secrets/demo-kubeconfig.sops.yaml"])
+        set(&[
+            "credentials.yaml",
+            "secrets/demo-kubeconfig-admin.sops.yaml"
+        ])
     );
     assert_eq!(
         git(&t, &repo, &["branch", "--show-current"]).trim(),
@@ -214,7 +217,10 @@ fn due_within_picks_what_expires_and_nothing_else() {
     );
     assert_eq!(
         changed(&before, &snapshot(&repo)),
-        set(&["credentials.yaml", "secrets/demo-kubeconfig.sops.yaml"])
+        set(&[
+            "credentials.yaml",
+            "secrets/demo-kubeconfig-admin.sops.yaml"
+        ])
     );
     assert_eq!(
         git(&t, &repo, &["branch", "--show-current"]).trim(),
@@ -512,7 +518,7 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
     let (t, repo, key) = installation();
     let key_arg = key.to_str().unwrap();
     let ca_file = secrets_file(&repo, "demo-ca");
-    let kc_file = secrets_file(&repo, "demo-kubeconfig");
+    let kc_file = secrets_file(&repo, "demo-kubeconfig-admin");
     let old_kc = secret_value(&t, &kc_file, &key, "value");
     let old_client = client_files(&t, &old_kc, "old");
     let trusted = |t: &TestEnv| secret_value(t, &ca_file, &key, "tls.crt");
@@ -537,7 +543,7 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
             set(&[
                 "credentials.yaml",
                 "secrets/demo-ca.sops.yaml",
-                "secrets/demo-kubeconfig.sops.yaml"
+                "secrets/demo-kubeconfig-admin.sops.yaml"
             ])
         );
     };

@@ -272,8 +272,19 @@ fn edit_rewrites_only_on_change() {
     let t = TestEnv::new();
     encrypted(&t);
     let before = read(&t, "doc.json");
+    // Issue 21 D12: no change exits 200, as sops does.
     let o = edit_with(&t, "true");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut c = t.command(crate::support::tool("sops"));
+    c.env("SOPS_AGE_KEY_FILE", key("age1.txt"))
+        .env("EDITOR", "true")
+        .args(["edit", "doc.json"]);
+    assert_eq!(c.output().unwrap().status.code(), Some(200), "sops agrees");
     assert_eq!(
         read(&t, "doc.json"),
         before,
@@ -491,6 +502,223 @@ fn issue_21_d11_key_cmd_text_never_in_errors() {
         "{}",
         o.stderr
     );
+}
+
+/// Issue 24 item 7 / issue 21 D10: the secrets subcommands take sops' flags with sops'
+/// meaning, after the subcommand: `--output FILE`, `-i`, `--indent`, `--filename-override`,
+/// `set … -5`, `--value-stdin`, `unset --idempotent`; `-o json` before `secrets` still works.
+#[test]
+fn issue_24_secrets_take_sops_flags() {
+    let t = TestEnv::new();
+    write(&t, "doc.yaml", "a:\n  b: x\nport: 1\n");
+    let ok = |args: &[&str]| {
+        let o = mcb_in(&t, t.path(), &key("age1.txt"), args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    ok(&["encrypt", "--age", AGE1, "--output", "enc.yaml", "doc.yaml"]);
+    assert!(read(&t, "enc.yaml").contains("ENC[AES256_GCM"));
+    ok(&["decrypt", "--output", "plain.yaml", "enc.yaml"]);
+    assert_eq!(read(&t, "plain.yaml"), "a:\n    b: x\nport: 1\n");
+    // --indent and --output-type, as sops prints them. sops 3.11 honours --indent only in
+    // its flag form (`sops --indent 2 -d`); its `decrypt` subcommand ignores the global flag.
+    for (indent, args) in [
+        (Some("2"), &["decrypt", "enc.yaml"][..]),
+        (
+            Some("3"),
+            &["decrypt", "--output-type", "json", "enc.yaml"][..],
+        ),
+        (None, &["decrypt", "--output-type", "json", "enc.yaml"][..]),
+    ] {
+        let (mut m_args, mut s_args) = (args.to_vec(), args.to_vec());
+        if let Some(n) = indent {
+            m_args.splice(1..1, ["--indent", n]);
+            s_args.splice(0..1, ["--indent", n, "-d"]);
+        }
+        let m = ok(&m_args);
+        let s = sops_in(&t, t.path(), &key("age1.txt"), &s_args);
+        assert_eq!(
+            String::from_utf8_lossy(&m.stdout),
+            String::from_utf8_lossy(&s.stdout),
+            "{args:?}"
+        );
+    }
+    // A negative number is a value, not a flag (sops stops parsing flags at the file name).
+    ok(&["set", "enc.yaml", r#"["port"]"#, "-5"]);
+    let m = ok(&["decrypt", "--extract", r#"["port"]"#, "enc.yaml"]);
+    assert_eq!(String::from_utf8_lossy(&m.stdout), "-5\n");
+    // The value from stdin, never on the command line.
+    let mut c = t.mcb();
+    c.env("SOPS_AGE_KEY_FILE", key("age1.txt"))
+        .args([
+            "secrets",
+            "set",
+            "--value-stdin",
+            "enc.yaml",
+            r#"["a"]["b"]"#,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"\"from-stdin\"").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let s = sops_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "--extract", r#"["a"]["b"]"#, "enc.yaml"],
+    );
+    assert_eq!(String::from_utf8_lossy(&s.stdout), "from-stdin");
+    // unset: missing path fails unless --idempotent.
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["unset", "enc.yaml", r#"["nope"]"#],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    ok(&["unset", "--idempotent", "enc.yaml", r#"["nope"]"#]);
+    // --output with -i is a usage error; --output with two files too.
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "-i", "--output", "x", "enc.yaml"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["decrypt", "--output", "x", "enc.yaml", "enc.yaml"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // --filename-override picks the format.
+    std::fs::copy(t.path().join("enc.yaml"), t.path().join("enc.data")).unwrap();
+    let m = ok(&["decrypt", "--filename-override", "x.yaml", "enc.data"]);
+    assert!(String::from_utf8_lossy(&m.stdout).starts_with("a:\n"));
+}
+
+/// Issue 21 D2: `--extract` of a non-string prints what sops prints, in every output type.
+#[test]
+fn issue_21_d2_extract_non_strings_like_sops() {
+    let t = TestEnv::new();
+    write(
+        &t,
+        "doc.yaml",
+        "f: false\nn: 6.02e+23\nz: null\nl:\n  - 1\n  - x\nm:\n  k: v\ni: 7\ns: text\n",
+    );
+    mcb_in(
+        &t,
+        t.path(),
+        &key("age1.txt"),
+        &["encrypt", "-i", "--age", AGE1, "doc.yaml"],
+    );
+    for k in ["f", "n", "z", "l", "m", "i", "s"] {
+        for ty in ["yaml", "json", "dotenv", "ini"] {
+            let path = format!("[\"{k}\"]");
+            let args = [
+                "decrypt",
+                "--output-type",
+                ty,
+                "--extract",
+                &path,
+                "doc.yaml",
+            ];
+            let m = mcb_in(&t, t.path(), &key("age1.txt"), &args);
+            let s = sops_in(&t, t.path(), &key("age1.txt"), &args);
+            assert_eq!(
+                m.status.success(),
+                s.status.success(),
+                "{k} {ty}: {}",
+                String::from_utf8_lossy(&s.stderr)
+            );
+            if s.status.success() {
+                assert_eq!(
+                    String::from_utf8_lossy(&m.stdout),
+                    String::from_utf8_lossy(&s.stdout),
+                    "{k} {ty}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 21 D4, D5, D7, D8 against the real sops: an empty binary file both ways; two key
+/// groups with shamir_threshold 1 refused by both; a comment inside `sops.age`; a
+/// `lastmodified` written `+00:00` or `.000Z` read (and garbage refused) like sops.
+#[test]
+fn issue_21_d4_d5_d7_d8_metadata_edges_like_sops() {
+    let t = TestEnv::new();
+    let both = |args: &[&str]| {
+        (
+            mcb_in(&t, t.path(), &key("age1.txt"), args),
+            sops_in(&t, t.path(), &key("age1.txt"), args),
+        )
+    };
+    // D4: empty binary.
+    write(&t, "empty.bin", "");
+    let (m, s) = both(&["encrypt", "--age", AGE1, "empty.bin"]);
+    assert!(m.status.success() && s.status.success());
+    std::fs::write(t.path().join("m.bin"), &m.stdout).unwrap();
+    std::fs::write(t.path().join("s.bin"), &s.stdout).unwrap();
+    for f in ["m.bin", "s.bin"] {
+        let (m, s) = both(&["decrypt", f]);
+        assert!(
+            m.status.success() && s.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        assert_eq!((m.stdout.len(), s.stdout.len()), (0, 0), "{f}");
+    }
+    // D5: threshold 1 with two groups.
+    write(&t, "doc.yaml", "a: 1\n");
+    write(
+        &t,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - shamir_threshold: 1\n    key_groups:\n      - age: [{AGE1}]\n      - age: [{AGE2}]\n"),
+    );
+    let (m, s) = both(&["encrypt", "doc.yaml"]);
+    assert!(
+        !s.status.success() && !m.status.success(),
+        "{}",
+        String::from_utf8_lossy(&m.stdout)
+    );
+    std::fs::remove_file(t.path().join(".sops.yaml")).unwrap();
+    // D7, D8 on a sops-written file.
+    let (_, s) = both(&["encrypt", "--age", AGE1, "doc.yaml"]);
+    let enc = String::from_utf8(s.stdout).unwrap();
+    let lm = line_with(&enc, "lastmodified:").to_owned();
+    let rec = line_with(&enc, "- recipient:").to_owned();
+    let cases = [
+        (
+            enc.replacen(&rec, &format!("        # rotated\n{rec}"), 1),
+            true,
+        ),
+        (enc.replacen(&lm, &lm.replace("Z\"", "+00:00\""), 1), true),
+        (enc.replacen(&lm, &lm.replace("Z\"", ".000Z\""), 1), true),
+        (
+            enc.replacen(&lm, "    lastmodified: \"yesterday\"", 1),
+            false,
+        ),
+    ];
+    for (i, (text, ok)) in cases.iter().enumerate() {
+        write(&t, "x.yaml", text);
+        let (m, s) = both(&["decrypt", "x.yaml"]);
+        assert_eq!(s.status.success(), *ok, "sops, case {i}");
+        assert_eq!(
+            m.status.success(),
+            *ok,
+            "mcb, case {i}: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        assert_eq!(m.stdout, s.stdout, "case {i}");
+    }
 }
 
 /// Issue #15 item 8: SIGINT or SIGTERM during `secrets edit` killed mcb and left the

@@ -83,6 +83,36 @@ fn kubernetes_schemas_are_the_minor_mcb_validates_against() {
         .any(|(p, _)| *p == format!("kubernetes/{}/kinds.json", mcb::schema::KUBERNETES_MINOR)));
 }
 
+#[test]
+fn every_pinned_component_is_vendored_at_its_pin_only() {
+    let root = crate::support::root();
+    for (component, key) in [
+        ("cluster-api", "CAPI"),
+        ("cluster-api-operator", "CAPI_OPERATOR"),
+        ("cert-manager", "CERT_MANAGER"),
+    ] {
+        let tag = mcb::versions::get(key);
+        let dir = root.join("vendor").join(component);
+        let versions: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            versions,
+            [tag],
+            "{component}: vendor exactly versions.env's {key}; re-run scripts/vendor-{component}.sh"
+        );
+        let source = std::fs::read_to_string(dir.join(tag).join("SOURCE")).unwrap();
+        for field in [
+            "repository: https://github.com/",
+            &format!("tag: {tag}"),
+            "commit: ",
+        ] {
+            assert!(source.contains(field), "{component} SOURCE lacks {field}");
+        }
+    }
+}
+
 /// What `SOURCE` records about one controller.
 #[derive(Debug, Default)]
 struct Controller {

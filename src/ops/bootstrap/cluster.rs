@@ -14,8 +14,9 @@ use crate::ops::Error as OpsError;
 
 /// A Kubernetes API as the bootstrap uses it.
 pub trait Cluster {
-    /// Server-side applies a YAML stream (re-applying the same objects changes nothing).
-    fn apply(&mut self, yaml: &[u8]) -> Result<(), OpsError>;
+    /// Server-side applies a YAML stream as `field_manager` (re-applying the same objects
+    /// changes nothing).
+    fn apply(&mut self, yaml: &[u8], field_manager: &str) -> Result<(), OpsError>;
     /// Waits up to `timeout` for `w`; on failure returns why, in the controller's words.
     fn wait(&mut self, w: &Wait, timeout: Duration) -> Result<(), String>;
 }
@@ -84,18 +85,13 @@ impl Kubectl {
 }
 
 impl Cluster for Kubectl {
-    fn apply(&mut self, yaml: &[u8]) -> Result<(), OpsError> {
+    fn apply(&mut self, yaml: &[u8], field_manager: &str) -> Result<(), OpsError> {
         let mut c = self.command();
         // --force-conflicts: after Flux took over, kustomize-controller owns the same
         // fields; re-running the bootstrap must still succeed (flux2 applies with force too).
-        c.args([
-            "apply",
-            "--server-side",
-            "--field-manager=mcb",
-            "--force-conflicts",
-            "-f",
-            "-",
-        ]);
+        c.args(["apply", "--server-side"])
+            .arg(format!("--field-manager={field_manager}"))
+            .args(["--force-conflicts", "-f", "-"]);
         self.run(c, Some(yaml)).map(|_| ())
     }
 

@@ -21,7 +21,13 @@ pub struct Stage {
     pub files: Vec<(String, Content)>,
     /// what must hold before the next stage
     pub waits: Vec<Wait>,
+    /// the server-side apply field manager ([`FIELD_MANAGER`] but for the pivot's suspend)
+    pub field_manager: &'static str,
 }
+
+/// The field manager the bootstrap applies with. Not `kubectl`: kustomize-controller removes
+/// fields owned by kubectl's managers once it takes an object over.
+pub const FIELD_MANAGER: &str = "mcb";
 
 /// A condition the bootstrap waits for after applying a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +196,7 @@ pub fn install_stages(install: &str) -> [Stage; 2] {
                 Content::Plain(join(crds).into_bytes()),
             )],
             waits: vec![Wait::Established { crds: crd_names }],
+            field_manager: FIELD_MANAGER,
         },
         Stage {
             name: "controllers".into(),
@@ -199,6 +206,7 @@ pub fn install_stages(install: &str) -> [Stage; 2] {
                 Content::Plain(join(rest).into_bytes()),
             )],
             waits: rollouts,
+            field_manager: FIELD_MANAGER,
         },
     ]
 }

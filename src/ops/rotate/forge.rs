@@ -101,7 +101,7 @@ pub(super) fn finish(
     pr: Option<PrTarget>,
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
-    let repo_git = ConfigRepo::open(root)?;
+    let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
     let mut inst = installation::load(&root, name)?;
     let Some(mut entry) = inst.inventory.get(deploy_key::KIND, "flux").cloned() else {
@@ -156,7 +156,7 @@ pub(super) fn finish(
         publish,
         Some(pr),
         &mut make_plan,
-        &mut || Ok(()),
+        None,
         progress,
     )?;
     Ok(Report {

@@ -1,6 +1,6 @@
-//! The dotenv store: `KEY=VALUE` lines split at the first `=` (both sides verbatim), `#`
-//! comments, `\n` in a value meaning a newline, blank lines dropped; metadata as sorted
-//! `sops_*` keys.
+//! The dotenv store: `KEY=VALUE` lines (split at `\n` only) cut at the first `=` (both
+//! sides verbatim, a CRLF's `\r` included), `#` comments, `\n` in a value meaning a newline,
+//! empty lines dropped, duplicate keys kept; metadata as sorted `sops_*` keys.
 
 use crate::sops::error::Error;
 use crate::sops::metadata;
@@ -14,8 +14,10 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         .map_err(|e| Error::parse("dotenv", None, format!("not UTF-8 ({e})")))?;
     let mut b = Branch::default();
     let mut meta = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    // As sops: lines split at `\n` only (a `\r` of CRLF stays in the value, issue 21 D6),
+    // only empty lines skipped, duplicate keys kept.
+    for (n, line) in text.split('\n').enumerate() {
+        if line.is_empty() {
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
@@ -32,12 +34,6 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
         if let Some(mk) = k.strip_prefix(PREFIX) {
             meta.push((mk.to_owned(), v.replace("\\n", "\n")));
             continue;
-        }
-        if b.get(k).is_some() {
-            return Err(Error::DuplicateKey {
-                file: Default::default(),
-                key_path: k.to_owned(),
-            });
         }
         b.0.push(Item::Entry(
             k.to_owned(),
@@ -96,9 +92,22 @@ mod tests {
             parse(b"A=1\nnope\n"),
             Err(Error::Parse { line: Some(2), .. })
         ));
-        assert!(matches!(
-            parse(b"A=1\nA=2\n"),
-            Err(Error::DuplicateKey { .. })
-        ));
+        // Only empty lines are skipped: a blank CRLF line is `\r`, not a KEY=VALUE (as sops).
+        assert!(matches!(parse(b"A=1\r\n\r\n"), Err(Error::Parse { .. })));
+    }
+
+    /// As sops (issue 21 D6): split at `\n` only, so a CRLF's `\r` stays in the value and the
+    /// MAC of a sops-written CRLF file holds; repeated keys are kept.
+    #[test]
+    fn crlf_and_repeated_keys_as_sops() {
+        let (t, _) = parse(b"A=1\r\nA=2\r\n#c\r\n").unwrap();
+        assert_eq!(
+            t.docs[0].0,
+            vec![
+                Item::Entry("A".into(), Value::Str("1\r".into())),
+                Item::Entry("A".into(), Value::Str("2\r".into())),
+                Item::Comment("c\r".into()),
+            ]
+        );
     }
 }

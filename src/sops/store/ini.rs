@@ -29,12 +29,7 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
                     Error::parse("INI", Some(n + 1), "a section header lacks its closing `]`")
                 })?
                 .trim();
-            if sections.iter().any(|(s, _)| s == name) {
-                return Err(Error::DuplicateKey {
-                    file: Default::default(),
-                    key_path: name.to_owned(),
-                });
-            }
+            // sops loads with go-ini's AllowNonUniqueSections: a repeated section is another one.
             let mut b = Branch::default();
             if !comment.is_empty() {
                 b.0.push(Item::Comment(strip_comment(&comment.join("\n"))));
@@ -43,25 +38,41 @@ pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
             sections.push((name.to_owned(), b));
             continue;
         }
-        let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+        // go-ini cuts the key at the first `=` or `:`.
+        let Some(at) = line.find(['=', ':']) else {
             return Err(Error::parse(
                 "INI",
                 Some(n + 1),
                 "a line is not `key = value`, a [section] or a comment",
             ));
         };
-        let (k, v) = (k.trim(), unquote(v.trim()));
-        let (section, b) = sections.last_mut().expect("DEFAULT is always there");
-        if b.get(k).is_some() {
-            return Err(Error::DuplicateKey {
-                file: Default::default(),
-                key_path: format!("{section}:{k}"),
-            });
+        let k = line[..at].trim();
+        let (v, inline) = read_value(&line[at + 1..]);
+        if let Some(c) = inline {
+            comment.push(c.to_owned());
         }
-        b.0.push(Item::Entry(k.to_owned(), Value::Str(v)));
-        if !comment.is_empty() {
-            b.0.push(Item::Comment(strip_comment(&comment.join("\n"))));
-            comment.clear();
+        let (_, b) = sections.last_mut().expect("DEFAULT is always there");
+        let text = (!comment.is_empty()).then(|| strip_comment(&comment.join("\n")));
+        comment.clear();
+        // A repeated key takes the new value and comment at the first one's place (go-ini).
+        let at =
+            b.0.iter()
+                .position(|i| matches!(i, Item::Entry(x, _) if x == k));
+        let at = match at {
+            Some(i) => {
+                b.0[i] = Item::Entry(k.to_owned(), Value::Str(v));
+                if matches!(b.0.get(i + 1), Some(Item::Comment(_))) {
+                    b.0.remove(i + 1);
+                }
+                i
+            }
+            None => {
+                b.0.push(Item::Entry(k.to_owned(), Value::Str(v)));
+                b.0.len() - 1
+            }
+        };
+        if let Some(c) = text {
+            b.0.insert(at + 1, Item::Comment(c));
         }
     }
     let mut meta = None;
@@ -98,13 +109,32 @@ fn strip_comment(c: &str) -> String {
     }
 }
 
-fn unquote(v: &str) -> String {
-    for q in ["\"\"\"", "\"", "`"] {
-        if v.len() >= 2 * q.len() && v.starts_with(q) && v.ends_with(q) {
-            return v[q.len()..v.len() - q.len()].to_owned();
+/// go-ini's `readValue` (sops' options): a value in `"""` or backticks is taken up to the
+/// last closing quote; otherwise an inline comment starting at the first `#` or `;` is cut
+/// off (returned), and one pair of surrounding `'` or `"` is removed when it is the only
+/// pair (issue 21 D9).
+fn read_value(raw: &str) -> (String, Option<&str>) {
+    let line = raw.trim_start();
+    for q in ["\"\"\"", "`"] {
+        if line.len() > q.len() && line.starts_with(q) {
+            if let Some(end) = line[q.len()..].rfind(q) {
+                return (line[q.len()..q.len() + end].to_owned(), None);
+            }
         }
     }
-    v.to_owned()
+    let mut line = line.trim();
+    let mut inline = None;
+    if let Some(i) = line.find(['#', ';']) {
+        inline = Some(&line[i..]);
+        line = line[..i].trim();
+    }
+    let surrounded = |q: char| {
+        line.len() >= 2 && line.starts_with(q) && line.ends_with(q) && line.matches(q).count() == 2
+    };
+    if surrounded('\'') || surrounded('"') {
+        line = &line[1..line.len() - 1];
+    }
+    (line.to_owned(), inline)
 }
 
 fn quote(v: &str) -> String {
@@ -191,12 +221,13 @@ pub fn emit(tree: &Tree, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
         if name != "DEFAULT" {
             out.push_str(&format!("[{name}]\n"));
         }
-        let width = keys.iter().map(|k| k.1.chars().count()).max().unwrap_or(0);
+        // go-ini aligns by byte length (issue 21 D9: non-ASCII keys get fewer columns).
+        let width = keys.iter().map(|k| k.1.len()).max().unwrap_or(0);
         for (c, k, v) in keys {
             if let Some(c) = c {
                 write_comment(c, &mut out);
             }
-            let pad = width - k.chars().count();
+            let pad = width - k.len();
             out.push_str(&format!("{k}{} = {}\n", " ".repeat(pad), quote(v)));
         }
     }
@@ -229,9 +260,29 @@ mod tests {
             Err(Error::Parse { line: Some(1), .. })
         ));
         assert!(matches!(parse(b"[a]\nx\n"), Err(Error::Parse { .. })));
-        assert!(matches!(
-            parse(b"[a]\nx=1\nx=2\n"),
-            Err(Error::DuplicateKey { .. })
-        ));
+    }
+
+    /// As go-ini loads for sops (issue 21 D9): a repeated key takes the new value at the
+    /// first place, a repeated section is another section, inline comments are cut off and
+    /// become the key's comment, one pair of surrounding quotes is removed, `:` also ends a key.
+    #[test]
+    fn values_read_as_go_ini() {
+        let (t, _) = parse(b"[a]\nx=1\ny='q'\nx=2 ; two\nz = a;b\nw:\"d\"q\"\n[a]\nv=1\n").unwrap();
+        let doc = &t.docs[0];
+        let Item::Entry(_, Value::Map(a)) = &doc.0[1] else {
+            panic!("{doc:?}")
+        };
+        assert_eq!(
+            a.0,
+            vec![
+                Item::Entry("x".into(), Value::Str("2".into())),
+                Item::Comment("two".into()),
+                Item::Entry("y".into(), Value::Str("q".into())),
+                Item::Entry("z".into(), Value::Str("a".into())),
+                Item::Comment("b".into()),
+                Item::Entry("w".into(), Value::Str("\"d\"q\"".into())),
+            ]
+        );
+        assert_eq!(doc.entries().filter(|(k, _)| *k == "a").count(), 2);
     }
 }

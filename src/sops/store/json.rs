@@ -120,6 +120,56 @@ pub fn emit(tree: &Tree) -> String {
     out
 }
 
+/// One value as Go's `json.MarshalIndent` writes it with a TAB indent (no final newline).
+pub fn value_text(v: &Value) -> String {
+    let mut out = String::new();
+    emit_value(v, 0, &mut out);
+    out
+}
+
+/// One value as Go's `json.Marshal` writes sops' tree value (sops' INI `EmitValue`): compact,
+/// and a map as the Go slice of tree items it is (`[{"Key":"a","Value":1}]`).
+pub fn compact_text(v: &Value) -> String {
+    let mut out = String::new();
+    compact(v, &mut out);
+    out
+}
+
+fn compact(v: &Value, out: &mut String) {
+    match v {
+        Value::Map(b) => {
+            out.push('[');
+            for (i, (k, v)) in b.entries().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"Key\":");
+                write_string(k, out);
+                out.push_str(",\"Value\":");
+                compact(v, out);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                compact(item, out);
+            }
+            out.push(']');
+        }
+        Value::Comment(c) => {
+            out.push_str("{\"Value\":");
+            write_string(c, out);
+            out.push('}');
+        }
+        scalar => emit_value(scalar, 0, out),
+    }
+}
+
 fn indent(out: &mut String, level: usize) {
     for _ in 0..level {
         out.push('\t');

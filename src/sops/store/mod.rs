@@ -80,7 +80,7 @@ fn flat_text(v: &Value, format: &str, key_path: &str) -> Result<String, Error> {
     }
 }
 
-fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
+pub(super) fn utf8<'a>(src: &'a [u8], format: &'static str) -> Result<&'a str, Error> {
     std::str::from_utf8(src)
         .map_err(|e| Error::parse(format, None, format!("not UTF-8 text ({e})")))
 }

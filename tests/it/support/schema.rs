@@ -44,33 +44,6 @@ fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Cluster API v1beta1 schemas kept as test data until the vendored CAPI CRDs replace them
-/// (fixtures/crd-schemas/cluster-api): wrapped as CRDs, only for kinds nothing vendors.
-fn fixture_crds(catalog: &mut Catalog) {
-    let dir = super::fixtures().join("crd-schemas/cluster-api");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for f in files {
-        let w: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        let (group, kind) = (w["group"].as_str().unwrap(), w["kind"].as_str().unwrap());
-        if mcb::schema::is_vendored(group, kind) {
-            continue;
-        }
-        let crd = serde_json::json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": format!("{}s.{group}", kind.to_lowercase())},
-            "spec": {"group": group, "names": {"kind": kind}, "versions": [
-                {"name": w["version"], "served": true, "storage": true,
-                 "schema": {"openAPIV3Schema": w["schema"]}}]}
-        });
-        catalog.add_crd(&crd, None);
-    }
-}
-
 /// Validates every API object in `paths` (files, or directories walked for `*.yaml`)
 /// strictly; panics listing every violation (file, object, field path, message). A kind
 /// no schema knows is not a failure here but listed in [`Validated::unknown_kinds`], so a
@@ -89,7 +62,6 @@ pub fn assert_schema_valid<P: AsRef<Path>>(paths: &[P]) -> Validated {
         docs.extend(parsed.into_iter().map(|d| (f.clone(), d)));
     }
     let mut catalog = Catalog::new();
-    fixture_crds(&mut catalog);
     for (_, d) in &docs {
         catalog.add_crd(d, None);
     }

@@ -1,0 +1,222 @@
+//! Publishing later (issue #15 item 6, issue #24 item 2): re-running `init-installation
+//! NAME --push --pr` on the committed init branch, `mcb publish [BRANCH]` after a failed PR,
+//! remote and credentials checked before anything is committed, `--dry-run --push` as a
+//! plan. Real git remotes (bare over file://, smart HTTP with basic auth); GitHub's API is
+//! the wiremock fake serving the official example payloads (no real GitHub here).
+
+use std::path::Path;
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::init::{config_repo, git, init, init_cmd};
+use crate::support::github::{fixture, Fake, REPO};
+use crate::support::{run, Run, Service, TestEnv};
+
+const BRANCH: &str = "mcb/init-demo";
+
+fn origin_tip(t: &TestEnv) -> Option<String> {
+    let mut c = t.command("git");
+    c.arg("--git-dir").arg(t.path().join("origin.git")).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        &format!("refs/heads/{BRANCH}"),
+    ]);
+    let r = run(c);
+    r.status.success().then(|| r.stdout.trim().to_owned())
+}
+
+fn posts(fake: &Fake) -> Vec<serde_json::Value> {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn mcb_publish(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
+    let mut c = t.mcb();
+    c.arg("--repo").arg(repo).arg("publish").args(args);
+    fake.publish_to(&mut c);
+    run(c)
+}
+
+#[test]
+fn issue_24_rerunning_init_with_push_pr_publishes_the_committed_branch() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    let key_text = std::fs::read(&key).unwrap();
+    let tip = git(&t, &repo, &["rev-parse", BRANCH]).trim().to_owned();
+
+    // README step 2, as written: the same command with --push --pr
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+    assert_eq!(
+        origin_tip(&t).as_deref(),
+        Some(tip.as_str()),
+        "the commit, pushed"
+    );
+    assert_eq!(
+        git(&t, &repo, &["rev-parse", BRANCH]).trim(),
+        tip,
+        "no new commit"
+    );
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        key_text,
+        "the key is untouched"
+    );
+    let pr = fake.the_created_pull_request();
+    assert_eq!(
+        (pr["head"].as_str(), pr["base"].as_str()),
+        (Some(BRANCH), Some("main"))
+    );
+    let body = pr["body"].as_str().unwrap();
+    assert!(
+        body.contains("| created | `ca` | `cluster` | `sha256:"),
+        "{body}"
+    );
+    assert!(
+        body.contains("installations/demo/secrets/demo-ca.sops.yaml"),
+        "{body}"
+    );
+
+    // and again: the open PR is updated, never a second one
+    let fake = Fake::start();
+    let existing = fixture("pulls.create.json");
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/pulls")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([existing]))),
+    );
+    fake.mount(
+        Mock::given(method("PATCH"))
+            .and(path(format!("{REPO}/pulls/{}", existing["number"])))
+            .respond_with(ResponseTemplate::new(200).set_body_json(&existing)),
+    );
+    let r = mcb_publish(&t, &repo, &fake, &[BRANCH]).ok();
+    assert!(r.stderr.contains("updated pull request"), "{}", r.stderr);
+    assert!(posts(&fake).is_empty(), "no second PR");
+}
+
+/// The push worked, the PR failed: `mcb publish` completes it later.
+#[test]
+fn issue_24_publish_retries_a_failed_pull_request() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let failing = Fake::start();
+    failing.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/pulls")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([]))),
+    );
+    failing.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("{REPO}/pulls")))
+            .respond_with(ResponseTemplate::new(502)),
+    );
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    failing.publish_to(&mut c);
+    run(c).fails_with(2);
+    assert!(origin_tip(&t).is_some(), "pushed before the PR failed");
+    assert!(key.exists());
+
+    let fake = Fake::accepting_a_new_pull_request();
+    // from another branch, naming it
+    git(&t, &repo, &["checkout", "-q", "main"]);
+    let r = mcb_publish(&t, &repo, &fake, &[BRANCH]).ok();
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+    assert_eq!(fake.the_created_pull_request()["head"], BRANCH);
+
+    // not an mcb branch
+    let r = mcb_publish(&t, &repo, &fake, &["main"]).fails_with(2);
+    assert!(
+        r.stderr.contains("not an existing mcb branch"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A remote that does not exist, and a smart HTTP server refusing the token: init stops
+/// before anything is committed (no branch, no key), naming the cause.
+#[test]
+fn issue_24_remote_and_credentials_are_checked_before_the_commit() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let fake = Fake::accepting_a_new_pull_request();
+    let init_push = |t: &TestEnv, token: &str| {
+        let mut c = init_cmd(t, &repo, &key, &[]);
+        fake.publish_to(&mut c);
+        c.env("GITHUB_TOKEN", token);
+        run(c)
+    };
+    let nowhere = format!("file://{}", t.path().join("nowhere.git").display());
+    git(&t, &repo, &["remote", "set-url", "origin", &nowhere]);
+    let r = init_push(&t, "tok").fails_with(2);
+    assert!(r.stderr.contains("nowhere.git"), "{}", r.stderr);
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+    assert!(!key.exists());
+
+    let sdir = t.path().join("git-http");
+    let srv = Service::start(
+        "git-http.sh",
+        &sdir,
+        &["0", "x-access-token", "tok-123"],
+        &[],
+    );
+    let mut c = t.command("git");
+    c.args(["init", "-q", "--bare", "-b", "main"])
+        .arg(sdir.join("repos/o/r.git"));
+    run(c).ok();
+    let url = format!("http://127.0.0.1:{}/o/r.git", srv.var("GIT_HTTP_PORT"));
+    git(&t, &repo, &["remote", "set-url", "origin", &url]);
+    let r = init_push(&t, "wrong-token").fails_with(2);
+    assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
+    assert!(!r.stderr.contains("wrong-token"), "{}", r.stderr);
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+    assert!(!key.exists());
+    assert!(posts(&fake).is_empty());
+
+    // the right token: committed, pushed over HTTP, PR opened
+    init_push(&t, "tok-123").ok();
+    let mut c = t.command("git");
+    c.arg("--git-dir")
+        .arg(sdir.join("repos/o/r.git"))
+        .args(["rev-parse", BRANCH]);
+    run(c).ok();
+    assert_eq!(fake.the_created_pull_request()["head"], BRANCH);
+}
+
+#[test]
+fn issue_24_dry_run_with_push_shows_the_plan_and_contacts_nothing() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = init_cmd(&t, &repo, &key, &["--dry-run"]);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    assert!(
+        r.stdout.contains("push it to remote origin (file://"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "open or update the pull request mcb/init-demo -> main in octocat/Hello-World"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(fake.requests().is_empty(), "a dry run contacts nothing");
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
+    assert!(origin_tip(&t).is_none() && !key.exists());
+}
