@@ -2,10 +2,13 @@
 # Vendors the CAPA CRDs of the kinds mcb renders or references (every served version):
 # AWSCluster, AWSMachineTemplate and the identities (static, role, controller), at CAPA from
 # versions.env, from config/crd/bases of kubernetes-sigs/cluster-api-provider-aws.
+# Also metadata.yaml: the clusterctl release series and the Cluster API contract each
+# declares (tests/it/vendor.rs checks it against the core's; docs/providers.md).
 # Recipe and provenance: scripts/lib/vendor.sh.
 source "$(dirname "$0")/lib/vendor.sh"
 vendor_begin cluster-api-provider-aws kubernetes-sigs/cluster-api-provider-aws "$(pinned CAPA)"
 for f in \
+  metadata.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_awsclusters.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_awsmachinetemplates.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_awsclusterstaticidentities.yaml \

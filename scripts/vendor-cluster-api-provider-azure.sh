@@ -2,10 +2,13 @@
 # Vendors the CAPZ CRDs of the kinds mcb renders (every served version): AzureCluster,
 # AzureMachineTemplate, AzureClusterIdentity, at CAPZ from versions.env, from config/crd/bases
 # of kubernetes-sigs/cluster-api-provider-azure.
+# Also metadata.yaml: the clusterctl release series and the Cluster API contract each
+# declares (tests/it/vendor.rs checks it against the core's; docs/providers.md).
 # Recipe and provenance: scripts/lib/vendor.sh.
 source "$(dirname "$0")/lib/vendor.sh"
 vendor_begin cluster-api-provider-azure kubernetes-sigs/cluster-api-provider-azure "$(pinned CAPZ)"
 for f in \
+  metadata.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_azureclusters.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_azuremachinetemplates.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_azureclusteridentities.yaml \

@@ -2,10 +2,13 @@
 # Vendors the CAPVCD CRDs of the kinds mcb renders (every served version): VCDCluster,
 # VCDMachineTemplate, at CAPVCD from versions.env, from config/crd/bases of
 # vmware/cluster-api-provider-cloud-director.
+# Also metadata.yaml: the clusterctl release series and the Cluster API contract each
+# declares (tests/it/vendor.rs checks it against the core's; docs/providers.md).
 # Recipe and provenance: scripts/lib/vendor.sh.
 source "$(dirname "$0")/lib/vendor.sh"
 vendor_begin cluster-api-provider-cloud-director vmware/cluster-api-provider-cloud-director "$(pinned CAPVCD)"
 for f in \
+  metadata.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_vcdclusters.yaml \
   config/crd/bases/infrastructure.cluster.x-k8s.io_vcdmachinetemplates.yaml \
 ; do
