@@ -112,14 +112,24 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
                 "a ClusterResourceSet copies it into the cluster: Secret kube-system/cloud-config (key cloud.conf) for the OpenStack cloud controller manager",
             ),
         ],
-        Provider::CloudDirector(_) => vec![cred(
-            ns,
-            format!("{name}-vcd-credentials"),
-            "Opaque",
-            &["refreshToken"],
-            "vcd-credentials",
-            "CAPVCD's userContext: the API token (refresh token) of the VCD user",
-        )],
+        Provider::CloudDirector(_) => vec![
+            cred(
+                ns,
+                format!("{name}-vcd-credentials"),
+                "Opaque",
+                &["refreshToken"],
+                "vcd-credentials",
+                "CAPVCD's userContext: the API token (refresh token) of the VCD user",
+            ),
+            cred(
+                ns,
+                format!("{name}-vcd-ccm"),
+                RESOURCE_SET,
+                &["data"],
+                "vcd-ccm-credentials",
+                "a ClusterResourceSet copies it into the cluster: Secret kube-system/vcloud-basic-auth (refreshToken, empty username and password) for Cloud Director's cloud controller manager",
+            ),
+        ],
     }
 }
 
@@ -147,6 +157,7 @@ pub fn context(spec: &Installation) -> Value {
         },
         "credentials": creds,
         "cni": cni(&spec.provider),
+        "ccm": ccm(&spec.provider),
         "clusterSelector": {"cluster.x-k8s.io/cluster-name": name},
     })
 }
@@ -198,6 +209,31 @@ fn cni(p: &Provider) -> Value {
             json!({"encapsulation": "VXLAN", "bgp": "Disabled"})
         }
     }
+}
+
+/// What templates need of a cloud controller manager that ships no Helm chart: Cloud
+/// Director's CPI `manifest`, vendored unchanged at `CAPVCD_CPI` (a ClusterResourceSet
+/// applies it); null for the providers whose CCM chart CAAPH installs.
+fn ccm(p: &Provider) -> Value {
+    match p {
+        Provider::CloudDirector(_) => json!({"manifest": cloud_director_cpi_manifest()}),
+        _ => Value::Null,
+    }
+}
+
+/// Cloud Director's CPI install manifest as vendored by
+/// `scripts/vendor-cloud-provider-for-cloud-director.sh` at the pinned `CAPVCD_CPI`.
+pub fn cloud_director_cpi_manifest() -> &'static str {
+    let path = format!(
+        "cloud-provider-for-cloud-director/{}/cloud-director-ccm.yaml",
+        crate::versions::get("CAPVCD_CPI")
+    );
+    crate::schema::vendored_files()
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, c)| *c)
+        // The vendor script and versions.env move together; the tests render it.
+        .unwrap_or_else(|| panic!("vendor/{path} is missing: run its vendor script"))
 }
 
 /// A kubeadm `files` entry.

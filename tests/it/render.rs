@@ -541,3 +541,104 @@ fn issue_15_render_refuses_a_symlink_and_deletes_nothing_outside() {
     std::fs::remove_file(&link).unwrap();
     assert_eq!(files(&t.path().join("installations")), before);
 }
+
+/// Issue #17: Cloud Director's cloud controller manager (no Helm chart) is installed by a
+/// ClusterResourceSet selecting the cluster: it applies the CPI's upstream manifest, vendored
+/// unchanged at the pinned CAPVCD_CPI, the CPI's config from the spec, and the
+/// SOPS-provided Secret with the refresh token. Every object it puts into the cluster
+/// validates strictly, and every ConfigMap and Secret the CPI mounts comes with it.
+#[test]
+fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
+    let t = TestEnv::new();
+    let name = "mc";
+    write_spec(t.path(), name, &spec_for(name, "cloud-director"));
+    render(&t, &[]).ok();
+    let inst = t.path().join("installations").join(name);
+    let mut docs: Vec<serde_json::Value> = Vec::new();
+    for f in kustomize_all(&t, &inst) {
+        let text = std::fs::read_to_string(f).unwrap();
+        docs.extend(serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap());
+    }
+    let find = |kind: &str, n: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == n)
+            .unwrap_or_else(|| panic!("no {kind} {n} rendered"))
+            .clone()
+    };
+    let crs = find("ClusterResourceSet", "mc-vcd-ccm");
+    assert_eq!(crs["apiVersion"], "addons.cluster.x-k8s.io/v1beta2");
+    assert_eq!(
+        crs["spec"]["clusterSelector"]["matchLabels"]["cluster.x-k8s.io/cluster-name"],
+        name
+    );
+    let cluster = find("Cluster", name);
+    assert_eq!(cluster["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], name);
+    assert_eq!(
+        crs["spec"]["resources"],
+        serde_json::json!([
+            {"kind": "Secret", "name": "mc-vcd-ccm"},
+            {"kind": "ConfigMap", "name": "mc-vcd-ccm"},
+        ])
+    );
+    // The Secret is the operator's, SOPS-encrypted under secrets/ (docs/providers.md):
+    // never rendered in plaintext, and `mcb check` requires it.
+    assert!(!docs
+        .iter()
+        .any(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "mc-vcd-ccm"));
+    let spec = mcb::spec::parse(
+        &std::fs::read_to_string(inst.join("installation.yaml")).unwrap(),
+        Path::new("installation.yaml"),
+    )
+    .unwrap();
+    let cred = mcb::provider::credentials(&spec)
+        .into_iter()
+        .find(|c| c.name == "mc-vcd-ccm")
+        .expect("the CPI's credentials are a required credential");
+    assert_eq!(
+        (cred.type_, cred.keys),
+        (mcb::provider::RESOURCE_SET, vec!["data".to_owned()])
+    );
+    // The ConfigMap carries the vendored manifest unchanged.
+    let cm = find("ConfigMap", "mc-vcd-ccm");
+    let root = crate::support::root();
+    let pinned = mcb::versions::get("CAPVCD_CPI");
+    let vendored = std::fs::read_to_string(root.join(format!(
+        "vendor/cloud-provider-for-cloud-director/{pinned}/cloud-director-ccm.yaml"
+    )))
+    .unwrap();
+    assert_eq!(cm["data"]["cloud-director-ccm.yaml"], vendored);
+    // What the CRS applies to the cluster validates strictly (built-in kinds).
+    let inner = t.path().join("crs");
+    std::fs::create_dir_all(&inner).unwrap();
+    let data = cm["data"].as_object().unwrap();
+    for (k, v) in data {
+        std::fs::write(inner.join(k), v.as_str().unwrap()).unwrap();
+    }
+    let validated = assert_schema_valid(&[&inner]);
+    for want in [
+        "apps/v1 Deployment kube-system/vmware-cloud-director-ccm",
+        "v1 ServiceAccount kube-system/cloud-controller-manager",
+        "v1 ConfigMap kube-system/vcloud-ccm-configmap",
+    ] {
+        assert!(
+            validated.objects.iter().any(|o| o == want),
+            "{want}: {:#?}",
+            validated.objects
+        );
+    }
+    // The CPI mounts kube-system/vcloud-ccm-configmap (key vcloud-ccm-config.yaml, its
+    // --cloud-config) and kube-system/vcloud-basic-auth: the first comes with the CRS, the
+    // second is the credential's documented content.
+    assert!(vendored.contains("name: vcloud-ccm-configmap"));
+    assert!(vendored.contains("--cloud-config=/etc/kubernetes/vcloud/vcloud-ccm-config.yaml"));
+    assert!(vendored.contains("secretName: vcloud-basic-auth"));
+    let config: serde_json::Value =
+        serde_saphyr::from_str(data["vcloud-ccm-configmap.yaml"].as_str().unwrap()).unwrap();
+    let cpi: serde_json::Value =
+        serde_saphyr::from_str(config["data"]["vcloud-ccm-config.yaml"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(cpi["vcd"]["host"], "https://vcd.example.com");
+    assert_eq!(cpi["loadbalancer"]["network"], "net1");
+    assert_eq!(cpi["vAppName"], name);
+    assert!(cred.purpose.contains("vcloud-basic-auth"));
+}
