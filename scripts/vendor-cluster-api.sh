@@ -6,12 +6,14 @@
 # the add-ons (ClusterResourceSet, ClusterResourceSetBinding), from the `config/crd/bases`
 # directories of kubernetes-sigs/cluster-api: the CRDs its release assets are built from.
 # Also metadata.yaml: the clusterctl release series and the Cluster API contract each
-# declares (tests/it/vendor.rs checks it against the core's; docs/providers.md).
+# declares, and internal/contract/version.go, which says which provider contracts this core
+# accepts (tests/it/vendor.rs checks every provider against it; docs/providers.md).
 # Recipe and provenance: scripts/lib/vendor.sh.
 source "$(dirname "$0")/lib/vendor.sh"
 vendor_begin cluster-api kubernetes-sigs/cluster-api "$(pinned CAPI)"
 for f in \
   metadata.yaml \
+  internal/contract/version.go \
   core/config/crd/bases/cluster.x-k8s.io_clusters.yaml \
   core/config/crd/bases/cluster.x-k8s.io_machinedeployments.yaml \
   core/config/crd/bases/cluster.x-k8s.io_machinehealthchecks.yaml \

@@ -275,3 +275,70 @@ fn vendor_flux_script_reproduces_the_vendored_files() {
         }
     }
 }
+
+/// The Cluster API contract each component's `metadata.yaml` (vendored at its pinned tag)
+/// declares for the pinned release series: (versions.env key, vendor component, contract).
+fn declared_contract(key: &str, component: &str) -> (String, String) {
+    let tag = mcb::versions::get(key);
+    let path = format!("vendor/{component}/{tag}/metadata.yaml");
+    let text = std::fs::read_to_string(crate::support::root().join(&path))
+        .unwrap_or_else(|e| panic!("{path}: {e} (re-run scripts/vendor-{component}.sh)"));
+    let meta: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(meta["kind"], "Metadata", "{path}");
+    let mut parts = tag.trim_start_matches('v').split('.');
+    let major: u64 = parts.next().unwrap().parse().unwrap();
+    let minor: u64 = parts.next().unwrap().parse().unwrap();
+    let series = meta["releaseSeries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["major"] == major && s["minor"] == minor)
+        .unwrap_or_else(|| panic!("{path} declares no release series v{major}.{minor}"));
+    (
+        format!("v{major}.{minor}"),
+        series["contract"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Issue #17: every provider pinned in versions.env runs with the pinned Cluster API core.
+/// Each one's contract (its vendored metadata.yaml, the file clusterctl and the operator
+/// read) is the core's, or one the core still accepts: Cluster API v1.14's
+/// `contract.GetCompatibleVersions` (vendored as version.go) accepts v1beta1 providers
+/// with the v1beta2 core "until v1beta1 is EOL". docs/providers.md records each.
+#[test]
+fn every_pinned_provider_declares_a_contract_the_pinned_core_accepts() {
+    let root = crate::support::root();
+    let (core_series, core) = declared_contract("CAPI", "cluster-api");
+    let capi = mcb::versions::get("CAPI");
+    let compat = std::fs::read_to_string(root.join(format!("vendor/cluster-api/{capi}/version.go")))
+        .unwrap();
+    let v1beta1_accepted = core == "v1beta2"
+        && compat.contains("if contract == \"v1beta2\" {\n\t\tcompatibleContracts.Insert(\"v1beta1\")");
+    let docs = std::fs::read_to_string(root.join("docs/providers.md")).unwrap();
+    let row = |label: &str, tag: &str, series: &str, contract: &str| {
+        format!("| {label} | {tag} | {series} | {contract} |")
+    };
+    assert!(
+        docs.contains(&row("Cluster API (core)", capi, &core_series, &core)),
+        "docs/providers.md must record the core's contract {core}"
+    );
+    for (key, component, label) in [
+        ("CAPA", "cluster-api-provider-aws", "CAPA"),
+        ("CAPZ", "cluster-api-provider-azure", "CAPZ"),
+        ("CAPV", "cluster-api-provider-vsphere", "CAPV"),
+        ("CAPO", "cluster-api-provider-openstack", "CAPO"),
+        ("CAPVCD", "cluster-api-provider-cloud-director", "CAPVCD"),
+        ("CAAPH", "cluster-api-addon-provider-helm", "CAAPH"),
+    ] {
+        let (series, contract) = declared_contract(key, component);
+        assert!(
+            contract == core || (contract == "v1beta1" && v1beta1_accepted),
+            "{label} {series} declares contract {contract}, which Cluster API {capi} ({core}) does not accept"
+        );
+        let tag = mcb::versions::get(key);
+        assert!(
+            docs.contains(&row(label, tag, &series, &contract)),
+            "docs/providers.md must record that {label} {tag} ({series}) declares {contract}"
+        );
+    }
+}
