@@ -123,10 +123,10 @@ pub fn credentials(spec: &Installation) -> Vec<Credential> {
             ),
             cred(
                 ns,
-                format!("{name}-vcd-ccm"),
+                format!("{name}-vcd-cpi"),
                 RESOURCE_SET,
                 &["data"],
-                "vcd-ccm-credentials",
+                "vcd-cpi-credentials",
                 "a ClusterResourceSet copies it into the cluster: Secret kube-system/vcloud-basic-auth (refreshToken, empty username and password) for Cloud Director's cloud controller manager",
             ),
         ],
@@ -284,6 +284,23 @@ fn kubeadm(spec: &Installation) -> Value {
                 "controlPlane": {
                     "files": [azure_json("control-plane", "control-plane-azure.json")],
                     "preKubeadmCommands": none,
+                    // etcd on its own data disk (the AzureMachineTemplate's LUN 0), as
+                    // CAPZ's template: OS disk I/O does not stall etcd.
+                    "etcd": {"local": {
+                        "dataDir": "/var/lib/etcddisk/etcd",
+                        "extraArgs": [arg("quota-backend-bytes", "8589934592")],
+                    }},
+                    "diskSetup": {
+                        "filesystems": [
+                            {"device": AZURE_ETCD_DISK, "extraOpts": ["-E", "lazy_itable_init=1,lazy_journal_init=1"],
+                             "filesystem": "ext4", "label": "etcd_disk"},
+                            {"device": "ephemeral0.1", "filesystem": "ext4", "label": "ephemeral0", "replaceFS": "ntfs"},
+                        ],
+                        "partitions": [
+                            {"device": AZURE_ETCD_DISK, "layout": true, "overwrite": false, "tableType": "gpt"},
+                        ],
+                    },
+                    "mounts": [["LABEL=etcd_disk", "/var/lib/etcddisk"]],
                 },
                 "workers": {
                     "files": [azure_json("workers", "worker-node-azure.json")],
@@ -334,6 +351,10 @@ fn kubeadm(spec: &Installation) -> Value {
         }),
     }
 }
+
+/// The device of the control plane's etcd data disk on Azure (LUN 0 of the
+/// AzureMachineTemplate's `dataDisks`, `templates/providers/capz/infrastructure.yaml`).
+const AZURE_ETCD_DISK: &str = "/dev/disk/azure/scsi1/lun0";
 
 /// The kube-vip static Pod that announces the API server's virtual IP `address` from the
 /// control plane nodes (ARP, leader election), as CAPV's cluster-template has it.

@@ -565,7 +565,7 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
             .unwrap_or_else(|| panic!("no {kind} {n} rendered"))
             .clone()
     };
-    let crs = find("ClusterResourceSet", "mc-vcd-ccm");
+    let crs = find("ClusterResourceSet", "mc-vcd-cpi");
     assert_eq!(crs["apiVersion"], "addons.cluster.x-k8s.io/v1beta2");
     assert_eq!(
         crs["spec"]["clusterSelector"]["matchLabels"]["cluster.x-k8s.io/cluster-name"],
@@ -576,15 +576,15 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
     assert_eq!(
         crs["spec"]["resources"],
         serde_json::json!([
-            {"kind": "Secret", "name": "mc-vcd-ccm"},
-            {"kind": "ConfigMap", "name": "mc-vcd-ccm"},
+            {"kind": "Secret", "name": "mc-vcd-cpi"},
+            {"kind": "ConfigMap", "name": "mc-vcd-cpi"},
         ])
     );
     // The Secret is the operator's, SOPS-encrypted under secrets/ (docs/providers.md):
     // never rendered in plaintext, and `mcb check` requires it.
     assert!(!docs
         .iter()
-        .any(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "mc-vcd-ccm"));
+        .any(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "mc-vcd-cpi"));
     let spec = mcb::spec::parse(
         &std::fs::read_to_string(inst.join("installation.yaml")).unwrap(),
         Path::new("installation.yaml"),
@@ -592,14 +592,14 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
     .unwrap();
     let cred = mcb::provider::credentials(&spec)
         .into_iter()
-        .find(|c| c.name == "mc-vcd-ccm")
+        .find(|c| c.name == "mc-vcd-cpi")
         .expect("the CPI's credentials are a required credential");
     assert_eq!(
         (cred.type_, cred.keys),
         (mcb::provider::RESOURCE_SET, vec!["data".to_owned()])
     );
     // The ConfigMap carries the vendored manifest unchanged.
-    let cm = find("ConfigMap", "mc-vcd-ccm");
+    let cm = find("ConfigMap", "mc-vcd-cpi");
     let root = crate::support::root();
     let pinned = mcb::versions::get("CAPVCD_CPI");
     let vendored = std::fs::read_to_string(root.join(format!(
@@ -641,4 +641,54 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
     assert_eq!(cpi["loadbalancer"]["network"], "net1");
     assert_eq!(cpi["vAppName"], name);
     assert!(cred.purpose.contains("vcloud-basic-auth"));
+}
+
+/// Issue #17 (as CAPZ's cluster-template): on Azure etcd lives on its own data disk. The
+/// control plane's AzureMachineTemplate has the disk at LUN 0, the KubeadmControlPlane
+/// partitions and formats that device, mounts it and points etcd's dataDir into it; the
+/// workers get no disk. The objects validate strictly (the snapshot test builds them).
+#[test]
+fn azure_etcd_runs_on_a_data_disk() {
+    let t = TestEnv::new();
+    let name = "mc";
+    write_spec(t.path(), name, &spec_for(name, "capz"));
+    render(&t, &[]).ok();
+    let inst = t.path().join("installations").join(name);
+    let built = kustomize_all(&t, &inst);
+    assert_schema_valid(&built);
+    let mut docs: Vec<serde_json::Value> = Vec::new();
+    for f in built {
+        let text = std::fs::read_to_string(f).unwrap();
+        docs.extend(serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap());
+    }
+    let find = |kind: &str, n: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == n)
+            .unwrap_or_else(|| panic!("no {kind} {n} rendered"))
+            .clone()
+    };
+    let cp = find("AzureMachineTemplate", "mc-control-plane");
+    let disks = &cp["spec"]["template"]["spec"]["dataDisks"];
+    assert_eq!(disks[0]["lun"], 0, "{disks}");
+    assert_eq!(disks[0]["nameSuffix"], "etcddisk");
+    let workers = find("AzureMachineTemplate", "mc-workers");
+    assert!(workers["spec"]["template"]["spec"]["dataDisks"].is_null());
+    let kcp = find("KubeadmControlPlane", "mc-control-plane");
+    let spec = &kcp["spec"]["kubeadmConfigSpec"];
+    let device = "/dev/disk/azure/scsi1/lun0";
+    let fs = spec["diskSetup"]["filesystems"].as_array().unwrap();
+    assert!(
+        fs.iter()
+            .any(|f| f["device"] == device && f["label"] == "etcd_disk"),
+        "{fs:?}"
+    );
+    assert_eq!(spec["diskSetup"]["partitions"][0]["device"], device);
+    assert_eq!(
+        spec["mounts"],
+        serde_json::json!([["LABEL=etcd_disk", "/var/lib/etcddisk"]])
+    );
+    assert_eq!(
+        spec["clusterConfiguration"]["etcd"]["local"]["dataDir"],
+        "/var/lib/etcddisk/etcd"
+    );
 }
