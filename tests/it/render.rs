@@ -572,7 +572,10 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
         name
     );
     let cluster = find("Cluster", name);
-    assert_eq!(cluster["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], name);
+    assert_eq!(
+        cluster["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"],
+        name
+    );
     assert_eq!(
         crs["spec"]["resources"],
         serde_json::json!([
@@ -635,8 +638,7 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
     let config: serde_json::Value =
         serde_saphyr::from_str(data["vcloud-ccm-configmap.yaml"].as_str().unwrap()).unwrap();
     let cpi: serde_json::Value =
-        serde_saphyr::from_str(config["data"]["vcloud-ccm-config.yaml"].as_str().unwrap())
-            .unwrap();
+        serde_saphyr::from_str(config["data"]["vcloud-ccm-config.yaml"].as_str().unwrap()).unwrap();
     assert_eq!(cpi["vcd"]["host"], "https://vcd.example.com");
     assert_eq!(cpi["loadbalancer"]["network"], "net1");
     assert_eq!(cpi["vAppName"], name);

@@ -310,10 +310,12 @@ fn every_pinned_provider_declares_a_contract_the_pinned_core_accepts() {
     let root = crate::support::root();
     let (core_series, core) = declared_contract("CAPI", "cluster-api");
     let capi = mcb::versions::get("CAPI");
-    let compat = std::fs::read_to_string(root.join(format!("vendor/cluster-api/{capi}/version.go")))
-        .unwrap();
+    let compat =
+        std::fs::read_to_string(root.join(format!("vendor/cluster-api/{capi}/version.go")))
+            .unwrap();
     let v1beta1_accepted = core == "v1beta2"
-        && compat.contains("if contract == \"v1beta2\" {\n\t\tcompatibleContracts.Insert(\"v1beta1\")");
+        && compat
+            .contains("if contract == \"v1beta2\" {\n\t\tcompatibleContracts.Insert(\"v1beta1\")");
     let docs = std::fs::read_to_string(root.join("docs/providers.md")).unwrap();
     let row = |label: &str, tag: &str, series: &str, contract: &str| {
         format!("| {label} | {tag} | {series} | {contract} |")
