@@ -542,6 +542,24 @@ fn issue_15_render_refuses_a_symlink_and_deletes_nothing_outside() {
     assert_eq!(files(&t.path().join("installations")), before);
 }
 
+/// Every document of the YAML files `built`.
+fn parse_all(built: &[PathBuf]) -> Vec<serde_json::Value> {
+    let mut docs = Vec::new();
+    for f in built {
+        let text = std::fs::read_to_string(f).unwrap();
+        docs.extend(serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap());
+    }
+    docs
+}
+
+/// The object of `kind` named `name` in `docs`.
+fn object(docs: &[serde_json::Value], kind: &str, name: &str) -> serde_json::Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} rendered"))
+        .clone()
+}
+
 /// Issue #17: Cloud Director's cloud controller manager (no Helm chart) is installed by a
 /// ClusterResourceSet selecting the cluster: it applies the CPI's upstream manifest, vendored
 /// unchanged at the pinned CAPVCD_CPI, the CPI's config from the spec, and the
@@ -554,17 +572,8 @@ fn cloud_director_ccm_is_applied_by_a_cluster_resource_set() {
     write_spec(t.path(), name, &spec_for(name, "cloud-director"));
     render(&t, &[]).ok();
     let inst = t.path().join("installations").join(name);
-    let mut docs: Vec<serde_json::Value> = Vec::new();
-    for f in kustomize_all(&t, &inst) {
-        let text = std::fs::read_to_string(f).unwrap();
-        docs.extend(serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap());
-    }
-    let find = |kind: &str, n: &str| {
-        docs.iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == n)
-            .unwrap_or_else(|| panic!("no {kind} {n} rendered"))
-            .clone()
-    };
+    let docs = parse_all(&kustomize_all(&t, &inst));
+    let find = |kind: &str, n: &str| object(&docs, kind, n);
     let crs = find("ClusterResourceSet", "mc-vcd-cpi");
     assert_eq!(crs["apiVersion"], "addons.cluster.x-k8s.io/v1beta2");
     assert_eq!(
@@ -658,17 +667,8 @@ fn azure_etcd_runs_on_a_data_disk() {
     let inst = t.path().join("installations").join(name);
     let built = kustomize_all(&t, &inst);
     assert_schema_valid(&built);
-    let mut docs: Vec<serde_json::Value> = Vec::new();
-    for f in built {
-        let text = std::fs::read_to_string(f).unwrap();
-        docs.extend(serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap());
-    }
-    let find = |kind: &str, n: &str| {
-        docs.iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == n)
-            .unwrap_or_else(|| panic!("no {kind} {n} rendered"))
-            .clone()
-    };
+    let docs = parse_all(&built);
+    let find = |kind: &str, n: &str| object(&docs, kind, n);
     let cp = find("AzureMachineTemplate", "mc-control-plane");
     let disks = &cp["spec"]["template"]["spec"]["dataDisks"];
     assert_eq!(disks[0]["lun"], 0, "{disks}");
