@@ -72,8 +72,10 @@ mod tests {
             assert!(all.contains_key(key), "{key} missing");
         }
         for (k, v) in all {
-            // Helm chart versions carry no `v`; everything else is a release tag.
-            let bare = if k.ends_with("_CHART") {
+            // Helm chart versions carry no `v`, nor do the tags of
+            // vmware/cloud-provider-for-cloud-director (`1.6.0`); everything else is a
+            // `v` release tag.
+            let bare = if k.ends_with("_CHART") || k == "CAPVCD_CPI" {
                 Some(v)
             } else {
                 v.strip_prefix('v')
