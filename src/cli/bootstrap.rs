@@ -48,9 +48,10 @@ pub struct Args {
     #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
-    /// The installation's age private key (as written by init-installation)
+    /// The installation's age private key [default: SOPS_AGE_KEY*, then
+    /// ~/.config/mcb/keys/NAME.agekey, then sops' keys.txt]
     #[arg(long, value_name = "FILE")]
-    pub age_key_file: PathBuf,
+    pub age_key_file: Option<PathBuf>,
 
     /// Write a kustomize directory instead of printing (secret files get mode 0600)
     #[arg(long, value_name = "DIR", conflicts_with = "apply")]
@@ -98,7 +99,8 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
-    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
+    let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?;
+    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &ids)?;
     if a.suspend_cluster {
         b.suspend_cluster(&root)?;
     }

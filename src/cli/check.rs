@@ -29,8 +29,9 @@ the NAMEs given), it reports:
   capi-secret-name   a Cluster API secret's name, label or namespace does not match its
                      cluster, so Cluster API would ignore it and make its own CA
 
-Without a key it checks structure, recipients and plaintext; MACs need the data key, so
-pass --age-key-file to check them (and certificates inside encrypted secrets).
+Without a key it checks structure, recipients and plaintext; MACs need the data key: with
+an identity (--age-key-file, SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey or sops'
+keys.txt) it checks them too (and certificates inside encrypted secrets).
 
 Files: in a git checkout, tracked files plus untracked files git does not ignore; paths in
 .mcbignore (one per line, `dir/` for a directory, no globs) are left out of every check.
@@ -60,6 +61,7 @@ pub struct Args {
     pub warn_within: time::Duration,
 
     /// age identity file: also verify MACs and check certificates inside secrets
+    /// [default: SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey, sops' keys.txt, if any]
     #[arg(long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
@@ -131,10 +133,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Human => CheckFormat::Human,
         OutputFormat::Json => CheckFormat::Json,
     });
-    let opener = match &a.age_key_file {
-        Some(f) => Some(opener(f)?),
-        None => None,
-    };
+    let opener = opener(&root, a.age_key_file.as_deref(), &a.names)?;
     let kubectl = a.kubectl.clone().or_else(|| find_on_path("kubectl"));
     let opts = mcb::check::Options {
         names: a.names,
@@ -213,10 +212,20 @@ fn macs_summary(report: &mcb::check::Report) -> String {
     }
 }
 
-/// Opens SOPS files with the engine and the identities in `key_file`.
-fn opener(key_file: &Path) -> anyhow::Result<Box<dyn mcb::check::Opener>> {
-    let ids = mcb::sops::Identities::from_env(Some(key_file)).map_err(mcb::Error::from)?;
-    Ok(Box::new(mcb::check::SopsOpener(ids)))
+/// Opens SOPS files with the engine and the identities the lookup finds for the
+/// installations checked; `None` (MACs not checked) when it finds none.
+fn opener(
+    root: &Path,
+    key_file: Option<&Path>,
+    names: &[String],
+) -> anyhow::Result<Option<Box<dyn mcb::check::Opener>>> {
+    let ids = if names.is_empty() {
+        mcb::ops::identity::lookup_any(key_file, root)?
+    } else {
+        mcb::ops::identity::lookup(key_file, names)?
+    };
+    Ok((!ids.is_empty())
+        .then(|| Box::new(mcb::check::SopsOpener(ids)) as Box<dyn mcb::check::Opener>))
 }
 
 /// `name` in a directory of `PATH`.

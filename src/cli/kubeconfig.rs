@@ -16,8 +16,9 @@ Secret and not base64: pipe it or redirect it to a file you delete afterwards.
 The cluster's own `<NAME>-kubeconfig` Secret is not in the repo: the Cluster API control
 plane provider creates and renews it on the management cluster.
 
-Identities come from --age-key-file, else SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_CMD
-and ~/.config/sops/age/keys.txt, as in sops.
+Identities come from --age-key-file, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD,
+~/.config/mcb/keys/NAME.agekey (where init-installation saves the key) and
+~/.config/sops/age/keys.txt.
 
 Examples:
   mcb kubeconfig demo --age-key-file demo.agekey > mgmt.kubeconfig
@@ -42,7 +43,7 @@ pub struct Args {
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let root = super::repo_root(g);
-    let ids = mcb::sops::Identities::from_env(a.age_key_file.as_deref())?;
+    let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?.require()?;
     let kubeconfig = mcb::ops::kubeconfig::read(&root, &a.name, &a.user, &ids)?;
     std::io::stdout()
         .lock()

@@ -76,8 +76,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
-    let ids =
-        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
+    let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let all = mcb::ops::installation::load_all(&root)?;
     let extra = RenderExtra::load(&root, &all, &ids)?;
     let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;

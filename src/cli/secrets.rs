@@ -332,8 +332,13 @@ fn formats(common: &Common, file: &Path) -> (Format, Format) {
     (input, output)
 }
 
-fn identities(common: &Common) -> anyhow::Result<Identities> {
-    Ok(Identities::from_env(common.age_key_file.as_deref()).map_err(mcb::Error::from)?)
+/// The one identity lookup (`mcb::ops::identity`), with the default key file of every
+/// installation of the repo around the current directory (or `--repo`) among the places.
+fn identities(common: &Common, root: &Path) -> anyhow::Result<Identities> {
+    Ok(mcb::ops::identity::lookup_any(
+        common.age_key_file.as_deref(),
+        root,
+    )?)
 }
 
 fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
@@ -590,7 +595,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             common,
         } => {
             one_output(&files, &out)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             if ignore_mac {
                 rep.warn(
                     "--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error",
@@ -643,7 +648,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             common,
         } => {
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             let (format, _) = formats(&common, &file);
             let enc = read(&file)?;
             if ignore_mac {
@@ -711,7 +716,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             common,
         } => {
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
@@ -756,7 +761,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         } => {
             one_output(&files, &out)?;
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             let add = add_age
                 .as_deref()
                 .map(rules::split_recipients)
@@ -879,7 +884,7 @@ fn change_tree(
     f: impl FnOnce(&mut sops::Branch, &[treepath::Step]) -> Result<(), String>,
 ) -> anyhow::Result<()> {
     let env = super::env(rep)?;
-    let ids = identities(common)?;
+    let ids = identities(common, &super::repo_root(g))?;
     let (format, _) = formats(common, file);
     let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;

@@ -123,9 +123,8 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
     let env = super::env(&mut reporter)?;
     let (publish, pr) = a.publish.resolve_from_env()?;
     let value = read_value(&a)?;
-    let ids =
-        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
     let root = super::repo_root(g);
+    let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let req = Request {
         name: a.name.clone(),
         value,

@@ -33,6 +33,7 @@ use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
 
 mod external;
+pub use crate::ops::identity::default_key_path;
 pub use external::{GithubAppSource, APP_SECRET};
 
 /// Where the spec comes from.
@@ -634,14 +635,6 @@ pub(crate) fn key_file(age: &sops::AgeKey, created: &str) -> SecretString {
         age.recipient,
         age.identity.expose_secret()
     ))
-}
-
-/// The default place for an installation's age key: `<config dir>/mcb/keys/<name>.agekey`.
-pub fn default_key_path(name: &str) -> PathBuf {
-    dirs::config_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("mcb/keys")
-        .join(format!("{name}.agekey"))
 }
 
 #[cfg(test)]

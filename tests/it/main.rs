@@ -10,6 +10,7 @@ mod crash;
 mod creds;
 mod dex;
 mod differential;
+mod first_hour;
 mod forge;
 mod git;
 mod init;

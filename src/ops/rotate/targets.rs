@@ -393,8 +393,8 @@ fn age_key(w: &mut Work<'_>) -> Result<(), Error> {
 fn age_key_step1(w: &mut Work<'_>) -> Result<(), Error> {
     let Some(old_text) = w.key_text.clone() else {
         return Err(OpsError::MissingInput {
-            what: "--age-key-file FILE".into(),
-            why: "the new key file carries the current key too, until step 2".into(),
+            what: "the installation's current age key (--age-key-file FILE)".into(),
+            why: "the new key file carries the current key too, until step 2; none of the identities found is the installation's own key".into(),
         }
         .into());
     };
