@@ -50,11 +50,11 @@ pub struct Args {
 
     /// The installation's age private key [default: SOPS_AGE_KEY*, then
     /// ~/.config/mcb/keys/NAME.agekey, then sops' keys.txt]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
     /// Write a kustomize directory instead of printing (secret files get mode 0600)
-    #[arg(long, value_name = "DIR", conflicts_with = "apply")]
+    #[arg(value_parser = super::path_arg, long, value_name = "DIR", conflicts_with = "apply")]
     pub out: Option<PathBuf>,
 
     /// Apply it stage by stage with `kubectl apply --server-side`, waiting after each
@@ -83,7 +83,7 @@ pub struct Args {
     pub timeout: time::Duration,
 
     /// kubeconfig for --apply [default: kubectl's]
-    #[arg(long, value_name = "FILE", requires = "apply")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", requires = "apply")]
     pub kubeconfig: Option<PathBuf>,
 
     /// kubectl to use for --apply
@@ -99,16 +99,21 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
+    if let Some(dir) = &a.out {
+        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would
+        // take it. Checked before anything runs.
+        let key = mcb::ops::bootstrap::key_file_in_out(a.suspend_cluster);
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&key)).map_err(mcb::Error::from)?;
+    }
     let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?;
     let mut b = mcb::ops::bootstrap::build(&root, &a.name, &ids)?;
     if a.suspend_cluster {
         b.suspend_cluster(&root)?;
     }
-    if let Some(dir) = &a.out {
-        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would take it.
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&b.key_file_in_out()))
-            .map_err(mcb::Error::from)?;
-    }
+    debug_assert_eq!(
+        b.key_file_in_out(),
+        mcb::ops::bootstrap::key_file_in_out(a.suspend_cluster)
+    );
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {
         for p in b.write_dir(dir)? {

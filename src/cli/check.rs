@@ -62,7 +62,7 @@ pub struct Args {
 
     /// age identity file: also verify MACs and check certificates inside secrets
     /// [default: SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey, sops' keys.txt, if any]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
     /// Output format [default: from -o]

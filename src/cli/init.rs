@@ -70,6 +70,7 @@ pub struct Args {
 
     /// The installation spec (see `mcb example-spec` and `mcb schema`)
     #[arg(
+        value_parser = super::path_arg,
         long,
         value_name = "FILE",
         required_unless_present = "example",
@@ -83,16 +84,17 @@ pub struct Args {
 
     /// Where to write the installation's age private key (mode 0600; must not exist)
     /// [default: ~/.config/mcb/keys/NAME.agekey]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_out: Option<PathBuf>,
 
     /// known_hosts lines for the Git host Flux clones from (built in for github.com)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub git_known_hosts: Option<PathBuf>,
 
     /// An existing GitHub App's private key (PEM); the app id comes from
     /// --import-github-app or the spec's githubApp.appId
     #[arg(
+        value_parser = super::path_arg,
         long,
         visible_alias = "private-key-file",
         value_name = "FILE",
@@ -131,7 +133,7 @@ pub struct Args {
     pub oidc_issuer: Option<String>,
 
     /// Use an existing cluster CA instead of generating one
-    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    #[arg(value_parser = super::path_arg, long, num_args = 2, value_names = ["CERT", "KEY"])]
     pub import_ca: Option<Vec<PathBuf>>,
 
     /// The CI workflow downloads mcb from this https URL (the binary or a .tar.gz holding

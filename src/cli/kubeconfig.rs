@@ -29,7 +29,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// Whose kubeconfig (a `kubeconfig/<user>` of the installation's credentials.yaml)
@@ -37,7 +37,7 @@ pub struct Args {
     pub user: String,
 
     /// An age identity file that opens the installation's secrets
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 }
 

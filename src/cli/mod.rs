@@ -78,7 +78,7 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// The config repo [default: the git repository around the current directory]
-    #[arg(long, global = true, value_name = "DIR", env = "MCB_REPO")]
+    #[arg(value_parser = path_arg, long, global = true, value_name = "DIR", env = "MCB_REPO")]
     pub repo: Option<PathBuf>,
 
     /// More detail on stderr (repeat for more)
@@ -208,6 +208,24 @@ pub fn command() -> clap::Command {
 /// spec (a DNS-1123 label): it becomes a path under the repo, so `../x` must never pass.
 pub fn name_arg(s: &str) -> Result<String, String> {
     mcb::spec::Name::try_from(s.to_owned()).map(String::from)
+}
+
+/// A path flag's value with `~` and `~/…` expanded to the home directory, as a shell does
+/// for a word of its own but not after `--flag=`; so `--age-key-out=~/keys/x.agekey` never
+/// makes a directory named `~`. `~user/…` is refused rather than taken literally.
+pub fn path_arg(s: &str) -> Result<PathBuf, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(PathBuf::from(s));
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "`{s}`: only `~` and `~/…` are expanded; write the full path"
+        ));
+    }
+    let home = dirs::home_dir().ok_or_else(|| {
+        format!("`{s}`: the home directory is unknown (HOME is not set); write the full path")
+    })?;
+    Ok(home.join(rest.trim_start_matches('/')))
 }
 
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.

@@ -60,10 +60,10 @@ pub struct PublishArgs {
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub author: Option<String>,
     /// SSH private key for the push [default: ssh-agent]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
     /// known_hosts file for SSH host key checks [default: ~/.ssh/known_hosts]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
     /// Trust an SSH host key not yet in known_hosts and record it there
     #[arg(long)]

@@ -51,7 +51,7 @@ pub struct Args {
 
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt);
     /// needed to read shared secrets and keep existing secret files unchanged
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 }
 
@@ -75,6 +75,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
+    // In the wrong directory, say so before anything (not an invalid .sops.yaml).
+    mcb::repo::require_installations(&root).map_err(mcb::Error::from)?;
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
     let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let all = mcb::ops::installation::load_all(&root)?;

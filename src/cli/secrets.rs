@@ -74,10 +74,10 @@ struct Cli {
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct Common {
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
     /// The .sops.yaml to use [default: searched from the current directory upwards]
-    #[arg(long, value_name = "FILE", env = "SOPS_CONFIG")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Format of the input [default: from the extension]
     #[arg(long, value_name = "TYPE", value_parser = ["yaml", "json", "dotenv", "ini", "binary"])]
@@ -103,7 +103,7 @@ pub struct OutFlags {
     #[arg(short, long, conflicts_with = "output")]
     pub in_place: bool,
     /// Write the result to this file instead of stdout (one input file only)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 

@@ -71,7 +71,7 @@ pub struct ImportArgs {
     pub name: String,
 
     /// Read the value from FILE instead of stdin
-    #[arg(long, value_name = "FILE", conflicts_with = "from_env")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", conflicts_with = "from_env")]
     pub from_file: Option<PathBuf>,
 
     /// Take every environment variable starting with PREFIX (the rest is the key)
@@ -83,7 +83,7 @@ pub struct ImportArgs {
     pub format: Option<String>,
 
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
     #[command(flatten)]

@@ -49,6 +49,16 @@ fn suspended_cluster(sync_yaml: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Where `--out` puts the age key, relative to the directory, known before anything is
+/// built (the stages are fixed: crds, controllers, [suspend], sync), so the directory can be
+/// refused before a key is looked for.
+pub fn key_file_in_out(suspend_cluster: bool) -> String {
+    format!(
+        "{:02}-sync/sops-age.yaml",
+        if suspend_cluster { 4 } else { 3 }
+    )
+}
+
 /// The bootstrap of one installation: its stages, in apply order.
 pub struct Bootstrap {
     /// the installation
@@ -188,7 +198,7 @@ impl Bootstrap {
         Ok(())
     }
 
-    /// Where `--out` puts the age key, relative to the directory.
+    /// Where `--out` puts the age key, relative to the directory (as [`key_file_in_out`]).
     pub fn key_file_in_out(&self) -> String {
         let (i, s) = self
             .stages

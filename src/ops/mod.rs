@@ -85,6 +85,8 @@ pub enum Error {
     UnknownTarget {
         /// the `--only` value
         given: String,
+        /// the values this installation has (empty when not known yet)
+        valid: Vec<String>,
     },
     /// A credential that cannot be rotated in this installation (as asked).
     #[error("cannot rotate {target}: {why}")]
@@ -185,6 +187,10 @@ impl crate::Help for Error {
                 "pass the host's key with --git-known-hosts FILE (e.g. `ssh-keyscan {host} > FILE`)"
             ),
             Error::MissingInput { .. } => return None,
+            Error::UnknownTarget { valid, .. } if !valid.is_empty() => format!(
+                "this installation has: {} (or kubeconfig/<new user>; the `KIND ID` pairs `mcb status` prints work too)",
+                valid.join(", ")
+            ),
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::KeyUnreadable { .. } => "nothing was committed; write the key to a local disk (--age-key-out FILE) and run mcb again".into(),

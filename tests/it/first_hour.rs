@@ -142,3 +142,162 @@ fn issue_24_no_identity_names_every_place_looked_at() {
         r.stderr
     );
 }
+
+#[test]
+fn issue_24_render_check_status_in_the_wrong_directory_say_so() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for dir in [&repo, &elsewhere] {
+        for cmd in [
+            &["render"][..],
+            &["check"],
+            &["status"],
+            &["render", "--check"],
+        ] {
+            let mut c = t.mcb();
+            c.current_dir(dir).args(cmd);
+            let r = run(c).fails_with(2);
+            assert!(
+                r.stderr.contains("no installations under installations/")
+                    && r.stderr.contains(&dir.display().to_string())
+                    && r.stderr.contains("--repo"),
+                "{cmd:?} in {}:\n{}",
+                dir.display(),
+                r.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn issue_24_one_unknown_installation_error_for_every_command() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    let mut messages = Vec::new();
+    for cmd in [
+        &["render", "nope"][..],
+        &["check", "nope"],
+        &["status", "nope"],
+        &["kubeconfig", "nope"],
+        &["bootstrap", "nope"],
+        &["rotate", "nope", "--dry-run"],
+    ] {
+        let r = mcb(
+            &t,
+            &repo,
+            cmd,
+            &[("SOPS_AGE_KEY_FILE", &t.path().join("demo.agekey"))],
+        )
+        .fails_with(2);
+        let first = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            r.stderr.contains("installations here: demo"),
+            "{cmd:?}:\n{}",
+            r.stderr
+        );
+        messages.push(first);
+    }
+    let want = format!(
+        "error: no installation nope: {} does not exist",
+        repo.join("installations/nope/installation.yaml").display()
+    );
+    assert!(messages.iter().all(|m| *m == want), "{want}\n{messages:#?}");
+}
+
+#[test]
+fn issue_24_tilde_in_path_flags_is_the_home_directory() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let mut c = t.mcb();
+    c.current_dir(&repo).args([
+        "init-installation",
+        "demo",
+        "--example",
+        "--age-key-out=~/keys/demo.agekey",
+    ]);
+    run(c).ok();
+    assert!(t.home().join("keys/demo.agekey").is_file());
+    assert!(!repo.join("~").exists(), "no directory named ~ in the repo");
+
+    let mut c = t.mcb();
+    c.current_dir(&repo)
+        .args(["bootstrap", "demo", "--age-key-file=~/keys/demo.agekey"]);
+    run(c).ok();
+
+    let mut c = t.mcb();
+    c.current_dir(&repo)
+        .args(["kubeconfig", "demo", "--age-key-file=~nobody/demo.agekey"]);
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr.contains("only `~` and `~/…` are expanded"),
+        "{}",
+        r.stderr
+    );
+    assert!(!repo.join("~nobody").exists());
+}
+
+#[test]
+fn issue_24_rotate_only_takes_the_names_status_prints() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    let status = mcb(&t, &repo, &["status", "demo"], &[]).ok().stdout;
+    assert!(status.contains("oidc-client  grafana"), "{status}");
+    let env = [("SOPS_AGE_KEY_FILE", key.as_path())];
+    for only in ["oidc-client/grafana", "oidc-client grafana", "oidc/grafana"] {
+        let r = mcb(
+            &t,
+            &repo,
+            &["rotate", "demo", "--only", only, "--dry-run"],
+            &env,
+        )
+        .ok();
+        assert!(r.stdout.contains("oidc"), "{only}: {}", r.stdout);
+    }
+    let r = mcb(
+        &t,
+        &repo,
+        &["rotate", "demo", "--only", "nope", "--dry-run"],
+        &env,
+    )
+    .fails_with(2);
+    for valid in [
+        "age-key",
+        "ca/cluster",
+        "ca/etcd",
+        "ca/proxy",
+        "deploy-key",
+        "kubeconfig/admin",
+        "oidc/grafana",
+        "oidc/kubectl",
+        "sops-data-keys",
+    ] {
+        assert!(r.stderr.contains(valid), "{valid}:\n{}", r.stderr);
+    }
+    assert!(
+        !r.stderr.contains("github-app,"),
+        "demo has no GitHub App:\n{}",
+        r.stderr
+    );
+    let r = mcb(
+        &t,
+        &repo,
+        &["rotate", "demo", "--only", "sa-key/sa", "--dry-run"],
+        &env,
+    )
+    .fails_with(2);
+    assert!(
+        r.stderr.contains("cannot rotate sa-key/sa") && r.stderr.contains("ServiceAccount token"),
+        "{}",
+        r.stderr
+    );
+}
