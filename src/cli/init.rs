@@ -63,19 +63,14 @@ or set githubApp.installationId. A created app without it gets no flux-system Se
 
 /// `mcb init-installation`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("spec_source").required(true).args(["spec", "example"])))]
 pub struct Args {
     /// The installation's name (DNS-1123 label; also the cluster name)
     #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// The installation spec (see `mcb example-spec` and `mcb schema`)
-    #[arg(
-        value_parser = super::path_arg,
-        long,
-        value_name = "FILE",
-        required_unless_present = "example",
-        conflicts_with = "example"
-    )]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
 
     /// Use the built-in example spec, renamed to NAME
@@ -264,7 +259,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    reporter.success(&format!("installation {} initialised", report.installation));
+    if report.outcome.dry_run {
+        reporter.dry_run(&format!("installation {}", report.installation));
+    } else {
+        reporter.success(&format!("installation {} initialised", report.installation));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

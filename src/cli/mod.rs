@@ -58,10 +58,21 @@ Everything runs offline against a local repo unless you ask for the network with
 --pr or an issuer URL.";
 
 const AFTER_HELP: &str = "\
+Examples, in workflow order:
+  mcb example-spec > demo.yaml                             # edit it: name, provider, git.url, sops.recipients
+  mcb init-installation demo --spec demo.yaml --dry-run    # the plan: files and credentials
+  mcb init-installation demo --spec demo.yaml --push --pr  # one commit on mcb/init-demo, one PR
+  mcb bootstrap demo --apply --kubeconfig new-cluster.kubeconfig
+  mcb kubeconfig demo > admin.kubeconfig                   # the pre-generated admin kubeconfig
+  mcb check                                                # the config repo's CI gate
+  mcb rotate demo --due-within 30d --push --pr             # what expires, as a reviewed PR
+
 Exit status: 0 ok, 1 a check or drift was found, 2 usage or runtime error.
 
-Environment: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD supply age identities as in
-sops; GITHUB_TOKEN authenticates to GitHub; NO_COLOR turns colour off.";
+Environment: age identities come from --age-key-file, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
+SOPS_AGE_KEY_CMD (as in sops), ~/.config/mcb/keys/NAME.agekey (where init-installation
+saves the key), ~/.config/sops/age/keys.txt; GITHUB_TOKEN (or GH_TOKEN) authenticates to
+GitHub; MCB_REPO is --repo; NO_COLOR turns colour off.";
 
 /// `mcb`: the parsed command line.
 #[derive(Debug, Parser)]
@@ -74,18 +85,19 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand takes.
+/// Flags every subcommand takes (listed under their own heading, as flux, kubectl and gh do).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config repo [default: the git repository around the current directory]
     #[arg(value_parser = path_arg, long, global = true, value_name = "DIR", env = "MCB_REPO")]
     pub repo: Option<PathBuf>,
 
-    /// More detail on stderr (repeat for more)
+    /// More detail on stderr: each step as it runs (one level today: -vv shows what -v does)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only errors on stderr
+    /// Only errors on stderr (no progress, no warnings)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 

@@ -33,6 +33,17 @@ impl Reporter {
         }
     }
 
+    /// The end of a dry run: `what` was planned, nothing written (never "✔ done").
+    pub fn dry_run(&mut self, what: &str) {
+        if !self.quiet {
+            self.line(
+                "○",
+                "\x1b[36m",
+                &format!("dry run: {what} planned; nothing was written"),
+            );
+        }
+    }
+
     fn line(&self, symbol: &str, ansi: &str, msg: &str) {
         let mut err = std::io::stderr().lock();
         if self.color {
@@ -60,7 +71,10 @@ impl mcb::progress::Progress for Reporter {
         }
     }
     fn warn(&mut self, msg: &str) {
-        self.line("⚠", "\x1b[33m", msg);
+        // -q means errors only: a warning that must not be missed is an error instead.
+        if !self.quiet {
+            self.line("⚠", "\x1b[33m", msg);
+        }
     }
     fn success(&mut self, msg: &str) {
         if !self.quiet {

@@ -80,6 +80,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
     let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let all = mcb::ops::installation::load_all(&root)?;
+    for w in all
+        .iter()
+        .filter_map(|l| mcb::spec::placeholder_warning(&l.spec))
+    {
+        reporter.warn(&w);
+    }
     let extra = RenderExtra::load(&root, &all, &ids)?;
     let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;
     let plan = mcb::render::plan_repo(&root, &a.names, &source, &sealer, &extra, &mut reporter)?;

@@ -159,7 +159,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => print_human(&report)?,
     }
-    if !report.rotated.is_empty() {
+    if report.outcome.dry_run {
+        reporter.dry_run(&format!("rotation of {}", report.installation));
+    } else if !report.rotated.is_empty() {
         reporter.success(&format!(
             "rotated {} credential(s) of {}",
             report.rotated.len(),
@@ -178,7 +180,7 @@ fn print_human(report: &rotate::Report) -> std::io::Result<()> {
         outln!("  {:<8} {path}", format!("{change:?}").to_lowercase());
     }
     if !report.rotated.is_empty() {
-        outln!("\nRotated:");
+        outln!("\n{}:", if o.dry_run { "Would rotate" } else { "Rotated" });
     }
     for c in &report.rotated {
         let before = c.previous.as_deref().unwrap_or("—");

@@ -120,6 +120,9 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
+    if let Some(w) = spec::placeholder_warning(&spec) {
+        progress.warn(&w);
+    }
     let name = spec.name.as_str().to_owned();
     let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();

@@ -301,3 +301,120 @@ fn issue_24_rotate_only_takes_the_names_status_prints() {
         r.stderr
     );
 }
+
+#[test]
+fn issue_24_help_has_global_options_examples_and_the_spec_alternative() {
+    let t = TestEnv::new();
+    let help = |args: &[&str]| {
+        let mut c = t.mcb();
+        c.args(args);
+        run(c).ok().stdout
+    };
+    for args in [
+        &["--help"][..],
+        &["check", "--help"],
+        &["init-installation", "--help"],
+    ] {
+        let h = help(args);
+        let (before, global) = h
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{args:?}: no Global options heading:\n{h}"));
+        for flag in ["--repo", "--verbose", "--quiet", "--color", "--output"] {
+            assert!(
+                global.contains(flag),
+                "{args:?}: {flag} under Global options"
+            );
+            assert!(
+                !before.contains(&format!("{flag} <")) && !before.contains(&format!("{flag}\n")),
+                "{args:?}: {flag} listed before Global options:\n{before}"
+            );
+        }
+    }
+    let top = help(&["--help"]);
+    assert!(top.contains("Examples"), "{top}");
+    assert!(
+        top.contains("mcb init-installation demo --spec demo.yaml"),
+        "{top}"
+    );
+    let init = help(&["init-installation", "--help"]);
+    let usage = init.lines().find(|l| l.starts_with("Usage:")).unwrap();
+    assert!(usage.contains("<--spec <FILE>|--example>"), "{usage}");
+    // `mcb shared list` as the README has it now.
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+    assert!(
+        !readme.contains("list NAME"),
+        "README lists `shared list NAME`"
+    );
+    assert!(
+        readme.contains("mcb shared list "),
+        "README shows `mcb shared list`"
+    );
+}
+
+#[test]
+fn issue_24_dry_runs_do_not_say_done() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let r = init(&t, &repo, &key, &["--dry-run"]).ok();
+    assert!(!r.stderr.contains("initialised"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("dry run: installation demo planned"),
+        "{}",
+        r.stderr
+    );
+    init(&t, &repo, &key, &[]).ok();
+    let env = [("SOPS_AGE_KEY_FILE", key.as_path())];
+    let r = mcb(
+        &t,
+        &repo,
+        &["rotate", "demo", "--only", "kubeconfig/admin", "--dry-run"],
+        &env,
+    )
+    .ok();
+    assert!(!r.stderr.contains("rotated"), "{}", r.stderr);
+    assert!(r.stdout.contains("Would rotate:"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("dry run: rotation of demo planned"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn issue_24_the_example_placeholder_recipient_warns_loudly_and_q_silences_warnings() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let r = init(&t, &repo, &key, &["--dry-run"]).ok();
+    assert!(
+        r.stderr.contains("EXAMPLE placeholder") && r.stderr.contains("NOBODY on your team"),
+        "{}",
+        r.stderr
+    );
+    // An unedited spec from `mcb example-spec`, renamed only, warns the same.
+    let mut c = t.mcb();
+    c.arg("example-spec");
+    let spec = run(c).ok().stdout.replace("name: gauss", "name: demo");
+    let spec_file = t.path().join("demo.yaml");
+    std::fs::write(&spec_file, spec).unwrap();
+    let mut c = crate::init::init_with_spec(&t, &repo, &spec_file, &key);
+    c.arg("--dry-run");
+    let r = run(c).ok();
+    assert!(r.stderr.contains("NOBODY on your team"), "{}", r.stderr);
+    // -q: errors only.
+    let mut c = t.mcb();
+    c.arg("-q")
+        .arg("--repo")
+        .arg(&repo)
+        .args([
+            "init-installation",
+            "demo",
+            "--example",
+            "--dry-run",
+            "--age-key-out",
+        ])
+        .arg(&key);
+    let r = run(c).ok();
+    assert_eq!(r.stderr, "", "-q prints no warning");
+}
