@@ -51,6 +51,10 @@ fn print_error(err: &anyhow::Error, color: bool) {
         c.downcast_ref::<mcb::Error>()
             .and_then(Help::help)
             .or_else(|| c.downcast_ref::<cli::UsageError>().and_then(Help::help))
+            .or_else(|| {
+                c.downcast_ref::<mcb::fsutil::PathError>()
+                    .and_then(Help::help)
+            })
     });
     if let Some(h) = help {
         eprintln!("{yellow}help:{reset} {h}");

@@ -321,7 +321,7 @@ pub enum Error {
 impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
-            Error::Io(_) => None,
+            Error::Io(e) => crate::Help::help(e),
             Error::Git { .. } => {
                 Some("run mcb check from a healthy git checkout, or pass --repo DIR".into())
             }

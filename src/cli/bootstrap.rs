@@ -86,6 +86,10 @@ pub struct Args {
     #[arg(value_parser = super::path_arg, long, value_name = "FILE", requires = "apply")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// The kubeconfig context for --apply [default: its current context]
+    #[arg(long, value_name = "NAME", requires = "apply")]
+    pub context: Option<String>,
+
     /// kubectl to use for --apply
     #[arg(
         long,
@@ -97,6 +101,7 @@ pub struct Args {
 }
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("bootstrap", "Kubernetes YAML (or applies it)")?;
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
     if let Some(dir) = &a.out {
@@ -119,6 +124,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         let mut kubectl = mcb::ops::bootstrap::Kubectl {
             program: a.kubectl.clone(),
             kubeconfig: a.kubeconfig.clone(),
+            context: a.context.clone(),
         };
         let opts = mcb::ops::bootstrap::ApplyOptions {
             wait: a.wait,

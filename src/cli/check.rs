@@ -38,7 +38,7 @@ Files: in a git checkout, tracked files plus untracked files git does not ignore
 
 Output: grouped by installation, one `file:line: rule: message` per finding. `-o json`
 prints {ok, errors, warnings, installations, files, sopsFiles, macChecked, skipped,
-findings: [{installation, file, line, rule, severity, message}]}; `--format sarif` prints
+findings: [{installation, file, line, rule, severity, message}]} (docs/json.md); `-o sarif` prints
 SARIF 2.1.0 for code scanning. Exit 1 if any error was found (or any warning with
 --strict), 0 otherwise, 2 if the check could not run.
 
@@ -46,7 +46,7 @@ Examples:
   mcb check
   mcb check prod-eu --age-key-file ~/.config/mcb/prod-eu.agekey
   mcb check -o json | jq '.findings[] | select(.rule == \"cert-expiring\")'
-  mcb check --format sarif > mcb-check.sarif
+  mcb check -o sarif > mcb-check.sarif
   mcb check --warn-within 60d --strict --skip kustomize-build";
 
 /// `mcb check`.
@@ -65,8 +65,8 @@ pub struct Args {
     #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
-    /// Output format [default: from -o]
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    /// The old name of -o (kept so existing CI jobs work): -o sarif, -o json
+    #[arg(long, value_enum, value_name = "FORMAT", hide = true)]
     pub format: Option<CheckFormat>,
 
     /// Fail on warnings too
@@ -129,10 +129,24 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
-    let format = a.format.unwrap_or(match g.output {
+    let from_o = match g.output {
         OutputFormat::Human => CheckFormat::Human,
         OutputFormat::Json => CheckFormat::Json,
-    });
+        OutputFormat::Sarif => CheckFormat::Sarif,
+    };
+    // `--format` is the old spelling of `-o`: one flag for one concept, so two answers clash.
+    if a.format
+        .is_some_and(|f| g.output != OutputFormat::Human && f != from_o)
+    {
+        return Err(super::UsageError {
+            message: "-o and --format disagree".into(),
+            help: Some(
+                "give the format once, with -o human|json|sarif (--format is its old name)".into(),
+            ),
+        }
+        .into());
+    }
+    let format = a.format.unwrap_or(from_o);
     let opener = opener(&root, a.age_key_file.as_deref(), &a.names)?;
     let kubectl = a.kubectl.clone().or_else(|| find_on_path("kubectl"));
     let opts = mcb::check::Options {

@@ -42,6 +42,7 @@ pub struct Args {
 }
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("kubeconfig", "a kubeconfig")?;
     let root = super::repo_root(g);
     let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?.require()?;
     let kubeconfig = mcb::ops::kubeconfig::read(&root, &a.name, &a.user, &ids)?;

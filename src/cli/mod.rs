@@ -105,9 +105,23 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
 
-    /// Output format of commands that print a result
+    /// Output format of commands that print a result (sarif: check only)
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
     pub output: OutputFormat,
+}
+
+impl GlobalArgs {
+    /// For a command whose output is not a JSON result: `-o json` is an error, never
+    /// silently ignored (docs/json.md lists the commands that have one).
+    pub fn no_json(&self, command: &str, prints: &str) -> Result<(), UsageError> {
+        if self.output != OutputFormat::Json {
+            return Ok(());
+        }
+        Err(UsageError {
+            message: format!("`mcb {command}` has no -o json output: it prints {prints}"),
+            help: Some("drop -o json; docs/json.md lists the commands with JSON output".into()),
+        })
+    }
 }
 
 /// `--color`.
@@ -255,6 +269,13 @@ pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
+    if g.output == OutputFormat::Sarif && !matches!(cli.command, Command::Check(_)) {
+        return Err(UsageError {
+            message: "-o sarif is only for `mcb check`".into(),
+            help: Some("use -o json or -o human".into()),
+        }
+        .into());
+    }
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
         Command::Check(a) => check::run(&g, a),

@@ -11,8 +11,10 @@ use serde::Serialize;
 pub enum OutputFormat {
     /// text for people
     Human,
-    /// one JSON document on stdout, stable and documented per command
+    /// one JSON document on stdout, stable and documented per command (docs/json.md)
     Json,
+    /// SARIF 2.1.0 for code scanning (`mcb check` only)
+    Sarif,
 }
 
 /// Progress on stderr: respects `--quiet`, `--verbose` and `--color`.

@@ -106,8 +106,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .collect(),
             written,
         })?,
-        OutputFormat::Human if dry => out!("{}", plan.diff()),
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Sarif if dry => out!("{}", plan.diff()),
+        OutputFormat::Human | OutputFormat::Sarif => {
             for e in plan.changes() {
                 outln!("{:?}: {}", e.change, e.path);
             }

@@ -106,8 +106,7 @@ fn parse_duration(s: &str) -> Result<time::Duration, String> {
     })
 }
 
-/// `-o json`: the rotate report (installation, rotated[] with kind, id, fingerprint,
-/// previous, not_after; notes[]; age_key_file; files, branch, commit, pushed_to, pr, dry_run).
+/// `-o json`: the rotate report, as docs/json.md documents it.
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
@@ -157,7 +156,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let report = rotate::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_human(&report)?,
+        OutputFormat::Human | OutputFormat::Sarif => print_human(&report)?,
     }
     if report.outcome.dry_run {
         reporter.dry_run(&format!("rotation of {}", report.installation));

@@ -91,6 +91,9 @@ pub struct Common {
     /// Use this name instead of the file's for the format and the .sops.yaml rule
     #[arg(long, value_name = "NAME")]
     pub filename_override: Option<PathBuf>,
+    /// Where `.sops.yaml` is searched from: `--repo` when given, else the current directory
+    #[arg(skip)]
+    pub search_from: Option<PathBuf>,
     /// Key types to try in order (sops' flag; mcb only has age keys, so it changes nothing)
     #[arg(long, value_name = "TYPES", env = "SOPS_DECRYPTION_ORDER", hide = true)]
     pub decryption_order: Option<String>,
@@ -279,6 +282,34 @@ pub enum Sub {
 }
 
 /// A `--extract`/`set`/`unset` path problem in `file`.
+impl Sub {
+    /// The FILE arguments and the common flags, to resolve them against `--repo`.
+    fn paths(&mut self) -> (Vec<&mut PathBuf>, &mut Common) {
+        match self {
+            Sub::Decrypt { files, common, .. }
+            | Sub::Encrypt { files, common, .. }
+            | Sub::Updatekeys { files, common, .. }
+            | Sub::Rotate { files, common, .. }
+            | Sub::Status { files, common, .. } => (files.iter_mut().collect(), common),
+            Sub::Edit { file, common, .. }
+            | Sub::Set { file, common, .. }
+            | Sub::Unset { file, common, .. } => (vec![file], common),
+        }
+    }
+
+    /// With `--repo DIR`, relative FILE arguments name files in that repo and `.sops.yaml`
+    /// is searched from there (flags keep their meaning relative to the current directory).
+    fn resolve_in_repo(&mut self, repo: &Path) {
+        let (files, common) = self.paths();
+        for f in files {
+            if f.is_relative() {
+                *f = repo.join(&*f);
+            }
+        }
+        common.search_from = Some(repo.to_owned());
+    }
+}
+
 fn tree_path_err(file: &Path, path: &str, message: String) -> anyhow::Error {
     sops_err(
         sops::Error::TreePath {
@@ -350,13 +381,17 @@ fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
         .join(file))
 }
 
-/// The `.sops.yaml` in force: `--config`, else searched from the current directory upwards.
+/// The `.sops.yaml` in force: `--config`, else searched from the current directory (or
+/// `--repo`) upwards.
 fn config(common: &Common) -> anyhow::Result<Option<(PathBuf, rules::Config)>> {
     let found = match &common.config {
         Some(p) => Some((p.clone(), rules::Config::load(p).map_err(mcb::Error::from)?)),
         None => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            rules::Config::find(&cwd).map_err(mcb::Error::from)?
+            let from = match &common.search_from {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            rules::Config::find(&from).map_err(mcb::Error::from)?
         }
     };
     Ok(found)
@@ -472,7 +507,12 @@ fn deliver(
 }
 
 /// Refuses `--output` with several input files (sops takes one file).
-fn one_output(files: &[PathBuf], out: &OutFlags) -> anyhow::Result<()> {
+/// Checks where a result goes: `--output` takes one file, and a result printed to stdout
+/// (the file itself) has no JSON form, so `-o json`/`--json` is refused then.
+fn one_output(g: &super::GlobalArgs, files: &[PathBuf], out: &OutFlags) -> anyhow::Result<()> {
+    if out.output.is_none() && !out.in_place {
+        g.no_json("secrets", "the file itself to stdout")?;
+    }
     if out.output.is_some() && files.len() > 1 {
         return Err(UsageError {
             message: format!("--output takes one input file, {} were given", files.len()),
@@ -577,7 +617,10 @@ const EXIT_NOT_MODIFIED: u8 = 200;
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let argv = std::iter::once(std::ffi::OsString::from("mcb secrets")).chain(a.raw);
-    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    let mut cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    if let Some(repo) = &g.repo {
+        cli.command.resolve_in_repo(repo);
+    }
     let mut g = g.clone();
     g.quiet |= cli.quiet;
     g.verbose = g.verbose.saturating_add(cli.verbose);
@@ -594,7 +637,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             out,
             common,
         } => {
-            one_output(&files, &out)?;
+            one_output(g, &files, &out)?;
             let ids = identities(&common, &super::repo_root(g))?;
             if ignore_mac {
                 rep.warn(
@@ -627,7 +670,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             rules: flags,
             common,
         } => {
-            one_output(&files, &out)?;
+            one_output(g, &files, &out)?;
             let env = super::env(&mut rep)?;
             let mut outs = Vec::new();
             for file in &files {
@@ -759,7 +802,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             rm_age,
             common,
         } => {
-            one_output(&files, &out)?;
+            one_output(g, &files, &out)?;
             let env = super::env(&mut rep)?;
             let ids = identities(&common, &super::repo_root(g))?;
             let add = add_age
@@ -943,13 +986,13 @@ fn print_status(g: &super::GlobalArgs, all: &[(PathBuf, sops::FileInfo)]) -> any
                 serde_json::json!({
                     "file": f,
                     "recipients": i.recipients,
-                    "shamir_threshold": i.shamir_threshold,
+                    "shamirThreshold": i.shamir_threshold,
                     "lastmodified": i.lastmodified,
                     "version": i.version,
                     "rule": rule_text(&i.rule),
-                    "mac_only_encrypted": i.mac_only_encrypted,
-                    "fully_encrypted": i.fully_encrypted(),
-                    "clear_values": i.clear_values,
+                    "macOnlyEncrypted": i.mac_only_encrypted,
+                    "fullyEncrypted": i.fully_encrypted(),
+                    "clearValues": i.clear_values,
                 })
             })
             .collect();

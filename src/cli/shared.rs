@@ -135,7 +135,7 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
     let report = shared::import(&env, &root, &ids, req, &mut reporter)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_report(&report)?,
+        OutputFormat::Human | OutputFormat::Sarif => print_report(&report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -164,7 +164,7 @@ fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
     let listed = shared::list(&root)?;
     match g.output {
         OutputFormat::Json => print_json(&listed)?,
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Sarif => {
             if listed.is_empty() {
                 reporter.up_to_date("no shared secrets (add one with `mcb shared import NAME`)");
             }

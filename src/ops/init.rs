@@ -77,8 +77,9 @@ pub struct Request {
     pub pr: Option<PrTarget>,
 }
 
-/// What `init-installation` did.
+/// What `init-installation` did (`-o json`: docs/json.md).
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// the installation
     pub installation: String,

@@ -60,8 +60,9 @@ pub struct Request {
     pub pr: Option<PrTarget>,
 }
 
-/// What `mcb rotate` did.
+/// What `mcb rotate` did (`-o json`: docs/json.md).
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// the installation
     pub installation: String,

@@ -117,7 +117,8 @@ impl crate::Help for Error {
                 "replace the link with a real directory or file (`rm {0}` and re-run), or remove it from git if it was committed",
                 path.display()
             )),
-            Error::Io(_) | Error::NotText { .. } => None,
+            Error::Io(e) => crate::Help::help(e),
+            Error::NotText { .. } => None,
         }
     }
 }

@@ -328,3 +328,15 @@ fn bootstrap_out_writes_one_kustomize_dir_per_stage_and_a_readme() {
     assert!(dir.join("03-suspend/cluster-suspended.yaml").is_file());
     assert_eq!(mode(&dir.join("04-sync/sops-age.yaml")), 0o600);
 }
+
+/// Issue #24 item 7: `--context` as kubectl and flux have it, on every kubectl call.
+#[test]
+fn issue_24_bootstrap_apply_uses_the_context_given() {
+    let f = fixture();
+    f.apply(&["--context", "mgmt"], &[]).ok();
+    let calls = f.calls();
+    assert!(!calls.is_empty());
+    for c in &calls {
+        assert!(c.contains("--context mgmt"), "{c}");
+    }
+}

@@ -418,3 +418,103 @@ fn issue_24_the_example_placeholder_recipient_warns_loudly_and_q_silences_warnin
     let r = run(c).ok();
     assert_eq!(r.stderr, "", "-q prints no warning");
 }
+
+#[test]
+fn issue_24_file_errors_name_the_file_once_with_help() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let missing = t.path().join("nowhere/spec.yaml");
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["init-installation", "demo", "--spec"])
+        .arg(&missing)
+        .arg("--age-key-out")
+        .arg(t.path().join("k.agekey"));
+    let r = run(c).fails_with(2);
+    let shown = missing.display().to_string();
+    assert_eq!(r.stderr.matches(&shown).count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("help: check the path"), "{}", r.stderr);
+
+    // A malformed key file: named, with what a key file holds.
+    let bad = t.path().join("bad.agekey");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    for (args, env) in [
+        (
+            vec![
+                "kubeconfig",
+                "demo",
+                "--age-key-file",
+                bad.to_str().unwrap(),
+            ],
+            vec![],
+        ),
+        (
+            vec!["kubeconfig", "demo"],
+            vec![("SOPS_AGE_KEY_FILE", bad.as_path())],
+        ),
+    ] {
+        let r = mcb(&t, &repo, &args, &env).fails_with(2);
+        assert!(
+            r.stderr.contains(&bad.display().to_string())
+                && r.stderr
+                    .contains("help: an identity file holds AGE-SECRET-KEY-1"),
+            "{args:?}:\n{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn issue_24_secrets_paths_are_in_the_repo_given_by_repo() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    let env = [("SOPS_AGE_KEY_FILE", key.as_path())];
+    // Run from outside the repo: FILE is in the repo, .sops.yaml is the repo's.
+    let r = mcb(
+        &t,
+        &repo,
+        &[
+            "secrets",
+            "decrypt",
+            "installations/demo/secrets/demo-ca.sops.yaml",
+        ],
+        &env,
+    )
+    .ok();
+    assert!(r.stdout.contains("kind: Secret"), "{}", r.stdout);
+    let extra = repo.join("installations/demo/secrets/extra.sops.yaml");
+    std::fs::write(
+        &extra,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\nstringData:\n  a: b\n",
+    )
+    .unwrap();
+    mcb(
+        &t,
+        &repo,
+        &[
+            "secrets",
+            "encrypt",
+            "-i",
+            "installations/demo/secrets/extra.sops.yaml",
+        ],
+        &env,
+    )
+    .ok();
+    let text = std::fs::read_to_string(&extra).unwrap();
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap();
+    assert!(text.contains("ENC[") && text.contains(&recipient), "{text}");
+}

@@ -16,6 +16,7 @@ mod git;
 mod init;
 mod init_creds;
 mod interop;
+mod json_docs;
 mod pki;
 mod publish;
 mod recreate;
