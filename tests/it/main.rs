@@ -22,6 +22,7 @@ mod publish;
 mod recreate;
 mod render;
 mod rotate;
+mod rotation;
 mod schema;
 mod secrets;
 mod shared;
