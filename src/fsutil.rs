@@ -7,8 +7,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// An I/O failure on a named path. The message names the path once with what the system
-/// said; the io::Error is not also a `source`, or it would be printed a second time.
+/// An I/O failure on a named path: the message names the path once with what the system
+/// said (main leaves out a cause that repeats it).
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
 pub struct PathError {
