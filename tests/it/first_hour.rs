@@ -17,6 +17,15 @@ fn mcb(t: &TestEnv, repo: &Path, args: &[&str], env: &[(&str, &Path)]) -> Run {
     run(c)
 }
 
+/// A config repo with installation `demo` (from the example), its key at `demo.agekey`.
+fn initialised() -> (TestEnv, PathBuf, PathBuf) {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    init(&t, &repo, &key, &[]).ok();
+    (t, repo, key)
+}
+
 /// An installation `demo` whose key init saved where it saves it by default.
 fn init_with_default_key(t: &TestEnv) -> (PathBuf, PathBuf) {
     let repo = config_repo(t);
@@ -32,10 +41,7 @@ fn init_with_default_key(t: &TestEnv) -> (PathBuf, PathBuf) {
 
 #[test]
 fn issue_24_bootstrap_takes_the_key_from_sops_age_key_file() {
-    let t = TestEnv::new();
-    let repo = config_repo(&t);
-    let key = t.path().join("demo.agekey");
-    init(&t, &repo, &key, &[]).ok();
+    let (t, repo, key) = initialised();
     let r = mcb(
         &t,
         &repo,
@@ -116,10 +122,7 @@ fn issue_24_every_command_finds_the_key_where_init_saved_it() {
 
 #[test]
 fn issue_24_no_identity_names_every_place_looked_at() {
-    let t = TestEnv::new();
-    let repo = config_repo(&t);
-    let key = t.path().join("demo.agekey");
-    init(&t, &repo, &key, &[]).ok();
+    let (t, repo, key) = initialised();
     let r = mcb(&t, &repo, &["bootstrap", "demo"], &[]).fails_with(2);
     for place in [
         "--age-key-file",
@@ -246,10 +249,7 @@ fn issue_24_tilde_in_path_flags_is_the_home_directory() {
 
 #[test]
 fn issue_24_rotate_only_takes_the_names_status_prints() {
-    let t = TestEnv::new();
-    let repo = config_repo(&t);
-    let key = t.path().join("demo.agekey");
-    init(&t, &repo, &key, &[]).ok();
+    let (t, repo, key) = initialised();
     let status = mcb(&t, &repo, &["status", "demo"], &[]).ok().stdout;
     assert!(status.contains("oidc-client  grafana"), "{status}");
     let env = [("SOPS_AGE_KEY_FILE", key.as_path())];
@@ -474,10 +474,7 @@ fn issue_24_file_errors_name_the_file_once_with_help() {
 
 #[test]
 fn issue_24_secrets_paths_are_in_the_repo_given_by_repo() {
-    let t = TestEnv::new();
-    let repo = config_repo(&t);
-    let key = t.path().join("demo.agekey");
-    init(&t, &repo, &key, &[]).ok();
+    let (t, repo, key) = initialised();
     let env = [("SOPS_AGE_KEY_FILE", key.as_path())];
     // Run from outside the repo: FILE is in the repo, .sops.yaml is the repo's.
     let r = mcb(
@@ -517,4 +514,50 @@ fn issue_24_secrets_paths_are_in_the_repo_given_by_repo() {
         .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
         .unwrap();
     assert!(text.contains("ENC[") && text.contains(&recipient), "{text}");
+}
+
+#[test]
+fn issue_24_one_flag_per_concept() {
+    let (t, repo, key) = initialised();
+    // check: -o is the format (sarif too); --format is its old name and may not disagree.
+    let r = mcb(
+        &t,
+        &repo,
+        &["-o", "sarif", "check", "--skip", "kustomize-build"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let r = mcb(
+        &t,
+        &repo,
+        &["-o", "json", "check", "--format", "sarif"],
+        &[],
+    )
+    .fails_with(2);
+    assert!(
+        r.stderr.contains("-o and --format disagree"),
+        "{}",
+        r.stderr
+    );
+    let r = mcb(&t, &repo, &["-o", "sarif", "status"], &[]).fails_with(2);
+    assert!(r.stderr.contains("only for `mcb check`"), "{}", r.stderr);
+    // init: one flag for the Git host's keys.
+    let kh = t.path().join("known_hosts");
+    std::fs::write(&kh, "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n").unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args([
+            "init-installation",
+            "other",
+            "--example",
+            "--dry-run",
+            "--known-hosts",
+        ])
+        .arg(&kh)
+        .arg("--git-known-hosts")
+        .arg(&kh);
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
 }
