@@ -122,7 +122,7 @@ fn issue_24_every_command_finds_the_key_where_init_saved_it() {
 
 #[test]
 fn issue_24_no_identity_names_every_place_looked_at() {
-    let (t, repo, key) = initialised();
+    let (t, repo, _) = initialised();
     let r = mcb(&t, &repo, &["bootstrap", "demo"], &[]).fails_with(2);
     for place in [
         "--age-key-file",
@@ -518,7 +518,7 @@ fn issue_24_secrets_paths_are_in_the_repo_given_by_repo() {
 
 #[test]
 fn issue_24_one_flag_per_concept() {
-    let (t, repo, key) = initialised();
+    let (t, repo, _) = initialised();
     // check: -o is the format (sarif too); --format is its old name and may not disagree.
     let r = mcb(
         &t,
