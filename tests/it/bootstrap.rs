@@ -13,7 +13,7 @@ use crate::init::{config_repo, init};
 use crate::support::{installed, run, tool, tools_dir, Run, TestEnv};
 
 /// A `kubectl` that runs the stand-in with the test tools' Python (it has PyYAML).
-fn fake_kubectl(t: &TestEnv) -> PathBuf {
+pub(crate) fn fake_kubectl(t: &TestEnv) -> PathBuf {
     let p = t.path().join("kubectl");
     std::fs::write(
         &p,

@@ -19,6 +19,7 @@ mod interop;
 mod json_docs;
 mod pki;
 mod publish;
+mod readme;
 mod recreate;
 mod render;
 mod rotate;
