@@ -9,6 +9,7 @@
 
 mod capi;
 mod ci;
+mod credentials;
 pub mod dex;
 mod expiry;
 pub mod files;
@@ -102,6 +103,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "provider-credentials",
+        "A credential Secret the infrastructure provider needs is missing or lacks a key",
     ),
     (
         "dex-connector-secret",
@@ -403,6 +408,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(shared_unreadable(root));
