@@ -117,12 +117,7 @@ impl GitHub {
         if url::Url::parse(&api).is_err() {
             return Err(Error::BadApiUrl { input: cfg.api });
         }
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(AGENT)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let http = http_client()?;
         let mut gh = GitHub {
             http,
             api,
@@ -144,6 +139,39 @@ impl GitHub {
             }
         };
         Ok(gh)
+    }
+
+    /// Checks that `private_key` is a key of app `app_id` at `api`: `GET /app` with a JWT
+    /// it signs must answer that app (a key GitHub does not know gets 401).
+    pub fn verify_app_key(
+        api: &str,
+        app_id: u64,
+        private_key: &SecretString,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let http = http_client()?;
+        let gh = GitHub {
+            http,
+            api: api.trim_end_matches('/').to_owned(),
+            repo: RepoSlug {
+                owner: String::new(),
+                name: String::new(),
+            },
+            authorization: SecretString::from(String::new()),
+            retry: RetryPolicy::default(),
+            now,
+        };
+        let jwt = app_jwt(app_id, private_key, now)?;
+        let bearer = SecretString::from(format!("Bearer {}", jwt.expose_secret()));
+        let v = gh.call_as(&bearer, Method::GET, "/app", None)?;
+        let id = u64_field(&v, "id", "GET /app")?;
+        if id != app_id {
+            return Err(decode(
+                "GET /app",
+                &format!("the key belongs to app {id}, not {app_id}"),
+            ));
+        }
+        Ok(())
     }
 
     fn installation_token(
@@ -417,6 +445,16 @@ impl Forge for GitHub {
             Some(_) => LastUsed::Never,
         })
     }
+}
+
+/// The HTTP client of every GitHub request: mcb's User-Agent, bounded waits.
+fn http_client() -> Result<reqwest::blocking::Client, Error> {
+    reqwest::blocking::Client::builder()
+        .user_agent(AGENT)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Runtime(e.to_string()))
 }
 
 /// The App JWT: RS256, issued a minute in the past against clock skew, valid 9 minutes

@@ -835,21 +835,39 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
 }
 
+/// A new RSA key (PEM, PKCS#1) at `name` in `t`'s directory, as GitHub hands them out.
+fn rsa_pem(t: &TestEnv, name: &str) -> PathBuf {
+    let p = t.path().join(name);
+    let mut c = t.command("openssl");
+    c.args(["genrsa", "-traditional", "-out"])
+        .arg(&p)
+        .arg("2048");
+    run(c).ok();
+    p
+}
+
+/// `mcb rotate demo --only github-app --age-key-file KEY --import PEM`.
+fn rotate_app_key(t: &TestEnv, repo: &Path, key: &Path, pem: &Path) -> Run {
+    rotate(
+        t,
+        repo,
+        &[
+            "--only",
+            "github-app",
+            "--age-key-file",
+            key.to_str().unwrap(),
+            "--import",
+            pem.to_str().unwrap(),
+        ],
+    )
+}
+
 #[test]
 fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
-    let pem = |name: &str| {
-        let p = t.path().join(name);
-        let mut c = t.command("openssl");
-        c.args(["genrsa", "-traditional", "-out"])
-            .arg(&p)
-            .arg("2048");
-        run(c).ok();
-        p
-    };
-    let (old_pem, new_pem) = (pem("old.pem"), pem("new.pem"));
+    let (old_pem, new_pem) = (rsa_pem(&t, "old.pem"), rsa_pem(&t, "new.pem"));
     let spec = t.path().join("demo.yaml");
     let text = regex::Regex::new(r"(?m)^name: .*$")
         .unwrap()
@@ -874,20 +892,47 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
     let r = rotate_only(&t, &repo, "github-app", key_arg).fails_with(2);
     assert!(r.stderr.contains("settings/apps"), "{}", r.stderr);
 
-    let before = snapshot(&repo);
-    let r = rotate(
+    // Flux talks to a GitHub Enterprise (the fake): the rotation must keep that base URL
+    // and check the new key there (`GET /app` as the app) before committing it.
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/app"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "message": "A JSON web token could not be decoded"
+            })))
+            .up_to_n_times(1),
+    );
+    let mut app = fixture("apps.get-authenticated.json");
+    app["id"] = json!(123);
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/app"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(app)),
+    );
+    let api = fake.server.uri();
+    let flux = secrets_file(&repo, "flux-system");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&api);
+    let mut c = t.command(tool("sops"));
+    c.env("SOPS_AGE_KEY_FILE", &key)
+        .current_dir(&repo)
+        .arg("set")
+        .arg(&flux)
+        .arg(r#"["data"]["githubAppBaseURL"]"#)
+        .arg(format!("\"{b64}\""));
+    run(c).ok();
+    git(
         &t,
         &repo,
-        &[
-            "--only",
-            "github-app",
-            "--age-key-file",
-            key_arg,
-            "--import",
-            new_pem.to_str().unwrap(),
-        ],
-    )
-    .ok();
+        &["commit", "-q", "-am", "flux uses GitHub Enterprise"],
+    );
+    let untouched = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &new_pem).fails_with(2);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(changed(&untouched, &snapshot(&repo)).is_empty());
+
+    let before = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &new_pem).ok();
     assert!(
         r.stdout.contains("delete the old private key"),
         "{}",
@@ -903,4 +948,50 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
         std::fs::read(&new_pem).unwrap()
     );
     assert_eq!(secret_value(&t, &flux, &key, "githubAppID"), b"123");
+    assert_eq!(
+        secret_value(&t, &flux, &key, "githubAppBaseURL"),
+        api.as_bytes(),
+        "the enterprise base URL is kept"
+    );
+    let jwt = fake
+        .requests()
+        .iter()
+        .filter(|r| r.url.path() == "/app")
+        .filter_map(|r| {
+            r.headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .next_back()
+        .unwrap();
+    assert!(jwt.starts_with("Bearer ey"), "{jwt}");
+}
+
+/// Issue #23 item 4: with `git.auth: ssh`, `--only github-app` overwrote Flux's SSH
+/// identity with the app key.
+#[test]
+fn github_app_rotation_is_refused_unless_flux_uses_the_app() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let spec = t.path().join("demo.yaml");
+    let text = regex::Regex::new(r"(?m)^name: .*$")
+        .unwrap()
+        .replace(mcb::spec::EXAMPLE, "name: demo")
+        .replace(
+            "githubApp:\n  owner: example\n",
+            "githubApp:\n  owner: example\n  appId: 123\n  installationId: 456\n",
+        );
+    std::fs::write(&spec, text).unwrap();
+    run(init_with_spec(&t, &repo, &spec, &key)).ok();
+    merge_locally(&t, &repo, "mcb/init-demo");
+    let pem = rsa_pem(&t, "new.pem");
+    let before = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &pem).fails_with(2);
+    assert!(
+        r.stderr.contains("git.auth is not github-app"),
+        "{}",
+        r.stderr
+    );
+    assert!(changed(&before, &snapshot(&repo)).is_empty());
 }

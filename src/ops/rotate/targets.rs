@@ -492,7 +492,18 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// A new private key for the app Flux uses (`git.auth: github-app` only: with `ssh` the
+/// Secret holds Flux's SSH identity). The key is checked at GitHub (`GET /app` as the app)
+/// before it is committed; the API base URL Flux uses (`githubAppBaseURL`, GitHub
+/// Enterprise) is kept; the old key leaves every Secret that held it.
 fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
+    if w.inst.spec.git.auth != crate::spec::GitAuth::GithubApp {
+        return Err(OpsError::NotRotatable {
+            target: "github-app".into(),
+            why: "git.auth is not github-app: Flux's Secret holds its SSH identity (rotate it with --only deploy-key)".into(),
+        }
+        .into());
+    }
     let (app_id, inst_id) = crate::ops::init::github_app_ids(&w.inst.spec)?;
     let Some(pem) = w.github_app_key.clone() else {
         return Err(OpsError::MissingInput {
@@ -504,12 +515,31 @@ fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
         }
         .into());
     };
-    let ns = w
-        .secret(FLUX_SECRET)
+    let current = w.secret(FLUX_SECRET).ok();
+    let ns = current
         .map(|s| s.namespace.clone())
-        .unwrap_or_else(|_| github_app::FLUX_NAMESPACE.into());
-    let imported = github_app::import_app(app_id, inst_id, pem)?;
-    w.put_secret(imported.flux_secret(FLUX_SECRET, &ns, crate::forge::DEFAULT_API));
+        .unwrap_or_else(|| github_app::FLUX_NAMESPACE.into());
+    let api = current
+        .and_then(|s| s.data.get("githubAppBaseURL"))
+        .map(|v| String::from_utf8_lossy(v.expose_secret()).into_owned())
+        .unwrap_or_else(|| crate::forge::DEFAULT_API.to_owned());
+    let imported = github_app::import_app(app_id, inst_id, pem.clone())?;
+    if w.dry_run {
+        w.planned.push(format!(
+            "check the new key of app {app_id} at {api}/app (GET /app as the app)"
+        ));
+    } else {
+        crate::forge::GitHub::verify_app_key(&api, app_id, &pem, w.env.now())?;
+    }
+    w.put_secret(imported.flux_secret(FLUX_SECRET, &ns, &api));
+    let app_secret = w
+        .secret(crate::ops::init::APP_SECRET)
+        .ok()
+        .filter(|s| s.data.contains_key("privateKey"))
+        .map(super::clone_secret);
+    if let Some(s) = app_secret {
+        w.put_secret(s.with("privateKey", pem.expose_secret().as_bytes().to_vec()));
+    }
     let cred = imported.credential(w.env, "flux");
     w.notes.push(format!(
         "after the PR is merged and Flux has synced, delete the old private key ({}) on the app's settings page ({}/settings/apps)",
