@@ -312,14 +312,9 @@ pub enum Error {
         /// what libgit2 said
         message: String,
     },
-    /// A named installation does not exist.
-    #[error("no installation named `{name}` under installations/")]
-    UnknownInstallation {
-        /// the name given
-        name: String,
-        /// the installations that exist
-        known: Vec<String>,
-    },
+    /// No installations, or a named one that does not exist (the error every command gives).
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
     /// An unknown rule id was given to `--skip`.
     #[error("unknown check rule `{rule}`")]
     UnknownRule {
@@ -331,17 +326,11 @@ pub enum Error {
 impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
-            Error::Io(_) => None,
+            Error::Io(e) => crate::Help::help(e),
             Error::Git { .. } => {
                 Some("run mcb check from a healthy git checkout, or pass --repo DIR".into())
             }
-            Error::UnknownInstallation { known, .. } if known.is_empty() => Some(
-                "this repo has no installations yet; create one with `mcb init-installation`"
-                    .into(),
-            ),
-            Error::UnknownInstallation { known, .. } => {
-                Some(format!("known installations: {}", known.join(", ")))
-            }
+            Error::Repo(e) => crate::Help::help(e),
             Error::UnknownRule { .. } => Some(format!(
                 "rule ids: {}",
                 RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
@@ -449,11 +438,11 @@ pub fn run(
 /// The installations `names` asks for (all when empty), sorted; an unknown name is an error.
 pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
     let known = files::installations(root)?;
+    if known.is_empty() {
+        return Err(crate::repo::no_installations(root).into());
+    }
     if let Some(n) = names.iter().find(|n| !known.contains(n)) {
-        return Err(Error::UnknownInstallation {
-            name: n.clone(),
-            known,
-        });
+        return Err(crate::repo::unknown_installation(root, n).into());
     }
     if names.is_empty() {
         return Ok(known);
