@@ -415,9 +415,12 @@ pub fn run(
         findings.extend(spec::sops_config_drift(root, &repo_files));
     }
     findings.extend(capi::check(&repo_files, &docs));
+    // Every YAML file parsed once per distinct text, for the schema and kustomize rules.
+    let fresh = yaml::parse_rest(&repo_files, &docs);
+    let all_docs = yaml::index(&repo_files, &docs, &fresh);
     if !opts.skip.contains("schema") {
         progress.action("validating manifests against their schemas");
-        findings.extend(schema::check(&repo_files, &docs));
+        findings.extend(schema::check(&repo_files, &all_docs));
     }
     if opts.skip.contains("kustomize-build") {
         report
@@ -428,6 +431,7 @@ pub fn run(
         findings.extend(kustomize::check(
             root,
             &repo_files,
+            &all_docs,
             opts.kubectl.as_deref(),
             opts.allow_remote,
         ));
@@ -458,10 +462,19 @@ pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
 
 /// `f` over `items` on every core (file checks are independent), results in item order.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    par_map_min(items, 16, f)
+}
+
+/// [`par_map`] that spreads as few as `min` items (each a process, say) over the cores.
+pub(crate) fn par_map_min<T: Sync, R: Send>(
+    items: &[T],
+    min: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || items.len() < 16 {
+    if threads < 2 || items.len() < min.max(2) {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);
