@@ -31,10 +31,7 @@ impl RepoFile {
     /// A file from its relative path and bytes.
     pub fn new(path: impl Into<String>, bytes: Vec<u8>) -> Self {
         let path = path.into();
-        let installation = path
-            .strip_prefix("installations/")
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(name, _)| name.to_owned());
+        let installation = installation_of(&path).map(str::to_owned);
         RepoFile {
             path,
             installation,
@@ -76,6 +73,11 @@ pub fn installations(root: &Path) -> Result<Vec<String>, Error> {
 
 /// Reads every checked file under `root`, in path order.
 pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
+    read(root, &list(root)?)
+}
+
+/// Paths of every checked file under `root` (`.mcbignore` applied), sorted.
+pub fn list(root: &Path) -> Result<Vec<String>, Error> {
     let paths = if root.join(".git").exists() {
         git_paths(root)?
     } else {
@@ -84,21 +86,33 @@ pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
         v
     };
     let ignore = Ignore::load(root)?;
-    let mut out = Vec::new();
-    for p in paths.into_iter().filter(|p| !ignore.matches(p)) {
-        let abs = root.join(&p);
+    Ok(paths.into_iter().filter(|p| !ignore.matches(p)).collect())
+}
+
+/// Reads the files at `paths` (on every core), skipping links and files deleted in the
+/// work tree; order kept.
+pub fn read(root: &Path, paths: &[String]) -> Result<Vec<RepoFile>, Error> {
+    let read = super::par_map(paths, |p| {
+        let abs = root.join(p);
         // A committed link is git's business, not a file to read: following it would scan
         // (and report on) whatever it points at outside the repo.
         if fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) {
-            continue;
+            return Ok(None);
         }
         // A tracked file deleted in the work tree is not there to check.
-        let Some(bytes) = crate::fsutil::read_optional(&abs)? else {
-            continue;
-        };
-        out.push(RepoFile::new(p, bytes));
-    }
-    Ok(out)
+        let bytes = crate::fsutil::read_optional(&abs)?;
+        Ok::<_, Error>(bytes.map(|b| RepoFile::new(p.clone(), b)))
+    });
+    read.into_iter()
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<_>, Error>>()
+}
+
+/// `installations/<name>/…` gives `name`.
+pub fn installation_of(path: &str) -> Option<&str> {
+    path.strip_prefix("installations/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(name, _)| name)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), Error> {

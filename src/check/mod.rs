@@ -8,6 +8,7 @@
 //! the line and the rule).
 
 mod capi;
+mod changed;
 mod ci;
 pub mod dex;
 mod expiry;
@@ -212,6 +213,9 @@ pub struct Report {
     pub macs_verified: usize,
     /// Checks that did not run, with why (`render-drift: …`).
     pub skipped: Vec<String>,
+    /// With `--changed-since`: installations no change affects, not checked, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<String>,
     /// Findings, sorted by installation, file, line, rule.
     pub findings: Vec<Finding>,
 }
@@ -291,6 +295,8 @@ pub struct Options {
     pub allow_remote: bool,
     /// Rule ids not to run.
     pub skip: BTreeSet<String>,
+    /// Check only the installations a change since this git revision affects.
+    pub changed_since: Option<String>,
 }
 
 /// Errors that stop a check run (findings are not errors).
@@ -315,6 +321,14 @@ pub enum Error {
         /// the installations that exist
         known: Vec<String>,
     },
+    /// `--changed-since REF`: the revision or the diff against it is not available.
+    #[error("--changed-since {rev}: {message}")]
+    ChangedSince {
+        /// the revision given
+        rev: String,
+        /// what libgit2 said
+        message: String,
+    },
     /// An unknown rule id was given to `--skip`.
     #[error("unknown check rule `{rule}`")]
     UnknownRule {
@@ -337,6 +351,9 @@ impl crate::Help for Error {
             Error::UnknownInstallation { known, .. } => {
                 Some(format!("known installations: {}", known.join(", ")))
             }
+            Error::ChangedSince { .. } => Some(
+                "give a revision of this repository (`origin/main`, a commit id); in CI fetch it first (actions/checkout with fetch-depth: 0)".into(),
+            ),
             Error::UnknownRule { .. } => Some(format!(
                 "rule ids: {}",
                 RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
@@ -357,19 +374,41 @@ pub fn run(
             return Err(Error::UnknownRule { rule: r.clone() });
         }
     }
-    let selected = select(root, &opts.names)?;
+    let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
-    let all = files::load(root)?;
-    let repo_files: Vec<RepoFile> = all
+    let paths = files::list(root)?;
+    let mut unchanged = Vec::new();
+    if let Some(rev) = &opts.changed_since {
+        let affected = changed::affected(root, rev, &selected, &paths)?;
+        unchanged = selected
+            .iter()
+            .filter(|n| affected.binary_search(n).is_err())
+            .cloned()
+            .collect();
+        selected = affected;
+    }
+    let wanted: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
+    let paths: Vec<String> = paths
         .into_iter()
-        .filter(|f| f.installation.as_ref().is_none_or(|i| selected.contains(i)))
+        .filter(|p| files::installation_of(p).is_none_or(|i| wanted.contains(i)))
         .collect();
+    let repo_files = files::read(root, &paths)?;
 
     let mut report = Report {
         installations: selected.clone(),
         files: repo_files.len(),
         ..Report::default()
     };
+    if let Some(rev) = &opts.changed_since {
+        if !unchanged.is_empty() {
+            report.skipped.push(format!(
+                "{} installation(s) unchanged since {rev}: {}",
+                unchanged.len(),
+                unchanged.join(", ")
+            ));
+        }
+        report.unchanged = unchanged;
+    }
     let mut findings = Vec::new();
     let docs = yaml::parse_all(&repo_files);
     report.sops_files = docs.iter().filter(|d| d.sops).count();
@@ -405,7 +444,11 @@ pub fn run(
     findings.extend(spec::shared(&repo_files, &specs));
     findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
-    findings.extend(shared_unreadable(root));
+    findings.extend(
+        shared_unreadable(root)
+            .into_iter()
+            .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
+    );
     if opts.skip.contains("render-drift") {
         report
             .skipped
