@@ -6,9 +6,11 @@
 //! in `/` leaves out everything below that directory, any other line that exact file.
 //! No globs: an allowlist should be short and obvious in review.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::fs;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use super::Error;
 use crate::fsutil::IoResultExt;
@@ -24,7 +26,9 @@ pub struct RepoFile {
     /// `installations/<name>/…` gives `name`.
     pub installation: Option<String>,
     /// The content, when it is UTF-8 text (binary files are only scanned for nothing).
-    pub text: Option<String>,
+    /// Shared between files with the same bytes (installations rendered from the same
+    /// templates hold the same Flux install: a 1,000-installation repo would hold it 1,000 times).
+    pub text: Option<Arc<str>>,
 }
 
 impl RepoFile {
@@ -35,7 +39,7 @@ impl RepoFile {
         RepoFile {
             path,
             installation,
-            text: String::from_utf8(bytes).ok(),
+            text: String::from_utf8(bytes).ok().map(Arc::from),
         }
     }
 
@@ -92,6 +96,8 @@ pub fn list(root: &Path) -> Result<Vec<String>, Error> {
 /// Reads the files at `paths` (on every core), skipping links and files deleted in the
 /// work tree; order kept.
 pub fn read(root: &Path, paths: &[String]) -> Result<Vec<RepoFile>, Error> {
+    // Texts by hash (hashed outside the lock: the Flux install is ~270 kB per installation).
+    let texts: Mutex<HashMap<u64, Vec<Arc<str>>>> = Mutex::default();
     let read = super::par_map(paths, |p| {
         let abs = root.join(p);
         // A committed link is git's business, not a file to read: following it would scan
@@ -101,7 +107,23 @@ pub fn read(root: &Path, paths: &[String]) -> Result<Vec<RepoFile>, Error> {
         }
         // A tracked file deleted in the work tree is not there to check.
         let bytes = crate::fsutil::read_optional(&abs)?;
-        Ok::<_, Error>(bytes.map(|b| RepoFile::new(p.clone(), b)))
+        Ok::<_, Error>(bytes.map(|b| {
+            let mut f = RepoFile::new(p.clone(), b);
+            if let Some(t) = f.text.take() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                t.hash(&mut h);
+                let mut seen = texts.lock().unwrap_or_else(|e| e.into_inner());
+                let same = seen.entry(h.finish()).or_default();
+                f.text = Some(match same.iter().find(|s| **s == t) {
+                    Some(s) => s.clone(),
+                    None => {
+                        same.push(t.clone());
+                        t
+                    }
+                });
+            }
+            f
+        }))
     });
     read.into_iter()
         .filter_map(Result::transpose)
