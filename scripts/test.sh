@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== msrv"
+bash scripts/check-msrv.sh
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   # nextest runs no doctests; mcb has none (examples live in --help and tests/).

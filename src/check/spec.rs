@@ -164,7 +164,8 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
     for s in specs {
         let name = s.name.as_str();
         let spec_file = RepoFile::new(repo::spec_path(name), Vec::new());
-        let plan = repo::secret_files(root, name)
+        let shared = s.shared_secrets.iter().map(|r| r.name().as_str());
+        let plan = repo::listed_secret_files(root, name, shared)
             .map_err(|e| e.to_string())
             .and_then(|secrets| {
                 render::render(&templates, s, &secrets, &Placeholder).map_err(|e| e.to_string())

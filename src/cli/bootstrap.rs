@@ -98,14 +98,15 @@ pub struct Args {
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
+    if let Some(dir) = &a.out {
+        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would
+        // take it. Refused before anything is opened.
+        let key = mcb::ops::bootstrap::Bootstrap::key_file_in_out(a.suspend_cluster);
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&key)).map_err(mcb::Error::from)?;
+    }
     let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
     if a.suspend_cluster {
         b.suspend_cluster(&root)?;
-    }
-    if let Some(dir) = &a.out {
-        // The directory receives the age key (NN-sync/sops-age.yaml): never where git would take it.
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&b.key_file_in_out()))
-            .map_err(mcb::Error::from)?;
     }
     reporter.success(&format!("age key opens installation {}", a.name));
     if let Some(dir) = &a.out {

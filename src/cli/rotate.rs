@@ -21,11 +21,11 @@ Re-running on the same branch adds a commit to it and updates its PR.
 
 What --only accepts:
   kubeconfig/USER   new client certificate from the existing cluster CA
-  oidc/CLIENT       new Dex static client secret (or, for a registered client, a new
-                    secret through RFC 7592 at its issuer)
+  oidc/CLIENT       new Dex static client secret (or, for a client registered at an
+                    issuer, a successor client with a new id and secret; the old one
+                    stays valid until --finish)
   deploy-key        new SSH deploy key for Flux, registered read-only at GitHub with --pr
-                    (else add it by hand); after the merge `--finish --push --pr` deletes
-                    the old one
+                    (else add it by hand); the old one stays until --finish
   github-app        import a new app private key (--import FILE): GitHub cannot create
                     one through its API; delete the old key on the app's page afterwards
   sops-data-keys    a new SOPS data key for every secret file (sops rotate)
@@ -39,9 +39,13 @@ What --only accepts:
                     (3) the old CA is no longer trusted. The phase is in credentials.yaml
                     (extra.phase).
 
-A registered client whose issuer keeps the secret on an RFC 7592 update is registered anew
-(and the old one deleted); the issuer's initial access token, if it needs one, is read from
-MCB_OIDC_INITIAL_ACCESS_TOKEN.
+Rotations with an external side (registered OIDC clients, deploy keys) take two steps: the
+rotation creates the new credential and commits it while the old one stays valid; once its
+PR is merged, `mcb rotate NAME --finish` fetches the base branch, checks that the rotation
+commit is on it (and, for a deploy key, that GitHub saw the new key used), and only then
+deletes the old credential where it is registered. --dry-run calls no issuer and no forge:
+it lists those calls. The issuer's initial access token for registering a successor client,
+if it needs one, is read from MCB_OIDC_INITIAL_ACCESS_TOKEN.
 
 The installation's secrets are opened with --age-key-file (else SOPS_AGE_KEY_FILE,
 SOPS_AGE_KEY, SOPS_AGE_KEY_CMD as in sops).
@@ -79,7 +83,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub age_key_out: Option<PathBuf>,
 
-    /// After a deploy-key rotation is merged: delete the old key at GitHub (with --push --pr)
+    /// After a rotation is merged: delete the credentials it replaced (old deploy key at
+    /// GitHub with --push --pr, old registered OIDC clients at their issuers)
     #[arg(long, conflicts_with_all = ["only", "age_key_out", "import"])]
     pub finish: bool,
 
@@ -156,7 +161,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => print_human(&report)?,
     }
-    if !report.rotated.is_empty() {
+    if !report.rotated.is_empty() && !report.outcome.dry_run {
         reporter.success(&format!(
             "rotated {} credential(s) of {}",
             report.rotated.len(),
@@ -168,14 +173,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
 
 fn print_human(report: &rotate::Report) -> std::io::Result<()> {
     let o = &report.outcome;
-    if o.dry_run {
-        outln!("Plan (dry run, nothing written):");
-    }
-    for (path, change) in &o.files {
-        outln!("  {:<8} {path}", format!("{change:?}").to_lowercase());
-    }
+    super::output::print_files(o, &format!("rotating {}", report.installation))?;
     if !report.rotated.is_empty() {
-        outln!("\nRotated:");
+        outln!("\n{}:", if o.dry_run { "Would rotate" } else { "Rotated" });
     }
     for c in &report.rotated {
         let before = c.previous.as_deref().unwrap_or("—");
@@ -193,12 +193,7 @@ fn print_human(report: &rotate::Report) -> std::io::Result<()> {
             k.display()
         );
     }
-    if let (Some(b), Some(c)) = (&o.branch, &o.commit) {
-        outln!("committed on branch {b} ({})", &c[..c.len().min(12)]);
-    }
-    if let Some(pr) = &o.pr {
-        outln!("pull request: {}", pr.url);
-    }
+    super::output::print_published(o)?;
     for n in &report.notes {
         outln!("\nnext: {n}");
     }

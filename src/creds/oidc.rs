@@ -51,6 +51,9 @@ pub fn registered_secret_name(id: &str) -> String {
     format!("oidc-client-{id}")
 }
 
+/// Key prefix, in a registered client's Secret, of the client a rotation replaced.
+pub const RETIRING_PREFIX: &str = "retiring_";
+
 /// A Dex static client as the spec describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticClient {
@@ -387,24 +390,29 @@ pub fn update(
     )
 }
 
-/// Gives the client a new secret. First in place (an update that omits the secret, which
-/// issuers may answer with a new one); if the issuer keeps the old secret, as many do, a new
-/// client with the same metadata is registered and the old one deleted, so the result may
-/// carry a new `client_id`. Consumers read both from the returned client's Secret.
-pub fn rotate_secret(
+/// Registers the successor of `client` at `issuer`: a new client (new `client_id` and
+/// secret) with the same metadata. The old client is left as it is, still valid, so every
+/// consumer keeps working until it has the new one; `mcb rotate --finish` deletes it once
+/// the rotation is merged. (An RFC 7592 update that omits the secret would change it in
+/// place on issuers that rotate on update, breaking consumers at once.)
+pub fn register_successor(
     issuer: &str,
     initial_access_token: Option<&SecretString>,
     client: &RegisteredClient,
 ) -> Result<RegisteredClient, Error> {
-    let updated = update(client, &client.metadata, SecretPolicy::Rotate)?;
-    let old = client.client_secret.as_ref().map(|s| s.expose_secret());
-    let new = updated.client_secret.as_ref().map(|s| s.expose_secret());
-    if old.is_none() || new != old {
-        return Ok(updated);
-    }
-    let fresh = register(issuer, initial_access_token, &updated.metadata)?;
-    delete(&updated)?;
-    Ok(fresh)
+    register(issuer, initial_access_token, &client.metadata)
+}
+
+/// Whether a failed RFC 7592 call says the client is no longer there (deleted earlier:
+/// its registration access token went with it).
+pub fn is_gone(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Registration {
+            status: 401 | 404,
+            ..
+        }
+    )
 }
 
 /// Deletes the client at the issuer (RFC 7592 §2.3).
@@ -505,6 +513,18 @@ impl RegisteredClient {
     /// `registration_access_token` and `registration_client_uri`, so rotation can update or
     /// delete the client later.
     pub fn secret(&self, id: &str, namespace: &str) -> Secret {
+        self.secret_retiring(id, namespace, None)
+    }
+
+    /// [`Self::secret`], plus the management credentials of the client this one replaces
+    /// (`retiring_client_id`, `retiring_registration_access_token`,
+    /// `retiring_registration_client_uri`), kept until `mcb rotate --finish` deletes it.
+    pub fn secret_retiring(
+        &self,
+        id: &str,
+        namespace: &str,
+        retiring: Option<&RegisteredClient>,
+    ) -> Secret {
         let mut s = Secret::new(registered_secret_name(id), namespace, "Opaque")
             .with("client_id", self.client_id.clone())
             .with(
@@ -521,6 +541,24 @@ impl RegisteredClient {
         if let Some(cs) = &self.client_secret {
             s = s.with("client_secret", cs.expose_secret().as_bytes().to_vec());
         }
+        if let Some(r) = retiring {
+            s = s
+                .with(
+                    RETIRING_PREFIX.to_owned() + "client_id",
+                    r.client_id.clone(),
+                )
+                .with(
+                    RETIRING_PREFIX.to_owned() + "registration_access_token",
+                    r.registration_access_token
+                        .expose_secret()
+                        .as_bytes()
+                        .to_vec(),
+                )
+                .with(
+                    RETIRING_PREFIX.to_owned() + "registration_client_uri",
+                    r.registration_client_uri.clone(),
+                );
+        }
         s
     }
 
@@ -528,10 +566,18 @@ impl RegisteredClient {
     /// it, decrypted) and fetches its current registration from the issuer, ready for
     /// [`update`], [`rotate_secret`] or [`delete`].
     pub fn load(secret: &Secret) -> Result<RegisteredClient, Error> {
+        read(&Self::stored(secret, "")?.expect("the current client is required"))
+    }
+
+    /// The client stored in its Secret under `prefix` (`""`: the current one, required;
+    /// [`RETIRING_PREFIX`]: the one a rotation replaced, None when there is none), as
+    /// stored: no call to the issuer, so the metadata is empty.
+    pub fn stored(secret: &Secret, prefix: &str) -> Result<Option<RegisteredClient>, Error> {
         let get = |key: &str| -> Result<Option<String>, Error> {
+            let key = format!("{prefix}{key}");
             secret
                 .data
-                .get(key)
+                .get(&key)
                 .map(|v| {
                     String::from_utf8(v.expose_secret().clone()).map_err(|_| Error::InvalidParam {
                         what: "OIDC client Secret",
@@ -543,18 +589,20 @@ impl RegisteredClient {
         let need = |key: &str| {
             get(key)?.ok_or_else(|| Error::InvalidParam {
                 what: "OIDC client Secret",
-                message: format!("{}: no key {key}", secret.name),
+                message: format!("{}: no key {prefix}{key}", secret.name),
             })
         };
-        let stub = RegisteredClient {
+        if prefix == RETIRING_PREFIX && get("client_id")?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(RegisteredClient {
             client_id: need("client_id")?,
             client_secret: get("client_secret")?.map(SecretString::from),
             registration_access_token: SecretString::from(need("registration_access_token")?),
             registration_client_uri: need("registration_client_uri")?,
             client_secret_expires_at: None,
             metadata: ClientMetadata::web("", Vec::new()),
-        };
-        read(&stub)
+        }))
     }
 
     /// The inventory entry: fingerprint of the client secret (of the id for a public

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Error, Forge, PrInfo, PullRequest, RepoSlug};
+use super::{Error, Forge, LastUsed, PrInfo, PullRequest, RepoSlug};
 
 /// The public GitHub API.
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -370,6 +370,16 @@ impl Forge for GitHub {
     fn delete_deploy_key(&self, id: u64) -> Result<(), Error> {
         let path = format!("/repos/{}/keys/{id}", self.repo);
         self.call(Method::DELETE, &path, None).map(drop)
+    }
+
+    fn deploy_key_last_used(&self, id: u64) -> Result<LastUsed, Error> {
+        let path = format!("/repos/{}/keys/{id}", self.repo);
+        let v = self.call(Method::GET, &path, None)?;
+        Ok(match v.get("last_used") {
+            None => LastUsed::Unknown,
+            Some(Value::String(t)) => LastUsed::At(t.clone()),
+            Some(_) => LastUsed::Never,
+        })
     }
 }
 

@@ -172,6 +172,19 @@ pub trait Forge {
     fn add_deploy_key(&self, title: &str, key: &str, read_only: bool) -> Result<u64, Error>;
     /// Removes a deploy key by id.
     fn delete_deploy_key(&self, id: u64) -> Result<(), Error>;
+    /// When deploy key `id` was last used: `Unknown` when the forge does not say.
+    fn deploy_key_last_used(&self, id: u64) -> Result<LastUsed, Error>;
+}
+
+/// What a forge says about a credential's last use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastUsed {
+    /// never used
+    Never,
+    /// last used at this time (RFC 3339)
+    At(String),
+    /// the forge does not report it (older GitHub Enterprise)
+    Unknown,
 }
 
 /// The resolved `--pr` flags: where the PR goes and how it looks.

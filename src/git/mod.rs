@@ -30,7 +30,7 @@ use git2::{BranchType, Repository, Signature, StatusOptions};
 use crate::Env;
 pub use guard::{is_under_secrets_dir, looks_sops_encrypted};
 pub use keypath::refuse_key_in_work_tree;
-pub use push::{redact_url, PushAuth, PushOptions, PushResult};
+pub use push::{redact_url, Fetched, PushAuth, PushOptions, PushResult};
 
 /// Git failures, each naming the repo, branch, remote or file involved (never a secret).
 #[derive(Debug, thiserror::Error)]
@@ -982,6 +982,53 @@ impl ConfigRepo {
     /// Pushes `branch` to the remote in `opts` (see [`push`]).
     pub fn push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
         push::push(self, branch, opts, false)
+    }
+
+    /// Fetches `base` (None: the remote's default branch) from the remote in `opts` into its
+    /// remote-tracking ref, with the push's credentials.
+    pub fn fetch_base(&self, opts: &PushOptions, base: Option<&str>) -> Result<push::Fetched> {
+        push::fetch(self, opts, base)
+    }
+
+    /// Whether commit `commit` is `tip` or one of its ancestors.
+    pub fn is_ancestor(&self, commit: &str, tip: &str) -> Result<bool> {
+        let (Ok(c), Ok(t)) = (git2::Oid::from_str(commit), git2::Oid::from_str(tip)) else {
+            return Ok(false);
+        };
+        if c == t {
+            return Ok(true);
+        }
+        self.repo
+            .graph_descendant_of(t, c)
+            .map_err(git(format!("compare {commit} with {tip}")))
+    }
+
+    /// The newest commit reachable from HEAD whose version of `path` satisfies `holds` while
+    /// its parent's does not (the commit that introduced a fact), None if none did.
+    pub fn introduced(
+        &self,
+        path: &str,
+        holds: &dyn Fn(Option<&str>) -> bool,
+    ) -> Result<Option<String>> {
+        let mut walk = self.repo.revwalk().map_err(git("walk history"))?;
+        walk.push_head().map_err(git("walk history"))?;
+        walk.simplify_first_parent().map_err(git("walk history"))?;
+        for oid in walk {
+            let oid = oid.map_err(git("walk history"))?;
+            let id = oid.to_string();
+            if !holds(self.file_at(&id, path)?.as_deref()) {
+                continue;
+            }
+            let commit = self.repo.find_commit(oid).map_err(git("read commit"))?;
+            let parent = match commit.parent_id(0) {
+                Ok(p) => self.file_at(&p.to_string(), path)?,
+                Err(_) => None,
+            };
+            if !holds(parent.as_deref()) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Connects to the remote in `opts` as a push would, sending nothing: fails as the push

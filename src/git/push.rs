@@ -57,6 +57,17 @@ struct Outcome {
     host_key_added: bool,
 }
 
+/// What [`transfer`] does over the connection.
+pub(super) enum Mode<'a> {
+    /// push `refs/heads/<branch>` (never forced)
+    Push,
+    /// connect for a push and list the refs, sending nothing
+    Check,
+    /// fetch the remote's `base` branch (None: its default branch) into
+    /// `refs/remotes/<remote>/<base>`
+    Fetch(Option<&'a str>),
+}
+
 /// Pushes `branch`, or with `check_only` connects for a push without sending anything:
 /// the remote exists, is reachable and accepts the credentials.
 pub(super) fn push(
@@ -65,6 +76,40 @@ pub(super) fn push(
     opts: &PushOptions,
     check_only: bool,
 ) -> Result<PushResult> {
+    let mode = match check_only {
+        true => Mode::Check,
+        false => Mode::Push,
+    };
+    transfer(repo, branch, opts, mode).map(|(r, _)| r)
+}
+
+/// A fetched base branch: its name and the commit it points at on the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// the branch (`main`)
+    pub branch: String,
+    /// the remote-tracking ref it was fetched into (`refs/remotes/origin/main`)
+    pub tracking: String,
+    /// its commit
+    pub tip: String,
+}
+
+/// Fetches `base` (None: the remote's default branch, as its HEAD says) with the same
+/// credentials and host-key policy as a push.
+pub(super) fn fetch(repo: &ConfigRepo, opts: &PushOptions, base: Option<&str>) -> Result<Fetched> {
+    let (r, fetched) = transfer(repo, "", opts, Mode::Fetch(base))?;
+    fetched.ok_or_else(|| Error::Git {
+        what: format!("fetch from {}", r.url),
+        source: git2::Error::from_str("the remote has no default branch"),
+    })
+}
+
+fn transfer(
+    repo: &ConfigRepo,
+    branch: &str,
+    opts: &PushOptions,
+    mode: Mode<'_>,
+) -> Result<(PushResult, Option<Fetched>)> {
     let mut remote = repo
         .repo
         .find_remote(&opts.remote)
@@ -72,13 +117,16 @@ pub(super) fn push(
             remote: opts.remote.clone(),
             repo: repo.root.clone(),
         })?;
-    let raw_url = remote
-        .pushurl()
-        .ok()
-        .flatten()
-        .or_else(|| remote.url().ok())
-        .unwrap_or("")
-        .to_owned();
+    let raw_url = match mode {
+        Mode::Fetch(_) => remote.url().ok(),
+        _ => remote
+            .pushurl()
+            .ok()
+            .flatten()
+            .or_else(|| remote.url().ok()),
+    }
+    .unwrap_or("")
+    .to_owned();
     let url = redact_url(&raw_url);
     let known_hosts = opts
         .auth
@@ -89,73 +137,109 @@ pub(super) fn push(
     let outcome = RefCell::new(Outcome::default());
     let refname = format!("refs/heads/{branch}");
 
-    let mut cb = RemoteCallbacks::new();
-    cb.credentials(|_url, user, allowed| {
-        let r = credentials(&raw_url, user, allowed, &opts.auth, &outcome);
-        if let Err(e) = &r {
-            outcome.borrow_mut().cred_failed = Some(e.message().to_owned());
-        }
-        r
-    });
-    cb.certificate_check(|cert, _host| {
-        let Some(hostkey) = cert.as_hostkey() else {
-            return Ok(CertificateCheckStatus::CertificatePassthrough); // TLS: libgit2 verifies
-        };
-        let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
-            return Err(git2::Error::from_str("server sent no raw host key"));
-        };
-        let host = target
-            .as_ref()
-            .map(SshTarget::known_hosts_name)
-            .unwrap_or_default();
-        let r = check_host_key(
-            &known_hosts,
-            &host,
-            kind.name(),
-            key,
-            opts.auth.accept_new_host_key,
-        );
-        let mut o = outcome.borrow_mut();
-        let failure = match r {
-            Ok(added) => {
-                o.host_key_added = added;
-                return Ok(CertificateCheckStatus::CertificateOk);
+    let callbacks = || {
+        let mut cb = RemoteCallbacks::new();
+        cb.credentials(|_url, user, allowed| {
+            let r = credentials(&raw_url, user, allowed, &opts.auth, &outcome);
+            if let Err(e) = &r {
+                outcome.borrow_mut().cred_failed = Some(e.message().to_owned());
             }
-            Err(HostKey::Io(e)) => Error::Io(e),
-            Err(HostKey::Unknown(fingerprint)) => Error::UnknownHostKey {
-                url: url.clone(),
-                host,
-                fingerprint,
-                known_hosts: known_hosts.clone(),
-            },
-            Err(HostKey::Mismatch(fingerprint)) => Error::HostKeyMismatch {
-                url: url.clone(),
-                host,
-                fingerprint,
-                known_hosts: known_hosts.clone(),
-            },
-        };
-        let e = git2::Error::from_str(&failure.to_string());
-        o.failure = Some(failure);
-        Err(e)
-    });
-    cb.push_update_reference(|name, status| {
-        if let Some(msg) = status {
-            outcome.borrow_mut().rejected = Some((name.to_owned(), msg.to_owned()));
-        }
-        Ok(())
-    });
-    let res = if check_only {
+            r
+        });
+        cb.certificate_check(|cert, _host| {
+            let Some(hostkey) = cert.as_hostkey() else {
+                return Ok(CertificateCheckStatus::CertificatePassthrough); // TLS: libgit2 verifies
+            };
+            let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
+                return Err(git2::Error::from_str("server sent no raw host key"));
+            };
+            let host = target
+                .as_ref()
+                .map(SshTarget::known_hosts_name)
+                .unwrap_or_default();
+            let r = check_host_key(
+                &known_hosts,
+                &host,
+                kind.name(),
+                key,
+                opts.auth.accept_new_host_key,
+            );
+            let mut o = outcome.borrow_mut();
+            let failure = match r {
+                Ok(added) => {
+                    o.host_key_added = added;
+                    return Ok(CertificateCheckStatus::CertificateOk);
+                }
+                Err(HostKey::Io(e)) => Error::Io(e),
+                Err(HostKey::Unknown(fingerprint)) => Error::UnknownHostKey {
+                    url: url.clone(),
+                    host,
+                    fingerprint,
+                    known_hosts: known_hosts.clone(),
+                },
+                Err(HostKey::Mismatch(fingerprint)) => Error::HostKeyMismatch {
+                    url: url.clone(),
+                    host,
+                    fingerprint,
+                    known_hosts: known_hosts.clone(),
+                },
+            };
+            let e = git2::Error::from_str(&failure.to_string());
+            o.failure = Some(failure);
+            Err(e)
+        });
+        cb.push_update_reference(|name, status| {
+            if let Some(msg) = status {
+                outcome.borrow_mut().rejected = Some((name.to_owned(), msg.to_owned()));
+            }
+            Ok(())
+        });
+        cb
+    };
+    let mut fetched = None;
+    let res = match mode {
         // listing the refs needs the same authentication a push does
-        remote
-            .connect_auth(git2::Direction::Push, Some(cb), None)
-            .and_then(|mut c| c.remote().list().map(|_| ()))
-    } else {
-        let mut po = git2::PushOptions::new();
-        po.remote_callbacks(cb);
-        // No leading "+": a non-fast-forward must be refused by the server, never forced.
-        let spec = format!("{refname}:{refname}");
-        remote.push(&[spec.as_str()], Some(&mut po))
+        Mode::Check => remote
+            .connect_auth(git2::Direction::Push, Some(callbacks()), None)
+            .and_then(|mut c| c.remote().list().map(|_| ())),
+        Mode::Push => {
+            let mut po = git2::PushOptions::new();
+            po.remote_callbacks(callbacks());
+            // No leading "+": a non-fast-forward must be refused by the server, never forced.
+            let spec = format!("{refname}:{refname}");
+            remote.push(&[spec.as_str()], Some(&mut po))
+        }
+        Mode::Fetch(base) => (|| {
+            let base = match base {
+                Some(b) => b.to_owned(),
+                None => {
+                    let head = {
+                        let c =
+                            remote.connect_auth(git2::Direction::Fetch, Some(callbacks()), None)?;
+                        let head = c.default_branch()?;
+                        head.as_str().unwrap_or_default().to_owned()
+                    }; // dropping the connection disconnects
+                    head.strip_prefix("refs/heads/").unwrap_or(&head).to_owned()
+                }
+            };
+            let tracking = format!("refs/remotes/{}/{base}", opts.remote);
+            let mut fo = git2::FetchOptions::new();
+            fo.remote_callbacks(callbacks());
+            let spec = format!("+refs/heads/{base}:{tracking}");
+            remote.fetch(&[spec.as_str()], Some(&mut fo), None)?;
+            let tip = repo
+                .repo
+                .find_reference(&tracking)
+                .and_then(|r| r.peel_to_commit())?
+                .id()
+                .to_string();
+            fetched = Some(Fetched {
+                branch: base,
+                tracking,
+                tip,
+            });
+            Ok(())
+        })(),
     };
     let mut o = outcome.into_inner();
     if let Err(e) = res {
@@ -174,11 +258,14 @@ pub(super) fn push(
             reason,
         });
     }
-    Ok(PushResult {
-        url,
-        refname,
-        host_key_added: o.host_key_added,
-    })
+    Ok((
+        PushResult {
+            url,
+            refname,
+            host_key_added: o.host_key_added,
+        },
+        fetched,
+    ))
 }
 
 fn credentials(

@@ -195,15 +195,22 @@ impl Bootstrap {
         Ok(())
     }
 
-    /// Where `--out` puts the age key, relative to the directory.
-    pub fn key_file_in_out(&self) -> String {
-        let (i, s) = self
-            .stages
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.files.iter().any(|(f, _)| f == "sops-age.yaml"))
-            .expect("the sync stage holds the age key");
-        format!("{}/sops-age.yaml", Self::stage_dir(i, s))
+    /// Where `--out` puts the age key, relative to the directory: in the sync stage, the
+    /// third, or the fourth after the suspend stage. A function of the flags alone, so the
+    /// CLI can refuse a directory git would take before it opens anything.
+    pub fn key_file_in_out(suspend_cluster: bool) -> String {
+        let sync = if suspend_cluster { 4 } else { 3 };
+        format!("{sync:02}-sync/sops-age.yaml")
+    }
+
+    /// Where the stages really put the age key (checked against [`Self::key_file_in_out`]).
+    fn located_key_file(&self) -> Option<String> {
+        self.stages.iter().enumerate().find_map(|(i, s)| {
+            s.files
+                .iter()
+                .any(|(f, _)| f == "sops-age.yaml")
+                .then(|| format!("{}/sops-age.yaml", Self::stage_dir(i, s)))
+        })
     }
 
     /// One multi-document YAML stream of every stage, in order, each introduced by a comment
@@ -231,6 +238,12 @@ impl Bootstrap {
     /// Writes one kustomize directory per stage (secret files mode 0600) and a README.md
     /// giving the order and the waits between stages. Returns the files written.
     pub fn write_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+        let suspended = self.stages.iter().any(|s| s.name == "suspend");
+        assert_eq!(
+            self.located_key_file(),
+            Some(Self::key_file_in_out(suspended)),
+            "the age key's place was checked against git's ignores"
+        );
         let mut written = Vec::new();
         let mut readme = format!(
             "# Bootstrap of installation {}\n\n\

@@ -157,6 +157,26 @@ pub enum Error {
         /// the object's own condition message (else kubectl's)
         message: String,
     },
+    /// `rotate --finish` before the rotation is on the remote base branch: the old
+    /// credential is still what the cluster (synced from that branch) uses.
+    #[error("{target}: the rotation {} is not on {base} yet, so the cluster still uses the old credential", commit.as_deref().map(|c| format!("commit {}", &c[..c.len().min(12)])).unwrap_or_else(|| "commit".into()))]
+    RotationNotMerged {
+        /// what was rotated (`deploy-key/flux`)
+        target: String,
+        /// the commit that made the rotation, if found in the local history
+        commit: Option<String>,
+        /// the remote-tracking branch checked (`origin/main`)
+        base: String,
+    },
+    /// `rotate --finish` while the forge says the new credential was never used since
+    /// the rotation: the consumer has not switched to it.
+    #[error("{target}: {detail}")]
+    NewCredentialUnused {
+        /// what was rotated
+        target: String,
+        /// what the forge said
+        detail: String,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -178,6 +198,10 @@ impl crate::Help for Error {
             Error::InitBranchExists { name, branch } => format!(
                 "it waits on branch {branch}: publish it with `mcb publish {branch}` (or `mcb init-installation {name} --push --pr`); once merged, `mcb rotate {name}` replaces credentials"
             ),
+            Error::RotationNotMerged { base, .. } => format!(
+                "merge the rotation's pull request into {base} first (nothing was deleted); then run `--finish` again"
+            ),
+            Error::NewCredentialUnused { .. } => "wait until Flux has reconciled the merged rotation (`flux get sources git`), then run `--finish` again; nothing was deleted".into(),
             Error::NotAnMcbBranch { .. } => "name a branch mcb committed (`git branch --list 'mcb/*'`), e.g. `mcb publish mcb/init-NAME`".into(),
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"

@@ -43,15 +43,7 @@ pub fn shared_path(name: &str) -> String {
     format!("{}/{name}.sops.yaml", repo::SHARED_SECRETS_DIR)
 }
 
-/// `installations/<n>/secrets/shared/`: the copies of one installation (owned).
-pub fn copy_dir(installation: &str) -> String {
-    format!("{}shared/", repo::secrets_dir(installation))
-}
-
-/// `installations/<n>/secrets/shared/<name>.sops.yaml`.
-pub fn copy_path(installation: &str, name: &str) -> String {
-    format!("{}{name}.sops.yaml", copy_dir(installation))
-}
+pub use crate::repo::{shared_copy_dir as copy_dir, shared_copy_path as copy_path};
 
 /// A failure specific to shared secrets. Never carries a value.
 #[derive(Debug, thiserror::Error)]

@@ -75,16 +75,9 @@ pub fn plan_repo(
             }
             .into());
         }
-        let mut secret_files = repo::secret_files(root, name)?;
+        let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
+        let secret_files = repo::listed_secret_files(root, name, shared)?;
         let (extra_files, extra_owned) = extra.installation_files(&spec)?;
-        let secrets_dir = repo::secrets_dir(name);
-        secret_files.extend(
-            extra_files
-                .iter()
-                .filter_map(|(p, _)| p.strip_prefix(&secrets_dir))
-                .filter(|p| p.ends_with(".sops.yaml"))
-                .map(str::to_owned),
-        );
         files.extend(render(
             &templates,
             &spec,

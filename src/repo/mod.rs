@@ -151,6 +151,37 @@ pub fn secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
+/// `installations/<n>/secrets/shared/`: the copies of the shared secrets one installation
+/// uses (owned by `mcb render`).
+pub fn shared_copy_dir(installation: &str) -> String {
+    format!("{}shared/", secrets_dir(installation))
+}
+
+/// `installations/<n>/secrets/shared/<name>.sops.yaml`.
+pub fn shared_copy_path(installation: &str, name: &str) -> String {
+    format!("{}{name}.sops.yaml", shared_copy_dir(installation))
+}
+
+/// The secret files an installation's generated `secrets/kustomization.yaml` lists,
+/// relative to its `secrets/`: its own `*.sops.yaml`, then `shared/<name>.sops.yaml` for
+/// each shared secret in `shared` (the spec's `sharedSecrets`, existing yet or not).
+/// `mcb render` and `mcb check`'s render-drift both list them here, so they agree.
+pub fn listed_secret_files<'a>(
+    root: &Path,
+    name: &str,
+    shared: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, Error> {
+    let mut out = secret_files(root, name)?;
+    let mut copies: Vec<String> = shared
+        .into_iter()
+        .map(|s| format!("shared/{s}.sops.yaml"))
+        .collect();
+    copies.sort();
+    copies.dedup();
+    out.extend(copies);
+    Ok(out)
+}
+
 /// The repo's template overrides: path under `templates/` -> text. Empty without the dir.
 pub fn read_templates(root: &Path) -> Result<BTreeMap<String, String>, Error> {
     refuse_symlinks(root, TEMPLATES_DIR)?;

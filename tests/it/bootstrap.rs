@@ -315,4 +315,16 @@ fn bootstrap_out_writes_one_kustomize_dir_per_stage_and_a_readme() {
         let built = run(c).ok().stdout;
         assert!(built.contains("kind:"), "{stage}");
     }
+    // With --suspend-cluster the suspend stage comes before the sync, which moves the key.
+    let dir = f.t.path().join("pivot");
+    let mut c = f.t.mcb();
+    c.arg("--repo")
+        .arg(&f.repo)
+        .args(["bootstrap", "demo", "--suspend-cluster", "--age-key-file"])
+        .arg(&f.key)
+        .arg("--out")
+        .arg(&dir);
+    run(c).ok();
+    assert!(dir.join("03-suspend/cluster-suspended.yaml").is_file());
+    assert_eq!(mode(&dir.join("04-sync/sops-age.yaml")), 0o600);
 }

@@ -93,18 +93,23 @@ fn oidc_register_read_update_delete_on_a_real_provider() {
         md2.redirect_uris
     );
 
-    // Rotate: this issuer keeps secrets on update, so mcb registers anew and deletes the old.
+    // Rotate: a successor is registered and the old client stays valid until it is
+    // deleted (by `mcb rotate --finish`, once the rotation is merged).
     let old_secret = kept.to_owned();
-    let rot = oidc::rotate_secret(&issuer, Some(&iat), &up).unwrap();
+    let rot = oidc::register_successor(&issuer, Some(&iat), &up).unwrap();
     let now = rot.client_secret.as_ref().unwrap().expose_secret();
     assert_ne!(now, old_secret);
+    assert_ne!(rot.client_id, up.client_id, "a new client id per rotation");
     assert_eq!(rot.metadata.redirect_uris, md2.redirect_uris);
     assert!(secret_authenticates(&issuer, &rot.client_id, now));
     assert!(
-        !secret_authenticates(&issuer, &up.client_id, &old_secret),
-        "old client is gone"
+        secret_authenticates(&issuer, &up.client_id, &old_secret),
+        "the old client still works"
     );
-    assert!(oidc::read(&up).is_err());
+    oidc::delete(&up).unwrap();
+    assert!(!secret_authenticates(&issuer, &up.client_id, &old_secret));
+    let gone = oidc::read(&up).unwrap_err();
+    assert!(oidc::is_gone(&gone), "{gone}");
 
     // The Secret rotation reads back, and the inventory entry.
     let s = rot.secret("grafana", "monitoring");

@@ -20,6 +20,7 @@ mod publish;
 mod recreate;
 mod render;
 mod rotate;
+mod rotation;
 mod schema;
 mod secrets;
 mod shared;

@@ -130,11 +130,10 @@ fn sops_secret(t: &TestEnv, inst: &str, name: &str) {
     .unwrap();
 }
 
-/// Builds every kustomization with the real kubectl and validates every object: core kinds
-/// with kubernetes-validate (strict), Flux kinds with the Flux models.
-fn build_and_validate(t: &TestEnv, inst: &Path) {
+/// Builds every kustomization under `inst` with the real `kubectl kustomize`; returns one
+/// file of built objects per kustomization.
+fn kustomize_all(t: &TestEnv, inst: &Path) -> Vec<PathBuf> {
     let kubectl = tool("kubectl");
-    let validate = tool("kubernetes-validate");
     let out_dir = t.path().join("built");
     std::fs::create_dir_all(&out_dir).unwrap();
     let dirs = dirs_with_kustomization(inst);
@@ -154,6 +153,14 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         std::fs::write(&f, &r.stdout).unwrap();
         built.push(f);
     }
+    built
+}
+
+/// Builds every kustomization with the real kubectl and validates every object: core kinds
+/// with kubernetes-validate (strict), Flux kinds with the Flux models.
+fn build_and_validate(t: &TestEnv, inst: &Path) {
+    let validate = tool("kubernetes-validate");
+    let built = kustomize_all(t, inst);
     // SOPS-encrypted Secrets carry a `sops:` block that --strict rejects; they are checked
     // without it, everything else strictly.
     let (sealed, plain): (Vec<_>, Vec<_>) = built
@@ -280,6 +287,44 @@ fn render_each_provider_snapshot_builds_and_validates() {
         assert!(r.stdout.is_empty(), "{}", r.stdout);
         assert_eq!(files(&inst), before);
         render(&t, &["--check"]).ok();
+    }
+}
+
+/// Issue #16 item 3 for every Flux release mcb ships, not just the default: the install of
+/// `flux.version` is rendered, and every object Flux will apply (its own sync objects and
+/// every layer's Kustomizations, HelmReleases, repositories) validates strictly against
+/// the CRDs of that same install.
+#[test]
+fn every_supported_flux_version_renders_objects_its_own_crds_accept() {
+    let versions = mcb::flux::versions();
+    assert!(versions.len() >= 2, "{versions:?}");
+    for v in versions {
+        let t = TestEnv::new();
+        let name = "mc";
+        let spec = format!("{}flux:\n  version: {v}\n", spec_for(name, "capa"));
+        write_spec(t.path(), name, &spec);
+        sops_secret(&t, name, &format!("{name}-ca"));
+        render(&t, &[]).ok();
+        let inst = t.path().join("installations").join(name);
+        let install =
+            std::fs::read_to_string(inst.join("manifests/flux-system/gotk-components.yaml"))
+                .unwrap();
+        assert!(
+            install.contains(&format!("app.kubernetes.io/version: {v}")),
+            "the install is Flux {v}"
+        );
+        let validated = assert_schema_valid(&kustomize_all(&t, &inst));
+        for want in [
+            "source.toolkit.fluxcd.io/v1 GitRepository flux-system/flux-system",
+            "kustomize.toolkit.fluxcd.io/v1 Kustomization flux-system/cluster",
+            "helm.toolkit.fluxcd.io/v2 HelmRelease ",
+        ] {
+            assert!(
+                validated.objects.iter().any(|o| o.starts_with(want)),
+                "Flux {v}: no {want} validated: {:#?}",
+                validated.objects
+            );
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use crate::support::github::{fixture, Fake, REPO, TOKEN};
 use crate::support::{run, tool, Run, TestEnv};
 
 /// A fresh installation `demo` on branch mcb/init-demo, and its key file.
-fn installation() -> (TestEnv, PathBuf, PathBuf) {
+pub(crate) fn installation() -> (TestEnv, PathBuf, PathBuf) {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
@@ -30,7 +30,7 @@ fn installation() -> (TestEnv, PathBuf, PathBuf) {
 }
 
 /// `mcb rotate demo ARGS`, with another seed than init's so new material differs.
-fn rotate(t: &TestEnv, repo: &Path, args: &[&str]) -> Run {
+pub(crate) fn rotate(t: &TestEnv, repo: &Path, args: &[&str]) -> Run {
     let mut c = t.mcb();
     c.env("MCB_INSECURE_TEST_SEED", "43")
         .arg("--repo")
@@ -46,7 +46,7 @@ fn rotate_only(t: &TestEnv, repo: &Path, what: &str, key: &str) -> Run {
 }
 
 /// Every file of the work tree (not .git), by relative path.
-fn snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![repo.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -67,7 +67,10 @@ fn snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Paths whose bytes differ (or that appeared or vanished).
-fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> BTreeSet<String> {
+pub(crate) fn changed(
+    a: &BTreeMap<String, Vec<u8>>,
+    b: &BTreeMap<String, Vec<u8>>,
+) -> BTreeSet<String> {
     a.keys()
         .chain(b.keys())
         .filter(|k| a.get(*k) != b.get(*k))
@@ -75,7 +78,7 @@ fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> BTre
         .collect()
 }
 
-fn set(paths: &[&str]) -> BTreeSet<String> {
+pub(crate) fn set(paths: &[&str]) -> BTreeSet<String> {
     paths
         .iter()
         .map(|p| format!("installations/demo/{p}"))
@@ -96,7 +99,7 @@ pub(crate) fn secret_value(t: &TestEnv, file: &Path, age_key: &Path, key: &str) 
         .unwrap()
 }
 
-fn secrets_file(repo: &Path, name: &str) -> PathBuf {
+pub(crate) fn secrets_file(repo: &Path, name: &str) -> PathBuf {
     repo.join(format!("installations/demo/secrets/{name}.sops.yaml"))
 }
 
@@ -590,16 +593,15 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
     assert!(!inv.contains("phase"), "{inv}");
 }
 
-#[test]
-fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
-    let (t, repo, key) = installation();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = oidc_provider(&dir);
-    let issuer = svc.var("OIDC_ISSUER").to_owned();
+/// Registers client `ext` at `issuer` and stores it in installation demo as mcb stores a
+/// registered client: an encrypted Secret and an inventory entry, committed.
+pub(crate) fn with_registered_client(
+    t: &TestEnv,
+    repo: &Path,
+    issuer: &str,
+) -> oidc::RegisteredClient {
     let md = ClientMetadata::web("ext", vec!["https://ext.example.com/cb".into()]);
-    let c = oidc::register(&issuer, Some(&SecretString::from(IAT)), &md).unwrap();
-
-    // Stored as mcb stores a registered client: an encrypted Secret and an inventory entry.
+    let c = oidc::register(issuer, Some(&SecretString::from(IAT)), &md).unwrap();
     let rel = "installations/demo/secrets/oidc-client-ext.sops.yaml";
     std::fs::write(
         repo.join(rel),
@@ -607,7 +609,7 @@ fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
     )
     .unwrap();
     let mut enc = t.command(tool("sops"));
-    enc.current_dir(&repo).args(["encrypt", "--in-place", rel]);
+    enc.current_dir(repo).args(["encrypt", "--in-place", rel]);
     run(enc).ok();
     let inv_rel = "installations/demo/credentials.yaml";
     let mut inv = Inventory::parse(
@@ -616,10 +618,21 @@ fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
     )
     .unwrap();
     let env = mcb::Env::seeded(1, time::macros::datetime!(2026-11-25 12:00:00 UTC));
-    inv.upsert(c.credential(&env, "ext", &issuer));
+    inv.upsert(c.credential(&env, "ext", issuer));
     std::fs::write(repo.join(inv_rel), inv.to_yaml()).unwrap();
-    git(&t, &repo, &["add", "-A"]);
-    git(&t, &repo, &["commit", "-q", "-m", "register ext"]);
+    git(t, repo, &["add", "-A"]);
+    git(t, repo, &["commit", "-q", "-m", "register ext"]);
+    c
+}
+
+#[test]
+fn registered_oidc_client_gets_a_successor_at_the_real_issuer() {
+    let (t, repo, key) = installation();
+    let dir = tempfile::tempdir().unwrap();
+    let svc = oidc_provider(&dir);
+    let issuer = svc.var("OIDC_ISSUER").to_owned();
+    let c = with_registered_client(&t, &repo, &issuer);
+    let rel = "installations/demo/secrets/oidc-client-ext.sops.yaml";
 
     let before = snapshot(&repo);
     let mut cmd = t.mcb();
@@ -639,12 +652,15 @@ fn registered_oidc_client_gets_a_new_secret_at_the_real_issuer() {
     let new_secret = String::from_utf8(secret_value(&t, &file, &key, "client_secret")).unwrap();
     let old_secret = c.client_secret.as_ref().unwrap().expose_secret();
     assert_ne!(new_secret, old_secret);
+    assert_ne!(new_id, c.client_id);
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
-    assert!(!secret_authenticates(&issuer, &c.client_id, old_secret));
+    // Issue #23 item 1: the old client stays valid until --finish after the merge.
+    assert!(secret_authenticates(&issuer, &c.client_id, old_secret));
 }
 
-/// A fake GitHub that accepts PRs and deploy keys (id 1 from the fixture).
-fn fake_github() -> Fake {
+/// A fake GitHub that accepts PRs and deploy keys: the first key added gets id 1, later
+/// ones id 2; key 2 was last used after the rotations (2026-11-25T12:00:00Z).
+pub(crate) fn fake_github() -> Fake {
     let fake = Fake::start();
     let ok = |m: &str, p: String, status: u16, body: serde_json::Value| {
         Mock::given(method(m))
@@ -658,18 +674,28 @@ fn fake_github() -> Fake {
         201,
         fixture("pulls.create.json"),
     ));
-    fake.mount(ok(
-        "POST",
-        format!("{REPO}/keys"),
-        201,
-        fixture("repos.create-deploy-key.json"),
-    ));
+    let key = fixture("repos.create-deploy-key.json");
+    fake.mount(ok("POST", format!("{REPO}/keys"), 201, key.clone()).up_to_n_times(1));
+    let mut second = key;
+    second["id"] = json!(2);
+    second["last_used"] = json!("2026-11-25T12:30:00Z");
+    fake.mount(ok("POST", format!("{REPO}/keys"), 201, second.clone()));
+    fake.mount(ok("GET", format!("{REPO}/keys/2"), 200, second));
     fake.mount(ok("DELETE", format!("{REPO}/keys/1"), 204, json!(null)));
     fake
 }
 
+/// Merges `branch` into the remote's `main` as a fast-forward push would (the PR merged).
+pub(crate) fn merge_on_remote(t: &TestEnv, repo: &Path, branch: &str) {
+    git(
+        t,
+        repo,
+        &["push", "-q", "origin", &format!("{branch}:main")],
+    );
+}
+
 /// `mcb rotate demo ARGS --push --pr` against `fake`.
-fn rotate_with_pr(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
+pub(crate) fn rotate_with_pr(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
     let api = fake.server.uri();
     let mut all: Vec<&str> = args.to_vec();
     all.extend([
@@ -691,7 +717,7 @@ fn rotate_with_pr(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
 }
 
 /// The JSON bodies of the fake's requests with `method` to a path ending in `suffix`.
-fn bodies(fake: &Fake, method: &str, suffix: &str) -> Vec<serde_json::Value> {
+pub(crate) fn bodies(fake: &Fake, method: &str, suffix: &str) -> Vec<serde_json::Value> {
     fake.requests()
         .iter()
         .filter(|r| r.method.as_str() == method && r.url.path().ends_with(suffix))
@@ -740,7 +766,9 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     assert!(body.contains(&line), "{body}");
     assert!(!body.contains("PRIVATE KEY"), "{body}");
 
-    // A second rotation retires the registered key; --finish deletes it at GitHub.
+    // A second rotation retires the registered key; --finish deletes it at GitHub, but
+    // only once the rotation is on the remote base branch (issue #23 item 1: it deleted
+    // the key Flux on the merged main still used).
     rotate_with_pr(
         &t,
         &repo,
@@ -750,7 +778,22 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     .ok();
     let third = fp(&std::fs::read_to_string(&inv_path).unwrap());
     assert_eq!(third.extra["retiringForgeKeyId"], "1");
+    assert_eq!(third.extra["forgeKeyId"], "2");
     assert!(bodies(&fake, "DELETE", "/keys/1").is_empty());
+    let r = rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
+    assert!(r.stderr.contains("not on origin/main"), "{}", r.stderr);
+    assert!(bodies(&fake, "DELETE", "/keys/1").is_empty());
+    // A third rotation before the second is finished would lose the old key's id.
+    let r = rotate_with_pr(
+        &t,
+        &repo,
+        &fake,
+        &["--only", "deploy-key", "--age-key-file", key_arg],
+    )
+    .fails_with(2);
+    assert!(r.stderr.contains("not finished"), "{}", r.stderr);
+
+    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).ok();
     assert_eq!(bodies(&fake, "DELETE", "/keys/1").len(), 1);
     let done = fp(&std::fs::read_to_string(&inv_path).unwrap());
@@ -758,7 +801,7 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     assert_eq!(done.fingerprint, third.fingerprint);
     assert_eq!(
         git(&t, &repo, &["branch", "--show-current"]).trim(),
-        "mcb/rotate-demo-deploy-key-finish"
+        "mcb/rotate-demo-finish"
     );
     // Nothing is left to finish.
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);

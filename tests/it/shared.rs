@@ -515,9 +515,7 @@ fn dex_connector_secret_kept_once_for_all_installations() {
 
     f.shared(&["import", "dex-github"], "clientSecret: gh-oauth-secret\n")
         .ok();
-    // (Not `ok()`: check's render-drift on secrets/kustomization.yaml with shared secrets is
-    // issue #19's bug, not this rule's.)
-    let r = check(&f);
+    let r = check(&f).ok();
     assert!(r.stdout.contains("\"findings\""), "{}", r.stdout);
     assert!(!r.stdout.contains("dex-connector-secret"), "{}", r.stdout);
     assert_eq!(status(&f)[1]["connectors"][0]["present"], true);
@@ -542,4 +540,51 @@ fn dex_connector_secret_kept_once_for_all_installations() {
         );
         assert!(!apps.contains("gh-oauth-secret"));
     }
+}
+
+/// Issue #19: `render --check` and `check`'s render-drift plan the same files. With two
+/// installations using a shared secret, `check` reported drift on every installation's
+/// `secrets/kustomization.yaml` (it did not list the shared copies) where `render --check`
+/// said up to date. Both run on the same repo before and after the import, and on a
+/// spec change only one of them would see.
+#[test]
+fn render_check_and_check_agree_with_shared_secrets() {
+    let f = Fixture::new();
+    let uses = "sharedSecrets:\n  - {name: registry, namespace: flux-system}\n";
+    f.init("alpha", "1", uses);
+    f.init("beta", "2", "");
+    let verdicts = |f: &Fixture| {
+        let mut c = f.mcb();
+        c.args(["render", "--check"]);
+        let render = run(c);
+        let mut c = f.mcb();
+        c.args(["check", "-o", "json", "--skip", "kustomize-build"]);
+        let check = run(c);
+        let report: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+        let drift: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["rule"] == "render-drift")
+            .map(|x| x["file"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (render.status.code(), drift)
+    };
+    f.shared(&["import", "registry"], "username: u\npassword: p\n")
+        .ok();
+    let (render, drift) = verdicts(&f);
+    assert_eq!(render, Some(0), "render --check: up to date");
+    assert_eq!(drift, Vec::<String>::new(), "check agrees");
+    // A second user of the shared secret: both see the same drift, in the same files.
+    let spec = f.file("installations/beta/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}{uses}")).unwrap();
+    let (render, drift) = verdicts(&f);
+    assert_eq!(render, Some(1), "render --check sees the new user");
+    assert!(
+        drift
+            .iter()
+            .any(|p| p == "installations/beta/secrets/kustomization.yaml"),
+        "{drift:?}"
+    );
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::Work;
 use crate::creds::{self, deploy_key, github_app, oidc};
+use crate::forge::body::{CredentialAction, CredentialChange};
 use crate::inventory::{Credential, Inventory};
 use crate::ops::installation::AGE_KEY_KIND;
 use crate::ops::Error as OpsError;
@@ -226,7 +227,9 @@ fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
     if let Some(secret) = dex {
         let value = creds::generate_secret(w.env);
         w.put_secret(secret.with(var, value.expose_secret().as_bytes().to_vec()));
-        let entry = w
+        // The fingerprint is of the new secret, so the PR shows before != after.
+        let fingerprint = creds::secret_fingerprint(&format!("{}/{id}", oidc::KIND), &value);
+        let mut entry = w
             .inst
             .inventory
             .get(oidc::KIND, id)
@@ -236,23 +239,31 @@ fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
                     w.env,
                     oidc::KIND,
                     id,
-                    creds::sha256_hex(id.as_bytes()),
+                    String::new(),
                     None,
                     BTreeMap::from([("provider".to_owned(), "dex".to_owned())]),
                 )
             });
+        entry.fingerprint = fingerprint;
         w.record(entry);
         return Ok(());
     }
     registered_client(w, id)
 }
 
-/// A client registered at an external issuer: a new secret through RFC 7592.
+/// Inventory `extra` key of a registered client: the client id a rotation replaced,
+/// deleted at the issuer by `--finish`.
+pub const RETIRING_CLIENT_ID: &str = "retiringClientId";
+
+/// A client registered at an external issuer: a successor client is registered (new id,
+/// new secret) and committed; the old one stays valid until `--finish` deletes it after
+/// the merge. A dry run only says so: it calls no issuer.
 fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
     let name = oidc::registered_secret_name(id);
+    let target = || format!("oidc/{id}");
     let Ok(secret) = w.secret(&name) else {
         return Err(OpsError::NotRotatable {
-            target: format!("oidc/{id}"),
+            target: target(),
             why: format!(
                 "no Dex static client {id} with a secret and no Secret {name} of a registered client"
             ),
@@ -260,16 +271,61 @@ fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
         .into());
     };
     let ns = secret.namespace.clone();
-    let client = oidc::RegisteredClient::load(secret)?;
+    let current = oidc::RegisteredClient::stored(secret, "")?.expect("the current client");
+    if let Some(old) = oidc::RegisteredClient::stored(secret, oidc::RETIRING_PREFIX)? {
+        return Err(OpsError::NotRotatable {
+            target: target(),
+            why: format!(
+                "the previous rotation is not finished: its old client {} is still registered; merge that rotation, then run `mcb rotate {} --finish`",
+                old.client_id,
+                w.name()
+            ),
+        }
+        .into());
+    }
     let issuer = w
         .inst
         .inventory
         .get(oidc::KIND, id)
         .and_then(|c| c.extra.get("issuer").cloned())
         .unwrap_or_default();
-    let rotated = oidc::rotate_secret(&issuer, w.oidc_initial_access_token.as_ref(), &client)?;
-    w.put_secret(rotated.secret(id, &ns));
-    let cred = rotated.credential(w.env, id, &issuer);
+    if w.dry_run {
+        w.planned.push(format!(
+            "register a successor of client {} (oidc/{id}) at {issuer}; the old client stays valid until `mcb rotate {} --finish` after the merge",
+            current.client_id,
+            w.name()
+        ));
+        let previous = w
+            .inst
+            .inventory
+            .get(oidc::KIND, id)
+            .map(|c| c.fingerprint.clone());
+        w.changes.push(CredentialChange {
+            action: CredentialAction::Rotated,
+            kind: oidc::KIND.into(),
+            id: id.to_owned(),
+            fingerprint: None,
+            previous,
+            not_after: None,
+        });
+        return Ok(());
+    }
+    let current = oidc::read(&current)?;
+    let fresh = oidc::register_successor(&issuer, w.oidc_initial_access_token.as_ref(), &current)?;
+    let stored = fresh.secret_retiring(id, &ns, Some(&current));
+    if let Some(copy) = oidc::RegisteredClient::stored(&stored, "")? {
+        w.registered.push((id.to_owned(), copy));
+    }
+    w.put_secret(stored);
+    let mut cred = fresh.credential(w.env, id, &issuer);
+    cred.extra
+        .insert(RETIRING_CLIENT_ID.into(), current.client_id.clone());
+    w.notes.push(format!(
+        "oidc/{id}: the new client {} is registered and the old client {} stays valid; once this is merged and the consumers run with the new one, `mcb rotate {} --finish` deletes the old client at {issuer}",
+        fresh.client_id,
+        current.client_id,
+        w.name()
+    ));
     w.record(cred);
     Ok(())
 }
@@ -290,6 +346,20 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
         .unwrap_or_default();
     let ns = old.namespace.clone();
     let name = w.name().to_owned();
+    let pending = w
+        .inst
+        .inventory
+        .get(deploy_key::KIND, "flux")
+        .and_then(|c| c.extra.get(super::forge::RETIRING_KEY_ID));
+    if let Some(id) = pending {
+        return Err(OpsError::NotRotatable {
+            target: "deploy-key".into(),
+            why: format!(
+                "the previous rotation is not finished: the old deploy key {id} is still registered; merge that rotation, then run `mcb rotate {name} --finish --push --pr`"
+            ),
+        }
+        .into());
+    }
     let key = deploy_key::generate(w.env, "flux", &format!("flux@{name}"))?;
     w.put_secret(key.flux_secret(FLUX_SECRET, &ns, &known_hosts));
     let mut cred = key.credential(w.env);
