@@ -543,17 +543,14 @@ impl<'r, 'a> Model<'r, 'a> {
             }
             self.objects(ctx, entry, &path, st);
         } else if self.repo.is_dir(&path) && !looks_remote_url(entry) {
-            match self.repo.kustomization(&path) {
-                Ok(None) => {
-                    ctx.fail(
-                        &mut self.findings,
-                        entry,
-                        format!("resource `{entry}` is a directory without a kustomization.yaml"),
-                    );
-                    st.failed = true;
-                    return;
-                }
-                Err(_) | Ok(Some(_)) => {}
+            if let Ok(None) = self.repo.kustomization(&path) {
+                ctx.fail(
+                    &mut self.findings,
+                    entry,
+                    format!("resource `{entry}` is a directory without a kustomization.yaml"),
+                );
+                st.failed = true;
+                return;
             }
             if let Some(at) = self.stack.iter().position(|d| *d == path) {
                 let mut cycle: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
