@@ -57,7 +57,7 @@ pub enum Error {
 impl Help for Error {
     fn help(&self) -> Option<String> {
         match self {
-            Error::Io(_) => None,
+            Error::Io(e) => e.help(),
             Error::Sops(e) => e.help(),
             Error::Check(e) => e.help(),
             Error::Status(e) => e.help(),

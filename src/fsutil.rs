@@ -7,15 +7,36 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// An I/O failure on a named path.
+/// An I/O failure on a named path: the message names the path once with what the system
+/// said (main leaves out a cause that repeats it).
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
 pub struct PathError {
     /// The file or directory that could not be read or written.
     pub path: PathBuf,
     /// What the operating system said.
-    #[source]
     pub source: io::Error,
+}
+
+impl crate::Help for PathError {
+    fn help(&self) -> Option<String> {
+        use io::ErrorKind::*;
+        let p = self.path.display();
+        Some(match self.source.kind() {
+            NotFound => format!(
+                "check the path: a relative path starts at the current directory ({}); paths in the config repo start at --repo",
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into())
+            ),
+            PermissionDenied => format!("check the permissions of {p} and its directories (`ls -ld {p}`)"),
+            IsADirectory => format!("{p} is a directory: name a file"),
+            NotADirectory => format!("a part of {p} is a file, not a directory"),
+            AlreadyExists => format!("{p} exists already: remove it or name another path"),
+            ReadOnlyFilesystem | StorageFull | QuotaExceeded => {
+                "write somewhere with space and write access".into()
+            }
+            _ => format!("check that {p} is a readable regular file (or a writable place)"),
+        })
+    }
 }
 
 /// Adds the path to an I/O error: `fs::read(p).context(p)?`.

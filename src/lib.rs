@@ -26,6 +26,7 @@ pub mod k8s;
 pub mod ops;
 pub mod pki;
 pub mod progress;
+pub mod provider;
 pub mod render;
 pub mod repo;
 pub mod schema;

@@ -44,13 +44,24 @@ fn print_error(err: &anyhow::Error, color: bool) {
         ("", "", "")
     };
     eprintln!("{red}error:{reset} {err}");
+    // A cause whose text the lines above already hold (`PATH: No such file…` then `No such
+    // file…`) would only repeat it.
+    let mut shown = err.to_string();
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown.push_str(&text);
+        }
     }
     let help = err.chain().find_map(|c| {
         c.downcast_ref::<mcb::Error>()
             .and_then(Help::help)
             .or_else(|| c.downcast_ref::<cli::UsageError>().and_then(Help::help))
+            .or_else(|| {
+                c.downcast_ref::<mcb::fsutil::PathError>()
+                    .and_then(Help::help)
+            })
     });
     if let Some(h) = help {
         eprintln!("{yellow}help:{reset} {h}");

@@ -10,6 +10,7 @@
 mod capi;
 mod changed;
 mod ci;
+mod credentials;
 pub mod dex;
 mod expiry;
 pub mod files;
@@ -103,6 +104,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "shared-unreadable",
         "A shared secret's file is not encrypted for every installation that uses it",
+    ),
+    (
+        "provider-credentials",
+        "A credential Secret the infrastructure provider needs is missing or lacks a key",
     ),
     (
         "dex-connector-secret",
@@ -313,14 +318,9 @@ pub enum Error {
         /// what libgit2 said
         message: String,
     },
-    /// A named installation does not exist.
-    #[error("no installation named `{name}` under installations/")]
-    UnknownInstallation {
-        /// the name given
-        name: String,
-        /// the installations that exist
-        known: Vec<String>,
-    },
+    /// No installations, or a named one that does not exist (the error every command gives).
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
     /// `--changed-since REF`: the revision or the diff against it is not available.
     #[error("--changed-since {rev}: {message}")]
     ChangedSince {
@@ -340,17 +340,11 @@ pub enum Error {
 impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
-            Error::Io(_) => None,
+            Error::Io(e) => crate::Help::help(e),
             Error::Git { .. } => {
                 Some("run mcb check from a healthy git checkout, or pass --repo DIR".into())
             }
-            Error::UnknownInstallation { known, .. } if known.is_empty() => Some(
-                "this repo has no installations yet; create one with `mcb init-installation`"
-                    .into(),
-            ),
-            Error::UnknownInstallation { known, .. } => {
-                Some(format!("known installations: {}", known.join(", ")))
-            }
+            Error::Repo(e) => crate::Help::help(e),
             Error::ChangedSince { .. } => Some(
                 "give a revision of this repository (`origin/main`, a commit id); in CI fetch it first (actions/checkout with fetch-depth: 0)".into(),
             ),
@@ -442,6 +436,7 @@ pub fn run(
     let (spec_findings, specs) = spec::check(&repo_files, &selected);
     findings.extend(spec_findings);
     findings.extend(spec::shared(&repo_files, &specs));
+    findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(
@@ -490,11 +485,11 @@ pub fn run(
 /// The installations `names` asks for (all when empty), sorted; an unknown name is an error.
 pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
     let known = files::installations(root)?;
+    if known.is_empty() {
+        return Err(crate::repo::no_installations(root).into());
+    }
     if let Some(n) = names.iter().find(|n| !known.contains(n)) {
-        return Err(Error::UnknownInstallation {
-            name: n.clone(),
-            known,
-        });
+        return Err(crate::repo::unknown_installation(root, n).into());
     }
     if names.is_empty() {
         return Ok(known);

@@ -17,9 +17,10 @@ use crate::schema::{Catalog, Violation, ViolationKind};
 const RULE: &str = "schema";
 
 /// Severity of an object whose kind no schema knows (nothing in the repo or vendor/
-/// installs it). A warning while Cluster API and Dex kinds are not yet installed by the
-/// repo; to become [`Severity::Error`] once they are.
-pub const UNKNOWN_KIND_SEVERITY: Severity = Severity::Warning;
+/// installs it). An error: every kind mcb renders has a vendored schema (Flux, cert-manager,
+/// Cluster API and its operator, the five infrastructure providers, CAAPH), so an unknown
+/// kind is one nothing installs, and Flux would fail on it ("no matches for kind").
+pub const UNKNOWN_KIND_SEVERITY: Severity = Severity::Error;
 
 /// Files that are not applied to a cluster (nor read as manifests by kustomize).
 fn candidate(f: &RepoFile) -> bool {

@@ -48,12 +48,13 @@ pub struct Args {
     #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
-    /// The installation's age private key (as written by init-installation)
-    #[arg(long, value_name = "FILE")]
-    pub age_key_file: PathBuf,
+    /// The installation's age private key [default: SOPS_AGE_KEY*, then
+    /// ~/.config/mcb/keys/NAME.agekey, then sops' keys.txt]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
 
     /// Write a kustomize directory instead of printing (secret files get mode 0600)
-    #[arg(long, value_name = "DIR", conflicts_with = "apply")]
+    #[arg(value_parser = super::path_arg, long, value_name = "DIR", conflicts_with = "apply")]
     pub out: Option<PathBuf>,
 
     /// Apply it stage by stage with `kubectl apply --server-side`, waiting after each
@@ -82,8 +83,12 @@ pub struct Args {
     pub timeout: time::Duration,
 
     /// kubeconfig for --apply [default: kubectl's]
-    #[arg(long, value_name = "FILE", requires = "apply")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", requires = "apply")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context for --apply [default: its current context]
+    #[arg(long, value_name = "NAME", requires = "apply")]
+    pub context: Option<String>,
 
     /// kubectl to use for --apply
     #[arg(
@@ -96,6 +101,7 @@ pub struct Args {
 }
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("bootstrap", "Kubernetes YAML (or applies it)")?;
     let mut reporter = Reporter::new(g);
     let root = super::repo_root(g);
     if let Some(dir) = &a.out {
@@ -104,7 +110,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         let key = mcb::ops::bootstrap::Bootstrap::key_file_in_out(a.suspend_cluster);
         mcb::git::refuse_key_in_work_tree(&root, dir, Some(&key)).map_err(mcb::Error::from)?;
     }
-    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &a.age_key_file)?;
+    let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?;
+    let mut b = mcb::ops::bootstrap::build(&root, &a.name, &ids)?;
     if a.suspend_cluster {
         b.suspend_cluster(&root)?;
     }
@@ -117,6 +124,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         let mut kubectl = mcb::ops::bootstrap::Kubectl {
             program: a.kubectl.clone(),
             kubeconfig: a.kubeconfig.clone(),
+            context: a.context.clone(),
         };
         let opts = mcb::ops::bootstrap::ApplyOptions {
             wait: a.wait,

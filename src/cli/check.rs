@@ -31,8 +31,9 @@ the NAMEs given), it reports:
   capi-secret-name   a Cluster API secret's name, label or namespace does not match its
                      cluster, so Cluster API would ignore it and make its own CA
 
-Without a key it checks structure, recipients and plaintext; MACs need the data key, so
-pass --age-key-file to check them (and certificates inside encrypted secrets).
+Without a key it checks structure, recipients and plaintext; MACs need the data key: with
+an identity (--age-key-file, SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey or sops'
+keys.txt) it checks them too (and certificates inside encrypted secrets).
 
 --changed-since REF (pull requests): only the installations a change since REF affects;
 the others are named as unchanged and not checked.
@@ -42,7 +43,7 @@ Files: in a git checkout, tracked files plus untracked files git does not ignore
 
 Output: grouped by installation, one `file:line: rule: message` per finding. `-o json`
 prints {ok, errors, warnings, installations, files, sopsFiles, macChecked, skipped,
-findings: [{installation, file, line, rule, severity, message}]}; `--format sarif` prints
+findings: [{installation, file, line, rule, severity, message}]} (docs/json.md); `-o sarif` prints
 SARIF 2.1.0 for code scanning. Exit 1 if any error was found (or any warning with
 --strict), 0 otherwise, 2 if the check could not run.
 
@@ -50,7 +51,7 @@ Examples:
   mcb check
   mcb check prod-eu --age-key-file ~/.config/mcb/prod-eu.agekey
   mcb check -o json | jq '.findings[] | select(.rule == \"cert-expiring\")'
-  mcb check --format sarif > mcb-check.sarif
+  mcb check -o sarif > mcb-check.sarif
   mcb check --changed-since origin/main
   mcb check --warn-within 60d --strict --skip kustomize-build";
 
@@ -66,11 +67,12 @@ pub struct Args {
     pub warn_within: time::Duration,
 
     /// age identity file: also verify MACs and check certificates inside secrets
-    #[arg(long, value_name = "FILE")]
+    /// [default: SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey, sops' keys.txt, if any]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
-    /// Output format [default: from -o]
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    /// The old name of -o (kept so existing CI jobs work): -o sarif, -o json
+    #[arg(long, value_enum, value_name = "FORMAT", hide = true)]
     pub format: Option<CheckFormat>,
 
     /// Fail on warnings too
@@ -139,14 +141,25 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
-    let format = a.format.unwrap_or(match g.output {
+    let from_o = match g.output {
         OutputFormat::Human => CheckFormat::Human,
         OutputFormat::Json => CheckFormat::Json,
-    });
-    let opener = match &a.age_key_file {
-        Some(f) => Some(opener(f)?),
-        None => None,
+        OutputFormat::Sarif => CheckFormat::Sarif,
     };
+    // `--format` is the old spelling of `-o`: one flag for one concept, so two answers clash.
+    if a.format
+        .is_some_and(|f| g.output != OutputFormat::Human && f != from_o)
+    {
+        return Err(super::UsageError {
+            message: "-o and --format disagree".into(),
+            help: Some(
+                "give the format once, with -o human|json|sarif (--format is its old name)".into(),
+            ),
+        }
+        .into());
+    }
+    let format = a.format.unwrap_or(from_o);
+    let opener = opener(&root, a.age_key_file.as_deref(), &a.names)?;
     let kubectl = a.kubectl.clone().or_else(|| find_on_path("kubectl"));
     let opts = mcb::check::Options {
         names: a.names,
@@ -226,10 +239,20 @@ fn macs_summary(report: &mcb::check::Report) -> String {
     }
 }
 
-/// Opens SOPS files with the engine and the identities in `key_file`.
-fn opener(key_file: &Path) -> anyhow::Result<Box<dyn mcb::check::Opener>> {
-    let ids = mcb::sops::Identities::from_env(Some(key_file)).map_err(mcb::Error::from)?;
-    Ok(Box::new(mcb::check::SopsOpener(ids)))
+/// Opens SOPS files with the engine and the identities the lookup finds for the
+/// installations checked; `None` (MACs not checked) when it finds none.
+fn opener(
+    root: &Path,
+    key_file: Option<&Path>,
+    names: &[String],
+) -> anyhow::Result<Option<Box<dyn mcb::check::Opener>>> {
+    let ids = if names.is_empty() {
+        mcb::ops::identity::lookup_any(key_file, root)?
+    } else {
+        mcb::ops::identity::lookup(key_file, names)?
+    };
+    Ok((!ids.is_empty())
+        .then(|| Box::new(mcb::check::SopsOpener(ids)) as Box<dyn mcb::check::Opener>))
 }
 
 /// `name` in a directory of `PATH`.

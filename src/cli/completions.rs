@@ -31,7 +31,8 @@ pub enum CompletionShell {
     Fish,
 }
 
-pub fn run(_g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("completions", "a shell script")?;
     let shell = match a.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,

@@ -14,7 +14,8 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_g: &super::GlobalArgs, _a: Args) -> anyhow::Result<ExitCode> {
+pub fn run(g: &super::GlobalArgs, _a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("example-spec", "an annotated YAML spec")?;
     out!("{}", mcb::spec::EXAMPLE);
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,9 @@ Examples:
 
 Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.
 
+--known-hosts FILE holds the Git host's SSH keys for both mcb's push and Flux (its
+known_hosts for git.url; built in for github.com); --git-known-hosts is its old name.
+
 OIDC clients at an external issuer (--oidc-issuer URL): the spec's oidc.staticClients are
 then registered at that issuer (RFC 7591, with the initial access token from
 MCB_OIDC_INITIAL_ACCESS_TOKEN) INSTEAD of becoming Dex static clients: they get no
@@ -63,18 +66,14 @@ or set githubApp.installationId. A created app without it gets no flux-system Se
 
 /// `mcb init-installation`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("spec_source").required(true).args(["spec", "example"])))]
 pub struct Args {
     /// The installation's name (DNS-1123 label; also the cluster name)
     #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// The installation spec (see `mcb example-spec` and `mcb schema`)
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "example",
-        conflicts_with = "example"
-    )]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
 
     /// Use the built-in example spec, renamed to NAME
@@ -83,16 +82,18 @@ pub struct Args {
 
     /// Where to write the installation's age private key (mode 0600; must not exist)
     /// [default: ~/.config/mcb/keys/NAME.agekey]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_out: Option<PathBuf>,
 
-    /// known_hosts lines for the Git host Flux clones from (built in for github.com)
-    #[arg(long, value_name = "FILE")]
+    /// The old name of --known-hosts, which init uses for both mcb's push and the Git host
+    /// Flux clones from
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", hide = true, conflicts_with = "known_hosts")]
     pub git_known_hosts: Option<PathBuf>,
 
     /// An existing GitHub App's private key (PEM); the app id comes from
     /// --import-github-app or the spec's githubApp.appId
     #[arg(
+        value_parser = super::path_arg,
         long,
         visible_alias = "private-key-file",
         value_name = "FILE",
@@ -131,7 +132,7 @@ pub struct Args {
     pub oidc_issuer: Option<String>,
 
     /// Use an existing cluster CA instead of generating one
-    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    #[arg(value_parser = super::path_arg, long, num_args = 2, value_names = ["CERT", "KEY"])]
     pub import_ca: Option<Vec<PathBuf>>,
 
     /// The CI workflow downloads mcb from this https URL (the binary or a .tar.gz holding
@@ -179,12 +180,14 @@ fn ci_source(a: &Args) -> Result<mcb::check::McbSource, super::UsageError> {
     })
 }
 
-/// `-o json`: the init report (installation, age_recipient, age_key_file, credentials[],
-/// files[[path, change]], branch, commit, pushed_to, pr, dry_run).
+/// `-o json`: the init report, as docs/json.md documents it.
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let mut publish_args = a.publish.clone();
+    // One flag for the Git host's keys: Flux's known_hosts and the push's host key check.
+    let known_hosts = a.git_known_hosts.clone().or(a.publish.known_hosts.clone());
+    publish_args.known_hosts = known_hosts.clone();
     // --github-api also names the API of --create-github-app, with or without --pr.
     let api = publish_args.github_api.clone();
     if !publish_args.pr {
@@ -215,7 +218,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             .age_key_out
             .clone()
             .unwrap_or_else(|| init::default_key_path(&a.name)),
-        git_known_hosts: a.git_known_hosts.as_ref().map(read_text).transpose()?,
+        git_known_hosts: known_hosts.as_ref().map(read_text).transpose()?,
         github_app,
         github_app_installation_id: a.github_app_installation_id,
         oidc_issuer: a.oidc_issuer.clone(),
@@ -234,7 +237,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         mcb::ops::init::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Sarif => {
             let o = &report.outcome;
             print_files(o, &format!("installation {}", report.installation))?;
             outln!("\nCredentials:");
@@ -262,7 +265,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    reporter.success(&format!("installation {} initialised", report.installation));
+    if report.outcome.dry_run {
+        reporter.dry_run(&format!("installation {}", report.installation));
+    } else {
+        reporter.success(&format!("installation {} initialised", report.installation));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,8 +16,9 @@ Secret and not base64: pipe it or redirect it to a file you delete afterwards.
 The cluster's own `<NAME>-kubeconfig` Secret is not in the repo: the Cluster API control
 plane provider creates and renews it on the management cluster.
 
-Identities come from --age-key-file, else SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_CMD
-and ~/.config/sops/age/keys.txt, as in sops.
+Identities come from --age-key-file, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD,
+~/.config/mcb/keys/NAME.agekey (where init-installation saves the key) and
+~/.config/sops/age/keys.txt.
 
 Examples:
   mcb kubeconfig demo --age-key-file demo.agekey > mgmt.kubeconfig
@@ -28,7 +29,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = super::name_arg)]
     pub name: String,
 
     /// Whose kubeconfig (a `kubeconfig/<user>` of the installation's credentials.yaml)
@@ -36,13 +37,14 @@ pub struct Args {
     pub user: String,
 
     /// An age identity file that opens the installation's secrets
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 }
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
+    g.no_json("kubeconfig", "a kubeconfig")?;
     let root = super::repo_root(g);
-    let ids = mcb::sops::Identities::from_env(a.age_key_file.as_deref())?;
+    let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?.require()?;
     let kubeconfig = mcb::ops::kubeconfig::read(&root, &a.name, &a.user, &ids)?;
     std::io::stdout()
         .lock()

@@ -58,10 +58,21 @@ Everything runs offline against a local repo unless you ask for the network with
 --pr or an issuer URL.";
 
 const AFTER_HELP: &str = "\
+Examples, in workflow order:
+  mcb example-spec > demo.yaml                             # edit it: name, provider, git.url, sops.recipients
+  mcb init-installation demo --spec demo.yaml --dry-run    # the plan: files and credentials
+  mcb init-installation demo --spec demo.yaml --push --pr  # one commit on mcb/init-demo, one PR
+  mcb bootstrap demo --apply --kubeconfig new-cluster.kubeconfig
+  mcb kubeconfig demo > admin.kubeconfig                   # the pre-generated admin kubeconfig
+  mcb check                                                # the config repo's CI gate
+  mcb rotate demo --due-within 30d --push --pr             # what expires, as a reviewed PR
+
 Exit status: 0 ok, 1 a check or drift was found, 2 usage or runtime error.
 
-Environment: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD supply age identities as in
-sops; GITHUB_TOKEN authenticates to GitHub; NO_COLOR turns colour off.";
+Environment: age identities come from --age-key-file, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
+SOPS_AGE_KEY_CMD (as in sops), ~/.config/mcb/keys/NAME.agekey (where init-installation
+saves the key), ~/.config/sops/age/keys.txt; GITHUB_TOKEN (or GH_TOKEN) authenticates to
+GitHub; MCB_REPO is --repo; NO_COLOR turns colour off.";
 
 /// `mcb`: the parsed command line.
 #[derive(Debug, Parser)]
@@ -74,18 +85,19 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand takes.
+/// Flags every subcommand takes (listed under their own heading, as flux, kubectl and gh do).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config repo [default: the git repository around the current directory]
-    #[arg(long, global = true, value_name = "DIR", env = "MCB_REPO")]
+    #[arg(value_parser = path_arg, long, global = true, value_name = "DIR", env = "MCB_REPO")]
     pub repo: Option<PathBuf>,
 
-    /// More detail on stderr (repeat for more)
+    /// More detail on stderr: each step as it runs (one level today: -vv shows what -v does)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only errors on stderr
+    /// Only errors on stderr (no progress, no warnings)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -93,9 +105,23 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
 
-    /// Output format of commands that print a result
+    /// Output format of commands that print a result (sarif: check only)
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
     pub output: OutputFormat,
+}
+
+impl GlobalArgs {
+    /// For a command whose output is not a JSON result: `-o json` is an error, never
+    /// silently ignored (docs/json.md lists the commands that have one).
+    pub fn no_json(&self, command: &str, prints: &str) -> Result<(), UsageError> {
+        if self.output != OutputFormat::Json {
+            return Ok(());
+        }
+        Err(UsageError {
+            message: format!("`mcb {command}` has no -o json output: it prints {prints}"),
+            help: Some("drop -o json; docs/json.md lists the commands with JSON output".into()),
+        })
+    }
 }
 
 /// `--color`.
@@ -210,6 +236,24 @@ pub fn name_arg(s: &str) -> Result<String, String> {
     mcb::spec::Name::try_from(s.to_owned()).map(String::from)
 }
 
+/// A path flag's value with `~` and `~/…` expanded to the home directory, as a shell does
+/// for a word of its own but not after `--flag=`; so `--age-key-out=~/keys/x.agekey` never
+/// makes a directory named `~`. `~user/…` is refused rather than taken literally.
+pub fn path_arg(s: &str) -> Result<PathBuf, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(PathBuf::from(s));
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "`{s}`: only `~` and `~/…` are expanded; write the full path"
+        ));
+    }
+    let home = dirs::home_dir().ok_or_else(|| {
+        format!("`{s}`: the home directory is unknown (HOME is not set); write the full path")
+    })?;
+    Ok(home.join(rest.trim_start_matches('/')))
+}
+
 /// Builds the run's [`mcb::Env`], warning when tests have pinned it.
 pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
     let env = mcb::Env::from_process_env().map_err(anyhow::Error::msg)?;
@@ -225,6 +269,13 @@ pub fn env(reporter: &mut Reporter) -> anyhow::Result<mcb::Env> {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
+    if g.output == OutputFormat::Sarif && !matches!(cli.command, Command::Check(_)) {
+        return Err(UsageError {
+            message: "-o sarif is only for `mcb check`".into(),
+            help: Some("use -o json or -o human".into()),
+        }
+        .into());
+    }
     match cli.command {
         Command::Completions(a) => completions::run(&g, a),
         Command::Check(a) => check::run(&g, a),

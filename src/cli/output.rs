@@ -11,8 +11,10 @@ use serde::Serialize;
 pub enum OutputFormat {
     /// text for people
     Human,
-    /// one JSON document on stdout, stable and documented per command
+    /// one JSON document on stdout, stable and documented per command (docs/json.md)
     Json,
+    /// SARIF 2.1.0 for code scanning (`mcb check` only)
+    Sarif,
 }
 
 /// Progress on stderr: respects `--quiet`, `--verbose` and `--color`.
@@ -30,6 +32,17 @@ impl Reporter {
             quiet: g.quiet,
             verbose: g.verbose,
             color: g.color.enabled_for_stderr(),
+        }
+    }
+
+    /// The end of a dry run: `what` was planned, nothing written (never "✔ done").
+    pub fn dry_run(&mut self, what: &str) {
+        if !self.quiet {
+            self.line(
+                "○",
+                "\x1b[36m",
+                &format!("dry run: {what} planned; nothing was written"),
+            );
         }
     }
 
@@ -60,7 +73,10 @@ impl mcb::progress::Progress for Reporter {
         }
     }
     fn warn(&mut self, msg: &str) {
-        self.line("⚠", "\x1b[33m", msg);
+        // -q means errors only: a warning that must not be missed is an error instead.
+        if !self.quiet {
+            self.line("⚠", "\x1b[33m", msg);
+        }
     }
     fn success(&mut self, msg: &str) {
         if !self.quiet {

@@ -60,10 +60,10 @@ pub struct PublishArgs {
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub author: Option<String>,
     /// SSH private key for the push [default: ssh-agent]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
     /// known_hosts file for SSH host key checks [default: ~/.ssh/known_hosts]
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
     /// Trust an SSH host key not yet in known_hosts and record it there
     #[arg(long)]
@@ -255,8 +255,7 @@ pub struct Args {
     pub publish: PublishArgs,
 }
 
-/// `-o json`: the publish outcome (files[[path, change]], branch, commit, pushed_to, pr,
-/// dry_run, planned).
+/// `-o json`: the publish outcome, as docs/json.md documents it.
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     use mcb::progress::Progress;
     let mut reporter = super::Reporter::new(g);
@@ -284,7 +283,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     .map_err(anyhow::Error::from)?;
     match g.output {
         super::OutputFormat::Json => super::output::print_json(&out)?,
-        super::OutputFormat::Human => {
+        super::OutputFormat::Human | super::OutputFormat::Sarif => {
             let branch = out.branch.as_deref().unwrap_or_default();
             super::output::print_files(&out, &format!("branch {branch}"))?;
             if let Some(url) = &out.pushed_to {
@@ -304,16 +303,20 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// GitHub credentials from the environment: `GITHUB_TOKEN`, else a GitHub App from
-/// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE` (+ `GITHUB_APP_INSTALLATION_ID`).
+/// GitHub credentials from the environment: `GH_TOKEN`, else `GITHUB_TOKEN` (gh's order),
+/// else a GitHub App from `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE`
+/// (+ `GITHUB_APP_INSTALLATION_ID`).
 pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {
-    if let Some(t) = var("GITHUB_TOKEN").filter(|t| !t.is_empty()) {
+    let token = ["GH_TOKEN", "GITHUB_TOKEN"]
+        .into_iter()
+        .find_map(|k| var(k).filter(|t| !t.is_empty()));
+    if let Some(t) = token {
         return Ok(Auth::Token(SecretString::from(t)));
     }
     let missing = || {
         usage(
             "--pr needs GitHub credentials",
-            "set GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE for a GitHub App",
+            "set GH_TOKEN or GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE for a GitHub App",
         )
     };
     let (Some(id), Some(key_file)) = (var("GITHUB_APP_ID"), var("GITHUB_APP_PRIVATE_KEY_FILE"))
@@ -466,6 +469,15 @@ mod tests {
             forge_auth(|k| (k == "GITHUB_TOKEN").then(|| "t".into())),
             Ok(Auth::Token(_))
         ));
+        // gh's variable too (issue #24 item 7), and first as in gh.
+        match forge_auth(|k| match k {
+            "GH_TOKEN" => Some("gh".into()),
+            "GITHUB_TOKEN" => Some("github".into()),
+            _ => None,
+        }) {
+            Ok(Auth::Token(t)) => assert_eq!(secrecy::ExposeSecret::expose_secret(&t), "gh"),
+            other => panic!("{other:?}"),
+        }
         let e = forge_auth(no_env).unwrap_err();
         assert!(e.help.unwrap().contains("GITHUB_TOKEN"));
         let pem = tempfile::NamedTempFile::new().unwrap();

@@ -51,7 +51,7 @@ pub struct Args {
 
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt);
     /// needed to read shared secrets and keep existing secret files unchanged
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 }
 
@@ -75,10 +75,17 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
+    // In the wrong directory, say so before anything (not an invalid .sops.yaml).
+    mcb::repo::require_installations(&root).map_err(mcb::Error::from)?;
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
-    let ids =
-        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
+    let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let all = mcb::ops::installation::load_all(&root)?;
+    for w in all
+        .iter()
+        .filter_map(|l| mcb::spec::placeholder_warning(&l.spec))
+    {
+        reporter.warn(&w);
+    }
     let extra = RenderExtra::load(&root, &all, &ids)?;
     let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;
     let plan = mcb::render::plan_repo(&root, &a.names, &source, &sealer, &extra, &mut reporter)?;
@@ -99,8 +106,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .collect(),
             written,
         })?,
-        OutputFormat::Human if dry => out!("{}", plan.diff()),
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Sarif if dry => out!("{}", plan.diff()),
+        OutputFormat::Human | OutputFormat::Sarif => {
             for e in plan.changes() {
                 outln!("{:?}: {}", e.change, e.path);
             }

@@ -67,20 +67,21 @@ pub struct Args {
     pub name: String,
 
     /// Rotate exactly this (repeatable): kubeconfig/USER, oidc/CLIENT, deploy-key,
-    /// github-app, sops-data-keys, age-key, ca/cluster|etcd|proxy
-    #[arg(long, value_name = "WHAT", value_parser = parse_target)]
-    pub only: Vec<Target>,
+    /// github-app, sops-data-keys, age-key, ca/cluster|etcd|proxy, or a `KIND/ID` as
+    /// `mcb status` prints it (oidc-client/grafana)
+    #[arg(long, value_name = "WHAT")]
+    pub only: Vec<String>,
 
     /// Without --only: rotate what expires within this window (e.g. 30d, 12h, 2w)
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration, conflicts_with = "only")]
     pub due_within: time::Duration,
 
     /// The age key that opens the installation's secrets
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
     /// Where an age-key rotation writes the new key file (mode 0600; must not exist)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_out: Option<PathBuf>,
 
     /// After a rotation is merged: delete the credentials it replaced (old deploy key at
@@ -89,15 +90,11 @@ pub struct Args {
     pub finish: bool,
 
     /// The GitHub App's new private key (PEM), for --only github-app
-    #[arg(long = "import", value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long = "import", value_name = "FILE")]
     pub import: Option<PathBuf>,
 
     #[command(flatten)]
     pub publish: PublishArgs,
-}
-
-fn parse_target(s: &str) -> Result<Target, String> {
-    s.parse::<Target>().map_err(|e| e.to_string())
 }
 
 /// `30d`, `12h`, `2w`, `90m`.
@@ -114,13 +111,18 @@ fn parse_duration(s: &str) -> Result<time::Duration, String> {
     })
 }
 
-/// `-o json`: the rotate report (installation, rotated[] with kind, id, fingerprint,
-/// previous, not_after; notes[]; age_key_file; files, branch, commit, pushed_to, pr, dry_run).
+/// `-o json`: the rotate report, as docs/json.md documents it.
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let (publish, pr) = a.publish.resolve_from_env()?;
-    if a.only.contains(&Target::GithubApp) && a.import.is_none() {
+    let only = if a.only.is_empty() {
+        Vec::new()
+    } else {
+        let inst = mcb::ops::installation::load(&super::repo_root(g), &a.name)?;
+        mcb::ops::rotate::parse_only(&inst.inventory, &a.only).map_err(mcb::Error::from)?
+    };
+    if only.contains(&Target::GithubApp) && a.import.is_none() {
         return Err(UsageError {
             message: "--only github-app needs --import FILE".into(),
             help: Some(format!(
@@ -142,7 +144,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     };
     let req = Request {
         name: a.name.clone(),
-        only: a.only,
+        only,
         due_within: a.due_within,
         age_key_file: a.age_key_file,
         age_key_out: a.age_key_out,
@@ -159,9 +161,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let report = rotate::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_human(&report)?,
+        OutputFormat::Human | OutputFormat::Sarif => print_human(&report)?,
     }
-    if !report.rotated.is_empty() && !report.outcome.dry_run {
+    if report.outcome.dry_run {
+        reporter.dry_run(&format!("rotation of {}", report.installation));
+    } else if !report.rotated.is_empty() {
         reporter.success(&format!(
             "rotated {} credential(s) of {}",
             report.rotated.len(),

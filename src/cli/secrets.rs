@@ -74,10 +74,10 @@ struct Cli {
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct Common {
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
     /// The .sops.yaml to use [default: searched from the current directory upwards]
-    #[arg(long, value_name = "FILE", env = "SOPS_CONFIG")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Format of the input [default: from the extension]
     #[arg(long, value_name = "TYPE", value_parser = ["yaml", "json", "dotenv", "ini", "binary"])]
@@ -91,6 +91,9 @@ pub struct Common {
     /// Use this name instead of the file's for the format and the .sops.yaml rule
     #[arg(long, value_name = "NAME")]
     pub filename_override: Option<PathBuf>,
+    /// Where `.sops.yaml` is searched from: `--repo` when given, else the current directory
+    #[arg(skip)]
+    pub search_from: Option<PathBuf>,
     /// Key types to try in order (sops' flag; mcb only has age keys, so it changes nothing)
     #[arg(long, value_name = "TYPES", env = "SOPS_DECRYPTION_ORDER", hide = true)]
     pub decryption_order: Option<String>,
@@ -103,7 +106,7 @@ pub struct OutFlags {
     #[arg(short, long, conflicts_with = "output")]
     pub in_place: bool,
     /// Write the result to this file instead of stdout (one input file only)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
@@ -279,6 +282,34 @@ pub enum Sub {
 }
 
 /// A `--extract`/`set`/`unset` path problem in `file`.
+impl Sub {
+    /// The FILE arguments and the common flags, to resolve them against `--repo`.
+    fn paths(&mut self) -> (Vec<&mut PathBuf>, &mut Common) {
+        match self {
+            Sub::Decrypt { files, common, .. }
+            | Sub::Encrypt { files, common, .. }
+            | Sub::Updatekeys { files, common, .. }
+            | Sub::Rotate { files, common, .. }
+            | Sub::Status { files, common, .. } => (files.iter_mut().collect(), common),
+            Sub::Edit { file, common, .. }
+            | Sub::Set { file, common, .. }
+            | Sub::Unset { file, common, .. } => (vec![file], common),
+        }
+    }
+
+    /// With `--repo DIR`, relative FILE arguments name files in that repo and `.sops.yaml`
+    /// is searched from there (flags keep their meaning relative to the current directory).
+    fn resolve_in_repo(&mut self, repo: &Path) {
+        let (files, common) = self.paths();
+        for f in files {
+            if f.is_relative() {
+                *f = repo.join(&*f);
+            }
+        }
+        common.search_from = Some(repo.to_owned());
+    }
+}
+
 fn tree_path_err(file: &Path, path: &str, message: String) -> anyhow::Error {
     sops_err(
         sops::Error::TreePath {
@@ -332,8 +363,13 @@ fn formats(common: &Common, file: &Path) -> (Format, Format) {
     (input, output)
 }
 
-fn identities(common: &Common) -> anyhow::Result<Identities> {
-    Ok(Identities::from_env(common.age_key_file.as_deref()).map_err(mcb::Error::from)?)
+/// The one identity lookup (`mcb::ops::identity`), with the default key file of every
+/// installation of the repo around the current directory (or `--repo`) among the places.
+fn identities(common: &Common, root: &Path) -> anyhow::Result<Identities> {
+    Ok(mcb::ops::identity::lookup_any(
+        common.age_key_file.as_deref(),
+        root,
+    )?)
 }
 
 fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
@@ -345,13 +381,17 @@ fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
         .join(file))
 }
 
-/// The `.sops.yaml` in force: `--config`, else searched from the current directory upwards.
+/// The `.sops.yaml` in force: `--config`, else searched from the current directory (or
+/// `--repo`) upwards.
 fn config(common: &Common) -> anyhow::Result<Option<(PathBuf, rules::Config)>> {
     let found = match &common.config {
         Some(p) => Some((p.clone(), rules::Config::load(p).map_err(mcb::Error::from)?)),
         None => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            rules::Config::find(&cwd).map_err(mcb::Error::from)?
+            let from = match &common.search_from {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            rules::Config::find(&from).map_err(mcb::Error::from)?
         }
     };
     Ok(found)
@@ -467,7 +507,12 @@ fn deliver(
 }
 
 /// Refuses `--output` with several input files (sops takes one file).
-fn one_output(files: &[PathBuf], out: &OutFlags) -> anyhow::Result<()> {
+/// Checks where a result goes: `--output` takes one file, and a result printed to stdout
+/// (the file itself) has no JSON form, so `-o json`/`--json` is refused then.
+fn one_output(g: &super::GlobalArgs, files: &[PathBuf], out: &OutFlags) -> anyhow::Result<()> {
+    if out.output.is_none() && !out.in_place {
+        g.no_json("secrets", "the file itself to stdout")?;
+    }
     if out.output.is_some() && files.len() > 1 {
         return Err(UsageError {
             message: format!("--output takes one input file, {} were given", files.len()),
@@ -572,7 +617,10 @@ const EXIT_NOT_MODIFIED: u8 = 200;
 
 pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let argv = std::iter::once(std::ffi::OsString::from("mcb secrets")).chain(a.raw);
-    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    let mut cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    if let Some(repo) = &g.repo {
+        cli.command.resolve_in_repo(repo);
+    }
     let mut g = g.clone();
     g.quiet |= cli.quiet;
     g.verbose = g.verbose.saturating_add(cli.verbose);
@@ -589,8 +637,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             out,
             common,
         } => {
-            one_output(&files, &out)?;
-            let ids = identities(&common)?;
+            one_output(g, &files, &out)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             if ignore_mac {
                 rep.warn(
                     "--ignore-mac: the MAC is NOT checked; a tampered file decrypts without error",
@@ -622,7 +670,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             rules: flags,
             common,
         } => {
-            one_output(&files, &out)?;
+            one_output(g, &files, &out)?;
             let env = super::env(&mut rep)?;
             let mut outs = Vec::new();
             for file in &files {
@@ -643,7 +691,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             common,
         } => {
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             let (format, _) = formats(&common, &file);
             let enc = read(&file)?;
             if ignore_mac {
@@ -711,7 +759,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             common,
         } => {
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             for file in &files {
                 let (format, _) = formats(&common, file);
                 let enc = read(file)?;
@@ -754,9 +802,9 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             rm_age,
             common,
         } => {
-            one_output(&files, &out)?;
+            one_output(g, &files, &out)?;
             let env = super::env(&mut rep)?;
-            let ids = identities(&common)?;
+            let ids = identities(&common, &super::repo_root(g))?;
             let add = add_age
                 .as_deref()
                 .map(rules::split_recipients)
@@ -879,7 +927,7 @@ fn change_tree(
     f: impl FnOnce(&mut sops::Branch, &[treepath::Step]) -> Result<(), String>,
 ) -> anyhow::Result<()> {
     let env = super::env(rep)?;
-    let ids = identities(common)?;
+    let ids = identities(common, &super::repo_root(g))?;
     let (format, _) = formats(common, file);
     let tree_err = |message: String| tree_path_err(file, path, message);
     let steps = treepath::parse(path).map_err(tree_err)?;
@@ -938,13 +986,13 @@ fn print_status(g: &super::GlobalArgs, all: &[(PathBuf, sops::FileInfo)]) -> any
                 serde_json::json!({
                     "file": f,
                     "recipients": i.recipients,
-                    "shamir_threshold": i.shamir_threshold,
+                    "shamirThreshold": i.shamir_threshold,
                     "lastmodified": i.lastmodified,
                     "version": i.version,
                     "rule": rule_text(&i.rule),
-                    "mac_only_encrypted": i.mac_only_encrypted,
-                    "fully_encrypted": i.fully_encrypted(),
-                    "clear_values": i.clear_values,
+                    "macOnlyEncrypted": i.mac_only_encrypted,
+                    "fullyEncrypted": i.fully_encrypted(),
+                    "clearValues": i.clear_values,
                 })
             })
             .collect();

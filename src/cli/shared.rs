@@ -71,7 +71,7 @@ pub struct ImportArgs {
     pub name: String,
 
     /// Read the value from FILE instead of stdin
-    #[arg(long, value_name = "FILE", conflicts_with = "from_env")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE", conflicts_with = "from_env")]
     pub from_file: Option<PathBuf>,
 
     /// Take every environment variable starting with PREFIX (the rest is the key)
@@ -83,7 +83,7 @@ pub struct ImportArgs {
     pub format: Option<String>,
 
     /// An age identity file to try first (besides SOPS_AGE_KEY* and the default keys.txt)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = super::path_arg, long, value_name = "FILE")]
     pub age_key_file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -123,9 +123,8 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
     let env = super::env(&mut reporter)?;
     let (publish, pr) = a.publish.resolve_from_env()?;
     let value = read_value(&a)?;
-    let ids =
-        mcb::sops::Identities::from_env(a.age_key_file.as_deref()).map_err(mcb::Error::from)?;
     let root = super::repo_root(g);
+    let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
     let req = Request {
         name: a.name.clone(),
         value,
@@ -136,7 +135,7 @@ fn import(g: &super::GlobalArgs, a: ImportArgs, mode: Mode) -> anyhow::Result<Ex
     let report = shared::import(&env, &root, &ids, req, &mut reporter)?;
     match g.output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Human => print_report(&report)?,
+        OutputFormat::Human | OutputFormat::Sarif => print_report(&report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -165,7 +164,7 @@ fn list(g: &super::GlobalArgs) -> anyhow::Result<ExitCode> {
     let listed = shared::list(&root)?;
     match g.output {
         OutputFormat::Json => print_json(&listed)?,
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Sarif => {
             if listed.is_empty() {
                 reporter.up_to_date("no shared secrets (add one with `mcb shared import NAME`)");
             }

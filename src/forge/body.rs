@@ -16,6 +16,7 @@ pub enum CredentialAction {
 
 /// A credential that changed, described by its public facts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CredentialChange {
     /// created or rotated
     pub action: CredentialAction,

@@ -227,7 +227,8 @@ impl crate::Help for Error {
             Error::KeyInWorkTree { .. } => {
                 "write it outside the repository (the default is under ~/.config/mcb/), or add the path to .gitignore first".into()
             }
-            Error::Git { .. } | Error::Io(_) => return None,
+            Error::Io(e) => return crate::Help::help(e),
+            Error::Git { .. } => return None,
         })
     }
 }

@@ -66,30 +66,32 @@ pub struct ApplyOptions {
     pub timeout: Duration,
 }
 
-/// Builds the bootstrap of installation `name` from the repo at `root`, with the age key
-/// in `key_file`.
-pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Error> {
+/// Builds the bootstrap of installation `name` from the repo at `root`, with the
+/// installation's own age identities among `ids` (every one that is a recipient of its key,
+/// so after step 1 of an age-key rotation both keys go to the cluster; no other key does).
+pub fn build(root: &Path, name: &str, ids: &Identities) -> Result<Bootstrap, Error> {
     let inst = installation::load(root, name)?;
-    let key_text =
-        SecretString::from(String::from_utf8_lossy(&crate::fsutil::read(key_file)?).into_owned());
-    let ids = Identities::from_text(&key_text)?;
-    let mine = x25519_recipients(&key_text);
-    if mine.is_empty() {
-        return Err(OpsError::NoIdentity {
-            key_file: key_file.to_path_buf(),
-        }
-        .into());
+    if ids.is_empty() {
+        return Err(sops::Error::from(ids.not_found()).into());
     }
     let expected = inst.own_recipients();
-    if !mine.iter().any(|r| expected.contains(r)) {
+    let mine = ids.x25519_for(&expected);
+    if mine.is_empty() {
         return Err(OpsError::KeyNotRecipient {
-            key_file: key_file.to_path_buf(),
-            recipient: mine.join(", "),
+            sources: ids.sources().join(", "),
+            recipient: ids.x25519_recipients().join(", "),
             name: name.to_owned(),
             expected,
         }
         .into());
     }
+    let key_text = SecretString::from(
+        mine.iter()
+            .map(|k| format!("{}\n", k.identity.expose_secret()))
+            .collect::<String>(),
+    );
+    // Only the installation's own keys: they prove themselves on its files below.
+    let ids = Identities::from_text(&key_text)?;
 
     let manifests = repo::manifests_dir(name);
     let read = |rel: &str| crate::fsutil::read(root.join(&manifests).join(rel));
@@ -123,15 +125,6 @@ pub fn build(root: &Path, name: &str, key_file: &Path) -> Result<Bootstrap, Erro
         name: name.to_owned(),
         stages: vec![crds, controllers, sync],
     })
-}
-
-/// The public recipients of the `AGE-SECRET-KEY-1…` lines in a key file.
-fn x25519_recipients(key_text: &SecretString) -> Vec<String> {
-    key_text
-        .expose_secret()
-        .lines()
-        .filter_map(|l| sops::keys::recipient_of(&SecretString::from(l.to_owned())))
-        .collect()
 }
 
 /// Secret `sops-age` in `flux-system`: Flux's kustomize-controller reads keys named

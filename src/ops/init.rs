@@ -33,6 +33,7 @@ use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
 
 mod external;
+pub use crate::ops::identity::default_key_path;
 pub use external::{GithubAppSource, APP_SECRET};
 
 /// Where the spec comes from.
@@ -76,8 +77,9 @@ pub struct Request {
     pub pr: Option<PrTarget>,
 }
 
-/// What `init-installation` did.
+/// What `init-installation` did (`-o json`: docs/json.md).
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// the installation
     pub installation: String,
@@ -119,6 +121,9 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, Error> {
     let (spec_text, spec) = load_spec(&req)?;
+    if let Some(w) = spec::placeholder_warning(&spec) {
+        progress.warn(&w);
+    }
     let name = spec.name.as_str().to_owned();
     let repo_git = crate::ops::transaction::open(root, progress)?;
     let root = repo_git.root().to_path_buf();
@@ -634,14 +639,6 @@ pub(crate) fn key_file(age: &sops::AgeKey, created: &str) -> SecretString {
         age.recipient,
         age.identity.expose_secret()
     ))
-}
-
-/// The default place for an installation's age key: `<config dir>/mcb/keys/<name>.agekey`.
-pub fn default_key_path(name: &str) -> PathBuf {
-    dirs::config_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("mcb/keys")
-        .join(format!("{name}.agekey"))
 }
 
 #[cfg(test)]

@@ -59,11 +59,7 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
     let spec_rel = repo::spec_path(name);
     let spec_file = root.join(&spec_rel);
     let Some(bytes) = crate::fsutil::read_optional(&spec_file)? else {
-        return Err(repo::Error::NoSuchInstallation {
-            name: name.to_owned(),
-            path: spec_file,
-        }
-        .into());
+        return Err(repo::unknown_installation(root, name).into());
     };
     let spec_text = spec::decode(&bytes, &spec_file)?.to_owned();
     let spec = spec::parse(&spec_text, &spec_file)?;

@@ -19,6 +19,7 @@ pub fn read(
     user: &str,
     ids: &Identities,
 ) -> Result<SecretBox<Vec<u8>>, Error> {
+    repo::check_installations(root, &[name.to_owned()])?;
     let dir = root.join(repo::secrets_dir(name));
     let file_of = |secret: String| dir.join(format!("{secret}.sops.yaml"));
     let wanted = file_of(pki::kubeconfig_secret_name(name, user));

@@ -5,6 +5,7 @@
 
 pub mod bootstrap;
 pub mod failpoint;
+pub mod identity;
 pub mod init;
 pub mod installation;
 pub mod kubeconfig;
@@ -53,23 +54,17 @@ pub enum Error {
         /// NAME on the command line
         name: String,
     },
-    /// The age key given does not open the installation's files.
-    #[error("{key_file}: this age key ({recipient}) is not a recipient of installation {name}")]
+    /// None of the age identities found is the installation's own key.
+    #[error("{sources}: the age identities found ({recipient}) are not a recipient of installation {name}")]
     KeyNotRecipient {
-        /// the key file given
-        key_file: PathBuf,
-        /// the key's public recipient
+        /// where the identities came from
+        sources: String,
+        /// their public recipients
         recipient: String,
         /// the installation
         name: String,
         /// the recipients the installation's files are encrypted for
         expected: Vec<String>,
-    },
-    /// The key file holds no usable age identity.
-    #[error("{key_file}: no age identity (AGE-SECRET-KEY-1…) in this file")]
-    NoIdentity {
-        /// the key file
-        key_file: PathBuf,
     },
     /// The Git host's SSH host key is unknown, so Flux could not verify it.
     #[error("no known_hosts entry for git host {host}")]
@@ -90,6 +85,8 @@ pub enum Error {
     UnknownTarget {
         /// the `--only` value
         given: String,
+        /// the values this installation has (empty when not known yet)
+        valid: Vec<String>,
     },
     /// A credential that cannot be rotated in this installation (as asked).
     #[error("cannot rotate {target}: {why}")]
@@ -206,17 +203,18 @@ impl crate::Help for Error {
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"
             ),
-            Error::KeyNotRecipient { expected, .. } => format!(
-                "pass the key printed by `mcb init-installation` (recipients: {})",
+            Error::KeyNotRecipient { expected, name, .. } => format!(
+                "pass the key `mcb init-installation` wrote (--age-key-file FILE; by default it is ~/.config/mcb/keys/{name}.agekey); its recipients: {}",
                 expected.join(", ")
             ),
-            Error::NoIdentity { .. } => {
-                "the file must contain a line starting with AGE-SECRET-KEY-1 (as written by age-keygen or mcb)".into()
-            }
             Error::NoKnownHosts { host } => format!(
                 "pass the host's key with --git-known-hosts FILE (e.g. `ssh-keyscan {host} > FILE`)"
             ),
             Error::MissingInput { .. } => return None,
+            Error::UnknownTarget { valid, .. } if !valid.is_empty() => format!(
+                "this installation has: {} (or kubeconfig/<new user>; the `KIND ID` pairs `mcb status` prints work too)",
+                valid.join(", ")
+            ),
             Error::UnknownTarget { .. } => "use one of kubeconfig/<user>, oidc/<client>, github-app, deploy-key, sops-data-keys, age-key, ca/<cluster|etcd|proxy>".into(),
             Error::NotRotatable { .. } => "see `mcb rotate --help` and the installation's credentials.yaml for what it has".into(),
             Error::KeyUnreadable { .. } => "nothing was committed; write the key to a local disk (--age-key-out FILE) and run mcb again".into(),

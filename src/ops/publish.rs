@@ -39,10 +39,12 @@ pub struct PrTarget {
     pub auth: forge::Auth,
 }
 
-/// What happened.
+/// What happened (`-o json`: docs/json.md, "The publishing outcome").
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outcome {
-    /// every file that changed, with how
+    /// every file that changed, with how (JSON: `[{path, change}]`)
+    #[serde(serialize_with = "files_as_objects")]
     pub files: Vec<(String, Change)>,
     /// the branch committed on (None for dry runs and --no-commit)
     pub branch: Option<String>,
@@ -56,6 +58,22 @@ pub struct Outcome {
     pub dry_run: bool,
     /// what a dry run with --push would do on the network, in order
     pub planned: Vec<String>,
+}
+
+/// `files` as `[{"path", "change"}]`: objects, not pairs (one JSON style, issue #24).
+fn files_as_objects<S: serde::Serializer>(
+    files: &[(String, Change)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        path: &'a str,
+        change: Change,
+    }
+    s.collect_seq(files.iter().map(|(path, change)| File {
+        path,
+        change: *change,
+    }))
 }
 
 impl Outcome {

@@ -32,7 +32,7 @@ use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
 
-pub use targets::Target;
+pub use targets::{parse_only, Target};
 
 /// How far ahead `mcb rotate` looks for expiring credentials unless told.
 pub const DEFAULT_DUE_WITHIN: Duration = Duration::days(30);
@@ -45,7 +45,8 @@ pub struct Request {
     pub only: Vec<Target>,
     /// the due window
     pub due_within: Duration,
-    /// the age key that opens the installation's secrets (else the sops env variables)
+    /// the age key that opens the installation's secrets (else the one identity lookup,
+    /// [`crate::ops::identity`])
     pub age_key_file: Option<PathBuf>,
     /// where an age-key rotation writes the new key file (must not exist)
     pub age_key_out: Option<PathBuf>,
@@ -62,8 +63,9 @@ pub struct Request {
     pub pr: Option<PrTarget>,
 }
 
-/// What `mcb rotate` did.
+/// What `mcb rotate` did (`-o json`: docs/json.md).
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// the installation
     pub installation: String,
@@ -107,7 +109,7 @@ pub(crate) struct Work<'a> {
     new_key_file: Option<SecretString>,
     /// the identities that open the installation's files (after this rotation too)
     ids: Identities,
-    /// the text of `--age-key-file`, when given
+    /// the installation's own age identities found (`AGE-SECRET-KEY-1…` lines)
     key_text: Option<SecretString>,
     github_app_key: Option<SecretString>,
     /// the public key line of a new deploy key, to register at the forge
@@ -281,13 +283,17 @@ impl<'a> Work<'a> {
     /// Loads the installation and decrypts every secret file.
     fn load(env: &'a Env, root: &Path, req: &Request) -> Result<Self, Error> {
         let inst = installation::load(root, &req.name)?;
-        let key_text = match &req.age_key_file {
-            Some(p) => Some(SecretString::from(
-                String::from_utf8_lossy(&crate::fsutil::read(p)?).into_owned(),
-            )),
-            None => None,
-        };
-        let ids = Identities::from_env(req.age_key_file.as_deref())?;
+        let ids =
+            crate::ops::identity::lookup(req.age_key_file.as_deref(), &[&req.name])?.require()?;
+        // The installation's own keys, carried into the new key file of an age-key rotation.
+        let own = ids.x25519_for(&inst.own_recipients());
+        let key_text = (!own.is_empty()).then(|| {
+            SecretString::from(
+                own.iter()
+                    .map(|k| format!("{}\n", k.identity.expose_secret()))
+                    .collect::<String>(),
+            )
+        });
         let mut files = BTreeMap::new();
         let dir = repo::secrets_dir(&req.name);
         for f in repo::secret_files(root, &req.name)? {

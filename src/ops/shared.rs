@@ -789,8 +789,9 @@ pub struct Request {
     pub pr: Option<PrTarget>,
 }
 
-/// What `import`/`rotate` did (names only, never values).
+/// What `import`/`rotate` did (names only, never values; `-o json`: docs/json.md).
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// the shared secret
     pub name: String,
@@ -981,6 +982,7 @@ fn capitalised(s: &str) -> String {
 
 /// One shared secret as `mcb shared list` shows it (readable without any key).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Listed {
     /// the name
     pub name: String,

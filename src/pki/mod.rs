@@ -135,7 +135,7 @@ impl crate::Help for Error {
             Error::BadServer { .. } => "set the API server URL in the spec as https://HOST:PORT".into(),
             Error::MissingSecret { .. } | Error::MissingData { .. } => "restore the secret from git history, or re-run `mcb init-installation` to create the PKI".into(),
             Error::SecretYaml { .. } | Error::Kubeconfig { .. } => "decrypt and check the file with `mcb secrets decrypt FILE`; restore it from git if it was edited by hand".into(),
-            Error::Io(_) => return None,
+            Error::Io(e) => return crate::Help::help(e),
         })
     }
 }

@@ -175,30 +175,23 @@ fn output_path(t: &str, provider: &str) -> Option<String> {
 pub fn context(spec: &Installation) -> serde_json::Value {
     let name = spec.name.as_str();
     let dir = format!("./{}", installation_dir(name));
-    let (settings, infra) = match &spec.provider {
-        Provider::Capa(s) => (
-            json!(s),
-            infra("v1beta2", "AWSCluster", "AWSMachineTemplate"),
-        ),
+    let settings = match &spec.provider {
+        Provider::Capa(s) => json!(s),
         Provider::Capz(s) => {
             let mut v = json!(s);
             v["resourceGroup"] =
                 json!(s.resource_group.clone().unwrap_or_else(|| name.to_string()));
-            (v, infra("v1beta1", "AzureCluster", "AzureMachineTemplate"))
+            v["apiDnsLabel"] = json!(s
+                .api_dns_label
+                .clone()
+                .unwrap_or_else(|| format!("{name}-apiserver")));
+            v
         }
-        Provider::Capv(s) => (
-            json!(s),
-            infra("v1beta1", "VSphereCluster", "VSphereMachineTemplate"),
-        ),
-        Provider::Openstack(s) => (
-            json!(s),
-            infra("v1beta1", "OpenStackCluster", "OpenStackMachineTemplate"),
-        ),
-        Provider::CloudDirector(s) => (
-            json!(s),
-            infra("v1beta2", "VCDCluster", "VCDMachineTemplate"),
-        ),
+        Provider::Capv(s) => json!(s),
+        Provider::Openstack(s) => json!(s),
+        Provider::CloudDirector(s) => json!(s),
     };
+    let infra = crate::provider::context(spec);
     let issuer = spec.oidc_issuer();
     let clients: Vec<_> = spec
         .oidc
@@ -301,15 +294,6 @@ fn organizations(spec: &Installation) -> Vec<serde_json::Value> {
             v
         })
         .collect()
-}
-
-fn infra(version: &str, cluster: &str, machine: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": format!("infrastructure.cluster.x-k8s.io/{version}"),
-        "apiGroup": "infrastructure.cluster.x-k8s.io",
-        "clusterKind": cluster,
-        "machineTemplateKind": machine,
-    })
 }
 
 /// Renders one installation. `secret_files` are the file names already in

@@ -47,7 +47,7 @@ fn renders_example_deterministically() {
         "installations/gauss/manifests/cluster/kustomization.yaml",
     );
     assert!(
-        c.contains("  - cluster.yaml\n  - infrastructure.yaml\n"),
+        c.contains("  - ccm.yaml\n  - cluster.yaml\n  - cni.yaml\n  - infrastructure.yaml\n"),
         "{c}"
     );
     let dex = text(&a, "installations/gauss/manifests/apps/dex/config.yaml");
@@ -226,8 +226,8 @@ mod props {
 
     const PROVIDERS: [&str; 5] = [
         "capa:\n    region: r1",
-        "capz:\n    location: l1\n    subscriptionId: s1",
-        "capv:\n    server: v\n    datacenter: d\n    datastore: s\n    network: n\n    template: t",
+        "capz:\n    location: l1\n    subscriptionId: s1\n    clientID: c1\n    tenantID: t1",
+        "capv:\n    server: v\n    datacenter: d\n    datastore: s\n    network: n\n    template: t\n    controlPlaneIP: 10.0.0.1",
         "openstack:\n    externalNetworkId: e\n    flavor: f\n    image: i",
         "cloud-director:\n    site: https://s\n    org: o\n    vdc: v\n    ovdcNetwork: n\n    catalog: c\n    template: t",
     ];
@@ -342,4 +342,42 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
         "installations/gauss/manifests/apps/dex/deployment.yaml",
     );
     assert!(!d.contains("valueFrom"), "{d}");
+}
+
+/// The Namespace documents of the rendered `namespaces.yaml`, by name.
+fn namespaces(fs: &FileSet) -> Vec<String> {
+    let text = text(fs, "installations/gauss/manifests/namespaces.yaml");
+    serde_saphyr::from_multiple::<serde_json::Value>(&text)
+        .unwrap()
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_root_makes_the_namespaces_secrets_are_written_into() {
+    let t = Templates::builtin().unwrap();
+    let mut s = example();
+    s.cluster.namespace = serde_json::from_value(json!("mgmt")).unwrap();
+    let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+    // The cluster's namespace (its CA Secrets) and the provider's (its credentials).
+    assert_eq!(
+        namespaces(&fs),
+        ["dex", "capa-system", "org-team-a", "mgmt"],
+        "{}",
+        text(&fs, "installations/gauss/manifests/namespaces.yaml")
+    );
+    let cluster = text(&fs, "installations/gauss/manifests/cluster/cluster.yaml");
+    assert!(!cluster.contains("namespace: default"), "{cluster}");
+    assert_eq!(cluster.matches("namespace: mgmt\n").count(), 4, "{cluster}");
+    // A namespace something else makes already is not made twice (kustomize would refuse).
+    for taken in ["default", "dex", "org-team-a", "capa-system", "flux-system"] {
+        s.cluster.namespace = serde_json::from_value(json!(taken)).unwrap();
+        let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+        assert_eq!(
+            namespaces(&fs),
+            ["dex", "capa-system", "org-team-a"],
+            "{taken}"
+        );
+    }
 }

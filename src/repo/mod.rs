@@ -63,6 +63,15 @@ pub enum Error {
         name: String,
         /// where its spec should be
         path: PathBuf,
+        /// the installations that exist
+        known: Vec<String>,
+    },
+    /// A command that works on the repo's installations found none: most likely it runs
+    /// in the wrong directory (a CI job pointed elsewhere must not pass).
+    #[error("no installations under {}/ (in {})", INSTALLATIONS_DIR, root.display())]
+    NoInstallations {
+        /// the directory taken as the config repo (absolute when it could be made so)
+        root: PathBuf,
     },
     /// A secret could not be sealed (encrypted) for writing.
     #[error("{path}: cannot encrypt: {source}")]
@@ -91,8 +100,15 @@ pub enum Error {
 impl crate::Help for Error {
     fn help(&self) -> Option<String> {
         match self {
-            Error::NoSuchInstallation { .. } => Some(
-                "list installations with `ls installations/`, or create one with `mcb init-installation NAME`".into(),
+            Error::NoSuchInstallation { name, known, .. } if known.is_empty() => Some(format!(
+                "this repo has no installations yet: create one with `mcb init-installation {name} --spec FILE`, or pass --repo DIR"
+            )),
+            Error::NoSuchInstallation { known, .. } => Some(format!(
+                "installations here: {} (`mcb status` lists them); `mcb init-installation NAME` creates one",
+                known.join(", ")
+            )),
+            Error::NoInstallations { .. } => Some(
+                "run mcb in the config repo or pass --repo DIR (or MCB_REPO); create the first installation with `mcb init-installation NAME --spec FILE`".into(),
             ),
             Error::Seal { .. } => Some(
                 "check the installation's creation rule in .sops.yaml and that your age key can read the file".into(),
@@ -101,7 +117,8 @@ impl crate::Help for Error {
                 "replace the link with a real directory or file (`rm {0}` and re-run), or remove it from git if it was committed",
                 path.display()
             )),
-            Error::Io(_) | Error::NotText { .. } => None,
+            Error::Io(e) => crate::Help::help(e),
+            Error::NotText { .. } => None,
         }
     }
 }
@@ -125,18 +142,37 @@ pub fn list_installations(root: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
+/// [`list_installations`], or [`Error::NoInstallations`] when there are none.
+pub fn require_installations(root: &Path) -> Result<Vec<String>, Error> {
+    let names = list_installations(root)?;
+    if names.is_empty() {
+        return Err(no_installations(root));
+    }
+    Ok(names)
+}
+
+/// [`Error::NoInstallations`] for the repo at `root`.
+pub fn no_installations(root: &Path) -> Error {
+    Error::NoInstallations {
+        root: std::path::absolute(root).unwrap_or_else(|_| root.to_owned()),
+    }
+}
+
+/// The one "no such installation" error of every command, listing those that exist.
+pub fn unknown_installation(root: &Path, name: &str) -> Error {
+    Error::NoSuchInstallation {
+        name: name.to_owned(),
+        path: root.join(spec_path(name)),
+        known: list_installations(root).unwrap_or_default(),
+    }
+}
+
 /// Checks that each named installation exists.
 pub fn check_installations(root: &Path, names: &[String]) -> Result<(), Error> {
-    for n in names {
-        let path = root.join(spec_path(n));
-        if !path.is_file() {
-            return Err(Error::NoSuchInstallation {
-                name: n.clone(),
-                path,
-            });
-        }
+    match names.iter().find(|n| !root.join(spec_path(n)).is_file()) {
+        Some(n) => Err(unknown_installation(root, n)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// File names of the SOPS files in `installations/<name>/secrets/`, sorted.

@@ -12,10 +12,23 @@ use zeroize::Zeroizing;
 
 use crate::Env;
 
-/// Age identities that can open data keys, and where they came from (for error messages).
+/// Age identities that can open data keys, where they came from and where the lookup found
+/// nothing (both for error messages).
 pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
     sources: Vec<String>,
+    /// places looked at that gave nothing (`SOPS_AGE_KEY (not set)`)
+    empty_places: Vec<String>,
+    /// the X25519 identities as text, for handing one on (bootstrap's `sops-age` Secret)
+    x25519: Vec<X25519>,
+}
+
+/// One `AGE-SECRET-KEY-1…` identity: its recipient and its text.
+pub struct X25519 {
+    /// `age1…`
+    pub recipient: String,
+    /// the `AGE-SECRET-KEY-1…` line
+    pub identity: SecretString,
 }
 
 impl std::fmt::Debug for Identities {
@@ -38,6 +51,12 @@ pub enum KeyError {
         /// why (never key material)
         reason: String,
     },
+    /// No place looked at held an identity.
+    #[error("no age identity found{}", looked(looked_at))]
+    NotFound {
+        /// every place, with why it gave nothing
+        looked_at: Vec<String>,
+    },
     /// A recipient string is not an age or SSH public key.
     #[error("`{recipient}` is not an age recipient (age1…) or an ssh-ed25519/ssh-rsa public key")]
     Recipient {
@@ -52,6 +71,8 @@ impl Identities {
         Identities {
             ids: Vec::new(),
             sources: Vec::new(),
+            empty_places: Vec::new(),
+            x25519: Vec::new(),
         }
     }
 
@@ -63,36 +84,50 @@ impl Identities {
         Ok(ids)
     }
 
-    /// Every identity sops would use, in sops' order: an explicit key file first, then
-    /// `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default
+    /// Every identity sops would use, in sops' order, plus the key files of the
+    /// application (`app_files`, e.g. mcb's per-installation keys) before sops' default:
+    /// an explicit key file first, then `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
+    /// `SOPS_AGE_KEY_CMD`, `app_files` that exist, the default
     /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (or `~/.config/…`), and SSH keys
-    /// (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519`).
-    pub fn from_env(explicit_file: Option<&Path>) -> Result<Self, super::Error> {
-        Self::from_env_inner(explicit_file).map_err(super::Error::from)
+    /// (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519`). A source that is set
+    /// but unreadable or malformed is an error naming it; the places that gave nothing are
+    /// kept for [`KeyError::NotFound`].
+    pub fn lookup(
+        explicit_file: Option<&Path>,
+        app_files: &[PathBuf],
+    ) -> Result<Self, super::Error> {
+        Self::lookup_inner(explicit_file, app_files).map_err(super::Error::from)
     }
 
-    fn from_env_inner(explicit_file: Option<&Path>) -> Result<Self, KeyError> {
+    fn lookup_inner(explicit_file: Option<&Path>, app_files: &[PathBuf]) -> Result<Self, KeyError> {
         let mut ids = Identities::empty();
-        if let Some(p) = explicit_file {
-            ids.add_file(&format!("--age-key-file {}", p.display()), p)?;
+        match explicit_file {
+            Some(p) => ids.add_file(&format!("--age-key-file {}", p.display()), p)?,
+            None => ids.nothing("--age-key-file (not given)".into()),
         }
-        if let Ok(k) = std::env::var("SOPS_AGE_KEY") {
-            ids.add_text("SOPS_AGE_KEY", &Zeroizing::new(k))?;
+        match std::env::var("SOPS_AGE_KEY") {
+            Ok(k) => ids.add_text("SOPS_AGE_KEY", &Zeroizing::new(k))?,
+            Err(_) => ids.nothing("SOPS_AGE_KEY (not set)".into()),
         }
-        if let Some(p) = std::env::var_os("SOPS_AGE_KEY_FILE") {
-            let p = PathBuf::from(p);
-            ids.add_file(&format!("SOPS_AGE_KEY_FILE={}", p.display()), &p)?;
+        match std::env::var_os("SOPS_AGE_KEY_FILE") {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                ids.add_file(&format!("SOPS_AGE_KEY_FILE={}", p.display()), &p)?;
+            }
+            None => ids.nothing("SOPS_AGE_KEY_FILE (not set)".into()),
         }
-        if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            ids.add_text(KEY_CMD, &run_key_cmd(&cmd)?)?;
+        match std::env::var("SOPS_AGE_KEY_CMD") {
+            Ok(cmd) => ids.add_text(KEY_CMD, &run_key_cmd(&cmd)?)?,
+            Err(_) => ids.nothing(format!("{KEY_CMD} (not set)")),
+        }
+        for p in app_files {
+            ids.add_file_if_present(p)?;
         }
         let config = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .or_else(|| dirs::home_dir().map(|h| h.join(".config")));
         if let Some(p) = config.map(|c| c.join("sops/age/keys.txt")) {
-            if p.is_file() {
-                ids.add_file(&p.display().to_string(), &p)?;
-            }
+            ids.add_file_if_present(&p)?;
         }
         if let Some(p) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
             let p = PathBuf::from(p);
@@ -104,9 +139,57 @@ impl Identities {
             // A default SSH key that is not usable (passphrase) is skipped, as sops does.
             if p.is_file() {
                 let _ = ids.add_file(&p.display().to_string(), &p);
+            } else {
+                ids.nothing(format!("{} (no such file)", p.display()));
             }
         }
         Ok(ids)
+    }
+
+    /// This set, or [`KeyError::NotFound`] listing every place looked at when it is empty.
+    pub fn require(self) -> Result<Self, super::Error> {
+        if self.is_empty() {
+            return Err(self.not_found().into());
+        }
+        Ok(self)
+    }
+
+    /// The error for "nothing found", listing the places looked at.
+    pub fn not_found(&self) -> KeyError {
+        KeyError::NotFound {
+            looked_at: self.empty_places.clone(),
+        }
+    }
+
+    /// The X25519 identities whose recipient is one of `recipients`, each once, in lookup
+    /// order.
+    pub fn x25519_for(&self, recipients: &[String]) -> Vec<&X25519> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.x25519
+            .iter()
+            .filter(|k| recipients.contains(&k.recipient) && seen.insert(k.recipient.clone()))
+            .collect()
+    }
+
+    /// The recipients of every X25519 identity found, each once.
+    pub fn x25519_recipients(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.x25519.iter().map(|k| k.recipient.clone()).collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    fn nothing(&mut self, place: String) {
+        self.empty_places.push(place);
+    }
+
+    fn add_file_if_present(&mut self, p: &Path) -> Result<(), KeyError> {
+        if p.is_file() {
+            self.add_file(&p.display().to_string(), p)
+        } else {
+            self.nothing(format!("{} (no such file)", p.display()));
+            Ok(())
+        }
     }
 
     /// Whether no identity was found.
@@ -127,6 +210,17 @@ impl Identities {
     }
 
     fn add_text(&mut self, name: &str, text: &str) -> Result<(), KeyError> {
+        let before = self.ids.len();
+        self.parse_text(name, text)?;
+        if self.ids.len() == before {
+            self.nothing(format!("{name} (holds no identity)"));
+        } else {
+            self.sources.push(name.to_owned());
+        }
+        Ok(())
+    }
+
+    fn parse_text(&mut self, name: &str, text: &str) -> Result<(), KeyError> {
         if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
             || text.contains("-----BEGIN RSA PRIVATE KEY-----")
         {
@@ -149,8 +243,14 @@ impl Identities {
                 .into_identities()
                 .map_err(|e| source_err(name, e.to_string()))?;
             self.ids.append(&mut found);
+            self.x25519.extend(cleaned.lines().filter_map(|l| {
+                let identity = SecretString::from(l.to_owned());
+                recipient_of(&identity).map(|recipient| X25519 {
+                    recipient,
+                    identity,
+                })
+            }));
         }
-        self.sources.push(name.to_owned());
         Ok(())
     }
 
@@ -186,6 +286,15 @@ fn run_key_cmd(cmd: &str) -> Result<Zeroizing<String>, KeyError> {
         ));
     }
     Ok(text)
+}
+
+/// `; looked at: A, B` (nothing when no lookup ran).
+fn looked(places: &[String]) -> String {
+    if places.is_empty() {
+        String::new()
+    } else {
+        format!("; looked at: {}", places.join(", "))
+    }
 }
 
 fn source_err(name: &str, reason: String) -> KeyError {

@@ -311,8 +311,7 @@ fn read_meta(src: &[u8], format: Format) -> Result<(Tree, Metadata), Error> {
 fn data_key(meta: &Metadata, ids: &Identities) -> Result<Zeroizing<[u8; 32]>, Error> {
     let tried = || {
         if ids.is_empty() {
-            "no age identity found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD)"
-                .to_owned()
+            ids.not_found().to_string()
         } else {
             format!(
                 "none of the identities from {} is a recipient",

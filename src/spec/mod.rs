@@ -18,6 +18,28 @@ pub(crate) use locate::line_of;
 /// The annotated example spec (`mcb example-spec`, `mcb init-installation --example`).
 pub const EXAMPLE: &str = include_str!("../../templates/example-installation.yaml");
 
+/// The example spec's admin recipient: a placeholder whose private key nobody on a team has.
+pub const EXAMPLE_ADMIN_RECIPIENT: &str =
+    "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+/// The loud warning for a spec whose `sops.recipients` still holds the example's
+/// placeholder: then only the installation's own key opens its secrets.
+pub fn placeholder_warning(spec: &Installation) -> Option<String> {
+    spec.sops
+        .recipients
+        .iter()
+        .any(|r| r == EXAMPLE_ADMIN_RECIPIENT)
+        .then(|| {
+            format!(
+                "installation {}: sops.recipients holds the EXAMPLE placeholder {EXAMPLE_ADMIN_RECIPIENT}: \
+                 NOBODY on your team can decrypt its secrets with it, only the installation's own key can. \
+                 Put your team's age public key there (`age-keygen -y YOUR.agekey`), then `mcb render` \
+                 and `mcb secrets updatekeys` (or start again with the edited spec)",
+                spec.name.as_str()
+            )
+        })
+}
+
 /// The spec's `apiVersion`.
 pub const API_VERSION: &str = "mcb/v1alpha1";
 /// The spec's `kind`.

@@ -346,3 +346,10 @@ fn issue_15_control_characters_and_invalid_utf8_are_rejected() {
     assert!(e.to_string().starts_with("s.yaml:7: not UTF-8"), "{e}");
     assert_eq!(decode(MIN.as_bytes(), Path::new("s.yaml")).unwrap(), MIN);
 }
+
+#[test]
+fn the_example_admin_recipient_is_the_named_placeholder() {
+    let s = p(EXAMPLE).unwrap();
+    assert_eq!(s.sops.recipients, [EXAMPLE_ADMIN_RECIPIENT]);
+    assert!(placeholder_warning(&s).unwrap().contains("NOBODY"));
+}

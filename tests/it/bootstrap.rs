@@ -13,7 +13,7 @@ use crate::init::{config_repo, init};
 use crate::support::{installed, run, tool, tools_dir, Run, TestEnv};
 
 /// A `kubectl` that runs the stand-in with the test tools' Python (it has PyYAML).
-fn fake_kubectl(t: &TestEnv) -> PathBuf {
+pub(crate) fn fake_kubectl(t: &TestEnv) -> PathBuf {
     let p = t.path().join("kubectl");
     std::fs::write(
         &p,
@@ -327,4 +327,16 @@ fn bootstrap_out_writes_one_kustomize_dir_per_stage_and_a_readme() {
     run(c).ok();
     assert!(dir.join("03-suspend/cluster-suspended.yaml").is_file());
     assert_eq!(mode(&dir.join("04-sync/sops-age.yaml")), 0o600);
+}
+
+/// Issue #24 item 7: `--context` as kubectl and flux have it, on every kubectl call.
+#[test]
+fn issue_24_bootstrap_apply_uses_the_context_given() {
+    let f = fixture();
+    f.apply(&["--context", "mgmt"], &[]).ok();
+    let calls = f.calls();
+    assert!(!calls.is_empty());
+    for c in &calls {
+        assert!(c.contains("--context mgmt"), "{c}");
+    }
 }

@@ -51,15 +51,6 @@ fn check(t: &TestEnv, repo: &Path, extra: &[&str]) -> Run {
 }
 
 /// `(rule, file, line)` of every finding in a JSON report.
-/// Whether a finding is the `schema` warning for a kind nothing installs yet (Cluster API,
-/// the Organization CRD): `clean_fixture_schema_findings_are_only_unknown_kinds` pins them.
-fn uninstalled_kind(f: &serde_json::Value) -> bool {
-    f["rule"] == "schema"
-        && f["severity"] == "warning"
-        && f["message"].as_str().unwrap().contains(": no schema for ")
-}
-
-/// (rule, file, line) of every finding but [`uninstalled_kind`] warnings.
 fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
     let v: serde_json::Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
@@ -67,7 +58,6 @@ fn findings(r: &Run) -> Vec<(String, String, Option<u64>)> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| !uninstalled_kind(f))
         .map(|f| {
             (
                 f["rule"].as_str().unwrap().to_owned(),
@@ -107,7 +97,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 4, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 5, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
@@ -123,7 +113,7 @@ fn clean_repo_has_no_findings() {
 }
 
 #[test]
-fn clean_fixture_schema_findings_are_only_unknown_kinds() {
+fn clean_fixture_has_no_schema_findings() {
     let t = TestEnv::new();
     let dir = repo(&t, None);
     let r = check(&t, &dir, &[]).ok();
@@ -134,7 +124,8 @@ fn clean_fixture_schema_findings_are_only_unknown_kinds() {
         .iter()
         .filter(|f| f["rule"] == "schema")
         .collect();
-    assert!(schema.iter().all(|f| uninstalled_kind(f)), "{schema:#?}");
+    // Every kind it renders has a schema: none is unknown (an error since #17).
+    assert!(schema.is_empty(), "{schema:#?}");
     // Edited by hand: an unknown field in a rendered manifest is an error, with its line.
     let ns = dir.join("installations/demo/manifests/namespaces.yaml");
     let text = fs::read_to_string(&ns).unwrap();
@@ -713,8 +704,9 @@ fn unknown_installation_is_exit_2_with_help() {
     c.arg("--repo").arg(&dir).args(["check", "nope"]);
     let r = run(c).fails_with(2);
     assert!(
-        r.stderr.contains("no installation named `nope`")
-            && r.stderr.contains("help: known installations: demo"),
+        // The one unknown-installation error of every command (issue #24 item 11).
+        r.stderr.contains("no installation nope")
+            && r.stderr.contains("help: installations here: demo"),
         "{}",
         r.stderr
     );
@@ -787,6 +779,7 @@ fn init_installation_output_passes_check() {
         .args(["init-installation", "demo", "--example", "--age-key-out"])
         .arg(&key);
     run(c).ok();
+    crate::support::provide_aws_credentials(&t, &repo, "demo");
     let r = check(&t, &repo, &["--age-key-file", key.to_str().unwrap()]);
     assert_eq!(findings(&r), vec![], "{}\n{}", r.stdout, r.stderr);
     let r = r.ok();
@@ -871,6 +864,8 @@ fn generate_fixtures() {
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes())
         .with("tls.key", key.serialize_pem().into_bytes());
+    let aws = mcb::k8s::Secret::new("capa-variables", "capa-system", "Opaque")
+        .with("AWS_B64ENCODED_CREDENTIALS", b"W2RlZmF1bHRdCg==".to_vec());
     let dex = mcb::k8s::Secret::new("dex-clients", "dex", "Opaque")
         .label("app", "dex")
         .with("grafana", b"fixture-client-secret".to_vec());
@@ -882,6 +877,7 @@ fn generate_fixtures() {
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
     let secrets = [
+        ("capa-variables", &aws),
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
@@ -1015,4 +1011,33 @@ fn sops(cwd: &Path, args: &[&str]) {
     let mut c = t.command(tool("sops"));
     c.current_dir(cwd).args(args);
     run(c).ok();
+}
+
+#[test]
+fn missing_provider_credentials_are_reported() {
+    // The clean repo without its AWS credentials Secret: the provider could not start.
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    fs::remove_file(dir.join("installations/demo/secrets/capa-variables.sops.yaml")).unwrap();
+    let r = check(
+        &t,
+        &dir,
+        &["--skip", "render-drift", "--skip", "kustomize-build"],
+    )
+    .fails_with(1);
+    assert_eq!(
+        findings(&r),
+        vec![(
+            "provider-credentials".to_owned(),
+            "installations/demo/installation.yaml".to_owned(),
+            Some(14)
+        )],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("capa-system/capa-variables"),
+        "{}",
+        r.stdout
+    );
 }

@@ -139,7 +139,7 @@ fn issue_15_release_binary_ignores_the_test_seed() {
         let r = run(c).ok();
         assert!(!r.stderr.contains("predictable"), "{}", r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-        v["age_recipient"].as_str().unwrap().to_owned()
+        v["ageRecipient"].as_str().unwrap().to_owned()
     };
     assert_ne!(recipient("a"), recipient("b"));
 }

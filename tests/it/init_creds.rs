@@ -29,6 +29,7 @@ fn with_connector_secret(t: &mut TestEnv) {
 
 /// `mcb check` passes on the new installation.
 fn no_check_findings(t: &TestEnv, repo: &Path) {
+    crate::support::provide_aws_credentials(t, repo, "demo");
     let mut c = t.mcb();
     c.arg("--repo")
         .arg(repo)

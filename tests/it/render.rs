@@ -34,10 +34,10 @@ organizations:
 fn provider(p: &str) -> &'static str {
     match p {
         "capa" => "provider:\n  capa:\n    region: eu-central-1\n    sshKeyName: ops\n",
-        "capz" => "provider:\n  capz:\n    location: westeurope\n    subscriptionId: 00000000-0000-0000-0000-000000000000\n",
-        "capv" => "provider:\n  capv:\n    server: vcenter.example.com\n    datacenter: dc1\n    datastore: ds1\n    network: vm-net\n    template: ubuntu-2404\n    folder: mc\n",
-        "openstack" => "provider:\n  openstack:\n    externalNetworkId: 6e7b2f2b-0000-4000-8000-000000000000\n    flavor: m1.large\n    image: ubuntu-24.04\n",
-        "cloud-director" => "provider:\n  cloud-director:\n    site: https://vcd.example.com\n    org: acme\n    vdc: vdc1\n    ovdcNetwork: net1\n    catalog: cat\n    template: ubuntu-2404\n",
+        "capz" => "provider:\n  capz:\n    location: westeurope\n    subscriptionId: 00000000-0000-0000-0000-000000000000\n    clientID: 11111111-1111-1111-1111-111111111111\n    tenantID: 22222222-2222-2222-2222-222222222222\n",
+        "capv" => "provider:\n  capv:\n    server: vcenter.example.com\n    datacenter: dc1\n    datastore: ds1\n    network: vm-net\n    template: ubuntu-2404\n    folder: mc\n    controlPlaneIP: 10.0.0.10\n",
+        "openstack" => "provider:\n  openstack:\n    externalNetworkId: 6e7b2f2b-0000-4000-8000-000000000000\n    flavor: m1.large\n    image: ubuntu-24.04\n    apiServerFloatingIP: 203.0.113.10\n    dnsNameservers: [192.0.2.53]\n",
+        "cloud-director" => "provider:\n  cloud-director:\n    site: https://vcd.example.com\n    org: acme\n    vdc: vdc1\n    ovdcNetwork: net1\n    catalog: cat\n    template: ubuntu-2404\n    controlPlaneIP: 203.0.113.20\n",
         _ => unreachable!(),
     }
 }
@@ -200,6 +200,8 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
     // mcb's own strict validator (vendored CRDs and Kubernetes kinds) over everything Flux
     // will apply; the core Cluster API objects in v1beta2, the operator's providers.
     let v = assert_schema_valid(&built);
+    // Every kind Flux applies has a schema, so something installs it.
+    assert!(v.unknown_kinds.is_empty(), "{:?}", v.unknown_kinds);
     for (api, kind) in [
         ("cluster.x-k8s.io/v1beta2", "Cluster"),
         ("cluster.x-k8s.io/v1beta2", "MachineDeployment"),
@@ -214,6 +216,11 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
         ("operator.cluster.x-k8s.io/v1alpha2", "CoreProvider"),
         ("operator.cluster.x-k8s.io/v1alpha2", "BootstrapProvider"),
         ("operator.cluster.x-k8s.io/v1alpha2", "ControlPlaneProvider"),
+        (
+            "operator.cluster.x-k8s.io/v1alpha2",
+            "InfrastructureProvider",
+        ),
+        ("operator.cluster.x-k8s.io/v1alpha2", "AddonProvider"),
         ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
         ("source.toolkit.fluxcd.io/v1", "HelmRepository"),
         ("source.toolkit.fluxcd.io/v1", "GitRepository"),
@@ -228,6 +235,18 @@ fn build_and_validate(t: &TestEnv, inst: &Path) {
             v.objects
         );
     }
+    // The provider's cluster and machine templates and the add-ons (vendored CRDs).
+    let infra = v
+        .objects
+        .iter()
+        .filter(|o| o.starts_with("infrastructure.cluster.x-k8s.io/"))
+        .count();
+    assert!(
+        infra >= 3,
+        "provider objects not validated: {:#?}",
+        v.objects
+    );
+    assert!(v.count("HelmChartProxy") >= 1, "{:#?}", v.objects);
     for kind in [
         "GitRepository/flux-system",
         "Kustomization/flux-system",

@@ -346,7 +346,7 @@ fn updatekeys_rotate_and_status() {
     let r = run(c).ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v[0]["recipients"], serde_json::json!([[AGE1, AGE2]]));
-    assert_eq!(v[0]["fully_encrypted"], true);
+    assert_eq!(v[0]["fullyEncrypted"], true);
     // A clear value where one is required: status exits 1 and names it.
     write(
         &t,

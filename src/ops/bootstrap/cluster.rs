@@ -28,6 +28,8 @@ pub struct Kubectl {
     pub program: PathBuf,
     /// `--kubeconfig`, when not kubectl's default
     pub kubeconfig: Option<PathBuf>,
+    /// `--context`, when not the kubeconfig's current context
+    pub context: Option<String>,
 }
 
 impl Kubectl {
@@ -35,6 +37,9 @@ impl Kubectl {
         let mut c = Command::new(&self.program);
         if let Some(k) = &self.kubeconfig {
             c.arg("--kubeconfig").arg(k);
+        }
+        if let Some(x) = &self.context {
+            c.arg("--context").arg(x);
         }
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())

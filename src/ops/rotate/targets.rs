@@ -58,32 +58,86 @@ impl fmt::Display for Target {
     }
 }
 
+/// Why the service-account key is not a rotation target.
+pub const SA_KEY_WHY: &str = "the service-account key signs every ServiceAccount token of the cluster and kubeadm (so Cluster API) configures exactly one key: a new one would void every token at once, and API servers would disagree during the rollout. mcb does not rotate it; recreate the cluster to replace it (docs/recreate.md)";
+
 impl FromStr for Target {
     type Err = OpsError;
 
+    /// mcb's names (`oidc/grafana`) and the `KIND ID` / `KIND/ID` pairs `mcb status` prints
+    /// (`oidc-client grafana`, `deploy-key/flux`, `age-key installation`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || OpsError::UnknownTarget {
             given: s.to_owned(),
+            valid: Vec::new(),
         };
         let id = |rest: &str| {
             (!rest.is_empty() && !rest.contains('/'))
                 .then(|| rest.to_owned())
                 .ok_or_else(bad)
         };
-        Ok(match s.split_once('/') {
-            Some(("kubeconfig", rest)) => Target::Kubeconfig(id(rest)?),
-            Some(("oidc", rest)) => Target::Oidc(id(rest)?),
-            Some(("ca", w @ ("cluster" | "etcd" | "proxy"))) => Target::Ca(w.to_owned()),
-            None => match s {
-                "github-app" => Target::GithubApp,
-                "deploy-key" => Target::DeployKey,
-                "sops-data-keys" => Target::SopsDataKeys,
-                "age-key" => Target::AgeKey,
-                _ => return Err(bad()),
-            },
+        let t = s.trim();
+        let (kind, rest) = match t.split_once(['/', ' ']) {
+            Some((k, r)) => (k, Some(r.trim())),
+            None => (t, None),
+        };
+        Ok(match (kind, rest) {
+            ("kubeconfig", Some(r)) => Target::Kubeconfig(id(r)?),
+            ("oidc" | oidc::KIND, Some(r)) => Target::Oidc(id(r)?),
+            ("ca", Some(w @ ("cluster" | "etcd" | "proxy"))) => Target::Ca(w.to_owned()),
+            (github_app::KIND, None) => Target::GithubApp,
+            (github_app::KIND, Some(r)) => {
+                id(r)?;
+                Target::GithubApp
+            }
+            (deploy_key::KIND, None) => Target::DeployKey,
+            (deploy_key::KIND, Some(r)) => {
+                id(r)?;
+                Target::DeployKey
+            }
+            ("sops-data-keys", None) => Target::SopsDataKeys,
+            (AGE_KEY_KIND, None | Some(CURRENT_AGE_KEY | NEXT_AGE_KEY)) => Target::AgeKey,
+            ("sa-key", _) => {
+                return Err(OpsError::NotRotatable {
+                    target: t.replace(' ', "/"),
+                    why: SA_KEY_WHY.into(),
+                })
+            }
             _ => return Err(bad()),
         })
     }
+}
+
+/// The `--only` values for an installation with this inventory, as `mcb rotate` names
+/// them (sorted; `sops-data-keys` always).
+fn valid(inv: &Inventory) -> Vec<String> {
+    let mut v: Vec<String> = inv
+        .credentials
+        .iter()
+        .filter_map(|c| format!("{} {}", c.kind, c.id).parse::<Target>().ok())
+        .map(|t| t.to_string())
+        .chain(["sops-data-keys".to_owned()])
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Parses `--only` values for an installation with inventory `inv`; an unknown one is an
+/// error listing [`valid`].
+pub fn parse_only(inv: &Inventory, given: &[String]) -> Result<Vec<Target>, OpsError> {
+    given
+        .iter()
+        .map(|g| {
+            g.parse::<Target>().map_err(|e| match e {
+                OpsError::UnknownTarget { given, .. } => OpsError::UnknownTarget {
+                    given,
+                    valid: valid(inv),
+                },
+                other => other,
+            })
+        })
+        .collect()
 }
 
 /// What expires by `deadline`, as targets (CAs are left to an explicit `--only ca/…`: their
@@ -463,8 +517,8 @@ fn age_key(w: &mut Work<'_>) -> Result<(), Error> {
 fn age_key_step1(w: &mut Work<'_>) -> Result<(), Error> {
     let Some(old_text) = w.key_text.clone() else {
         return Err(OpsError::MissingInput {
-            what: "--age-key-file FILE".into(),
-            why: "the new key file carries the current key too, until step 2".into(),
+            what: "the installation's current age key (--age-key-file FILE)".into(),
+            why: "the new key file carries the current key too, until step 2; none of the identities found is the installation's own key".into(),
         }
         .into());
     };
@@ -541,6 +595,23 @@ mod tests {
         for bad in ["kubeconfig", "kubeconfig/", "ca/other", "oidc/a/b", "nope"] {
             assert!(bad.parse::<Target>().is_err(), "{bad}");
         }
+        // The names `mcb status` prints.
+        for (status, ours) in [
+            ("oidc-client grafana", "oidc/grafana"),
+            ("oidc-client/grafana", "oidc/grafana"),
+            ("deploy-key flux", "deploy-key"),
+            ("age-key installation", "age-key"),
+            ("ca proxy", "ca/proxy"),
+            ("kubeconfig admin", "kubeconfig/admin"),
+            ("github-app/flux", "github-app"),
+        ] {
+            assert_eq!(status.parse::<Target>().unwrap().to_string(), ours);
+        }
+        let e = "sa-key sa".parse::<Target>().unwrap_err();
+        assert!(
+            e.to_string().contains("sa-key/sa") && e.to_string().contains("ServiceAccount token"),
+            "{e}"
+        );
     }
 
     #[test]

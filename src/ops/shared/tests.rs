@@ -282,7 +282,8 @@ fn the_example_specs_commented_shared_secrets_parse() {
     let text = format!("{head}sharedSecrets:{uncommented}\n");
     let s = spec::parse(&text, Path::new("example")).unwrap();
     let m: Vec<_> = s.shared_secrets.iter().map(|r| r.mapping()).collect();
-    assert_eq!(m.len(), 2);
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[2].secret_name.as_deref(), Some("capa-variables"));
     assert_eq!(m[1].namespace.as_ref().unwrap().as_str(), "dex");
     assert_eq!(m[1].secret_name.as_deref(), Some("dex-github"));
     // Every key as it is: the connector's `clientSecret: {sharedSecret: dex-github, key:

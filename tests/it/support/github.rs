@@ -61,14 +61,19 @@ impl Fake {
 
     /// `--push --pr` flags aimed at this fake (with `GITHUB_TOKEN` set on `c`).
     pub fn publish_to(&self, c: &mut std::process::Command) {
-        c.env("GITHUB_TOKEN", TOKEN).args([
-            "--push",
-            "--pr",
-            "--github-repo",
-            "octocat/Hello-World",
-            "--github-api",
-            &self.server.uri(),
-        ]);
+        c.env("GITHUB_TOKEN", TOKEN)
+            .args(["--push", "--pr"])
+            .args(self.aim());
+    }
+
+    /// The flags that aim `--pr` at this fake: `--github-repo`, `--github-api`.
+    pub fn aim(&self) -> [String; 4] {
+        [
+            "--github-repo".into(),
+            "octocat/Hello-World".into(),
+            "--github-api".into(),
+            self.server.uri(),
+        ]
     }
 
     /// The body of the only `POST` received (the created pull request); fails otherwise.

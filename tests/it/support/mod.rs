@@ -232,3 +232,36 @@ impl Drop for Service {
             .output();
     }
 }
+
+/// Provides installation `name`'s AWS credentials the way docs/providers.md tells an
+/// operator to (a Secret written to `secrets/capa-variables.sops.yaml`, encrypted in place
+/// with `mcb secrets encrypt -i`, then `mcb render` to list it, then a commit), so `mcb
+/// check` has no `provider-credentials` finding.
+pub fn provide_aws_credentials(t: &TestEnv, repo: &Path, name: &str) {
+    let rel = format!("installations/{name}/secrets/capa-variables.sops.yaml");
+    std::fs::write(
+        repo.join(&rel),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: capa-variables\n  namespace: capa-system\n\
+         type: Opaque\nstringData:\n  AWS_B64ENCODED_CREDENTIALS: W2RlZmF1bHRdCg==\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["secrets", "encrypt", "-i", rel.as_str()],
+        vec!["render", name],
+    ] {
+        let mut c = t.mcb();
+        c.current_dir(repo).arg("--repo").arg(repo).args(&args);
+        run(c).ok();
+    }
+    // Committed, as the operator would, so later mcb commands find a clean tree.
+    if repo.join(".git").exists() {
+        for args in [
+            vec!["add", "-A"],
+            vec!["commit", "-q", "-m", "provider credentials"],
+        ] {
+            let mut c = t.command("git");
+            c.current_dir(repo).args(&args);
+            run(c).ok();
+        }
+    }
+}
