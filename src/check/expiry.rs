@@ -67,6 +67,10 @@ fn inventory(
     for c in &inv.credentials {
         let Some(na) = &c.not_after else { continue };
         let line = lines.next();
+        // replaced and still valid by design: it is listed until it expires
+        if c.kind == crate::pki::SUPERSEDED_KUBECONFIG {
+            continue;
+        }
         let what = format!("{} `{}`", c.kind, c.id);
         match OffsetDateTime::parse(na, &Rfc3339) {
             Ok(t) => judge(f, line, &what, t, now, warn, out),

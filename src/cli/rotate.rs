@@ -13,14 +13,22 @@ use super::UsageError;
 
 pub const LONG_ABOUT: &str = "\
 Rotate an installation's credentials and propose the change as one reviewed commit on
-branch mcb/rotate-NAME[-WHAT]. Without --only, everything that expires within --due-within
-is rotated (kubeconfig client certificates, OIDC client secrets). Files of credentials that
+branch mcb/rotate-NAME[-WHAT]. Without --only, everything due within --due-within is
+rotated: what expires by then, or passes its kind's maximum age by then (spec
+`rotation.maxAge`; defaults: kubeconfig 365d, oidc-client 180d, deploy-key 365d,
+github-app 365d, age-key 730d, CAs only by expiry). Due credentials that need a command of
+their own (CAs: three phases; github-app without --import; age-key without --age-key-out)
+are named with that command. Files of credentials that
 are not rotated keep their bytes; the inventory (credentials.yaml) records the rotation time
 and the new fingerprints, and the PR body lists before/after fingerprints and expiry.
 Re-running on the same branch adds a commit to it and updates its PR.
 
 What --only accepts:
-  kubeconfig/USER   new client certificate from the existing cluster CA
+  kubeconfig/USER   new client certificate from the existing cluster CA (--validity, default
+                    365d). The old certificate stays valid until it expires: Kubernetes
+                    checks no revocation. `mcb status` lists it as kubeconfig-superseded
+                    until then. Use OIDC for people and short-lived certificates
+                    (--validity 1d) for break-glass access.
   oidc/CLIENT       new Dex static client secret (or, for a client registered at an
                     issuer, a successor client with a new id and secret; the old one
                     stays valid until --finish)
@@ -72,7 +80,8 @@ pub struct Args {
     #[arg(long, value_name = "WHAT")]
     pub only: Vec<String>,
 
-    /// Without --only: rotate what expires within this window (e.g. 30d, 12h, 2w)
+    /// Without --only: rotate what is due (expires or passes its maximum age) within this
+    /// window (e.g. 30d, 12h, 2w)
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration, conflicts_with = "only")]
     pub due_within: time::Duration,
 
@@ -89,6 +98,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["only", "age_key_out", "import"])]
     pub finish: bool,
 
+    /// Lifetime of re-issued kubeconfig client certificates (e.g. 30d, 12h) [default: 365d].
+    /// A replaced certificate stays valid until it expires: certificates cannot be revoked
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub validity: Option<time::Duration>,
+
     /// The GitHub App's new private key (PEM), for --only github-app
     #[arg(value_parser = super::path_arg, long = "import", value_name = "FILE")]
     pub import: Option<PathBuf>,
@@ -99,16 +113,7 @@ pub struct Args {
 
 /// `30d`, `12h`, `2w`, `90m`.
 fn parse_duration(s: &str) -> Result<time::Duration, String> {
-    let bad = || format!("{s:?}: expected a number and a unit (m, h, d, w), e.g. 30d");
-    let unit = s.chars().last().ok_or_else(bad)?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
-    Ok(match unit {
-        'm' => time::Duration::minutes(n),
-        'h' => time::Duration::hours(n),
-        'd' => time::Duration::days(n),
-        'w' => time::Duration::weeks(n),
-        _ => return Err(bad()),
-    })
+    mcb::spec::Age::parse(s)
 }
 
 /// `-o json`: the rotate report, as docs/json.md documents it.
@@ -150,6 +155,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         age_key_out: a.age_key_out,
         github_app_key,
         finish: a.finish,
+        validity: a.validity,
         oidc_initial_access_token: std::env::var(OIDC_IAT_VAR)
             .ok()
             .filter(|v| !v.is_empty())

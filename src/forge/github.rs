@@ -1,12 +1,12 @@
-//! GitHub (and GitHub Enterprise, via the API base URL) on octocrab's HTTP stack, run on a
-//! private current-thread tokio runtime so callers stay synchronous. Requests are built by
-//! hand (method, path, JSON) so every status and rate-limit header is ours to interpret.
+//! GitHub (and GitHub Enterprise, via the API base URL) over blocking reqwest (rustls), so
+//! callers stay synchronous. Requests are built by hand (method, path, JSON) so every status
+//! and rate-limit header is ours to interpret, and every one carries `User-Agent:
+//! mcb/<version>` (octocrab, used before, always appended its own `octocrab` agent).
 
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION};
+use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use http::Method;
-use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -15,6 +15,9 @@ use super::{Error, Forge, LastUsed, PrInfo, PullRequest, RepoSlug};
 
 /// The public GitHub API.
 pub const DEFAULT_API: &str = "https://api.github.com";
+
+/// The `User-Agent` of every request (GitHub asks for the application's name).
+pub const AGENT: &str = concat!("mcb/", env!("CARGO_PKG_VERSION"));
 
 /// How mcb authenticates to the API.
 pub enum Auth {
@@ -82,8 +85,7 @@ pub struct GitHubConfig {
 
 /// A connected GitHub client for one repository.
 pub struct GitHub {
-    rt: tokio::runtime::Runtime,
-    octo: Octocrab,
+    http: reqwest::blocking::Client,
     api: String,
     repo: RepoSlug,
     authorization: SecretString,
@@ -115,31 +117,9 @@ impl GitHub {
         if url::Url::parse(&api).is_err() {
             return Err(Error::BadApiUrl { input: cfg.api });
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Runtime(e.to_string()))?;
-        let bad_api = || Error::BadApiUrl {
-            input: cfg.api.clone(),
-        };
-        // base_uri keeps a GHE path prefix (`/api/v3`): requests below name only the route
-        let builder = Octocrab::builder()
-            .base_uri(api.as_str())
-            .map_err(|_| bad_api())?
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .add_header(ACCEPT, "application/vnd.github+json".into())
-            .add_header(
-                http::HeaderName::from_static("x-github-api-version"),
-                "2022-11-28".into(),
-            )
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)));
-        let octo = rt
-            .block_on(async { builder.build() })
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let http = http_client()?;
         let mut gh = GitHub {
-            rt,
-            octo,
+            http,
             api,
             repo: cfg.repo,
             authorization: SecretString::from(String::new()),
@@ -159,6 +139,39 @@ impl GitHub {
             }
         };
         Ok(gh)
+    }
+
+    /// Checks that `private_key` is a key of app `app_id` at `api`: `GET /app` with a JWT
+    /// it signs must answer that app (a key GitHub does not know gets 401).
+    pub fn verify_app_key(
+        api: &str,
+        app_id: u64,
+        private_key: &SecretString,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let http = http_client()?;
+        let gh = GitHub {
+            http,
+            api: api.trim_end_matches('/').to_owned(),
+            repo: RepoSlug {
+                owner: String::new(),
+                name: String::new(),
+            },
+            authorization: SecretString::from(String::new()),
+            retry: RetryPolicy::default(),
+            now,
+        };
+        let jwt = app_jwt(app_id, private_key, now)?;
+        let bearer = SecretString::from(format!("Bearer {}", jwt.expose_secret()));
+        let v = gh.call_as(&bearer, Method::GET, "/app", None)?;
+        let id = u64_field(&v, "id", "GET /app")?;
+        if id != app_id {
+            return Err(decode(
+                "GET /app",
+                &format!("the key belongs to app {id}, not {app_id}"),
+            ));
+        }
+        Ok(())
     }
 
     fn installation_token(
@@ -245,28 +258,31 @@ impl GitHub {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Reply, Error> {
-        let builder = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(AUTHORIZATION, authorization.expose_secret());
-        let req = self
-            .octo
-            .build_request(builder, body)
-            .map_err(|e| decode(what, &e.to_string()))?;
-        let network = |e: octocrab::Error| Error::Network {
+        let url = format!("{}{path}", self.api);
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
+            .expect("an HTTP method is a valid method");
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header(AUTHORIZATION, authorization.expose_secret())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header(USER_AGENT, AGENT)
+            .header("x-github-api-version", "2022-11-28");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let network = |e: reqwest::Error| Error::Network {
             what: what.to_owned(),
             message: transport_message(&e),
         };
-        self.rt.block_on(async {
-            let resp = self.octo.execute(req).await.map_err(network)?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = self.octo.body_to_string(resp).await.map_err(network)?;
-            Ok(Reply {
-                status,
-                headers,
-                body,
-            })
+        let resp = req.send().map_err(network)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text().map_err(network)?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
         })
     }
 
@@ -317,6 +333,34 @@ impl GitHub {
     }
 }
 
+impl GitHub {
+    /// The open pull request whose head branch is `head`, from any owner, searching the
+    /// open pull requests page by page (at most 1000).
+    fn find_open_pull_request(&self, head: &str) -> Result<Option<u64>, Error> {
+        let pulls = format!("/repos/{}/pulls", self.repo);
+        for page in 1..=10 {
+            let list = self.call(
+                Method::GET,
+                &format!("{pulls}?state=open&per_page=100&page={page}"),
+                None,
+            )?;
+            let items = list
+                .as_array()
+                .ok_or_else(|| decode(&format!("GET {pulls}"), "not a list"))?;
+            let found = items
+                .iter()
+                .find(|p| p.pointer("/head/ref").and_then(Value::as_str) == Some(head));
+            if let Some(p) = found {
+                return u64_field(p, "number", &format!("GET {pulls}")).map(Some);
+            }
+            if items.len() < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl Forge for GitHub {
     fn ensure_pull_request(&self, pr: &PullRequest) -> Result<PrInfo, Error> {
         let pulls = format!("/repos/{}/pulls", self.repo);
@@ -334,7 +378,27 @@ impl Forge for GitHub {
                     "title": pr.title, "head": pr.head, "base": pr.base,
                     "body": pr.body, "draft": pr.draft,
                 });
-                (self.call(Method::POST, &pulls, Some(&body))?, true)
+                match self.call(Method::POST, &pulls, Some(&body)) {
+                    Ok(v) => (v, true),
+                    // The list missed it (another head owner, a lagging index): find it
+                    // among the open pull requests and update it.
+                    Err(Error::Unprocessable { message, .. })
+                        if message.contains("already exists") =>
+                    {
+                        let n = self.find_open_pull_request(&pr.head)?.ok_or_else(|| {
+                            decode(
+                                &format!("POST {pulls}"),
+                                "GitHub says a pull request exists, but none is open for this branch",
+                            )
+                        })?;
+                        let body = json!({"title": pr.title, "body": pr.body});
+                        (
+                            self.call(Method::PATCH, &format!("{pulls}/{n}"), Some(&body))?,
+                            false,
+                        )
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         let number = u64_field(&v, "number", &format!("POST {pulls}"))?;
@@ -383,6 +447,16 @@ impl Forge for GitHub {
     }
 }
 
+/// The HTTP client of every GitHub request: mcb's User-Agent, bounded waits.
+fn http_client() -> Result<reqwest::blocking::Client, Error> {
+    reqwest::blocking::Client::builder()
+        .user_agent(AGENT)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Runtime(e.to_string()))
+}
+
 /// The App JWT: RS256, issued a minute in the past against clock skew, valid 9 minutes
 /// (GitHub allows at most 10).
 fn app_jwt(
@@ -428,7 +502,7 @@ fn decode(what: &str, message: &str) -> Error {
 }
 
 /// The innermost cause of a transport error (e.g. "Connection refused").
-fn transport_message(e: &octocrab::Error) -> String {
+fn transport_message(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {

@@ -1,5 +1,5 @@
 //! The forge that hosts the config repo: pull requests and deploy keys behind a small
-//! synchronous [`Forge`] trait, with GitHub (`github`, on octocrab) as the implementation,
+//! synchronous [`Forge`] trait, with GitHub (`github`, on blocking reqwest) as the implementation,
 //! and the PR body renderer (`body`). It never touches the local repository (that is
 //! `crate::git`) and never sees a secret value except its own API token.
 

@@ -289,7 +289,8 @@ pub fn branch_name(command: &str, name: &str, date: Option<time::Date>) -> Resul
 /// `--no-commit`, `--dry-run` and `--push` flags.
 #[derive(Debug, Default)]
 pub struct PublishOptions {
-    /// branch to start a new mcb branch from (None: the current branch)
+    /// branch to start a new mcb branch from (None: the remote's default branch, see
+    /// `ops::publish::base_of`)
     pub base: Option<String>,
     /// commit author (None: git config)
     pub author: Option<Author>,
@@ -586,8 +587,34 @@ impl ConfigRepo {
         cfg.get_string(&format!("branch.{branch}.{BASE_KEY}")).ok()
     }
 
-    /// A local branch, else a remote-tracking branch of any remote, else any revision.
+    /// A local branch (or a remote-tracking branch of the same name that is ahead of it:
+    /// the remote's state after a fetch), else a remote-tracking branch of any remote,
+    /// else any revision.
     fn resolve_base(&self, base: &str) -> Result<git2::Commit<'_>> {
+        if let Ok(local) = self
+            .repo
+            .revparse_single(&format!("refs/heads/{base}"))
+            .and_then(|o| o.peel_to_commit())
+        {
+            let remotes = self.repo.remotes().map_err(git("list remotes"))?;
+            for r in remotes.iter().flatten().flatten() {
+                let Ok(tracking) = self
+                    .repo
+                    .revparse_single(&format!("refs/remotes/{r}/{base}"))
+                    .and_then(|o| o.peel_to_commit())
+                else {
+                    continue;
+                };
+                if self
+                    .repo
+                    .graph_descendant_of(tracking.id(), local.id())
+                    .unwrap_or(false)
+                {
+                    return Ok(tracking);
+                }
+            }
+            return Ok(local);
+        }
         let remotes = self.repo.remotes().map_err(git("list remotes"))?;
         let mut candidates = vec![format!("refs/heads/{base}")];
         candidates.extend(
@@ -987,8 +1014,57 @@ impl ConfigRepo {
 
     /// Fetches `base` (None: the remote's default branch) from the remote in `opts` into its
     /// remote-tracking ref, with the push's credentials.
-    pub fn fetch_base(&self, opts: &PushOptions, base: Option<&str>) -> Result<push::Fetched> {
+    pub fn fetch_base(
+        &self,
+        opts: &PushOptions,
+        base: Option<&str>,
+    ) -> Result<Option<push::Fetched>> {
         push::fetch(self, opts, base)
+    }
+
+    /// The remote's default branch as this clone knows it, offline: what
+    /// `refs/remotes/<remote>/HEAD` points at, else `main`, else `master` (local or
+    /// remote-tracking); None when there is none (an empty or remote-less repository).
+    pub fn known_default_branch(&self, remote: &str) -> Option<String> {
+        let prefix = format!("refs/remotes/{remote}/");
+        let head = self
+            .repo
+            .find_reference(&format!("{prefix}HEAD"))
+            .ok()
+            .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
+        if let Some(b) = head.as_deref().and_then(|t| t.strip_prefix(&prefix)) {
+            return Some(b.to_owned());
+        }
+        ["main", "master"]
+            .into_iter()
+            .find(|b| {
+                self.repo.find_branch(b, BranchType::Local).is_ok()
+                    || self.repo.find_reference(&format!("{prefix}{b}")).is_ok()
+            })
+            .map(str::to_owned)
+    }
+
+    /// The `paths` (files, or directories ending in `/`) whose content at HEAD differs
+    /// from their content on `base`.
+    pub fn differs_from(&self, base: &str, paths: &[&str]) -> Result<Vec<String>> {
+        let base_commit = self.resolve_base(base)?;
+        let head = match self.repo.head().and_then(|h| h.peel_to_commit()) {
+            Ok(c) => c,
+            Err(_) => return Ok(Vec::new()), // no commit yet: nothing to differ
+        };
+        if head.id() == base_commit.id() {
+            return Ok(Vec::new());
+        }
+        let id_at = |c: &git2::Commit<'_>, p: &str| -> Option<git2::Oid> {
+            let tree = c.tree().ok()?;
+            let p = p.trim_end_matches('/');
+            tree.get_path(Path::new(p)).ok().map(|e| e.id())
+        };
+        Ok(paths
+            .iter()
+            .filter(|p| id_at(&head, p) != id_at(&base_commit, p))
+            .map(|p| p.to_string())
+            .collect())
     }
 
     /// Whether commit `commit` is `tip` or one of its ancestors.

@@ -95,13 +95,13 @@ pub struct Fetched {
 }
 
 /// Fetches `base` (None: the remote's default branch, as its HEAD says) with the same
-/// credentials and host-key policy as a push.
-pub(super) fn fetch(repo: &ConfigRepo, opts: &PushOptions, base: Option<&str>) -> Result<Fetched> {
-    let (r, fetched) = transfer(repo, "", opts, Mode::Fetch(base))?;
-    fetched.ok_or_else(|| Error::Git {
-        what: format!("fetch from {}", r.url),
-        source: git2::Error::from_str("the remote has no default branch"),
-    })
+/// credentials and host-key policy as a push. None: the remote is empty (no default branch).
+pub(super) fn fetch(
+    repo: &ConfigRepo,
+    opts: &PushOptions,
+    base: Option<&str>,
+) -> Result<Option<Fetched>> {
+    transfer(repo, "", opts, Mode::Fetch(base)).map(|(_, f)| f)
 }
 
 fn transfer(
@@ -216,8 +216,12 @@ fn transfer(
                     let head = {
                         let c =
                             remote.connect_auth(git2::Direction::Fetch, Some(callbacks()), None)?;
-                        let head = c.default_branch()?;
-                        head.as_str().unwrap_or_default().to_owned()
+                        // an empty remote has no HEAD to follow
+                        match c.default_branch() {
+                            Ok(h) => h.as_str().unwrap_or_default().to_owned(),
+                            Err(e) if e.code() == ErrorCode::NotFound => return Ok(()),
+                            Err(e) => return Err(e),
+                        }
                     }; // dropping the connection disconnects
                     head.strip_prefix("refs/heads/").unwrap_or(&head).to_owned()
                 }
@@ -225,6 +229,8 @@ fn transfer(
             let tracking = format!("refs/remotes/{}/{base}", opts.remote);
             let mut fo = git2::FetchOptions::new();
             fo.remote_callbacks(callbacks());
+            // set, so libgit2 does not look for `http.followRedirects` in a sealed config
+            fo.follow_redirects(git2::RemoteRedirect::Initial);
             let spec = format!("+refs/heads/{base}:{tracking}");
             remote.fetch(&[spec.as_str()], Some(&mut fo), None)?;
             let tip = repo

@@ -174,6 +174,17 @@ pub enum Error {
         /// what the forge said
         detail: String,
     },
+    /// A new mcb branch starts from the remote's default branch, but the checkout the
+    /// command read its files from differs from it there.
+    #[error("the checked-out {checked_out} differs from {base}, where mcb starts its branch, in {}", paths.join(", "))]
+    DiffersFromBase {
+        /// the checked-out branch
+        checked_out: String,
+        /// the base (the remote's default branch)
+        base: String,
+        /// the command's paths that differ
+        paths: Vec<String>,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -194,6 +205,9 @@ impl crate::Help for Error {
             ),
             Error::InitBranchExists { name, branch } => format!(
                 "it waits on branch {branch}: publish it with `mcb publish {branch}` (or `mcb init-installation {name} --push --pr`); once merged, `mcb rotate {name}` replaces credentials"
+            ),
+            Error::DiffersFromBase { checked_out, base, .. } => format!(
+                "switch to {base} and bring it up to date (`git switch {base} && git pull`), then run the command again; or pass `--base {checked_out}` to build on {checked_out} (its PR then targets {checked_out})"
             ),
             Error::RotationNotMerged { base, .. } => format!(
                 "merge the rotation's pull request into {base} first (nothing was deleted); then run `--finish` again"

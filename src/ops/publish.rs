@@ -119,15 +119,9 @@ pub fn run(
     let checked = preflight(repo, env, &req.branch, opts, pr, progress)?;
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
+    let base = base_of(repo, &req.branch, opts, &owned, progress)?;
     progress.action(&format!("preparing branch {}", req.branch));
-    let txn = Transaction::begin(
-        repo,
-        &req.branch,
-        opts.base.as_deref(),
-        &owned,
-        key,
-        progress,
-    )?;
+    let txn = Transaction::begin(repo, &req.branch, base.as_deref(), &owned, key, progress)?;
     let plan =
         match make_plan().and_then(|p| failpoint::check("plan").map(|_| p).map_err(Error::from)) {
             Ok(p) => p,
@@ -177,6 +171,47 @@ pub fn run(
         &mut out,
     )?;
     Ok(out)
+}
+
+/// The branch a new mcb branch starts from and its PR targets: `--base`, else the remote's
+/// default branch (fetched with `--push`, else as this clone knows it), as gh does - never
+/// just the checked-out branch, so commands do not stack on each other's branches. The
+/// command computed its files from the work tree, so a checkout that differs from that
+/// base in the command's paths is refused (switch to the base, or name the branch to build
+/// on with `--base`). An existing branch is continued as it is.
+pub(crate) fn base_of(
+    repo: &ConfigRepo,
+    branch: &str,
+    opts: &PublishOptions,
+    owned: &[&str],
+    progress: &mut dyn Progress,
+) -> Result<Option<String>, Error> {
+    if opts.base.is_some() || repo.branch_tip(branch)?.is_some() {
+        return Ok(opts.base.clone());
+    }
+    let base = match &opts.push {
+        Some(push) => {
+            progress.action(&format!("fetching the default branch of {}", push.remote));
+            match repo.fetch_base(push, None)? {
+                Some(f) => Some(f.branch),
+                None => repo.known_default_branch(&push.remote), // an empty remote
+            }
+        }
+        None => repo.known_default_branch("origin"),
+    };
+    let Some(base) = base else {
+        return Ok(None);
+    };
+    let differs = repo.differs_from(&base, owned)?;
+    if !differs.is_empty() {
+        return Err(crate::ops::Error::DiffersFromBase {
+            checked_out: repo.current_branch()?.unwrap_or_else(|| "HEAD".into()),
+            base,
+            paths: differs,
+        }
+        .into());
+    }
+    Ok(Some(base))
 }
 
 /// The GitHub side of a publish, connected and checked.
@@ -298,7 +333,10 @@ fn planned_steps(
         };
         let base = match &opts.base {
             Some(b) => b.clone(),
-            None => repo.current_branch()?.unwrap_or_else(|| "main".into()),
+            None => repo
+                .stored_base(branch)
+                .or_else(|| repo.known_default_branch(&push.remote))
+                .unwrap_or_else(|| "main".into()),
         };
         steps.push(format!(
             "open or update the pull request {branch} -> {base} in {slug} ({})",

@@ -55,6 +55,8 @@ pub struct Request {
     /// the initial access token of OIDC issuers that must register a client anew to
     /// change its secret (RFC 7591), for `--only oidc/<registered client>`
     pub oidc_initial_access_token: Option<SecretString>,
+    /// `--validity`: lifetime of re-issued kubeconfig client certificates (else a year)
+    pub validity: Option<Duration>,
     /// `--finish`: delete the deploy key a rotation replaced, once its PR is merged
     pub finish: bool,
     /// branch, commit and push settings
@@ -117,6 +119,8 @@ pub(crate) struct Work<'a> {
     oidc_initial_access_token: Option<SecretString>,
     /// `--dry-run`: no issuer or forge is called; what would be is in `planned`
     dry_run: bool,
+    /// lifetime of re-issued kubeconfig certificates
+    validity: Option<Duration>,
     /// the calls to issuers and the forge a dry run leaves out, in order
     planned: Vec<String>,
     /// clients registered at issuers by this run (`oidc/<id>`, the client): deleted again
@@ -139,12 +143,26 @@ pub fn run(
     let root = repo_git.root().to_path_buf();
     let mut work = Work::load(env, &root, &req)?;
     let targets = match req.only.is_empty() {
-        true => targets::due(&work.inst.inventory, env.now() + req.due_within),
+        true => {
+            let inputs = targets::Inputs {
+                age_key_out: req.age_key_out.is_some(),
+                github_app_key: req.github_app_key.is_some(),
+            };
+            let due = targets::due(
+                &req.name,
+                &work.inst.inventory,
+                env.now() + req.due_within,
+                &work.inst.spec.rotation.max_age,
+                inputs,
+            );
+            work.notes.extend(due.elsewhere);
+            due.targets
+        }
         false => req.only.clone(),
     };
-    if targets.is_empty() {
+    if targets.is_empty() && work.notes.is_empty() {
         progress.up_to_date(&format!(
-            "nothing of {} expires within {} days",
+            "nothing of {} is due within {} days",
             req.name,
             req.due_within.whole_days()
         ));
@@ -152,6 +170,14 @@ pub fn run(
     for t in &targets {
         progress.action(&format!("rotating {t}"));
         t.apply(&mut work)?;
+    }
+    if !targets.is_empty() {
+        // superseded certificates are listed until they expire, not longer
+        let now = env.now();
+        work.inst
+            .inventory
+            .credentials
+            .retain(|c| c.kind != crate::pki::SUPERSEDED_KUBECONFIG || !targets::expired(c, now));
     }
     if work.new_key_file.is_some() && req.age_key_out.is_none() && !req.publish.dry_run {
         return Err(crate::ops::Error::MissingInput {
@@ -322,6 +348,7 @@ impl<'a> Work<'a> {
             new_deploy_key: None,
             oidc_initial_access_token: req.oidc_initial_access_token.clone(),
             dry_run: req.publish.dry_run,
+            validity: req.validity,
             planned: Vec::new(),
             registered: Vec::new(),
         })

@@ -133,6 +133,9 @@ pub struct LeafParams {
     /// Lifetime; capped at the CA's expiry.
     pub validity: Duration,
     pub key_type: KeyType,
+    /// Add the certificate's serial number to the subject (`serialNumber`): every issued
+    /// certificate then has its own subject while the CN (the Kubernetes user) stays.
+    pub subject_serial: bool,
 }
 
 impl LeafParams {
@@ -146,6 +149,7 @@ impl LeafParams {
             usage,
             validity: LEAF_VALIDITY,
             key_type,
+            subject_serial: false,
         }
     }
 }
@@ -372,6 +376,14 @@ impl Ca {
             reason: e.to_string(),
         };
         let mut p = base_params(env, &leaf.common_name, &leaf.organizations, leaf.validity);
+        if let (true, Some(serial)) = (leaf.subject_serial, &p.serial_number) {
+            let hex = rcgen::string::PrintableString::try_from(hex::encode(serial.as_ref()))
+                .map_err(sign_err)?;
+            p.distinguished_name.push(
+                rcgen::DnType::CustomDnType(vec![2, 5, 4, 5]), // id-at-serialNumber
+                rcgen::DnValue::PrintableString(hex),
+            );
+        }
         // A leaf stays inside its CA's lifetime (kubeadm refuses a leaf that outlives it).
         p.not_after = p.not_after.min(self.facts.not_after);
         p.not_before = p.not_before.max(self.facts.not_before);

@@ -101,6 +101,9 @@ pub(crate) fn with_key(
 ) -> Result<Kubeconfig, Error> {
     let mut leaf = LeafParams::new(&user.common_name, Usage::Client, key_type);
     leaf.organizations = user.organizations.clone();
+    // Client certificates cannot be revoked: a distinct subject per issued one tells them
+    // apart in audit logs and in `mcb status` while an old one is still valid.
+    leaf.subject_serial = true;
     leaf.validity = user.validity.unwrap_or(validity);
     let leaf = ca.issue_with_key(env, &leaf, key)?;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);

@@ -45,6 +45,10 @@ pub use cert::{
     fingerprint, rfc3339, Ca, CertFacts, Leaf, LeafParams, Usage, CA_VALIDITY, LEAF_VALIDITY,
 };
 pub use key::KeyType;
+
+/// Inventory kind of a kubeconfig client certificate a rotation replaced: listed until it
+/// expires, since a client certificate cannot be revoked.
+pub const SUPERSEDED_KUBECONFIG: &str = "kubeconfig-superseded";
 pub use kubeconfig::{admin_group, kubeconfig, Kubeconfig, UserParams, KUBERNETES_MINORS};
 
 use crate::fsutil::PathError;

@@ -227,6 +227,7 @@ fn installation(t: &TestEnv) -> (PathBuf, PathBuf) {
     let repo = config_repo(t);
     let key = t.path().join("demo.agekey");
     init(t, &repo, &key, &[]).ok();
+    crate::rotate::merge_locally(t, &repo, "mcb/init-demo");
     (repo, key)
 }
 

@@ -511,3 +511,56 @@ fn publish_flow_survives_an_api_outage_and_a_rerun_completes() {
     assert!(info.created);
     up.verify();
 }
+
+/// Issue #23 item 5: a 422 "A pull request already exists" (the list by head missed it)
+/// no longer stops the run: the PR is found among the open ones and updated. Every
+/// request says `User-Agent: mcb/<version>`, once.
+#[test]
+fn an_existing_pull_request_the_list_missed_is_found_and_updated() {
+    let fake = Fake::start();
+    let head = "new-topic";
+    fake.mount(list_open(head).respond_with(ResponseTemplate::new(200).set_body_json(json!([]))));
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("{REPO}/pulls")))
+            .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+                "message": "Validation Failed",
+                "errors": [{"resource": "PullRequest", "code": "custom",
+                    "message": "A pull request already exists for octocat:new-topic."}],
+            })))
+            .expect(1),
+    );
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/pulls")))
+            .and(query_param("page", "1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("pulls.list.json")))
+            .expect(1),
+    );
+    fake.mount(
+        Mock::given(method("PATCH"))
+            .and(path(format!("{REPO}/pulls/1347")))
+            .and(body_partial_json(json!({"title": "Rotate"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("pulls.create.json")))
+            .expect(1),
+    );
+    let pr = PullRequest {
+        head: head.into(),
+        base: "main".into(),
+        title: "Rotate".into(),
+        body: "body".into(),
+        labels: Vec::new(),
+        draft: false,
+        reviewers: Vec::new(),
+    };
+    let info = fake.client().ensure_pull_request(&pr).unwrap();
+    assert_eq!(info.number, 1347);
+    assert!(!info.created);
+    fake.verify();
+    let agent = format!("mcb/{}", env!("CARGO_PKG_VERSION"));
+    for r in fake.requests() {
+        let agents: Vec<_> = r.headers.get_all("user-agent").iter().collect();
+        assert_eq!(agents.len(), 1, "{} {}: {agents:?}", r.method, r.url);
+        assert_eq!(agents[0].to_str().unwrap(), agent, "{} {}", r.method, r.url);
+    }
+}

@@ -96,6 +96,7 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
 
     // What init stored is what rotation loads: a successor client with a new secret at the
     // issuer; the old client stays valid until `--finish` after the merge (issue #23).
+    crate::rotate::merge_locally(&t, &repo, "mcb/init-demo");
     let mut c = t.mcb();
     c.env("MCB_INSECURE_TEST_SEED", "43")
         .arg("--repo")

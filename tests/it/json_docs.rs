@@ -145,6 +145,8 @@ fn issue_24_json_output_is_what_docs_json_md_says() {
     assert_documented("init", &r.stdout, &doc);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(v["files"][0]["path"].is_string(), "files are objects");
+    // merged, as later commands start from the default branch
+    crate::rotate::merge_locally(&t, &repo, "mcb/init-demo");
 
     let mut doc = table("mcb rotate NAME -o json", "");
     doc.extend(outcome());

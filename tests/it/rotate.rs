@@ -20,13 +20,21 @@ use wiremock::{Mock, ResponseTemplate};
 use crate::support::github::{fixture, Fake, REPO, TOKEN};
 use crate::support::{run, tool, Run, TestEnv};
 
-/// A fresh installation `demo` on branch mcb/init-demo, and its key file.
+/// A fresh installation `demo`, its init branch merged into main and main checked out
+/// (rotations start from the default branch), and its key file.
 pub(crate) fn installation() -> (TestEnv, PathBuf, PathBuf) {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
     init(&t, &repo, &key, &[]).ok();
+    merge_locally(&t, &repo, "mcb/init-demo");
     (t, repo, key)
+}
+
+/// Merges `branch` into the local main and checks main out (the reviewed PR merged).
+pub(crate) fn merge_locally(t: &TestEnv, repo: &Path, branch: &str) {
+    git(t, repo, &["switch", "-q", "main"]);
+    git(t, repo, &["merge", "-q", "--ff-only", branch]);
 }
 
 /// `mcb rotate demo ARGS`, with another seed than init's so new material differs.
@@ -38,6 +46,22 @@ pub(crate) fn rotate(t: &TestEnv, repo: &Path, args: &[&str]) -> Run {
         .args(["rotate", "demo"])
         .args(args);
     run(c)
+}
+
+/// `kind/id` of each line of a rotate report's `rotated`.
+pub(crate) fn rotated_names(report: &serde_json::Value) -> Vec<String> {
+    report["rotated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["kind"].as_str().unwrap(),
+                c["id"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 /// `mcb rotate demo --only WHAT --age-key-file KEY`.
@@ -189,10 +213,12 @@ fn due_within_picks_what_expires_and_nothing_else() {
     // Right after init nothing expires within 30 days.
     let before = snapshot(&repo);
     let r = rotate(&t, &repo, &["--age-key-file", key_arg]).ok();
-    assert!(r.stderr.contains("nothing of demo expires"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing of demo is due"), "{}", r.stderr);
     assert_eq!(changed(&before, &snapshot(&repo)), BTreeSet::new());
 
-    // 340 days later the admin kubeconfig (365 days) is due; the CAs (10 years) are not.
+    // 340 days later (window 30 days) the admin kubeconfig (expires after 365 days), the
+    // deploy key (maximum age 365 days) and the confidential OIDC clients (180 days) are
+    // due; the CAs (10 years) and the age key (730 days) are not.
     let mut c = t.mcb();
     c.env("MCB_INSECURE_TEST_SEED", "43")
         .env("MCB_TEST_NOW", "2027-10-31T12:00:00Z")
@@ -201,28 +227,26 @@ fn due_within_picks_what_expires_and_nothing_else() {
         .args(["rotate", "demo", "--age-key-file", key_arg, "-o", "json"]);
     let r = run(c).ok();
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let rotated: Vec<String> = report["rotated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            format!(
-                "{}/{}",
-                c["kind"].as_str().unwrap(),
-                c["id"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(rotated, ["kubeconfig/admin"]);
-    assert_ne!(
-        report["rotated"][0]["previous"],
-        report["rotated"][0]["fingerprint"]
+    let rotated = rotated_names(&report);
+    assert_eq!(
+        rotated,
+        [
+            "kubeconfig/admin",
+            "oidc-client/grafana",
+            "oidc-client/kubectl",
+            "deploy-key/flux"
+        ]
     );
+    for line in report["rotated"].as_array().unwrap() {
+        assert_ne!(line["previous"], line["fingerprint"], "{line}");
+    }
     assert_eq!(
         changed(&before, &snapshot(&repo)),
         set(&[
             "credentials.yaml",
-            "secrets/demo-kubeconfig-admin.sops.yaml"
+            "secrets/demo-kubeconfig-admin.sops.yaml",
+            "secrets/dex-clients.sops.yaml",
+            "secrets/flux-system.sops.yaml",
         ])
     );
     assert_eq!(
@@ -382,7 +406,8 @@ fn age_key_rotation_in_two_steps() {
         assert!(carried.contains(id), "sops-age lacks a key");
     }
 
-    // Step 2 (from step 1's branch, as after its merge): only the new key opens anything.
+    // Step 2 (after step 1 is merged): only the new key opens anything.
+    merge_locally(&t, &repo, "mcb/rotate-demo-age-key");
     let r = rotate_only(&t, &repo, "age-key", both.to_str().unwrap()).ok();
     assert!(r.stdout.contains("step 2 of 2"), "{}", r.stdout);
     assert_eq!(
@@ -530,6 +555,9 @@ fn ca_rotation_in_three_phases_retires_the_old_ca() {
         "sanity: before rotation"
     );
     let phase = |n: u8| {
+        // each phase starts once the one before is merged
+        let current = git(&t, &repo, &["branch", "--show-current"]);
+        merge_locally(&t, &repo, current.trim());
         let before = snapshot(&repo);
         let r = rotate_only(&t, &repo, "ca/cluster", key_arg).ok();
         assert!(
@@ -807,21 +835,39 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
 }
 
+/// A new RSA key (PEM, PKCS#1) at `name` in `t`'s directory, as GitHub hands them out.
+fn rsa_pem(t: &TestEnv, name: &str) -> PathBuf {
+    let p = t.path().join(name);
+    let mut c = t.command("openssl");
+    c.args(["genrsa", "-traditional", "-out"])
+        .arg(&p)
+        .arg("2048");
+    run(c).ok();
+    p
+}
+
+/// `mcb rotate demo --only github-app --age-key-file KEY --import PEM`.
+fn rotate_app_key(t: &TestEnv, repo: &Path, key: &Path, pem: &Path) -> Run {
+    rotate(
+        t,
+        repo,
+        &[
+            "--only",
+            "github-app",
+            "--age-key-file",
+            key.to_str().unwrap(),
+            "--import",
+            pem.to_str().unwrap(),
+        ],
+    )
+}
+
 #[test]
 fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
     let t = TestEnv::new();
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
-    let pem = |name: &str| {
-        let p = t.path().join(name);
-        let mut c = t.command("openssl");
-        c.args(["genrsa", "-traditional", "-out"])
-            .arg(&p)
-            .arg("2048");
-        run(c).ok();
-        p
-    };
-    let (old_pem, new_pem) = (pem("old.pem"), pem("new.pem"));
+    let (old_pem, new_pem) = (rsa_pem(&t, "old.pem"), rsa_pem(&t, "new.pem"));
     let spec = t.path().join("demo.yaml");
     let text = regex::Regex::new(r"(?m)^name: .*$")
         .unwrap()
@@ -840,25 +886,53 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
     let mut c = init_with_spec(&t, &repo, &spec, &key);
     c.arg("--github-app-private-key").arg(&old_pem);
     run(c).ok();
+    merge_locally(&t, &repo, "mcb/init-demo");
 
     let key_arg = key.to_str().unwrap();
     let r = rotate_only(&t, &repo, "github-app", key_arg).fails_with(2);
     assert!(r.stderr.contains("settings/apps"), "{}", r.stderr);
 
-    let before = snapshot(&repo);
-    let r = rotate(
+    // Flux talks to a GitHub Enterprise (the fake): the rotation must keep that base URL
+    // and check the new key there (`GET /app` as the app) before committing it.
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/app"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "message": "A JSON web token could not be decoded"
+            })))
+            .up_to_n_times(1),
+    );
+    let mut app = fixture("apps.get-authenticated.json");
+    app["id"] = json!(123);
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/app"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(app)),
+    );
+    let api = fake.server.uri();
+    let flux = secrets_file(&repo, "flux-system");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&api);
+    let mut c = t.command(tool("sops"));
+    c.env("SOPS_AGE_KEY_FILE", &key)
+        .current_dir(&repo)
+        .arg("set")
+        .arg(&flux)
+        .arg(r#"["data"]["githubAppBaseURL"]"#)
+        .arg(format!("\"{b64}\""));
+    run(c).ok();
+    git(
         &t,
         &repo,
-        &[
-            "--only",
-            "github-app",
-            "--age-key-file",
-            key_arg,
-            "--import",
-            new_pem.to_str().unwrap(),
-        ],
-    )
-    .ok();
+        &["commit", "-q", "-am", "flux uses GitHub Enterprise"],
+    );
+    let untouched = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &new_pem).fails_with(2);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(changed(&untouched, &snapshot(&repo)).is_empty());
+
+    let before = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &new_pem).ok();
     assert!(
         r.stdout.contains("delete the old private key"),
         "{}",
@@ -874,4 +948,50 @@ fn github_app_key_is_imported_and_the_user_told_where_to_delete_the_old_one() {
         std::fs::read(&new_pem).unwrap()
     );
     assert_eq!(secret_value(&t, &flux, &key, "githubAppID"), b"123");
+    assert_eq!(
+        secret_value(&t, &flux, &key, "githubAppBaseURL"),
+        api.as_bytes(),
+        "the enterprise base URL is kept"
+    );
+    let jwt = fake
+        .requests()
+        .iter()
+        .filter(|r| r.url.path() == "/app")
+        .filter_map(|r| {
+            r.headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .next_back()
+        .unwrap();
+    assert!(jwt.starts_with("Bearer ey"), "{jwt}");
+}
+
+/// Issue #23 item 4: with `git.auth: ssh`, `--only github-app` overwrote Flux's SSH
+/// identity with the app key.
+#[test]
+fn github_app_rotation_is_refused_unless_flux_uses_the_app() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let spec = t.path().join("demo.yaml");
+    let text = regex::Regex::new(r"(?m)^name: .*$")
+        .unwrap()
+        .replace(mcb::spec::EXAMPLE, "name: demo")
+        .replace(
+            "githubApp:\n  owner: example\n",
+            "githubApp:\n  owner: example\n  appId: 123\n  installationId: 456\n",
+        );
+    std::fs::write(&spec, text).unwrap();
+    run(init_with_spec(&t, &repo, &spec, &key)).ok();
+    merge_locally(&t, &repo, "mcb/init-demo");
+    let pem = rsa_pem(&t, "new.pem");
+    let before = snapshot(&repo);
+    let r = rotate_app_key(&t, &repo, &key, &pem).fails_with(2);
+    assert!(
+        r.stderr.contains("git.auth is not github-app"),
+        "{}",
+        r.stderr
+    );
+    assert!(changed(&before, &snapshot(&repo)).is_empty());
 }

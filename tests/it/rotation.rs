@@ -26,16 +26,33 @@ fn inventory(repo: &Path) -> Inventory {
     Inventory::parse("credentials.yaml", &std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-/// `mcb rotate demo ARGS` with the issuer's initial access token.
-fn rotate_oidc(t: &TestEnv, repo: &Path, args: &[&str]) -> crate::support::Run {
+/// `mcb rotate demo ARGS` with `vars` set (a seed other than init's by default).
+fn rotate_with(
+    t: &TestEnv,
+    repo: &Path,
+    vars: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Command {
     let mut c = t.mcb();
-    c.env("MCB_INSECURE_TEST_SEED", "43")
-        .env("MCB_OIDC_INITIAL_ACCESS_TOKEN", IAT)
-        .arg("--repo")
+    c.env("MCB_INSECURE_TEST_SEED", "43");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.arg("--repo")
         .arg(repo)
         .args(["rotate", "demo"])
         .args(args);
-    run(c)
+    c
+}
+
+/// `mcb rotate demo ARGS` with the issuer's initial access token.
+fn rotate_oidc(t: &TestEnv, repo: &Path, args: &[&str]) -> crate::support::Run {
+    run(rotate_with(
+        t,
+        repo,
+        &[("MCB_OIDC_INITIAL_ACCESS_TOKEN", IAT)],
+        args,
+    ))
 }
 
 #[test]
@@ -288,4 +305,215 @@ fn static_client_rotation_shows_a_new_fingerprint() {
         .clone();
     assert_eq!(line["fingerprint"], after.fingerprint.as_str());
     assert_ne!(after.fingerprint, before.fingerprint);
+}
+
+/// `mcb rotate demo ARGS` at time `now` (RFC 3339).
+fn rotate_at(t: &TestEnv, repo: &Path, now: &str, args: &[&str]) -> std::process::Command {
+    rotate_with(
+        t,
+        repo,
+        &[("MCB_INSECURE_TEST_SEED", "44"), ("MCB_TEST_NOW", now)],
+        args,
+    )
+}
+
+/// `openssl x509 -noout -subject -enddate` of the admin kubeconfig's client certificate.
+fn admin_cert(t: &TestEnv, repo: &Path, key: &Path) -> String {
+    let file = repo.join("installations/demo/secrets/demo-kubeconfig-admin.sops.yaml");
+    let kc = String::from_utf8(secret_value(t, &file, key, "value")).unwrap();
+    let b64 = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-certificate-data: "))
+        .unwrap();
+    use base64::Engine;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap();
+    let pem_file = t.path().join("admin.crt");
+    std::fs::write(&pem_file, pem).unwrap();
+    let mut c = t.command("openssl");
+    c.args([
+        "x509", "-noout", "-nameopt", "RFC2253", "-subject", "-enddate", "-in",
+    ])
+    .arg(&pem_file);
+    run(c).ok().stdout
+}
+
+/// Issue #23 item 6: a re-issued admin certificate had the same subject as the one it
+/// replaced, which stays valid (no revocation) and which `mcb status` no longer showed.
+#[test]
+fn kubeconfig_rotation_gives_a_distinct_subject_and_status_lists_the_old_one() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    let old = admin_cert(&t, &repo, &key);
+    let old_fp = inventory(&repo).get("kubeconfig", "admin").unwrap().clone();
+    rotate(
+        &t,
+        &repo,
+        &[
+            "--only",
+            "kubeconfig/admin",
+            "--age-key-file",
+            key_arg,
+            "--validity",
+            "30d",
+        ],
+    )
+    .ok();
+    let new = admin_cert(&t, &repo, &key);
+    let subject = |s: &str| s.lines().next().unwrap().to_owned();
+    assert_ne!(subject(&old), subject(&new));
+    for s in [&old, &new] {
+        assert!(subject(s).contains("CN=kubernetes-admin"), "{s}");
+        assert!(subject(s).contains("O=kubeadm:cluster-admins"), "{s}");
+    }
+    // --validity: 30 days from MCB_TEST_NOW (2026-11-25T12:00:00Z).
+    assert!(new.contains("notAfter=Dec 25 12:00:00 2026 GMT"), "{new}");
+
+    // The replaced certificate is listed until it expires.
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&repo).args(["status", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&run(c).ok().stdout).unwrap();
+    let creds = v[0]["credentials"].as_array().unwrap();
+    let old_row = creds
+        .iter()
+        .find(|c| c["kind"] == "kubeconfig-superseded")
+        .unwrap_or_else(|| panic!("{creds:?}"));
+    assert_eq!(old_row["fingerprint"], old_fp.fingerprint.as_str());
+    assert_eq!(old_row["notAfter"], old_fp.not_after.as_deref().unwrap());
+    // It is no finding of `mcb check`, and a rotation after it expired drops it.
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["check", "--age-key-file", key_arg]);
+    let r = run(c);
+    assert!(!r.stdout.contains("kubeconfig-superseded"), "{}", r.stdout);
+    let c = rotate_at(
+        &t,
+        &repo,
+        "2028-01-01T00:00:00Z",
+        &["--only", "kubeconfig/admin", "--age-key-file", key_arg],
+    );
+    run(c).ok();
+    let inv = inventory(&repo);
+    let left: Vec<_> = inv
+        .credentials
+        .iter()
+        .filter(|c| c.kind == "kubeconfig-superseded")
+        .collect();
+    // the first certificate expired in 2027, the 30-day one replaced now in 2026
+    assert_eq!(left.len(), 0, "{left:?}");
+}
+
+/// Issue #23 item 7: deploy keys had no maximum age (never due) and a CA inside the
+/// window was skipped without a word.
+#[test]
+fn due_within_includes_every_kind_and_names_the_ca_command() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    // 9 years and 11 months later: everything is due, the CAs expire within 90 days.
+    let c = rotate_at(
+        &t,
+        &repo,
+        "2036-10-01T12:00:00Z",
+        &[
+            "--age-key-file",
+            key_arg,
+            "--due-within",
+            "90d",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    let r = run(c).ok();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rotated = crate::rotate::rotated_names(&report);
+    assert!(
+        rotated.contains(&"deploy-key/flux".to_owned()),
+        "{rotated:?}"
+    );
+    let notes = report["notes"].to_string();
+    for ca in ["cluster", "etcd", "proxy"] {
+        assert!(
+            notes.contains(&format!("mcb rotate demo --only ca/{ca}")),
+            "{notes}"
+        );
+    }
+    assert!(notes.contains("--only age-key --age-key-out"), "{notes}");
+}
+
+/// `mcb init-installation NAME` with a small spec of its own, to add flags to.
+fn init_named_cmd(t: &TestEnv, repo: &Path, name: &str) -> std::process::Command {
+    let spec = t.path().join(format!("{name}.yaml"));
+    std::fs::write(
+        &spec,
+        format!(
+            "apiVersion: mcb/v1alpha1\nkind: Installation\nname: {name}\nbaseDomain: {name}.example.com\n\
+             provider:\n  capa:\n    region: eu-central-1\ngit:\n  url: ssh://git@github.com/example/mc\n"
+        ),
+    )
+    .unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["init-installation", name, "--spec"])
+        .arg(&spec)
+        .arg("--age-key-out")
+        .arg(t.path().join(format!("{name}.agekey")));
+    c
+}
+
+fn init_named(t: &TestEnv, repo: &Path, name: &str) -> crate::support::Run {
+    run(init_named_cmd(t, repo, name))
+}
+
+/// Issue #23 item 5 / #24 item 8: each command branched from the checked-out branch, so
+/// `init a` then `init b` stacked b on a's unmerged branch (and a rotation run from an
+/// init branch targeted it). New branches start from the remote's default branch; a
+/// checkout that differs from it where the command writes is refused, naming `--base`.
+#[test]
+fn new_branches_start_from_the_default_branch_and_never_stack() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    let main = git(&t, &repo, &["rev-parse", "main"]);
+    init_named(&t, &repo, "alpha").ok();
+    assert_eq!(
+        git(&t, &repo, &["branch", "--show-current"]).trim(),
+        "mcb/init-alpha"
+    );
+    let r = init_named(&t, &repo, "beta").fails_with(2);
+    assert!(r.stderr.contains("differs from main"), "{}", r.stderr);
+    assert!(r.stderr.contains("--base mcb/init-alpha"), "{}", r.stderr);
+    assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/init-beta"]), "");
+
+    git(&t, &repo, &["switch", "-q", "main"]);
+    init_named(&t, &repo, "beta").ok();
+    assert_eq!(git(&t, &repo, &["rev-parse", "mcb/init-beta^"]), main);
+    let sops = git(&t, &repo, &["show", "mcb/init-beta:.sops.yaml"]);
+    assert!(!sops.contains("alpha"), "{sops}");
+
+    // With --push the default branch is fetched: a main that moved on at the remote is
+    // where a new branch starts, and the PR targets it.
+    git(&t, &repo, &["switch", "-q", "main"]);
+    let other = t.path().join("other");
+    let mut c = t.command("git");
+    c.arg("clone")
+        .arg("-q")
+        .arg(t.path().join("origin.git"))
+        .arg(&other);
+    run(c).ok();
+    git(
+        &t,
+        &other,
+        &["commit", "-q", "--allow-empty", "-m", "moved on"],
+    );
+    git(&t, &other, &["push", "-q", "origin", "main"]);
+    let moved = git(&t, &other, &["rev-parse", "HEAD"]);
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = init_named_cmd(&t, &repo, "gamma");
+    fake.publish_to(&mut c);
+    run(c).ok();
+    assert_eq!(git(&t, &repo, &["rev-parse", "mcb/init-gamma^"]), moved);
+    assert_eq!(fake.the_created_pull_request()["base"], "main");
 }

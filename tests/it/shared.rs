@@ -56,6 +56,7 @@ impl Fixture {
             ),
         )
         .unwrap();
+        self.land();
         let mut c = self.mcb();
         c.env("MCB_INSECURE_TEST_SEED", seed)
             .args(["init-installation", name, "--spec"])
@@ -63,6 +64,18 @@ impl Fixture {
             .arg("--age-key-out")
             .arg(self.key(name));
         run(c).ok();
+        self.land();
+    }
+
+    /// The checked-out mcb branch merged into main, main checked out (its PR merged): mcb
+    /// starts new branches from the default branch.
+    fn land(&self) {
+        let current = self.git(&["branch", "--show-current"]);
+        let current = current.trim();
+        if current != "main" {
+            self.git(&["switch", "-q", "main"]);
+            self.git(&["merge", "-q", "--ff-only", current]);
+        }
     }
 
     /// `mcb --repo REPO` with the admin key in SOPS_AGE_KEY_FILE.

@@ -189,7 +189,7 @@ fn reissue_kubeconfigs(w: &mut Work<'_>, ca: Ca, bundle: &str) -> Result<(), Err
     pki.cluster_ca = ca;
     let users: Vec<String> = pki.kubeconfigs.keys().cloned().collect();
     for user in &users {
-        reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
+        reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user, pki::LEAF_VALIDITY)?;
     }
     let now = w.now();
     let creds = pki.credentials(&now);

@@ -140,30 +140,110 @@ pub fn parse_only(inv: &Inventory, given: &[String]) -> Result<Vec<Target>, OpsE
         .collect()
 }
 
-/// What expires by `deadline`, as targets (CAs are left to an explicit `--only ca/…`: their
-/// rotation takes three reviewed phases).
-pub fn due(inv: &Inventory, deadline: OffsetDateTime) -> Vec<Target> {
-    let mut out: Vec<Target> = inv
-        .credentials
-        .iter()
-        .filter(|c| expires_by(c, deadline))
-        .filter_map(|c| match c.kind.as_str() {
-            "kubeconfig" => Some(Target::Kubeconfig(c.id.clone())),
-            oidc::KIND => Some(Target::Oidc(c.id.clone())),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out.dedup();
+/// What is due by `deadline`: credentials that expire by then or pass their kind's maximum
+/// age (`max_age`, from the spec's `rotation.maxAge`) by then.
+pub struct Due {
+    /// what `mcb rotate` rotates now
+    pub targets: Vec<Target>,
+    /// due credentials that need a command of their own, one line each saying which
+    pub elsewhere: Vec<String>,
+}
+
+/// What inputs a run has, so kinds that need them can be rotated when due.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inputs {
+    /// `--age-key-out` (an age-key rotation writes its new key there)
+    pub age_key_out: bool,
+    /// `--import` (a GitHub App key rotation imports it)
+    pub github_app_key: bool,
+}
+
+/// Every kind is considered: what can be rotated unattended becomes a target, the rest
+/// (CAs: three phases; the app key without `--import`; the age key without
+/// `--age-key-out`) is named with the command that rotates it.
+pub fn due(
+    name: &str,
+    inv: &Inventory,
+    deadline: OffsetDateTime,
+    max_age: &crate::spec::MaxAge,
+    inputs: Inputs,
+) -> Due {
+    let mut out = Due {
+        targets: Vec::new(),
+        elsewhere: Vec::new(),
+    };
+    for c in &inv.credentials {
+        let Some(why) = due_why(c, deadline, max_age.of(&c.kind)) else {
+            continue;
+        };
+        let id = &c.id;
+        match c.kind.as_str() {
+            "kubeconfig" => out.targets.push(Target::Kubeconfig(id.clone())),
+            oidc::KIND if !c.extra.contains_key("public") => {
+                out.targets.push(Target::Oidc(id.clone()))
+            }
+            deploy_key::KIND => out.targets.push(Target::DeployKey),
+            github_app::KIND if inputs.github_app_key => out.targets.push(Target::GithubApp),
+            github_app::KIND => out.elsewhere.push(format!(
+                "github-app/{id} is due ({why}): generate a new private key on the app's page, then `mcb rotate {name} --only github-app --import NEW.pem`"
+            )),
+            AGE_KEY_KIND if id == NEXT_AGE_KEY => {}
+            AGE_KEY_KIND if inputs.age_key_out => out.targets.push(Target::AgeKey),
+            AGE_KEY_KIND => out.elsewhere.push(format!(
+                "age-key/{id} is due ({why}): `mcb rotate {name} --only age-key --age-key-out NEW.agekey` (two steps)"
+            )),
+            "ca" if c.extra.contains_key("phase") => {}
+            pki::SUPERSEDED_KUBECONFIG => {}
+            "ca" => out.elsewhere.push(format!(
+                "ca/{id} is due ({why}): CAs rotate in three reviewed phases: `mcb rotate {name} --only ca/{id}`, again after each merge"
+            )),
+            other => out.elsewhere.push(format!(
+                "{other}/{id} is due ({why}) but mcb cannot rotate it"
+            )),
+        }
+    }
+    out.targets.sort();
+    out.targets.dedup();
     out
 }
 
-fn expires_by(c: &Credential, deadline: OffsetDateTime) -> bool {
+/// Whether `c` has a `notAfter` in the past.
+pub(super) fn expired(c: &Credential, now: OffsetDateTime) -> bool {
     let rfc = time::format_description::well_known::Rfc3339;
     c.not_after
         .as_deref()
         .and_then(|t| OffsetDateTime::parse(t, &rfc).ok())
-        .is_some_and(|t| t <= deadline)
+        .is_some_and(|t| t <= now)
+}
+
+/// Why `c` is due by `deadline` ("expires …", "last rotated …, maximum age N days"), if it is.
+fn due_why(
+    c: &Credential,
+    deadline: OffsetDateTime,
+    max_age: Option<time::Duration>,
+) -> Option<String> {
+    let rfc = time::format_description::well_known::Rfc3339;
+    let parse = |t: &str| OffsetDateTime::parse(t, &rfc).ok();
+    if let Some(t) = c.not_after.as_deref() {
+        if parse(t).is_some_and(|t| t <= deadline) {
+            return Some(format!("expires {t}"));
+        }
+    }
+    let since = c.rotated.as_deref().unwrap_or(&c.created);
+    let (Some(max), Some(at)) = (max_age, parse(since)) else {
+        return None;
+    };
+    (at + max <= deadline).then(|| {
+        format!(
+            "{} {since}, maximum age {} days",
+            if c.rotated.is_some() {
+                "last rotated"
+            } else {
+                "created"
+            },
+            max.whole_days()
+        )
+    })
 }
 
 /// `-<what>` for the branch name when exactly one thing is rotated, else nothing.
@@ -243,17 +323,43 @@ pub(super) fn reissue_kubeconfig(
     pki: &mut ClusterPki,
     spec: &crate::spec::Installation,
     user: &str,
+    validity: time::Duration,
 ) -> Result<(), Error> {
     let params = user_params(user, pki, spec)?;
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
     let key_type = spec.pki.key_type.into();
-    pki.add_kubeconfig(env, &server, &params, LEAF_VALIDITY, key_type)?;
+    pki.add_kubeconfig(env, &server, &params, validity, key_type)?;
     Ok(())
 }
 
+/// A new client certificate for `user` (`--validity`, else a year). The one it replaces
+/// stays valid until it expires - Kubernetes checks no revocation - so it stays in the
+/// inventory as a `kubeconfig-superseded` entry, which `mcb status` lists, until then.
 fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
-    reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user)?;
+    let validity = w.validity.unwrap_or(LEAF_VALIDITY);
+    reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user, validity)?;
+    if let Some(old) = w.inst.inventory.get("kubeconfig", user).cloned() {
+        let short: String = old
+            .fingerprint
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(12)
+            .collect();
+        let mut kept = old;
+        kept.kind = pki::SUPERSEDED_KUBECONFIG.into();
+        kept.id = format!("{user}-{short}");
+        kept.rotated = Some(w.now());
+        kept.extra.insert(
+            "note".into(),
+            "superseded by a rotation; still valid until notAfter (client certificates cannot be revoked)".into(),
+        );
+        if !expired(&kept, w.env.now()) {
+            w.inst.inventory.upsert(kept);
+        }
+    }
     let secret_name = pki::kubeconfig_secret_name(w.name(), user);
     let secret = pki
         .secrets()
@@ -440,7 +546,18 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// A new private key for the app Flux uses (`git.auth: github-app` only: with `ssh` the
+/// Secret holds Flux's SSH identity). The key is checked at GitHub (`GET /app` as the app)
+/// before it is committed; the API base URL Flux uses (`githubAppBaseURL`, GitHub
+/// Enterprise) is kept; the old key leaves every Secret that held it.
 fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
+    if w.inst.spec.git.auth != crate::spec::GitAuth::GithubApp {
+        return Err(OpsError::NotRotatable {
+            target: "github-app".into(),
+            why: "git.auth is not github-app: Flux's Secret holds its SSH identity (rotate it with --only deploy-key)".into(),
+        }
+        .into());
+    }
     let (app_id, inst_id) = crate::ops::init::github_app_ids(&w.inst.spec)?;
     let Some(pem) = w.github_app_key.clone() else {
         return Err(OpsError::MissingInput {
@@ -452,12 +569,31 @@ fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
         }
         .into());
     };
-    let ns = w
-        .secret(FLUX_SECRET)
+    let current = w.secret(FLUX_SECRET).ok();
+    let ns = current
         .map(|s| s.namespace.clone())
-        .unwrap_or_else(|_| github_app::FLUX_NAMESPACE.into());
-    let imported = github_app::import_app(app_id, inst_id, pem)?;
-    w.put_secret(imported.flux_secret(FLUX_SECRET, &ns, crate::forge::DEFAULT_API));
+        .unwrap_or_else(|| github_app::FLUX_NAMESPACE.into());
+    let api = current
+        .and_then(|s| s.data.get("githubAppBaseURL"))
+        .map(|v| String::from_utf8_lossy(v.expose_secret()).into_owned())
+        .unwrap_or_else(|| crate::forge::DEFAULT_API.to_owned());
+    let imported = github_app::import_app(app_id, inst_id, pem.clone())?;
+    if w.dry_run {
+        w.planned.push(format!(
+            "check the new key of app {app_id} at {api}/app (GET /app as the app)"
+        ));
+    } else {
+        crate::forge::GitHub::verify_app_key(&api, app_id, &pem, w.env.now())?;
+    }
+    w.put_secret(imported.flux_secret(FLUX_SECRET, &ns, &api));
+    let app_secret = w
+        .secret(crate::ops::init::APP_SECRET)
+        .ok()
+        .filter(|s| s.data.contains_key("privateKey"))
+        .map(super::clone_secret);
+    if let Some(s) = app_secret {
+        w.put_secret(s.with("privateKey", pem.expose_secret().as_bytes().to_vec()));
+    }
     let cred = imported.credential(w.env, "flux");
     w.notes.push(format!(
         "after the PR is merged and Flux has synced, delete the old private key ({}) on the app's settings page ({}/settings/apps)",
@@ -614,20 +750,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn due_picks_expiring_leaves_and_clients_only() {
-        let mut inv = Inventory::new();
-        let c = |kind: &str, id: &str, not_after: Option<&str>| Credential {
+    fn cred(kind: &str, id: &str, created: &str, not_after: Option<&str>) -> Credential {
+        Credential {
             kind: kind.into(),
             id: id.into(),
             subject: None,
             fingerprint: "sha256:00".into(),
             not_before: None,
             not_after: not_after.map(str::to_owned),
-            created: "2026-01-01T00:00:00Z".into(),
+            created: created.into(),
             rotated: None,
             file: None,
             extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn due_picks_expiring_credentials_and_names_cas() {
+        let mut inv = Inventory::new();
+        let c = |kind: &str, id: &str, not_after: Option<&str>| {
+            cred(kind, id, "2026-11-01T00:00:00Z", not_after)
         };
         inv.upsert(c("kubeconfig", "admin", Some("2027-01-10T00:00:00Z")));
         inv.upsert(c("kubeconfig", "ci", Some("2027-06-01T00:00:00Z")));
@@ -635,14 +777,87 @@ mod tests {
         inv.upsert(c("oidc-client", "grafana", Some("2027-01-02T00:00:00Z")));
         inv.upsert(c("deploy-key", "flux", None));
         let deadline = time::macros::datetime!(2027-01-15 00:00:00 UTC);
+        let d = due(
+            "demo",
+            &inv,
+            deadline,
+            &Default::default(),
+            Inputs::default(),
+        );
         assert_eq!(
-            due(&inv, deadline),
+            d.targets,
             [
                 Target::Kubeconfig("admin".into()),
                 Target::Oidc("grafana".into())
             ]
         );
-        assert!(due(&inv, time::macros::datetime!(2026-06-01 00:00:00 UTC)).is_empty());
+        // Issue #23 item 7: a CA in the window is named with its phased command.
+        assert_eq!(d.elsewhere.len(), 1, "{:?}", d.elsewhere);
+        assert!(d.elsewhere[0].contains("mcb rotate demo --only ca/cluster"));
+        let none = due(
+            "demo",
+            &inv,
+            time::macros::datetime!(2026-12-01 00:00:00 UTC),
+            &Default::default(),
+            Inputs::default(),
+        );
+        assert!(none.targets.is_empty() && none.elsewhere.is_empty());
+    }
+
+    /// Issue #23 item 7: deploy keys, app keys and age keys had no maximum age, so they
+    /// were never due.
+    #[test]
+    fn every_kind_has_a_maximum_age() {
+        let mut inv = Inventory::new();
+        let created = "2026-01-01T00:00:00Z";
+        inv.upsert(cred("deploy-key", "flux", created, None));
+        inv.upsert(cred("github-app", "flux", created, None));
+        inv.upsert(cred("age-key", "installation", created, None));
+        inv.upsert(cred("oidc-client", "grafana", created, None));
+        let soon = time::macros::datetime!(2026-07-15 00:00:00 UTC);
+        let d = due("demo", &inv, soon, &Default::default(), Inputs::default());
+        assert_eq!(d.targets, [Target::Oidc("grafana".into())], "180 days");
+        let late = time::macros::datetime!(2027-01-15 00:00:00 UTC);
+        let d = due("demo", &inv, late, &Default::default(), Inputs::default());
+        assert_eq!(
+            d.targets,
+            [Target::Oidc("grafana".into()), Target::DeployKey]
+        );
+        assert!(d
+            .elsewhere
+            .iter()
+            .any(|l| l.contains("--only github-app --import")));
+        let all = Inputs {
+            age_key_out: true,
+            github_app_key: true,
+        };
+        let d = due(
+            "demo",
+            &inv,
+            time::macros::datetime!(2028-01-15 00:00:00 UTC),
+            &Default::default(),
+            all,
+        );
+        assert_eq!(
+            d.targets,
+            [
+                Target::Oidc("grafana".into()),
+                Target::GithubApp,
+                Target::DeployKey,
+                Target::AgeKey
+            ]
+        );
+        // The spec's maximum age wins over the default.
+        let spec: crate::spec::MaxAge =
+            serde_json::from_value(serde_json::json!({"deploy-key": "30d"})).unwrap();
+        let d = due(
+            "demo",
+            &inv,
+            time::macros::datetime!(2026-02-15 00:00:00 UTC),
+            &spec,
+            Inputs::default(),
+        );
+        assert_eq!(d.targets, [Target::DeployKey]);
     }
 
     #[test]
