@@ -602,8 +602,22 @@ fn issue_20_changed_since_checks_only_affected_installations() {
         let mut c = t.mcb();
         c.arg("--repo")
             .arg(&repo)
-            .args(["init-installation", name, "--example", "--age-key-out"])
+            .args([
+                "init-installation",
+                name,
+                "--example",
+                "--no-commit",
+                "--age-key-out",
+            ])
             .arg(t.path().join(format!("{name}.agekey")));
+        run(c).ok();
+    }
+    for args in [
+        vec!["add", "-A"],
+        vec!["commit", "-q", "-m", "alpha and beta"],
+    ] {
+        let mut c = t.command("git");
+        c.arg("-C").arg(&repo).args(&args);
         run(c).ok();
     }
     let changed = |rev: &str| {
