@@ -1,6 +1,8 @@
 //! The CI workflow `mcb init-installation` writes into a config repo
 //! (`.github/workflows/mcb-check.yaml`): on every pull request and push, get mcb from the
 //! source the user pinned at init, run `mcb check`, and upload its SARIF to code scanning.
+//! A pull request checks the installations its changes affect (`--changed-since` the base
+//! branch); a push to main checks everything.
 //!
 //! mcb is never installed by name from a public registry (whoever claims the name would run
 //! code next to the age key): it is either a release binary checked against a SHA-256, or
@@ -121,6 +123,9 @@ const HEADER: &str =
 # secret, broken or wrongly-keyed SOPS file, invalid spec, render drift, expired
 # certificate or kustomization that does not build.
 #
+# A pull request checks only the installations its changes affect (mcb check
+# --changed-since the base branch); a push to main checks every installation.
+#
 # mcb comes from the source pinned at `mcb init-installation` (--ci-mcb-url and
 # --ci-mcb-sha256, or --ci-mcb-git and --ci-mcb-rev), never from a package registry.
 #
@@ -162,6 +167,9 @@ if [ -n "${MCB_CHECK_AGE_KEY:-}" ]; then
   printf '%s\n' "$MCB_CHECK_AGE_KEY" > "$key"
   flags=(--age-key-file "$key")
 fi
+if [ "${GITHUB_EVENT_NAME:-}" = pull_request ]; then
+  flags+=(--changed-since "origin/$GITHUB_BASE_REF")
+fi
 "#;
 
 /// The workflow file's content for `source`.
@@ -196,7 +204,8 @@ pub fn ci_workflow(source: &McbSource) -> String {
         }
     }
     let age_key = json!({"MCB_CHECK_AGE_KEY": "${{ secrets.MCB_CHECK_AGE_KEY }}"});
-    let mut steps = vec![json!({"uses": "actions/checkout@v4"})];
+    // The whole history, so the base branch of a pull request is there to diff against.
+    let mut steps = vec![json!({"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}})];
     steps.extend(install);
     steps.push(json!({
         "name": "mcb check (SARIF)",
@@ -290,6 +299,15 @@ mod tests {
         ));
         assert_eq!(v["jobs"]["check"]["env"]["MCB_REV"], REV);
         assert_eq!(steps(&v)[1]["uses"], "actions/cache@v4");
+        // Pull requests check what changed since their base branch; main everything.
+        let v = parse(&ci_workflow(&McbSource::Unpinned));
+        assert_eq!(steps(&v)[0]["with"]["fetch-depth"], 0);
+        let check = steps(&v).last().unwrap()["run"].as_str().unwrap();
+        assert!(
+            check.contains("if [ \"${GITHUB_EVENT_NAME:-}\" = pull_request ]; then\n  flags+=(--changed-since \"origin/$GITHUB_BASE_REF\")"),
+            "{check}"
+        );
+        assert_eq!(v["on"]["push"]["branches"][0], "main");
         // Unpinned fails closed.
         let v = parse(&ci_workflow(&McbSource::Unpinned));
         assert!(steps(&v)[1]["run"].as_str().unwrap().contains("exit 1"));

@@ -6,9 +6,11 @@
 //! in `/` leaves out everything below that directory, any other line that exact file.
 //! No globs: an allowlist should be short and obvious in review.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use super::Error;
 use crate::fsutil::IoResultExt;
@@ -24,21 +26,20 @@ pub struct RepoFile {
     /// `installations/<name>/…` gives `name`.
     pub installation: Option<String>,
     /// The content, when it is UTF-8 text (binary files are only scanned for nothing).
-    pub text: Option<String>,
+    /// Shared between files with the same bytes (installations rendered from the same
+    /// templates hold the same Flux install: a 1,000-installation repo would hold it 1,000 times).
+    pub text: Option<Arc<str>>,
 }
 
 impl RepoFile {
     /// A file from its relative path and bytes.
     pub fn new(path: impl Into<String>, bytes: Vec<u8>) -> Self {
         let path = path.into();
-        let installation = path
-            .strip_prefix("installations/")
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(name, _)| name.to_owned());
+        let installation = installation_of(&path).map(str::to_owned);
         RepoFile {
             path,
             installation,
-            text: String::from_utf8(bytes).ok(),
+            text: String::from_utf8(bytes).ok().map(Arc::from),
         }
     }
 
@@ -76,6 +77,11 @@ pub fn installations(root: &Path) -> Result<Vec<String>, Error> {
 
 /// Reads every checked file under `root`, in path order.
 pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
+    read(root, &list(root)?)
+}
+
+/// Paths of every checked file under `root` (`.mcbignore` applied), sorted.
+pub fn list(root: &Path) -> Result<Vec<String>, Error> {
     let paths = if root.join(".git").exists() {
         git_paths(root)?
     } else {
@@ -84,21 +90,51 @@ pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
         v
     };
     let ignore = Ignore::load(root)?;
-    let mut out = Vec::new();
-    for p in paths.into_iter().filter(|p| !ignore.matches(p)) {
-        let abs = root.join(&p);
+    Ok(paths.into_iter().filter(|p| !ignore.matches(p)).collect())
+}
+
+/// Reads the files at `paths` (on every core), skipping links and files deleted in the
+/// work tree; order kept.
+pub fn read(root: &Path, paths: &[String]) -> Result<Vec<RepoFile>, Error> {
+    // Texts by hash (hashed outside the lock: the Flux install is ~270 kB per installation).
+    let texts: Mutex<HashMap<u64, Vec<Arc<str>>>> = Mutex::default();
+    let read = super::par_map(paths, |p| {
+        let abs = root.join(p);
         // A committed link is git's business, not a file to read: following it would scan
         // (and report on) whatever it points at outside the repo.
         if fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) {
-            continue;
+            return Ok(None);
         }
         // A tracked file deleted in the work tree is not there to check.
-        let Some(bytes) = crate::fsutil::read_optional(&abs)? else {
-            continue;
-        };
-        out.push(RepoFile::new(p, bytes));
-    }
-    Ok(out)
+        let bytes = crate::fsutil::read_optional(&abs)?;
+        Ok::<_, Error>(bytes.map(|b| {
+            let mut f = RepoFile::new(p.clone(), b);
+            if let Some(t) = f.text.take() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                t.hash(&mut h);
+                let mut seen = texts.lock().unwrap_or_else(|e| e.into_inner());
+                let same = seen.entry(h.finish()).or_default();
+                f.text = Some(match same.iter().find(|s| **s == t) {
+                    Some(s) => s.clone(),
+                    None => {
+                        same.push(t.clone());
+                        t
+                    }
+                });
+            }
+            f
+        }))
+    });
+    read.into_iter()
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<_>, Error>>()
+}
+
+/// `installations/<name>/…` gives `name`.
+pub fn installation_of(path: &str) -> Option<&str> {
+    path.strip_prefix("installations/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(name, _)| name)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), Error> {

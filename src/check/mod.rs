@@ -8,6 +8,7 @@
 //! the line and the rule).
 
 mod capi;
+mod changed;
 mod ci;
 mod credentials;
 pub mod dex;
@@ -217,6 +218,9 @@ pub struct Report {
     pub macs_verified: usize,
     /// Checks that did not run, with why (`render-drift: …`).
     pub skipped: Vec<String>,
+    /// With `--changed-since`: installations no change affects, not checked, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<String>,
     /// Findings, sorted by installation, file, line, rule.
     pub findings: Vec<Finding>,
 }
@@ -296,6 +300,8 @@ pub struct Options {
     pub allow_remote: bool,
     /// Rule ids not to run.
     pub skip: BTreeSet<String>,
+    /// Check only the installations a change since this git revision affects.
+    pub changed_since: Option<String>,
 }
 
 /// Errors that stop a check run (findings are not errors).
@@ -315,6 +321,14 @@ pub enum Error {
     /// No installations, or a named one that does not exist (the error every command gives).
     #[error(transparent)]
     Repo(#[from] crate::repo::Error),
+    /// `--changed-since REF`: the revision or the diff against it is not available.
+    #[error("--changed-since {rev}: {message}")]
+    ChangedSince {
+        /// the revision given
+        rev: String,
+        /// what libgit2 said
+        message: String,
+    },
     /// An unknown rule id was given to `--skip`.
     #[error("unknown check rule `{rule}`")]
     UnknownRule {
@@ -331,6 +345,9 @@ impl crate::Help for Error {
                 Some("run mcb check from a healthy git checkout, or pass --repo DIR".into())
             }
             Error::Repo(e) => crate::Help::help(e),
+            Error::ChangedSince { .. } => Some(
+                "give a revision of this repository (`origin/main`, a commit id); in CI fetch it first (actions/checkout with fetch-depth: 0)".into(),
+            ),
             Error::UnknownRule { .. } => Some(format!(
                 "rule ids: {}",
                 RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
@@ -351,19 +368,41 @@ pub fn run(
             return Err(Error::UnknownRule { rule: r.clone() });
         }
     }
-    let selected = select(root, &opts.names)?;
+    let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
-    let all = files::load(root)?;
-    let repo_files: Vec<RepoFile> = all
+    let paths = files::list(root)?;
+    let mut unchanged = Vec::new();
+    if let Some(rev) = &opts.changed_since {
+        let affected = changed::affected(root, rev, &selected, &paths)?;
+        unchanged = selected
+            .iter()
+            .filter(|n| affected.binary_search(n).is_err())
+            .cloned()
+            .collect();
+        selected = affected;
+    }
+    let wanted: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
+    let paths: Vec<String> = paths
         .into_iter()
-        .filter(|f| f.installation.as_ref().is_none_or(|i| selected.contains(i)))
+        .filter(|p| files::installation_of(p).is_none_or(|i| wanted.contains(i)))
         .collect();
+    let repo_files = files::read(root, &paths)?;
 
     let mut report = Report {
         installations: selected.clone(),
         files: repo_files.len(),
         ..Report::default()
     };
+    if let Some(rev) = &opts.changed_since {
+        if !unchanged.is_empty() {
+            report.skipped.push(format!(
+                "{} installation(s) unchanged since {rev}: {}",
+                unchanged.len(),
+                unchanged.join(", ")
+            ));
+        }
+        report.unchanged = unchanged;
+    }
     let mut findings = Vec::new();
     let docs = yaml::parse_all(&repo_files);
     report.sops_files = docs.iter().filter(|d| d.sops).count();
@@ -400,7 +439,11 @@ pub fn run(
     findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(dex::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
-    findings.extend(shared_unreadable(root));
+    findings.extend(
+        shared_unreadable(root)
+            .into_iter()
+            .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
+    );
     if opts.skip.contains("render-drift") {
         report
             .skipped
@@ -410,9 +453,12 @@ pub fn run(
         findings.extend(spec::sops_config_drift(root, &repo_files));
     }
     findings.extend(capi::check(&repo_files, &docs));
+    // Every YAML file parsed once per distinct text, for the schema and kustomize rules.
+    let fresh = yaml::parse_rest(&repo_files, &docs);
+    let all_docs = yaml::index(&repo_files, &docs, &fresh);
     if !opts.skip.contains("schema") {
         progress.action("validating manifests against their schemas");
-        findings.extend(schema::check(&repo_files, &docs));
+        findings.extend(schema::check(&repo_files, &all_docs));
     }
     if opts.skip.contains("kustomize-build") {
         report
@@ -423,6 +469,7 @@ pub fn run(
         findings.extend(kustomize::check(
             root,
             &repo_files,
+            &all_docs,
             opts.kubectl.as_deref(),
             opts.allow_remote,
         ));
@@ -453,10 +500,19 @@ pub fn select(root: &Path, names: &[String]) -> Result<Vec<String>, Error> {
 
 /// `f` over `items` on every core (file checks are independent), results in item order.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    par_map_min(items, 16, f)
+}
+
+/// [`par_map`] that spreads as few as `min` items (each a process, say) over the cores.
+pub(crate) fn par_map_min<T: Sync, R: Send>(
+    items: &[T],
+    min: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || items.len() < 16 {
+    if threads < 2 || items.len() < min.max(2) {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);

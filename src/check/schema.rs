@@ -73,31 +73,13 @@ fn normalize(dir: &str, rel: &str) -> String {
     parts.join("/")
 }
 
-/// Validates every API object of every candidate file among `files`. `parsed` are the
-/// files other checks parsed already (reused, not parsed again).
-pub fn check(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Finding> {
+/// Validates every API object of every candidate file among `files`; `docs` are every YAML
+/// file's documents by file index ([`yaml::index`]: one parse per distinct text).
+pub fn check(files: &[RepoFile], docs: &HashMap<usize, &Parsed>) -> Vec<Finding> {
     let wanted: Vec<usize> = (0..files.len()).filter(|&i| candidate(&files[i])).collect();
-    // One parse per distinct text: installations rendered from the same templates share
-    // most of their bytes (the Flux install above all).
-    let mut reuse: HashMap<&str, &Parsed> = HashMap::new();
-    for p in parsed {
-        reuse.insert(files[p.file].text(), p);
-    }
-    let mut unique: Vec<usize> = Vec::new();
-    let mut seen: HashMap<&str, ()> = HashMap::new();
-    for &i in &wanted {
-        let t = files[i].text();
-        if !reuse.contains_key(t) && seen.insert(t, ()).is_none() {
-            unique.push(i);
-        }
-    }
-    let fresh: Vec<Parsed> = super::par_map(&unique, |&i| yaml::parse(i, files[i].text()));
-    for p in &fresh {
-        reuse.insert(files[p.file].text(), p);
-    }
     let by_file: HashMap<usize, &Parsed> = wanted
         .iter()
-        .filter_map(|&i| Some((i, *reuse.get(files[i].text())?)))
+        .filter_map(|&i| Some((i, *docs.get(&i)?)))
         .collect();
 
     let patches = patch_files(files, &by_file);
@@ -218,7 +200,8 @@ mod tests {
             .iter()
             .map(|(p, t)| RepoFile::new(*p, t.as_bytes().to_vec()))
             .collect();
-        let mut out = check(&files, &[]);
+        let fresh = yaml::parse_rest(&files, &[]);
+        let mut out = check(&files, &yaml::index(&files, &[], &fresh));
         out.sort();
         out
     }

@@ -2,6 +2,8 @@
 //! once into generic values (key order kept), plus helpers to find the line of a key.
 //! Exact SOPS semantics (MAC, typing) are the SOPS engine's business, not this module's.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::RepoFile;
@@ -43,6 +45,38 @@ pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
         })
         .collect();
     super::par_map(&wanted, |&i| parse(i, files[i].text()))
+}
+
+/// Every YAML file of `files` with its documents, each distinct text parsed once: what
+/// `parsed` holds already is reused, the rest is parsed now (on every core) into `fresh`.
+pub fn parse_rest(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Parsed> {
+    let known: HashSet<&str> = parsed.iter().map(|p| files[p.file].text()).collect();
+    let mut seen = HashSet::new();
+    let todo: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].is_yaml() && files[i].text.is_some())
+        .filter(|&i| {
+            let t = files[i].text();
+            !known.contains(t) && seen.insert(t)
+        })
+        .collect();
+    super::par_map(&todo, |&i| parse(i, files[i].text()))
+}
+
+/// Every YAML file's documents by file index, from `parsed` and `fresh` ([`parse_rest`]).
+pub fn index<'a>(
+    files: &[RepoFile],
+    parsed: &'a [Parsed],
+    fresh: &'a [Parsed],
+) -> HashMap<usize, &'a Parsed> {
+    let by_text: HashMap<&str, &Parsed> = parsed
+        .iter()
+        .chain(fresh)
+        .map(|p| (files[p.file].text(), p))
+        .collect();
+    (0..files.len())
+        .filter(|&i| files[i].is_yaml() && files[i].text.is_some())
+        .filter_map(|i| Some((i, *by_text.get(files[i].text())?)))
+        .collect()
 }
 
 /// Whether a file may hold a document a check reads. `Secret` can only be spelled without

@@ -25,13 +25,18 @@ the NAMEs given), it reports:
   cert-expired       a certificate or credential has expired (error)
   cert-expiring      ... or expires within --warn-within (warning)
   inventory-invalid  credentials.yaml does not parse
-  kustomize-build    `kubectl kustomize` fails (skipped with a warning without kubectl)
+  kustomize-build    a kustomization does not build: checked natively (resources exist, no
+                     cycles, unique objects, generator files, patch targets); kubectl
+                     kustomize builds only what uses other features (a warning without it)
   capi-secret-name   a Cluster API secret's name, label or namespace does not match its
                      cluster, so Cluster API would ignore it and make its own CA
 
 Without a key it checks structure, recipients and plaintext; MACs need the data key: with
 an identity (--age-key-file, SOPS_AGE_KEY*, ~/.config/mcb/keys/NAME.agekey or sops'
 keys.txt) it checks them too (and certificates inside encrypted secrets).
+
+--changed-since REF (pull requests): only the installations a change since REF affects;
+the others are named as unchanged and not checked.
 
 Files: in a git checkout, tracked files plus untracked files git does not ignore; paths in
 .mcbignore (one per line, `dir/` for a directory, no globs) are left out of every check.
@@ -47,6 +52,7 @@ Examples:
   mcb check prod-eu --age-key-file ~/.config/mcb/prod-eu.agekey
   mcb check -o json | jq '.findings[] | select(.rule == \"cert-expiring\")'
   mcb check -o sarif > mcb-check.sarif
+  mcb check --changed-since origin/main
   mcb check --warn-within 60d --strict --skip kustomize-build";
 
 /// `mcb check`.
@@ -80,6 +86,12 @@ pub struct Args {
     /// kubectl for kustomize builds [default: kubectl on PATH]
     #[arg(long, value_name = "PATH")]
     pub kubectl: Option<PathBuf>,
+
+    /// Check only the installations a change since this git revision affects (their files,
+    /// or templates, vendor/, .mcbignore, a shared secret they use, a .sops.yaml rule for
+    /// their files); the rest are listed as unchanged. For pull requests: `origin/main`
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 
     /// Let kustomize fetch remote resources (URLs, git repos) while building. Off by
     /// default: check runs offline, and a kustomization with a remote resource is reported
@@ -156,6 +168,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         kubectl,
         allow_remote: a.allow_remote,
         skip: a.skip.into_iter().collect(),
+        changed_since: a.changed_since,
     };
     let report =
         mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;

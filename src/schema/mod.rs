@@ -305,16 +305,31 @@ impl Catalog {
                 .or_else(|| slots.iter().find(visible))
                 .copied()
         });
-        let (source, doc) = if let Some(i) = repo {
-            (Source::Repo(i), Arc::new(self.repo[i].doc.clone()))
-        } else {
-            let Some(doc_ref) = sources::vendored_index().get(&key).and_then(|v| v.last()) else {
-                return Lookup::Unknown;
-            };
-            let Some(doc) = self.vendored_doc(*doc_ref) else {
-                return Lookup::Unknown;
-            };
-            (Source::Vendored(*doc_ref), doc)
+        let source = match repo {
+            Some(i) => Source::Repo(i),
+            None => match sources::vendored_index().get(&key).and_then(|v| v.last()) {
+                Some(doc_ref) => Source::Vendored(*doc_ref),
+                None => return Lookup::Unknown,
+            },
+        };
+        // Compiled already: no need to look at (or copy) the CRD again, which a fleet of
+        // installations asks for once per object of its kinds.
+        let cached = self
+            .compiled
+            .lock()
+            .expect("schema cache lock")
+            .get(&(source.clone(), version.to_owned()))
+            .cloned();
+        if let Some(hit) = cached {
+            return hit.map_or(Lookup::Unknown, Lookup::Found);
+        }
+        let doc = match &source {
+            Source::Repo(i) => Arc::new(self.repo[*i].doc.clone()),
+            Source::Vendored(doc_ref) => match self.vendored_doc(*doc_ref) {
+                Some(doc) => doc,
+                None => return Lookup::Unknown,
+            },
+            Source::Builtin(_) => unreachable!("built-in kinds returned above"),
         };
         let served = served_versions(&doc);
         let Some(schema) = served

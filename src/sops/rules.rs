@@ -47,6 +47,9 @@ pub struct CreationRule {
     /// see [`EncryptOptions::mac_only_encrypted`]
     #[serde(default)]
     pub mac_only_encrypted: bool,
+    /// `path_regex` compiled on first use (a repo's rules are matched against every file).
+    #[serde(skip)]
+    path_re: std::sync::OnceLock<Option<regex::Regex>>,
 }
 
 /// A key group of a creation rule.
@@ -142,13 +145,7 @@ impl Config {
         let rel = relative_to(file, config_dir);
         let rel_text = rel.to_string_lossy().replace('\\', "/");
         for rule in &self.creation_rules {
-            let matches = match &rule.path_regex {
-                None => true,
-                Some(re) => regex::Regex::new(re)
-                    .map(|r| r.is_match(&rel_text))
-                    .unwrap_or(false),
-            };
-            if matches {
+            if rule.matches(&rel_text) {
                 return rule
                     .options()
                     .map_err(|m| config_err(&config_dir.join(FILE_NAME), m));
@@ -184,6 +181,17 @@ fn relative_to(file: &Path, dir: &Path) -> PathBuf {
 }
 
 impl CreationRule {
+    /// Whether `path_regex` matches `rel` (no regex matches everything; an invalid one nothing).
+    fn matches(&self, rel: &str) -> bool {
+        let Some(re) = &self.path_regex else {
+            return true;
+        };
+        self.path_re
+            .get_or_init(|| regex::Regex::new(re).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(rel))
+    }
+
     fn crypt_rule(&self) -> Result<Option<super::CryptRule>, String> {
         let fields = [
             ("unencrypted_suffix", &self.unencrypted_suffix),

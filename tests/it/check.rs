@@ -445,16 +445,251 @@ fn mcbignore_and_kubectl_missing() {
         "# test keys, public on purpose\ntestdata/\n",
     )
     .unwrap();
-    // no kubectl at all: one warning, not an error
-    let mut c = t.mcb();
-    c.env("PATH", "/nonexistent")
-        .arg("--repo")
-        .arg(&dir)
-        .args(["check", "-o", "json"]);
-    let r = run(c).ok();
-    let f = findings(&r);
+    // no kubectl at all: mcb's own kustomizations are verified natively, no finding
+    let no_kubectl = || {
+        let mut c = t.mcb();
+        c.env("PATH", "/nonexistent")
+            .arg("--repo")
+            .arg(&dir)
+            .args(["check", "-o", "json"]);
+        findings(&run(c).ok())
+    };
+    assert_eq!(no_kubectl(), vec![]);
+    // a feature only kubectl builds, without kubectl: one warning, not an error
+    let extra = dir.join("installations/demo/extra");
+    fs::create_dir_all(&extra).unwrap();
+    fs::write(
+        extra.join("kustomization.yaml"),
+        "resources: []\nreplacements: []\n",
+    )
+    .unwrap();
+    let f = no_kubectl();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].0, "kustomize-build");
+}
+
+/// A kubectl that writes each directory it is asked to build to `log`, then runs the real one.
+fn recording_kubectl(t: &TestEnv) -> (PathBuf, PathBuf) {
+    let log = t.path().join("kubectl.log");
+    let wrapper = t.path().join("kubectl");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$2\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            tool("kubectl").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (wrapper, log)
+}
+
+/// Issue #20: kubectl ran once or more per installation (most of check's time). Now the
+/// kustomizations mcb renders are verified natively and kubectl builds only what uses a
+/// feature the model does not cover; a broken kustomization is still caught either way.
+#[test]
+fn issue_20_kustomizations_build_natively_and_kubectl_only_for_unmodelled_features() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    let (kubectl, log) = recording_kubectl(&t);
+    let check_with = |extra: &[&str]| {
+        let mut c = t.mcb();
+        c.arg("--repo")
+            .arg(&dir)
+            .args(["check", "-o", "json", "--skip", "render-drift", "--kubectl"])
+            .arg(&kubectl)
+            .args(extra);
+        run(c)
+    };
+    assert_eq!(findings(&check_with(&[]).ok()), vec![]);
+    assert!(
+        !log.exists(),
+        "kubectl ran for modelled kustomizations: {:?}",
+        fs::read_to_string(&log)
+    );
+
+    // Broken natively: the same object twice, and a missing generator file.
+    let extra = dir.join("installations/demo/extra");
+    fs::create_dir_all(&extra).unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: apps\n";
+    fs::write(extra.join("a.yaml"), cm).unwrap();
+    fs::write(extra.join("b.yaml"), cm).unwrap();
+    fs::write(
+        extra.join("kustomization.yaml"),
+        "resources:\n- a.yaml\n- b.yaml\nconfigMapGenerator:\n- name: g\n  files: [nope.txt]\n",
+    )
+    .unwrap();
+    let r = check_with(&[]).fails_with(1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert!(
+        f.iter()
+            .all(|f| f.0 == "kustomize-build"
+                && f.1 == "installations/demo/extra/kustomization.yaml"),
+        "{f:#?}"
+    );
+    assert!(
+        r.stdout
+            .contains("ConfigMap apps/x is defined in `a.yaml` and in `b.yaml`"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("file `nope.txt` does not exist"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !log.exists(),
+        "kubectl ran for a natively broken kustomization"
+    );
+
+    // Unmodelled (replacements): kubectl builds it, offline, and reports its error.
+    fs::write(
+        extra.join("kustomization.yaml"),
+        "resources:\n- a.yaml\nreplacements:\n- source: {kind: ConfigMap, name: missing}\n  targets:\n  - select: {kind: ConfigMap}\n    fieldPaths: [data.x]\n",
+    )
+    .unwrap();
+    let r = check_with(&[]).fails_with(1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].0.as_str(), f[0].1.as_str()),
+        (
+            "kustomize-build",
+            "installations/demo/extra/kustomization.yaml"
+        )
+    );
+    assert!(
+        r.stdout
+            .contains("`kubectl kustomize installations/demo/extra` fails"),
+        "{}",
+        r.stdout
+    );
+    let built = fs::read_to_string(&log).unwrap();
+    assert_eq!(built.lines().count(), 1, "{built}");
+    assert!(built.ends_with("installations/demo/extra\n"), "{built}");
+}
+
+/// Issue #20: `--changed-since REF` checks the installations a change since REF affects and
+/// names the others; templates affect all, a `.sops.yaml` rule the installations it covers.
+#[test]
+fn issue_20_changed_since_checks_only_affected_installations() {
+    let t = TestEnv::new();
+    let repo = t.path().join("repo");
+    for args in [
+        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
+        vec![
+            "-C",
+            repo.to_str().unwrap(),
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "empty",
+        ],
+    ] {
+        let mut c = t.command("git");
+        c.args(&args);
+        run(c).ok();
+    }
+    for name in ["alpha", "beta"] {
+        let mut c = t.mcb();
+        c.arg("--repo")
+            .arg(&repo)
+            .args([
+                "init-installation",
+                name,
+                "--example",
+                "--no-commit",
+                "--age-key-out",
+            ])
+            .arg(t.path().join(format!("{name}.agekey")));
+        run(c).ok();
+    }
+    for args in [
+        vec!["add", "-A"],
+        vec!["commit", "-q", "-m", "alpha and beta"],
+    ] {
+        let mut c = t.command("git");
+        c.arg("-C").arg(&repo).args(&args);
+        run(c).ok();
+    }
+    let changed = |rev: &str| {
+        let mut c = t.mcb();
+        c.arg("--repo").arg(&repo).args([
+            "check",
+            "-o",
+            "json",
+            "--skip",
+            "kustomize-build",
+            "--changed-since",
+            rev,
+        ]);
+        let r = run(c);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        (v["installations"].clone(), v["unchanged"].clone(), r)
+    };
+    let (checked, unchanged, r) = changed("HEAD");
+    assert_eq!(
+        (checked, unchanged),
+        (serde_json::json!([]), serde_json::json!(["alpha", "beta"]))
+    );
+    r.ok();
+    // an untracked file in beta (a leak about to be committed)
+    fs::write(
+        repo.join("installations/beta/leak.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: b\n",
+    )
+    .unwrap();
+    let (checked, unchanged, r) = changed("HEAD");
+    assert_eq!(
+        (checked, unchanged),
+        (serde_json::json!(["beta"]), serde_json::json!(["alpha"]))
+    );
+    let r = r.fails_with(1);
+    assert!(
+        r.stdout.contains("installations/beta/leak.yaml"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("1 installation(s) unchanged since HEAD: alpha"),
+        "{}",
+        r.stdout
+    );
+    fs::remove_file(repo.join("installations/beta/leak.yaml")).unwrap();
+    // a rule in front of the others that changes alpha's recipients
+    let cfg = repo.join(".sops.yaml");
+    let text = fs::read_to_string(&cfg).unwrap();
+    fs::write(
+        &cfg,
+        text.replacen("creation_rules:\n", &format!("creation_rules:\n- path_regex: ^installations/alpha/.*\\.sops\\.yaml$\n  age: {R3}\n"), 1),
+    )
+    .unwrap();
+    assert_eq!(changed("HEAD").0, serde_json::json!(["alpha"]));
+    fs::write(&cfg, &text).unwrap();
+    // templates shape every installation
+    fs::create_dir_all(repo.join("templates")).unwrap();
+    fs::write(repo.join("templates/notes.md"), "x\n").unwrap();
+    assert_eq!(changed("HEAD").0, serde_json::json!(["alpha", "beta"]));
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["check", "--changed-since", "no-such-ref"]);
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr.contains("--changed-since no-such-ref"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

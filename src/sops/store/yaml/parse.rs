@@ -38,7 +38,7 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
     let mut b = Builder {
-        lines: src.split('\n').collect(),
+        src,
         ..Builder::default()
     };
     let mut parser = Parser::new_from_str_with_options(src, options);
@@ -159,8 +159,11 @@ impl Frame {
 
 #[derive(Default)]
 struct Builder<'s> {
-    /// Source lines, to find the dash of a block sequence.
-    lines: Vec<&'s str>,
+    /// The source, to find the dash of a block sequence (no line index: a large file has
+    /// many short lines, and an index of them cost more memory than the parsed tree's slack).
+    src: &'s str,
+    /// The last line looked up: (0-based line, its byte offset). Lookups mostly move forward.
+    line_cursor: std::cell::Cell<(usize, usize)>,
     docs: Vec<Branch>,
     frames: Vec<Frame>,
     pending: Vec<Comment>,
@@ -186,7 +189,7 @@ fn pos(span: &Span) -> (usize, usize) {
     (span.start.line(), span.start.col() + 1)
 }
 
-impl Builder<'_> {
+impl<'s> Builder<'s> {
     fn err(&self, at: (usize, usize), kind: ErrorKind) -> Error {
         Error {
             line: at.0,
@@ -326,9 +329,17 @@ impl Builder<'_> {
                     .frames
                     .pop()
                     .expect("End event closes an open collection");
+                // A closed collection keeps no spare capacity: a large file is mostly small
+                // maps and lists, and their doubling slack added ~15% to decrypt's peak.
                 let value = match frame.body {
-                    Body::Map { items, .. } => Value::Map(Branch(items)),
-                    Body::Seq(values) => Value::List(values),
+                    Body::Map { mut items, .. } => {
+                        items.shrink_to_fit();
+                        Value::Map(Branch(items))
+                    }
+                    Body::Seq(mut values) => {
+                        values.shrink_to_fit();
+                        Value::List(values)
+                    }
                 };
                 if frame.anchor != 0 {
                     self.anchors.insert(frame.anchor, value.clone());
@@ -445,11 +456,26 @@ impl Builder<'_> {
         self.pending = rest;
     }
 
+    /// Line `n` (0-based) of the source, found from the last line looked up.
+    fn line(&self, n: usize) -> Option<&'s str> {
+        let (mut at, mut off) = self.line_cursor.get();
+        if n < at {
+            (at, off) = (0, 0);
+        }
+        while at < n {
+            off += self.src.get(off..)?.find('\n')? + 1;
+            at += 1;
+        }
+        self.line_cursor.set((at, off));
+        let rest = self.src.get(off..)?;
+        Some(rest.split('\n').next().unwrap_or(rest))
+    }
+
     /// The column of the dash that opens the block sequence whose first item is at `at`
     /// (granit places an indentless sequence at its first item, not at its dash).
     fn dash_col(&self, at: (usize, usize)) -> usize {
         let col = at.1 - 1;
-        let Some(line) = self.lines.get(at.0 - 1) else {
+        let Some(line) = self.line(at.0 - 1) else {
             return col;
         };
         let head: Vec<char> = line.chars().take(col + 1).collect();

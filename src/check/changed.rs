@@ -1,0 +1,120 @@
+//! `mcb check --changed-since REF`: the installations a change since REF can affect, so a
+//! pull request checks those and skips the rest. Changed means: in REF's tree and not in
+//! the work tree as check reads it (index and work tree, untracked files git does not
+//! ignore), or the other way round, or different.
+//!
+//! A changed path affects: `installations/<name>/…` that installation; `templates/`,
+//! `vendor/` and `.mcbignore` every installation (they shape every render, schema or file
+//! list); `shared/secrets/<name>.sops.yaml` every installation whose spec names it (a text
+//! match: over-approximates, never misses); a `.sops.yaml` outside an installation every
+//! installation one of whose SOPS files gets other creation options under the new rules
+//! than under REF's (every installation when either side does not parse). Files outside
+//! installations are checked in any case.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::Error;
+use crate::repo;
+use crate::sops::rules::{Config, FILE_NAME as SOPS_CONFIG};
+
+/// Which of `names` a change since `rev` affects, sorted.
+/// `paths` are the checked files (repo-relative).
+pub fn affected(
+    root: &Path,
+    rev: &str,
+    names: &[String],
+    paths: &[String],
+) -> Result<Vec<String>, Error> {
+    let git_err = |e: git2::Error| Error::ChangedSince {
+        rev: rev.to_owned(),
+        message: e.message().to_owned(),
+    };
+    let repo = git2::Repository::open(root).map_err(git_err)?;
+    let tree = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_tree())
+        .map_err(git_err)?;
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    let diff = repo
+        .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
+        .map_err(git_err)?;
+    let mut changed = BTreeSet::new();
+    for d in diff.deltas() {
+        for f in [d.old_file(), d.new_file()] {
+            if let Some(p) = f.path().and_then(Path::to_str) {
+                changed.insert(p.replace('\\', "/"));
+            }
+        }
+    }
+    let all: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    let mut out: BTreeSet<&str> = BTreeSet::new();
+    for p in &changed {
+        if let Some(name) = p
+            .strip_prefix("installations/")
+            .and_then(|r| r.split_once('/'))
+            .map(|(n, _)| n)
+        {
+            if let Some(n) = all.get(name) {
+                out.insert(n);
+            }
+        } else if p.starts_with("templates/") || p.starts_with("vendor/") || p == super::IGNORE_FILE
+        {
+            return Ok(names.to_vec());
+        } else if let Some(shared) = p
+            .strip_prefix(&format!("{}/", repo::SHARED_SECRETS_DIR))
+            .and_then(|n| n.strip_suffix(".sops.yaml"))
+        {
+            for n in &all {
+                let spec =
+                    std::fs::read_to_string(root.join(repo::spec_path(n))).unwrap_or_default();
+                if spec.contains(shared) {
+                    out.insert(n);
+                }
+            }
+        } else if p.rsplit('/').next() == Some(SOPS_CONFIG) {
+            let dir = p
+                .strip_suffix(SOPS_CONFIG)
+                .unwrap_or("")
+                .trim_end_matches('/');
+            let old = tree
+                .get_path(Path::new(p))
+                .ok()
+                .and_then(|e| e.to_object(&repo).ok())
+                .and_then(|o| {
+                    o.as_blob()
+                        .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                })
+                .unwrap_or_default();
+            let new = std::fs::read_to_string(root.join(p)).unwrap_or_default();
+            match (
+                Config::parse(Path::new(p), &old),
+                Config::parse(Path::new(p), &new),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    for f in paths.iter().filter(|f| super::sopsfile::named_sops(f)) {
+                        let (Some(inst), Some(rel)) =
+                            (super::files::installation_of(f), f.strip_prefix(dir))
+                        else {
+                            continue;
+                        };
+                        let rel = Path::new(rel.trim_start_matches('/'));
+                        let opts = |c: &Config| {
+                            c.options_for(Path::new(dir), rel)
+                                .map(|o| format!("{o:?}"))
+                                .map_err(|e| e.to_string())
+                        };
+                        if opts(&a) != opts(&b) {
+                            if let Some(n) = all.get(inst) {
+                                out.insert(n);
+                            }
+                        }
+                    }
+                }
+                _ => return Ok(names.to_vec()),
+            }
+        }
+    }
+    Ok(out.into_iter().map(str::to_owned).collect())
+}
