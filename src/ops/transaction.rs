@@ -90,6 +90,9 @@ struct Journal {
     commit: Option<String>,
     /// the repo paths the commit changes
     paths: Vec<String>,
+    /// the process that wrote the journal (absent in journals of older mcb versions)
+    #[serde(default)]
+    pid: Option<u32>,
 }
 
 fn journal_path(repo: &ConfigRepo) -> PathBuf {
@@ -126,9 +129,48 @@ impl Journal {
         Ok(self.commit.is_some() && repo.branch_tip(&self.branch)? == self.commit)
     }
 
+    /// Removes the lock files this journal's run left when it was killed while git wrote:
+    /// `.git/index.lock`, `HEAD.lock` and the branch's `refs/heads/<branch>.lock`. git
+    /// (and mcb) refuse to go on while they exist. A lock is the dead run's when the run's
+    /// process is gone and the lock is no older than the journal's last write (a run
+    /// refuses to start while the index is locked, so an older one is not the run's).
+    /// Where liveness cannot be told (no `/proc`), locks stay and the error names the
+    /// command to run.
+    fn release_own_locks(&self, repo: &ConfigRepo) -> Result<(), Error> {
+        let Some(pid) = self.pid.filter(|p| *p != std::process::id()) else {
+            return Ok(());
+        };
+        let proc = Path::new("/proc");
+        if !proc.join("self").exists() || proc.join(pid.to_string()).exists() {
+            return Ok(());
+        }
+        let Ok(written) = std::fs::metadata(journal_path(repo)).and_then(|m| m.modified()) else {
+            return Ok(());
+        };
+        let git_dir = repo.git2().path();
+        let locks = [
+            git_dir.join("index.lock"),
+            git_dir.join("HEAD.lock"),
+            git_dir.join(format!("refs/heads/{}.lock", self.branch)),
+        ];
+        for lock in locks {
+            let own = std::fs::metadata(&lock)
+                .and_then(|m| m.modified())
+                .is_ok_and(|locked| locked >= written);
+            if own {
+                std::fs::remove_file(&lock).map_err(|source| crate::fsutil::PathError {
+                    path: lock.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Finishes (after the commit point) or undoes (before it) the run this journal
     /// describes, then removes the journal. Returns whether it was committed.
     fn settle(&self, repo: &ConfigRepo) -> Result<bool, Error> {
+        self.release_own_locks(repo)?;
         let committed = self.committed(repo)?;
         let dirs: Vec<&str> = self.paths.iter().map(String::as_str).collect();
         if committed {
@@ -250,6 +292,7 @@ impl<'r> Transaction<'r> {
             }),
             commit: None,
             paths: Vec::new(),
+            pid: Some(std::process::id()),
         };
         journal.save(repo)?;
         let start = match repo
