@@ -315,40 +315,34 @@ fn commit(
         },
         reviewers: Vec::new(),
     };
-    let mut outcome = match work {
-        Some(mut w) => {
+    // With work: the rotated files sealed with the installation's keys; without: only the
+    // inventory, which holds no secret.
+    let mut work = work;
+    let (files, sealer): (FileSet, Box<dyn Sealer>) = match work.as_mut() {
+        Some(w) => {
             w.inst.inventory = inv;
             let sops_yaml = w.sops_config(&root)?;
             let files = w.desired_files(&sops_yaml);
             let sealer = SopsSealer::new(env, &root, &sops_yaml, &w.ids)?;
-            let mut make_plan = || repo::plan(&root, &files, &[], &sealer).map_err(Error::from);
-            publish::run(
-                repo_git,
-                env,
-                &request,
-                &req.publish,
-                pr,
-                &mut make_plan,
-                None,
-                progress,
-            )?
+            (files, Box::new(sealer))
         }
         None => {
             let mut files = FileSet::new();
             files.plain(repo::credentials_path(name), inv.to_yaml());
-            let mut make_plan = || repo::plan(&root, &files, &[], &NoSecrets).map_err(Error::from);
-            publish::run(
-                repo_git,
-                env,
-                &request,
-                &req.publish,
-                pr,
-                &mut make_plan,
-                None,
-                progress,
-            )?
+            (files, Box::new(NoSecrets))
         }
     };
+    let mut make_plan = || repo::plan(&root, &files, &[], sealer.as_ref()).map_err(Error::from);
+    let mut outcome = publish::run(
+        repo_git,
+        env,
+        &request,
+        &req.publish,
+        pr,
+        &mut make_plan,
+        None,
+        progress,
+    )?;
     let mut all = planned;
     all.append(&mut outcome.planned);
     outcome.planned = all;
