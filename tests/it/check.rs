@@ -581,23 +581,7 @@ fn issue_20_kustomizations_build_natively_and_kubectl_only_for_unmodelled_featur
 #[test]
 fn issue_20_changed_since_checks_only_affected_installations() {
     let t = TestEnv::new();
-    let repo = t.path().join("repo");
-    for args in [
-        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
-        vec![
-            "-C",
-            repo.to_str().unwrap(),
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "empty",
-        ],
-    ] {
-        let mut c = t.command("git");
-        c.args(&args);
-        run(c).ok();
-    }
+    let repo = empty_repo(&t, "repo");
     for name in ["alpha", "beta"] {
         let mut c = t.mcb();
         c.arg("--repo")
@@ -769,23 +753,7 @@ fn init_installation_output_passes_check() {
         "MCB_DEX_CONNECTOR_GITHUB_CLIENT_SECRET".into(),
         "connector-secret".into(),
     );
-    let repo = t.path().join("cfg");
-    for args in [
-        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
-        vec![
-            "-C",
-            repo.to_str().unwrap(),
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "empty",
-        ],
-    ] {
-        let mut c = t.command("git");
-        c.args(&args);
-        run(c).ok();
-    }
+    let repo = empty_repo(&t, "cfg");
     let key = t.path().join("demo.agekey");
     let mut c = t.mcb();
     c.arg("--repo")
@@ -1054,4 +1022,27 @@ fn missing_provider_credentials_are_reported() {
         "{}",
         r.stdout
     );
+}
+
+/// A git repository `name` under the test dir on branch main with one empty commit and no
+/// remote (so mcb branches from the local main).
+fn empty_repo(t: &TestEnv, name: &str) -> PathBuf {
+    let repo = t.path().join(name);
+    for args in [
+        vec!["init", "-q", "-b", "main", repo.to_str().unwrap()],
+        vec![
+            "-C",
+            repo.to_str().unwrap(),
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "empty",
+        ],
+    ] {
+        let mut c = t.command("git");
+        c.args(&args);
+        run(c).ok();
+    }
+    repo
 }

@@ -3,7 +3,7 @@
 //! oidc-provider, deploy keys at the fake GitHub) keep the old credential valid until
 //! `--finish`, which deletes it only once the rotation is on the remote base branch.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mcb::creds::oidc;
 use mcb::inventory::Inventory;
@@ -19,7 +19,7 @@ use crate::rotate::{
     snapshot, with_registered_client,
 };
 use crate::support::github::{fixture, Fake, REPO};
-use crate::support::{run, TestEnv};
+use crate::support::{run, Service, TestEnv};
 
 fn inventory(repo: &Path) -> Inventory {
     let p = repo.join("installations/demo/credentials.yaml");
@@ -113,10 +113,21 @@ fn dry_run_calls_no_issuer_and_no_forge_and_prints_the_plan() {
     assert!(!r.stderr.contains("rotated"), "{}", r.stderr);
 }
 
-#[test]
-fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
+/// An installation whose client `ext` is registered at a real oidc-provider (kept running
+/// while this lives: `_svc` drops before `_dir`).
+struct Registered {
+    t: TestEnv,
+    repo: PathBuf,
+    key: PathBuf,
+    issuer: String,
+    old_id: String,
+    old_secret: String,
+    _svc: Service,
+    _dir: tempfile::TempDir,
+}
+
+fn registered() -> Registered {
     let (t, repo, key) = installation();
-    let key_arg = key.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let svc = oidc_provider(&dir);
     let issuer = svc.var("OIDC_ISSUER").to_owned();
@@ -127,6 +138,31 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
         .unwrap()
         .expose_secret()
         .to_owned();
+    Registered {
+        t,
+        repo,
+        key,
+        issuer,
+        old_id: old.client_id,
+        old_secret,
+        _svc: svc,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
+    let Registered {
+        t,
+        repo,
+        key,
+        issuer,
+        old_id,
+        old_secret,
+        _svc,
+        _dir,
+    } = registered();
+    let key_arg = key.to_str().unwrap();
     let file = repo.join("installations/demo/secrets/oidc-client-ext.sops.yaml");
 
     let r = rotate_oidc(
@@ -140,13 +176,13 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
     let new_secret = String::from_utf8(secret_value(&t, &file, &key, "client_secret")).unwrap();
     // Both work while the PR is open.
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
-    assert!(secret_authenticates(&issuer, &old.client_id, &old_secret));
+    assert!(secret_authenticates(&issuer, &old_id, &old_secret));
     let entry = inventory(&repo).get("oidc-client", "ext").unwrap().clone();
-    assert_eq!(entry.extra["retiringClientId"], old.client_id);
+    assert_eq!(entry.extra["retiringClientId"], old_id);
     assert_eq!(entry.extra["clientId"], new_id);
     assert_eq!(
         String::from_utf8(secret_value(&t, &file, &key, "retiring_client_id")).unwrap(),
-        old.client_id
+        old_id
     );
 
     // A second rotation before the first is finished is refused (it would lose the old
@@ -163,12 +199,12 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
     let finish = |t: &TestEnv| rotate_oidc(t, &repo, &["--finish", "--age-key-file", key_arg]);
     let r = finish(&t).fails_with(2);
     assert!(r.stderr.contains("not on origin/main"), "{}", r.stderr);
-    assert!(secret_authenticates(&issuer, &old.client_id, &old_secret));
+    assert!(secret_authenticates(&issuer, &old_id, &old_secret));
 
     // Merged (the remote's main now holds the rotation): the old client is deleted.
     merge_on_remote(&t, &repo, "mcb/rotate-demo-oidc-ext");
     finish(&t).ok();
-    assert!(!secret_authenticates(&issuer, &old.client_id, &old_secret));
+    assert!(!secret_authenticates(&issuer, &old_id, &old_secret));
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
     let entry = inventory(&repo).get("oidc-client", "ext").unwrap().clone();
     assert!(!entry.extra.contains_key("retiringClientId"), "{entry:?}");
@@ -187,18 +223,17 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
 
 #[test]
 fn finish_after_a_squash_merge_is_accepted() {
-    let (t, repo, key) = installation();
+    let Registered {
+        t,
+        repo,
+        key,
+        issuer,
+        old_id,
+        old_secret,
+        _svc,
+        _dir,
+    } = registered();
     let key_arg = key.to_str().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = oidc_provider(&dir);
-    let issuer = svc.var("OIDC_ISSUER").to_owned();
-    let old = with_registered_client(&t, &repo, &issuer);
-    let old_secret = old
-        .client_secret
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
     rotate_oidc(
         &t,
         &repo,
@@ -224,7 +259,7 @@ fn finish_after_a_squash_merge_is_accepted() {
         ],
     );
     rotate_oidc(&t, &repo, &["--finish", "--age-key-file", key_arg]).ok();
-    assert!(!secret_authenticates(&issuer, &old.client_id, &old_secret));
+    assert!(!secret_authenticates(&issuer, &old_id, &old_secret));
 }
 
 #[test]
