@@ -163,16 +163,11 @@ if [ "$big" -gt 0 ]; then
 fi
 
 echo "== (4) SOPS decrypt of a 1 MB YAML file"
-python3 - "$work/big.yaml" <<'PY'
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$root/scripts/lib python3 - "$work/big.yaml" <<'PY'
 import random, sys
+from bench_yaml import big_yaml
 random.seed(1)
-tok = lambda n: "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
-out, i = [], 0
-while sum(map(len, out)) < 1_000_000:
-    out.append(f"svc{i}:\n    name: service-{i}\n    password: {tok(32)}\n    port: {8000 + i}\n"
-               f"    enabled: true\n    ratio: 0.{i}\n    tags:\n        - {tok(6)}\n        - {tok(6)}\n")
-    i += 1
-open(sys.argv[1], "w").write("".join(out))
+open(sys.argv[1], "w").write(big_yaml())
 PY
 printf 'tiny: x\n' > "$work/tiny.yaml"
 "$sops" encrypt --age $admin "$work/big.yaml" > "$work/big.sops.yaml"

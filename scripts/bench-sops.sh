@@ -19,16 +19,11 @@ export SOPS_AGE_KEY_FILE=$keys/age1.txt HOME=$work/home
 mkdir -p "$work/small" "$work/home"
 cd "$work"
 
-python3 - <<'PY'
-import os, random
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$root/scripts/lib python3 - <<'PY'
+import random
+from bench_yaml import big_yaml, tok
 random.seed(1)
-tok = lambda n: "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
-out, i = [], 0
-while sum(map(len, out)) < 1_000_000:
-    out.append(f"svc{i}:\n    name: service-{i}\n    password: {tok(32)}\n    port: {8000 + i}\n"
-               f"    enabled: true\n    ratio: 0.{i}\n    tags:\n        - {tok(6)}\n        - {tok(6)}\n")
-    i += 1
-open("big.yaml", "w").write("".join(out))
+open("big.yaml", "w").write(big_yaml())
 for n in range(1000):
     open(f"small/s{n:04}.yaml", "w").write(
         "apiVersion: v1\nkind: Secret\nmetadata:\n    name: s%d\n    namespace: apps\ntype: Opaque\n"
