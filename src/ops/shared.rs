@@ -43,7 +43,7 @@ pub fn shared_path(name: &str) -> String {
     format!("{}/{name}.sops.yaml", repo::SHARED_SECRETS_DIR)
 }
 
-pub use crate::repo::{shared_copy_dir as copy_dir, shared_copy_path as copy_path};
+use crate::repo::{shared_copy_dir as copy_dir, shared_copy_path as copy_path};
 
 /// A failure specific to shared secrets. Never carries a value.
 #[derive(Debug, thiserror::Error)]
