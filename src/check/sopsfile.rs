@@ -375,6 +375,7 @@ pub fn check_macs(
 }
 
 /// What the MAC check found.
+#[derive(Default)]
 pub struct MacResults {
     /// SOPS files whose MAC was to be checked.
     pub files: usize,
