@@ -173,9 +173,8 @@ impl Finding {
 /// `shared-unreadable`: a shared file that an installation using it cannot open (its
 /// recipients lack the installation's key; `mcb render` with an admin key re-wraps it).
 /// Unknown names are `shared-unknown`'s, reported with their spec line.
-fn shared_unreadable(root: &Path) -> Vec<Finding> {
-    let Ok(found) = crate::ops::shared::check(root) else {
-        // An installation that does not load is already a spec-invalid finding.
+fn shared_unreadable(root: &Path, all: &[crate::ops::installation::Loaded]) -> Vec<Finding> {
+    let Ok(found) = crate::ops::shared::check_loaded(root, all) else {
         return Vec::new();
     };
     found
@@ -466,14 +465,17 @@ fn run_batched(
         report.mac_checked = acc.macs.files > 0 && acc.macs.checked == acc.macs.files;
     }
     findings.extend(kustomize::unbuilt(&acc.unbuilt));
-    // Repo-wide checks, once.
-    findings.extend(
-        shared_unreadable(root)
-            .into_iter()
-            .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
-    );
-    if !opts.skip.contains("render-drift") {
-        findings.extend(spec::sops_config_drift(root, &common));
+    // Repo-wide checks, once, when every installation loads (one that does not is already
+    // a spec-invalid finding).
+    if let Ok(all) = load_all(root) {
+        findings.extend(
+            shared_unreadable(root, &all)
+                .into_iter()
+                .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
+        );
+        if !opts.skip.contains("render-drift") {
+            findings.extend(spec::sops_config_drift(&common, &all));
+        }
     }
 
     findings.retain(|f| !opts.skip.contains(f.rule));
@@ -481,6 +483,14 @@ fn run_batched(
     findings.dedup();
     report.findings = findings;
     Ok(report)
+}
+
+/// Every installation of the repo, loaded on every core.
+fn load_all(root: &Path) -> Result<Vec<crate::ops::installation::Loaded>, crate::Error> {
+    let names = crate::repo::list_installations(root)?;
+    par_map_min(&names, 2, |n| crate::ops::installation::load(root, n))
+        .into_iter()
+        .collect()
 }
 
 /// What the batches of one run add up to.
