@@ -497,6 +497,8 @@ fn load_all(root: &Path) -> Result<Vec<crate::ops::installation::Loaded>, crate:
 #[derive(Default)]
 struct Batches {
     cache: yaml::Cache,
+    /// The `.sops.yaml` rules of the last batch (the repo's own is parsed once).
+    rules: sopsfile::RuleSets,
     findings: Vec<Finding>,
     /// Files of installations read (the common ones are counted once by the caller).
     files: usize,
@@ -531,8 +533,8 @@ fn check_batch(
     progress.action("scanning for plaintext secrets");
     findings.extend(plaintext::check(files, &docs));
     progress.action("checking SOPS files");
-    let rules = sopsfile::RuleSets::load(files);
-    findings.extend(sopsfile::check(files, &docs, &rules));
+    acc.rules = sopsfile::RuleSets::load_reusing(files, &acc.rules);
+    findings.extend(sopsfile::check(files, &docs, &acc.rules));
     if let Some(opener) = &opts.opener {
         // A file already reported as broken would only repeat its finding as a MAC error;
         // a common file is checked with the first batch.

@@ -51,12 +51,14 @@ impl Parsed {
 /// Parses the YAML/JSON files among `files` that a check reads as documents: SOPS files
 /// and files with a `Secret` or `Cluster` in them. The rest (most rendered manifests) are
 /// only scanned as text, which keeps a large repo fast.
+#[cfg(test)]
 pub fn parse_all(files: &[RepoFile]) -> Vec<Parsed> {
     Cache::default().parse_all(files)
 }
 
 /// Every YAML file of `files` with its documents, each file once: those in `parsed`
 /// ([`parse_all`]) are reused, the rest is parsed now into `fresh`.
+#[cfg(test)]
 pub fn parse_rest(files: &[RepoFile], parsed: &[Parsed]) -> Vec<Parsed> {
     Cache::default().parse_rest(files, parsed)
 }
