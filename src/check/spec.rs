@@ -10,9 +10,9 @@ use std::path::Path;
 use secrecy::SecretString;
 
 use super::{Finding, RepoFile};
+use crate::ops::installation::Loaded;
 use crate::render::{self, SecretError, SecretSource, Templates};
 use crate::repo::{self, Change, SealError, Sealer};
-use crate::ops::installation::Loaded;
 use crate::spec::{self, Installation};
 
 const SPEC: &str = "spec-invalid";

@@ -280,7 +280,10 @@ mod tests {
     #[test]
     fn literal_prefix_never_excludes_a_match() {
         for (re, want) in [
-            (r"^installations/bench\-0001/.*\.sops\.yaml$", "installations/bench-0001/"),
+            (
+                r"^installations/bench\-0001/.*\.sops\.yaml$",
+                "installations/bench-0001/",
+            ),
             (r"^ab*c", "a"),
             (r"^ab+c", "ab"),
             (r"^a\dc", "a"),
@@ -293,7 +296,17 @@ mod tests {
         ] {
             assert_eq!(literal_prefix(re), want, "{re}");
             let r = regex::Regex::new(re).expect("valid");
-            for path in ["installations/bench-0001/x.sops.yaml", "ac", "abbc", "a1c", "abb", "b", "A", "x", "éx"] {
+            for path in [
+                "installations/bench-0001/x.sops.yaml",
+                "ac",
+                "abbc",
+                "a1c",
+                "abb",
+                "b",
+                "A",
+                "x",
+                "éx",
+            ] {
                 if r.is_match(path) {
                     assert!(path.starts_with(want), "{re} matches {path}");
                 }
