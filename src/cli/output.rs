@@ -8,12 +8,10 @@ use serde::Serialize;
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// The values are explained in the flag's help (one line, not a list in every --help).
 pub enum OutputFormat {
-    /// text for people
     Human,
-    /// one JSON document on stdout, stable and documented per command (docs/json.md)
     Json,
-    /// SARIF 2.1.0 for code scanning (`mcb check` only)
     Sarif,
 }
 
