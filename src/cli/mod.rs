@@ -93,7 +93,7 @@ pub struct GlobalArgs {
     #[arg(value_parser = path_arg, long, global = true, value_name = "DIR", env = "MCB_REPO")]
     pub repo: Option<PathBuf>,
 
-    /// More detail on stderr: each step as it runs (one level today: -vv shows what -v does)
+    /// More detail on stderr: -v each step as it runs, -vv also the time since the start
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -92,6 +92,32 @@ fn bash_completes_installation_names_and_only_values() {
     assert_eq!(status.lines().collect::<Vec<_>>(), ["demo"], "{status}");
 }
 
+/// Issue #24 item 11: `-vv` is a level of its own: `-v` shows each step, `-vv` also the
+/// time since the start on every line.
+#[test]
+fn vv_adds_elapsed_time_to_each_line() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    let stderr = |flag: &str| {
+        let mut c = t.mcb();
+        c.arg("--repo").arg(&repo).args([
+            "init-installation",
+            "demo",
+            "--example",
+            "--dry-run",
+            flag,
+        ]);
+        run(c).ok().stderr
+    };
+    let v = stderr("-v");
+    assert!(v.contains("► generating credentials"), "{v}");
+    assert!(!v.lines().any(|l| l.starts_with('[')), "{v}");
+    let vv = stderr("-vv");
+    let timed = regex::Regex::new(r"^\[ *\d+\.\d\ds\] ").unwrap();
+    assert!(vv.contains("► generating credentials"), "{vv}");
+    assert!(vv.lines().all(|l| timed.is_match(l)), "{vv}");
+}
+
 #[test]
 fn unknown_subcommand_is_usage_error_exit_2() {
     let t = TestEnv::new();
