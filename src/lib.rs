@@ -36,4 +36,4 @@ pub mod status;
 pub mod versions;
 
 pub use env::Env;
-pub use error::{Error, Help};
+pub use error::{help_in_chain, Error, Help};

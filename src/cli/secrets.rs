@@ -326,7 +326,7 @@ fn sops_err(e: sops::Error, file: &Path) -> anyhow::Error {
 }
 
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
-    Ok(mcb::fsutil::read(file).map_err(mcb::Error::from)?)
+    Ok(mcb::fsutil::read(file)?)
 }
 
 /// Writes a file in place keeping its permission bits.
@@ -340,7 +340,7 @@ fn write_in_place(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     };
     #[cfg(not(unix))]
     let mode = None;
-    mcb::fsutil::write_atomic(file, bytes, mode).map_err(mcb::Error::from)?;
+    mcb::fsutil::write_atomic(file, bytes, mode)?;
     Ok(())
 }
 
@@ -385,13 +385,13 @@ fn absolute(file: &Path) -> anyhow::Result<PathBuf> {
 /// `--repo`) upwards.
 fn config(common: &Common) -> anyhow::Result<Option<(PathBuf, rules::Config)>> {
     let found = match &common.config {
-        Some(p) => Some((p.clone(), rules::Config::load(p).map_err(mcb::Error::from)?)),
+        Some(p) => Some((p.clone(), rules::Config::load(p)?)),
         None => {
             let from = match &common.search_from {
                 Some(d) => d.clone(),
                 None => std::env::current_dir().context("cannot read the current directory")?,
             };
-            rules::Config::find(&from).map_err(mcb::Error::from)?
+            rules::Config::find(&from)?
         }
     };
     Ok(found)
@@ -493,7 +493,7 @@ fn deliver(
 ) -> anyhow::Result<()> {
     if let Some(target) = &out.output {
         // Only the owner may read what may be plaintext.
-        mcb::fsutil::write_atomic(target, &outs.concat(), Some(0o600)).map_err(mcb::Error::from)?;
+        mcb::fsutil::write_atomic(target, &outs.concat(), Some(0o600))?;
         return report_written(g, rep, target, true, what);
     }
     if !out.in_place {
@@ -715,7 +715,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
                 .map(|n| n.to_owned())
                 .unwrap_or_else(|| "file".into());
             let tmp = dir.path().join(name);
-            mcb::fsutil::write_atomic(&tmp, &plain, Some(0o600)).map_err(mcb::Error::from)?;
+            mcb::fsutil::write_atomic(&tmp, &plain, Some(0o600))?;
             let editor = editor_command();
             let mut child = std::process::Command::new("sh")
                 .arg("-c")

@@ -510,6 +510,6 @@ impl Sealer for RotatingSealer<'_> {
             Format::from_path(Path::new(path)),
             self.ids,
         )
-        .map_err(|e| SealError(format!("{path}: {e}")))
+        .map_err(|e| SealError::caused(path, &e))
     }
 }

@@ -374,6 +374,8 @@ impl Sealer for NoSecrets {
         _: &secrecy::SecretBox<Vec<u8>>,
         _: Option<&[u8]>,
     ) -> Result<Vec<u8>, SealError> {
-        Err(SealError(format!("{path}: --finish writes no secrets")))
+        Err(SealError::new(format!(
+            "{path}: --finish writes no secrets"
+        )))
     }
 }
