@@ -21,7 +21,7 @@ pub enum Error {
     Check(#[from] crate::check::Error),
     /// `mcb status` could not read an inventory.
     #[error(transparent)]
-    Status(#[from] crate::status::Error),
+    Status(#[from] crate::ops::status::Error),
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
@@ -97,7 +97,8 @@ fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         crate::sops::Error,
         crate::sops::store::yaml::Error,
         crate::check::Error,
-        crate::status::Error,
+        crate::render::ci::SourceError,
+        crate::ops::status::Error,
         crate::creds::Error,
         crate::pki::Error,
         crate::spec::Error,

@@ -32,7 +32,6 @@ pub mod repo;
 pub mod schema;
 pub mod sops;
 pub mod spec;
-pub mod status;
 pub mod versions;
 
 pub use env::Env;

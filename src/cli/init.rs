@@ -133,8 +133,8 @@ pub struct Args {
 }
 
 /// Where the CI workflow gets mcb: the pin given by the `--ci-mcb-*` flags.
-fn ci_source(a: &Args) -> Result<mcb::check::McbSource, super::UsageError> {
-    use mcb::check::McbSource;
+fn ci_source(a: &Args) -> Result<mcb::render::ci::McbSource, super::UsageError> {
+    use mcb::render::ci::McbSource;
     let pin = match (
         &a.ci_mcb_url,
         &a.ci_mcb_sha256,

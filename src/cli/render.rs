@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcb::ops::seal::SopsSealer;
 use mcb::ops::shared::RenderExtra;
 use mcb::progress::Progress;
 use mcb::render::{NoSecrets, SecretSource};
+use mcb::repo::seal::SopsSealer;
 use mcb::repo::Change;
 
 use super::output::{print_json, OutputFormat, Reporter};
@@ -79,7 +79,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     mcb::repo::require_installations(&root)?;
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
     let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
-    let all = mcb::ops::installation::load_all(&root)?;
+    let all = mcb::repo::installation::load_all(&root)?;
     for w in all
         .iter()
         .filter_map(|l| mcb::spec::placeholder_warning(&l.spec))

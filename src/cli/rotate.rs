@@ -124,7 +124,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let only = if a.only.is_empty() {
         Vec::new()
     } else {
-        let inst = mcb::ops::installation::load(&super::repo_root(g), &a.name)?;
+        let inst = mcb::repo::installation::load(&super::repo_root(g), &a.name)?;
         mcb::ops::rotate::parse_only(&inst.inventory, &a.only)?
     };
     if only.contains(&Target::GithubApp) && a.import.is_none() {

@@ -5,7 +5,11 @@
 //!
 //! It never prints and never sees a key: encryption is the [`Sealer`]'s job.
 
+pub mod installation;
 mod plan;
+pub mod seal;
+pub mod shared;
+pub mod sops_config;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
