@@ -9,7 +9,6 @@
 
 mod capi;
 mod changed;
-mod ci;
 mod credentials;
 pub mod dex;
 mod expiry;
@@ -30,7 +29,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::progress::Progress;
-pub use ci::{ci_workflow, McbSource, SourceError, CI_WORKFLOW_PATH};
 pub use files::{RepoFile, IGNORE_FILE};
 
 /// How bad a finding is.
@@ -173,15 +171,15 @@ impl Finding {
 /// `shared-unreadable`: a shared file that an installation using it cannot open (its
 /// recipients lack the installation's key; `mcb render` with an admin key re-wraps it).
 /// Unknown names are `shared-unknown`'s, reported with their spec line.
-fn shared_unreadable(root: &Path, all: &[crate::ops::installation::Loaded]) -> Vec<Finding> {
-    let Ok(found) = crate::ops::shared::check_loaded(root, all) else {
+fn shared_unreadable(root: &Path, all: &[crate::repo::installation::Loaded]) -> Vec<Finding> {
+    let Ok(found) = crate::repo::shared::check_loaded(root, all) else {
         return Vec::new();
     };
     found
         .into_iter()
         .filter_map(|f| match f {
-            crate::ops::shared::Finding::NotReadable { installation, name, missing } => {
-                let file = RepoFile::new(crate::ops::shared::shared_path(&name), Vec::new());
+            crate::repo::shared::Finding::NotReadable { installation, name, missing } => {
+                let file = RepoFile::new(crate::repo::shared::shared_path(&name), Vec::new());
                 let mut out = Finding::error(
                     &file,
                     None,
@@ -194,7 +192,7 @@ fn shared_unreadable(root: &Path, all: &[crate::ops::installation::Loaded]) -> V
                 out.installation = Some(installation);
                 Some(out)
             }
-            crate::ops::shared::Finding::UnknownSharedSecret { .. } => None,
+            crate::repo::shared::Finding::UnknownSharedSecret { .. } => None,
         })
         .collect()
 }
@@ -486,9 +484,9 @@ fn run_batched(
 }
 
 /// Every installation of the repo, loaded on every core.
-fn load_all(root: &Path) -> Result<Vec<crate::ops::installation::Loaded>, crate::Error> {
+fn load_all(root: &Path) -> Result<Vec<crate::repo::installation::Loaded>, crate::Error> {
     let names = crate::repo::list_installations(root)?;
-    par_map_min(&names, 2, |n| crate::ops::installation::load(root, n))
+    par_map_min(&names, 2, |n| crate::repo::installation::load(root, n))
         .into_iter()
         .collect()
 }

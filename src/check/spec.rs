@@ -10,8 +10,8 @@ use std::path::Path;
 use secrecy::SecretString;
 
 use super::{Finding, RepoFile};
-use crate::ops::installation::Loaded;
 use crate::render::{self, SecretError, SecretSource, Templates};
+use crate::repo::installation::Loaded;
 use crate::repo::{self, Change, SealError, Sealer};
 use crate::spec::{self, Installation};
 
@@ -111,12 +111,12 @@ pub fn shared(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
 
 /// `.sops.yaml` must be what the specs and inventories derive (`mcb render` rewrites it).
 /// Only when every installation of the repo loads: the rules cover all of them.
-/// `all`: every installation of the repo, loaded ([`crate::ops::installation::load_all`]).
+/// `all`: every installation of the repo, loaded ([`crate::repo::installation::load_all`]).
 pub fn sops_config_drift(files: &[RepoFile], all: &[Loaded]) -> Vec<Finding> {
     if all.is_empty() {
         return Vec::new();
     }
-    let want = crate::ops::installation::sops_config(&all.iter().collect::<Vec<_>>());
+    let want = crate::repo::installation::sops_config(&all.iter().collect::<Vec<_>>());
     let path = repo::SOPS_CONFIG;
     match files.iter().find(|f| f.path == path) {
         Some(f) if f.text() == want => Vec::new(),

@@ -59,7 +59,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to check [default: all]
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub names: Vec<String>,
 
     /// Warn about certificates and credentials expiring within this time (`30d`, `12h`, `2w`)
@@ -170,8 +170,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         skip: a.skip.into_iter().collect(),
         changed_since: a.changed_since,
     };
-    let report =
-        mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
+    let report = mcb::check::run(&root, &opts, env.now(), &mut reporter)?;
     match format {
         CheckFormat::Human => print_human(&report)?,
         CheckFormat::Json => super::output::print_json(&JsonReport {

@@ -71,13 +71,13 @@ const OIDC_IAT_VAR: &str = "MCB_OIDC_INITIAL_ACCESS_TOKEN";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub name: String,
 
     /// Rotate exactly this (repeatable): kubeconfig/USER, oidc/CLIENT, deploy-key,
     /// github-app, sops-data-keys, age-key, ca/cluster|etcd|proxy, or a `KIND/ID` as
     /// `mcb status` prints it (oidc-client/grafana)
-    #[arg(long, value_name = "WHAT")]
+    #[arg(long, value_name = "WHAT", add = super::completions::rotate_targets())]
     pub only: Vec<String>,
 
     /// Without --only: rotate what is due (expires or passes its maximum age) within this
@@ -124,8 +124,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let only = if a.only.is_empty() {
         Vec::new()
     } else {
-        let inst = mcb::ops::installation::load(&super::repo_root(g), &a.name)?;
-        mcb::ops::rotate::parse_only(&inst.inventory, &a.only).map_err(mcb::Error::from)?
+        let inst = mcb::repo::installation::load(&super::repo_root(g), &a.name)?;
+        mcb::ops::rotate::parse_only(&inst.inventory, &a.only)?
     };
     if only.contains(&Target::GithubApp) && a.import.is_none() {
         return Err(UsageError {
@@ -138,12 +138,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     if let Some(out) = &a.age_key_out {
-        mcb::git::refuse_key_in_work_tree(&super::repo_root(g), out, None)
-            .map_err(mcb::Error::from)?;
+        mcb::git::refuse_key_in_work_tree(&super::repo_root(g), out, None)?;
     }
     let github_app_key = match &a.import {
         Some(p) => Some(SecretString::from(
-            String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned(),
+            String::from_utf8_lossy(&mcb::fsutil::read(p)?).into_owned(),
         )),
         None => None,
     };
