@@ -20,8 +20,11 @@ use crate::sops::{self, Format};
 /// and its parsed rules.
 #[derive(Default)]
 pub struct RuleSets {
-    configs: BTreeMap<String, (Arc<str>, Arc<Result<Config, String>>)>,
+    configs: BTreeMap<String, (Arc<str>, Rules)>,
 }
+
+/// A `.sops.yaml`'s rules, or why they do not parse.
+type Rules = Arc<Result<Config, String>>;
 
 impl RuleSets {
     /// Parses every `.sops.yaml` in `files`.
