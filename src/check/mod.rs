@@ -10,6 +10,7 @@
 mod capi;
 mod changed;
 mod ci;
+mod consumers;
 mod credentials;
 pub mod dex;
 mod expiry;
@@ -112,6 +113,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "dex-connector-secret",
         "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
+    ),
+    (
+        "oidc-consumer-secret",
+        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/",
     ),
     (
         "schema",
@@ -438,6 +443,7 @@ pub fn run(
     findings.extend(spec::shared(&repo_files, &specs));
     findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(dex::check(&repo_files, &specs));
+    findings.extend(consumers::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(
         shared_unreadable(root)
