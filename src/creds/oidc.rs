@@ -294,6 +294,15 @@ pub struct ClientMetadata {
 }
 
 impl ClientMetadata {
+    /// A public client (a CLI, a single-page app): the authorization code flow with PKCE
+    /// and no secret (`token_endpoint_auth_method: none`).
+    pub fn public(client_name: &str, redirect_uris: Vec<String>) -> Self {
+        ClientMetadata {
+            token_endpoint_auth_method: "none".into(),
+            ..Self::web(client_name, redirect_uris)
+        }
+    }
+
     /// A confidential web client using the authorization code flow.
     pub fn web(client_name: &str, redirect_uris: Vec<String>) -> Self {
         ClientMetadata {
@@ -663,9 +672,14 @@ impl RegisteredClient {
                 self.registration_client_uri.clone(),
             ),
         ]);
+        let mut extra = extra;
         let fingerprint = match &self.client_secret {
             Some(s) => super::secret_fingerprint(&format!("{KIND}/{id}"), s),
-            None => super::sha256_hex(self.client_id.as_bytes()),
+            None => {
+                // Nothing to rotate: never due (as a public Dex client).
+                extra.insert("public".into(), "true".into());
+                super::sha256_hex(self.client_id.as_bytes())
+            }
         };
         credential(env, KIND, id, fingerprint, not_after, extra)
     }

@@ -97,7 +97,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 5, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 6, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
