@@ -70,8 +70,14 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     // kubectl is public (PKCE): registered without a secret, nothing to rotate.
     let kubectl = secrets.join("oidc-client-kubectl.sops.yaml");
     let plain = crate::init::go_sops_decrypt(&t, &kubectl, &key).ok().stdout;
-    assert!(plain.contains("client_id") && !plain.contains("client_secret"), "{plain}");
-    assert!(inventory.contains("public: 'true'") || inventory.contains("public: \"true\""), "{inventory}");
+    assert!(
+        plain.contains("client_id") && !plain.contains("client_secret"),
+        "{plain}"
+    );
+    assert!(
+        inventory.contains("public: 'true'") || inventory.contains("public: \"true\""),
+        "{inventory}"
+    );
     for id in ["grafana"] {
         let file = secrets.join(format!("oidc-client-{id}.sops.yaml"));
         let client_id = text(&t, &file, &key, "client_id");
@@ -129,8 +135,16 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
             text(&t, &f, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
         )
     };
-    assert_eq!(held("main"), grafana, "init gave the consumer the registered client");
-    assert_eq!(held("HEAD"), (new_id.clone(), new_secret.clone()), "the rotation's commit");
+    assert_eq!(
+        held("main"),
+        grafana,
+        "init gave the consumer the registered client"
+    );
+    assert_eq!(
+        held("HEAD"),
+        (new_id.clone(), new_secret.clone()),
+        "the rotation's commit"
+    );
     for (id, secret) in [held("main"), held("HEAD")] {
         assert!(secret_authenticates(&issuer, &id, &secret), "{id}");
     }
@@ -141,13 +155,19 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
         .args(["rotate", "demo", "--finish", "--age-key-file"])
         .arg(&key);
     run(c).ok();
-    assert!(!secret_authenticates(&issuer, &grafana.0, &grafana.1), "old client deleted");
+    assert!(
+        !secret_authenticates(&issuer, &grafana.0, &grafana.1),
+        "old client deleted"
+    );
     let (id, secret) = (
         text(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_ID"),
         text(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
     );
     assert_eq!((&id, &secret), (&new_id, &new_secret));
-    assert!(secret_authenticates(&issuer, &id, &secret), "the consumer's client lives");
+    assert!(
+        secret_authenticates(&issuer, &id, &secret),
+        "the consumer's client lives"
+    );
 }
 
 /// The example's Grafana consumer Secret.

@@ -44,6 +44,8 @@ struct Layer {
 type Creds = (String, Option<String>);
 /// The clients one Dex pod serves: id -> secret (`None`: public).
 type Table = BTreeMap<String, Option<String>>;
+/// Every (pod table, consumer credentials) pair met, with the first trace reaching it.
+type Met = BTreeMap<(Table, Creds), Vec<String>>;
 
 /// What one commit of main tells Flux.
 #[derive(Debug, Clone)]
@@ -178,7 +180,7 @@ struct Replay<'a> {
     revs: &'a [Revision],
     to: usize,
     /// every (pod table, consumer credentials) pair met, with the first trace reaching it
-    met: BTreeMap<(Table, Creds), Vec<String>>,
+    met: Met,
     /// failures of the stand-in itself (a pod that cannot start), with their trace
     broken: Vec<String>,
     seen: BTreeSet<State>,
@@ -302,7 +304,7 @@ fn converged(revs: &[Revision], i: usize) -> State {
 
 /// Replays every merge of `revs` (each from the converged previous one); returns every
 /// (pod table, consumer credentials) pair met, with a trace, and the stand-in's failures.
-fn replay(revs: &[Revision]) -> (BTreeMap<(Table, Creds), Vec<String>>, Vec<String>) {
+fn replay(revs: &[Revision]) -> (Met, Vec<String>) {
     let mut met = BTreeMap::new();
     let mut broken = Vec::new();
     for to in 1..revs.len() {
@@ -326,10 +328,7 @@ fn accepts(table: &Table, creds: &Creds) -> bool {
 }
 
 /// The real oidc-provider serving each distinct Dex table: asks it for every pair.
-fn provider_verdicts(
-    t: &TestEnv,
-    met: &BTreeMap<(Table, Creds), Vec<String>>,
-) -> BTreeMap<(Table, Creds), bool> {
+fn provider_verdicts(t: &TestEnv, met: &Met) -> BTreeMap<(Table, Creds), bool> {
     let tables: BTreeSet<&Table> = met.keys().map(|(t, _)| t).collect();
     let mut out = BTreeMap::new();
     for (i, table) in tables.into_iter().enumerate() {
