@@ -32,7 +32,7 @@ use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
 
-pub use targets::{parse_only, Target};
+pub use targets::{only_values, parse_only, Target};
 
 /// How far ahead `mcb rotate` looks for expiring credentials unless told.
 pub const DEFAULT_DUE_WITHIN: Duration = Duration::days(30);

@@ -53,7 +53,8 @@ fn renders_example_deterministically() {
         c.contains("  - ccm.yaml\n  - cluster.yaml\n  - cni.yaml\n  - infrastructure.yaml\n"),
         "{c}"
     );
-    let dex = text(&a, "installations/gauss/manifests/apps/dex/config.yaml");
+    // Dex's config is the chart value `config` of its HelmRelease.
+    let dex = text(&a, "installations/gauss/manifests/apps/dex/release.yaml");
     assert!(
         dex.contains("secretEnv: DEX_CLIENT_GRAFANA_SECRET"),
         "{dex}"
@@ -325,7 +326,7 @@ fn dex_leaves_out_clients_registered_at_another_issuer() {
         "oidc-client-grafana.sops.yaml".to_owned(),
     ];
     let out = render(&t, &example(), &secrets, &Inventory::new(), &NoSecrets).unwrap();
-    let dex = text(&out, "installations/gauss/manifests/apps/dex/config.yaml");
+    let dex = text(&out, "installations/gauss/manifests/apps/dex/release.yaml");
     assert!(!dex.contains("grafana"), "{dex}");
     assert!(dex.contains("id: \"kubectl\""), "{dex}");
 }
@@ -345,12 +346,10 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
         &NoSecrets,
     )
     .unwrap();
-    let d = text(
-        &fs,
-        "installations/gauss/manifests/apps/dex/deployment.yaml",
-    );
+    let d = text(&fs, "installations/gauss/manifests/apps/dex/release.yaml");
+    // The chart's `envVars` (tests/it/dex.rs renders the chart with them).
     assert!(
-        d.contains("            - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n              valueFrom:\n                secretKeyRef:\n                  name: \"dex-github\"\n                  key: \"client-secret\"\n"),
+        d.contains("    envVars:\n      - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n        valueFrom:\n          secretKeyRef:\n            name: \"dex-github\"\n            key: \"client-secret\"\n"),
         "{d}"
     );
     // The example without it has no env: the connector reads dex-connectors.
@@ -364,7 +363,7 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
     .unwrap();
     let d = text(
         &plain,
-        "installations/gauss/manifests/apps/dex/deployment.yaml",
+        "installations/gauss/manifests/apps/dex/release.yaml",
     );
     assert!(!d.contains("valueFrom"), "{d}");
 }

@@ -122,9 +122,12 @@ fn revision(t: &TestEnv, repo: &Path, key: &Path, rev: &str) -> Revision {
             .unwrap_or_else(|| panic!("no Flux Kustomization applies {p}: {by_path:?}"))
             .clone()
     };
-    let config: Value =
-        serde_saphyr::from_str(&show(t, repo, rev, "manifests/apps/dex/config.yaml")).unwrap();
-    let dex_config = config["staticClients"]
+    // Dex's config: the `config` value of its HelmRelease.
+    let release: Vec<Value> =
+        serde_saphyr::from_multiple(&show(t, repo, rev, "manifests/apps/dex/release.yaml"))
+            .unwrap();
+    let release = release.iter().find(|d| d["kind"] == "HelmRelease").unwrap();
+    let dex_config = release["spec"]["values"]["config"]["staticClients"]
         .as_array()
         .unwrap()
         .iter()

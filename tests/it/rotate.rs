@@ -240,7 +240,7 @@ fn due_within_picks_what_expires_and_nothing_else() {
         changed(&before, &snapshot(&repo)),
         set(&[
             "credentials.yaml",
-            "manifests/apps/dex/config.yaml",
+            "manifests/apps/dex/release.yaml",
             "secrets/demo-kubeconfig-admin.sops.yaml",
             "secrets/dex-clients.sops.yaml",
             "secrets/flux-system.sops.yaml",
@@ -271,7 +271,7 @@ fn oidc_static_client_gets_a_new_id_and_secret_served_next_to_the_old_one() {
         changed(&before, &snapshot(&repo)),
         set(&[
             "credentials.yaml",
-            "manifests/apps/dex/config.yaml",
+            "manifests/apps/dex/release.yaml",
             "secrets/dex-clients.sops.yaml",
             "secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml",
         ])
@@ -293,7 +293,7 @@ fn oidc_static_client_gets_a_new_id_and_secret_served_next_to_the_old_one() {
         new
     );
     let config =
-        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/config.yaml"))
+        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/release.yaml"))
             .unwrap();
     assert!(
         config.contains("id: \"grafana\"") && config.contains("id: \"grafana-2\""),
