@@ -65,6 +65,11 @@ pub const RETIRING_CLIENT_ID: &str = "retiringClientId";
 /// spec's id, until the first rotation).
 pub const GENERATION: &str = "generation";
 
+/// The client id the cluster's API server accepts tokens for (`--oidc-client-id` in
+/// `manifests/cluster/cluster.yaml`): the id must stay, so this client is public (PKCE)
+/// and a confidential one is not rotated to a new id.
+pub const API_SERVER_CLIENT_ID: &str = "kubectl";
+
 /// The client id of generation `n` of Dex static client `id`: `id` itself for 1, else
 /// `<id>-<n>`. Each rotation serves a new id next to the old one, so Dex, its replicas
 /// and the consumers never disagree about one id's secret.

@@ -366,6 +366,28 @@ fn provider_verdicts(t: &TestEnv, met: &Met) -> BTreeMap<(Table, Creds), bool> {
     out
 }
 
+/// `mcb check` on the work tree finds no drift between spec, inventory and manifests,
+/// every consumer has its Secret, and every kustomization builds.
+fn consistent(t: &TestEnv, repo: &Path) {
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(repo)
+        .args(["check", "-o", "json", "--kubectl"])
+        .arg(tool("kubectl"));
+    let r = run(c);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let bad: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            ["render-drift", "oidc-consumer-secret", "kustomize-build"]
+                .contains(&f["rule"].as_str().unwrap_or_default())
+        })
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
 #[test]
 fn static_client_rotation_has_no_moment_where_dex_and_a_consumer_disagree() {
     let (t, repo, key) = installation();
@@ -410,6 +432,21 @@ fn static_client_rotation_has_no_moment_where_dex_and_a_consumer_disagree() {
         served.contains(&old.0) && served.contains(&new.0),
         "{served:?}"
     );
+    consistent(&t, &repo);
+    // A second rotation before --finish is refused; the API server's kubectl client is
+    // public and has nothing to rotate.
+    let r = rotate(
+        &t,
+        &repo,
+        &["--only", "oidc/grafana", "--age-key-file", key_arg],
+    );
+    assert!(r.fails_with(2).stderr.contains("not finished"));
+    let r = rotate(
+        &t,
+        &repo,
+        &["--only", "oidc/kubectl", "--age-key-file", key_arg],
+    );
+    assert!(!r.status.success(), "{}", r.stdout);
 
     // finish: Dex stops serving the old id.
     git(&t, &repo, &["switch", "-q", "main"]);
@@ -428,6 +465,7 @@ fn static_client_rotation_has_no_moment_where_dex_and_a_consumer_disagree() {
         revs[2].dex_config
     );
     assert_eq!(revs[2].consumer, new);
+    consistent(&t, &repo);
 
     let (met, broken) = replay(&revs);
     assert!(broken.is_empty(), "{broken:#?}");

@@ -179,9 +179,11 @@ pub fn due(
         let id = &c.id;
         match c.kind.as_str() {
             "kubeconfig" => out.targets.push(Target::Kubeconfig(id.clone())),
-            oidc::KIND if !c.extra.contains_key("public") => {
-                out.targets.push(Target::Oidc(id.clone()))
-            }
+            oidc::KIND if c.extra.contains_key("public") => {}
+            oidc::KIND if id == oidc::API_SERVER_CLIENT_ID && is_dex(c) => out.elsewhere.push(
+                format!("oidc-client/{id} is due ({why}) but {}", kubectl_why())
+            ),
+            oidc::KIND => out.targets.push(Target::Oidc(id.clone())),
             deploy_key::KIND => out.targets.push(Target::DeployKey),
             github_app::KIND if inputs.github_app_key => out.targets.push(Target::GithubApp),
             github_app::KIND => out.elsewhere.push(format!(
@@ -377,6 +379,19 @@ fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether inventory entry `c` is a Dex static client.
+fn is_dex(c: &Credential) -> bool {
+    c.extra.get("provider").map(String::as_str) == Some("dex")
+}
+
+/// Why the API server's confidential Dex client is not rotated.
+fn kubectl_why() -> String {
+    format!(
+        "a rotation serves a new client id and the API server accepts tokens for `{}` only: make it `public: true` in the spec (kubelogin with --oidc-use-pkce), a public client has no secret to rotate",
+        oidc::API_SERVER_CLIENT_ID
+    )
+}
+
 fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
     let entry = w.inst.inventory.get(oidc::KIND, id).cloned();
     let current = oidc::served_ids(id, entry.as_ref()).remove(0);
@@ -403,6 +418,13 @@ fn dex_client(
     current: &str,
     secret: crate::k8s::Secret,
 ) -> Result<(), Error> {
+    if id == oidc::API_SERVER_CLIENT_ID {
+        return Err(OpsError::NotRotatable {
+            target: format!("oidc/{id}"),
+            why: kubectl_why(),
+        }
+        .into());
+    }
     if let Some(old) = entry.as_ref().and_then(|e| e.extra.get(RETIRING_CLIENT_ID)) {
         return Err(OpsError::NotRotatable {
             target: format!("oidc/{id}"),
@@ -843,6 +865,23 @@ mod tests {
             file: None,
             extra: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn the_api_servers_confidential_dex_client_is_named_not_rotated() {
+        let mut inv = Inventory::new();
+        let mut k = cred("oidc-client", "kubectl", "2026-01-01T00:00:00Z", None);
+        k.extra.insert("provider".into(), "dex".into());
+        inv.upsert(k);
+        let d = due(
+            "demo",
+            &inv,
+            time::macros::datetime!(2027-01-15 00:00:00 UTC),
+            &Default::default(),
+            Inputs::default(),
+        );
+        assert!(d.targets.is_empty(), "{:?}", d.targets);
+        assert!(d.elsewhere[0].contains("public: true"), "{:?}", d.elsewhere);
     }
 
     #[test]
