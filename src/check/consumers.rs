@@ -21,7 +21,11 @@ pub fn check(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
         };
         for (i, client) in s.oidc.static_clients.iter().enumerate() {
             for (j, c) in client.consumers.iter().enumerate() {
-                let path = consumers::path(name, c);
+                let path = format!(
+                    "{}{}",
+                    crate::repo::consumers_dir(name),
+                    consumers::file_name(c)
+                );
                 let present = files
                     .iter()
                     .find(|f| f.path == path)

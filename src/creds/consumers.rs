@@ -27,11 +27,6 @@ pub fn file_name(c: &OidcConsumer) -> String {
     format!("{}.{}.sops.yaml", c.namespace.as_str(), c.secret_name)
 }
 
-/// Repo path of the consumer's file in installation `name`.
-pub fn path(name: &str, c: &OidcConsumer) -> String {
-    format!("{}{}", crate::repo::consumers_dir(name), file_name(c))
-}
-
 /// What a consumer is given: the client id, the secret (none for a public client) and
 /// the issuer.
 pub struct Credentials<'a> {
@@ -63,16 +58,12 @@ pub fn secret(c: &OidcConsumer, creds: &Credentials<'_>) -> Secret {
     s
 }
 
-/// Every consumer Secret of client `client`, with their repo paths.
-pub fn secrets(
-    name: &str,
-    client: &StaticClient,
-    creds: &Credentials<'_>,
-) -> Vec<(String, Secret)> {
+/// Every consumer Secret of client `client`, with its [`file_name`].
+pub fn secrets(client: &StaticClient, creds: &Credentials<'_>) -> Vec<(String, Secret)> {
     client
         .consumers
         .iter()
-        .map(|c| (path(name, c), secret(c, creds)))
+        .map(|c| (file_name(c), secret(c, creds)))
         .collect()
 }
 
@@ -107,10 +98,7 @@ mod tests {
         let keys: Vec<_> = s.data.keys().map(String::as_str).collect();
         assert_eq!(keys, ["clientID", "clientSecret"]);
         assert_eq!(s.data["clientID"].expose_secret(), b"grafana-2");
-        assert_eq!(
-            path("gauss", &c),
-            "installations/gauss/secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml"
-        );
+        assert_eq!(file_name(&c), "monitoring.grafana-oidc.sops.yaml");
     }
 
     #[test]

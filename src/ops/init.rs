@@ -19,15 +19,15 @@ use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
 use crate::git::{ConfigRepo, PublishOptions};
 use crate::inventory::{Credential, Inventory};
 use crate::k8s::Secret;
-use crate::ops::installation::{self, Loaded, AGE_KEY_KIND};
 use crate::ops::publish::{self, Outcome, PrTarget};
-use crate::ops::seal::SopsSealer;
 use crate::ops::transaction::KeyFile;
 use crate::ops::{failpoint, Error as OpsError};
 use crate::pki;
 use crate::progress::Progress;
 use crate::render::{self, MapSource, Templates};
 use crate::repo;
+use crate::repo::installation::{self, Loaded, AGE_KEY_KIND};
+use crate::repo::seal::SopsSealer;
 use crate::sops;
 use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
@@ -67,7 +67,7 @@ pub struct Request {
     /// an existing cluster CA (cert PEM file, key PEM file)
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// where the config repo's CI workflow gets mcb (written with the first installation)
-    pub ci_mcb: crate::check::McbSource,
+    pub ci_mcb: crate::render::ci::McbSource,
     /// Dex connector client secrets by their env name (`DEX_CONNECTOR_<ID>_CLIENT_SECRET`,
     /// given as `MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET`)
     pub connector_secrets: BTreeMap<String, SecretString>,
@@ -100,7 +100,7 @@ pub struct Report {
 struct Generated {
     age: sops::AgeKey,
     secrets: Vec<Secret>,
-    /// the OIDC clients' consumer Secrets, by repo path
+    /// the OIDC clients' consumer Secrets, by file name in `secrets/oidc-consumers/`
     consumers: Vec<(String, Secret)>,
     credentials: Vec<Credential>,
     github_app_install_url: Option<String>,
@@ -247,10 +247,10 @@ fn publish_installation(
 
     let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
-    if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
+    if !root.join(crate::render::ci::CI_WORKFLOW_PATH).exists() {
         files.plain(
-            crate::check::CI_WORKFLOW_PATH,
-            crate::check::ci_workflow(&req.ci_mcb),
+            crate::render::ci::CI_WORKFLOW_PATH,
+            crate::render::ci::ci_workflow(&req.ci_mcb),
         );
     }
     let identity_text = generated.age.identity.clone();
@@ -258,7 +258,7 @@ fn publish_installation(
     let sealer = SopsSealer::new(env, &root, &sops_yaml, &ids)?;
     let mut owned = vec![repo::installation_dir(&name)];
     owned.push(repo::SOPS_CONFIG.to_owned());
-    owned.push(crate::check::CI_WORKFLOW_PATH.to_owned());
+    owned.push(crate::render::ci::CI_WORKFLOW_PATH.to_owned());
 
     let summary = ChangeSummary {
         headline: format!("Create installation `{name}` with mcb"),
@@ -424,7 +424,6 @@ fn generate(
             let id = r.credential.id.clone();
             if let Some(c) = spec.oidc.static_clients.iter().find(|c| c.id == id) {
                 consumers.extend(creds::consumers::secrets(
-                    name,
                     c,
                     &creds::consumers::Credentials {
                         client_id: &r.client.client_id,
@@ -520,7 +519,6 @@ fn generate(
         for c in dex_static.into_iter().flatten() {
             let value = dex.secret_of(&c.id);
             consumers.extend(creds::consumers::secrets(
-                name,
                 c,
                 &creds::consumers::Credentials {
                     client_id: &c.id,
@@ -637,9 +635,11 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
         secret_names.push(file);
     }
     secret_names.sort();
-    for (path, s) in &generated.consumers {
-        files.insert(path.clone(), crate::fileset::Content::Secret(s.to_yaml()));
-        let file = path.rsplit('/').next().unwrap_or_default();
+    for (file, s) in &generated.consumers {
+        files.insert(
+            format!("{}{file}", repo::consumers_dir(name)),
+            crate::fileset::Content::Secret(s.to_yaml()),
+        );
         secret_names.push(format!("{}/{file}", creds::consumers::DIR));
     }
     let templates = Templates::builtin()?;

@@ -78,7 +78,7 @@ pub fn plan_repo(
         let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
         let secret_files = repo::listed_secret_files(root, name, shared)?;
         let (extra_files, extra_owned) = extra.installation_files(&spec)?;
-        let inventory = crate::ops::installation::read_inventory(root, name)?;
+        let inventory = crate::repo::installation::read_inventory(root, name)?;
         files.extend(render(
             &templates,
             &spec,
