@@ -9,6 +9,7 @@
 
 mod capi;
 mod changed;
+mod consumers;
 mod credentials;
 pub mod dex;
 mod expiry;
@@ -110,6 +111,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "dex-connector-secret",
         "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
+    ),
+    (
+        "oidc-consumer-secret",
+        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/",
     ),
     (
         "schema",
@@ -558,6 +563,7 @@ fn check_batch(
     findings.extend(spec::shared(files, &specs));
     findings.extend(credentials::check(files, &docs, &specs));
     findings.extend(dex::check(files, &specs));
+    findings.extend(consumers::check(files, &specs));
     findings.extend(flux::check(files, &specs));
     if !opts.skip.contains("render-drift") {
         findings.extend(spec::drift(root, files, &specs));
