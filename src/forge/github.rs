@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Error, Forge, LastUsed, PrInfo, PullRequest, RepoSlug};
+use super::{Error, Forge, LastUsed, Needs, PrInfo, PullRequest, RepoSlug};
 
 /// The public GitHub API.
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -79,6 +79,8 @@ pub struct GitHubConfig {
     pub repo: RepoSlug,
     /// credentials
     pub auth: Auth,
+    /// what the command does at GitHub: an app's installation token asks for exactly that
+    pub needs: Needs,
     /// rate-limit retries
     pub retry: RetryPolicy,
 }
@@ -89,6 +91,8 @@ pub struct GitHub {
     api: String,
     repo: RepoSlug,
     authorization: SecretString,
+    /// a GitHub App's installation token, which also authenticates the push over HTTPS
+    installation_token: Option<SecretString>,
     retry: RetryPolicy,
     now: OffsetDateTime,
 }
@@ -123,6 +127,7 @@ impl GitHub {
             api,
             repo: cfg.repo,
             authorization: SecretString::from(String::new()),
+            installation_token: None,
             retry: cfg.retry,
             now,
         };
@@ -134,11 +139,20 @@ impl GitHub {
                 installation_id,
             } => {
                 let jwt = app_jwt(app_id, &private_key, now)?;
-                let token = gh.installation_token(&jwt, installation_id)?;
-                SecretString::from(format!("token {}", token.expose_secret()))
+                let token = gh.mint_installation_token(&jwt, installation_id, cfg.needs)?;
+                let header = SecretString::from(format!("token {}", token.expose_secret()));
+                gh.installation_token = Some(token);
+                header
             }
         };
         Ok(gh)
+    }
+
+    /// The installation token of a GitHub App client (None for a token client): the
+    /// credential of an HTTPS push as user `x-access-token`, so a push needs no other
+    /// token.
+    pub fn installation_token(&self) -> Option<&SecretString> {
+        self.installation_token.as_ref()
     }
 
     /// Checks that `private_key` is a key of app `app_id` at `api`: `GET /app` with a JWT
@@ -158,6 +172,7 @@ impl GitHub {
                 name: String::new(),
             },
             authorization: SecretString::from(String::new()),
+            installation_token: None,
             retry: RetryPolicy::default(),
             now,
         };
@@ -174,10 +189,15 @@ impl GitHub {
         Ok(())
     }
 
-    fn installation_token(
+    /// Trades the app's JWT for an installation token scoped to this repository and to the
+    /// permissions `needs` names (GitHub: `repositories` and `permissions` of `POST
+    /// /app/installations/{id}/access_tokens`; unscoped, a token could write every
+    /// repository of the installation with every permission of the app).
+    fn mint_installation_token(
         &self,
         jwt: &SecretString,
         installation_id: Option<u64>,
+        needs: Needs,
     ) -> Result<SecretString, Error> {
         let bearer = SecretString::from(format!("Bearer {}", jwt.expose_secret()));
         let id = match installation_id {
@@ -190,7 +210,11 @@ impl GitHub {
         };
         let path = format!("/app/installations/{id}/access_tokens");
         let what = format!("POST {path}");
-        let v = self.call_as(&bearer, Method::POST, &path, Some(&json!({})))?;
+        let scope = json!({
+            "repositories": [self.repo.name],
+            "permissions": needs.permissions(),
+        });
+        let v = self.call_as(&bearer, Method::POST, &path, Some(&scope))?;
         let token = v
             .get("token")
             .and_then(Value::as_str)

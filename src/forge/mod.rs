@@ -112,7 +112,7 @@ impl crate::Help for Error {
             Error::Unauthorized { .. } => {
                 "check GITHUB_TOKEN (expired or revoked?) or the GitHub App id and key".into()
             }
-            Error::Forbidden { .. } => "the token lacks a permission: pull requests need `pull_requests: write` (classic: `repo` scope), deploy keys `administration: write`".into(),
+            Error::Forbidden { .. } => "the token lacks a permission: pull requests need `pull_requests: write` (classic: `repo` scope), deploy keys `administration: write`, a pushed workflow `workflows: write` (a GitHub App: grant it in the app's settings, then accept the new permissions on its installation)".into(),
             Error::NotFound { .. } => {
                 "check --github-repo OWNER/NAME and that the token can see the repository".into()
             }
@@ -131,6 +131,49 @@ impl crate::Help for Error {
             Error::TokenExpired { .. } => "check the system clock".into(),
             Error::Status { .. } | Error::Decode { .. } | Error::Runtime(_) => return None,
         })
+    }
+}
+
+/// What a command does at GitHub beyond pushing its branch and opening its pull request,
+/// so a GitHub App's installation token asks for exactly the permissions that needs
+/// (docs/design.md, "The GitHub App's permissions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// the pushed commits add or change a file under `.github/workflows/` (GitHub refuses
+    /// such a push without `workflows: write`)
+    pub workflows: bool,
+    /// deploy keys are added or removed (`administration: write`)
+    pub deploy_keys: bool,
+}
+
+/// Where GitHub requires `workflows: write` for a push that changes a file.
+pub const WORKFLOWS_DIR: &str = ".github/workflows/";
+
+impl Needs {
+    /// Needs of a push whose changed files are `paths` (repo-relative).
+    pub fn for_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Needs {
+        Needs {
+            workflows: paths.into_iter().any(|p| p.starts_with(WORKFLOWS_DIR)),
+            deploy_keys: false,
+        }
+    }
+
+    /// The `permissions` of an installation token request: `contents: write` (push, fetch),
+    /// `pull_requests: write` (open, update, label, request reviewers), `metadata: read`
+    /// (every app has it), and `workflows`/`administration: write` only when needed.
+    pub fn permissions(&self) -> std::collections::BTreeMap<&'static str, &'static str> {
+        let mut p = std::collections::BTreeMap::from([
+            ("contents", "write"),
+            ("metadata", "read"),
+            ("pull_requests", "write"),
+        ]);
+        if self.workflows {
+            p.insert("workflows", "write");
+        }
+        if self.deploy_keys {
+            p.insert("administration", "write");
+        }
+        p
     }
 }
 
@@ -212,6 +255,7 @@ impl PrOptions {
             api: self.api.clone(),
             repo,
             auth,
+            needs: Needs::default(),
             retry: RetryPolicy::default(),
         })
     }

@@ -287,7 +287,7 @@ pub fn branch_name(command: &str, name: &str, date: Option<time::Date>) -> Resul
 
 /// How a mutating command records its work: the resolved `--base`, `--author`,
 /// `--no-commit`, `--dry-run` and `--push` flags.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PublishOptions {
     /// branch to start a new mcb branch from (None: the remote's default branch, see
     /// `ops::publish::base_of`)

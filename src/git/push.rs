@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use super::{ConfigRepo, Error, Result};
 
 /// How to authenticate a push.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PushAuth {
     /// HTTPS token, sent as basic auth with user `x-access-token` (GitHub's convention).
     /// Without it, `user:password` from the remote URL is used.
@@ -27,7 +27,7 @@ pub struct PushAuth {
 }
 
 /// Where and how to push.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PushOptions {
     /// the remote's name (`origin`)
     pub remote: String,

@@ -245,7 +245,8 @@ fn publish_installation(
 
     let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
-    if !root.join(crate::check::CI_WORKFLOW_PATH).exists() {
+    let writes_workflow = !root.join(crate::check::CI_WORKFLOW_PATH).exists();
+    if writes_workflow {
         files.plain(
             crate::check::CI_WORKFLOW_PATH,
             crate::check::ci_workflow(&req.ci_mcb),
@@ -282,6 +283,11 @@ fn publish_installation(
         owned: owned.clone(),
         summary,
         reviewers: Vec::new(),
+        // GitHub refuses a push that adds a workflow unless the token may write workflows
+        needs: crate::forge::Needs {
+            workflows: writes_workflow,
+            deploy_keys: false,
+        },
     };
     let owned_dirs: Vec<String> = vec![format!("{}/", repo::installation_dir(&name))];
     let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);

@@ -265,6 +265,7 @@ fn publish_work(
             ..ChangeSummary::default()
         },
         reviewers: Vec::new(),
+        needs: Default::default(),
     };
     let mut make_plan = || repo::plan(&root, &files, &[], &sealer).map_err(Error::from);
     let key_text = work.new_key_file.clone();

@@ -314,6 +314,7 @@ fn commit(
             ..Default::default()
         },
         reviewers: Vec::new(),
+        needs: Default::default(),
     };
     // With work: the rotated files sealed with the installation's keys; without: only the
     // inventory, which holds no secret.

@@ -18,7 +18,8 @@ pub const RETIRING_KEY_ID: &str = "retiringForgeKeyId";
 /// Inventory `extra` key: the fingerprint of the key this one replaced, until `--finish`.
 pub const PREVIOUS_FINGERPRINT: &str = "previousFingerprint";
 
-/// A GitHub client for the config repo: `--github-repo`, else the push remote's URL.
+/// A GitHub client for the config repo's deploy keys: `--github-repo`, else the push
+/// remote's URL.
 pub(super) fn connect(
     repo_git: &ConfigRepo,
     env: &Env,
@@ -36,7 +37,8 @@ pub(super) fn connect(
         .ok()
         .and_then(|r| r.url().ok().map(str::to_owned))
         .unwrap_or_default();
-    let cfg = pr.options.config(&url, clone_auth(&pr.auth))?;
+    let mut cfg = pr.options.config(&url, clone_auth(&pr.auth))?;
+    cfg.needs.deploy_keys = true;
     Ok(GitHub::connect(cfg, env.now())?)
 }
 

@@ -101,6 +101,7 @@ impl Fake {
                 api: api.to_owned(),
                 repo: RepoSlug::parse("octocat/Hello-World").unwrap(),
                 auth,
+                needs: Default::default(),
                 retry: RetryPolicy::default(),
             },
             now(),
