@@ -20,6 +20,7 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 pub const AGENT: &str = concat!("mcb/", env!("CARGO_PKG_VERSION"));
 
 /// How mcb authenticates to the API.
+#[derive(Clone)]
 pub enum Auth {
     /// A token (`GITHUB_TOKEN`: personal, fine-grained or an installation token).
     Token(SecretString),

@@ -134,39 +134,61 @@ impl crate::Help for Error {
     }
 }
 
-/// What a command does at GitHub beyond pushing its branch and opening its pull request,
-/// so a GitHub App's installation token asks for exactly the permissions that needs
-/// (docs/design.md, "The GitHub App's permissions").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a command does at GitHub, so a GitHub App's installation token asks for exactly
+/// the permissions that needs (docs/design.md, "The GitHub App's permissions"). The
+/// default: push a branch and open its pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
+    /// push (and fetch) a branch and open or update its pull request
+    pub publish: bool,
     /// the pushed commits add or change a file under `.github/workflows/` (GitHub refuses
     /// such a push without `workflows: write`)
     pub workflows: bool,
-    /// deploy keys are added or removed (`administration: write`)
+    /// deploy keys are added, read or removed (`administration: write`)
     pub deploy_keys: bool,
+}
+
+impl Default for Needs {
+    fn default() -> Needs {
+        Needs {
+            publish: true,
+            workflows: false,
+            deploy_keys: false,
+        }
+    }
 }
 
 /// Where GitHub requires `workflows: write` for a push that changes a file.
 pub const WORKFLOWS_DIR: &str = ".github/workflows/";
 
 impl Needs {
-    /// Needs of a push whose changed files are `paths` (repo-relative).
+    /// Needs of a publish whose changed files are `paths` (repo-relative).
     pub fn for_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Needs {
         Needs {
             workflows: paths.into_iter().any(|p| p.starts_with(WORKFLOWS_DIR)),
-            deploy_keys: false,
+            ..Needs::default()
         }
     }
 
-    /// The `permissions` of an installation token request: `contents: write` (push, fetch),
-    /// `pull_requests: write` (open, update, label, request reviewers), `metadata: read`
-    /// (every app has it), and `workflows`/`administration: write` only when needed.
+    /// Deploy keys only (register, check, delete).
+    pub fn deploy_keys() -> Needs {
+        Needs {
+            publish: false,
+            workflows: false,
+            deploy_keys: true,
+        }
+    }
+
+    /// The `permissions` of an installation token request: `metadata: read` (every app has
+    /// it); to publish `contents: write` (push, fetch) and `pull_requests: write` (open,
+    /// update, label, request reviewers); `workflows` and `administration: write` only
+    /// when needed.
     pub fn permissions(&self) -> std::collections::BTreeMap<&'static str, &'static str> {
-        let mut p = std::collections::BTreeMap::from([
-            ("contents", "write"),
-            ("metadata", "read"),
-            ("pull_requests", "write"),
-        ]);
+        let mut p = std::collections::BTreeMap::from([("metadata", "read")]);
+        if self.publish {
+            p.insert("contents", "write");
+            p.insert("pull_requests", "write");
+        }
         if self.workflows {
             p.insert("workflows", "write");
         }

@@ -34,6 +34,7 @@ pub struct Request {
 }
 
 /// How the PR is made, if one is wanted.
+#[derive(Clone)]
 pub struct PrTarget {
     /// `--pr` settings
     pub options: PrOptions,
@@ -265,6 +266,22 @@ pub(crate) fn preflight(
         gh.open_pull_request(branch)?;
     }
     Ok(Some(Checked { gh, push }))
+}
+
+/// A GitHub client for the config repo outside the publish steps (deploy keys), its token
+/// scoped to `needs`: `--github-repo`, else the push remote's URL names the repository.
+pub(crate) fn connect(
+    repo: &ConfigRepo,
+    env: &Env,
+    opts: &PublishOptions,
+    pr: &PrTarget,
+    needs: Needs,
+) -> Result<forge::GitHub, Error> {
+    let remote = opts.push.as_ref().map_or("origin", |p| p.remote.as_str());
+    let url = repo.remote_url(remote).unwrap_or_default();
+    let mut cfg = pr.options.config(&url, pr.auth.clone())?;
+    cfg.needs = needs;
+    Ok(forge::GitHub::connect(cfg, env.now())?)
 }
 
 /// What the pull request says.

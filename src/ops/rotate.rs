@@ -32,6 +32,7 @@ use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
 
+pub(crate) use forge::KEY_ID;
 pub use targets::{parse_only, Target};
 
 /// How far ahead `mcb rotate` looks for expiring credentials unless told.
