@@ -537,9 +537,9 @@ fn generate(
             }
             // The app exists now and its key is only in Secret github-app: keep it.
             None if app.as_ref().is_some_and(|a| a.secret.is_some()) => progress.warn(&format!(
-                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}{APP_SECRET}.sops.yaml",
+                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}",
                 repo::spec_path(name),
-                repo::secrets_dir(name)
+                app_secret_path(name)
             )),
             None => {
                 return Err(OpsError::MissingInput {
@@ -554,10 +554,11 @@ fn generate(
     let mut github_app_install_url = None;
     if let Some(a) = app {
         if let Some(s) = a.secret {
-            credentials.extend(
-                a.imported
-                    .map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)),
-            );
+            credentials.extend(a.imported.map(|i| {
+                let mut c = i.credential(env, "app");
+                c.file = Some(app_secret_path(name));
+                c
+            }));
             secrets.push(s);
         }
         github_app_install_url = a.install_url;
@@ -639,6 +640,13 @@ pub(crate) fn github_app_ids(spec: &Installation) -> Result<(u64, u64), Error> {
     }
 }
 
+/// Where a created GitHub App's own Secret ([`APP_SECRET`]: OAuth client, webhook secret,
+/// key) is kept: encrypted, outside every path Flux applies (the cluster needs none of it;
+/// Flux's `flux-system` Secret holds what Flux needs).
+pub fn app_secret_path(name: &str) -> String {
+    format!("{}{APP_SECRET}.sops.yaml", repo::forge_secrets_dir(name))
+}
+
 /// Records which repo file holds a credential (the Secret `secret` of installation `name`).
 fn in_file(mut c: Credential, name: &str, secret: &str) -> Credential {
     c.file = Some(format!("{}{secret}.sops.yaml", repo::secrets_dir(name)));
@@ -676,6 +684,13 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
     let mut secret_names = Vec::new();
     let mut source = MapSource::default();
     for s in &generated.secrets {
+        if s.name == APP_SECRET {
+            files.insert(
+                app_secret_path(name),
+                crate::fileset::Content::Secret(s.to_yaml()),
+            );
+            continue;
+        }
         let file = secret_file(s);
         for (k, v) in &s.data {
             let text = String::from_utf8_lossy(v.expose_secret()).into_owned();

@@ -324,8 +324,11 @@ impl<'a> Work<'a> {
         });
         let mut files = BTreeMap::new();
         let dir = repo::secrets_dir(&req.name);
-        for f in repo::secret_files(root, &req.name)? {
-            let rel = format!("{dir}{f}");
+        let applied = repo::secret_files(root, &req.name)?
+            .into_iter()
+            .map(|f| format!("{dir}{f}"));
+        // and the ones Flux does not apply (a created GitHub App's own Secret)
+        for rel in applied.chain(repo::forge_secret_files(root, &req.name)?) {
             let abs = root.join(&rel);
             let enc = crate::fsutil::read(&abs)?;
             let plain = sops::decrypt(&enc, Format::Yaml, &ids, Default::default())

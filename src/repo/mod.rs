@@ -41,6 +41,13 @@ pub fn credentials_path(name: &str) -> String {
 pub fn secrets_dir(name: &str) -> String {
     format!("{INSTALLATIONS_DIR}/{name}/secrets/")
 }
+/// `installations/<name>/forge/secrets/`: SOPS files of credentials no cluster uses (a
+/// created GitHub App's OAuth client secret, webhook secret and private key), kept
+/// encrypted outside every path a Flux Kustomization applies; `mcb check` verifies them
+/// like every SOPS file.
+pub fn forge_secrets_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/forge/secrets/")
+}
 /// `installations/<name>/manifests/`: the rendered tree (owned by `mcb render`).
 pub fn manifests_dir(name: &str) -> String {
     format!("{INSTALLATIONS_DIR}/{name}/manifests/")
@@ -177,8 +184,22 @@ pub fn check_installations(root: &Path, names: &[String]) -> Result<(), Error> {
 
 /// File names of the SOPS files in `installations/<name>/secrets/`, sorted.
 pub fn secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
+    sops_files_in(root, &secrets_dir(name))
+}
+
+/// Repo paths of the SOPS files in [`forge_secrets_dir`], sorted.
+pub fn forge_secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
+    let dir = forge_secrets_dir(name);
+    Ok(sops_files_in(root, &dir)?
+        .into_iter()
+        .map(|f| format!("{dir}{f}"))
+        .collect())
+}
+
+/// File names of the SOPS files directly in repo directory `dir`, sorted.
+fn sops_files_in(root: &Path, dir: &str) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
-    for p in read_dir_sorted(&root.join(secrets_dir(name)))? {
+    for p in read_dir_sorted(&root.join(dir))? {
         let f = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if f.ends_with(".sops.yaml") && p.is_file() {
             out.push(f.to_string());

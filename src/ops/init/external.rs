@@ -13,8 +13,9 @@ use crate::progress::Progress;
 use crate::spec::Installation;
 use crate::{Env, Error};
 
-/// Secret (namespace `flux-system`) holding a created app's id, OAuth client, webhook
-/// secret and private key: GitHub shows the key and the client secret only once.
+/// Secret holding a created app's id, OAuth client, webhook secret and private key (GitHub
+/// shows the key and the client secret only once), kept encrypted in the repo outside
+/// every path Flux applies (`init::app_secret_path`): no cluster needs them.
 pub const APP_SECRET: &str = "github-app";
 
 /// Where the installation's GitHub App comes from.
