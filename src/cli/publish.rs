@@ -17,7 +17,8 @@ Publishing: the command writes its files on branch mcb/<command>-<name> and comm
 --push pushes the branch (HTTPS: GITHUB_TOKEN as user x-access-token, or user:password in the
 remote URL; SSH: --ssh-key or ssh-agent, host key checked against ~/.ssh/known_hosts).
 --pr also opens or updates the pull request (GITHUB_TOKEN, or a GitHub App through
-GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID).
+GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID; the
+app's installation token, scoped to the repository, then also authenticates the push).
 
 --dry-run --push --pr shows the plan, the push and the PR without contacting anything.
 Remote, credentials and the GitHub repository are checked before anything is committed; a
