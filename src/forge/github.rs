@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Error, Forge, LastUsed, Needs, PrInfo, PullRequest, RepoSlug};
+use super::{BranchPr, Error, Forge, LastUsed, Needs, PrInfo, PullRequest, RepoSlug};
 
 /// The public GitHub API.
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -359,6 +359,51 @@ impl GitHub {
 }
 
 impl GitHub {
+    /// What became of the pull requests from branch `head` (this repository's owner): one
+    /// open, none ever, or the newest merged or closed - then a publishing command starts
+    /// the branch afresh instead of stacking on work that is done. A read that needs the
+    /// repository and working credentials, so it doubles as the check before anything is
+    /// committed or pushed.
+    pub fn branch_pull_requests(&self, head: &str) -> Result<BranchPr, Error> {
+        let pulls = format!("/repos/{}/pulls", self.repo);
+        let what = format!("GET {pulls}");
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("head", &format!("{}:{head}", self.repo.owner))
+            .append_pair("state", "all")
+            .append_pair("sort", "created")
+            .append_pair("direction", "desc")
+            .finish();
+        let list = self.call(Method::GET, &format!("{pulls}?{query}"), None)?;
+        let items = list.as_array().ok_or_else(|| decode(&what, "not a list"))?;
+        // the listing filters by head; a fake or an older server may not
+        let mine: Vec<&Value> = items
+            .iter()
+            .filter(|p| {
+                p.pointer("/head/ref")
+                    .and_then(Value::as_str)
+                    .is_none_or(|r| r == head)
+            })
+            .collect();
+        if let Some(open) = mine
+            .iter()
+            .find(|p| p.get("state").and_then(Value::as_str) == Some("open"))
+        {
+            return Ok(BranchPr::Open(u64_field(open, "number", &what)?));
+        }
+        let Some(newest) = mine.first() else {
+            return Ok(BranchPr::None);
+        };
+        Ok(BranchPr::Done {
+            number: u64_field(newest, "number", &what)?,
+            merged: newest.get("merged_at").is_some_and(|m| !m.is_null()),
+            head_sha: newest
+                .pointer("/head/sha")
+                .and_then(Value::as_str)
+                .ok_or_else(|| decode(&what, "no `head.sha`"))?
+                .to_owned(),
+        })
+    }
+
     /// The open pull request whose head branch is `head`, from any owner, searching the
     /// open pull requests page by page (at most 1000).
     fn find_open_pull_request(&self, head: &str) -> Result<Option<u64>, Error> {

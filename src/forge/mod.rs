@@ -241,6 +241,24 @@ pub trait Forge {
     fn deploy_key_last_used(&self, id: u64) -> Result<LastUsed, Error>;
 }
 
+/// What became of a branch's pull requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchPr {
+    /// none was ever opened
+    None,
+    /// one is open: its number
+    Open(u64),
+    /// none is open and the newest was merged or closed
+    Done {
+        /// its number
+        number: u64,
+        /// merged (else closed unmerged)
+        merged: bool,
+        /// the commit its head branch pointed at
+        head_sha: String,
+    },
+}
+
 /// What a forge says about a credential's last use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LastUsed {

@@ -5,8 +5,10 @@
 //! checked-out branch and the key file as they were; a failure after it keeps the commit
 //! and the key, so a re-run completes the checkout, the push and the PR.
 
-use crate::forge::{self, body::ChangeSummary, Forge, Needs, PrInfo, PrOptions, PullRequest};
-use crate::git::{ConfigRepo, PublishOptions, PushOptions, PushResult};
+use crate::forge::{
+    self, body::ChangeSummary, BranchPr, Forge, Needs, PrInfo, PrOptions, PullRequest,
+};
+use crate::git::{ConfigRepo, Head, PublishOptions, PushOptions, PushResult};
 use crate::ops::failpoint;
 use crate::ops::transaction::{self, KeyFile, Transaction};
 use crate::progress::Progress;
@@ -119,9 +121,12 @@ pub fn run(
         return Ok(out);
     }
     // The remote, the credentials and the GitHub repository, before anything is committed.
-    let checked = preflight(repo, env, &req.branch, opts, pr, req.needs, progress)?;
+    let mut checked = preflight(repo, env, &req.branch, opts, pr, req.needs, progress)?;
     let with_token = checked.as_ref().map(|c| c.options(opts));
     let opts = with_token.as_ref().unwrap_or(opts);
+    if let Some(c) = checked.as_mut() {
+        c.replacing = start_afresh(repo, &req.branch, &c.history, progress)?;
+    }
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
     let base = base_of(repo, &req.branch, opts, &owned, progress)?;
@@ -215,6 +220,10 @@ pub(crate) struct Checked {
     gh: Option<(forge::GitHub, PrOptions)>,
     /// `--push`'s options; without a token of their own, a GitHub App's installation token
     push: PushOptions,
+    /// what became of the branch's earlier pull requests (`None` without `--pr`)
+    history: BranchPr,
+    /// the remote branch tip the push may replace (the merged or closed PR's head)
+    replacing: Option<String>,
 }
 
 impl Checked {
@@ -262,10 +271,65 @@ pub(crate) fn preflight(
     }
     progress.action(&format!("checking access to remote {}", push.remote));
     repo.check_push(branch, &push)?;
-    if let Some((gh, _)) = &gh {
-        gh.open_pull_request(branch)?;
+    let history = match &gh {
+        Some((gh, _)) => gh.branch_pull_requests(branch)?,
+        None => BranchPr::None,
+    };
+    Ok(Some(Checked {
+        gh,
+        push,
+        history,
+        replacing: None,
+    }))
+}
+
+/// A branch whose pull request was merged or closed is done: a publishing command starts
+/// it afresh from the remote's default branch instead of stacking on it (after a squash
+/// merge that would conflict). The local branch goes (GitHub keeps the PR's commits; one
+/// with commits the PR does not have is refused), and the push may replace the remote
+/// branch if it is still at the PR's head. Returns that head.
+fn start_afresh(
+    repo: &ConfigRepo,
+    branch: &str,
+    history: &BranchPr,
+    progress: &mut dyn Progress,
+) -> Result<Option<String>, Error> {
+    let BranchPr::Done {
+        number,
+        merged,
+        head_sha,
+    } = history
+    else {
+        return Ok(None);
+    };
+    let how = if *merged { "merged" } else { "closed" };
+    if let Some(tip) = repo.branch_tip(branch)? {
+        if &tip != head_sha {
+            return Err(crate::ops::Error::FinishedBranchDiverged {
+                branch: branch.to_owned(),
+                number: *number,
+                how,
+            }
+            .into());
+        }
+        if repo.current_branch()?.as_deref() == Some(branch) {
+            let base = repo
+                .stored_base(branch)
+                .or_else(|| repo.known_default_branch("origin"))
+                .filter(|b| repo.branch_tip(b).ok().flatten().is_some())
+                .ok_or_else(|| crate::ops::Error::FinishedBranchDiverged {
+                    branch: branch.to_owned(),
+                    number: *number,
+                    how,
+                })?;
+            repo.restore_head(&Head::Branch(base))?;
+        }
+        repo.delete_branch(branch)?;
     }
-    Ok(Some(Checked { gh, push }))
+    progress.warn(&format!(
+        "pull request #{number} of {branch} was {how}: starting {branch} afresh from the default branch"
+    ));
+    Ok(Some(head_sha.clone()))
 }
 
 /// A GitHub client for the config repo outside the publish steps (deploy keys), its token
@@ -322,7 +386,10 @@ fn deliver(
     };
     let push = &checked.push;
     progress.action(&format!("pushing {branch} to {}", push.remote));
-    let pushed: PushResult = repo.push(branch, push)?;
+    let pushed: PushResult = match &checked.replacing {
+        Some(old) => repo.push_replacing(branch, push, old)?,
+        None => repo.push(branch, push)?,
+    };
     progress.success(&format!("pushed {branch} to {}", pushed.url));
     out.pushed_to = Some(pushed.url.clone());
     let Some((gh, options)) = checked.gh else {
