@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use mcb::Help;
 
 fn main() -> ExitCode {
+    cli::answer_completion_requests();
     let args = cli::parse();
     let color = args.global.color.enabled_for_stderr();
     match cli::run(args) {

@@ -29,7 +29,8 @@ pub fn get(key: &str) -> &'static str {
 
 /// What templates see: every version under its camelCase key (`CAPI_OPERATOR` ->
 /// `capiOperator`), plus `charts`, the Helm chart versions derived from them (the
-/// operator's chart is versioned without the tag's `v`; cert-manager's keeps it).
+/// operator's chart is versioned without the tag's `v`; cert-manager's keeps it; Dex's is
+/// `DEX_CHART` itself).
 pub fn context() -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for (k, v) in all() {
@@ -38,6 +39,7 @@ pub fn context() -> serde_json::Value {
     let charts = serde_json::json!({
         "certManager": get("CERT_MANAGER"),
         "capiOperator": get("CAPI_OPERATOR").trim_start_matches('v'),
+        "dex": get("DEX_CHART"),
     });
     m.insert("charts".into(), charts);
     serde_json::Value::Object(m)

@@ -53,6 +53,20 @@ vendor_file() {
   echo "  - $1 sha256:$(sha256sum "$dst" | cut -d' ' -f1)" >> "$out/SOURCE"
 }
 
+# vendor_tree DIR PATH...: copies every file at or under DIR/PATH (in the repo at the tag)
+# to $out/, keeping its path relative to DIR (a Helm chart's templates/ must stay where Helm
+# looks for them).
+vendor_tree() {
+  local dir=$1 f rel
+  shift
+  while IFS= read -r f; do
+    rel=${f#"$dir"/}
+    mkdir -p "$out/$(dirname "$rel")"
+    "${git[@]}" show "$commit:$f" > "$out/$rel"
+    echo "  - $f sha256:$(sha256sum "$out/$rel" | cut -d' ' -f1)" >> "$out/SOURCE"
+  done < <("${git[@]}" ls-tree -r --name-only "$commit" -- "${@/#/$dir/}" | LC_ALL=C sort)
+}
+
 # vendor_end: rewrites this component's lines of vendor/checksums.sha256.
 vendor_end() {
   local sums=$root/vendor/checksums.sha256

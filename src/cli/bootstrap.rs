@@ -45,7 +45,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub name: String,
 
     /// The installation's age private key [default: SOPS_AGE_KEY*, then

@@ -59,7 +59,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to check [default: all]
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub names: Vec<String>,
 
     /// Warn about certificates and credentials expiring within this time (`30d`, `12h`, `2w`)

@@ -13,56 +13,27 @@ use super::output::{print_files, print_json, print_published, OutputFormat, Repo
 use super::publish::PublishArgs;
 
 pub const LONG_ABOUT: &str = "\
-Create an installation in the config repo, from a spec (or the built-in example):
-
-  - its SOPS age key (the private key goes to --age-key-out, never into the repo),
-  - a .sops.yaml creation rule (its key + the spec's admin recipients, values of
-    data/stringData encrypted),
-  - the cluster CA, etcd CA, front-proxy CA and service-account key in the exact Secret
-    shapes Cluster API reads, and an admin kubeconfig signed by that CA,
-  - the Git credential Flux clones with (SSH deploy key, or an imported GitHub App key),
-  - Dex static client secrets,
-  - the rendered Flux and Cluster API manifests and the credential inventory,
-
-all on branch mcb/init-NAME in one commit, secrets SOPS-encrypted. Nothing is regenerated
-later unless you rotate it; an existing installation is refused. A failure at any step
-leaves the repo and the working tree as they were.
+Create an installation in the config repo, from a spec (or the built-in example): its SOPS
+age key (the private key goes to --age-key-out, never into the repo), its .sops.yaml rule,
+the cluster, etcd and front-proxy CAs and service-account key in the Secret shapes Cluster
+API reads, an admin kubeconfig, Flux's Git credential (SSH deploy key or GitHub App), Dex
+client secrets, the rendered Flux and Cluster API manifests and the credential inventory -
+all on branch mcb/init-NAME in one commit, secrets SOPS-encrypted. An existing
+installation is refused (use `mcb rotate`); a failure at any step leaves the repo and the
+working tree as they were.
 
 Examples:
   mcb init-installation demo --example --age-key-out demo.agekey
   mcb init-installation prod --spec prod.yaml --dry-run
   mcb init-installation prod --spec prod.yaml --push --pr
-
-Dex connector client secrets are read from MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET.
-
---known-hosts FILE holds the Git host's SSH keys for both mcb's push and Flux (its
-known_hosts for git.url; built in for github.com); --git-known-hosts is its old name.
-
-OIDC clients at an external issuer (--oidc-issuer URL): the spec's oidc.staticClients are
-then registered at that issuer (RFC 7591, with the initial access token from
-MCB_OIDC_INITIAL_ACCESS_TOKEN) INSTEAD of becoming Dex static clients: they get no
-dex-clients entry and Dex's rendered config leaves them out. Discovery is checked first;
-an issuer without a registration_endpoint fails before anything is registered or
-written. Each client's id, secret, registration_access_token and registration_client_uri
-go to Secret oidc-client-<ID> (namespace dex), which `mcb rotate NAME --only oidc/<ID>`
-uses to renew the secret (RFC 7592).
   mcb init-installation prod --spec prod.yaml --oidc-issuer https://idp.example.com/realms/x
-
-GitHub App (Flux's Git credential with git.auth: github-app, and mcb's for pushes/PRs):
-  - import an existing app: --import-github-app ID --private-key-file PEM
-    (--github-app-private-key is the same flag; ID defaults to githubApp.appId)
-  - create one by GitHub's manifest flow: --create-github-app. mcb serves a page on
-    127.0.0.1 and prints its URL on stderr; open it in a browser signed in to GitHub and
-    confirm. The app belongs to githubApp.owner (an organization), else to you. Its id,
-    OAuth client, webhook secret and private key go to Secret github-app (namespace
-    flux-system); the install URL is printed. For GitHub Enterprise add
-    --github-url https://HOST --github-api https://HOST/api/v3.
-GitHub assigns the installation id only when the app is installed (it is the number at
-the end of the URL after installing). Flux needs it: pass --github-app-installation-id N
-or set githubApp.installationId. A created app without it gets no flux-system Secret yet
-(mcb says how to add it with `mcb rotate --only github-app`).
   mcb init-installation prod --spec prod.yaml --import-github-app 123 --private-key-file app.pem
-  mcb init-installation prod --spec prod.yaml --create-github-app --push --pr";
+  mcb init-installation prod --spec prod.yaml --create-github-app --push --pr
+
+Inputs from the environment: MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET (a Dex connector's client
+secret, unless the spec takes it from a shared secret), MCB_OIDC_INITIAL_ACCESS_TOKEN (with
+--oidc-issuer). External OIDC issuers and GitHub Apps (import, create, installation id,
+GitHub Enterprise) are described in docs/init-installation.md.";
 
 /// `mcb init-installation`.
 #[derive(Debug, clap::Args)]

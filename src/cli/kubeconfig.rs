@@ -29,7 +29,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub name: String,
 
     /// Whose kubeconfig (a `kubeconfig/<user>` of the installation's credentials.yaml)

@@ -93,7 +93,7 @@ pub struct GlobalArgs {
     #[arg(value_parser = path_arg, long, global = true, value_name = "DIR", env = "MCB_REPO")]
     pub repo: Option<PathBuf>,
 
-    /// More detail on stderr: each step as it runs (one level today: -vv shows what -v does)
+    /// More detail on stderr: -v each step as it runs, -vv also the time since the start
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -101,11 +101,12 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// When to colour stderr
+    /// When to colour stderr: auto (a terminal, and NO_COLOR unset), always, never
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
 
-    /// Output format of commands that print a result (sarif: check only)
+    /// Output format of a command's result: human (text), json (one document on stdout,
+    /// docs/json.md), sarif (SARIF 2.1.0 for code scanning; `mcb check` only)
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
     pub output: OutputFormat,
 }
@@ -126,12 +127,10 @@ impl GlobalArgs {
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// The values are explained in the flag's help (one line, not a list in every --help).
 pub enum Color {
-    /// colour when stderr is a terminal and NO_COLOR is unset
     Auto,
-    /// always colour
     Always,
-    /// never colour
     Never,
 }
 
@@ -211,13 +210,24 @@ impl mcb::Help for UsageError {
 /// The config repo: `--repo`, else the git work tree around the current directory, else
 /// the current directory (commands that need git then say it is not a repo).
 pub fn repo_root(g: &GlobalArgs) -> PathBuf {
-    if let Some(r) = &g.repo {
-        return r.clone();
+    discover_repo(g.repo.as_deref())
+}
+
+/// [`repo_root`] from an explicit repo (`--repo`, MCB_REPO), if any.
+pub fn discover_repo(explicit: Option<&std::path::Path>) -> PathBuf {
+    if let Some(r) = explicit {
+        return r.to_path_buf();
     }
     git2::Repository::discover(".")
         .ok()
         .and_then(|r| r.workdir().map(|p| p.to_path_buf()))
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Answers a shell's completion request (`COMPLETE=SHELL mcb -- ...`) and exits; returns
+/// on a normal run.
+pub fn answer_completion_requests() {
+    completions::answer_requests();
 }
 
 /// Parses the process arguments (exits 2 on a usage error, as clap does).

@@ -8,12 +8,10 @@ use serde::Serialize;
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// The values are explained in the flag's help (one line, not a list in every --help).
 pub enum OutputFormat {
-    /// text for people
     Human,
-    /// one JSON document on stdout, stable and documented per command (docs/json.md)
     Json,
-    /// SARIF 2.1.0 for code scanning (`mcb check` only)
     Sarif,
 }
 
@@ -23,6 +21,8 @@ pub struct Reporter {
     quiet: bool,
     verbose: u8,
     color: bool,
+    /// when the command started: -vv prefixes each line with the time since
+    started: std::time::Instant,
 }
 
 impl Reporter {
@@ -32,6 +32,7 @@ impl Reporter {
             quiet: g.quiet,
             verbose: g.verbose,
             color: g.color.enabled_for_stderr(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -48,10 +49,16 @@ impl Reporter {
 
     fn line(&self, symbol: &str, ansi: &str, msg: &str) {
         let mut err = std::io::stderr().lock();
-        if self.color {
-            let _ = writeln!(err, "{ansi}{symbol}\x1b[0m {msg}");
+        // -vv: where the time goes (a slow push, a slow issuer) without a profiler.
+        let elapsed = if self.verbose > 1 {
+            format!("[{:>7.2}s] ", self.started.elapsed().as_secs_f64())
         } else {
-            let _ = writeln!(err, "{symbol} {msg}");
+            String::new()
+        };
+        if self.color {
+            let _ = writeln!(err, "{elapsed}{ansi}{symbol}\x1b[0m {msg}");
+        } else {
+            let _ = writeln!(err, "{elapsed}{symbol} {msg}");
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct PublishArgs {
     /// Open (or update) a pull request for the branch; needs --push
     #[arg(long)]
     pub pr: bool,
-    /// Start a new branch from BRANCH and target the PR at it [default: the current branch]
+    /// Start a new branch from BRANCH and target the PR at it [default: the remote's default branch]
     #[arg(long, value_name = "BRANCH")]
     pub base: Option<String>,
     /// The git remote to push to

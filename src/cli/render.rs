@@ -38,7 +38,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to render [default: all under installations/]
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub names: Vec<String>,
 
     /// Write nothing; print the diff and exit 1 if anything would change

@@ -71,13 +71,13 @@ const OIDC_IAT_VAR: &str = "MCB_OIDC_INITIAL_ACCESS_TOKEN";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The installation
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub name: String,
 
     /// Rotate exactly this (repeatable): kubeconfig/USER, oidc/CLIENT, deploy-key,
     /// github-app, sops-data-keys, age-key, ca/cluster|etcd|proxy, or a `KIND/ID` as
     /// `mcb status` prints it (oidc-client/grafana)
-    #[arg(long, value_name = "WHAT")]
+    #[arg(long, value_name = "WHAT", add = super::completions::rotate_targets())]
     pub only: Vec<String>,
 
     /// Without --only: rotate what is due (expires or passes its maximum age) within this

@@ -25,7 +25,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Installations to show [default: all]
-    #[arg(value_name = "NAME", value_parser = super::name_arg)]
+    #[arg(value_name = "NAME", value_parser = super::name_arg, add = super::completions::installations())]
     pub names: Vec<String>,
 }
 

@@ -33,7 +33,7 @@ use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
 
 pub(crate) use forge::KEY_ID;
-pub use targets::{parse_only, Target};
+pub use targets::{only_values, parse_only, Target};
 
 /// How far ahead `mcb rotate` looks for expiring credentials unless told.
 pub const DEFAULT_DUE_WITHIN: Duration = Duration::days(30);

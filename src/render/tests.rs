@@ -50,7 +50,8 @@ fn renders_example_deterministically() {
         c.contains("  - ccm.yaml\n  - cluster.yaml\n  - cni.yaml\n  - infrastructure.yaml\n"),
         "{c}"
     );
-    let dex = text(&a, "installations/gauss/manifests/apps/dex/config.yaml");
+    // Dex's config is the chart value `config` of its HelmRelease.
+    let dex = text(&a, "installations/gauss/manifests/apps/dex/release.yaml");
     assert!(
         dex.contains("secretEnv: DEX_CLIENT_GRAFANA_SECRET"),
         "{dex}"
@@ -314,7 +315,7 @@ fn dex_leaves_out_clients_registered_at_another_issuer() {
         "oidc-client-grafana.sops.yaml".to_owned(),
     ];
     let out = render(&t, &example(), &secrets, &NoSecrets).unwrap();
-    let dex = text(&out, "installations/gauss/manifests/apps/dex/config.yaml");
+    let dex = text(&out, "installations/gauss/manifests/apps/dex/release.yaml");
     assert!(!dex.contains("grafana"), "{dex}");
     assert!(dex.contains("id: \"kubectl\""), "{dex}");
 }
@@ -327,19 +328,17 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
     ) + "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {clientSecret: client-secret}}\n";
     let s = spec::parse(&src, std::path::Path::new("x.yaml")).unwrap();
     let fs = render(&Templates::builtin().unwrap(), &s, &[], &NoSecrets).unwrap();
-    let d = text(
-        &fs,
-        "installations/gauss/manifests/apps/dex/deployment.yaml",
-    );
+    let d = text(&fs, "installations/gauss/manifests/apps/dex/release.yaml");
+    // The chart's `envVars` (tests/it/dex.rs renders the chart with them).
     assert!(
-        d.contains("            - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n              valueFrom:\n                secretKeyRef:\n                  name: \"dex-github\"\n                  key: \"client-secret\"\n"),
+        d.contains("    envVars:\n      - name: \"DEX_CONNECTOR_GITHUB_CLIENT_SECRET\"\n        valueFrom:\n          secretKeyRef:\n            name: \"dex-github\"\n            key: \"client-secret\"\n"),
         "{d}"
     );
     // The example without it has no env: the connector reads dex-connectors.
     let plain = render(&Templates::builtin().unwrap(), &example(), &[], &NoSecrets).unwrap();
     let d = text(
         &plain,
-        "installations/gauss/manifests/apps/dex/deployment.yaml",
+        "installations/gauss/manifests/apps/dex/release.yaml",
     );
     assert!(!d.contains("valueFrom"), "{d}");
 }

@@ -29,9 +29,9 @@ fn version_prints_crate_version() {
 fn completions_for_each_shell() {
     let t = TestEnv::new();
     for (shell, marker) in [
-        ("bash", "complete -F"),
+        ("bash", "-F _clap_complete_mcb mcb"),
         ("zsh", "#compdef mcb"),
-        ("fish", "complete -c mcb"),
+        ("fish", "--command mcb"),
     ] {
         let mut c = t.mcb();
         c.args(["completions", shell]);
@@ -42,6 +42,80 @@ fn completions_for_each_shell() {
             &r.stdout[..r.stdout.len().min(300)]
         );
     }
+}
+
+/// Issue #24 item 11: completion offers the repo's installation names and `--only` values.
+/// Real bash sources the script `mcb completions bash` prints and runs its completion
+/// function as bash would on TAB; the function asks the mcb binary under test.
+#[test]
+fn bash_completes_installation_names_and_only_values() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    crate::init::init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    let mut c = t.mcb();
+    c.args(["completions", "bash"]);
+    let script = t.path().join("mcb.bash");
+    std::fs::write(&script, run(c).ok().stdout).unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_mcb"))
+        .parent()
+        .unwrap();
+    let complete = |words: &[&str]| {
+        let line = words.join(" ");
+        let mut c = t.command("bash");
+        c.current_dir(&repo)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .arg("-c")
+            .arg(format!(
+                "source {script}; COMP_WORDS=({line}); COMP_CWORD={cword}; COMP_TYPE=9; \
+                 _clap_complete_mcb mcb \"${{COMP_WORDS[COMP_CWORD]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script = script.display(),
+                cword = words.len() - 1,
+            ));
+        run(c).ok().stdout
+    };
+    // An empty word also offers the flags; the values besides them are the names.
+    let names = complete(&["mcb", "rotate", "''"]);
+    let values: Vec<_> = names.lines().filter(|l| !l.starts_with('-')).collect();
+    assert_eq!(values, ["demo"], "{names}");
+    let only = complete(&["mcb", "rotate", "demo", "--only", "kube"]);
+    assert_eq!(
+        only.lines().collect::<Vec<_>>(),
+        ["kubeconfig/admin"],
+        "{only}"
+    );
+    let all = complete(&["mcb", "rotate", "demo", "--only", "''"]);
+    for v in ["deploy-key", "sops-data-keys", "kubeconfig/admin"] {
+        assert!(all.lines().any(|l| l == v), "{v} missing: {all}");
+    }
+    let status = complete(&["mcb", "status", "d"]);
+    assert_eq!(status.lines().collect::<Vec<_>>(), ["demo"], "{status}");
+}
+
+/// Issue #24 item 11: `-vv` is a level of its own: `-v` shows each step, `-vv` also the
+/// time since the start on every line.
+#[test]
+fn vv_adds_elapsed_time_to_each_line() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    let stderr = |flag: &str| {
+        let mut c = t.mcb();
+        c.arg("--repo").arg(&repo).args([
+            "init-installation",
+            "demo",
+            "--example",
+            "--dry-run",
+            flag,
+        ]);
+        run(c).ok().stderr
+    };
+    let v = stderr("-v");
+    assert!(v.contains("► generating credentials"), "{v}");
+    assert!(!v.lines().any(|l| l.starts_with('[')), "{v}");
+    let vv = stderr("-vv");
+    let timed = regex::Regex::new(r"^\[ *\d+\.\d\ds\] ").unwrap();
+    assert!(vv.contains("► generating credentials"), "{vv}");
+    assert!(vv.lines().all(|l| timed.is_match(l)), "{vv}");
 }
 
 #[test]

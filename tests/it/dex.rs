@@ -1,19 +1,25 @@
 //! Dex and organizations that start on a real cluster (issue #18): for the example spec and
-//! every provider, the `apps` layer built with the real `kubectl kustomize` gives Dex the
-//! RBAC its `kubernetes` storage needs, an Ingress and a cert-manager Certificate for the
-//! issuer host, health probes on its telemetry port and a pinned image; organizations are
-//! namespaces with RoleBindings for their OIDC groups, and the Organization custom resource
-//! is refused unless the repo installs its CRD.
+//! every provider, the `apps` layer built with the real `kubectl kustomize` installs Dex from
+//! its upstream Helm chart (a Flux HelmRepository + HelmRelease at the pinned chart version)
+//! and a cert-manager Certificate for the issuer host. The tests render the vendored chart
+//! (`vendor/dex-chart/`, the pinned version) with Helm's own template engine (Helm v4's Go
+//! SDK from the PyPI package helm-python-sdk) and the HelmRelease's values, validate every
+//! rendered object strictly, and check what Dex needs: the RBAC its `kubernetes` storage
+//! needs, an Ingress of the spec's class for the issuer host with TLS from the Certificate,
+//! health probes on its telemetry port, the chart's pinned image, the client and connector
+//! secrets in its environment. Organizations are namespaces with RoleBindings for their
+//! OIDC groups, and the Organization custom resource is refused unless the repo installs its
+//! CRD.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::render::{render, spec_for, write_spec, PROVIDERS};
-use crate::support::{assert_schema_valid, run, tool, TestEnv};
+use crate::support::{assert_schema_valid, root, run, tool, tools_dir, TestEnv};
 
-/// The dex.coreos.com resources of Dex's kubernetes storage (dexidp/dex v2.45.1
+/// The dex.coreos.com resources of Dex's kubernetes storage (dexidp/dex v2.44.0 and v2.45.1
 /// `storage/kubernetes/types.go`, `customResourceDefinitions`), namespaced in Dex's namespace.
 const DEX_RESOURCES: [&str; 10] = [
     "authcodes",
@@ -60,7 +66,7 @@ fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
 }
 
-fn get<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+pub(crate) fn get<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     find(docs, kind, name).unwrap_or_else(|| panic!("no {kind}/{name}"))
 }
 
@@ -126,31 +132,170 @@ struct Expect<'a> {
     issuer: (&'a str, &'a str),
 }
 
-/// Dex in the built `apps` layer starts: storage RBAC, Ingress + Certificate, probes, image.
-fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
-    let deploy = get(apps, "Deployment", "dex");
+/// The vendored chart of the pinned version (scripts/vendor-dex-chart.sh).
+fn dex_chart() -> PathBuf {
+    root()
+        .join("vendor/dex-chart")
+        .join(format!("dex-{}", mcb::versions::get("DEX_CHART")))
+}
+
+/// A value of the vendored chart's Chart.yaml.
+fn chart_meta(key: &str) -> String {
+    let meta: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dex_chart().join("Chart.yaml")).unwrap())
+            .unwrap();
+    meta[key].as_str().unwrap().to_owned()
+}
+
+/// The HelmRelease `dex` of the built `apps` layer, checked to install the pinned chart
+/// from its upstream repository.
+pub(crate) fn dex_release(apps: &[Value]) -> &Value {
+    let hr = get(apps, "HelmRelease", "dex");
+    assert_eq!(hr["apiVersion"], "helm.toolkit.fluxcd.io/v2");
+    let chart = &hr["spec"]["chart"]["spec"];
+    assert_eq!(chart["chart"], "dex");
+    assert_eq!(chart["version"], mcb::versions::get("DEX_CHART"));
+    assert_eq!(chart["version"].as_str().unwrap(), chart_meta("version"));
+    assert_eq!(chart["sourceRef"]["kind"], "HelmRepository");
+    let repo = get(
+        apps,
+        "HelmRepository",
+        chart["sourceRef"]["name"].as_str().unwrap(),
+    );
+    assert_eq!(repo["metadata"]["namespace"], hr["metadata"]["namespace"]);
+    // Where dexidp/helm-charts' release workflow publishes (chart-releaser, charts_repo_url).
+    assert_eq!(repo["spec"]["url"], "https://charts.dexidp.io");
+    hr
+}
+
+/// What the chart renders for the HelmRelease `hr` (as helm-controller installs it: its
+/// release name and namespace), with Helm's engine, every object validated strictly.
+pub(crate) fn helm_template(t: &TestEnv, hr: &Value) -> Vec<Value> {
+    let release = hr["spec"]["releaseName"]
+        .as_str()
+        .or(hr["metadata"]["name"].as_str())
+        .unwrap();
+    let ns = hr["spec"]["targetNamespace"]
+        .as_str()
+        .or(hr["metadata"]["namespace"].as_str())
+        .unwrap();
+    let values = t.path().join(format!("values-{ns}-{release}.json"));
+    std::fs::write(&values, hr["spec"]["values"].to_string()).unwrap();
+    let mut c = t.command(tool("venv-python"));
+    c.arg(tools_dir().join("helm-template.py"))
+        .arg(dex_chart())
+        .args([release, ns])
+        .arg(&values);
+    let out = run(c).ok().stdout;
+    let file = t.path().join(format!("helm-{ns}-{release}.yaml"));
+    std::fs::write(&file, &out).unwrap();
+    let v = assert_schema_valid(&[&file]);
+    assert!(v.unknown_kinds.is_empty(), "{:?}", v.unknown_kinds);
+    serde_saphyr::from_multiple::<Value>(&out).unwrap()
+}
+
+/// Every key of `values` below a map is one the chart's values.yaml has (with the same
+/// type where it has a default): Helm ignores unknown values, so a misspelled key would
+/// silently do nothing. Below a default that is empty (`{}`, `[]`, null) the chart takes
+/// anything (Dex's `config`, `env`, lists of Kubernetes objects): the rendering checks those.
+fn assert_values_known(values: &Value, defaults: &Value, path: &str) {
+    let Some(map) = values.as_object() else {
+        return;
+    };
+    let Some(known) = defaults.as_object().filter(|m| !m.is_empty()) else {
+        return;
+    };
+    for (k, v) in map {
+        let at = format!("{path}.{k}");
+        let d = known
+            .get(k)
+            .unwrap_or_else(|| panic!("{at}: the chart has no such value"));
+        let kind = |x: &Value| match x {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "list",
+            Value::Object(_) => "map",
+        };
+        assert!(
+            d.is_null() || kind(d) == kind(v),
+            "{at}: {} where the chart's default is a {}",
+            kind(v),
+            kind(d)
+        );
+        assert_values_known(v, d, &at);
+    }
+}
+
+/// The chart's values.yaml defaults.
+fn chart_defaults() -> Value {
+    serde_saphyr::from_str(&std::fs::read_to_string(dex_chart().join("values.yaml")).unwrap())
+        .unwrap()
+}
+
+/// Dex's config as the chart hands it to Dex: `config.yaml` of the Secret the Deployment
+/// mounts at /etc/dex.
+fn mounted_config(objs: &[Value], pod: &Value) -> Value {
+    let container = &pod["containers"][0];
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/etc/dex")
+        .expect("config mounted at /etc/dex");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    let args = strs(&container["args"]);
+    assert_eq!(args.last(), Some(&"/etc/dex/config.yaml"), "{args:?}");
+    let secret = get(
+        objs,
+        "Secret",
+        volume["secret"]["secretName"].as_str().unwrap(),
+    );
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["config.yaml"].as_str().unwrap())
+        .unwrap();
+    serde_saphyr::from_str(std::str::from_utf8(&text).unwrap()).unwrap()
+}
+
+/// Dex in the built `apps` layer starts: installed from the pinned chart, whose rendering
+/// has storage RBAC, Ingress (+ our Certificate), probes, the chart's image and the secrets.
+/// Returns everything (the layer and the chart's objects).
+fn assert_dex_starts(t: &TestEnv, apps: &[Value], e: &Expect<'_>) -> Vec<Value> {
+    let hr = dex_release(apps);
+    assert_values_known(&hr["spec"]["values"], &chart_defaults(), "values");
+    let chart = helm_template(t, hr);
+    assert!(chart
+        .iter()
+        .all(|o| o["metadata"]["namespace"].is_null() || o["metadata"]["namespace"] == "dex"));
+    let all: Vec<Value> = apps.iter().chain(&chart).cloned().collect();
+
+    let deploy = get(&all, "Deployment", "dex");
     assert_eq!(deploy["metadata"]["namespace"], "dex");
     let pod = &deploy["spec"]["template"]["spec"];
     let sa = pod["serviceAccountName"].as_str().unwrap();
-    assert!(find(apps, "ServiceAccount", sa).is_some(), "{sa}");
+    assert!(find(&all, "ServiceAccount", sa).is_some(), "{sa}");
     let container = &pod["containers"][0];
 
     // The config Dex reads decides what it needs.
-    let cm_name = pod["volumes"][0]["configMap"]["name"].as_str().unwrap();
-    let cm = get(apps, "ConfigMap", cm_name);
-    let config: Value =
-        serde_saphyr::from_str(cm["data"]["config.yaml"].as_str().unwrap()).unwrap();
+    let config = mounted_config(&all, pod);
     assert_eq!(config["storage"]["type"], "kubernetes");
     for r in DEX_RESOURCES {
         for verb in ["get", "list", "watch", "create", "update", "delete"] {
             assert!(
-                grants(apps, ("dex", sa), Some("dex"), ("dex.coreos.com", r, verb)),
+                grants(&all, ("dex", sa), Some("dex"), ("dex.coreos.com", r, verb)),
                 "Dex may not {verb} {r}.dex.coreos.com in namespace dex"
             );
         }
         // Namespaced only: nothing grants its storage beyond its own namespace.
         assert!(!grants(
-            apps,
+            &all,
             ("dex", sa),
             Some("kube-system"),
             ("dex.coreos.com", r, "get")
@@ -159,7 +304,7 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
     for verb in ["list", "create"] {
         assert!(
             grants(
-                apps,
+                &all,
                 ("dex", sa),
                 None,
                 ("apiextensions.k8s.io", "customresourcedefinitions", verb)
@@ -168,7 +313,7 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
         );
     }
     assert!(!grants(
-        apps,
+        &all,
         ("dex", sa),
         None,
         (
@@ -178,21 +323,38 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
         )
     ));
 
-    // Issuer host: Ingress of the spec's class with TLS from the Certificate's Secret.
+    // Issuer host: Ingress of the spec's class with TLS from the Certificate's Secret,
+    // routed to the Service port Dex's web listener is behind.
     assert_eq!(config["issuer"], format!("https://{}", e.host));
-    let ing = get(apps, "Ingress", "dex");
+    let ing = get(&all, "Ingress", "dex");
     assert_eq!(ing["spec"]["ingressClassName"], e.class);
     assert_eq!(ing["spec"]["rules"][0]["host"], e.host);
     let backend = &ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
-    let svc = get(apps, "Service", backend["name"].as_str().unwrap());
-    assert!(svc["spec"]["ports"]
+    let svc = get(&all, "Service", backend["name"].as_str().unwrap());
+    let port = svc["spec"]["ports"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["name"] == backend["port"]["name"] && p["port"] == 5556));
+        .find(|p| p["port"] == backend["port"]["number"] || p["name"] == backend["port"]["name"])
+        .expect("the Ingress backend port is a port of the Service");
+    let web = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == port["targetPort"])
+        .unwrap();
+    let web_port: u64 = config["web"]["http"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(web["containerPort"], web_port);
     assert_eq!(strs(&ing["spec"]["tls"][0]["hosts"]), [e.host]);
     let tls = ing["spec"]["tls"][0]["secretName"].as_str().unwrap();
-    let cert = apps
+    let cert = all
         .iter()
         .find(|d| d["apiVersion"] == "cert-manager.io/v1" && d["kind"] == "Certificate")
         .expect("a cert-manager Certificate");
@@ -203,7 +365,7 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
     assert_eq!(cert["spec"]["issuerRef"]["name"], e.issuer.1);
     assert_eq!(cert["spec"]["issuerRef"]["group"], "cert-manager.io");
 
-    // Probes on the telemetry listener the config opens; the image is a pinned release.
+    // Probes on the telemetry listener the config opens; the image is the chart's release.
     let telemetry_port: u64 = config["telemetry"]["http"]
         .as_str()
         .unwrap()
@@ -226,7 +388,26 @@ fn assert_dex_starts(apps: &[Value], e: &Expect<'_>) {
         assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
         assert_eq!(container[probe]["httpGet"]["port"], "telemetry", "{probe}");
     }
-    assert_eq!(container["image"], "ghcr.io/dexidp/dex:v2.45.1");
+    assert_eq!(
+        container["image"],
+        format!("ghcr.io/dexidp/dex:v{}", chart_meta("appVersion"))
+    );
+
+    // Every secret the config names comes from the environment: the static clients' and
+    // connectors' Secrets (optional: Dex starts before init wrote them).
+    let from: Vec<(&str, bool)> = container["envFrom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["secretRef"]["name"].as_str().unwrap(),
+                f["secretRef"]["optional"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(from, [("dex-clients", true), ("dex-connectors", true)]);
+    all
 }
 
 /// Organizations: namespace `org-<name>` (root layer) and one RoleBinding per role for the
@@ -292,7 +473,7 @@ fn dex_and_organizations_start_for_the_example_and_every_provider() {
             class: "nginx",
             issuer: ("ClusterIssuer", "letsencrypt"),
         };
-        assert_dex_starts(&apps, &ingress);
+        assert_dex_starts(&t, &apps, &ingress);
         assert_organization(&root, &apps, "team-a", groups);
         assert_apps_waits_for_infrastructure(&root);
     };
@@ -323,6 +504,7 @@ fn dex_ingress_follows_the_spec_issuer_class_and_cert_issuer() {
     render(&t, &[]).ok();
     let apps = build(&t, &t.path().join("installations/ix/manifests/apps"));
     assert_dex_starts(
+        &t,
         &apps,
         &Expect {
             host: "login.corp.example.org",

@@ -61,7 +61,7 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     let secrets = repo.join(SECRETS);
     assert!(!secrets.join("dex-clients.sops.yaml").exists());
     let dex =
-        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/config.yaml"))
+        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/release.yaml"))
             .unwrap();
     assert!(dex.contains("staticClients: []"), "{dex}");
     let inventory =

@@ -557,11 +557,18 @@ fn dex_connector_secret_kept_once_for_all_installations() {
         c.arg("kustomize")
             .arg(f.file(&format!("installations/{inst}/manifests/apps")));
         let apps = run(c).ok().stdout;
-        assert!(
-            apps.contains("- name: DEX_CONNECTOR_GITHUB_CLIENT_SECRET\n          valueFrom:\n            secretKeyRef:\n              key: clientSecret\n              name: dex-github\n"),
-            "{apps}"
-        );
         assert!(!apps.contains("gh-oauth-secret"));
+        // Dex's chart, rendered with the HelmRelease's values, reads it from that Secret.
+        let apps: Vec<serde_json::Value> = serde_saphyr::from_multiple(&apps).unwrap();
+        let chart = crate::dex::helm_template(&f.t, crate::dex::dex_release(&apps));
+        let dex = crate::dex::get(&chart, "Deployment", "dex");
+        let env = &dex["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(
+            env,
+            &json!([{"name": "DEX_CONNECTOR_GITHUB_CLIENT_SECRET",
+                     "valueFrom": {"secretKeyRef": {"key": "clientSecret", "name": "dex-github"}}}]),
+            "{inst}"
+        );
     }
 }
 

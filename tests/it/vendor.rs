@@ -86,12 +86,22 @@ fn kubernetes_schemas_are_the_minor_mcb_validates_against() {
 #[test]
 fn every_pinned_component_is_vendored_at_its_pin_only() {
     let root = crate::support::root();
-    for (component, key) in [
-        ("cluster-api", "CAPI"),
-        ("cluster-api-operator", "CAPI_OPERATOR"),
-        ("cert-manager", "CERT_MANAGER"),
+    // Dex's chart is tagged `dex-<chart version>` (chart-releaser's tag).
+    let dex_tag = format!("dex-{}", mcb::versions::get("DEX_CHART"));
+    for (component, key, tag) in [
+        ("cluster-api", "CAPI", mcb::versions::get("CAPI")),
+        (
+            "cluster-api-operator",
+            "CAPI_OPERATOR",
+            mcb::versions::get("CAPI_OPERATOR"),
+        ),
+        (
+            "cert-manager",
+            "CERT_MANAGER",
+            mcb::versions::get("CERT_MANAGER"),
+        ),
+        ("dex-chart", "DEX_CHART", dex_tag.as_str()),
     ] {
-        let tag = mcb::versions::get(key);
         let dir = root.join("vendor").join(component);
         let versions: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -111,6 +121,17 @@ fn every_pinned_component_is_vendored_at_its_pin_only() {
             assert!(source.contains(field), "{component} SOURCE lacks {field}");
         }
     }
+    let chart: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            root.join("vendor/dex-chart")
+                .join(&dex_tag)
+                .join("Chart.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(chart["name"], "dex");
+    assert_eq!(chart["version"], mcb::versions::get("DEX_CHART"));
 }
 
 /// What `SOURCE` records about one controller.

@@ -110,7 +110,7 @@ impl FromStr for Target {
 
 /// The `--only` values for an installation with this inventory, as `mcb rotate` names
 /// them (sorted; `sops-data-keys` always).
-fn valid(inv: &Inventory) -> Vec<String> {
+pub fn only_values(inv: &Inventory) -> Vec<String> {
     let mut v: Vec<String> = inv
         .credentials
         .iter()
@@ -132,7 +132,7 @@ pub fn parse_only(inv: &Inventory, given: &[String]) -> Result<Vec<Target>, OpsE
             g.parse::<Target>().map_err(|e| match e {
                 OpsError::UnknownTarget { given, .. } => OpsError::UnknownTarget {
                     given,
-                    valid: valid(inv),
+                    valid: only_values(inv),
                 },
                 other => other,
             })

@@ -41,6 +41,8 @@ pub fn tool(name: &str) -> PathBuf {
     let candidates: Vec<PathBuf> = match name {
         "sops" => vec![installed().join("sops")],
         "kubectl" | "kubernetes-validate" => vec![installed().join("venv/bin").join(name)],
+        // The venv's Python, which has helm_python (Helm's template engine).
+        "venv-python" => vec![installed().join("venv/bin/python")],
         _ => vec![],
     };
     for c in &candidates {
