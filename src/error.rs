@@ -1,5 +1,5 @@
-//! The library's top-level error: one variant per module error, so `main` can print the
-//! message, its causes, and a `help:` line saying what to do.
+//! The library's top-level error (one variant per module error) and the one place that
+//! finds an error's `help:` line, whatever module error a `?` carried to the command line.
 
 /// A hint for the user: what to change to make the error go away.
 pub trait Help {
@@ -21,7 +21,7 @@ pub enum Error {
     Check(#[from] crate::check::Error),
     /// `mcb status` could not read an inventory.
     #[error(transparent)]
-    Status(#[from] crate::status::Error),
+    Status(#[from] crate::ops::status::Error),
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
@@ -68,11 +68,74 @@ impl Help for Error {
             Error::Repo(e) => e.help(),
             Error::Git(e) => e.help(),
             Error::Forge(e) => e.help(),
-            Error::Inventory(_) => {
-                Some("restore the file from git; mcb writes it, do not edit it by hand".into())
-            }
+            Error::Inventory(e) => e.help(),
             Error::Ops(e) => e.help(),
             Error::Shared(e) => e.help(),
         }
+    }
+}
+
+/// The `help:` line for `err` or the first error in its source chain that has one. Every
+/// module error type is tried here, so callers keep hints with a plain `?` (no conversion
+/// to [`Error`] needed on the way up).
+pub fn help_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    std::iter::successors(Some(err), |e| e.source()).find_map(help_of)
+}
+
+/// The help of `e` itself, if it is one of the library's error types.
+fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    macro_rules! first_help {
+        ($($t:ty),+ $(,)?) => {
+            $(if let Some(x) = e.downcast_ref::<$t>() {
+                return x.help();
+            })+
+        };
+    }
+    first_help!(
+        Error,
+        crate::fsutil::PathError,
+        crate::sops::Error,
+        crate::sops::store::yaml::Error,
+        crate::check::Error,
+        crate::render::ci::SourceError,
+        crate::ops::status::Error,
+        crate::creds::Error,
+        crate::pki::Error,
+        crate::spec::Error,
+        crate::render::Error,
+        crate::repo::Error,
+        crate::repo::SealError,
+        crate::git::Error,
+        crate::inventory::Error,
+        crate::ops::Error,
+        crate::forge::Error,
+        crate::ops::shared::Error,
+    );
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error of another crate wrapping a module error, as anyhow's context does.
+    #[derive(Debug, thiserror::Error)]
+    #[error("while doing it")]
+    struct Wrapper(#[source] crate::repo::Error);
+
+    #[test]
+    fn help_is_found_through_wrappers_without_conversion() {
+        let inner = crate::repo::Error::NoInstallations {
+            root: "/tmp/x".into(),
+        };
+        let want = inner.help();
+        assert!(want.is_some());
+        assert_eq!(help_in_chain(&Wrapper(inner)), want);
+    }
+
+    #[test]
+    fn errors_without_help_give_none() {
+        let io = std::io::Error::other("plain");
+        assert_eq!(help_in_chain(&io), None);
     }
 }

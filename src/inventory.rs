@@ -68,6 +68,12 @@ pub struct Error {
     pub message: String,
 }
 
+impl crate::Help for Error {
+    fn help(&self) -> Option<String> {
+        Some("restore the file from git; mcb writes it, do not edit it by hand".into())
+    }
+}
+
 impl Inventory {
     /// An empty inventory.
     pub fn new() -> Self {

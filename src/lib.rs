@@ -32,8 +32,7 @@ pub mod repo;
 pub mod schema;
 pub mod sops;
 pub mod spec;
-pub mod status;
 pub mod versions;
 
 pub use env::Env;
-pub use error::{Error, Help};
+pub use error::{help_in_chain, Error, Help};

@@ -55,14 +55,12 @@ fn print_error(err: &anyhow::Error, color: bool) {
             shown.push_str(&text);
         }
     }
+    // Any library error carries its hint up through `?` and anyhow's context: the library
+    // knows its error types (mcb::help_in_chain); the CLI adds its own usage errors.
     let help = err.chain().find_map(|c| {
-        c.downcast_ref::<mcb::Error>()
+        c.downcast_ref::<cli::UsageError>()
             .and_then(Help::help)
-            .or_else(|| c.downcast_ref::<cli::UsageError>().and_then(Help::help))
-            .or_else(|| {
-                c.downcast_ref::<mcb::fsutil::PathError>()
-                    .and_then(Help::help)
-            })
+            .or_else(|| mcb::help_in_chain(c))
     });
     if let Some(h) = help {
         eprintln!("{yellow}help:{reset} {h}");

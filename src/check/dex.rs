@@ -42,7 +42,7 @@ pub fn connector_secrets(
         .map(|c| {
             let (file, key, source) = match &c.client_secret {
                 Some(r) => (
-                    crate::ops::shared::shared_path(r.shared_secret.as_str()),
+                    crate::repo::shared::shared_path(r.shared_secret.as_str()),
                     r.key.clone(),
                     "shared",
                 ),

@@ -9,7 +9,6 @@
 
 mod capi;
 mod changed;
-mod ci;
 mod credentials;
 pub mod dex;
 mod expiry;
@@ -30,7 +29,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::progress::Progress;
-pub use ci::{ci_workflow, McbSource, SourceError, CI_WORKFLOW_PATH};
 pub use files::{RepoFile, IGNORE_FILE};
 
 /// How bad a finding is.
@@ -174,15 +172,15 @@ impl Finding {
 /// recipients lack the installation's key; `mcb render` with an admin key re-wraps it).
 /// Unknown names are `shared-unknown`'s, reported with their spec line.
 fn shared_unreadable(root: &Path) -> Vec<Finding> {
-    let Ok(found) = crate::ops::shared::check(root) else {
+    let Ok(found) = crate::repo::shared::check(root) else {
         // An installation that does not load is already a spec-invalid finding.
         return Vec::new();
     };
     found
         .into_iter()
         .filter_map(|f| match f {
-            crate::ops::shared::Finding::NotReadable { installation, name, missing } => {
-                let file = RepoFile::new(crate::ops::shared::shared_path(&name), Vec::new());
+            crate::repo::shared::Finding::NotReadable { installation, name, missing } => {
+                let file = RepoFile::new(crate::repo::shared::shared_path(&name), Vec::new());
                 let mut out = Finding::error(
                     &file,
                     None,
@@ -195,7 +193,7 @@ fn shared_unreadable(root: &Path) -> Vec<Finding> {
                 out.installation = Some(installation);
                 Some(out)
             }
-            crate::ops::shared::Finding::UnknownSharedSecret { .. } => None,
+            crate::repo::shared::Finding::UnknownSharedSecret { .. } => None,
         })
         .collect()
 }

@@ -111,13 +111,13 @@ pub fn shared(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
 /// `.sops.yaml` must be what the specs and inventories derive (`mcb render` rewrites it).
 /// Only when every installation of the repo loads: the rules cover all of them.
 pub fn sops_config_drift(root: &Path, files: &[RepoFile]) -> Vec<Finding> {
-    let Ok(all) = crate::ops::installation::load_all(root) else {
+    let Ok(all) = crate::repo::installation::load_all(root) else {
         return Vec::new();
     };
     if all.is_empty() {
         return Vec::new();
     }
-    let want = crate::ops::installation::sops_config(&all.iter().collect::<Vec<_>>());
+    let want = crate::repo::installation::sops_config(&all.iter().collect::<Vec<_>>());
     let path = repo::SOPS_CONFIG;
     match files.iter().find(|f| f.path == path) {
         Some(f) if f.text() == want => Vec::new(),

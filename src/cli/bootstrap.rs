@@ -108,7 +108,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         // The directory receives the age key (NN-sync/sops-age.yaml): never where git would
         // take it. Refused before anything is opened.
         let key = mcb::ops::bootstrap::Bootstrap::key_file_in_out(a.suspend_cluster);
-        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&key)).map_err(mcb::Error::from)?;
+        mcb::git::refuse_key_in_work_tree(&root, dir, Some(&key))?;
     }
     let ids = mcb::ops::identity::lookup(a.age_key_file.as_deref(), &[&a.name])?;
     let mut b = mcb::ops::bootstrap::build(&root, &a.name, &ids)?;

@@ -170,8 +170,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         skip: a.skip.into_iter().collect(),
         changed_since: a.changed_since,
     };
-    let report =
-        mcb::check::run(&root, &opts, env.now(), &mut reporter).map_err(mcb::Error::from)?;
+    let report = mcb::check::run(&root, &opts, env.now(), &mut reporter)?;
     match format {
         CheckFormat::Human => print_human(&report)?,
         CheckFormat::Json => super::output::print_json(&JsonReport {

@@ -133,8 +133,8 @@ pub struct Args {
 }
 
 /// Where the CI workflow gets mcb: the pin given by the `--ci-mcb-*` flags.
-fn ci_source(a: &Args) -> Result<mcb::check::McbSource, super::UsageError> {
-    use mcb::check::McbSource;
+fn ci_source(a: &Args) -> Result<mcb::render::ci::McbSource, super::UsageError> {
+    use mcb::render::ci::McbSource;
     let pin = match (
         &a.ci_mcb_url,
         &a.ci_mcb_sha256,
@@ -166,7 +166,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     }
     let (publish, pr) = publish_args.resolve_from_env()?;
     let read_text = |p: &PathBuf| -> anyhow::Result<String> {
-        Ok(String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned())
+        Ok(String::from_utf8_lossy(&mcb::fsutil::read(p)?).into_owned())
     };
     // Keyed by the env name Dex reads, so ids with `-` or `.` (`my-oidc` ->
     // DEX_CONNECTOR_MY_OIDC_CLIENT_SECRET) find theirs.
@@ -203,7 +203,7 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         pr,
     };
     let root = super::repo_root(g);
-    mcb::git::refuse_key_in_work_tree(&root, &req.age_key_out, None).map_err(mcb::Error::from)?;
+    mcb::git::refuse_key_in_work_tree(&root, &req.age_key_out, None)?;
     let report =
         mcb::ops::init::run(&env, &root, req, &mut reporter).map_err(anyhow::Error::from)?;
     match g.output {

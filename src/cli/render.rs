@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcb::ops::seal::SopsSealer;
 use mcb::ops::shared::RenderExtra;
 use mcb::progress::Progress;
 use mcb::render::{NoSecrets, SecretSource};
+use mcb::repo::seal::SopsSealer;
 use mcb::repo::Change;
 
 use super::output::{print_json, OutputFormat, Reporter};
@@ -76,10 +76,10 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
     // In the wrong directory, say so before anything (not an invalid .sops.yaml).
-    mcb::repo::require_installations(&root).map_err(mcb::Error::from)?;
+    mcb::repo::require_installations(&root)?;
     let source = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
     let ids = mcb::ops::identity::lookup_any(a.age_key_file.as_deref(), &root)?;
-    let all = mcb::ops::installation::load_all(&root)?;
+    let all = mcb::repo::installation::load_all(&root)?;
     for w in all
         .iter()
         .filter_map(|l| mcb::spec::placeholder_warning(&l.spec))
@@ -87,12 +87,12 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         reporter.warn(&w);
     }
     let extra = RenderExtra::load(&root, &all, &ids)?;
-    let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids).map_err(mcb::Error::from)?;
+    let sealer = SopsSealer::new(&env, &root, extra.sops_yaml(), &ids)?;
     let plan = mcb::render::plan_repo(&root, &a.names, &source, &sealer, &extra, &mut reporter)?;
     let dry = a.check || a.diff;
     let written = !dry && !plan.is_clean();
     if written {
-        plan.apply().map_err(mcb::Error::from)?;
+        plan.apply()?;
     }
     match g.output {
         OutputFormat::Json => print_json(&JsonOut {

@@ -124,8 +124,8 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let only = if a.only.is_empty() {
         Vec::new()
     } else {
-        let inst = mcb::ops::installation::load(&super::repo_root(g), &a.name)?;
-        mcb::ops::rotate::parse_only(&inst.inventory, &a.only).map_err(mcb::Error::from)?
+        let inst = mcb::repo::installation::load(&super::repo_root(g), &a.name)?;
+        mcb::ops::rotate::parse_only(&inst.inventory, &a.only)?
     };
     if only.contains(&Target::GithubApp) && a.import.is_none() {
         return Err(UsageError {
@@ -138,12 +138,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     if let Some(out) = &a.age_key_out {
-        mcb::git::refuse_key_in_work_tree(&super::repo_root(g), out, None)
-            .map_err(mcb::Error::from)?;
+        mcb::git::refuse_key_in_work_tree(&super::repo_root(g), out, None)?;
     }
     let github_app_key = match &a.import {
         Some(p) => Some(SecretString::from(
-            String::from_utf8_lossy(&mcb::fsutil::read(p).map_err(mcb::Error::from)?).into_owned(),
+            String::from_utf8_lossy(&mcb::fsutil::read(p)?).into_owned(),
         )),
         None => None,
     };

@@ -101,11 +101,11 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
 fn read_value(a: &ImportArgs) -> anyhow::Result<SharedValue> {
     let format = a.format.as_deref().and_then(InputFormat::from_name);
     if let Some(prefix) = &a.from_env {
-        return Ok(shared::from_env(prefix, std::env::vars()).map_err(mcb::Error::from)?);
+        return Ok(shared::from_env(prefix, std::env::vars())?);
     }
     let (bytes, source) = match &a.from_file {
         Some(p) => (
-            Zeroizing::new(mcb::fsutil::read(p).map_err(mcb::Error::from)?),
+            Zeroizing::new(mcb::fsutil::read(p)?),
             p.display().to_string(),
         ),
         None => {

@@ -33,7 +33,7 @@ pub fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new(g);
     let env = super::env(&mut reporter)?;
     let root = super::repo_root(g);
-    let all = mcb::status::collect(&root, &a.names, env.now()).map_err(mcb::Error::from)?;
+    let all = mcb::ops::status::collect(&root, &a.names, env.now())?;
     if g.output == OutputFormat::Json {
         super::output::print_json(&all)?;
         return Ok(ExitCode::SUCCESS);

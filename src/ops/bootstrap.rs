@@ -19,10 +19,10 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::fileset::Content;
 use crate::k8s::Secret;
-use crate::ops::installation;
 use crate::ops::Error as OpsError;
 use crate::progress::Progress;
 use crate::repo;
+use crate::repo::installation;
 use crate::sops::{self, DecryptOptions, Format, Identities};
 use crate::Error;
 

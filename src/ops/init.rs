@@ -19,15 +19,15 @@ use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
 use crate::git::{ConfigRepo, PublishOptions};
 use crate::inventory::{Credential, Inventory};
 use crate::k8s::Secret;
-use crate::ops::installation::{self, Loaded, AGE_KEY_KIND};
 use crate::ops::publish::{self, Outcome, PrTarget};
-use crate::ops::seal::SopsSealer;
 use crate::ops::transaction::KeyFile;
 use crate::ops::{failpoint, Error as OpsError};
 use crate::pki;
 use crate::progress::Progress;
 use crate::render::{self, MapSource, Templates};
 use crate::repo;
+use crate::repo::installation::{self, Loaded, AGE_KEY_KIND};
+use crate::repo::seal::SopsSealer;
 use crate::sops;
 use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
@@ -69,7 +69,7 @@ pub struct Request {
     /// an existing cluster CA (cert PEM file, key PEM file)
     pub import_ca: Option<(PathBuf, PathBuf)>,
     /// where the config repo's CI workflow gets mcb (written with the first installation)
-    pub ci_mcb: crate::check::McbSource,
+    pub ci_mcb: crate::render::ci::McbSource,
     /// Dex connector client secrets by their env name (`DEX_CONNECTOR_<ID>_CLIENT_SECRET`,
     /// given as `MCB_DEX_CONNECTOR_<ID>_CLIENT_SECRET`)
     pub connector_secrets: BTreeMap<String, SecretString>,
@@ -257,11 +257,11 @@ fn publish_installation(
 
     let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
-    let writes_workflow = !root.join(crate::check::CI_WORKFLOW_PATH).exists();
+    let writes_workflow = !root.join(crate::render::ci::CI_WORKFLOW_PATH).exists();
     if writes_workflow {
         files.plain(
-            crate::check::CI_WORKFLOW_PATH,
-            crate::check::ci_workflow(&req.ci_mcb),
+            crate::render::ci::CI_WORKFLOW_PATH,
+            crate::render::ci::ci_workflow(&req.ci_mcb),
         );
     }
     let identity_text = generated.age.identity.clone();
@@ -269,7 +269,7 @@ fn publish_installation(
     let sealer = SopsSealer::new(env, &root, &sops_yaml, &ids)?;
     let mut owned = vec![repo::installation_dir(&name)];
     owned.push(repo::SOPS_CONFIG.to_owned());
-    owned.push(crate::check::CI_WORKFLOW_PATH.to_owned());
+    owned.push(crate::render::ci::CI_WORKFLOW_PATH.to_owned());
 
     let summary = ChangeSummary {
         headline: format!("Create installation `{name}` with mcb"),

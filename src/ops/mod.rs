@@ -7,13 +7,11 @@ pub mod bootstrap;
 pub mod failpoint;
 pub mod identity;
 pub mod init;
-pub mod installation;
 pub mod kubeconfig;
 pub mod publish;
 pub mod rotate;
-pub mod seal;
 pub mod shared;
-pub mod sops_config;
+pub mod status;
 pub mod transaction;
 
 use std::path::PathBuf;

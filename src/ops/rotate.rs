@@ -23,11 +23,11 @@ use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
 use crate::git::{ConfigRepo, PublishOptions};
 use crate::inventory::Credential;
 use crate::k8s::Secret;
-use crate::ops::installation::{self, Loaded};
 use crate::ops::publish::{self, Outcome, PrTarget};
-use crate::ops::seal::SopsSealer;
 use crate::ops::transaction::KeyFile;
 use crate::progress::Progress;
+use crate::repo::installation::{self, Loaded};
+use crate::repo::seal::SopsSealer;
 use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
@@ -515,6 +515,6 @@ impl Sealer for RotatingSealer<'_> {
             Format::from_path(Path::new(path)),
             self.ids,
         )
-        .map_err(|e| SealError(format!("{path}: {e}")))
+        .map_err(|e| SealError::caused(path, &e))
     }
 }

@@ -19,12 +19,12 @@ use crate::fileset::{Content, FileSet};
 use crate::forge::body::{ChangeSummary, CredentialAction, CredentialChange};
 use crate::git::PublishOptions;
 use crate::k8s::Secret;
-use crate::ops::installation::{self, Loaded};
 use crate::ops::publish::{self, Outcome, PrTarget};
-use crate::ops::seal::SopsSealer;
 use crate::progress::Progress;
 use crate::render::{self, Extra, NoSecrets, SecretSource};
 use crate::repo;
+use crate::repo::installation::{self, Loaded};
+use crate::repo::seal::SopsSealer;
 use crate::sops::{self, Format, Identities, Tree, Value};
 use crate::spec::{self, Installation, SharedSecretMapping};
 use crate::Env;
@@ -38,10 +38,7 @@ pub const VERSION_ANNOTATION: &str = "mcb.io/shared-secret-version";
 /// Inventory-style kind used in PR bodies for shared secret keys.
 pub const CHANGE_KIND: &str = "shared-secret";
 
-/// `shared/secrets/<name>.sops.yaml`.
-pub fn shared_path(name: &str) -> String {
-    format!("{}/{name}.sops.yaml", repo::SHARED_SECRETS_DIR)
-}
+pub use crate::repo::shared::shared_path;
 
 use crate::repo::{shared_copy_dir as copy_dir, shared_copy_path as copy_path};
 
@@ -1022,98 +1019,6 @@ pub fn list(root: &Path) -> Result<Vec<Listed>, crate::Error> {
             last_changed: info.lastmodified,
             recipients: info.recipients.into_iter().flatten().collect(),
         });
-    }
-    Ok(out)
-}
-
-/// A problem `mcb check` reports about shared secrets.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "problem", rename_all = "kebab-case")]
-pub enum Finding {
-    /// An installation lists a shared secret that does not exist.
-    UnknownSharedSecret {
-        /// the installation
-        installation: String,
-        /// the name it lists
-        name: String,
-    },
-    /// A shared file is not encrypted for an installation that uses it.
-    NotReadable {
-        /// the installation
-        installation: String,
-        /// the shared secret
-        name: String,
-        /// the installation's recipients the file lacks
-        missing: Vec<String>,
-    },
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Finding::UnknownSharedSecret { installation, name } => write!(
-                f,
-                "installation {installation}: sharedSecrets lists {name}, but {} does not exist",
-                shared_path(name)
-            ),
-            Finding::NotReadable {
-                installation,
-                name,
-                missing,
-            } => write!(
-                f,
-                "{} is not encrypted for installation {installation} (missing {})",
-                shared_path(name),
-                missing.join(", ")
-            ),
-        }
-    }
-}
-
-impl crate::Help for Finding {
-    fn help(&self) -> Option<String> {
-        Some(match self {
-            Finding::UnknownSharedSecret { name, .. } => {
-                format!("run `mcb shared import {name}`, or remove it from sharedSecrets")
-            }
-            Finding::NotReadable { .. } => {
-                "run `mcb render` with an admin key to re-wrap the shared file".into()
-            }
-        })
-    }
-}
-
-/// The shared-secret checks of `mcb check`: unknown names in `sharedSecrets`, and shared
-/// files an installation using them cannot decrypt. Needs no key.
-pub fn check(root: &Path) -> Result<Vec<Finding>, crate::Error> {
-    let all = installation::load_all(root)?;
-    let mut out = Vec::new();
-    for l in &all {
-        for r in &l.spec.shared_secrets {
-            let name = r.name().as_str();
-            let path = root.join(shared_path(name));
-            let Some(enc) = crate::fsutil::read_optional(&path)? else {
-                out.push(Finding::UnknownSharedSecret {
-                    installation: l.name().to_owned(),
-                    name: name.to_owned(),
-                });
-                continue;
-            };
-            let info = sops::inspect(&enc, Format::Yaml).map_err(|e| e.with_file(&path))?;
-            let have: BTreeSet<String> = info.recipients.into_iter().flatten().collect();
-            let missing: Vec<String> = l
-                .own_recipients()
-                .into_iter()
-                .filter(|r| !have.contains(r))
-                .collect();
-            if !missing.is_empty() {
-                out.push(Finding::NotReadable {
-                    installation: l.name().to_owned(),
-                    name: name.to_owned(),
-                    missing,
-                });
-            }
-        }
     }
     Ok(out)
 }

@@ -12,6 +12,7 @@
 //! files and printing are not done here: callers pass the override templates and the list
 //! of existing secret files.
 
+pub mod ci;
 mod run;
 mod secret;
 mod templates;

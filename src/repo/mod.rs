@@ -5,7 +5,11 @@
 //!
 //! It never prints and never sees a key: encryption is the [`Sealer`]'s job.
 
+pub mod installation;
 mod plan;
+pub mod seal;
+pub mod shared;
+pub mod sops_config;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,9 +121,9 @@ impl crate::Help for Error {
             Error::NoInstallations { .. } => Some(
                 "run mcb in the config repo or pass --repo DIR (or MCB_REPO); create the first installation with `mcb init-installation NAME --spec FILE`".into(),
             ),
-            Error::Seal { .. } => Some(
+            Error::Seal { source, .. } => source.help().or_else(|| Some(
                 "check the installation's creation rule in .sops.yaml and that your age key can read the file".into(),
-            ),
+            )),
             Error::Symlink { path } => Some(format!(
                 "replace the link with a real directory or file (`rm {0}` and re-run), or remove it from git if it was committed",
                 path.display()

@@ -36,16 +36,46 @@ impl Sealer for NoSealer {
         _: &SecretBox<Vec<u8>>,
         _: Option<&[u8]>,
     ) -> Result<Vec<u8>, SealError> {
-        Err(SealError(format!(
+        Err(SealError::new(format!(
             "no SOPS engine is wired into this command, so {path} cannot be encrypted"
         )))
     }
 }
 
-/// Why a secret could not be sealed (never contains plaintext).
+/// Why a secret could not be sealed (never contains plaintext), with the SOPS engine's
+/// hint when it had one.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SealError(pub String);
+#[error("{message}")]
+pub struct SealError {
+    /// what went wrong
+    pub message: String,
+    /// what to do about it
+    pub help: Option<String>,
+}
+
+impl SealError {
+    /// An error without a hint of its own.
+    pub fn new(message: impl Into<String>) -> Self {
+        SealError {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// `path` could not be sealed because of `cause`, keeping the cause's hint.
+    pub fn caused<E: std::fmt::Display + crate::Help>(path: &str, cause: &E) -> Self {
+        SealError {
+            message: format!("{path}: {cause}"),
+            help: cause.help(),
+        }
+    }
+}
+
+impl crate::Help for SealError {
+    fn help(&self) -> Option<String> {
+        self.help.clone()
+    }
+}
 
 /// What happens to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -800,10 +800,10 @@ fn sops_config_drift_and_unknown_shared_secret() {
 
 #[test]
 fn ci_workflow_runs_check() {
-    let w = mcb::check::ci_workflow(&mcb::check::McbSource::Unpinned);
+    let w = mcb::render::ci::ci_workflow(&mcb::render::ci::McbSource::Unpinned);
     assert!(w.contains("mcb check"));
     assert_eq!(
-        mcb::check::CI_WORKFLOW_PATH,
+        mcb::render::ci::CI_WORKFLOW_PATH,
         ".github/workflows/mcb-check.yaml"
     );
 }
@@ -895,8 +895,8 @@ fn generate_fixtures() {
 
     // .sops.yaml as mcb derives it from the spec and inventory, then the Go sops encrypts
     // with its rule (own key R1 from the inventory, admin R2 from the spec).
-    let loaded = mcb::ops::installation::load_all(&clean).unwrap();
-    let rules = mcb::ops::installation::sops_config(&loaded.iter().collect::<Vec<_>>());
+    let loaded = mcb::repo::installation::load_all(&clean).unwrap();
+    let rules = mcb::repo::installation::sops_config(&loaded.iter().collect::<Vec<_>>());
     fs::write(clean.join(".sops.yaml"), rules).unwrap();
     for (name, s) in secrets {
         let rel = format!("installations/demo/secrets/{name}.sops.yaml");

@@ -118,6 +118,24 @@ fn vv_adds_elapsed_time_to_each_line() {
     assert!(vv.lines().all(|l| timed.is_match(l)), "{vv}");
 }
 
+/// Issue #19 item 4: a library error keeps its `help:` line through a plain `?` in the CLI.
+/// `mcb kubeconfig` without any age key lost it (only converted errors kept theirs).
+#[test]
+fn library_errors_keep_their_help_through_question_mark() {
+    let t = TestEnv::new();
+    let repo = crate::init::config_repo(&t);
+    crate::init::init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&repo).args(["kubeconfig", "demo"]);
+    let r = run(c).fails_with(2);
+    assert!(r.stderr.contains("no age identity found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("help: pass --age-key-file FILE"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn unknown_subcommand_is_usage_error_exit_2() {
     let t = TestEnv::new();

@@ -17,6 +17,7 @@ mod init;
 mod init_creds;
 mod interop;
 mod json_docs;
+mod layers;
 mod pki;
 mod publish;
 mod readme;

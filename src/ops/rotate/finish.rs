@@ -12,11 +12,11 @@ use crate::fileset::FileSet;
 use crate::forge::{Forge, LastUsed};
 use crate::git::{ConfigRepo, Fetched, PushOptions};
 use crate::inventory::Inventory;
-use crate::ops::installation;
 use crate::ops::publish::{self, PrTarget};
-use crate::ops::seal::SopsSealer;
 use crate::ops::Error as OpsError;
 use crate::progress::Progress;
+use crate::repo::installation;
+use crate::repo::seal::SopsSealer;
 use crate::repo::{self, SealError, Sealer};
 use crate::{Env, Error};
 
@@ -375,6 +375,8 @@ impl Sealer for NoSecrets {
         _: &secrecy::SecretBox<Vec<u8>>,
         _: Option<&[u8]>,
     ) -> Result<Vec<u8>, SealError> {
-        Err(SealError(format!("{path}: --finish writes no secrets")))
+        Err(SealError::new(format!(
+            "{path}: --finish writes no secrets"
+        )))
     }
 }

@@ -13,9 +13,9 @@ use super::Work;
 use crate::creds::{self, deploy_key, github_app, oidc};
 use crate::forge::body::{CredentialAction, CredentialChange};
 use crate::inventory::{Credential, Inventory};
-use crate::ops::installation::AGE_KEY_KIND;
 use crate::ops::Error as OpsError;
 use crate::pki::{self, ClusterPki, UserParams, LEAF_VALIDITY};
+use crate::repo::installation::AGE_KEY_KIND;
 use crate::{sops, Error};
 
 /// Inventory id of the age key being introduced by a two-step age-key rotation.

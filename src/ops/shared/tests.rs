@@ -1,4 +1,5 @@
 use super::*;
+use crate::repo::shared::{check, Finding};
 
 fn parse(text: &str, f: Option<InputFormat>) -> Result<SharedValue, crate::Error> {
     parse_input(text.as_bytes(), f, "<stdin>")

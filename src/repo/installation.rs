@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::inventory::Inventory;
-use crate::ops::sops_config::{self, Rule};
 use crate::repo;
+use crate::repo::sops_config::{self, Rule};
 use crate::spec::{self, Installation};
 
 /// Inventory kind of an installation's own age key; the fingerprint is its recipient.

@@ -47,7 +47,7 @@ impl Sealer for SopsSealer<'_> {
         plain: &SecretBox<Vec<u8>>,
         existing: Option<&[u8]>,
     ) -> Result<Vec<u8>, SealError> {
-        let err = |e: sops::Error| SealError(format!("{path}: {e}"));
+        let err = |e: sops::Error| SealError::caused(path, &e);
         let opts = self
             .rules
             .options_for(&self.root, &self.root.join(path))

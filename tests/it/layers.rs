@@ -1,0 +1,71 @@
+//! The layer picture of docs/design.md ("Architecture") holds in the sources: imports go
+//! downwards only, so no module below the use cases imports `ops`, and `check` is a layer
+//! the use cases call, never one that calls them (issue #19).
+
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `use`/path mentions of `crate::<module>` in code (comments skipped).
+fn imports_of(file: &Path, module: &str) -> Vec<String> {
+    let needle = format!("crate::{module}");
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .filter(|l| {
+            l.match_indices(&needle).any(|(i, _)| {
+                let rest = &l[i + needle.len()..];
+                rest.starts_with("::") || rest.starts_with(';') || rest.starts_with(',')
+            })
+        })
+        .map(|l| format!("{}: {}", file.display(), l.trim()))
+        .collect()
+}
+
+#[test]
+fn modules_below_the_use_cases_never_import_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let below_ops = [
+        "check", "render", "repo", "spec", "creds", "pki", "sops", "git", "forge", "schema",
+    ];
+    let mut wrong = Vec::new();
+    for m in below_ops {
+        let dir = src.join(m);
+        assert!(
+            dir.is_dir(),
+            "{} moved: update this test and design.md",
+            dir.display()
+        );
+        for f in sources(&dir) {
+            wrong.extend(imports_of(&f, "ops"));
+            wrong.extend(imports_of(&f, "cli"));
+        }
+    }
+    for m in ["render", "repo", "spec", "creds", "pki", "sops", "schema"] {
+        for f in sources(&src.join(m)) {
+            wrong.extend(imports_of(&f, "check"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports against the layers:\n{}",
+        wrong.join("\n")
+    );
+}
