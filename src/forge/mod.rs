@@ -116,6 +116,10 @@ impl crate::Help for Error {
             Error::NotFound { .. } => {
                 "check --github-repo OWNER/NAME and that the token can see the repository".into()
             }
+            // GitHub refuses a token asking for a permission the installation lacks
+            Error::Unprocessable { what, .. } if what.ends_with("/access_tokens") => {
+                "the GitHub App lacks a permission this command asks for (contents and pull_requests: write to publish, workflows: write when the CI workflow is added, administration: write for deploy keys): grant it in the app's settings, then accept the new permissions on its installation".into()
+            }
             Error::Unprocessable { .. } => {
                 "check that the branch was pushed (--push) and that --base names an existing branch".into()
             }
