@@ -68,7 +68,7 @@ pub fn connector_secrets(
 }
 
 /// Whether a (SOPS-encrypted) Secret-shaped document has `key` under `data` or `stringData`.
-fn has_key(text: &str, key: &str) -> bool {
+pub(super) fn has_key(text: &str, key: &str) -> bool {
     serde_saphyr::from_multiple::<serde_json::Value>(text)
         .unwrap_or_default()
         .iter()

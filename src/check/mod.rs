@@ -9,6 +9,7 @@
 
 mod capi;
 mod changed;
+mod consumers;
 mod credentials;
 pub mod dex;
 mod expiry;
@@ -110,6 +111,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "dex-connector-secret",
         "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
+    ),
+    (
+        "oidc-consumer-secret",
+        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/",
     ),
     (
         "schema",
@@ -436,6 +441,7 @@ pub fn run(
     findings.extend(spec::shared(&repo_files, &specs));
     findings.extend(credentials::check(&repo_files, &docs, &specs));
     findings.extend(dex::check(&repo_files, &specs));
+    findings.extend(consumers::check(&repo_files, &specs));
     findings.extend(flux::check(&repo_files, &specs));
     findings.extend(
         shared_unreadable(root)

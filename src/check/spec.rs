@@ -168,7 +168,10 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
         let plan = repo::listed_secret_files(root, name, shared)
             .map_err(|e| e.to_string())
             .and_then(|secrets| {
-                render::render(&templates, s, &secrets, &Placeholder).map_err(|e| e.to_string())
+                let inv = crate::repo::installation::read_inventory(root, name)
+                    .map_err(|e| e.to_string())?;
+                render::render(&templates, s, &secrets, &inv, &Placeholder)
+                    .map_err(|e| e.to_string())
             })
             .and_then(|fs| {
                 repo::plan(root, &fs, &[repo::manifests_dir(name)], &KeepExisting)

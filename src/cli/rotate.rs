@@ -29,9 +29,11 @@ What --only accepts:
                     checks no revocation. `mcb status` lists it as kubeconfig-superseded
                     until then. Use OIDC for people and short-lived certificates
                     (--validity 1d) for break-glass access.
-  oidc/CLIENT       new Dex static client secret (or, for a client registered at an
-                    issuer, a successor client with a new id and secret; the old one
-                    stays valid until --finish)
+  oidc/CLIENT       a new client id (CLIENT-N) and secret that Dex serves next to the
+                    current one until --finish (or, for a client registered at an issuer,
+                    a successor client with a new id and secret; the old one stays valid
+                    until --finish); the spec's consumers of the client get the new id
+                    and secret in the same commit, applied by Flux once Dex serves it
   deploy-key        new SSH deploy key for Flux, registered read-only at GitHub with --pr
                     (else add it by hand); the old one stays until --finish
   github-app        import a new app private key (--import FILE): GitHub cannot create
@@ -47,11 +49,12 @@ What --only accepts:
                     (3) the old CA is no longer trusted. The phase is in credentials.yaml
                     (extra.phase).
 
-Rotations with an external side (registered OIDC clients, deploy keys) take two steps: the
-rotation creates the new credential and commits it while the old one stays valid; once its
-PR is merged, `mcb rotate NAME --finish` fetches the base branch, checks that the rotation
-commit is on it (and, for a deploy key, that GitHub saw the new key used), and only then
-deletes the old credential where it is registered. --dry-run calls no issuer and no forge:
+Rotations of OIDC clients and deploy keys take two steps: the rotation creates the new
+credential and commits it while the old one stays valid; once its PR is merged (and the
+consumers run with the new client), `mcb rotate NAME --finish` fetches the base branch,
+checks that the rotation commit is on it (and, for a deploy key, that GitHub saw the new
+key used), and only then deletes the old credential where it is registered (Dex: the old
+client id leaves its config). --dry-run calls no issuer and no forge:
 it lists those calls. The issuer's initial access token for registering a successor client,
 if it needs one, is read from MCB_OIDC_INITIAL_ACCESS_TOKEN.
 
@@ -94,7 +97,8 @@ pub struct Args {
     pub age_key_out: Option<PathBuf>,
 
     /// After a rotation is merged: delete the credentials it replaced (old deploy key at
-    /// GitHub with --push --pr, old registered OIDC clients at their issuers)
+    /// GitHub with --push --pr, old registered OIDC clients at their issuers, old Dex
+    /// client ids from Dex's config)
     #[arg(long, conflicts_with_all = ["only", "age_key_out", "import"])]
     pub finish: bool,
 

@@ -6,6 +6,7 @@
 //! and an inventory [`Credential`] (public facts only). Encrypting and writing them is the
 //! ops layer's job; this module never touches the config repo and never prints.
 
+pub mod consumers;
 pub mod deploy_key;
 pub mod github_app;
 pub mod oidc;

@@ -54,6 +54,45 @@ pub fn registered_secret_name(id: &str) -> String {
 /// Key prefix, in a registered client's Secret, of the client a rotation replaced.
 pub const RETIRING_PREFIX: &str = "retiring_";
 
+/// Inventory `extra` key of an OIDC client: the client id its consumers hold now (a
+/// registered client's id at the issuer; a rotated Dex static client's
+/// [`generation_id`]). Absent for a Dex static client never rotated: the spec's id.
+pub const CLIENT_ID: &str = "clientId";
+/// Inventory `extra` key of an OIDC client: the client id the last rotation replaced,
+/// still served by Dex (or registered at the issuer) until `mcb rotate --finish`.
+pub const RETIRING_CLIENT_ID: &str = "retiringClientId";
+/// Inventory `extra` key of a Dex static client: the generation of [`CLIENT_ID`] (1, the
+/// spec's id, until the first rotation).
+pub const GENERATION: &str = "generation";
+
+/// The client id the cluster's API server accepts tokens for (`--oidc-client-id` in
+/// `manifests/cluster/cluster.yaml`): the id must stay, so this client is public (PKCE)
+/// and a confidential one is not rotated to a new id.
+pub const API_SERVER_CLIENT_ID: &str = "kubectl";
+
+/// The client id of generation `n` of Dex static client `id`: `id` itself for 1, else
+/// `<id>-<n>`. Each rotation serves a new id next to the old one, so Dex, its replicas
+/// and the consumers never disagree about one id's secret.
+pub fn generation_id(id: &str, n: u32) -> String {
+    match n {
+        0 | 1 => id.to_owned(),
+        n => format!("{id}-{n}"),
+    }
+}
+
+/// The client ids Dex serves for its static client `id` (inventory entry `entry`): the
+/// current one, then the one the last rotation replaced until `--finish` removes it.
+pub fn served_ids(id: &str, entry: Option<&Credential>) -> Vec<String> {
+    let extra = entry.map(|c| &c.extra);
+    let current = extra
+        .and_then(|e| e.get(CLIENT_ID))
+        .cloned()
+        .unwrap_or_else(|| id.to_owned());
+    let mut ids = vec![current];
+    ids.extend(extra.and_then(|e| e.get(RETIRING_CLIENT_ID)).cloned());
+    ids
+}
+
 /// A Dex static client as the spec describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticClient {
@@ -98,6 +137,14 @@ pub struct DexClients {
 }
 
 impl DexClients {
+    /// The secret of served client id `id` (none for a public client).
+    pub fn secret_of(&self, id: &str) -> Option<SecretString> {
+        self.secret
+            .data
+            .get(&client_secret_env(id))
+            .map(|v| SecretString::from(String::from_utf8_lossy(v.expose_secret()).into_owned()))
+    }
+
     /// `staticClients:` as YAML, to splice into Dex's config. Holds no secret value.
     pub fn static_clients_yaml(&self) -> String {
         #[derive(Serialize)]
@@ -252,6 +299,15 @@ pub struct ClientMetadata {
 }
 
 impl ClientMetadata {
+    /// A public client (a CLI, a single-page app): the authorization code flow with PKCE
+    /// and no secret (`token_endpoint_auth_method: none`).
+    pub fn public(client_name: &str, redirect_uris: Vec<String>) -> Self {
+        ClientMetadata {
+            token_endpoint_auth_method: "none".into(),
+            ..Self::web(client_name, redirect_uris)
+        }
+    }
+
     /// A confidential web client using the authorization code flow.
     pub fn web(client_name: &str, redirect_uris: Vec<String>) -> Self {
         ClientMetadata {
@@ -621,9 +677,14 @@ impl RegisteredClient {
                 self.registration_client_uri.clone(),
             ),
         ]);
+        let mut extra = extra;
         let fingerprint = match &self.client_secret {
             Some(s) => super::secret_fingerprint(&format!("{KIND}/{id}"), s),
-            None => super::sha256_hex(self.client_id.as_bytes()),
+            None => {
+                // Nothing to rotate: never due (as a public Dex client).
+                extra.insert("public".into(), "true".into());
+                super::sha256_hex(self.client_id.as_bytes())
+            }
         };
         credential(env, KIND, id, fingerprint, not_after, extra)
     }

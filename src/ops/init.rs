@@ -104,6 +104,8 @@ pub struct Report {
 struct Generated {
     age: sops::AgeKey,
     secrets: Vec<Secret>,
+    /// the OIDC clients' consumer Secrets, by file name in `secrets/oidc-consumers/`
+    consumers: Vec<(String, Secret)>,
     credentials: Vec<Credential>,
     github_app_install_url: Option<String>,
     /// Flux's deploy key's public line (`git.auth: ssh`)
@@ -457,6 +459,7 @@ fn generate(
     }];
     progress.generated(&format!("age key {}", age.recipient));
     let mut secrets = Vec::new();
+    let mut consumers = Vec::new();
 
     // PKI: the cluster CA (imported or new), etcd and front-proxy CAs, SA key, kubeconfigs.
     let server = format!("https://{}:{}", spec.api_endpoint(), spec.api_port());
@@ -495,6 +498,17 @@ fn generate(
             progress,
         )?;
         for r in clients {
+            let id = r.credential.id.clone();
+            if let Some(c) = spec.oidc.static_clients.iter().find(|c| c.id == id) {
+                consumers.extend(creds::consumers::secrets(
+                    c,
+                    &creds::consumers::Credentials {
+                        client_id: &r.client.client_id,
+                        client_secret: r.client.client_secret.as_ref(),
+                        issuer,
+                    },
+                ));
+            }
             credentials.push(in_file(r.credential, name, &r.secret.name));
             secrets.push(r.secret);
             made.clients.push(r.client);
@@ -576,11 +590,23 @@ fn generate(
             id: c.id.clone(),
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
             redirect_uris: c.redirect_uris.clone(),
-            public: false,
+            public: c.public,
         })
         .collect();
     if !clients.is_empty() {
         let dex = creds::oidc::dex_static_clients(env, &clients, &BTreeMap::new())?;
+        let issuer = spec.oidc_issuer();
+        for c in dex_static.into_iter().flatten() {
+            let value = dex.secret_of(&c.id);
+            consumers.extend(creds::consumers::secrets(
+                c,
+                &creds::consumers::Credentials {
+                    client_id: &c.id,
+                    client_secret: value.as_ref(),
+                    issuer: &issuer,
+                },
+            ));
+        }
         secrets.push(dex.secret);
         credentials.extend(
             dex.credentials
@@ -617,6 +643,7 @@ fn generate(
     Ok(Generated {
         age,
         secrets,
+        consumers,
         credentials,
         github_app_install_url,
         deploy_key,
@@ -703,11 +730,19 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
         secret_names.push(file);
     }
     secret_names.sort();
+    for (file, s) in &generated.consumers {
+        files.insert(
+            format!("{}{file}", repo::consumers_dir(name)),
+            crate::fileset::Content::Secret(s.to_yaml()),
+        );
+        secret_names.push(format!("{}/{file}", creds::consumers::DIR));
+    }
     let templates = Templates::builtin()?;
     files.extend(render::render(
         &templates,
         &this.spec,
         &secret_names,
+        &this.inventory,
         &source,
     )?);
     files.plain(

@@ -127,6 +127,8 @@ pub(crate) struct Work<'a> {
     /// clients registered at issuers by this run (`oidc/<id>`, the client): deleted again
     /// if the run fails before its commit holds them
     registered: Vec<(String, crate::creds::oidc::RegisteredClient)>,
+    /// Dex's served client ids changed: the manifests are rendered into the commit
+    rerender: bool,
 }
 
 /// Runs `mcb rotate`.
@@ -216,7 +218,7 @@ fn forget_uncommitted(
     for (id, client) in registered {
         let held = committed.as_ref().is_some_and(|inv| {
             inv.get(oidc::KIND, &id)
-                .and_then(|c| c.extra.get("clientId"))
+                .and_then(|c| c.extra.get(oidc::CLIENT_ID))
                 .is_some_and(|c| *c == client.client_id)
         });
         if !held && oidc::delete(&client).is_ok() {
@@ -242,7 +244,7 @@ fn publish_work(
     let root = repo_git.root().to_path_buf();
     let name = req.name.clone();
     let sops_yaml = work.sops_config(&root)?;
-    let files = work.desired_files(&sops_yaml);
+    let files = work.desired_files(&root, &sops_yaml)?;
     let inner = SopsSealer::new(env, &root, &sops_yaml, &work.ids)?;
     let sealer = RotatingSealer {
         inner,
@@ -324,11 +326,18 @@ impl<'a> Work<'a> {
         });
         let mut files = BTreeMap::new();
         let dir = repo::secrets_dir(&req.name);
-        let applied = repo::secret_files(root, &req.name)?
+        let consumers = repo::consumers_dir(&req.name);
+        let paths = repo::secret_files(root, &req.name)?
             .into_iter()
-            .map(|f| format!("{dir}{f}"));
-        // and the ones Flux does not apply (a created GitHub App's own Secret)
-        for rel in applied.chain(repo::forge_secret_files(root, &req.name)?) {
+            .map(|f| format!("{dir}{f}"))
+            .chain(
+                repo::consumer_files(root, &req.name)?
+                    .into_iter()
+                    .map(|f| format!("{consumers}{f}")),
+            )
+            // and the ones no Flux layer applies (a created GitHub App's own Secret)
+            .chain(repo::forge_secret_files(root, &req.name)?);
+        for rel in paths {
             let abs = root.join(&rel);
             let enc = crate::fsutil::read(&abs)?;
             let plain = sops::decrypt(&enc, Format::Yaml, &ids, Default::default())
@@ -356,6 +365,7 @@ impl<'a> Work<'a> {
             validity: req.validity,
             planned: Vec::new(),
             registered: Vec::new(),
+            rerender: false,
         })
     }
 
@@ -388,11 +398,12 @@ impl<'a> Work<'a> {
             .collect()
     }
 
-    /// The repo path of the file holding Secret `name`.
+    /// The repo path of the file holding Secret `name` (not a consumer's copy).
     fn file_of(&self, name: &str) -> Option<String> {
+        let consumers = repo::consumers_dir(self.name());
         self.files
             .iter()
-            .find(|(_, f)| f.secret.name == name)
+            .find(|(p, f)| f.secret.name == name && !p.starts_with(&consumers))
             .map(|(p, _)| p.clone())
     }
 
@@ -419,6 +430,66 @@ impl<'a> Work<'a> {
                 crate::ops::init::secret_file(&s)
             )
         });
+        self.put_secret_at(path, s);
+    }
+
+    /// Writes the Secrets of OIDC client `id`'s consumers (spec `consumers`) with `creds`,
+    /// in this rotation's commit.
+    fn give_consumers(&mut self, id: &str, creds: &crate::creds::consumers::Credentials<'_>) {
+        let Some(client) = self
+            .inst
+            .spec
+            .oidc
+            .static_clients
+            .iter()
+            .find(|c| c.id == id)
+        else {
+            return;
+        };
+        let dir = repo::consumers_dir(self.name());
+        for (file, s) in crate::creds::consumers::secrets(client, creds) {
+            self.put_secret_at(format!("{dir}{file}"), s);
+        }
+    }
+
+    /// The installation's manifests rendered from its spec and the inventory as this run
+    /// leaves it (Dex's static clients follow the inventory's served client ids).
+    fn rendered(&self, root: &Path) -> Result<crate::fileset::FileSet, Error> {
+        let templates = crate::render::Templates::with_overrides(repo::read_templates(root)?)?;
+        let spec = &self.inst.spec;
+        let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
+        let mut secret_files = repo::listed_secret_files(root, self.name(), shared)?;
+        // Consumer files this run adds are listed too.
+        let consumers = repo::consumers_dir(self.name());
+        for p in self.files.keys() {
+            if let Some(f) = p.strip_prefix(&consumers) {
+                let listed = format!("{}/{f}", crate::creds::consumers::DIR);
+                if !secret_files.contains(&listed) {
+                    secret_files.push(listed);
+                }
+            }
+        }
+        let mut source = crate::render::MapSource::default();
+        for f in self.files.values() {
+            for (k, v) in &f.secret.data {
+                source = source.with(
+                    &f.secret.name,
+                    k,
+                    &String::from_utf8_lossy(v.expose_secret()),
+                );
+            }
+        }
+        Ok(crate::render::render(
+            &templates,
+            spec,
+            &secret_files,
+            &self.inst.inventory,
+            &source,
+        )?)
+    }
+
+    /// Writes Secret `s` to the file at repo path `path` (a consumer's copy).
+    fn put_secret_at(&mut self, path: String, s: Secret) {
         let plain = s.to_yaml();
         self.files
             .insert(path.clone(), SecretFile { plain, secret: s });
@@ -457,9 +528,17 @@ impl<'a> Work<'a> {
         Ok(installation::sops_config(&all))
     }
 
-    /// The files to plan: the inventory, `.sops.yaml`, and the secret files that change.
-    fn desired_files(&self, sops_yaml: &str) -> crate::fileset::FileSet {
-        let mut files = crate::fileset::FileSet::new();
+    /// The files to plan: the inventory, `.sops.yaml`, the secret files that change, and
+    /// the installation's rendered manifests when Dex's served clients change.
+    fn desired_files(
+        &self,
+        root: &Path,
+        sops_yaml: &str,
+    ) -> Result<crate::fileset::FileSet, Error> {
+        let mut files = match self.rerender {
+            true => self.rendered(root)?,
+            false => crate::fileset::FileSet::new(),
+        };
         files.plain(
             repo::credentials_path(self.name()),
             self.inst.inventory.to_yaml(),
@@ -475,7 +554,7 @@ impl<'a> Work<'a> {
                 );
             }
         }
-        files
+        Ok(files)
     }
 }
 

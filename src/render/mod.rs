@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use crate::fileset::{Content, FileSet};
+use crate::inventory::Inventory;
 use crate::spec::{GitAuth, Installation, Provider};
 
 pub use run::{plan_repo, Extra, NoExtra, SourceFor};
@@ -194,19 +195,6 @@ pub fn context(spec: &Installation) -> serde_json::Value {
     };
     let infra = crate::provider::context(spec);
     let issuer = spec.oidc_issuer();
-    let clients: Vec<_> = spec
-        .oidc
-        .static_clients
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.id,
-                "name": c.name.clone().unwrap_or_else(|| c.id.clone()),
-                "redirectURIs": c.redirect_uris,
-                "secretEnv": c.secret_env(),
-            })
-        })
-        .collect();
     let connectors: Vec<_> = spec
         .oidc
         .connectors
@@ -259,8 +247,9 @@ pub fn context(spec: &Installation) -> serde_json::Value {
             "infrastructureControllers": format!("{dir}/manifests/infrastructure/controllers"),
             "infrastructureProviders": format!("{dir}/manifests/infrastructure/providers"),
             "apps": format!("{dir}/manifests/apps"),
+            "oidcConsumers": format!("{dir}/secrets/{}", crate::creds::consumers::DIR),
         },
-        "oidc": {"issuer": issuer, "clients": clients, "connectors": connectors},
+        "oidc": {"issuer": issuer, "clients": [], "connectors": connectors},
         "dex": {
             "host": spec.oidc_issuer_host().unwrap_or_default(),
             "tlsSecret": "dex-tls",
@@ -303,21 +292,12 @@ pub fn render(
     templates: &Templates,
     spec: &Installation,
     secret_files: &[String],
+    inventory: &Inventory,
     secrets: &dyn SecretSource,
 ) -> Result<FileSet, Error> {
     let name = spec.name.as_str();
     let mut ctx = context(spec);
-    // A client registered at an external issuer (its Secret is here) is not Dex's.
-    if let Some(clients) = ctx["oidc"]["clients"].as_array_mut() {
-        clients.retain(|c| {
-            let id = c["id"].as_str().unwrap_or_default();
-            let file = format!(
-                "{}.sops.yaml",
-                crate::creds::oidc::registered_secret_name(id)
-            );
-            !secret_files.contains(&file)
-        });
-    }
+    ctx["oidc"]["clients"] = json!(dex_clients(spec, inventory, secret_files));
     let flux = crate::flux::find(&spec.flux.version).ok_or_else(|| Error::UnknownFluxVersion {
         installation: name.into(),
         version: spec.flux.version.clone(),
@@ -369,6 +349,12 @@ pub fn render(
             });
         }
     }
+    // The consumers' Secrets (`oidc-consumers/…`) have a kustomization and a Flux layer of
+    // their own, after Dex's: the secrets layer does not list them.
+    let consumer_dir = format!("{}/", crate::creds::consumers::DIR);
+    let (consumers, secret_files): (Vec<&String>, Vec<&String>) = secret_files
+        .iter()
+        .partition(|f| f.starts_with(&consumer_dir));
     for secret in secret_files {
         produced.insert(format!("secrets/{secret}"));
     }
@@ -378,7 +364,55 @@ pub fn render(
             format!("{head}{body}"),
         );
     }
+    // The consumers' Secrets are written by init and rotate (they hold the values); one
+    // the spec names without its file is `mcb check`'s `oidc-consumer-secret`.
+    let consumers: BTreeSet<String> = consumers
+        .iter()
+        .map(|f| f[consumer_dir.len()..].to_owned())
+        .collect();
+    out.plain(
+        format!(
+            "{base}/secrets/{}/kustomization.yaml",
+            crate::creds::consumers::DIR
+        ),
+        format!("{head}{}", kustomization_body(&consumers)),
+    );
     Ok(out)
+}
+
+/// Dex's `staticClients` for the templates: every spec client Dex serves (not one
+/// registered at an external issuer, whose Secret is in `secret_files`), a confidential
+/// one under each id it serves now ([`crate::creds::oidc::served_ids`]: during a rotation
+/// the new and the old), each with the env var of its own secret.
+fn dex_clients(
+    spec: &Installation,
+    inventory: &Inventory,
+    secret_files: &[String],
+) -> Vec<serde_json::Value> {
+    use crate::creds::oidc;
+    let mut out = Vec::new();
+    for c in &spec.oidc.static_clients {
+        let registered = format!("{}.sops.yaml", oidc::registered_secret_name(&c.id));
+        if secret_files.contains(&registered) {
+            continue;
+        }
+        let name = c.name.clone().unwrap_or_else(|| c.id.clone());
+        if c.public {
+            out.push(
+                json!({"id": c.id, "name": name, "redirectURIs": c.redirect_uris, "public": true}),
+            );
+            continue;
+        }
+        for id in oidc::served_ids(&c.id, inventory.get(oidc::KIND, &c.id)) {
+            out.push(json!({
+                "id": id,
+                "name": name,
+                "redirectURIs": c.redirect_uris,
+                "secretEnv": oidc::client_secret_env(&id),
+            }));
+        }
+    }
+    out
 }
 
 /// The CRD of the `Organization` objects `organizationCustomResources` asks for.

@@ -78,10 +78,12 @@ pub fn plan_repo(
         let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
         let secret_files = repo::listed_secret_files(root, name, shared)?;
         let (extra_files, extra_owned) = extra.installation_files(&spec)?;
+        let inventory = crate::repo::installation::read_inventory(root, name)?;
         files.extend(render(
             &templates,
             &spec,
             &secret_files,
+            &inventory,
             secrets(name).as_ref(),
         )?);
         files.extend(extra_files);

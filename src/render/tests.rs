@@ -1,4 +1,5 @@
 use super::*;
+use crate::inventory::Inventory;
 use crate::spec;
 use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
@@ -24,6 +25,7 @@ fn renders_example_deterministically() {
         &t,
         &example(),
         &["dex-clients.sops.yaml".into()],
+        &Inventory::new(),
         &NoSecrets,
     )
     .unwrap();
@@ -31,6 +33,7 @@ fn renders_example_deterministically() {
         &t,
         &example(),
         &["dex-clients.sops.yaml".into()],
+        &Inventory::new(),
         &NoSecrets,
     )
     .unwrap();
@@ -66,7 +69,14 @@ fn renders_example_deterministically() {
 fn unknown_flux_version_is_an_error() {
     let mut s = example();
     s.flux.version = "v9.9.9".into();
-    let e = render(&Templates::builtin().unwrap(), &s, &[], &NoSecrets).unwrap_err();
+    let e = render(
+        &Templates::builtin().unwrap(),
+        &s,
+        &[],
+        &Inventory::new(),
+        &NoSecrets,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::UnknownFluxVersion { .. }), "{e}");
     assert!(e.to_string().contains("flux.version"), "{e}");
     assert!(crate::Help::help(&e)
@@ -84,7 +94,7 @@ const SECRET_TPL: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: grafa
 fn secret_values_only_in_sops_secrets() {
     let src = MapSource::default().with("dex-clients", "grafana", "s3\"cr:t");
     let t = with("secrets/grafana.sops.yaml", SECRET_TPL);
-    let out = render(&t, &example(), &[], &src).unwrap();
+    let out = render(&t, &example(), &[], &Inventory::new(), &src).unwrap();
     let c = out
         .get("installations/gauss/secrets/grafana.sops.yaml")
         .unwrap();
@@ -102,27 +112,28 @@ fn secret_values_only_in_sops_secrets() {
     }
     // In a plain file: refused.
     let t = with("manifests/apps/grafana.yaml", SECRET_TPL);
-    let e = render(&t, &example(), &[], &src).unwrap_err();
+    let e = render(&t, &example(), &[], &Inventory::new(), &src).unwrap_err();
     assert!(matches!(e, Error::SecretInPlaintext { .. }), "{e}");
     // In a ConfigMap inside a .sops.yaml file: refused.
     let t = with(
         "secrets/cm.sops.yaml",
         &SECRET_TPL.replace("kind: Secret", "kind: ConfigMap"),
     );
-    let e = render(&t, &example(), &[], &src).unwrap_err();
+    let e = render(&t, &example(), &[], &Inventory::new(), &src).unwrap_err();
     assert!(e.to_string().contains("ConfigMap"), "{e}");
     // Through a filter: refused.
     let t = with(
         "secrets/g.sops.yaml",
         &SECRET_TPL.replace("key=\"grafana\") }}", "key=\"grafana\") | lower }}"),
     );
-    let e = render(&t, &example(), &[], &src).unwrap_err();
+    let e = render(&t, &example(), &[], &Inventory::new(), &src).unwrap_err();
     assert!(e.to_string().contains("filter"), "{e}");
     // Missing secret: named.
     let e = render(
         &with("secrets/g.sops.yaml", SECRET_TPL),
         &example(),
         &[],
+        &Inventory::new(),
         &NoSecrets,
     )
     .unwrap_err();
@@ -314,7 +325,7 @@ fn dex_leaves_out_clients_registered_at_another_issuer() {
         "dex-clients.sops.yaml".to_owned(),
         "oidc-client-grafana.sops.yaml".to_owned(),
     ];
-    let out = render(&t, &example(), &secrets, &NoSecrets).unwrap();
+    let out = render(&t, &example(), &secrets, &Inventory::new(), &NoSecrets).unwrap();
     let dex = text(&out, "installations/gauss/manifests/apps/dex/release.yaml");
     assert!(!dex.contains("grafana"), "{dex}");
     assert!(dex.contains("id: \"kubectl\""), "{dex}");
@@ -327,7 +338,14 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
         "          - name: example\n      clientSecret: {sharedSecret: dex-github, key: clientSecret}\n",
     ) + "sharedSecrets:\n  - {name: dex-github, namespace: dex, keys: {clientSecret: client-secret}}\n";
     let s = spec::parse(&src, std::path::Path::new("x.yaml")).unwrap();
-    let fs = render(&Templates::builtin().unwrap(), &s, &[], &NoSecrets).unwrap();
+    let fs = render(
+        &Templates::builtin().unwrap(),
+        &s,
+        &[],
+        &Inventory::new(),
+        &NoSecrets,
+    )
+    .unwrap();
     let d = text(&fs, "installations/gauss/manifests/apps/dex/release.yaml");
     // The chart's `envVars` (tests/it/dex.rs renders the chart with them).
     assert!(
@@ -335,7 +353,14 @@ fn connector_with_a_shared_secret_reads_it_from_that_secret() {
         "{d}"
     );
     // The example without it has no env: the connector reads dex-connectors.
-    let plain = render(&Templates::builtin().unwrap(), &example(), &[], &NoSecrets).unwrap();
+    let plain = render(
+        &Templates::builtin().unwrap(),
+        &example(),
+        &[],
+        &Inventory::new(),
+        &NoSecrets,
+    )
+    .unwrap();
     let d = text(
         &plain,
         "installations/gauss/manifests/apps/dex/release.yaml",
@@ -358,7 +383,7 @@ fn the_root_makes_the_namespaces_secrets_are_written_into() {
     let t = Templates::builtin().unwrap();
     let mut s = example();
     s.cluster.namespace = serde_json::from_value(json!("mgmt")).unwrap();
-    let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+    let fs = render(&t, &s, &[], &Inventory::new(), &NoSecrets).unwrap();
     // The cluster's namespace (its CA Secrets) and the provider's (its credentials).
     assert_eq!(
         namespaces(&fs),
@@ -372,7 +397,7 @@ fn the_root_makes_the_namespaces_secrets_are_written_into() {
     // A namespace something else makes already is not made twice (kustomize would refuse).
     for taken in ["default", "dex", "org-team-a", "capa-system", "flux-system"] {
         s.cluster.namespace = serde_json::from_value(json!(taken)).unwrap();
-        let fs = render(&t, &s, &[], &NoSecrets).unwrap();
+        let fs = render(&t, &s, &[], &Inventory::new(), &NoSecrets).unwrap();
         assert_eq!(
             namespaces(&fs),
             ["dex", "capa-system", "org-team-a"],

@@ -64,10 +64,7 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
     let spec_text = spec::decode(&bytes, &spec_file)?.to_owned();
     let spec = spec::parse(&spec_text, &spec_file)?;
     let inv_rel = repo::credentials_path(name);
-    let inventory = match crate::fsutil::read_optional(root.join(&inv_rel))? {
-        Some(b) => Inventory::parse(&inv_rel, &String::from_utf8_lossy(&b))?,
-        None => Inventory::new(),
-    };
+    let inventory = read_inventory(root, name)?;
     // The inventory is a repo file like any other: its age-key entries become `.sops.yaml`
     // recipients, so they must be age recipients and nothing else.
     if let Some(c) = inventory.credentials.iter().find(|c| {
@@ -87,6 +84,15 @@ pub fn load(root: &Path, name: &str) -> Result<Loaded, crate::Error> {
         spec,
         spec_text,
         inventory,
+    })
+}
+
+/// The inventory of installation `name` (empty when it has no `credentials.yaml` yet).
+pub fn read_inventory(root: &Path, name: &str) -> Result<Inventory, crate::Error> {
+    let rel = repo::credentials_path(name);
+    Ok(match crate::fsutil::read_optional(root.join(&rel))? {
+        Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
+        None => Inventory::new(),
     })
 }
 

@@ -52,6 +52,12 @@ pub fn secrets_dir(name: &str) -> String {
 pub fn forge_secrets_dir(name: &str) -> String {
     format!("{INSTALLATIONS_DIR}/{name}/forge/secrets/")
 }
+/// `installations/<name>/secrets/oidc-consumers/`: the Secrets of the applications using
+/// OIDC clients (SOPS files, not listed by `secrets/kustomization.yaml`: their own Flux
+/// layer applies them after Dex).
+pub fn consumers_dir(name: &str) -> String {
+    format!("{}{}/", secrets_dir(name), crate::creds::consumers::DIR)
+}
 /// `installations/<name>/manifests/`: the rendered tree (owned by `mcb render`).
 pub fn manifests_dir(name: &str) -> String {
     format!("{INSTALLATIONS_DIR}/{name}/manifests/")
@@ -200,7 +206,13 @@ pub fn forge_secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error>
         .collect())
 }
 
-/// File names of the SOPS files directly in repo directory `dir`, sorted.
+/// File names of the consumer Secrets in `installations/<name>/secrets/oidc-consumers/`,
+/// sorted.
+pub fn consumer_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
+    sops_files_in(root, &consumers_dir(name))
+}
+
+/// File names of the `*.sops.yaml` files directly in `dir` (repo-relative), sorted.
 fn sops_files_in(root: &Path, dir: &str) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for p in read_dir_sorted(&root.join(dir))? {
@@ -223,9 +235,10 @@ pub fn shared_copy_path(installation: &str, name: &str) -> String {
     format!("{}{name}.sops.yaml", shared_copy_dir(installation))
 }
 
-/// The secret files an installation's generated `secrets/kustomization.yaml` lists,
-/// relative to its `secrets/`: its own `*.sops.yaml`, then `shared/<name>.sops.yaml` for
-/// each shared secret in `shared` (the spec's `sharedSecrets`, existing yet or not).
+/// The secret files an installation's generated kustomizations list, relative to its
+/// `secrets/`: its own `*.sops.yaml`, then `shared/<name>.sops.yaml` for each shared
+/// secret in `shared` (the spec's `sharedSecrets`, existing yet or not), then the
+/// consumers' `oidc-consumers/*.sops.yaml` (their own kustomization lists them).
 /// `mcb render` and `mcb check`'s render-drift both list them here, so they agree.
 pub fn listed_secret_files<'a>(
     root: &Path,
@@ -240,6 +253,11 @@ pub fn listed_secret_files<'a>(
     copies.sort();
     copies.dedup();
     out.extend(copies);
+    out.extend(
+        consumer_files(root, name)?
+            .into_iter()
+            .map(|f| format!("{}/{f}", crate::creds::consumers::DIR)),
+    );
     Ok(out)
 }
 

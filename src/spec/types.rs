@@ -829,6 +829,62 @@ pub struct StaticClient {
     /// Allowed redirect URIs.
     #[serde(default, rename = "redirectURIs")]
     pub redirect_uris: Vec<String>,
+    /// A public client (a CLI like `kubectl oidc-login`, a single-page app): it proves
+    /// itself with PKCE and has no secret, so there is nothing to rotate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+    /// Where the applications using this client get its id and secret: mcb writes one
+    /// SOPS-encrypted Secret per consumer (`installations/<name>/secrets/oidc-consumers/`), applied
+    /// only after Dex serves the client, and updates it in the rotation's commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<OidcConsumer>,
+}
+
+/// An application's copy of an OIDC client's credentials: a Secret in its namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcConsumer {
+    /// The application's namespace (created by its own install, not by mcb).
+    pub namespace: Name,
+    /// The Secret's name (DNS-1123 subdomain).
+    pub secret_name: String,
+    /// The Secret's keys [default: `clientID`, `clientSecret`].
+    #[serde(default)]
+    pub keys: ConsumerKeys,
+}
+
+/// Key names of a consumer's Secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumerKeys {
+    /// Key holding the client id [default: `clientID`].
+    #[serde(default = "default_client_id_key", rename = "clientID")]
+    pub client_id: String,
+    /// Key holding the client secret [default: `clientSecret`]; not written for a public
+    /// client.
+    #[serde(default = "default_client_secret_key")]
+    pub client_secret: String,
+    /// Key holding the issuer URL too, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+}
+
+impl Default for ConsumerKeys {
+    fn default() -> Self {
+        ConsumerKeys {
+            client_id: default_client_id_key(),
+            client_secret: default_client_secret_key(),
+            issuer: None,
+        }
+    }
+}
+
+fn default_client_id_key() -> String {
+    "clientID".into()
+}
+
+fn default_client_secret_key() -> String {
+    "clientSecret".into()
 }
 
 impl StaticClient {
@@ -1193,6 +1249,7 @@ impl Installation {
             }
         }
         let mut seen = BTreeSet::new();
+        let mut consumers = BTreeSet::new();
         for (i, c) in self.oidc.static_clients.iter().enumerate() {
             if c.id.is_empty()
                 || !c
@@ -1212,6 +1269,42 @@ impl Installation {
                     format!("client id {:?} clashes with an earlier one", c.id),
                     "give every static client a distinct id (ids differing only in case or punctuation share a secret name)",
                 );
+            }
+            for (j, k) in c.consumers.iter().enumerate() {
+                let at = format!("oidc.staticClients[{i}].consumers[{j}]");
+                if !is_dns1123_subdomain(&k.secret_name) {
+                    return bad(
+                        &format!("{at}.secretName"),
+                        format!("{:?} is not a Secret name", k.secret_name),
+                        "use a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+                    );
+                }
+                let mut keys = vec![("clientID", &k.keys.client_id)];
+                if !c.public {
+                    keys.push(("clientSecret", &k.keys.client_secret));
+                }
+                keys.extend(k.keys.issuer.as_ref().map(|v| ("issuer", v)));
+                let mut names = BTreeSet::new();
+                for (field, key) in keys {
+                    if !is_secret_key(key) || !names.insert(key.as_str()) {
+                        return bad(
+                            &format!("{at}.keys.{field}"),
+                            format!("{key:?} is not a distinct Secret key"),
+                            "use letters, digits, '-', '_' and '.', a different key for each value",
+                        );
+                    }
+                }
+                if !consumers.insert((k.namespace.as_str().to_owned(), k.secret_name.clone())) {
+                    return bad(
+                        &format!("{at}.secretName"),
+                        format!(
+                            "Secret {}/{} is already another consumer's",
+                            k.namespace.as_str(),
+                            k.secret_name
+                        ),
+                        "give each consumer its own Secret (namespace and name)",
+                    );
+                }
             }
         }
         if let Some(issuer) = &self.oidc.issuer {

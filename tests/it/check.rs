@@ -97,7 +97,7 @@ fn clean_repo_has_no_findings() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["installations"], serde_json::json!(["demo"]));
-    assert_eq!(v["sopsFiles"], 5, "{}", r.stdout);
+    assert_eq!(v["sopsFiles"], 6, "{}", r.stdout);
     // human output: a summary and exit 0
     let mut c = t.mcb();
     c.arg("--repo")
@@ -858,12 +858,19 @@ fn generate_fixtures() {
     let etcd = mcb::k8s::Secret::new("demo-etcd", "default", "cluster.x-k8s.io/secret")
         .label("cluster.x-k8s.io/cluster-name", "demo")
         .with("tls.crt", cert.pem().into_bytes());
+    let grafana = mcb::k8s::Secret::new("grafana-oidc", "monitoring", "Opaque")
+        .with("GF_AUTH_GENERIC_OAUTH_CLIENT_ID", b"grafana".to_vec())
+        .with(
+            "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
+            b"fixture-client-secret".to_vec(),
+        );
     let secrets = [
         ("capa-variables", &aws),
         ("demo-ca", &ca),
         ("demo-etcd", &etcd),
         ("dex-clients", &dex),
         ("dex-connectors", &connectors),
+        ("oidc-consumers/monitoring.grafana-oidc", &grafana),
     ];
 
     // Inventory.
@@ -900,6 +907,7 @@ fn generate_fixtures() {
     fs::write(clean.join(".sops.yaml"), rules).unwrap();
     for (name, s) in secrets {
         let rel = format!("installations/demo/secrets/{name}.sops.yaml");
+        fs::create_dir_all(clean.join(&rel).parent().unwrap()).unwrap();
         fs::write(clean.join(&rel), s.to_yaml().expose_secret()).unwrap();
         sops(&clean, &["encrypt", "-i", &rel]);
     }
@@ -911,7 +919,14 @@ fn generate_fixtures() {
         .iter()
         .map(|(n, _)| format!("{n}.sops.yaml"))
         .collect();
-    let fs_ = mcb::render::render(&templates, &spec, &names, &mcb::render::NoSecrets).unwrap();
+    let fs_ = mcb::render::render(
+        &templates,
+        &spec,
+        &names,
+        &mcb::inventory::Inventory::new(),
+        &mcb::render::NoSecrets,
+    )
+    .unwrap();
     for (path, content) in fs_ {
         let Content::Plain(b) = content else {
             panic!("{path}: the corpus spec renders no secrets")

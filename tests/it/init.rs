@@ -86,10 +86,13 @@ pub(crate) fn init_with_spec(t: &TestEnv, repo: &Path, spec: &Path, key: &Path) 
     c
 }
 
+/// Every SOPS file of installation `demo`: its `secrets/` and the OIDC consumers' copies.
 pub(crate) fn secret_files(repo: &Path) -> Vec<PathBuf> {
-    let dir = repo.join("installations/demo/secrets");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
+    let mut v: Vec<PathBuf> = ["secrets", "secrets/oidc-consumers"]
+        .iter()
+        .map(|d| repo.join("installations/demo").join(d))
+        .filter(|d| d.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".sops.yaml"))
         .collect();

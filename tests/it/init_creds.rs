@@ -67,7 +67,18 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     let inventory =
         std::fs::read_to_string(repo.join("installations/demo/credentials.yaml")).unwrap();
     let mut grafana = (String::new(), String::new());
-    for id in ["grafana", "kubectl"] {
+    // kubectl is public (PKCE): registered without a secret, nothing to rotate.
+    let kubectl = secrets.join("oidc-client-kubectl.sops.yaml");
+    let plain = crate::init::go_sops_decrypt(&t, &kubectl, &key).ok().stdout;
+    assert!(
+        plain.contains("client_id") && !plain.contains("client_secret"),
+        "{plain}"
+    );
+    assert!(
+        inventory.contains("public: 'true'") || inventory.contains("public: \"true\""),
+        "{inventory}"
+    );
+    for id in ["grafana"] {
         let file = secrets.join(format!("oidc-client-{id}.sops.yaml"));
         let client_id = text(&t, &file, &key, "client_id");
         let secret = text(&t, &file, &key, "client_secret");
@@ -112,7 +123,56 @@ fn init_registers_the_spec_clients_at_the_issuer_and_rotate_renews_them() {
     assert_ne!(new_secret, grafana.1);
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
     assert!(secret_authenticates(&issuer, &grafana.0, &grafana.1));
+
+    // Lifecycle of the client's consumer (the example's Grafana Secret): at every step,
+    // what main holds (what Flux applies) and what the rotation branch holds is accepted.
+    let consumer = repo.join(CONSUMER);
+    let held = |rev: &str| {
+        let f = t.path().join("consumer.sops.yaml");
+        std::fs::write(&f, git(&t, &repo, &["show", &format!("{rev}:{CONSUMER}")])).unwrap();
+        (
+            text(&t, &f, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_ID"),
+            text(&t, &f, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
+        )
+    };
+    assert_eq!(
+        held("main"),
+        grafana,
+        "init gave the consumer the registered client"
+    );
+    assert_eq!(
+        held("HEAD"),
+        (new_id.clone(), new_secret.clone()),
+        "the rotation's commit"
+    );
+    for (id, secret) in [held("main"), held("HEAD")] {
+        assert!(secret_authenticates(&issuer, &id, &secret), "{id}");
+    }
+    crate::rotate::merge_on_remote(&t, &repo, "mcb/rotate-demo-oidc-grafana");
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["rotate", "demo", "--finish", "--age-key-file"])
+        .arg(&key);
+    run(c).ok();
+    assert!(
+        !secret_authenticates(&issuer, &grafana.0, &grafana.1),
+        "old client deleted"
+    );
+    let (id, secret) = (
+        text(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_ID"),
+        text(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
+    );
+    assert_eq!((&id, &secret), (&new_id, &new_secret));
+    assert!(
+        secret_authenticates(&issuer, &id, &secret),
+        "the consumer's client lives"
+    );
 }
+
+/// The example's Grafana consumer Secret.
+const CONSUMER: &str =
+    "installations/demo/secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml";
 
 /// A fake issuer whose discovery document has `extra` besides `issuer`.
 fn issuer_with(extra: impl Fn(&str) -> serde_json::Value) -> Fake {

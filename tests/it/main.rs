@@ -18,6 +18,7 @@ mod init_creds;
 mod interop;
 mod json_docs;
 mod layers;
+mod oidc_consumers;
 mod pki;
 mod publish;
 mod readme;

@@ -218,7 +218,8 @@ fn due_within_picks_what_expires_and_nothing_else() {
 
     // 340 days later (window 30 days) the admin kubeconfig (expires after 365 days), the
     // deploy key (maximum age 365 days) and the confidential OIDC clients (180 days) are
-    // due; the CAs (10 years) and the age key (730 days) are not.
+    // due; the CAs (10 years), the age key (730 days) and the public kubectl client (no
+    // secret) are not.
     let mut c = t.mcb();
     c.env("MCB_INSECURE_TEST_SEED", "43")
         .env("MCB_TEST_NOW", "2027-10-31T12:00:00Z")
@@ -230,12 +231,7 @@ fn due_within_picks_what_expires_and_nothing_else() {
     let rotated = rotated_names(&report);
     assert_eq!(
         rotated,
-        [
-            "kubeconfig/admin",
-            "oidc-client/grafana",
-            "oidc-client/kubectl",
-            "deploy-key/flux"
-        ]
+        ["kubeconfig/admin", "oidc-client/grafana", "deploy-key/flux"]
     );
     for line in report["rotated"].as_array().unwrap() {
         assert_ne!(line["previous"], line["fingerprint"], "{line}");
@@ -244,9 +240,11 @@ fn due_within_picks_what_expires_and_nothing_else() {
         changed(&before, &snapshot(&repo)),
         set(&[
             "credentials.yaml",
+            "manifests/apps/dex/release.yaml",
             "secrets/demo-kubeconfig-admin.sops.yaml",
             "secrets/dex-clients.sops.yaml",
             "secrets/flux-system.sops.yaml",
+            "secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml",
         ])
     );
     assert_eq!(
@@ -256,20 +254,55 @@ fn due_within_picks_what_expires_and_nothing_else() {
 }
 
 #[test]
-fn oidc_static_client_gets_a_new_secret_and_the_others_keep_theirs() {
+fn oidc_static_client_gets_a_new_id_and_secret_served_next_to_the_old_one() {
     let (t, repo, key) = installation();
     let dex = secrets_file(&repo, "dex-clients");
-    let var = "DEX_CLIENT_GRAFANA_SECRET";
-    let old = secret_value(&t, &dex, &key, var);
+    let consumer =
+        repo.join("installations/demo/secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml");
+    let old = secret_value(&t, &dex, &key, "DEX_CLIENT_GRAFANA_SECRET");
+    assert_eq!(
+        secret_value(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
+        old,
+        "init gives the consumer the client Dex serves"
+    );
     let before = snapshot(&repo);
     rotate_only(&t, &repo, "oidc/grafana", key.to_str().unwrap()).ok();
     assert_eq!(
         changed(&before, &snapshot(&repo)),
-        set(&["credentials.yaml", "secrets/dex-clients.sops.yaml"])
+        set(&[
+            "credentials.yaml",
+            "manifests/apps/dex/release.yaml",
+            "secrets/dex-clients.sops.yaml",
+            "secrets/oidc-consumers/monitoring.grafana-oidc.sops.yaml",
+        ])
     );
-    let new = secret_value(&t, &dex, &key, var);
+    // The old id keeps its secret; the new id has its own, and the consumer gets it.
+    assert_eq!(
+        old,
+        secret_value(&t, &dex, &key, "DEX_CLIENT_GRAFANA_SECRET")
+    );
+    let new = secret_value(&t, &dex, &key, "DEX_CLIENT_GRAFANA_2_SECRET");
     assert_ne!(old, new);
     assert_eq!(new.len(), 43, "32 random bytes, base64url");
+    assert_eq!(
+        secret_value(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_ID"),
+        b"grafana-2"
+    );
+    assert_eq!(
+        secret_value(&t, &consumer, &key, "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"),
+        new
+    );
+    let config =
+        std::fs::read_to_string(repo.join("installations/demo/manifests/apps/dex/release.yaml"))
+            .unwrap();
+    assert!(
+        config.contains("id: \"grafana\"") && config.contains("id: \"grafana-2\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("secretEnv: DEX_CLIENT_GRAFANA_2_SECRET"),
+        "{config}"
+    );
 }
 
 #[test]

@@ -175,7 +175,10 @@ pub(super) fn register_clients(
     let mut done: Vec<(String, oidc::RegisteredClient)> = Vec::new();
     for c in &spec.oidc.static_clients {
         let name = c.name.clone().unwrap_or_else(|| c.id.clone());
-        let md = oidc::ClientMetadata::web(&name, c.redirect_uris.clone());
+        let md = match c.public {
+            true => oidc::ClientMetadata::public(&name, c.redirect_uris.clone()),
+            false => oidc::ClientMetadata::web(&name, c.redirect_uris.clone()),
+        };
         match oidc::register(issuer, initial_access_token, &md) {
             Ok(rc) => {
                 progress.generated(&format!("oidc-client/{} registered at {issuer}", c.id));

@@ -7,6 +7,7 @@
 //! GitHub reports it unused since the rotation. Then the retiring facts leave the
 //! inventory (and the client's Secret) in a commit of their own.
 
+use crate::creds::oidc::RETIRING_CLIENT_ID;
 use crate::creds::{deploy_key, oidc};
 use crate::fileset::FileSet;
 use crate::forge::{Forge, LastUsed};
@@ -21,7 +22,6 @@ use crate::repo::{self, SealError, Sealer};
 use crate::{Env, Error};
 
 use super::forge::{connect, KEY_ID, PREVIOUS_FINGERPRINT, RETIRING_KEY_ID};
-use super::targets::RETIRING_CLIENT_ID;
 use super::{Report, Request, Work};
 
 /// One replaced credential waiting for removal.
@@ -180,6 +180,20 @@ pub(super) fn finish(
                     gh.repo()
                 ));
             }
+            Pending::Client { id, old_client }
+                if entry.extra.get("provider").map(String::as_str) == Some("dex") =>
+            {
+                // Dex stops serving the old id: it leaves the re-rendered config; nothing
+                // is called. Its variable stays in dex-clients until the next rotation: Flux
+                // applies dex-clients before Dex's new config, and a Dex pod restarting
+                // with the old config in between must still find it.
+                entry.extra.remove(RETIRING_CLIENT_ID);
+                let w = work.as_mut().expect("loaded for clients");
+                w.rerender = true;
+                progress.success(&format!(
+                    "Dex no longer serves the old client id {old_client} of oidc/{id} once this is merged"
+                ));
+            }
             Pending::Client { id, old_client } => {
                 entry.extra.remove(RETIRING_CLIENT_ID);
                 let w = work.as_mut().expect("loaded for clients");
@@ -323,7 +337,7 @@ fn commit(
         Some(w) => {
             w.inst.inventory = inv;
             let sops_yaml = w.sops_config(&root)?;
-            let files = w.desired_files(&sops_yaml);
+            let files = w.desired_files(&root, &sops_yaml)?;
             let sealer = SopsSealer::new(env, &root, &sops_yaml, &w.ids)?;
             (files, Box::new(sealer))
         }

@@ -2,7 +2,7 @@
 //! inventory, and the rotation of each kind on a [`Work`] (in memory; nothing is written
 //! here).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -179,9 +179,11 @@ pub fn due(
         let id = &c.id;
         match c.kind.as_str() {
             "kubeconfig" => out.targets.push(Target::Kubeconfig(id.clone())),
-            oidc::KIND if !c.extra.contains_key("public") => {
-                out.targets.push(Target::Oidc(id.clone()))
-            }
+            oidc::KIND if c.extra.contains_key("public") => {}
+            oidc::KIND if id == oidc::API_SERVER_CLIENT_ID && is_dex(c) => out.elsewhere.push(
+                format!("oidc-client/{id} is due ({why}) but {}", kubectl_why())
+            ),
+            oidc::KIND => out.targets.push(Target::Oidc(id.clone())),
             deploy_key::KIND => out.targets.push(Target::DeployKey),
             github_app::KIND if inputs.github_app_key => out.targets.push(Target::GithubApp),
             github_app::KIND => out.elsewhere.push(format!(
@@ -377,43 +379,135 @@ fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether inventory entry `c` is a Dex static client.
+fn is_dex(c: &Credential) -> bool {
+    c.extra.get("provider").map(String::as_str) == Some("dex")
+}
+
+/// Why the API server's confidential Dex client is not rotated.
+fn kubectl_why() -> String {
+    format!(
+        "a rotation serves a new client id and the API server accepts tokens for `{}` only: make it `public: true` in the spec (kubelogin with --oidc-use-pkce), a public client has no secret to rotate",
+        oidc::API_SERVER_CLIENT_ID
+    )
+}
+
 fn oidc_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
-    let var = oidc::client_secret_env(id);
+    let entry = w.inst.inventory.get(oidc::KIND, id).cloned();
+    let current = oidc::served_ids(id, entry.as_ref()).remove(0);
     let dex = w
         .file_of(oidc::DEX_CLIENTS_SECRET)
         .and_then(|_| w.secret(oidc::DEX_CLIENTS_SECRET).ok())
-        .filter(|s| s.data.contains_key(&var))
+        .filter(|s| s.data.contains_key(&oidc::client_secret_env(&current)))
         .map(super::clone_secret);
-    if let Some(secret) = dex {
-        let value = creds::generate_secret(w.env);
-        w.put_secret(secret.with(var, value.expose_secret().as_bytes().to_vec()));
-        // The fingerprint is of the new secret, so the PR shows before != after.
-        let fingerprint = creds::secret_fingerprint(&format!("{}/{id}", oidc::KIND), &value);
-        let mut entry = w
-            .inst
-            .inventory
-            .get(oidc::KIND, id)
-            .cloned()
-            .unwrap_or_else(|| {
-                creds::credential(
-                    w.env,
-                    oidc::KIND,
-                    id,
-                    String::new(),
-                    None,
-                    BTreeMap::from([("provider".to_owned(), "dex".to_owned())]),
-                )
-            });
-        entry.fingerprint = fingerprint;
-        w.record(entry);
-        return Ok(());
+    match dex {
+        Some(secret) => dex_client(w, id, entry, &current, secret),
+        None => registered_client(w, id),
     }
-    registered_client(w, id)
 }
 
-/// Inventory `extra` key of a registered client: the client id a rotation replaced,
-/// deleted at the issuer by `--finish`.
-pub const RETIRING_CLIENT_ID: &str = "retiringClientId";
+/// A Dex static client: a new client id (the next generation, `<id>-<n>`) with a new
+/// secret, served by Dex next to the current one; the consumers get the new id and secret
+/// in the same commit, applied by Flux only after Dex serves it. `--finish` after the merge
+/// removes the old id from Dex. No secret of an id ever changes, so no Dex pod, old or
+/// new, and no consumer disagree about one.
+fn dex_client(
+    w: &mut Work<'_>,
+    id: &str,
+    entry: Option<Credential>,
+    current: &str,
+    secret: crate::k8s::Secret,
+) -> Result<(), Error> {
+    if id == oidc::API_SERVER_CLIENT_ID {
+        return Err(OpsError::NotRotatable {
+            target: format!("oidc/{id}"),
+            why: kubectl_why(),
+        }
+        .into());
+    }
+    if let Some(old) = entry.as_ref().and_then(|e| e.extra.get(RETIRING_CLIENT_ID)) {
+        return Err(OpsError::NotRotatable {
+            target: format!("oidc/{id}"),
+            why: format!(
+                "the previous rotation is not finished: Dex still serves the old client id {old}; merge that rotation, let the consumers pick up {current}, then run `mcb rotate {} --finish`",
+                w.name()
+            ),
+        }
+        .into());
+    }
+    let generation: u32 = entry
+        .as_ref()
+        .and_then(|e| e.extra.get(oidc::GENERATION))
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(1);
+    // The next generation whose id (and env var) no other client of the spec or Dex uses.
+    let others: BTreeSet<String> = w
+        .inst
+        .spec
+        .oidc
+        .static_clients
+        .iter()
+        .filter(|c| c.id != id)
+        .map(|c| oidc::client_secret_env(&c.id))
+        .collect();
+    let (generation, new_id) = (generation + 1..)
+        .map(|n| (n, oidc::generation_id(id, n)))
+        .find(|(_, i)| {
+            let var = oidc::client_secret_env(i);
+            !secret.data.contains_key(&var) && !others.contains(&var)
+        })
+        .expect("some generation is free");
+    let value = creds::generate_secret(w.env);
+    // The variables of generations before the current one (left by `--finish` for pods
+    // restarting with the config before it) are served by no config since: dropped.
+    let mut secret = secret;
+    for old in (1..generation).map(|n| oidc::client_secret_env(&oidc::generation_id(id, n))) {
+        if old != oidc::client_secret_env(current) && !others.contains(&old) {
+            secret.data.remove(&old);
+        }
+    }
+    w.put_secret(secret.with(
+        oidc::client_secret_env(&new_id),
+        value.expose_secret().as_bytes().to_vec(),
+    ));
+    // The fingerprint is of the new secret, so the PR shows before != after.
+    let mut entry = entry.unwrap_or_else(|| {
+        creds::credential(
+            w.env,
+            oidc::KIND,
+            id,
+            String::new(),
+            None,
+            BTreeMap::from([("provider".to_owned(), "dex".to_owned())]),
+        )
+    });
+    entry.fingerprint = creds::secret_fingerprint(&format!("{}/{id}", oidc::KIND), &value);
+    entry.extra.insert(oidc::CLIENT_ID.into(), new_id.clone());
+    entry
+        .extra
+        .insert(RETIRING_CLIENT_ID.into(), current.to_owned());
+    entry
+        .extra
+        .insert(oidc::GENERATION.into(), generation.to_string());
+    let issuer = w.inst.spec.oidc_issuer();
+    w.give_consumers(
+        id,
+        &creds::consumers::Credentials {
+            client_id: &new_id,
+            client_secret: Some(&value),
+            issuer: &issuer,
+        },
+    );
+    w.rerender = true;
+    w.notes.push(format!(
+        "oidc/{id}: Dex serves the new client id {new_id} next to {current}; Flux gives the consumers {new_id} only once Dex runs with it (layer oidc-consumers after apps). Once this is merged and the consumers run with {new_id}, `mcb rotate {} --finish` removes {current} from Dex",
+        w.name()
+    ));
+    w.record(entry);
+    Ok(())
+}
+
+use oidc::RETIRING_CLIENT_ID;
 
 /// A client registered at an external issuer: a successor client is registered (new id,
 /// new secret) and committed; the old one stays valid until `--finish` deletes it after
@@ -477,6 +571,14 @@ fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
         w.registered.push((id.to_owned(), copy));
     }
     w.put_secret(stored);
+    w.give_consumers(
+        id,
+        &creds::consumers::Credentials {
+            client_id: &fresh.client_id,
+            client_secret: fresh.client_secret.as_ref(),
+            issuer: &issuer,
+        },
+    );
     let mut cred = fresh.credential(w.env, id, &issuer);
     cred.extra
         .insert(RETIRING_CLIENT_ID.into(), current.client_id.clone());
@@ -763,6 +865,23 @@ mod tests {
             file: None,
             extra: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn the_api_servers_confidential_dex_client_is_named_not_rotated() {
+        let mut inv = Inventory::new();
+        let mut k = cred("oidc-client", "kubectl", "2026-01-01T00:00:00Z", None);
+        k.extra.insert("provider".into(), "dex".into());
+        inv.upsert(k);
+        let d = due(
+            "demo",
+            &inv,
+            time::macros::datetime!(2027-01-15 00:00:00 UTC),
+            &Default::default(),
+            Inputs::default(),
+        );
+        assert!(d.targets.is_empty(), "{:?}", d.targets);
+        assert!(d.elsewhere[0].contains("public: true"), "{:?}", d.elsewhere);
     }
 
     #[test]

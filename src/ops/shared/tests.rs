@@ -1,5 +1,15 @@
+use super::files::{copy_secret, document};
+use super::input::from_tree;
 use super::*;
+use crate::repo::installation::{self, Loaded};
+use crate::sops::{self, Format};
+use crate::spec;
+use crate::{repo, Env};
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use crate::repo::shared::{check, Finding};
+use secrecy::ExposeSecret;
 
 fn parse(text: &str, f: Option<InputFormat>) -> Result<SharedValue, crate::Error> {
     parse_input(text.as_bytes(), f, "<stdin>")
