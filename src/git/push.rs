@@ -254,6 +254,8 @@ fn transfer(
                             Err(e) => return Err(e),
                         }
                     }; // dropping the connection disconnects
+                       // the fetch connects again and is asked for credentials afresh
+                    outcome.borrow_mut().auth_attempts = 0;
                     head.strip_prefix("refs/heads/").unwrap_or(&head).to_owned()
                 }
             };

@@ -1099,3 +1099,71 @@ fn a_rotation_branch_whose_pr_was_merged_is_started_afresh() {
         "a new pull request"
     );
 }
+
+/// Issue #23 item 4: `rotate --finish` with only GitHub App credentials fetches the base
+/// over HTTPS with the app's installation token (it had no credentials for the fetch).
+/// Real smart HTTP remote; the fake GitHub mints the token and holds the deploy keys.
+#[test]
+fn finish_with_app_credentials_alone_fetches_with_the_installation_token() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    let fake = fake_github();
+    for _ in 0..2 {
+        rotate_with_pr(
+            &t,
+            &repo,
+            &fake,
+            &["--only", "deploy-key", "--age-key-file", key_arg],
+        )
+        .ok();
+    }
+    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
+    // The remote moves to a smart HTTP server that takes only the installation token.
+    let mut token = fixture("apps.create-installation-access-token.json");
+    token["expires_at"] = json!("2026-11-25T13:00:00Z");
+    let minted = token["token"].as_str().unwrap().to_owned();
+    let sdir = t.path().join("git-http");
+    let srv = crate::support::Service::start(
+        "git-http.sh",
+        &sdir,
+        &["0", "x-access-token", &minted],
+        &[],
+    );
+    let bare = sdir.join("repos/o/r.git");
+    let mut c = t.command("git");
+    c.args(["clone", "-q", "--bare"])
+        .arg(t.path().join("origin.git"))
+        .arg(&bare);
+    run(c).ok();
+    let url = format!("http://127.0.0.1:{}/o/r.git", srv.var("GIT_HTTP_PORT"));
+    git(&t, &repo, &["remote", "set-url", "origin", &url]);
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/app/installations/7/access_tokens"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(&token)),
+    );
+    let pem = t.path().join("app.pem");
+    std::fs::write(
+        &pem,
+        fixture("apps.create-from-manifest.json")["pem"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let api = fake.server.uri();
+    let mut c = t.mcb();
+    c.env("GITHUB_APP_ID", "1")
+        .env("GITHUB_APP_INSTALLATION_ID", "7")
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &pem)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["rotate", "demo", "--finish", "--push", "--pr"])
+        .args(["--github-repo", "octocat/Hello-World", "--github-api", &api]);
+    run(c).ok();
+    assert_eq!(bodies(&fake, "DELETE", "/keys/1").len(), 1);
+    let mut c = t.command("git");
+    c.arg("--git-dir")
+        .arg(&bare)
+        .args(["rev-parse", "mcb/rotate-demo-finish"]);
+    run(c).ok();
+}
