@@ -1,7 +1,8 @@
 //! `oidc-consumer-secret`: every consumer an OIDC client of a valid spec names has its
 //! Secret in the repo (`secrets/oidc-consumers/<namespace>.<secretName>.sops.yaml`) with
-//! the client id key. Only key names are read (SOPS leaves them in clear), so no age key
-//! is needed and no value is seen.
+//! the client id key, and no other file is there (a consumer removed from the spec would
+//! keep a copy that no rotation updates, and Flux would still apply it). Only key names
+//! are read (SOPS leaves them in clear), so no age key is needed and no value is seen.
 
 use super::{Finding, RepoFile};
 use crate::creds::consumers;
@@ -19,6 +20,29 @@ pub fn check(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
         let Some(spec_file) = files.iter().find(|f| f.path == spec_path) else {
             continue;
         };
+        let dir = crate::repo::consumers_dir(name);
+        let named: Vec<String> = s
+            .oidc
+            .static_clients
+            .iter()
+            .flat_map(|c| &c.consumers)
+            .map(consumers::file_name)
+            .collect();
+        for f in files.iter().filter(|f| {
+            f.path.strip_prefix(&dir).is_some_and(|rest| {
+                rest.ends_with(".sops.yaml") && !named.iter().any(|n| n == rest)
+            })
+        }) {
+            out.push(Finding::error(
+                f,
+                None,
+                RULE,
+                format!(
+                    "{} is no consumer of the spec's OIDC clients: no rotation updates it, and Flux still applies it; delete it (git rm) or name it under `consumers` in {spec_path}",
+                    f.path
+                ),
+            ));
+        }
         for (i, client) in s.oidc.static_clients.iter().enumerate() {
             for (j, c) in client.consumers.iter().enumerate() {
                 let path = format!(

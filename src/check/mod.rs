@@ -114,7 +114,7 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     (
         "oidc-consumer-secret",
-        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/",
+        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/, or a file there is no consumer's",
     ),
     (
         "schema",

@@ -366,9 +366,9 @@ fn provider_verdicts(t: &TestEnv, met: &Met) -> BTreeMap<(Table, Creds), bool> {
     out
 }
 
-/// `mcb check` on the work tree finds no drift between spec, inventory and manifests,
-/// every consumer has its Secret, and every kustomization builds.
-fn consistent(t: &TestEnv, repo: &Path) {
+/// `mcb check`'s findings of the rules about spec, inventory, manifests and consumers:
+/// (rule, file).
+fn consistency_findings(t: &TestEnv, repo: &Path) -> Vec<(String, String)> {
     let mut c = t.mcb();
     c.arg("--repo")
         .arg(repo)
@@ -376,16 +376,42 @@ fn consistent(t: &TestEnv, repo: &Path) {
         .arg(tool("kubectl"));
     let r = run(c);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let bad: Vec<&Value> = v["findings"]
+    v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| {
-            ["render-drift", "oidc-consumer-secret", "kustomize-build"]
-                .contains(&f["rule"].as_str().unwrap_or_default())
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("rule"), s("file"))
         })
-        .collect();
+        .filter(|(rule, _)| {
+            ["render-drift", "oidc-consumer-secret", "kustomize-build"].contains(&rule.as_str())
+        })
+        .collect()
+}
+
+/// `mcb check` on the work tree finds no drift between spec, inventory and manifests,
+/// every consumer has its Secret (and no other is there), every kustomization builds.
+fn consistent(t: &TestEnv, repo: &Path) {
+    let bad = consistency_findings(t, repo);
     assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn check_finds_a_missing_and_an_orphaned_consumer_secret() {
+    let (t, repo, _key) = installation();
+    let dir = repo.join(INSTALLATION).join("secrets/oidc-consumers");
+    let grafana = dir.join("monitoring.grafana-oidc.sops.yaml");
+    let orphan = dir.join("tools.old-app.sops.yaml");
+    std::fs::rename(&grafana, &orphan).unwrap();
+    let found = consistency_findings(&t, &repo);
+    let rule = |f: &str| {
+        found
+            .iter()
+            .any(|(r, file)| r == "oidc-consumer-secret" && file.ends_with(f))
+    };
+    assert!(rule("installation.yaml"), "the missing one: {found:?}");
+    assert!(rule("tools.old-app.sops.yaml"), "the orphan: {found:?}");
 }
 
 #[test]
