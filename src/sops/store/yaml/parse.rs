@@ -258,6 +258,14 @@ impl<'s> Builder<'s> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 self.before_node(false);
+                let text = match style {
+                    ScalarStyle::SingleQuoted => fold_yaml11_breaks(&text, usize::MAX),
+                    ScalarStyle::Literal | ScalarStyle::Folded if has_yaml11_break(&text) => {
+                        let indent = block_indent(self.src, span.start.line(), span.end.line());
+                        fold_yaml11_breaks(&text, indent)
+                    }
+                    _ => std::borrow::Cow::Borrowed(text.as_ref()),
+                };
                 let (value, merge) = self.scalar(&text, style, tag.as_deref(), at)?;
                 if anchor != 0 {
                     self.anchors.insert(anchor, value.clone());
@@ -723,4 +731,49 @@ fn size(v: &Value) -> usize {
         Value::List(l) => 1 + l.iter().map(size).sum::<usize>(),
         _ => 1,
     }
+}
+
+fn has_yaml11_break(text: &str) -> bool {
+    text.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+}
+
+/// The content indentation of the block scalar whose header is on line `header` (1-based):
+/// the fewest leading spaces of its non-empty lines up to line `end`.
+fn block_indent(src: &str, header: usize, end: usize) -> usize {
+    src.lines()
+        .skip(header)
+        .take(end.saturating_sub(header))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0)
+}
+
+/// yaml.v3 (YAML 1.1) takes NEL, LS and PS for line breaks: after one, the next line's
+/// indentation is dropped (in a quoted scalar all blanks around it, in a block scalar up to
+/// its indentation `indent`), the break itself kept (libyaml's scanner). granit reads
+/// YAML 1.2, where they are content, so `'a\u{2028}    b'` (how sops writes "a\u{2028}b")
+/// would keep the indentation: fold it as sops reads it.
+fn fold_yaml11_breaks(text: &str, indent: usize) -> std::borrow::Cow<'_, str> {
+    if !has_yaml11_break(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let quoted = indent == usize::MAX;
+    let mut out = String::with_capacity(text.len());
+    let mut skip = 0;
+    for c in text.chars() {
+        if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+            if quoted {
+                out.truncate(out.trim_end_matches([' ', '\t']).len());
+            }
+            skip = indent;
+        } else if skip > 0 && (c == ' ' || (quoted && c == '\t')) {
+            skip -= 1;
+            continue;
+        } else {
+            skip = 0;
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -657,3 +657,26 @@ proptest! {
         prop_assert_eq!(emit(&back, 4), text);
     }
 }
+
+/// NEL, LS and PS are line breaks to yaml.v3: sops writes "\u{2028}a" single-quoted (or
+/// in a literal block) with indentation after the break, as the emitter does, and reads the
+/// indentation away again; so must mcb (a random round trip found '\u{2028}a' coming back
+/// as '\u{2028}      a').
+#[test]
+fn unicode_line_separators_round_trip_as_sops_writes_them() {
+    for (v, style) in [
+        ("\u{2028}a", "k: '"),
+        ("a\u{2028}b", "k: '"),
+        ("a\u{2029}", "k: '"),
+        ("a\u{2029}b", "k: '"),
+        ("x\u{2028}\u{2029}y", "k: '"),
+        ("a\nb\u{2028}c", "k: |-"),
+    ] {
+        let mut b = Branch::default();
+        b.set("k", s(v));
+        let tree = Tree { docs: vec![b] };
+        let text = emit(&tree, 4);
+        assert!(text.starts_with(style), "{v:?} -> {text:?}");
+        assert_eq!(parse(&text).unwrap(), tree, "{v:?} -> {text:?}");
+    }
+}
