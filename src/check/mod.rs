@@ -23,7 +23,7 @@ mod sopsfile;
 mod spec;
 mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -176,9 +176,8 @@ impl Finding {
 /// `shared-unreadable`: a shared file that an installation using it cannot open (its
 /// recipients lack the installation's key; `mcb render` with an admin key re-wraps it).
 /// Unknown names are `shared-unknown`'s, reported with their spec line.
-fn shared_unreadable(root: &Path) -> Vec<Finding> {
-    let Ok(found) = crate::repo::shared::check(root) else {
-        // An installation that does not load is already a spec-invalid finding.
+fn shared_unreadable(root: &Path, all: &[crate::repo::installation::Loaded]) -> Vec<Finding> {
+    let Ok(found) = crate::repo::shared::check_loaded(root, all) else {
         return Vec::new();
     };
     found
@@ -359,12 +358,28 @@ impl crate::Help for Error {
     }
 }
 
+/// Installations checked together. A batch's files and parsed documents are held at
+/// once and dropped before the next, so memory stays flat however large the fleet; what
+/// the installations share (bodies of rendered files, [`yaml::Cache`]) is kept.
+const BATCH: usize = 50;
+
 /// Runs every check over the repo at `root`.
 pub fn run(
     root: &Path,
     opts: &Options,
     now: OffsetDateTime,
     progress: &mut dyn Progress,
+) -> Result<Report, Error> {
+    run_batched(root, opts, now, progress, BATCH)
+}
+
+/// [`run`] with `batch` installations at a time: the report is the same for any size.
+fn run_batched(
+    root: &Path,
+    opts: &Options,
+    now: OffsetDateTime,
+    progress: &mut dyn Progress,
+    batch: usize,
 ) -> Result<Report, Error> {
     for r in &opts.skip {
         if !RULES.iter().any(|(id, _)| id == r) {
@@ -385,15 +400,22 @@ pub fn run(
         selected = affected;
     }
     let wanted: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
-    let paths: Vec<String> = paths
-        .into_iter()
-        .filter(|p| files::installation_of(p).is_none_or(|i| wanted.contains(i)))
-        .collect();
-    let repo_files = files::read(root, &paths)?;
+    // Files outside installations (rules, shared secrets, repo-wide CRDs) are context for
+    // every batch; the checks' findings on them repeat identically and are deduplicated.
+    let mut common = Vec::new();
+    let mut by_inst: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in paths {
+        match files::installation_of(&p) {
+            None => common.push(p),
+            Some(i) if wanted.contains(i) => by_inst.entry(i.to_owned()).or_default().push(p),
+            Some(_) => {}
+        }
+    }
+    let common = files::read(root, &common)?;
 
     let mut report = Report {
         installations: selected.clone(),
-        files: repo_files.len(),
+        files: common.len(),
         ..Report::default()
     };
     if let Some(rev) = &opts.changed_since {
@@ -406,77 +428,57 @@ pub fn run(
         }
         report.unchanged = unchanged;
     }
-    let mut findings = Vec::new();
-    let docs = yaml::parse_all(&repo_files);
-    report.sops_files = docs.iter().filter(|d| d.sops).count();
-
-    progress.action("scanning for plaintext secrets");
-    findings.extend(plaintext::check(&repo_files, &docs));
-    progress.action("checking SOPS files");
-    let rules = sopsfile::RuleSets::load(&repo_files);
-    findings.extend(sopsfile::check(&repo_files, &docs, &rules));
-    if let Some(opener) = &opts.opener {
-        // A file already reported as broken would only repeat its finding as a MAC error.
-        let broken: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
-        let macs = sopsfile::check_macs(
-            &repo_files,
-            &docs,
-            opener.as_ref(),
-            &broken,
-            now,
-            opts.warn_within,
-        );
-        // Only what was verified counts: a wrong key verifies nothing.
-        report.macs_verified = macs.verified;
-        report.mac_checked = macs.files > 0 && macs.checked == macs.files;
-        findings.extend(macs.findings);
-    } else {
+    if opts.opener.is_none() {
         report.skipped.push("sops-mac: no age key given (--age-key-file); structure, recipients and plaintext were checked".into());
     }
-    progress.action("checking expiry");
-    findings.extend(expiry::check(&repo_files, now, opts.warn_within));
-    progress.action("checking specs and render drift");
-    let (spec_findings, specs) = spec::check(&repo_files, &selected);
-    findings.extend(spec_findings);
-    findings.extend(spec::shared(&repo_files, &specs));
-    findings.extend(credentials::check(&repo_files, &docs, &specs));
-    findings.extend(dex::check(&repo_files, &specs));
-    findings.extend(consumers::check(&repo_files, &specs));
-    findings.extend(flux::check(&repo_files, &specs));
-    findings.extend(
-        shared_unreadable(root)
-            .into_iter()
-            .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
-    );
     if opts.skip.contains("render-drift") {
         report
             .skipped
             .push("render-drift: skipped by --skip".into());
-    } else {
-        findings.extend(spec::drift(root, &repo_files, &specs));
-        findings.extend(spec::sops_config_drift(root, &repo_files));
-    }
-    findings.extend(capi::check(&repo_files, &docs));
-    // Every YAML file parsed once per distinct text, for the schema and kustomize rules.
-    let fresh = yaml::parse_rest(&repo_files, &docs);
-    let all_docs = yaml::index(&repo_files, &docs, &fresh);
-    if !opts.skip.contains("schema") {
-        progress.action("validating manifests against their schemas");
-        findings.extend(schema::check(&repo_files, &all_docs));
     }
     if opts.skip.contains("kustomize-build") {
         report
             .skipped
             .push("kustomize-build: skipped by --skip".into());
+    }
+
+    let mut acc = Batches::default();
+    let chunks: Vec<&[String]> = if selected.is_empty() {
+        vec![&[]]
     } else {
-        progress.action("building kustomizations");
-        findings.extend(kustomize::check(
-            root,
-            &repo_files,
-            &all_docs,
-            opts.kubectl.as_deref(),
-            opts.allow_remote,
-        ));
+        selected.chunks(batch.max(1)).collect()
+    };
+    for (n, names) in chunks.into_iter().enumerate() {
+        let mut paths = Vec::new();
+        for name in names {
+            paths.extend(by_inst.remove(name).unwrap_or_default());
+        }
+        let mut files = common.clone();
+        files.extend(files::read(root, &paths)?);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        check_batch(root, opts, now, progress, &files, names, n == 0, &mut acc);
+        acc.cache.forget_single();
+    }
+    let mut findings = acc.findings;
+    report.files += acc.files;
+    report.sops_files = acc.sops_files;
+    if opts.opener.is_some() {
+        // Only what was verified counts: a wrong key verifies nothing.
+        report.macs_verified = acc.macs.verified;
+        report.mac_checked = acc.macs.files > 0 && acc.macs.checked == acc.macs.files;
+    }
+    findings.extend(kustomize::unbuilt(&acc.unbuilt));
+    // Repo-wide checks, once, when every installation loads (one that does not is already
+    // a spec-invalid finding).
+    if let Ok(all) = load_all(root) {
+        findings.extend(
+            shared_unreadable(root, &all)
+                .into_iter()
+                .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
+        );
+        if !opts.skip.contains("render-drift") {
+            findings.extend(spec::sops_config_drift(&common, &all));
+        }
     }
 
     findings.retain(|f| !opts.skip.contains(f.rule));
@@ -484,6 +486,109 @@ pub fn run(
     findings.dedup();
     report.findings = findings;
     Ok(report)
+}
+
+/// Every installation of the repo, loaded on every core.
+fn load_all(root: &Path) -> Result<Vec<crate::repo::installation::Loaded>, crate::Error> {
+    let names = crate::repo::list_installations(root)?;
+    par_map_min(&names, 2, |n| crate::repo::installation::load(root, n))
+        .into_iter()
+        .collect()
+}
+
+/// What the batches of one run add up to.
+#[derive(Default)]
+struct Batches {
+    cache: yaml::Cache,
+    /// The `.sops.yaml` rules of the last batch (the repo's own is parsed once).
+    rules: sopsfile::RuleSets,
+    findings: Vec<Finding>,
+    /// Files of installations read (the common ones are counted once by the caller).
+    files: usize,
+    sops_files: usize,
+    macs: sopsfile::MacResults,
+    /// Kustomizations kubectl would have built, had there been one.
+    unbuilt: Vec<(String, String)>,
+}
+
+/// Every per-installation check over one batch: `files` are the common files and those of
+/// the installations `names`; `first` counts (and MAC-checks) the common files.
+#[allow(clippy::too_many_arguments)]
+fn check_batch(
+    root: &Path,
+    opts: &Options,
+    now: OffsetDateTime,
+    progress: &mut dyn Progress,
+    files: &[RepoFile],
+    names: &[String],
+    first: bool,
+    acc: &mut Batches,
+) {
+    let counted = |f: &RepoFile| first || f.installation.is_some();
+    acc.files += files.iter().filter(|f| f.installation.is_some()).count();
+    let mut findings = Vec::new();
+    let docs = acc.cache.parse_all(files);
+    acc.sops_files += docs
+        .iter()
+        .filter(|d| d.sops && counted(&files[d.file]))
+        .count();
+
+    progress.action("scanning for plaintext secrets");
+    findings.extend(plaintext::check(files, &docs));
+    progress.action("checking SOPS files");
+    acc.rules = sopsfile::RuleSets::load_reusing(files, &acc.rules);
+    findings.extend(sopsfile::check(files, &docs, &acc.rules));
+    if let Some(opener) = &opts.opener {
+        // A file already reported as broken would only repeat its finding as a MAC error;
+        // a common file is checked with the first batch.
+        let mut skip: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+        skip.extend(
+            files
+                .iter()
+                .filter(|f| !counted(f))
+                .map(|f| f.path.as_str()),
+        );
+        let macs =
+            sopsfile::check_macs(files, &docs, opener.as_ref(), &skip, now, opts.warn_within);
+        acc.macs.files += macs.files;
+        acc.macs.checked += macs.checked;
+        acc.macs.verified += macs.verified;
+        findings.extend(macs.findings);
+    }
+    progress.action("checking expiry");
+    findings.extend(expiry::check(files, now, opts.warn_within));
+    progress.action("checking specs and render drift");
+    let (spec_findings, specs) = spec::check(files, names);
+    findings.extend(spec_findings);
+    findings.extend(spec::shared(files, &specs));
+    findings.extend(credentials::check(files, &docs, &specs));
+    findings.extend(dex::check(files, &specs));
+    findings.extend(consumers::check(files, &specs));
+    findings.extend(flux::check(files, &specs));
+    if !opts.skip.contains("render-drift") {
+        findings.extend(spec::drift(root, files, &specs));
+    }
+    findings.extend(capi::check(files, &docs));
+    // Every YAML file's documents, for the schema and kustomize rules.
+    let fresh = acc.cache.parse_rest(files, &docs);
+    let all_docs = yaml::index(&docs, &fresh);
+    if !opts.skip.contains("schema") {
+        progress.action("validating manifests against their schemas");
+        findings.extend(schema::check(files, &all_docs));
+    }
+    if !opts.skip.contains("kustomize-build") {
+        progress.action("building kustomizations");
+        let built = kustomize::check(
+            root,
+            files,
+            &all_docs,
+            opts.kubectl.as_deref(),
+            opts.allow_remote,
+        );
+        findings.extend(built.findings);
+        acc.unbuilt.extend(built.unbuilt);
+    }
+    acc.findings.extend(findings);
 }
 
 /// The installations `names` asks for (all when empty), sorted; an unknown name is an error.
@@ -553,6 +658,110 @@ mod tests {
             items.iter().map(|i| i * 2).collect::<Vec<_>>()
         );
         assert_eq!(par_map(&items[..3], |i| *i), vec![0, 1, 2]);
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy_tree(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+
+    /// Batches change what is held at once, never the report: five installations (the
+    /// check corpus's clean one and copies with its broken cases laid over), one at a time
+    /// and all at once, give the same JSON, byte for byte.
+    #[test]
+    fn batched_report_is_the_unbatched_report() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/check");
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        copy_tree(&corpus.join("clean"), &root);
+        copy_tree(&corpus.join("tampered-mac"), &root);
+        let demo = root.join("installations/demo");
+        for (name, case) in [
+            ("b-drift", "drift"),
+            ("c-leak", "plaintext-secret"),
+            ("d-expired", "expired-cert"),
+            ("e-invalid", "invalid-spec"),
+        ] {
+            let dir = root.join("installations").join(name);
+            copy_tree(&demo, &dir);
+            copy_tree(&corpus.join(case).join("installations/demo"), &dir);
+            let spec = dir.join("installation.yaml");
+            let text = std::fs::read_to_string(&spec).unwrap();
+            std::fs::write(
+                &spec,
+                text.replace("\nname: demo\n", &format!("\nname: {name}\n")),
+            )
+            .unwrap();
+        }
+        // Two kustomizations only kubectl builds (and there is none): one warning for both.
+        for name in ["c-leak", "e-invalid"] {
+            let dir = root.join("installations").join(name).join("extra");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("kustomization.yaml"),
+                "resources: []\ncomponents: [c]\n",
+            )
+            .unwrap();
+        }
+        // One rule for every installation's files, so their recipients and MACs check out.
+        let rules = root.join(".sops.yaml");
+        let text = std::fs::read_to_string(&rules).unwrap();
+        std::fs::write(
+            &rules,
+            text.replace("^installations/demo/", "^installations/[^/]+/"),
+        )
+        .unwrap();
+        let key = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-vectors/keys/age1.txt"),
+        )
+        .unwrap();
+        let ids = crate::sops::Identities::from_text(&key.into()).unwrap();
+        let opts = Options {
+            names: Vec::new(),
+            warn_within: time::Duration::days(30),
+            opener: Some(Box::new(SopsOpener(ids))),
+            kubectl: None,
+            allow_remote: false,
+            skip: BTreeSet::new(),
+            changed_since: None,
+        };
+        let now = time::macros::datetime!(2026-12-01 0:00 UTC);
+        let report = |batch| {
+            let r = run_batched(&root, &opts, now, &mut crate::progress::Nop, batch).unwrap();
+            serde_json::to_string_pretty(&r).unwrap()
+        };
+        let (one, all) = (report(1), report(usize::MAX));
+        assert_eq!(one, all);
+        let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+        let with_findings: BTreeSet<&str> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["installation"].as_str())
+            .collect();
+        assert!(with_findings.len() >= 4, "{all}");
+        assert!(all.contains("2 kustomization(s) were not built"), "{all}");
+        // Every installation's SOPS files counted and verified once across the batches.
+        let mismatches = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "sops-mac")
+            .count() as u64;
+        let sops_files = v["sopsFiles"].as_u64().unwrap();
+        assert!(sops_files >= 25 && mismatches >= 1, "{all}");
+        assert_eq!(
+            v["macsVerified"].as_u64(),
+            Some(sops_files - mismatches),
+            "{all}"
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! CRDs and built-in kinds, plus the CRDs each installation installs itself. A kind with
 //! no schema anywhere is reported with [`UNKNOWN_KIND_SEVERITY`].
 //!
-//! Fast on large repos: a file's text is parsed once however many installations hold the
-//! same bytes, and its documents are validated once per distinct set of CRDs in scope.
+//! Fast on large repos: a file's body is parsed once however many installations hold it
+//! ([`yaml::Cache`]: rendered files differ only in their header), and its documents are
+//! validated once per distinct set of CRDs in scope.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -74,7 +75,7 @@ fn normalize(dir: &str, rel: &str) -> String {
 }
 
 /// Validates every API object of every candidate file among `files`; `docs` are every YAML
-/// file's documents by file index ([`yaml::index`]: one parse per distinct text).
+/// file's documents by file index ([`yaml::index`]: one parse per distinct body).
 pub fn check(files: &[RepoFile], docs: &HashMap<usize, &Parsed>) -> Vec<Finding> {
     let wanted: Vec<usize> = (0..files.len()).filter(|&i| candidate(&files[i])).collect();
     let by_file: HashMap<usize, &Parsed> = wanted
@@ -92,18 +93,18 @@ pub fn check(files: &[RepoFile], docs: &HashMap<usize, &Parsed>) -> Vec<Finding>
         }
     }
 
-    // Each distinct (text, CRDs in scope) is validated once.
+    // Each distinct (body, CRDs in scope) is validated once.
     let targets: Vec<usize> = wanted
         .iter()
         .copied()
         .filter(|i| !patches.contains(&files[*i].path) && by_file.contains_key(i))
         .collect();
     let mut jobs: Vec<(usize, Vec<usize>)> = Vec::new();
-    let mut job_of: HashMap<(&str, Vec<usize>), usize> = HashMap::new();
+    let mut job_of: HashMap<(*const yaml::Body, Vec<usize>), usize> = HashMap::new();
     let mut file_job: Vec<(usize, usize)> = Vec::new();
     for &i in &targets {
         let scope = catalog.scope(files[i].installation.as_deref());
-        let key = (files[i].text(), scope.clone());
+        let key = (std::sync::Arc::as_ptr(&by_file[&i].body), scope.clone());
         let j = *job_of.entry(key).or_insert_with(|| {
             jobs.push((i, scope));
             jobs.len() - 1
@@ -201,7 +202,7 @@ mod tests {
             .map(|(p, t)| RepoFile::new(*p, t.as_bytes().to_vec()))
             .collect();
         let fresh = yaml::parse_rest(&files, &[]);
-        let mut out = check(&files, &yaml::index(&files, &[], &fresh));
+        let mut out = check(&files, &yaml::index(&[], &fresh));
         out.sort();
         out
     }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -15,14 +16,26 @@ use super::{expiry, Finding, OpenError, Opener, RepoFile};
 use crate::sops::rules::{Config, FILE_NAME as CONFIG};
 use crate::sops::{self, Format};
 
-/// Every `.sops.yaml` among the checked files, by directory (`""` for the root).
+/// Every `.sops.yaml` among the checked files, by directory (`""` for the root): its text
+/// and its parsed rules.
+#[derive(Default)]
 pub struct RuleSets {
-    configs: BTreeMap<String, Result<Config, String>>,
+    configs: BTreeMap<String, (Arc<str>, Rules)>,
 }
+
+/// A `.sops.yaml`'s rules, or why they do not parse.
+type Rules = Arc<Result<Config, String>>;
 
 impl RuleSets {
     /// Parses every `.sops.yaml` in `files`.
+    #[cfg(test)]
     pub fn load(files: &[RepoFile]) -> Self {
+        Self::load_reusing(files, &RuleSets::default())
+    }
+
+    /// [`RuleSets::load`], reusing what `prev` parsed from the same text (the repo's
+    /// `.sops.yaml` is the same in every batch, with a rule per installation).
+    pub fn load_reusing(files: &[RepoFile], prev: &RuleSets) -> Self {
         let configs = files
             .iter()
             .filter(|f| is_config(&f.path))
@@ -33,8 +46,14 @@ impl RuleSets {
                     .unwrap_or("")
                     .trim_end_matches('/')
                     .to_owned();
-                let cfg = Config::parse(Path::new(&f.path), f.text()).map_err(|e| e.to_string());
-                (dir, cfg)
+                let text: Arc<str> = f.text.clone().unwrap_or_else(|| Arc::from(""));
+                let cfg = match prev.configs.get(&dir) {
+                    Some((t, c)) if *t == text => c.clone(),
+                    _ => Arc::new(
+                        Config::parse(Path::new(&f.path), &text).map_err(|e| e.to_string()),
+                    ),
+                };
+                (dir, (text, cfg))
             })
             .collect();
         RuleSets { configs }
@@ -45,8 +64,8 @@ impl RuleSets {
         let mut dir = path;
         loop {
             dir = dir.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            if let Some((d, c)) = self.configs.get_key_value(dir) {
-                return Some((d.as_str(), c));
+            if let Some((d, (_, c))) = self.configs.get_key_value(dir) {
+                return Some((d.as_str(), &**c));
             }
             if dir.is_empty() {
                 return None;
@@ -68,8 +87,8 @@ pub fn named_sops(path: &str) -> bool {
 /// Structure, encrypted values and recipients of every SOPS file.
 pub fn check(files: &[RepoFile], parsed: &[Parsed], rules: &RuleSets) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (dir, cfg) in &rules.configs {
-        if let Err(msg) = cfg {
+    for (dir, (_, cfg)) in &rules.configs {
+        if let Err(msg) = &**cfg {
             let path = if dir.is_empty() {
                 CONFIG.to_owned()
             } else {
@@ -375,6 +394,7 @@ pub fn check_macs(
 }
 
 /// What the MAC check found.
+#[derive(Default)]
 pub struct MacResults {
     /// SOPS files whose MAC was to be checked.
     pub files: usize,

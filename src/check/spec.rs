@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use super::{Finding, RepoFile};
 use crate::render::{self, SecretError, SecretSource, Templates};
+use crate::repo::installation::Loaded;
 use crate::repo::{self, Change, SealError, Sealer};
 use crate::spec::{self, Installation};
 
@@ -110,10 +111,8 @@ pub fn shared(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
 
 /// `.sops.yaml` must be what the specs and inventories derive (`mcb render` rewrites it).
 /// Only when every installation of the repo loads: the rules cover all of them.
-pub fn sops_config_drift(root: &Path, files: &[RepoFile]) -> Vec<Finding> {
-    let Ok(all) = crate::repo::installation::load_all(root) else {
-        return Vec::new();
-    };
+/// `all`: every installation of the repo, loaded ([`crate::repo::installation::load_all`]).
+pub fn sops_config_drift(files: &[RepoFile], all: &[Loaded]) -> Vec<Finding> {
     if all.is_empty() {
         return Vec::new();
     }

@@ -230,6 +230,19 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
             if let Some(url) = &report.github_app_install_url {
                 outln!("\nGitHub App created: install it on the config repo's owner at\n  {url}");
             }
+            if let Some(k) = &report.deploy_key {
+                match (k.registered_id, &k.add_by_hand) {
+                    (Some(id), _) => outln!(
+                        "\nFlux's deploy key: added read-only at GitHub (key {id})\n  {}",
+                        k.public_key
+                    ),
+                    (None, Some(step)) => outln!(
+                        "\nFlux's deploy key (not registered yet):\n  {}\n{step}",
+                        k.public_key
+                    ),
+                    (None, None) => {}
+                }
+            }
             print_published(o)?;
             if !o.dry_run {
                 outln!("\nnext: review and merge, then on the new cluster:\n  mcb bootstrap {} --age-key-file <key> --apply", report.installation);

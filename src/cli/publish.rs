@@ -14,10 +14,12 @@ use super::UsageError;
 /// Text for a command's `long_about`, after its own examples.
 pub const HELP: &str = "\
 Publishing: the command writes its files on branch mcb/<command>-<name> and commits them.
---push pushes the branch (HTTPS: GITHUB_TOKEN as user x-access-token, or user:password in the
-remote URL; SSH: --ssh-key or ssh-agent, host key checked against ~/.ssh/known_hosts).
---pr also opens or updates the pull request (GITHUB_TOKEN, or a GitHub App through
-GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID).
+--push pushes the branch (HTTPS: GH_TOKEN or GITHUB_TOKEN as user x-access-token, or
+user:password in the remote URL; SSH: --ssh-key or ssh-agent, host key checked against
+~/.ssh/known_hosts). --pr also opens or updates the pull request (the same token, or a
+GitHub App through
+GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and optionally GITHUB_APP_INSTALLATION_ID; the
+app's installation token, scoped to the repository, then also authenticates the push).
 
 --dry-run --push --pr shows the plan, the push and the PR without contacting anything.
 Remote, credentials and the GitHub repository are checked before anything is committed; a
@@ -166,9 +168,8 @@ impl PublishArgs {
         let push = self.push.then(|| PushOptions {
             remote: self.remote.clone(),
             auth: PushAuth {
-                token: var("GITHUB_TOKEN")
-                    .filter(|t| !t.is_empty())
-                    .map(SecretString::from),
+                // the same token the API gets: GH_TOKEN before GITHUB_TOKEN, as gh
+                token: env_token(&var).map(SecretString::from),
                 ssh_key: self.ssh_key.clone(),
                 known_hosts: self.known_hosts.clone(),
                 accept_new_host_key: self.accept_new_host_key,
@@ -303,14 +304,18 @@ pub fn run(g: &super::GlobalArgs, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `GH_TOKEN`, else `GITHUB_TOKEN` (gh's order), if set and not empty.
+fn env_token(var: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["GH_TOKEN", "GITHUB_TOKEN"]
+        .into_iter()
+        .find_map(|k| var(k).filter(|t| !t.is_empty()))
+}
+
 /// GitHub credentials from the environment: `GH_TOKEN`, else `GITHUB_TOKEN` (gh's order),
 /// else a GitHub App from `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY_FILE`
 /// (+ `GITHUB_APP_INSTALLATION_ID`).
 pub fn forge_auth(var: impl Fn(&str) -> Option<String>) -> Result<Auth, UsageError> {
-    let token = ["GH_TOKEN", "GITHUB_TOKEN"]
-        .into_iter()
-        .find_map(|k| var(k).filter(|t| !t.is_empty()));
-    if let Some(t) = token {
+    if let Some(t) = env_token(&var) {
         return Ok(Auth::Token(SecretString::from(t)));
     }
     let missing = || {
@@ -459,6 +464,15 @@ mod tests {
         );
         let pr = p.pr.unwrap();
         assert_eq!(pr.repo.unwrap().to_string(), "acme/fleet");
+        // the push takes GH_TOKEN too, first, as the API does (it took only GITHUB_TOKEN)
+        let env = |k: &str| match k {
+            "GH_TOKEN" => Some("gh".to_owned()),
+            "GITHUB_TOKEN" => Some("github".to_owned()),
+            _ => None,
+        };
+        let push = parse(&["--push"]).resolve(env).unwrap().git.push.unwrap();
+        let token = push.auth.token.expect("a push token");
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&token), "gh");
         assert!(pr.draft);
         assert_eq!(pr.labels, ["mcb", "security"]);
     }

@@ -37,18 +37,23 @@ pub const GITHUB_API: &str = "https://api.github.com";
 /// Namespace of Flux's Git credentials.
 pub const FLUX_NAMESPACE: &str = "flux-system";
 
-/// The repository permissions mcb asks for, the least that works:
+/// The repository permissions mcb asks for, the least that works for one app used by
+/// both Flux and mcb (docs/design.md, "The GitHub App's permissions"):
 /// - `contents: write`: mcb pushes its branch; Flux clones (read would do for Flux alone);
 /// - `pull_requests: write`: mcb opens the pull request;
+/// - `workflows: write`: init commits the config repo's CI workflow, and GitHub refuses a
+///   push that adds or changes a file under `.github/workflows/` without it;
 /// - `metadata: read`: mandatory for every app that has repository permissions.
 ///
-/// Not `administration`: deploy keys are an alternative to the app, registered by the
-/// forge module with the user's own token; not `workflows`: mcb writes no CI files.
+/// Not `administration`: deploy keys are an alternative to the app, registered with the
+/// user's own token. Each installation token mcb mints asks only for what its command
+/// needs (`forge::Needs`).
 pub fn default_permissions() -> BTreeMap<String, String> {
     [
         ("contents", "write"),
         ("metadata", "read"),
         ("pull_requests", "write"),
+        ("workflows", "write"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -507,7 +512,7 @@ mod tests {
         assert_eq!(m["public"], false);
         assert_eq!(
             m["default_permissions"],
-            serde_json::json!({"contents": "write", "metadata": "read", "pull_requests": "write"})
+            serde_json::json!({"contents": "write", "metadata": "read", "pull_requests": "write", "workflows": "write"})
         );
     }
 

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Error, Forge, LastUsed, PrInfo, PullRequest, RepoSlug};
+use super::{BranchPr, Error, Forge, LastUsed, Needs, PrInfo, PullRequest, RepoSlug};
 
 /// The public GitHub API.
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -20,6 +20,7 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 pub const AGENT: &str = concat!("mcb/", env!("CARGO_PKG_VERSION"));
 
 /// How mcb authenticates to the API.
+#[derive(Clone)]
 pub enum Auth {
     /// A token (`GITHUB_TOKEN`: personal, fine-grained or an installation token).
     Token(SecretString),
@@ -79,6 +80,8 @@ pub struct GitHubConfig {
     pub repo: RepoSlug,
     /// credentials
     pub auth: Auth,
+    /// what the command does at GitHub: an app's installation token asks for exactly that
+    pub needs: Needs,
     /// rate-limit retries
     pub retry: RetryPolicy,
 }
@@ -89,6 +92,8 @@ pub struct GitHub {
     api: String,
     repo: RepoSlug,
     authorization: SecretString,
+    /// a GitHub App's installation token, which also authenticates the push over HTTPS
+    installation_token: Option<SecretString>,
     retry: RetryPolicy,
     now: OffsetDateTime,
 }
@@ -123,6 +128,7 @@ impl GitHub {
             api,
             repo: cfg.repo,
             authorization: SecretString::from(String::new()),
+            installation_token: None,
             retry: cfg.retry,
             now,
         };
@@ -134,11 +140,20 @@ impl GitHub {
                 installation_id,
             } => {
                 let jwt = app_jwt(app_id, &private_key, now)?;
-                let token = gh.installation_token(&jwt, installation_id)?;
-                SecretString::from(format!("token {}", token.expose_secret()))
+                let token = gh.mint_installation_token(&jwt, installation_id, cfg.needs)?;
+                let header = SecretString::from(format!("token {}", token.expose_secret()));
+                gh.installation_token = Some(token);
+                header
             }
         };
         Ok(gh)
+    }
+
+    /// The installation token of a GitHub App client (None for a token client): the
+    /// credential of an HTTPS push as user `x-access-token`, so a push needs no other
+    /// token.
+    pub fn installation_token(&self) -> Option<&SecretString> {
+        self.installation_token.as_ref()
     }
 
     /// Checks that `private_key` is a key of app `app_id` at `api`: `GET /app` with a JWT
@@ -158,6 +173,7 @@ impl GitHub {
                 name: String::new(),
             },
             authorization: SecretString::from(String::new()),
+            installation_token: None,
             retry: RetryPolicy::default(),
             now,
         };
@@ -174,10 +190,15 @@ impl GitHub {
         Ok(())
     }
 
-    fn installation_token(
+    /// Trades the app's JWT for an installation token scoped to this repository and to the
+    /// permissions `needs` names (GitHub: `repositories` and `permissions` of `POST
+    /// /app/installations/{id}/access_tokens`; unscoped, a token could write every
+    /// repository of the installation with every permission of the app).
+    fn mint_installation_token(
         &self,
         jwt: &SecretString,
         installation_id: Option<u64>,
+        needs: Needs,
     ) -> Result<SecretString, Error> {
         let bearer = SecretString::from(format!("Bearer {}", jwt.expose_secret()));
         let id = match installation_id {
@@ -190,7 +211,11 @@ impl GitHub {
         };
         let path = format!("/app/installations/{id}/access_tokens");
         let what = format!("POST {path}");
-        let v = self.call_as(&bearer, Method::POST, &path, Some(&json!({})))?;
+        let scope = json!({
+            "repositories": [self.repo.name],
+            "permissions": needs.permissions(),
+        });
+        let v = self.call_as(&bearer, Method::POST, &path, Some(&scope))?;
         let token = v
             .get("token")
             .and_then(Value::as_str)
@@ -334,6 +359,51 @@ impl GitHub {
 }
 
 impl GitHub {
+    /// What became of the pull requests from branch `head` (this repository's owner): one
+    /// open, none ever, or the newest merged or closed - then a publishing command starts
+    /// the branch afresh instead of stacking on work that is done. A read that needs the
+    /// repository and working credentials, so it doubles as the check before anything is
+    /// committed or pushed.
+    pub fn branch_pull_requests(&self, head: &str) -> Result<BranchPr, Error> {
+        let pulls = format!("/repos/{}/pulls", self.repo);
+        let what = format!("GET {pulls}");
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("head", &format!("{}:{head}", self.repo.owner))
+            .append_pair("state", "all")
+            .append_pair("sort", "created")
+            .append_pair("direction", "desc")
+            .finish();
+        let list = self.call(Method::GET, &format!("{pulls}?{query}"), None)?;
+        let items = list.as_array().ok_or_else(|| decode(&what, "not a list"))?;
+        // the listing filters by head; a fake or an older server may not
+        let mine: Vec<&Value> = items
+            .iter()
+            .filter(|p| {
+                p.pointer("/head/ref")
+                    .and_then(Value::as_str)
+                    .is_none_or(|r| r == head)
+            })
+            .collect();
+        if let Some(open) = mine
+            .iter()
+            .find(|p| p.get("state").and_then(Value::as_str) == Some("open"))
+        {
+            return Ok(BranchPr::Open(u64_field(open, "number", &what)?));
+        }
+        let Some(newest) = mine.first() else {
+            return Ok(BranchPr::None);
+        };
+        Ok(BranchPr::Done {
+            number: u64_field(newest, "number", &what)?,
+            merged: newest.get("merged_at").is_some_and(|m| !m.is_null()),
+            head_sha: newest
+                .pointer("/head/sha")
+                .and_then(Value::as_str)
+                .ok_or_else(|| decode(&what, "no `head.sha`"))?
+                .to_owned(),
+        })
+    }
+
     /// The open pull request whose head branch is `head`, from any owner, searching the
     /// open pull requests page by page (at most 1000).
     fn find_open_pull_request(&self, head: &str) -> Result<Option<u64>, Error> {

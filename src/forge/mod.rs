@@ -112,9 +112,13 @@ impl crate::Help for Error {
             Error::Unauthorized { .. } => {
                 "check GITHUB_TOKEN (expired or revoked?) or the GitHub App id and key".into()
             }
-            Error::Forbidden { .. } => "the token lacks a permission: pull requests need `pull_requests: write` (classic: `repo` scope), deploy keys `administration: write`".into(),
+            Error::Forbidden { .. } => "the token lacks a permission: pull requests need `pull_requests: write` (classic: `repo` scope), deploy keys `administration: write`, a pushed workflow `workflows: write` (a GitHub App: grant it in the app's settings, then accept the new permissions on its installation)".into(),
             Error::NotFound { .. } => {
                 "check --github-repo OWNER/NAME and that the token can see the repository".into()
+            }
+            // GitHub refuses a token asking for a permission the installation lacks
+            Error::Unprocessable { what, .. } if what.ends_with("/access_tokens") => {
+                "the GitHub App lacks a permission this command asks for (contents and pull_requests: write to publish, workflows: write when the CI workflow is added, administration: write for deploy keys): grant it in the app's settings, then accept the new permissions on its installation".into()
             }
             Error::Unprocessable { .. } => {
                 "check that the branch was pushed (--push) and that --base names an existing branch".into()
@@ -131,6 +135,71 @@ impl crate::Help for Error {
             Error::TokenExpired { .. } => "check the system clock".into(),
             Error::Status { .. } | Error::Decode { .. } | Error::Runtime(_) => return None,
         })
+    }
+}
+
+/// What a command does at GitHub, so a GitHub App's installation token asks for exactly
+/// the permissions that needs (docs/design.md, "The GitHub App's permissions"). The
+/// default: push a branch and open its pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// push (and fetch) a branch and open or update its pull request
+    pub publish: bool,
+    /// the pushed commits add or change a file under `.github/workflows/` (GitHub refuses
+    /// such a push without `workflows: write`)
+    pub workflows: bool,
+    /// deploy keys are added, read or removed (`administration: write`)
+    pub deploy_keys: bool,
+}
+
+impl Default for Needs {
+    fn default() -> Needs {
+        Needs {
+            publish: true,
+            workflows: false,
+            deploy_keys: false,
+        }
+    }
+}
+
+/// Where GitHub requires `workflows: write` for a push that changes a file.
+pub const WORKFLOWS_DIR: &str = ".github/workflows/";
+
+impl Needs {
+    /// Needs of a publish whose changed files are `paths` (repo-relative).
+    pub fn for_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Needs {
+        Needs {
+            workflows: paths.into_iter().any(|p| p.starts_with(WORKFLOWS_DIR)),
+            ..Needs::default()
+        }
+    }
+
+    /// Deploy keys only (register, check, delete).
+    pub fn deploy_keys() -> Needs {
+        Needs {
+            publish: false,
+            workflows: false,
+            deploy_keys: true,
+        }
+    }
+
+    /// The `permissions` of an installation token request: `metadata: read` (every app has
+    /// it); to publish `contents: write` (push, fetch) and `pull_requests: write` (open,
+    /// update, label, request reviewers); `workflows` and `administration: write` only
+    /// when needed.
+    pub fn permissions(&self) -> std::collections::BTreeMap<&'static str, &'static str> {
+        let mut p = std::collections::BTreeMap::from([("metadata", "read")]);
+        if self.publish {
+            p.insert("contents", "write");
+            p.insert("pull_requests", "write");
+        }
+        if self.workflows {
+            p.insert("workflows", "write");
+        }
+        if self.deploy_keys {
+            p.insert("administration", "write");
+        }
+        p
     }
 }
 
@@ -176,6 +245,24 @@ pub trait Forge {
     fn deploy_key_last_used(&self, id: u64) -> Result<LastUsed, Error>;
 }
 
+/// What became of a branch's pull requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchPr {
+    /// none was ever opened
+    None,
+    /// one is open: its number
+    Open(u64),
+    /// none is open and the newest was merged or closed
+    Done {
+        /// its number
+        number: u64,
+        /// merged (else closed unmerged)
+        merged: bool,
+        /// the commit its head branch pointed at
+        head_sha: String,
+    },
+}
+
 /// What a forge says about a credential's last use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LastUsed {
@@ -212,6 +299,7 @@ impl PrOptions {
             api: self.api.clone(),
             repo,
             auth,
+            needs: Needs::default(),
             retry: RetryPolicy::default(),
         })
     }

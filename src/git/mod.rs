@@ -287,7 +287,7 @@ pub fn branch_name(command: &str, name: &str, date: Option<time::Date>) -> Resul
 
 /// How a mutating command records its work: the resolved `--base`, `--author`,
 /// `--no-commit`, `--dry-run` and `--push` flags.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PublishOptions {
     /// branch to start a new mcb branch from (None: the remote's default branch, see
     /// `ops::publish::base_of`)
@@ -1009,7 +1009,32 @@ impl ConfigRepo {
 
     /// Pushes `branch` to the remote in `opts` (see [`push`]).
     pub fn push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
-        push::push(self, branch, opts, false)
+        push::push(self, branch, opts, false, None)
+    }
+
+    /// [`ConfigRepo::push`] of a branch started afresh after its pull request was merged or
+    /// closed: a remote branch still at `old_tip` (the closed PR's head) is replaced; one
+    /// anywhere else is refused ([`Error::Rejected`]).
+    pub fn push_replacing(
+        &self,
+        branch: &str,
+        opts: &PushOptions,
+        old_tip: &str,
+    ) -> Result<PushResult> {
+        push::push(self, branch, opts, false, Some(old_tip))
+    }
+
+    /// Deletes local branch `branch` (not the checked-out one) and its recorded PR base.
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        let mut b = self
+            .repo
+            .find_branch(branch, BranchType::Local)
+            .map_err(git(format!("find branch {branch}")))?;
+        b.delete().map_err(git(format!("delete branch {branch}")))?;
+        if let Ok(mut cfg) = self.repo.config() {
+            let _ = cfg.remove(&format!("branch.{branch}.{BASE_KEY}"));
+        }
+        Ok(())
     }
 
     /// Fetches `base` (None: the remote's default branch) from the remote in `opts` into its
@@ -1111,7 +1136,7 @@ impl ConfigRepo {
     /// Connects to the remote in `opts` as a push would, sending nothing: fails as the push
     /// would on a missing remote, an unreachable host, a host key or rejected credentials.
     pub fn check_push(&self, branch: &str, opts: &PushOptions) -> Result<PushResult> {
-        push::push(self, branch, opts, true)
+        push::push(self, branch, opts, true, None)
     }
 }
 

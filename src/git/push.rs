@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use super::{ConfigRepo, Error, Result};
 
 /// How to authenticate a push.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PushAuth {
     /// HTTPS token, sent as basic auth with user `x-access-token` (GitHub's convention).
     /// Without it, `user:password` from the remote URL is used.
@@ -27,7 +27,7 @@ pub struct PushAuth {
 }
 
 /// Where and how to push.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PushOptions {
     /// the remote's name (`origin`)
     pub remote: String,
@@ -59,8 +59,10 @@ struct Outcome {
 
 /// What [`transfer`] does over the connection.
 pub(super) enum Mode<'a> {
-    /// push `refs/heads/<branch>` (never forced)
-    Push,
+    /// push `refs/heads/<branch>`; never forced, except over the given commit: the tip of
+    /// a branch whose pull request was merged or closed, replaced by a fresh one (a lease:
+    /// a remote branch anywhere else is refused)
+    Push(Option<&'a str>),
     /// connect for a push and list the refs, sending nothing
     Check,
     /// fetch the remote's `base` branch (None: its default branch) into
@@ -68,17 +70,19 @@ pub(super) enum Mode<'a> {
     Fetch(Option<&'a str>),
 }
 
-/// Pushes `branch`, or with `check_only` connects for a push without sending anything:
-/// the remote exists, is reachable and accepts the credentials.
+/// Pushes `branch` (over `replacing`, if the remote branch is there, see [`Mode::Push`]),
+/// or with `check_only` connects for a push without sending anything: the remote exists,
+/// is reachable and accepts the credentials.
 pub(super) fn push(
     repo: &ConfigRepo,
     branch: &str,
     opts: &PushOptions,
     check_only: bool,
+    replacing: Option<&str>,
 ) -> Result<PushResult> {
     let mode = match check_only {
         true => Mode::Check,
-        false => Mode::Push,
+        false => Mode::Push(replacing),
     };
     transfer(repo, branch, opts, mode).map(|(r, _)| r)
 }
@@ -202,13 +206,40 @@ fn transfer(
         Mode::Check => remote
             .connect_auth(git2::Direction::Push, Some(callbacks()), None)
             .and_then(|mut c| c.remote().list().map(|_| ())),
-        Mode::Push => {
+        Mode::Push(replacing) => (|| {
+            let mut force = false;
+            if let Some(expected) = replacing {
+                // where the remote branch is now (listing authenticates as a push does)
+                let now = {
+                    let mut c =
+                        remote.connect_auth(git2::Direction::Push, Some(callbacks()), None)?;
+                    c.remote()
+                        .list()?
+                        .iter()
+                        .find(|h| h.name() == refname)
+                        .map(|h| h.oid().to_string())
+                }; // dropping the connection disconnects
+                outcome.borrow_mut().auth_attempts = 0; // the push connects again
+                match now {
+                    None => {}
+                    Some(tip) if tip == expected => force = true,
+                    Some(tip) => {
+                        outcome.borrow_mut().rejected = Some((
+                            refname.clone(),
+                            format!("the remote branch moved to {tip} after its pull request was closed at {expected}; not replaced"),
+                        ));
+                        return Ok(());
+                    }
+                }
+            }
             let mut po = git2::PushOptions::new();
             po.remote_callbacks(callbacks());
-            // No leading "+": a non-fast-forward must be refused by the server, never forced.
-            let spec = format!("{refname}:{refname}");
+            // "+" only over the lease checked above; otherwise a non-fast-forward must be
+            // refused by the server, never forced.
+            let plus = if force { "+" } else { "" };
+            let spec = format!("{plus}{refname}:{refname}");
             remote.push(&[spec.as_str()], Some(&mut po))
-        }
+        })(),
         Mode::Fetch(base) => (|| {
             let base = match base {
                 Some(b) => b.to_owned(),
@@ -223,6 +254,8 @@ fn transfer(
                             Err(e) => return Err(e),
                         }
                     }; // dropping the connection disconnects
+                       // the fetch connects again and is asked for credentials afresh
+                    outcome.borrow_mut().auth_attempts = 0;
                     head.strip_prefix("refs/heads/").unwrap_or(&head).to_owned()
                 }
             };

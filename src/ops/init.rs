@@ -32,8 +32,10 @@ use crate::sops;
 use crate::spec::{self, GitAuth, Installation};
 use crate::{Env, Error};
 
+mod deploy_key;
 mod external;
 pub use crate::ops::identity::default_key_path;
+pub use deploy_key::DeployKeyReport;
 pub use external::{GithubAppSource, APP_SECRET};
 
 /// Where the spec comes from.
@@ -91,6 +93,8 @@ pub struct Report {
     pub credentials: Vec<Credential>,
     /// where to install a GitHub App created by the manifest flow
     pub github_app_install_url: Option<String>,
+    /// Flux's SSH deploy key (`git.auth: ssh`): registered at GitHub, or the step to add it
+    pub deploy_key: Option<DeployKeyReport>,
     /// files, branch, commit, push, PR
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -104,6 +108,8 @@ struct Generated {
     consumers: Vec<(String, Secret)>,
     credentials: Vec<Credential>,
     github_app_install_url: Option<String>,
+    /// Flux's deploy key's public line (`git.auth: ssh`)
+    deploy_key: Option<String>,
 }
 
 /// GitHub's published SSH host keys, so Flux can verify github.com without a prompt.
@@ -149,15 +155,16 @@ pub fn run(
     // What is made at outside services, to undo if nothing keeps it.
     let mut made = external::Made::default();
     let result = generate(env, &spec, &req, &mut made, progress).and_then(|generated| {
-        let outcome = publish_installation(
+        let (outcome, key) = publish_installation(
             env,
             &repo_git,
             (&spec_text, &spec),
             &generated,
             &mut req,
+            &mut made,
             progress,
         )?;
-        Ok((generated, outcome))
+        Ok((generated, outcome, key))
     });
     // Not kept in a commit (or in written files), they would be orphans at the issuer. The
     // init branch exists only once its commit does.
@@ -165,7 +172,7 @@ pub fn run(
     if req.publish.dry_run || (result.is_err() && !committed()) {
         made.undo(progress);
     }
-    let (generated, outcome) = result?;
+    let (generated, outcome, deploy_key) = result?;
     let dry_run = req.publish.dry_run;
     Ok(Report {
         installation: name,
@@ -173,6 +180,7 @@ pub fn run(
         age_key_file: (!dry_run).then_some(req.age_key_out),
         credentials: generated.credentials,
         github_app_install_url: generated.github_app_install_url,
+        deploy_key,
         outcome,
     })
 }
@@ -212,20 +220,24 @@ fn publish_existing(
         age_key_file: None,
         credentials: inventory.credentials,
         github_app_install_url: None,
+        deploy_key: None,
         outcome,
     })
 }
 
 /// Derives the files of the new installation from what was generated and publishes them
-/// (plan, key file, commit, push, PR).
+/// (plan, key file, commit, push, PR). Flux's deploy key is registered once the remote and
+/// the GitHub repository are checked, before the commit (its id goes into the inventory).
+#[allow(clippy::too_many_arguments)] // distinct inputs; `made` is what outlives a failure
 fn publish_installation(
     env: &Env,
     repo_git: &ConfigRepo,
     (spec_text, spec): (&str, &Installation),
     generated: &Generated,
     req: &mut Request,
+    made: &mut external::Made,
     progress: &mut dyn Progress,
-) -> Result<Outcome, Error> {
+) -> Result<(Outcome, Option<DeployKeyReport>), Error> {
     let root = repo_git.root().to_path_buf();
     let name = spec.name.as_str().to_owned();
     failpoint::check("credentials")?;
@@ -247,7 +259,8 @@ fn publish_installation(
 
     let mut files = desired_files(&this, generated, &sops_yaml)?;
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
-    if !root.join(crate::render::ci::CI_WORKFLOW_PATH).exists() {
+    let writes_workflow = !root.join(crate::render::ci::CI_WORKFLOW_PATH).exists();
+    if writes_workflow {
         files.plain(
             crate::render::ci::CI_WORKFLOW_PATH,
             crate::render::ci::ci_workflow(&req.ci_mcb),
@@ -284,23 +297,87 @@ fn publish_installation(
         owned: owned.clone(),
         summary,
         reviewers: Vec::new(),
+        // GitHub refuses a push that adds a workflow unless the token may write workflows
+        needs: crate::forge::Needs {
+            workflows: writes_workflow,
+            ..Default::default()
+        },
     };
     let owned_dirs: Vec<String> = vec![format!("{}/", repo::installation_dir(&name))];
-    let mut make_plan = || repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from);
+    let pr = req.pr.take();
+    let mut key_report = generated.deploy_key.as_ref().map(|public| DeployKeyReport {
+        public_key: public.clone(),
+        registered_id: None,
+        add_by_hand: None,
+    });
+    // Messages of the registration, shown after the run (the run holds `progress`).
+    let mut said: Vec<Result<String, String>> = Vec::new();
+    let register = if req.publish.dry_run {
+        None
+    } else {
+        pr.clone()
+    };
+    let register_opts = req.publish.clone();
+    let mut make_plan = || {
+        if let (Some(k), Some(target)) = (key_report.as_mut(), register.as_ref()) {
+            match deploy_key::register(
+                env,
+                repo_git,
+                &register_opts,
+                target,
+                &name,
+                &k.public_key,
+                &mut inventory,
+            ) {
+                Ok((gh, id)) => {
+                    said.push(Ok(format!(
+                        "added Flux's deploy key (read-only) to {} as key {id}",
+                        gh.repo()
+                    )));
+                    k.registered_id = Some(id);
+                    made.deploy_key = Some((gh, id));
+                    files.plain(repo::credentials_path(&name), inventory.to_yaml());
+                }
+                Err(why) => said.push(Err(format!(
+                    "could not register Flux's deploy key at GitHub ({why})"
+                ))),
+            }
+        }
+        repo::plan(&root, &files, &owned_dirs, &sealer).map_err(Error::from)
+    };
     let key = KeyFile {
         path: req.age_key_out.clone(),
         text: key_file(&generated.age, &created),
     };
-    publish::run(
+    let pr_given = pr.is_some();
+    let mut outcome = publish::run(
         repo_git,
         env,
         &request,
         &req.publish,
-        req.pr.take(),
+        pr,
         &mut make_plan,
         Some(&key),
         progress,
-    )
+    )?;
+    for s in said {
+        match s {
+            Ok(m) => progress.success(&m),
+            Err(m) => progress.warn(&m),
+        }
+    }
+    if let Some(k) = key_report.as_mut() {
+        if req.publish.dry_run && pr_given {
+            outcome.planned.insert(
+                0,
+                "register Flux's deploy key (read-only) at GitHub, or name the step to add it"
+                    .to_owned(),
+            );
+        } else if k.registered_id.is_none() {
+            k.add_by_hand = Some(deploy_key::by_hand(&name, &spec.git.url, &k.public_key));
+        }
+    }
+    Ok((outcome, key_report))
 }
 
 fn rfc3339(env: &Env) -> String {
@@ -449,6 +526,7 @@ fn generate(
     )?;
 
     // Git credential Flux clones with.
+    let mut deploy_key = None;
     match spec.git.auth {
         GitAuth::Ssh => {
             let key = creds::deploy_key::generate(env, "flux", &format!("flux@{name}"))?;
@@ -459,6 +537,7 @@ fn generate(
             secrets.push(key.flux_secret("flux-system", "flux-system", &known_hosts));
             progress.generated(&format!("deploy-key/flux ({})", key.fingerprint));
             credentials.push(in_file(key.credential(env), name, "flux-system"));
+            deploy_key = Some(key.public_openssh.clone());
         }
         GitAuth::GithubApp => match app.as_mut().and_then(|a| a.imported.take()) {
             Some(imported) => {
@@ -472,9 +551,9 @@ fn generate(
             }
             // The app exists now and its key is only in Secret github-app: keep it.
             None if app.as_ref().is_some_and(|a| a.secret.is_some()) => progress.warn(&format!(
-                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}{APP_SECRET}.sops.yaml",
+                "no flux-system Secret: the new GitHub App's installation id is unknown until it is installed; install it, set githubApp.appId and githubApp.installationId in {}, then run `mcb rotate {name} --only github-app --import KEY` with privateKey from {}",
                 repo::spec_path(name),
-                repo::secrets_dir(name)
+                app_secret_path(name)
             )),
             None => {
                 return Err(OpsError::MissingInput {
@@ -489,10 +568,11 @@ fn generate(
     let mut github_app_install_url = None;
     if let Some(a) = app {
         if let Some(s) = a.secret {
-            credentials.extend(
-                a.imported
-                    .map(|i| in_file(i.credential(env, "app"), name, APP_SECRET)),
-            );
+            credentials.extend(a.imported.map(|i| {
+                let mut c = i.credential(env, "app");
+                c.file = Some(app_secret_path(name));
+                c
+            }));
             secrets.push(s);
         }
         github_app_install_url = a.install_url;
@@ -566,6 +646,7 @@ fn generate(
         consumers,
         credentials,
         github_app_install_url,
+        deploy_key,
     })
 }
 
@@ -584,6 +665,13 @@ pub(crate) fn github_app_ids(spec: &Installation) -> Result<(u64, u64), Error> {
         }
         .into()),
     }
+}
+
+/// Where a created GitHub App's own Secret ([`APP_SECRET`]: OAuth client, webhook secret,
+/// key) is kept: encrypted, outside every path Flux applies (the cluster needs none of it;
+/// Flux's `flux-system` Secret holds what Flux needs).
+pub fn app_secret_path(name: &str) -> String {
+    format!("{}{APP_SECRET}.sops.yaml", repo::forge_secrets_dir(name))
 }
 
 /// Records which repo file holds a credential (the Secret `secret` of installation `name`).
@@ -623,6 +711,13 @@ fn desired_files(this: &Loaded, generated: &Generated, sops_yaml: &str) -> Resul
     let mut secret_names = Vec::new();
     let mut source = MapSource::default();
     for s in &generated.secrets {
+        if s.name == APP_SECRET {
+            files.insert(
+                app_secret_path(name),
+                crate::fileset::Content::Secret(s.to_yaml()),
+            );
+            continue;
+        }
         let file = secret_file(s);
         for (k, v) in &s.data {
             let text = String::from_utf8_lossy(v.expose_secret()).into_owned();

@@ -183,6 +183,18 @@ pub enum Error {
         /// the command's paths that differ
         paths: Vec<String>,
     },
+    /// The branch's pull request was merged or closed, but the local branch holds commits
+    /// the PR does not (or is checked out with no base to return to): mcb would start it
+    /// afresh and lose them.
+    #[error("pull request #{number} of {branch} was {how}, and the local {branch} is not what it proposed")]
+    FinishedBranchDiverged {
+        /// the branch
+        branch: String,
+        /// its pull request
+        number: u64,
+        /// `merged` or `closed`
+        how: &'static str,
+    },
     /// An external program (kubectl) failed.
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
@@ -211,6 +223,9 @@ impl crate::Help for Error {
                 "merge the rotation's pull request into {base} first (nothing was deleted); then run `--finish` again"
             ),
             Error::NewCredentialUnused { .. } => "wait until Flux has reconciled the merged rotation (`flux get sources git`), then run `--finish` again; nothing was deleted".into(),
+            Error::FinishedBranchDiverged { branch, .. } => format!(
+                "keep what it holds under another name (`git switch main && git branch -m {branch} {branch}-old`), then run the command again: it starts {branch} afresh from the default branch"
+            ),
             Error::NotAnMcbBranch { .. } => "name a branch mcb committed (`git branch --list 'mcb/*'`), e.g. `mcb publish mcb/init-NAME`".into(),
             Error::NameMismatch { spec_name, .. } => format!(
                 "run `mcb init-installation {spec_name} --spec …`, or change `name:` in the spec"

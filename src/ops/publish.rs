@@ -5,8 +5,10 @@
 //! checked-out branch and the key file as they were; a failure after it keeps the commit
 //! and the key, so a re-run completes the checkout, the push and the PR.
 
-use crate::forge::{self, body::ChangeSummary, Forge, PrInfo, PrOptions, PullRequest};
-use crate::git::{ConfigRepo, PublishOptions, PushResult};
+use crate::forge::{
+    self, body::ChangeSummary, BranchPr, Forge, Needs, PrInfo, PrOptions, PullRequest,
+};
+use crate::git::{ConfigRepo, Head, PublishOptions, PushOptions, PushResult};
 use crate::ops::failpoint;
 use crate::ops::transaction::{self, KeyFile, Transaction};
 use crate::progress::Progress;
@@ -29,9 +31,12 @@ pub struct Request {
     pub summary: ChangeSummary,
     /// reviewers to request on a new PR
     pub reviewers: Vec<String>,
+    /// what the command does at GitHub (a GitHub App's token is scoped to it)
+    pub needs: Needs,
 }
 
 /// How the PR is made, if one is wanted.
+#[derive(Clone)]
 pub struct PrTarget {
     /// `--pr` settings
     pub options: PrOptions,
@@ -116,7 +121,12 @@ pub fn run(
         return Ok(out);
     }
     // The remote, the credentials and the GitHub repository, before anything is committed.
-    let checked = preflight(repo, env, &req.branch, opts, pr, progress)?;
+    let mut checked = preflight(repo, env, &req.branch, opts, pr, req.needs, progress)?;
+    let with_token = checked.as_ref().map(|c| c.options(opts));
+    let opts = with_token.as_ref().unwrap_or(opts);
+    if let Some(c) = checked.as_mut() {
+        c.replacing = start_afresh(repo, &req.branch, &c.history, progress)?;
+    }
 
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
     let base = base_of(repo, &req.branch, opts, &owned, progress)?;
@@ -160,16 +170,7 @@ pub fn run(
         summary: with_files(&req.summary, &out.files),
         reviewers: req.reviewers.clone(),
     };
-    deliver(
-        repo,
-        &start.branch,
-        base,
-        &pr,
-        opts,
-        checked,
-        progress,
-        &mut out,
-    )?;
+    deliver(repo, &start.branch, base, &pr, checked, progress, &mut out)?;
     Ok(out)
 }
 
@@ -214,37 +215,137 @@ pub(crate) fn base_of(
     Ok(Some(base))
 }
 
-/// The GitHub side of a publish, connected and checked.
-struct Checked {
+/// The GitHub side of a publish, connected and checked, and the push as it authenticates.
+pub(crate) struct Checked {
     gh: Option<(forge::GitHub, PrOptions)>,
+    /// `--push`'s options; without a token of their own, a GitHub App's installation token
+    push: PushOptions,
+    /// what became of the branch's earlier pull requests (`None` without `--pr`)
+    history: BranchPr,
+    /// the remote branch tip the push may replace (the merged or closed PR's head)
+    replacing: Option<String>,
 }
 
-/// Checks that the push remote exists and accepts the credentials, and that the GitHub
-/// repository answers to the PR credentials (its open pull requests are listed), before
-/// anything is committed or pushed. None without `--push`.
-fn preflight(
+impl Checked {
+    /// `opts` with the push as checked (its token included), for fetches and the push.
+    pub(crate) fn options(&self, opts: &PublishOptions) -> PublishOptions {
+        PublishOptions {
+            push: Some(self.push.clone()),
+            ..opts.clone()
+        }
+    }
+}
+
+/// Connects to GitHub first (a GitHub App's installation token, scoped to the repository
+/// and to `needs`, is minted here, so it can authenticate the push when no token was
+/// given), then checks that the push remote exists and accepts the credentials and that
+/// the GitHub repository answers (its open pull requests are listed), before anything is
+/// committed or pushed. None without `--push`.
+pub(crate) fn preflight(
     repo: &ConfigRepo,
     env: &Env,
     branch: &str,
     opts: &PublishOptions,
     pr: Option<PrTarget>,
+    needs: Needs,
     progress: &mut dyn Progress,
 ) -> Result<Option<Checked>, Error> {
     let Some(push) = &opts.push else {
         return Ok(None);
     };
-    progress.action(&format!("checking access to remote {}", push.remote));
-    let checked = repo.check_push(branch, push)?;
     let gh = match pr {
         Some(target) => {
-            let cfg = target.options.config(&checked.url, target.auth)?;
+            let url = repo.remote_url(&push.remote)?;
+            let mut cfg = target.options.config(&url, target.auth)?;
+            cfg.needs = needs;
             let gh = forge::GitHub::connect(cfg, env.now())?;
-            gh.open_pull_request(branch)?;
             Some((gh, target.options))
         }
         None => None,
     };
-    Ok(Some(Checked { gh }))
+    let mut push = push.clone();
+    if push.auth.token.is_none() {
+        push.auth.token = gh
+            .as_ref()
+            .and_then(|(gh, _)| gh.installation_token().cloned());
+    }
+    progress.action(&format!("checking access to remote {}", push.remote));
+    repo.check_push(branch, &push)?;
+    let history = match &gh {
+        Some((gh, _)) => gh.branch_pull_requests(branch)?,
+        None => BranchPr::None,
+    };
+    Ok(Some(Checked {
+        gh,
+        push,
+        history,
+        replacing: None,
+    }))
+}
+
+/// A branch whose pull request was merged or closed is done: a publishing command starts
+/// it afresh from the remote's default branch instead of stacking on it (after a squash
+/// merge that would conflict). The local branch goes (GitHub keeps the PR's commits; one
+/// with commits the PR does not have is refused), and the push may replace the remote
+/// branch if it is still at the PR's head. Returns that head.
+fn start_afresh(
+    repo: &ConfigRepo,
+    branch: &str,
+    history: &BranchPr,
+    progress: &mut dyn Progress,
+) -> Result<Option<String>, Error> {
+    let BranchPr::Done {
+        number,
+        merged,
+        head_sha,
+    } = history
+    else {
+        return Ok(None);
+    };
+    let how = if *merged { "merged" } else { "closed" };
+    if let Some(tip) = repo.branch_tip(branch)? {
+        if &tip != head_sha {
+            return Err(crate::ops::Error::FinishedBranchDiverged {
+                branch: branch.to_owned(),
+                number: *number,
+                how,
+            }
+            .into());
+        }
+        if repo.current_branch()?.as_deref() == Some(branch) {
+            let base = repo
+                .stored_base(branch)
+                .or_else(|| repo.known_default_branch("origin"))
+                .filter(|b| repo.branch_tip(b).ok().flatten().is_some())
+                .ok_or_else(|| crate::ops::Error::FinishedBranchDiverged {
+                    branch: branch.to_owned(),
+                    number: *number,
+                    how,
+                })?;
+            repo.restore_head(&Head::Branch(base))?;
+        }
+        repo.delete_branch(branch)?;
+    }
+    progress.warn(&format!(
+        "pull request #{number} of {branch} was {how}: starting {branch} afresh from the default branch"
+    ));
+    Ok(Some(head_sha.clone()))
+}
+
+/// A GitHub client for the config repo outside the publish steps (deploy keys), its token
+/// scoped to `needs`: `--github-repo`, else the push remote's URL names the repository.
+pub(crate) fn connect(
+    repo: &ConfigRepo,
+    env: &Env,
+    opts: &PublishOptions,
+    pr: &PrTarget,
+    needs: Needs,
+) -> Result<forge::GitHub, Error> {
+    let remote = opts.push.as_ref().map_or("origin", |p| p.remote.as_str());
+    let url = repo.remote_url(remote).unwrap_or_default();
+    let mut cfg = pr.options.config(&url, pr.auth.clone())?;
+    cfg.needs = needs;
+    Ok(forge::GitHub::connect(cfg, env.now())?)
 }
 
 /// What the pull request says.
@@ -276,16 +377,19 @@ fn deliver(
     branch: &str,
     base: Option<String>,
     pr: &PrText,
-    opts: &PublishOptions,
     checked: Option<Checked>,
     progress: &mut dyn Progress,
     out: &mut Outcome,
 ) -> Result<(), Error> {
-    let (Some(push), Some(checked)) = (&opts.push, checked) else {
+    let Some(checked) = checked else {
         return Ok(());
     };
+    let push = &checked.push;
     progress.action(&format!("pushing {branch} to {}", push.remote));
-    let pushed: PushResult = repo.push(branch, push)?;
+    let pushed: PushResult = match &checked.replacing {
+        Some(old) => repo.push_replacing(branch, push, old)?,
+        None => repo.push(branch, push)?,
+    };
     progress.success(&format!("pushed {branch} to {}", pushed.url));
     out.pushed_to = Some(pushed.url.clone());
     let Some((gh, options)) = checked.gh else {
@@ -391,13 +495,13 @@ pub fn publish_branch(
         out.planned = planned_steps(&repo, &branch, opts, pr.as_ref())?;
         return Ok(out);
     }
-    let checked = preflight(&repo, env, &branch, opts, pr, progress)?;
+    let needs = Needs::for_paths(described.files.iter().map(|(p, _)| p.as_str()));
+    let checked = preflight(&repo, env, &branch, opts, pr, needs, progress)?;
     deliver(
         &repo,
         &branch,
         Some(base),
         &text,
-        opts,
         checked,
         progress,
         &mut out,

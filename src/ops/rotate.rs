@@ -32,6 +32,7 @@ use crate::repo::{self, SealError, Sealer};
 use crate::sops::{self, Format, Identities};
 use crate::{pki, Env, Error};
 
+pub(crate) use forge::KEY_ID;
 pub use targets::{only_values, parse_only, Target};
 
 /// How far ahead `mcb rotate` looks for expiring credentials unless told.
@@ -267,6 +268,7 @@ fn publish_work(
             ..ChangeSummary::default()
         },
         reviewers: Vec::new(),
+        needs: Default::default(),
     };
     let mut make_plan = || repo::plan(&root, &files, &[], &sealer).map_err(Error::from);
     let key_text = work.new_key_file.clone();
@@ -332,7 +334,9 @@ impl<'a> Work<'a> {
                 repo::consumer_files(root, &req.name)?
                     .into_iter()
                     .map(|f| format!("{consumers}{f}")),
-            );
+            )
+            // and the ones no Flux layer applies (a created GitHub App's own Secret)
+            .chain(repo::forge_secret_files(root, &req.name)?);
         for rel in paths {
             let abs = root.join(&rel);
             let enc = crate::fsutil::read(&abs)?;

@@ -45,6 +45,13 @@ pub fn credentials_path(name: &str) -> String {
 pub fn secrets_dir(name: &str) -> String {
     format!("{INSTALLATIONS_DIR}/{name}/secrets/")
 }
+/// `installations/<name>/forge/secrets/`: SOPS files of credentials no cluster uses (a
+/// created GitHub App's OAuth client secret, webhook secret and private key), kept
+/// encrypted outside every path a Flux Kustomization applies; `mcb check` verifies them
+/// like every SOPS file.
+pub fn forge_secrets_dir(name: &str) -> String {
+    format!("{INSTALLATIONS_DIR}/{name}/forge/secrets/")
+}
 /// `installations/<name>/secrets/oidc-consumers/`: the Secrets of the applications using
 /// OIDC clients (SOPS files, not listed by `secrets/kustomization.yaml`: their own Flux
 /// layer applies them after Dex).
@@ -188,6 +195,15 @@ pub fn check_installations(root: &Path, names: &[String]) -> Result<(), Error> {
 /// File names of the SOPS files in `installations/<name>/secrets/`, sorted.
 pub fn secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
     sops_files_in(root, &secrets_dir(name))
+}
+
+/// Repo paths of the SOPS files in [`forge_secrets_dir`], sorted.
+pub fn forge_secret_files(root: &Path, name: &str) -> Result<Vec<String>, Error> {
+    let dir = forge_secrets_dir(name);
+    Ok(sops_files_in(root, &dir)?
+        .into_iter()
+        .map(|f| format!("{dir}{f}"))
+        .collect())
 }
 
 /// File names of the consumer Secrets in `installations/<name>/secrets/oidc-consumers/`,

@@ -73,9 +73,16 @@ impl crate::Help for Finding {
 /// The shared-secret checks of `mcb check`: unknown names in `sharedSecrets`, and shared
 /// files an installation using them cannot decrypt. Needs no key.
 pub fn check(root: &Path) -> Result<Vec<Finding>, crate::Error> {
-    let all = installation::load_all(root)?;
+    check_loaded(root, &installation::load_all(root)?)
+}
+
+/// [`check`] over installations loaded already (`mcb check` loads them once).
+pub fn check_loaded(
+    root: &Path,
+    all: &[installation::Loaded],
+) -> Result<Vec<Finding>, crate::Error> {
     let mut out = Vec::new();
-    for l in &all {
+    for l in all {
         for r in &l.spec.shared_secrets {
             let name = r.name().as_str();
             let path = root.join(shared_path(name));

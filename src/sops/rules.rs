@@ -50,6 +50,11 @@ pub struct CreationRule {
     /// `path_regex` compiled on first use (a repo's rules are matched against every file).
     #[serde(skip)]
     path_re: std::sync::OnceLock<Option<regex::Regex>>,
+    /// What every path `path_regex` matches starts with ([`literal_prefix`]): a path
+    /// without it is rejected before the regex runs (one rule per installation: a fleet
+    /// repo has a thousand).
+    #[serde(skip)]
+    path_prefix: String,
 }
 
 /// A key group of a creation rule.
@@ -125,15 +130,17 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let c: Config = serde_saphyr::from_str(text)
+        let mut c: Config = serde_saphyr::from_str(text)
             .map_err(|e| config_err(file, format!("invalid .sops.yaml: {e}")))?;
-        for (i, r) in c.creation_rules.iter().enumerate() {
+        for (i, r) in c.creation_rules.iter_mut().enumerate() {
             r.crypt_rule()
                 .map_err(|m| config_err(file, format!("creation_rules[{i}]: {m}")))?;
             if let Some(re) = &r.path_regex {
-                regex::Regex::new(re).map_err(|e| {
+                let compiled = regex::Regex::new(re).map_err(|e| {
                     config_err(file, format!("creation_rules[{i}].path_regex: {e}"))
                 })?;
+                r.path_prefix = literal_prefix(re);
+                let _ = r.path_re.set(Some(compiled));
             }
         }
         Ok(c)
@@ -156,6 +163,33 @@ impl Config {
             config: config_dir.join(FILE_NAME),
         })
     }
+}
+
+/// The literal text every match of `re` starts with: after a leading `^`, the characters
+/// (and escaped punctuation) up to the first other metacharacter, less one a `*`, `?` or
+/// `{` makes optional. Empty (no filter) unless `re` starts with `^` and has no `|`, which
+/// could start a match elsewhere.
+fn literal_prefix(re: &str) -> String {
+    let mut out = String::new();
+    let Some(rest) = re.strip_prefix('^').filter(|r| !r.contains('|')) else {
+        return out;
+    };
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) if n.is_ascii_punctuation() => out.push(n),
+                _ => break,
+            },
+            '*' | '?' | '{' => {
+                out.pop();
+                break;
+            }
+            '.' | '[' | ']' | '(' | ')' | '}' | '+' | '^' | '$' => break,
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `file` relative to `dir` if it lies below it (lexically, after removing `.` and `..`).
@@ -186,6 +220,9 @@ impl CreationRule {
         let Some(re) = &self.path_regex else {
             return true;
         };
+        if !rel.starts_with(&self.path_prefix) {
+            return false;
+        }
         self.path_re
             .get_or_init(|| regex::Regex::new(re).ok())
             .as_ref()
@@ -239,6 +276,43 @@ impl CreationRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_prefix_never_excludes_a_match() {
+        for (re, want) in [
+            (
+                r"^installations/bench\-0001/.*\.sops\.yaml$",
+                "installations/bench-0001/",
+            ),
+            (r"^ab*c", "a"),
+            (r"^ab+c", "ab"),
+            (r"^a\dc", "a"),
+            (r"^ab{2}", "a"),
+            (r"^a|b", ""),
+            (r"(?i)^a", ""),
+            (r"secrets/", ""),
+            (r"^(a|b)", ""),
+            (r"^é?x", ""),
+        ] {
+            assert_eq!(literal_prefix(re), want, "{re}");
+            let r = regex::Regex::new(re).expect("valid");
+            for path in [
+                "installations/bench-0001/x.sops.yaml",
+                "ac",
+                "abbc",
+                "a1c",
+                "abb",
+                "b",
+                "A",
+                "x",
+                "éx",
+            ] {
+                if r.is_match(path) {
+                    assert!(path.starts_with(want), "{re} matches {path}");
+                }
+            }
+        }
+    }
     use crate::sops::CryptRule;
 
     const CFG: &str = r#"

@@ -564,3 +564,34 @@ fn an_existing_pull_request_the_list_missed_is_found_and_updated() {
         assert_eq!(agents[0].to_str().unwrap(), agent, "{} {}", r.method, r.url);
     }
 }
+
+/// Issue #23 item 4: a token request asking for a permission the app's installation lacks
+/// (GitHub: 422) says which permission to grant, not "check that the branch was pushed".
+#[test]
+fn an_app_lacking_a_permission_is_told_what_to_grant() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/app/installations/7/access_tokens"))
+            .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+                "message": "The permissions requested are not granted to this installation."
+            }))),
+    );
+    let pem = fixture("apps.create-from-manifest.json")["pem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let e = fake
+        .client_with(Auth::App {
+            app_id: 1,
+            private_key: SecretString::from(pem),
+            installation_id: Some(7),
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Unprocessable { .. }), "{e}");
+    let help = e.help().unwrap();
+    assert!(
+        help.contains("lacks a permission") && help.contains("workflows: write"),
+        "{help}"
+    );
+}

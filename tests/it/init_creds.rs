@@ -385,7 +385,13 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
     assert_eq!(text(&t, &flux, &key, "githubAppInstallationID"), "4242");
     assert_eq!(text(&t, &flux, &key, "githubAppPrivateKey"), pem);
     assert_eq!(text(&t, &flux, &key, "githubAppBaseURL"), fake.server.uri());
-    let app = secrets.join("github-app.sops.yaml");
+    // The app's own Secret stays encrypted in the repo, outside every path Flux applies
+    // (issue #23 item 4): Flux gets only flux-system's four keys.
+    let app = repo.join("installations/demo/forge/secrets/github-app.sops.yaml");
+    assert!(!secrets.join("github-app.sops.yaml").exists());
+    let applied = std::fs::read_to_string(secrets.join("kustomization.yaml")).unwrap();
+    assert!(!applied.contains("github-app"), "{applied}");
+    assert!(!applied.contains("forge"), "{applied}");
     for (k, field) in [
         ("clientID", "client_id"),
         ("clientSecret", "client_secret"),
@@ -399,7 +405,38 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
         );
     }
     assert_eq!(text(&t, &app, &key, "appID"), "1");
+    let flux_keys = secret_keys(&flux);
+    assert_eq!(
+        flux_keys,
+        [
+            "githubAppBaseURL",
+            "githubAppID",
+            "githubAppInstallationID",
+            "githubAppPrivateKey"
+        ],
+        "only what Flux reads"
+    );
     no_check_findings(&t, &repo);
+    // `mcb check` verifies it like every SOPS file: a changed `lastmodified` breaks its MAC.
+    let sealed = std::fs::read_to_string(&app).unwrap();
+    let tampered = regex::Regex::new(r"lastmodified: .*")
+        .unwrap()
+        .replace(&sealed, "lastmodified: \"2020-01-01T00:00:00Z\"");
+    std::fs::write(&app, tampered.as_bytes()).unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo")
+        .arg(&repo)
+        .args(["check", "--kubectl"])
+        .arg(tool("kubectl"))
+        .arg("--age-key-file")
+        .arg(&key);
+    let r = run(c).fails_with(1);
+    assert!(
+        r.stdout.contains("sops-mac") && r.stdout.contains("forge/secrets/github-app.sops.yaml"),
+        "{}",
+        r.stdout
+    );
+    std::fs::write(&app, sealed).unwrap();
 
     // No secret value in the output or the pull request.
     let reqs = fake.requests();
@@ -423,7 +460,19 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
             assert!(!text.contains(s), "{what} leaks a secret value");
         }
     }
-    assert!(secret_files(&repo).contains(&app));
+    assert!(
+        !secret_files(&repo).contains(&app),
+        "not among the applied ones"
+    );
+}
+
+/// The keys (names, in clear) of a SOPS Secret file's `data`.
+fn secret_keys(file: &Path) -> Vec<String> {
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut keys: Vec<String> = doc["data"].as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
 }
 
 #[test]

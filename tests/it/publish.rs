@@ -220,3 +220,198 @@ fn issue_24_dry_run_with_push_shows_the_plan_and_contacts_nothing() {
     assert_eq!(git(&t, &repo, &["branch", "--list", "mcb/*"]), "");
     assert!(origin_tip(&t).is_none() && !key.exists());
 }
+
+/// A smart HTTP remote (`git-http.sh`) accepting only user `x-access-token` with
+/// `password`, set as `repo`'s origin; returns the service and its bare repository.
+fn http_remote(t: &TestEnv, repo: &Path, password: &str) -> (Service, std::path::PathBuf) {
+    let sdir = t.path().join("git-http");
+    let srv = Service::start(
+        "git-http.sh",
+        &sdir,
+        &["0", "x-access-token", password],
+        &[],
+    );
+    let bare = sdir.join("repos/o/r.git");
+    let mut c = t.command("git");
+    c.args(["init", "-q", "--bare", "-b", "main"]).arg(&bare);
+    run(c).ok();
+    let url = format!("http://127.0.0.1:{}/o/r.git", srv.var("GIT_HTTP_PORT"));
+    git(t, repo, &["remote", "set-url", "origin", &url]);
+    (srv, bare)
+}
+
+/// Issue #23 item 4: with only GitHub App credentials (no GITHUB_TOKEN) init pushes over
+/// HTTPS with the installation token, which is minted before the push, scoped to the one
+/// repository and to what init does: contents and pull requests, and workflows because
+/// init commits the CI workflow (GitHub refuses such a push without it). Before, the
+/// token was minted after the push, which had no credentials. The fake GitHub stands in
+/// for github.com; the git remote is a real smart HTTP server.
+#[test]
+fn issue_23_app_credentials_alone_push_with_a_scoped_installation_token() {
+    use wiremock::matchers::body_partial_json;
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let mut token = fixture("apps.create-installation-access-token.json");
+    token["expires_at"] = serde_json::json!("2026-11-25T13:00:00Z");
+    let minted = token["token"].as_str().unwrap().to_owned();
+    let (_srv, bare) = http_remote(&t, &repo, &minted);
+    let fake = Fake::accepting_a_new_pull_request();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/app/installations/7/access_tokens"))
+            .and(body_partial_json(serde_json::json!({
+                "repositories": ["Hello-World"],
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(&token)),
+    );
+    let pem = t.path().join("app.pem");
+    std::fs::write(
+        &pem,
+        fixture("apps.create-from-manifest.json")["pem"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut c = init_cmd(&t, &repo, &key, &["--push", "--pr"]);
+    c.args(fake.aim())
+        .env("GITHUB_APP_ID", "1")
+        .env("GITHUB_APP_INSTALLATION_ID", "7")
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &pem);
+    let r = run(c).ok();
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+    let mut c = t.command("git");
+    c.arg("--git-dir").arg(&bare).args(["rev-parse", BRANCH]);
+    run(c).ok();
+
+    let reqs = fake.requests();
+    let minting: Vec<serde_json::Value> = reqs
+        .iter()
+        .filter(|r| r.url.path() == "/app/installations/7/access_tokens")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    // the publish token, and one for the deploy key (issue_23_init_registers_…)
+    assert_eq!(minting.len(), 2, "{minting:?}");
+    assert_eq!(
+        minting[1],
+        serde_json::json!({
+            "repositories": ["Hello-World"],
+            "permissions": {"administration": "write", "metadata": "read"},
+        })
+    );
+    assert_eq!(
+        minting[0],
+        serde_json::json!({
+            "repositories": ["Hello-World"],
+            "permissions": {
+                "contents": "write", "metadata": "read",
+                "pull_requests": "write", "workflows": "write",
+            },
+        })
+    );
+    let pr = reqs
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == format!("{REPO}/pulls"))
+        .expect("the PR was opened");
+    assert_eq!(
+        pr.headers.get("authorization").unwrap().to_str().unwrap(),
+        format!("token {minted}")
+    );
+}
+
+/// Issue #23 item 5: `init-installation --push --pr` registers Flux's deploy key at GitHub,
+/// read-only, and records its id in the inventory (so a rotation can retire it); before,
+/// init never registered or printed it and Flux's first clone failed. Fake GitHub.
+#[test]
+fn issue_23_init_registers_flux_s_deploy_key_read_only() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let fake = Fake::accepting_a_new_pull_request();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("{REPO}/keys")))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(fixture("repos.create-deploy-key.json")),
+            ),
+    );
+    let mut c = init_cmd(&t, &repo, &key, &["-o", "json"]);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let keys: Vec<serde_json::Value> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.url.path() == format!("{REPO}/keys"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 1, "registered once");
+    assert_eq!(keys[0]["read_only"], true);
+    let public = keys[0]["key"].as_str().unwrap();
+    assert!(public.starts_with("ssh-ed25519 "), "{public}");
+    assert_eq!(out["deployKey"]["publicKey"], public);
+    assert_eq!(out["deployKey"]["registeredId"], 1);
+    assert!(out["deployKey"]["addByHand"].is_null());
+    let inventory = git(
+        &t,
+        &repo,
+        &[
+            "show",
+            &format!("{BRANCH}:installations/demo/credentials.yaml"),
+        ],
+    );
+    let flux = inventory
+        .split("- kind:")
+        .find(|c| c.contains("deploy-key"))
+        .unwrap();
+    assert!(
+        flux.contains("forgeKeyId: '1'") || flux.contains("forgeKeyId: \"1\""),
+        "{flux}"
+    );
+    assert_eq!(
+        fake.the_created_pull_request()["head"],
+        BRANCH,
+        "the PR after the key"
+    );
+}
+
+/// Issue #23 item 5: credentials that may not add deploy keys (403), or no `--pr`: init
+/// still completes, warns, and prints the public key with the exact step to add it (the
+/// repository's Settings > Deploy keys page, or `gh repo deploy-key add`). Fake GitHub.
+#[test]
+fn issue_23_init_names_the_step_when_it_cannot_register_the_deploy_key() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let fake = Fake::accepting_a_new_pull_request();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("{REPO}/keys")))
+            .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
+                "message": "Resource not accessible by integration"
+            }))),
+    );
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    assert!(
+        r.stderr.contains("could not register Flux's deploy key") && r.stderr.contains("403"),
+        "{}",
+        r.stderr
+    );
+    let step = "https://github.com/example/management-clusters/settings/keys > Add deploy key";
+    assert!(r.stdout.contains(step), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("gh repo deploy-key add flux-demo.pub --repo example/management-clusters --title flux@demo"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ssh-ed25519 AAAA"), "{}", r.stdout);
+    assert!(r.stdout.contains("pull request:"), "{}", r.stdout);
+
+    // without --push: the same step
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let r = init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
+    assert!(r.stdout.contains(step), "{}", r.stdout);
+}

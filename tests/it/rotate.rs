@@ -1028,3 +1028,142 @@ fn github_app_rotation_is_refused_unless_flux_uses_the_app() {
     );
     assert!(changed(&before, &snapshot(&repo)).is_empty());
 }
+
+/// Issue #23 item 5: a rotation branch whose pull request was merged (here squash-merged)
+/// is started afresh from the default branch by the next rotation, not continued (which
+/// stacked the new rotation on the merged one and conflicted with the squash commit); the
+/// remote branch, still at the merged PR's head, is replaced; a new PR is opened. Fake
+/// GitHub; the remote is a real bare repository.
+#[test]
+fn a_rotation_branch_whose_pr_was_merged_is_started_afresh() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    git(&t, &repo, &["push", "-q", "origin", "main"]);
+    let fake = fake_github();
+    let args = [
+        "--only",
+        "kubeconfig/admin",
+        "--age-key-file",
+        key_arg,
+        "-o",
+        "json",
+    ];
+    let r = rotate_with_pr(&t, &repo, &fake, &args).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let branch = out["branch"].as_str().unwrap().to_owned();
+    let first = git(&t, &repo, &["rev-parse", &branch]).trim().to_owned();
+
+    // The PR is squash-merged on GitHub; the user pulls main.
+    git(&t, &repo, &["switch", "-q", "main"]);
+    git(&t, &repo, &["merge", "-q", "--squash", &branch]);
+    git(
+        &t,
+        &repo,
+        &["commit", "-q", "-m", "Rotate kubeconfig/admin (#1)"],
+    );
+    git(&t, &repo, &["push", "-q", "origin", "main"]);
+    let squash = git(&t, &repo, &["rev-parse", "main"]).trim().to_owned();
+    let mut merged = fixture("pulls.create.json");
+    merged["state"] = json!("closed");
+    merged["merged_at"] = json!("2026-11-25T12:10:00Z");
+    merged["head"]["ref"] = json!(branch);
+    merged["head"]["sha"] = json!(first);
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/pulls")))
+            .and(wiremock::matchers::query_param("state", "all"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([merged])))
+            .with_priority(1),
+    );
+
+    let r = rotate_with_pr(&t, &repo, &fake, &args).ok();
+    assert!(r.stderr.contains("was merged: starting"), "{}", r.stderr);
+    let second = git(&t, &repo, &["rev-parse", &branch]).trim().to_owned();
+    assert_eq!(
+        git(&t, &repo, &["rev-parse", &format!("{second}^")]).trim(),
+        squash,
+        "the new rotation starts from the merged default branch"
+    );
+    let mut c = t.command("git");
+    c.arg("--git-dir")
+        .arg(t.path().join("origin.git"))
+        .args(["rev-parse", &branch]);
+    assert_eq!(
+        run(c).ok().stdout.trim(),
+        second,
+        "the remote branch replaced"
+    );
+    assert_eq!(
+        bodies(&fake, "POST", "/pulls").len(),
+        2,
+        "a new pull request"
+    );
+}
+
+/// Issue #23 item 4: `rotate --finish` with only GitHub App credentials fetches the base
+/// over HTTPS with the app's installation token (it had no credentials for the fetch).
+/// Real smart HTTP remote; the fake GitHub mints the token and holds the deploy keys.
+#[test]
+fn finish_with_app_credentials_alone_fetches_with_the_installation_token() {
+    let (t, repo, key) = installation();
+    let key_arg = key.to_str().unwrap();
+    let fake = fake_github();
+    for _ in 0..2 {
+        rotate_with_pr(
+            &t,
+            &repo,
+            &fake,
+            &["--only", "deploy-key", "--age-key-file", key_arg],
+        )
+        .ok();
+    }
+    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
+    // The remote moves to a smart HTTP server that takes only the installation token.
+    let mut token = fixture("apps.create-installation-access-token.json");
+    token["expires_at"] = json!("2026-11-25T13:00:00Z");
+    let minted = token["token"].as_str().unwrap().to_owned();
+    let sdir = t.path().join("git-http");
+    let srv = crate::support::Service::start(
+        "git-http.sh",
+        &sdir,
+        &["0", "x-access-token", &minted],
+        &[],
+    );
+    let bare = sdir.join("repos/o/r.git");
+    let mut c = t.command("git");
+    c.args(["clone", "-q", "--bare"])
+        .arg(t.path().join("origin.git"))
+        .arg(&bare);
+    run(c).ok();
+    let url = format!("http://127.0.0.1:{}/o/r.git", srv.var("GIT_HTTP_PORT"));
+    git(&t, &repo, &["remote", "set-url", "origin", &url]);
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/app/installations/7/access_tokens"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(&token)),
+    );
+    let pem = t.path().join("app.pem");
+    std::fs::write(
+        &pem,
+        fixture("apps.create-from-manifest.json")["pem"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let api = fake.server.uri();
+    let mut c = t.mcb();
+    c.env("GITHUB_APP_ID", "1")
+        .env("GITHUB_APP_INSTALLATION_ID", "7")
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &pem)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["rotate", "demo", "--finish", "--push", "--pr"])
+        .args(["--github-repo", "octocat/Hello-World", "--github-api", &api]);
+    run(c).ok();
+    assert_eq!(bodies(&fake, "DELETE", "/keys/1").len(), 1);
+    let mut c = t.command("git");
+    c.arg("--git-dir")
+        .arg(&bare)
+        .args(["rev-parse", "mcb/rotate-demo-finish"]);
+    run(c).ok();
+}

@@ -23,6 +23,15 @@ const RULE: &str = "kustomize-build";
 /// File names kustomize reads as a kustomization.
 pub(super) const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// What [`check`] found, and what it could not build without kubectl.
+pub struct Built {
+    /// Kustomizations that do not build.
+    pub findings: Vec<Finding>,
+    /// `(dir, why)` of kustomizations only kubectl can build, when none was given: one
+    /// warning for all of them ([`unbuilt`]).
+    pub unbuilt: Vec<(String, String)>,
+}
+
 /// Builds every kustomization of every installation among `files` (`docs`: their parsed
 /// documents, by file index); with `allow_remote` false, one that needs a remote resource
 /// is reported and not built.
@@ -32,7 +41,7 @@ pub fn check(
     docs: &HashMap<usize, &Parsed>,
     kubectl: Option<&Path>,
     allow_remote: bool,
-) -> Vec<Finding> {
+) -> Built {
     let mut by_inst: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in files {
         let (Some(inst), Some((dir, name))) = (&f.installation, f.path.rsplit_once('/')) else {
@@ -51,21 +60,11 @@ pub fn check(
         out.extend(findings);
         jobs.extend(todo);
     }
-    if jobs.is_empty() {
-        return out;
-    }
-    let Some(kubectl) = kubectl else {
-        let (dir, why) = &jobs[0];
-        out.push(Finding::warning(
-            &RepoFile::new("", Vec::new()),
-            None,
-            RULE,
-            format!(
-                "{} kustomization(s) were not built: they use features mcb does not model ({dir}: {why}) and kubectl was not found on PATH; install kubectl (or pass --kubectl)",
-                jobs.len()
-            ),
-        ));
-        return out;
+    let Some(kubectl) = kubectl.filter(|_| !jobs.is_empty()) else {
+        return Built {
+            findings: out,
+            unbuilt: jobs,
+        };
     };
     let built = super::par_map_min(&jobs, 1, |(dir, _)| {
         kubectl::build(kubectl, root, dir, allow_remote)
@@ -88,7 +87,24 @@ pub fn check(
             )),
         }
     }
-    out
+    Built {
+        findings: out,
+        unbuilt: Vec::new(),
+    }
+}
+
+/// The one warning for the kustomizations no kubectl built (`unbuilt` from every [`check`]).
+pub fn unbuilt(unbuilt: &[(String, String)]) -> Option<Finding> {
+    let (dir, why) = unbuilt.first()?;
+    Some(Finding::warning(
+        &RepoFile::new("", Vec::new()),
+        None,
+        RULE,
+        format!(
+            "{} kustomization(s) were not built: they use features mcb does not model ({dir}: {why}) and kubectl was not found on PATH; install kubectl (or pass --kubectl)",
+            unbuilt.len()
+        ),
+    ))
 }
 
 /// The native build of one installation's kustomization directories: its findings, and the
@@ -153,7 +169,8 @@ mod tests {
                 "resources: []\n",
             ),
         ]);
-        assert!(check(Path::new("/nonexistent"), &f, &HashMap::new(), None, false).is_empty());
+        let built = check(Path::new("/nonexistent"), &f, &HashMap::new(), None, false);
+        assert!(built.findings.is_empty() && built.unbuilt.is_empty());
     }
 
     #[test]
@@ -168,7 +185,9 @@ mod tests {
                 "resources: []\nreplacements: []\n",
             ),
         ]);
-        let out = check(Path::new("/nonexistent"), &f, &HashMap::new(), None, false);
+        let built = check(Path::new("/nonexistent"), &f, &HashMap::new(), None, false);
+        assert!(built.findings.is_empty());
+        let out: Vec<Finding> = unbuilt(&built.unbuilt).into_iter().collect();
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].severity, super::super::Severity::Warning);
         assert!(

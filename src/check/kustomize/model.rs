@@ -838,7 +838,7 @@ impl<'r, 'a> Model<'r, 'a> {
                     else {
                         continue;
                     };
-                    p.docs.clone()
+                    p.docs.to_vec()
                 }
                 (None, Some(text)) => {
                     serde_saphyr::from_multiple::<Value>(text).unwrap_or_default()

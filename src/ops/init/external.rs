@@ -13,8 +13,9 @@ use crate::progress::Progress;
 use crate::spec::Installation;
 use crate::{Env, Error};
 
-/// Secret (namespace `flux-system`) holding a created app's id, OAuth client, webhook
-/// secret and private key: GitHub shows the key and the client secret only once.
+/// Secret holding a created app's id, OAuth client, webhook secret and private key (GitHub
+/// shows the key and the client secret only once), kept encrypted in the repo outside
+/// every path Flux applies (`init::app_secret_path`): no cluster needs them.
 pub const APP_SECRET: &str = "github-app";
 
 /// Where the installation's GitHub App comes from.
@@ -208,6 +209,8 @@ pub(super) struct Made {
     pub clients: Vec<oidc::RegisteredClient>,
     /// a GitHub App created by the manifest flow: (id, slug)
     pub app: Option<(u64, String)>,
+    /// Flux's deploy key registered at GitHub: the client and the key's id
+    pub deploy_key: Option<(crate::forge::GitHub, u64)>,
 }
 
 impl Made {
@@ -215,6 +218,19 @@ impl Made {
     /// can delete and whose private key is lost with this run.
     pub(super) fn undo(&self, progress: &mut dyn Progress) {
         undo_registrations(&self.clients, progress);
+        if let Some((gh, id)) = &self.deploy_key {
+            use crate::forge::Forge as _;
+            match gh.delete_deploy_key(*id) {
+                Ok(()) => progress.action(&format!(
+                    "deleted deploy key {id} again at {} (not kept)",
+                    gh.repo()
+                )),
+                Err(e) => progress.warn(&format!(
+                    "deploy key {id} is registered at {} but not kept; delete it in the repository's Settings > Deploy keys: {e}",
+                    gh.repo()
+                )),
+            }
+        }
         if let Some((id, slug)) = &self.app {
             progress.warn(&format!(
                 "GitHub App {slug} (id {id}) was created but is not kept: delete it in its owner's Settings > Developer settings > GitHub Apps, or generate a private key there and pass --import-github-app {id} --private-key-file PEM"

@@ -99,21 +99,18 @@ pub(super) fn finish(
         }
         .into());
     }
-    let remote = req.publish.push.as_ref().map_or_else(
-        || PushOptions {
-            remote: "origin".into(),
-            auth: Default::default(),
-        },
-        |p| PushOptions {
-            remote: p.remote.clone(),
-            auth: crate::git::PushAuth {
-                token: p.auth.token.clone(),
-                ssh_key: p.auth.ssh_key.clone(),
-                known_hosts: p.auth.known_hosts.clone(),
-                accept_new_host_key: p.auth.accept_new_host_key,
-            },
-        },
-    );
+    let mut remote = req.publish.push.clone().unwrap_or_else(|| PushOptions {
+        remote: "origin".into(),
+        auth: Default::default(),
+    });
+    // With only a GitHub App's credentials, its installation token fetches the base (as
+    // it pushes, `publish::preflight`).
+    if let (None, Some(target), false) = (&remote.auth.token, &pr, req.publish.dry_run) {
+        if matches!(target.auth, crate::forge::Auth::App { .. }) {
+            let gh = publish::connect(&repo_git, env, &req.publish, target, Default::default())?;
+            remote.auth.token = gh.installation_token().cloned();
+        }
+    }
     let mut planned = Vec::new();
     let mut notes = Vec::new();
     // A secret file changes only for registered clients: then the secrets are opened.
@@ -143,7 +140,11 @@ pub(super) fn finish(
         // Where its commit will go, checked before anything is deleted.
         let owned = repo::installation_dir(name);
         let branch = finish_branch(name)?;
-        publish::base_of(&repo_git, &branch, &req.publish, &[&owned], progress)?;
+        let with_token = crate::git::PublishOptions {
+            push: req.publish.push.as_ref().map(|_| remote.clone()),
+            ..req.publish.clone()
+        };
+        publish::base_of(&repo_git, &branch, &with_token, &[&owned], progress)?;
         progress.success(&format!(
             "the rotation is on {}/{} ({})",
             remote.remote,
@@ -328,6 +329,7 @@ fn commit(
             ..Default::default()
         },
         reviewers: Vec::new(),
+        needs: Default::default(),
     };
     // With work: the rotated files sealed with the installation's keys; without: only the
     // inventory, which holds no secret.

@@ -3,7 +3,7 @@
 //! (`finish.rs`).
 
 use crate::creds::deploy_key;
-use crate::forge::{Auth, Forge, GitHub};
+use crate::forge::{Forge, GitHub, Needs};
 use crate::git::{ConfigRepo, PublishOptions};
 use crate::ops::publish::PrTarget;
 use crate::progress::Progress;
@@ -18,41 +18,14 @@ pub const RETIRING_KEY_ID: &str = "retiringForgeKeyId";
 /// Inventory `extra` key: the fingerprint of the key this one replaced, until `--finish`.
 pub const PREVIOUS_FINGERPRINT: &str = "previousFingerprint";
 
-/// A GitHub client for the config repo: `--github-repo`, else the push remote's URL.
+/// A GitHub client for the config repo's deploy keys (`administration: write`).
 pub(super) fn connect(
     repo_git: &ConfigRepo,
     env: &Env,
     publish: &PublishOptions,
     pr: &PrTarget,
 ) -> Result<GitHub, Error> {
-    let remote = publish
-        .push
-        .as_ref()
-        .map(|p| p.remote.as_str())
-        .unwrap_or("origin");
-    let url = repo_git
-        .git2()
-        .find_remote(remote)
-        .ok()
-        .and_then(|r| r.url().ok().map(str::to_owned))
-        .unwrap_or_default();
-    let cfg = pr.options.config(&url, clone_auth(&pr.auth))?;
-    Ok(GitHub::connect(cfg, env.now())?)
-}
-
-fn clone_auth(a: &Auth) -> Auth {
-    match a {
-        Auth::Token(t) => Auth::Token(t.clone()),
-        Auth::App {
-            app_id,
-            private_key,
-            installation_id,
-        } => Auth::App {
-            app_id: *app_id,
-            private_key: private_key.clone(),
-            installation_id: *installation_id,
-        },
-    }
+    crate::ops::publish::connect(repo_git, env, publish, pr, Needs::deploy_keys())
 }
 
 /// Registers the rotated deploy key (read-only) and records its id; without `--pr` the

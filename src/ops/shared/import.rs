@@ -183,6 +183,7 @@ pub fn import(
         owned,
         summary,
         reviewers: Vec::new(),
+        needs: Default::default(),
     };
     let no_secrets = |_: &str| -> Box<dyn SecretSource> { Box::new(NoSecrets) };
     let mut silent = crate::progress::Nop;

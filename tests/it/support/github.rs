@@ -76,14 +76,15 @@ impl Fake {
         ]
     }
 
-    /// The body of the only `POST` received (the created pull request); fails otherwise.
+    /// The body of the only `POST …/pulls` received (the created pull request); fails
+    /// otherwise.
     pub fn the_created_pull_request(&self) -> Value {
         let reqs = self.requests();
         let creates: Vec<_> = reqs
             .iter()
-            .filter(|r| r.method.as_str() == "POST")
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/pulls"))
             .collect();
-        assert_eq!(creates.len(), 1, "expected exactly one POST");
+        assert_eq!(creates.len(), 1, "expected exactly one POST …/pulls");
         serde_json::from_slice(&creates[0].body).unwrap()
     }
 
@@ -101,6 +102,7 @@ impl Fake {
                 api: api.to_owned(),
                 repo: RepoSlug::parse("octocat/Hello-World").unwrap(),
                 auth,
+                needs: Default::default(),
                 retry: RetryPolicy::default(),
             },
             now(),
