@@ -21,6 +21,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::creds::secret_authenticates;
+use crate::dex::{get, helm_template};
 use crate::init::git;
 use crate::rotate::{installation, merge_on_remote, rotate};
 use crate::support::{node_modules, run, tool, Service, TestEnv};
@@ -61,6 +62,8 @@ struct Revision {
     dex_env: BTreeMap<String, String>,
     /// the Grafana consumer's Secret, decrypted
     consumer: Creds,
+    /// Dex's HelmRelease
+    release: Value,
 }
 
 /// `path` at commit `rev` of `repo`.
@@ -126,7 +129,10 @@ fn revision(t: &TestEnv, repo: &Path, key: &Path, rev: &str) -> Revision {
     let release: Vec<Value> =
         serde_saphyr::from_multiple(&show(t, repo, rev, "manifests/apps/dex/release.yaml"))
             .unwrap();
-    let release = release.iter().find(|d| d["kind"] == "HelmRelease").unwrap();
+    let release = release
+        .into_iter()
+        .find(|d| d["kind"] == "HelmRelease")
+        .unwrap();
     let dex_config = release["spec"]["values"]["config"]["staticClients"]
         .as_array()
         .unwrap()
@@ -147,6 +153,7 @@ fn revision(t: &TestEnv, repo: &Path, key: &Path, rev: &str) -> Revision {
         dex_config,
         dex_env: secret_data(t, repo, key, rev, "secrets/dex-clients.sops.yaml"),
         consumer: (consumer[ID_KEY].clone(), Some(consumer[SECRET_KEY].clone())),
+        release,
     }
 }
 
@@ -492,6 +499,20 @@ fn static_client_rotation_has_no_moment_where_dex_and_a_consumer_disagree() {
     );
     assert_eq!(revs[2].consumer, new);
     consistent(&t, &repo);
+
+    // Dex rolls at each merge: the chart (rendered by Helm's engine with each commit's
+    // values) annotates the pod template with its config's checksum, which the served ids
+    // change.
+    let templates: Vec<Value> = revs
+        .iter()
+        .map(|r| {
+            let objs = helm_template(&t, &r.release);
+            let d = get(&objs, "Deployment", "dex");
+            d["spec"]["template"]["metadata"]["annotations"].clone()
+        })
+        .collect();
+    assert_ne!(templates[0], templates[1], "Dex rolls on the rotation");
+    assert_ne!(templates[1], templates[2], "Dex rolls on --finish");
 
     let (met, broken) = replay(&revs);
     assert!(broken.is_empty(), "{broken:#?}");
