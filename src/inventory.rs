@@ -3,16 +3,94 @@
 //! It holds no secret value, so reviewers and `mcb status` can read it without a key.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+/// What a credential is. The names are the on-disk `kind:` strings of `credentials.yaml`,
+/// the `KIND` of `mcb status` and `KIND/ID` of `mcb rotate --only`. Match on it without
+/// `_ =>` where the kind decides behaviour, so a new kind shows every place it touches.
+/// An unknown kind in a file is a parse error naming the file and the kind (a newer mcb
+/// wrote it; this one cannot tell how to rotate or expire it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialKind {
+    /// `ca`: the cluster, etcd and front-proxy CAs.
+    Ca,
+    /// `sa-key`: the service-account signing key.
+    SaKey,
+    /// `kubeconfig`: a kubeconfig client certificate.
+    Kubeconfig,
+    /// `kubeconfig-superseded`: a client certificate a rotation replaced, listed until it
+    /// expires (it stays valid: certificates cannot be revoked).
+    KubeconfigSuperseded,
+    /// `oidc-client`: an OIDC client registered at the issuer.
+    OidcClient,
+    /// `deploy-key`: Flux's SSH deploy key.
+    DeployKey,
+    /// `github-app`: the GitHub App's private key.
+    GithubApp,
+    /// `age-key`: an installation age key (the inventory holds its recipient).
+    AgeKey,
+}
+
+impl CredentialKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [CredentialKind; 8] = [
+        CredentialKind::Ca,
+        CredentialKind::SaKey,
+        CredentialKind::Kubeconfig,
+        CredentialKind::KubeconfigSuperseded,
+        CredentialKind::OidcClient,
+        CredentialKind::DeployKey,
+        CredentialKind::GithubApp,
+        CredentialKind::AgeKey,
+    ];
+
+    /// The on-disk name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Ca => "ca",
+            CredentialKind::SaKey => "sa-key",
+            CredentialKind::Kubeconfig => "kubeconfig",
+            CredentialKind::KubeconfigSuperseded => "kubeconfig-superseded",
+            CredentialKind::OidcClient => "oidc-client",
+            CredentialKind::DeployKey => "deploy-key",
+            CredentialKind::GithubApp => "github-app",
+            CredentialKind::AgeKey => "age-key",
+        }
+    }
+}
+
+impl fmt::Display for CredentialKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no [`CredentialKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown credential kind `{0}`")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for CredentialKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CredentialKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_owned()))
+    }
+}
 
 /// One credential's public facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Credential {
-    /// What it is: `ca`, `sa-key`, `kubeconfig`, `oidc-client`, `github-app`, `deploy-key`,
-    /// `age-key`, `shared-secret`.
-    pub kind: String,
+    /// What it is.
+    pub kind: CredentialKind,
     /// Which one within the kind (`cluster`, `etcd`, `admin`, a client id…).
     pub id: String,
     /// Certificate subject or a short description.
@@ -106,14 +184,14 @@ impl Inventory {
     }
 
     /// The credential `kind/id`.
-    pub fn get(&self, kind: &str, id: &str) -> Option<&Credential> {
+    pub fn get(&self, kind: CredentialKind, id: &str) -> Option<&Credential> {
         self.credentials
             .iter()
             .find(|x| x.kind == kind && x.id == id)
     }
 
     /// Removes `kind/id`; returns it.
-    pub fn remove(&mut self, kind: &str, id: &str) -> Option<Credential> {
+    pub fn remove(&mut self, kind: CredentialKind, id: &str) -> Option<Credential> {
         let i = self
             .credentials
             .iter()
@@ -132,9 +210,9 @@ impl Inventory {
 mod tests {
     use super::*;
 
-    fn cred(kind: &str, id: &str) -> Credential {
+    fn cred(kind: CredentialKind, id: &str) -> Credential {
         Credential {
-            kind: kind.into(),
+            kind,
             id: id.into(),
             subject: Some("CN=x".into()),
             fingerprint: "sha256:00".into(),
@@ -150,9 +228,9 @@ mod tests {
     #[test]
     fn round_trip_and_sorted() {
         let mut inv = Inventory::new();
-        inv.upsert(cred("kubeconfig", "admin"));
-        inv.upsert(cred("ca", "etcd"));
-        inv.upsert(cred("ca", "cluster"));
+        inv.upsert(cred(CredentialKind::Kubeconfig, "admin"));
+        inv.upsert(cred(CredentialKind::Ca, "etcd"));
+        inv.upsert(cred(CredentialKind::Ca, "cluster"));
         let text = inv.to_yaml();
         let back = Inventory::parse("credentials.yaml", &text).unwrap();
         assert_eq!(back, inv);
@@ -169,5 +247,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("x/credentials.yaml: "), "{e}");
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_string() {
+        for k in CredentialKind::ALL {
+            let s = k.to_string();
+            assert_eq!(s.parse::<CredentialKind>(), Ok(k));
+            // serde writes the same name as Display: the on-disk format is the string.
+            assert_eq!(serde_saphyr::to_string(&k).unwrap().trim(), s);
+            let back: CredentialKind = serde_saphyr::from_str(&s).unwrap();
+            assert_eq!(back, k);
+        }
+        assert_eq!(
+            "shared-secret".parse::<CredentialKind>(),
+            Err(UnknownKind("shared-secret".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_an_error_naming_file_and_kind() {
+        let e = Inventory::parse(
+            "x/credentials.yaml",
+            "apiVersion: mcb/v1alpha1\nkind: CredentialInventory\ncredentials:\n- kind: quantum-key\n  id: a\n  fingerprint: sha256:00\n  created: 2026-11-25T12:00:00Z\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("x/credentials.yaml: "), "{e}");
+        assert!(e.contains("quantum-key"), "{e}");
     }
 }

@@ -234,7 +234,7 @@ mod tests {
             ("etcd", "2036-11-01T00:00:00Z"),
         ] {
             inv.upsert(crate::inventory::Credential {
-                kind: "ca".into(),
+                kind: crate::inventory::CredentialKind::Ca,
                 id: id.into(),
                 subject: None,
                 fingerprint: "sha256:00".into(),

@@ -226,4 +226,43 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
+
+    /// Adding a credential kind fails to compile here until its rotation is documented:
+    /// `rotate --help`'s defaults and `--only` list, and docs/design.md's maxAge defaults.
+    #[test]
+    fn every_rotatable_kind_is_documented() {
+        use mcb::inventory::CredentialKind;
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let help = flat(LONG_ABOUT);
+        let design = flat(include_str!("../../docs/design.md"));
+        let max_age = mcb::spec::MaxAge::default();
+        for k in CredentialKind::ALL {
+            // (the `--only` value, whether a maximum age applies)
+            let (only, aged) = match k {
+                CredentialKind::Kubeconfig => ("kubeconfig/USER", true),
+                CredentialKind::OidcClient => ("oidc/CLIENT", true),
+                CredentialKind::DeployKey => ("deploy-key", true),
+                CredentialKind::GithubApp => ("github-app", true),
+                CredentialKind::AgeKey => ("age-key", true),
+                CredentialKind::Ca => ("ca/WHICH", false),
+                CredentialKind::SaKey | CredentialKind::KubeconfigSuperseded => continue,
+            };
+            assert!(
+                LONG_ABOUT.contains(&format!("\n  {only} ")),
+                "--only {only}"
+            );
+            match max_age.of(k) {
+                Some(d) if aged => {
+                    let days = d.whole_days();
+                    assert!(help.contains(&format!("{k} {days}d")), "help: {k} {days}d");
+                    assert!(design.contains(&format!("`{k}: {days}d`")), "design: {k}");
+                }
+                None if !aged => {
+                    assert!(help.contains("CAs only by expiry"), "help: {k}");
+                    assert!(design.contains("CAs only by expiry"), "design: {k}");
+                }
+                other => panic!("{k}: maximum age {other:?}, documented as aged={aged}"),
+            }
+        }
+    }
 }

@@ -9,12 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
 
 use super::{credential, Error};
-use crate::inventory::Credential;
+use crate::inventory::{Credential, CredentialKind};
 use crate::k8s::Secret;
 use crate::Env;
 
 /// Inventory kind of deploy keys.
-pub const KIND: &str = "deploy-key";
+pub const KIND: CredentialKind = CredentialKind::DeployKey;
 
 /// A generated deploy key.
 #[derive(Debug)]

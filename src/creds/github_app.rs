@@ -24,12 +24,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{credential, http_client, http_err, parse_json, sha256_b64, Error};
-use crate::inventory::Credential;
+use crate::inventory::{Credential, CredentialKind};
 use crate::k8s::Secret;
 use crate::Env;
 
 /// Inventory kind of GitHub Apps.
-pub const KIND: &str = "github-app";
+pub const KIND: CredentialKind = CredentialKind::GithubApp;
 /// Default web base URL (GitHub Enterprise Server: `https://HOST`).
 pub const GITHUB_WEB: &str = "https://github.com";
 /// Default API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).

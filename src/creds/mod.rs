@@ -17,7 +17,7 @@ use base64::Engine;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-use crate::inventory::Credential;
+use crate::inventory::{Credential, CredentialKind};
 use crate::Env;
 
 /// Why a credential could not be made, registered or imported. Never carries a secret value.
@@ -271,14 +271,14 @@ pub fn sha256_b64(bytes: &[u8]) -> String {
 /// An inventory entry created now (`env.now()`), with no expiry unless given.
 pub(crate) fn credential(
     env: &Env,
-    kind: &str,
+    kind: CredentialKind,
     id: &str,
     fingerprint: String,
     not_after: Option<String>,
     extra: BTreeMap<String, String>,
 ) -> Credential {
     Credential {
-        kind: kind.into(),
+        kind,
         id: id.into(),
         subject: None,
         fingerprint,

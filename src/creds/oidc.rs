@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     check_ids, credential, env_name, generate_secret, http_client, http_err, parse_json, Error,
 };
-use crate::inventory::Credential;
+use crate::inventory::{Credential, CredentialKind};
 use crate::k8s::Secret;
 use crate::Env;
 
@@ -27,7 +27,7 @@ pub const DEX_CLIENTS_SECRET: &str = "dex-clients";
 /// Secret holding the connectors' client secrets, one key per env var.
 pub const DEX_CONNECTORS_SECRET: &str = "dex-connectors";
 /// Inventory kind of every OIDC client.
-pub const KIND: &str = "oidc-client";
+pub const KIND: CredentialKind = CredentialKind::OidcClient;
 
 /// Env var carrying static client `id`'s secret: `DEX_CLIENT_<ID>_SECRET`, the id upper-cased
 /// with every non-alphanumeric character replaced by `_`.
@@ -750,7 +750,7 @@ mod tests {
             "public client has no secret"
         );
         assert_eq!(out.credentials.len(), 2);
-        assert_eq!(out.credentials[0].kind, "oidc-client");
+        assert_eq!(out.credentials[0].kind, KIND);
         assert_eq!(out.credentials[0].created, "2026-11-25T12:00:00Z");
         assert!(out.credentials[0].fingerprint.starts_with("hmac-sha256:"));
     }

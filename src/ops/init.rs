@@ -281,7 +281,7 @@ fn publish_installation(
             .iter()
             .map(|c| CredentialChange {
                 action: CredentialAction::Created,
-                kind: c.kind.clone(),
+                kind: c.kind.to_string(),
                 id: c.id.clone(),
                 fingerprint: Some(c.fingerprint.clone()),
                 previous: None,

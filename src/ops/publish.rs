@@ -537,7 +537,7 @@ fn summary_of(
         };
         let (before, after) = (read(&d.merge_base)?, read(branch)?);
         for c in &after.credentials {
-            let old = before.get(&c.kind, &c.id);
+            let old = before.get(c.kind, &c.id);
             if old.is_some_and(|o| o.fingerprint == c.fingerprint) {
                 continue;
             }
@@ -546,7 +546,7 @@ fn summary_of(
                     Some(_) => CredentialAction::Rotated,
                     None => CredentialAction::Created,
                 },
-                kind: c.kind.clone(),
+                kind: c.kind.to_string(),
                 id: c.id.clone(),
                 fingerprint: Some(c.fingerprint.clone()),
                 previous: old.map(|o| o.fingerprint.clone()),

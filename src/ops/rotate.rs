@@ -498,7 +498,7 @@ impl<'a> Work<'a> {
 
     /// Records a rotated credential: inventory entry (keeping `created`) and PR line.
     fn record(&mut self, mut after: Credential) {
-        let before = self.inst.inventory.get(&after.kind, &after.id).cloned();
+        let before = self.inst.inventory.get(after.kind, &after.id).cloned();
         if let Some(b) = &before {
             after.created = b.created.clone();
             after.file = after.file.or_else(|| b.file.clone());
@@ -512,7 +512,7 @@ impl<'a> Work<'a> {
     fn note_change(&mut self, after: &Credential, previous: Option<String>) {
         self.changes.push(CredentialChange {
             action: CredentialAction::Rotated,
-            kind: after.kind.clone(),
+            kind: after.kind.to_string(),
             id: after.id.clone(),
             fingerprint: Some(after.fingerprint.clone()),
             previous,

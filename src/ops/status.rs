@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::check;
-use crate::inventory::Inventory;
+use crate::inventory::{CredentialKind, Inventory};
 
 /// The `extra` key of a `ca` credential that holds its rotation phase (`1`: new CA
 /// trusted next to the old, `2`: new CA signs; absent when no rotation is under way), as
@@ -116,7 +116,7 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
         .credentials
         .iter()
         .map(|c| CredentialStatus {
-            kind: c.kind.clone(),
+            kind: c.kind.to_string(),
             id: c.id.clone(),
             fingerprint: c.fingerprint.clone(),
             not_after: c.not_after.clone(),
@@ -126,7 +126,7 @@ pub fn of_inventory(name: String, inv: &Inventory, now: OffsetDateTime) -> Insta
                 .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
                 .map(|t| (t - now).whole_days()),
             last_rotated: c.rotated.clone().unwrap_or_else(|| c.created.clone()),
-            rotation_phase: (c.kind == "ca")
+            rotation_phase: (c.kind == CredentialKind::Ca)
                 .then(|| c.extra.get(PHASE_KEY).cloned())
                 .flatten(),
         })
@@ -162,7 +162,7 @@ mod tests {
     fn rows_days_left_and_phase() {
         let mut inv = Inventory::new();
         let mut ca = Credential {
-            kind: "ca".into(),
+            kind: CredentialKind::Ca,
             id: "cluster".into(),
             subject: None,
             fingerprint: "sha256:ab".into(),
@@ -176,7 +176,7 @@ mod tests {
         ca.extra.insert(PHASE_KEY.into(), "1".into());
         inv.upsert(ca);
         inv.upsert(Credential {
-            kind: "age-key".into(),
+            kind: CredentialKind::AgeKey,
             id: "installation".into(),
             not_after: None,
             rotated: None,

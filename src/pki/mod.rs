@@ -48,11 +48,11 @@ pub use key::KeyType;
 
 /// Inventory kind of a kubeconfig client certificate a rotation replaced: listed until it
 /// expires, since a client certificate cannot be revoked.
-pub const SUPERSEDED_KUBECONFIG: &str = "kubeconfig-superseded";
+pub const SUPERSEDED_KUBECONFIG: CredentialKind = CredentialKind::KubeconfigSuperseded;
 pub use kubeconfig::{admin_group, kubeconfig, Kubeconfig, UserParams, KUBERNETES_MINORS};
 
 use crate::fsutil::PathError;
-use crate::inventory::Credential;
+use crate::inventory::{Credential, CredentialKind};
 use crate::k8s::Secret;
 use crate::Env;
 use key::Key;
@@ -391,8 +391,8 @@ impl ClusterPki {
 
     /// Inventory entries: `ca/cluster|etcd|proxy`, `sa-key/sa`, `kubeconfig/<name>`.
     pub fn credentials(&self, created: &str) -> Vec<Credential> {
-        let cert = |kind: &str, id: &str, secret: String, f: &CertFacts| Credential {
-            kind: kind.into(),
+        let cert = |kind: CredentialKind, id: &str, secret: String, f: &CertFacts| Credential {
+            kind,
             id: id.into(),
             subject: Some(f.subject.clone()),
             fingerprint: f.fingerprint.clone(),
@@ -408,7 +408,12 @@ impl ClusterPki {
             .cas()
             .iter()
             .map(|(purpose, id, ca)| {
-                cert("ca", id, secret_name(&self.cluster, purpose), ca.facts())
+                cert(
+                    CredentialKind::Ca,
+                    id,
+                    secret_name(&self.cluster, purpose),
+                    ca.facts(),
+                )
             })
             .collect();
         out.push(Credential {
@@ -420,7 +425,7 @@ impl ClusterPki {
             not_before: None,
             not_after: None,
             ..cert(
-                "sa-key",
+                CredentialKind::SaKey,
                 "sa",
                 secret_name(&self.cluster, "sa"),
                 self.cluster_ca.facts(),
@@ -428,7 +433,7 @@ impl ClusterPki {
         });
         out.extend(self.kubeconfigs.iter().map(|(name, k)| {
             let secret = kubeconfig_secret_name(&self.cluster, name);
-            cert("kubeconfig", name, secret, &k.facts)
+            cert(CredentialKind::Kubeconfig, name, secret, &k.facts)
         }));
         out
     }

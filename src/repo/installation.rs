@@ -5,13 +5,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::inventory::Inventory;
+use crate::inventory::{CredentialKind, Inventory};
 use crate::repo;
 use crate::repo::sops_config::{self, Rule};
 use crate::spec::{self, Installation};
 
 /// Inventory kind of an installation's own age key; the fingerprint is its recipient.
-pub const AGE_KEY_KIND: &str = "age-key";
+pub const AGE_KEY_KIND: CredentialKind = CredentialKind::AgeKey;
 
 /// One installation, loaded.
 #[derive(Debug, Clone)]

@@ -225,16 +225,18 @@ impl MaxAge {
 
     /// The maximum age of inventory kind `kind` (the spec's, else the default); None: the
     /// kind is due only when it expires.
-    pub fn of(&self, kind: &str) -> Option<time::Duration> {
+    pub fn of(&self, kind: crate::inventory::CredentialKind) -> Option<time::Duration> {
         let days = time::Duration::days;
+        use crate::inventory::CredentialKind;
         let (set, default) = match kind {
-            "kubeconfig" => (&self.kubeconfig, Some(days(365))),
-            "oidc-client" => (&self.oidc_client, Some(days(180))),
-            "deploy-key" => (&self.deploy_key, Some(days(365))),
-            "github-app" => (&self.github_app, Some(days(365))),
-            "age-key" => (&self.age_key, Some(days(730))),
-            "ca" => (&self.ca, None),
-            _ => return None,
+            CredentialKind::Kubeconfig => (&self.kubeconfig, Some(days(365))),
+            CredentialKind::OidcClient => (&self.oidc_client, Some(days(180))),
+            CredentialKind::DeployKey => (&self.deploy_key, Some(days(365))),
+            CredentialKind::GithubApp => (&self.github_app, Some(days(365))),
+            CredentialKind::AgeKey => (&self.age_key, Some(days(730))),
+            CredentialKind::Ca => (&self.ca, None),
+            // not rotated (sa-key), or listed only until it expires (superseded)
+            CredentialKind::SaKey | CredentialKind::KubeconfigSuperseded => return None,
         };
         set.as_ref().map(Age::duration).or(default)
     }

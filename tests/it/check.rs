@@ -886,7 +886,7 @@ fn generate_fixtures() {
         ("age-key", "installation", None, R1.to_owned()),
     ] {
         inv.upsert(mcb::inventory::Credential {
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             id: id.into(),
             subject: None,
             fingerprint,

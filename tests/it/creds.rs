@@ -133,7 +133,7 @@ fn oidc_register_read_update_delete_on_a_real_provider() {
         "the stored secret survives a read"
     );
     let cred = rot.credential(&env(), "grafana", &issuer);
-    assert_eq!(cred.kind, "oidc-client");
+    assert_eq!(cred.kind, mcb::inventory::CredentialKind::OidcClient);
     // Issue #15: the fingerprint is of the secret, so the rotation shows in the inventory.
     assert_eq!(
         cred.fingerprint,
@@ -355,7 +355,7 @@ fn github_app_manifest_flow_end_to_end() {
         "github.com needs no base URL"
     );
     let c = imported.credential(&env(), "octoapp");
-    assert_eq!(c.kind, "github-app");
+    assert_eq!(c.kind, mcb::inventory::CredentialKind::GithubApp);
     assert_eq!(c.extra["appId"], "1");
 }
 

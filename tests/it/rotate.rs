@@ -793,7 +793,9 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     let inv_path = repo.join("installations/demo/credentials.yaml");
     let fp = |inv: &str| {
         let inv = Inventory::parse("credentials.yaml", inv).unwrap();
-        inv.get("deploy-key", "flux").unwrap().clone()
+        inv.get(mcb::inventory::CredentialKind::DeployKey, "flux")
+            .unwrap()
+            .clone()
     };
     let first = fp(&std::fs::read_to_string(&inv_path).unwrap());
     let fake = fake_github();

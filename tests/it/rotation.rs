@@ -177,7 +177,10 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
     // Both work while the PR is open.
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
     assert!(secret_authenticates(&issuer, &old_id, &old_secret));
-    let entry = inventory(&repo).get("oidc-client", "ext").unwrap().clone();
+    let entry = inventory(&repo)
+        .get(mcb::inventory::CredentialKind::OidcClient, "ext")
+        .unwrap()
+        .clone();
     assert_eq!(entry.extra["retiringClientId"], old_id);
     assert_eq!(entry.extra["clientId"], new_id);
     assert_eq!(
@@ -206,7 +209,10 @@ fn registered_client_old_one_is_deleted_by_finish_only_after_the_merge() {
     finish(&t).ok();
     assert!(!secret_authenticates(&issuer, &old_id, &old_secret));
     assert!(secret_authenticates(&issuer, &new_id, &new_secret));
-    let entry = inventory(&repo).get("oidc-client", "ext").unwrap().clone();
+    let entry = inventory(&repo)
+        .get(mcb::inventory::CredentialKind::OidcClient, "ext")
+        .unwrap()
+        .clone();
     assert!(!entry.extra.contains_key("retiringClientId"), "{entry:?}");
     let mut c = t.command(crate::support::tool("sops"));
     c.env("SOPS_AGE_KEY_FILE", &key)
@@ -314,7 +320,7 @@ fn deploy_key_finish_waits_until_github_saw_the_new_key_used() {
 fn static_client_rotation_shows_a_new_fingerprint() {
     let (t, repo, key) = installation();
     let before = inventory(&repo)
-        .get("oidc-client", "grafana")
+        .get(mcb::inventory::CredentialKind::OidcClient, "grafana")
         .unwrap()
         .clone();
     let r = rotate(
@@ -335,7 +341,7 @@ fn static_client_rotation_shows_a_new_fingerprint() {
     assert_eq!(line["previous"], before.fingerprint.as_str());
     assert_ne!(line["previous"], line["fingerprint"], "{line}");
     let after = inventory(&repo)
-        .get("oidc-client", "grafana")
+        .get(mcb::inventory::CredentialKind::OidcClient, "grafana")
         .unwrap()
         .clone();
     assert_eq!(line["fingerprint"], after.fingerprint.as_str());
@@ -381,7 +387,10 @@ fn kubeconfig_rotation_gives_a_distinct_subject_and_status_lists_the_old_one() {
     let (t, repo, key) = installation();
     let key_arg = key.to_str().unwrap();
     let old = admin_cert(&t, &repo, &key);
-    let old_fp = inventory(&repo).get("kubeconfig", "admin").unwrap().clone();
+    let old_fp = inventory(&repo)
+        .get(mcb::inventory::CredentialKind::Kubeconfig, "admin")
+        .unwrap()
+        .clone();
     rotate(
         &t,
         &repo,
@@ -434,7 +443,7 @@ fn kubeconfig_rotation_gives_a_distinct_subject_and_status_lists_the_old_one() {
     let left: Vec<_> = inv
         .credentials
         .iter()
-        .filter(|c| c.kind == "kubeconfig-superseded")
+        .filter(|c| c.kind == mcb::inventory::CredentialKind::KubeconfigSuperseded)
         .collect();
     // the first certificate expired in 2027, the 30-day one replaced now in 2026
     assert_eq!(left.len(), 0, "{left:?}");

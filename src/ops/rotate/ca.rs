@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::targets::{load_pki, reissue_kubeconfig};
 use super::{clone_secret, Work};
 use crate::inventory::Credential;
+use crate::inventory::CredentialKind;
 use crate::k8s::Secret;
 use crate::ops::Error as OpsError;
 use crate::pki::{self, Ca, CA_VALIDITY};
@@ -25,12 +26,17 @@ const NEXT_KEY: &str = "next.key";
 
 /// Runs the next phase of rotating CA `which` (`cluster`, `etcd`, `proxy`).
 pub(super) fn rotate(w: &mut Work<'_>, which: &str) -> Result<(), Error> {
-    let entry = w.inst.inventory.get("ca", which).cloned().ok_or_else(|| {
-        Error::from(OpsError::NotRotatable {
-            target: format!("ca/{which}"),
-            why: "the inventory has no such CA".into(),
-        })
-    })?;
+    let entry = w
+        .inst
+        .inventory
+        .get(CredentialKind::Ca, which)
+        .cloned()
+        .ok_or_else(|| {
+            Error::from(OpsError::NotRotatable {
+                target: format!("ca/{which}"),
+                why: "the inventory has no such CA".into(),
+            })
+        })?;
     let phase = entry.extra.get("phase").map(String::as_str).unwrap_or("0");
     let next = match phase {
         "0" => add_next(w, which, entry)?,
@@ -206,7 +212,10 @@ fn reissue_kubeconfigs(w: &mut Work<'_>, ca: Ca, bundle: &str) -> Result<(), Err
         let fixed = with_ca_data(yaml.expose_secret(), bundle);
         w.put_secret(s.with("value", fixed));
     }
-    for c in creds.into_iter().filter(|c| c.kind == "kubeconfig") {
+    for c in creds
+        .into_iter()
+        .filter(|c| c.kind == CredentialKind::Kubeconfig)
+    {
         w.record(c);
     }
     Ok(())

@@ -12,7 +12,7 @@ use crate::creds::{deploy_key, oidc};
 use crate::fileset::FileSet;
 use crate::forge::{Forge, LastUsed};
 use crate::git::{ConfigRepo, Fetched, PushOptions};
-use crate::inventory::Inventory;
+use crate::inventory::{CredentialKind, Inventory};
 use crate::ops::publish::{self, PrTarget};
 use crate::ops::Error as OpsError;
 use crate::progress::Progress;
@@ -33,7 +33,7 @@ enum Pending {
 }
 
 impl Pending {
-    fn kind_id(&self) -> (&str, &str) {
+    fn kind_id(&self) -> (CredentialKind, &str) {
         match self {
             Pending::DeployKey { .. } => (deploy_key::KIND, "flux"),
             Pending::Client { id, .. } => (oidc::KIND, id),

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::Work;
 use crate::creds::{self, deploy_key, github_app, oidc};
 use crate::forge::body::{CredentialAction, CredentialChange};
-use crate::inventory::{Credential, Inventory};
+use crate::inventory::{Credential, CredentialKind, Inventory};
 use crate::ops::Error as OpsError;
 use crate::pki::{self, ClusterPki, UserParams, LEAF_VALIDITY};
 use crate::repo::installation::AGE_KEY_KIND;
@@ -81,29 +81,40 @@ impl FromStr for Target {
             Some((k, r)) => (k, Some(r.trim())),
             None => (t, None),
         };
+        // mcb's own names first, then the inventory kinds (every kind decides here).
+        match (kind, rest) {
+            ("oidc", Some(r)) => return Ok(Target::Oidc(id(r)?)),
+            ("sops-data-keys", None) => return Ok(Target::SopsDataKeys),
+            _ => {}
+        }
+        let kind: CredentialKind = kind.parse().map_err(|_| bad())?;
         Ok(match (kind, rest) {
-            ("kubeconfig", Some(r)) => Target::Kubeconfig(id(r)?),
-            ("oidc" | oidc::KIND, Some(r)) => Target::Oidc(id(r)?),
-            ("ca", Some(w @ ("cluster" | "etcd" | "proxy"))) => Target::Ca(w.to_owned()),
-            (github_app::KIND, None) => Target::GithubApp,
-            (github_app::KIND, Some(r)) => {
+            (CredentialKind::Kubeconfig, Some(r)) => Target::Kubeconfig(id(r)?),
+            (CredentialKind::OidcClient, Some(r)) => Target::Oidc(id(r)?),
+            (CredentialKind::Ca, Some(w @ ("cluster" | "etcd" | "proxy"))) => {
+                Target::Ca(w.to_owned())
+            }
+            (CredentialKind::GithubApp, None) => Target::GithubApp,
+            (CredentialKind::GithubApp, Some(r)) => {
                 id(r)?;
                 Target::GithubApp
             }
-            (deploy_key::KIND, None) => Target::DeployKey,
-            (deploy_key::KIND, Some(r)) => {
+            (CredentialKind::DeployKey, None) => Target::DeployKey,
+            (CredentialKind::DeployKey, Some(r)) => {
                 id(r)?;
                 Target::DeployKey
             }
-            ("sops-data-keys", None) => Target::SopsDataKeys,
-            (AGE_KEY_KIND, None | Some(CURRENT_AGE_KEY | NEXT_AGE_KEY)) => Target::AgeKey,
-            ("sa-key", _) => {
+            (CredentialKind::AgeKey, None | Some(CURRENT_AGE_KEY | NEXT_AGE_KEY)) => Target::AgeKey,
+            (CredentialKind::SaKey, _) => {
                 return Err(OpsError::NotRotatable {
                     target: t.replace(' ', "/"),
                     why: SA_KEY_WHY.into(),
                 })
             }
-            _ => return Err(bad()),
+            (CredentialKind::Kubeconfig | CredentialKind::OidcClient, None)
+            | (CredentialKind::Ca, _)
+            | (CredentialKind::AgeKey, Some(_))
+            | (CredentialKind::KubeconfigSuperseded, _) => return Err(bad()),
         })
     }
 }
@@ -173,34 +184,35 @@ pub fn due(
         elsewhere: Vec::new(),
     };
     for c in &inv.credentials {
-        let Some(why) = due_why(c, deadline, max_age.of(&c.kind)) else {
+        let Some(why) = due_why(c, deadline, max_age.of(c.kind)) else {
             continue;
         };
         let id = &c.id;
-        match c.kind.as_str() {
-            "kubeconfig" => out.targets.push(Target::Kubeconfig(id.clone())),
-            oidc::KIND if c.extra.contains_key("public") => {}
-            oidc::KIND if id == oidc::API_SERVER_CLIENT_ID && is_dex(c) => out.elsewhere.push(
+        match c.kind {
+            CredentialKind::Kubeconfig => out.targets.push(Target::Kubeconfig(id.clone())),
+            CredentialKind::OidcClient if c.extra.contains_key("public") => {}
+            CredentialKind::OidcClient if id == oidc::API_SERVER_CLIENT_ID && is_dex(c) => out.elsewhere.push(
                 format!("oidc-client/{id} is due ({why}) but {}", kubectl_why())
             ),
-            oidc::KIND => out.targets.push(Target::Oidc(id.clone())),
-            deploy_key::KIND => out.targets.push(Target::DeployKey),
-            github_app::KIND if inputs.github_app_key => out.targets.push(Target::GithubApp),
-            github_app::KIND => out.elsewhere.push(format!(
+            CredentialKind::OidcClient => out.targets.push(Target::Oidc(id.clone())),
+            CredentialKind::DeployKey => out.targets.push(Target::DeployKey),
+            CredentialKind::GithubApp if inputs.github_app_key => out.targets.push(Target::GithubApp),
+            CredentialKind::GithubApp => out.elsewhere.push(format!(
                 "github-app/{id} is due ({why}): generate a new private key on the app's page, then `mcb rotate {name} --only github-app --import NEW.pem`"
             )),
-            AGE_KEY_KIND if id == NEXT_AGE_KEY => {}
-            AGE_KEY_KIND if inputs.age_key_out => out.targets.push(Target::AgeKey),
-            AGE_KEY_KIND => out.elsewhere.push(format!(
+            CredentialKind::AgeKey if id == NEXT_AGE_KEY => {}
+            CredentialKind::AgeKey if inputs.age_key_out => out.targets.push(Target::AgeKey),
+            CredentialKind::AgeKey => out.elsewhere.push(format!(
                 "age-key/{id} is due ({why}): `mcb rotate {name} --only age-key --age-key-out NEW.agekey` (two steps)"
             )),
-            "ca" if c.extra.contains_key("phase") => {}
-            pki::SUPERSEDED_KUBECONFIG => {}
-            "ca" => out.elsewhere.push(format!(
+            CredentialKind::Ca if c.extra.contains_key("phase") => {}
+            CredentialKind::KubeconfigSuperseded => {}
+            CredentialKind::Ca => out.elsewhere.push(format!(
                 "ca/{id} is due ({why}): CAs rotate in three reviewed phases: `mcb rotate {name} --only ca/{id}`, again after each merge"
             )),
-            other => out.elsewhere.push(format!(
-                "{other}/{id} is due ({why}) but mcb cannot rotate it"
+            CredentialKind::SaKey => out.elsewhere.push(format!(
+                "{}/{id} is due ({why}) but mcb cannot rotate it",
+                c.kind
             )),
         }
     }
@@ -341,7 +353,12 @@ fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     let mut pki = load_pki(w)?;
     let validity = w.validity.unwrap_or(LEAF_VALIDITY);
     reissue_kubeconfig(w.env, &mut pki, &w.inst.spec, user, validity)?;
-    if let Some(old) = w.inst.inventory.get("kubeconfig", user).cloned() {
+    if let Some(old) = w
+        .inst
+        .inventory
+        .get(CredentialKind::Kubeconfig, user)
+        .cloned()
+    {
         let short: String = old
             .fingerprint
             .rsplit(':')
@@ -372,7 +389,7 @@ fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
     let cred = pki
         .credentials(&now)
         .into_iter()
-        .find(|c| c.kind == "kubeconfig" && c.id == user)
+        .find(|c| c.kind == CredentialKind::Kubeconfig && c.id == user)
         .expect("every kubeconfig has an entry");
     w.put_secret(secret);
     w.record(cred);
@@ -556,7 +573,7 @@ fn registered_client(w: &mut Work<'_>, id: &str) -> Result<(), Error> {
             .map(|c| c.fingerprint.clone());
         w.changes.push(CredentialChange {
             action: CredentialAction::Rotated,
-            kind: oidc::KIND.into(),
+            kind: oidc::KIND.to_string(),
             id: id.to_owned(),
             fingerprint: None,
             previous,
@@ -787,7 +804,7 @@ fn age_key_step1(w: &mut Work<'_>) -> Result<(), Error> {
         .map(|c| c.fingerprint.clone());
     w.changes.push(crate::forge::body::CredentialChange {
         action: crate::forge::body::CredentialAction::Rotated,
-        kind: AGE_KEY_KIND.into(),
+        kind: AGE_KEY_KIND.to_string(),
         id: CURRENT_AGE_KEY.into(),
         fingerprint: Some(new.recipient.clone()),
         previous,
@@ -854,7 +871,7 @@ mod tests {
 
     fn cred(kind: &str, id: &str, created: &str, not_after: Option<&str>) -> Credential {
         Credential {
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             id: id.into(),
             subject: None,
             fingerprint: "sha256:00".into(),
