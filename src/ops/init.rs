@@ -446,7 +446,7 @@ fn generate(
     let created = rfc3339(env);
     let age = sops::generate_age_key(env);
     let mut credentials = vec![Credential {
-        kind: AGE_KEY_KIND.into(),
+        kind: AGE_KEY_KIND,
         id: "installation".into(),
         subject: Some(format!("SOPS age key of installation {name}")),
         fingerprint: age.recipient.clone(),

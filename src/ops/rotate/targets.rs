@@ -368,7 +368,7 @@ fn kubeconfig(w: &mut Work<'_>, user: &str) -> Result<(), Error> {
             .take(12)
             .collect();
         let mut kept = old;
-        kept.kind = pki::SUPERSEDED_KUBECONFIG.into();
+        kept.kind = pki::SUPERSEDED_KUBECONFIG;
         kept.id = format!("{user}-{short}");
         kept.rotated = Some(w.now());
         kept.extra.insert(

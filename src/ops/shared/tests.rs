@@ -183,7 +183,7 @@ fn repo_with(
         std::fs::write(d.join("installation.yaml"), spec).unwrap();
         let mut inv = Inventory::new();
         inv.upsert(Credential {
-            kind: installation::AGE_KEY_KIND.into(),
+            kind: installation::AGE_KEY_KIND,
             id: "installation".into(),
             subject: None,
             fingerprint: key,
