@@ -54,7 +54,7 @@ fn pending(name: &str, inv: &Inventory) -> Result<Vec<Pending>, Error> {
     {
         let (c, v) = old;
         let old = v.parse().map_err(|_| OpsError::NotRotatable {
-            target: "deploy-key".into(),
+            target: super::Target::DeployKey.to_string(),
             why: format!("{RETIRING_KEY_ID} {v:?} in the inventory is not a number"),
         })?;
         let new = c.extra.get(KEY_ID).and_then(|v| v.parse().ok());

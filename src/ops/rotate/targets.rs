@@ -49,10 +49,10 @@ impl fmt::Display for Target {
         match self {
             Target::Kubeconfig(u) => write!(f, "kubeconfig/{u}"),
             Target::Oidc(c) => write!(f, "oidc/{c}"),
-            Target::GithubApp => f.write_str("github-app"),
-            Target::DeployKey => f.write_str("deploy-key"),
+            Target::GithubApp => f.write_str(CredentialKind::GithubApp.as_str()),
+            Target::DeployKey => f.write_str(CredentialKind::DeployKey.as_str()),
             Target::SopsDataKeys => f.write_str("sops-data-keys"),
-            Target::AgeKey => f.write_str("age-key"),
+            Target::AgeKey => f.write_str(CredentialKind::AgeKey.as_str()),
             Target::Ca(w) => write!(f, "ca/{w}"),
         }
     }
@@ -613,7 +613,7 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
     let old = w.secret(FLUX_SECRET)?;
     if !old.data.contains_key("identity") {
         return Err(OpsError::NotRotatable {
-            target: "deploy-key".into(),
+            target: Target::DeployKey.to_string(),
             why: "Flux's Git credential is not an SSH key (git.auth is github-app?)".into(),
         }
         .into());
@@ -632,7 +632,7 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
         .and_then(|c| c.extra.get(super::forge::RETIRING_KEY_ID));
     if let Some(id) = pending {
         return Err(OpsError::NotRotatable {
-            target: "deploy-key".into(),
+            target: Target::DeployKey.to_string(),
             why: format!(
                 "the previous rotation is not finished: the old deploy key {id} is still registered; merge that rotation, then run `mcb rotate {name} --finish --push --pr`"
             ),
@@ -672,7 +672,7 @@ fn deploy_key(w: &mut Work<'_>) -> Result<(), Error> {
 fn github_app_key(w: &mut Work<'_>) -> Result<(), Error> {
     if w.inst.spec.git.auth != crate::spec::GitAuth::GithubApp {
         return Err(OpsError::NotRotatable {
-            target: "github-app".into(),
+            target: Target::GithubApp.to_string(),
             why: "git.auth is not github-app: Flux's Secret holds its SSH identity (rotate it with --only deploy-key)".into(),
         }
         .into());
