@@ -200,7 +200,7 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
 
-    fn judge_text(text: &str) -> Vec<(&'static str, Option<usize>)> {
+    fn judge_text(text: &str) -> Vec<(Rule, Option<usize>)> {
         let f = RepoFile::new(
             "installations/a/manifests/ca.yaml",
             text.as_bytes().to_vec(),

@@ -59,7 +59,12 @@ mod tests {
         let report = Report {
             findings: vec![
                 Finding::error(&f, Some(3), Rule::PlaintextSecret, "m"),
-                Finding::warning(&RepoFile::new("", Vec::new()), None, Rule::KustomizeBuild, "w"),
+                Finding::warning(
+                    &RepoFile::new("", Vec::new()),
+                    None,
+                    Rule::KustomizeBuild,
+                    "w",
+                ),
             ],
             ..Report::default()
         };

@@ -425,7 +425,7 @@ mod tests {
         s
     }
 
-    fn run(config: &str, file: &str) -> Vec<(&'static str, Option<usize>, String)> {
+    fn run(config: &str, file: &str) -> Vec<(Rule, Option<usize>, String)> {
         let files = vec![
             RepoFile::new(".sops.yaml", config.as_bytes().to_vec()),
             RepoFile::new(
@@ -498,6 +498,9 @@ mod tests {
             "    mac: \"\"\n",
         );
         let f = run(&cfg(&[R1]), &nomac);
-        assert_eq!(f.iter().map(|f| f.0).collect::<Vec<_>>(), vec![Rule::SopsMac]);
+        assert_eq!(
+            f.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![Rule::SopsMac]
+        );
     }
 }
