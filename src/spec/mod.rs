@@ -7,10 +7,15 @@
 
 mod chars;
 mod locate;
+mod oidc;
+mod provider;
 mod types;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use oidc::*;
+pub use provider::*;
 pub use types::*;
 
 pub(crate) use locate::line_of;
