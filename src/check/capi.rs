@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::yaml::{find_line, map_at, str_at, Parsed};
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 
-const RULE: &str = "capi-secret-name";
+const RULE: Rule = Rule::CapiSecretName;
 const LABEL: &str = "cluster.x-k8s.io/cluster-name";
 const SUFFIXES: [&str; 5] = ["-ca", "-etcd", "-proxy", "-sa", "-kubeconfig"];
 

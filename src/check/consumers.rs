@@ -4,12 +4,12 @@
 //! keep a copy that no rotation updates, and Flux would still apply it). Only key names
 //! are read (SOPS leaves them in clear), so no age key is needed and no value is seen.
 
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use crate::creds::consumers;
 use crate::spec::Installation;
 
 /// The rule id.
-pub const RULE: &str = "oidc-consumer-secret";
+pub const RULE: Rule = Rule::OidcConsumerSecret;
 
 /// The findings for the valid `specs`.
 pub fn check(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {

@@ -8,11 +8,11 @@
 use serde_json::Value;
 
 use super::yaml::{map_at, str_at, Parsed};
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use crate::provider::Credential;
 use crate::spec::Installation;
 
-const RULE: &str = "provider-credentials";
+const RULE: Rule = Rule::ProviderCredentials;
 
 /// Findings for every spec whose provider lacks a credential Secret.
 pub fn check(files: &[RepoFile], parsed: &[Parsed], specs: &[Installation]) -> Vec<Finding> {

@@ -6,13 +6,13 @@
 
 use serde::Serialize;
 
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use crate::creds::oidc::DEX_CONNECTORS_SECRET;
 use crate::repo;
 use crate::spec::Installation;
 
 /// The rule id.
-pub const RULE: &str = "dex-connector-secret";
+pub const RULE: Rule = Rule::DexConnectorSecret;
 
 /// Where one connector's client secret is kept and whether it is there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

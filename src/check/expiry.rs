@@ -10,7 +10,7 @@ use regex::Regex;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::{line_of, Finding, RepoFile};
+use super::{line_of, Finding, RepoFile, Rule};
 use crate::inventory::Inventory;
 
 static PEM_CERT: LazyLock<Regex> = LazyLock::new(|| {
@@ -52,7 +52,7 @@ fn inventory(
             out.push(Finding::error(
                 f,
                 None,
-                "inventory-invalid",
+                Rule::InventoryInvalid,
                 format!("{}: restore it from git", e.message),
             ));
             return;
@@ -77,7 +77,7 @@ fn inventory(
             Err(_) => out.push(Finding::error(
                 f,
                 line,
-                "inventory-invalid",
+                Rule::InventoryInvalid,
                 format!("{what}: notAfter {na:?} is not an RFC 3339 time"),
             )),
         }
@@ -169,7 +169,7 @@ fn judge(
         out.push(Finding::error(
             f,
             line,
-            "cert-expired",
+            Rule::CertExpired,
             format!("{what} expired on {when}: {rotate}"),
         ));
     } else if not_after - now <= warn {
@@ -177,7 +177,7 @@ fn judge(
         out.push(Finding::warning(
             f,
             line,
-            "cert-expiring",
+            Rule::CertExpiring,
             format!("{what} expires on {when} (in {days} days): {rotate}"),
         ));
     }
@@ -200,7 +200,7 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
 
-    fn judge_text(text: &str) -> Vec<(&'static str, Option<usize>)> {
+    fn judge_text(text: &str) -> Vec<(Rule, Option<usize>)> {
         let f = RepoFile::new(
             "installations/a/manifests/ca.yaml",
             text.as_bytes().to_vec(),
@@ -216,12 +216,12 @@ mod tests {
         let expired = pem(datetime!(2026-01-01 0:00 UTC));
         let indented: String = expired.lines().map(|l| format!("    {l}\n")).collect();
         let text = format!("ca: |\n{indented}");
-        assert_eq!(judge_text(&text), vec![("cert-expired", Some(2))]);
+        assert_eq!(judge_text(&text), vec![(Rule::CertExpired, Some(2))]);
         let soon =
             base64::engine::general_purpose::STANDARD.encode(pem(datetime!(2026-12-10 0:00 UTC)));
         assert_eq!(
             judge_text(&format!("a: 1\ncertificate-authority-data: {soon}\n")),
-            vec![("cert-expiring", Some(2))]
+            vec![(Rule::CertExpiring, Some(2))]
         );
         assert!(judge_text(&pem(datetime!(2036-01-01 0:00 UTC))).is_empty());
     }
@@ -253,7 +253,7 @@ mod tests {
         );
         let found = check(&[f], NOW, Duration::days(30));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].rule, "cert-expired");
+        assert_eq!(found[0].rule, Rule::CertExpired);
         assert!(found[0].message.contains("ca `cluster`"));
         let line = found[0].line.unwrap();
         assert!(

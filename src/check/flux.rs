@@ -4,11 +4,11 @@
 //! until `flux migrate` rewrote them: warn before that happens. Reads the repo's install
 //! and mcb's vendored ones; never the cluster.
 
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use crate::render::FLUX_INSTALL;
 use crate::spec::Installation;
 
-const RULE: &str = "flux-migrate";
+const RULE: Rule = Rule::FluxMigrate;
 
 /// One warning per stored CRD version the spec's Flux no longer serves.
 pub fn check(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {

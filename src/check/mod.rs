@@ -17,6 +17,7 @@ pub mod files;
 mod flux;
 mod kustomize;
 mod plaintext;
+mod rule;
 pub mod sarif;
 pub mod schema;
 mod sopsfile;
@@ -31,6 +32,7 @@ use time::OffsetDateTime;
 
 use crate::progress::Progress;
 pub use files::{RepoFile, IGNORE_FILE};
+pub use rule::Rule;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -51,87 +53,20 @@ pub struct Finding {
     pub file: String,
     /// 1-based line, when known.
     pub line: Option<usize>,
-    /// Stable rule id (see [`RULES`]).
-    pub rule: &'static str,
+    /// The rule it breaks.
+    pub rule: Rule,
     /// Error or warning.
     pub severity: Severity,
     /// What is wrong and what to do.
     pub message: String,
 }
 
-/// Every rule id with a one-line description (the SARIF `rules` table, the docs).
-pub const RULES: &[(&str, &str)] = &[
-    (
-        "plaintext-secret",
-        "A secret value is stored in clear text outside SOPS encryption",
-    ),
-    (
-        "sops-invalid",
-        "A SOPS file's metadata is missing or malformed",
-    ),
-    (
-        "sops-mac",
-        "A SOPS file's MAC does not match its content (edited without sops)",
-    ),
-    (
-        "sops-recipients",
-        "A SOPS file is not encrypted for exactly the recipients its .sops.yaml rule names",
-    ),
-    (
-        "render-drift",
-        "Rendered manifests differ from what the spec renders to",
-    ),
-    ("spec-invalid", "The installation spec does not validate"),
-    (
-        "flux-migrate",
-        "The spec's Flux no longer serves an API version the repo's current Flux install stores",
-    ),
-    ("cert-expired", "A certificate or credential has expired"),
-    (
-        "cert-expiring",
-        "A certificate or credential expires within --warn-within",
-    ),
-    ("kustomize-build", "A kustomization does not build"),
-    (
-        "capi-secret-name",
-        "A Cluster API secret's name, label or namespace does not match its cluster",
-    ),
-    (
-        "shared-unknown",
-        "An installation uses a shared secret the repo does not have",
-    ),
-    (
-        "shared-unreadable",
-        "A shared secret's file is not encrypted for every installation that uses it",
-    ),
-    (
-        "provider-credentials",
-        "A credential Secret the infrastructure provider needs is missing or lacks a key",
-    ),
-    (
-        "dex-connector-secret",
-        "A Dex connector has no client secret in the repo (dex-connectors or its shared secret)",
-    ),
-    (
-        "oidc-consumer-secret",
-        "An OIDC client's consumer named in the spec has no Secret in secrets/oidc-consumers/, or a file there is no consumer's",
-    ),
-    (
-        "schema",
-        "A manifest does not validate strictly against the upstream schema of its kind, or no schema knows its kind",
-    ),
-    (
-        "inventory-invalid",
-        "An installation's credentials.yaml does not parse",
-    ),
-];
-
 impl Finding {
     /// An error finding.
     pub fn error(
         file: &RepoFile,
         line: Option<usize>,
-        rule: &'static str,
+        rule: Rule,
         message: impl Into<String>,
     ) -> Self {
         Self::new(Severity::Error, file, line, rule, message)
@@ -141,7 +76,7 @@ impl Finding {
     pub fn warning(
         file: &RepoFile,
         line: Option<usize>,
-        rule: &'static str,
+        rule: Rule,
         message: impl Into<String>,
     ) -> Self {
         Self::new(Severity::Warning, file, line, rule, message)
@@ -151,7 +86,7 @@ impl Finding {
         severity: Severity,
         file: &RepoFile,
         line: Option<usize>,
-        rule: &'static str,
+        rule: Rule,
         message: impl Into<String>,
     ) -> Self {
         Finding {
@@ -188,7 +123,7 @@ fn shared_unreadable(root: &Path, all: &[crate::repo::installation::Loaded]) -> 
                 let mut out = Finding::error(
                     &file,
                     None,
-                    "shared-unreadable",
+                    Rule::SharedUnreadable,
                     format!(
                         "not encrypted for installation {installation} ({}): run `mcb render` with an admin key to re-wrap it",
                         missing.join(", ")
@@ -300,8 +235,8 @@ pub struct Options {
     pub kubectl: Option<PathBuf>,
     /// Whether kustomize may fetch remote resources; by default check is offline.
     pub allow_remote: bool,
-    /// Rule ids not to run.
-    pub skip: BTreeSet<String>,
+    /// Rules not to run.
+    pub skip: BTreeSet<Rule>,
     /// Check only the installations a change since this git revision affects.
     pub changed_since: Option<String>,
 }
@@ -331,12 +266,6 @@ pub enum Error {
         /// what libgit2 said
         message: String,
     },
-    /// An unknown rule id was given to `--skip`.
-    #[error("unknown check rule `{rule}`")]
-    UnknownRule {
-        /// the id given
-        rule: String,
-    },
 }
 
 impl crate::Help for Error {
@@ -350,10 +279,6 @@ impl crate::Help for Error {
             Error::ChangedSince { .. } => Some(
                 "give a revision of this repository (`origin/main`, a commit id); in CI fetch it first (actions/checkout with fetch-depth: 0)".into(),
             ),
-            Error::UnknownRule { .. } => Some(format!(
-                "rule ids: {}",
-                RULES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
-            )),
         }
     }
 }
@@ -381,11 +306,6 @@ fn run_batched(
     progress: &mut dyn Progress,
     batch: usize,
 ) -> Result<Report, Error> {
-    for r in &opts.skip {
-        if !RULES.iter().any(|(id, _)| id == r) {
-            return Err(Error::UnknownRule { rule: r.clone() });
-        }
-    }
     let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
     let paths = files::list(root)?;
@@ -431,16 +351,12 @@ fn run_batched(
     if opts.opener.is_none() {
         report.skipped.push("sops-mac: no age key given (--age-key-file); structure, recipients and plaintext were checked".into());
     }
-    if opts.skip.contains("render-drift") {
-        report
-            .skipped
-            .push("render-drift: skipped by --skip".into());
-    }
-    if opts.skip.contains("kustomize-build") {
-        report
-            .skipped
-            .push("kustomize-build: skipped by --skip".into());
-    }
+    report.skipped.extend(
+        Rule::ALL
+            .iter()
+            .filter(|r| opts.skip.contains(r))
+            .filter_map(|r| r.skipped_note()),
+    );
 
     let mut acc = Batches::default();
     let chunks: Vec<&[String]> = if selected.is_empty() {
@@ -476,12 +392,12 @@ fn run_batched(
                 .into_iter()
                 .filter(|f| f.installation.as_deref().is_none_or(|i| wanted.contains(i))),
         );
-        if !opts.skip.contains("render-drift") {
+        if !opts.skip.contains(&Rule::RenderDrift) {
             findings.extend(spec::sops_config_drift(&common, &all));
         }
     }
 
-    findings.retain(|f| !opts.skip.contains(f.rule));
+    findings.retain(|f| !opts.skip.contains(&f.rule));
     findings.sort();
     findings.dedup();
     report.findings = findings;
@@ -565,18 +481,18 @@ fn check_batch(
     findings.extend(dex::check(files, &specs));
     findings.extend(consumers::check(files, &specs));
     findings.extend(flux::check(files, &specs));
-    if !opts.skip.contains("render-drift") {
+    if !opts.skip.contains(&Rule::RenderDrift) {
         findings.extend(spec::drift(root, files, &specs));
     }
     findings.extend(capi::check(files, &docs));
     // Every YAML file's documents, for the schema and kustomize rules.
     let fresh = acc.cache.parse_rest(files, &docs);
     let all_docs = yaml::index(&docs, &fresh);
-    if !opts.skip.contains("schema") {
+    if !opts.skip.contains(&Rule::Schema) {
         progress.action("validating manifests against their schemas");
         findings.extend(schema::check(files, &all_docs));
     }
-    if !opts.skip.contains("kustomize-build") {
+    if !opts.skip.contains(&Rule::KustomizeBuild) {
         progress.action("building kustomizations");
         let built = kustomize::check(
             root,
@@ -770,10 +686,10 @@ mod tests {
         let mut r = Report::default();
         assert!(!r.failed(true));
         r.findings
-            .push(Finding::warning(&f, None, "cert-expiring", "w"));
+            .push(Finding::warning(&f, None, Rule::CertExpiring, "w"));
         assert!(!r.failed(false) && r.failed(true));
         r.findings
-            .push(Finding::error(&f, Some(1), "sops-mac", "e"));
+            .push(Finding::error(&f, Some(1), Rule::SopsMac, "e"));
         assert_eq!((r.errors(), r.warnings()), (1, 1));
         assert!(r.failed(false));
         assert_eq!(r.findings[1].location(), "a:1");

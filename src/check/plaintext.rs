@@ -15,9 +15,9 @@ use base64::Engine;
 use regex::Regex;
 
 use super::yaml::{find_line, is_sops, Parsed};
-use super::{line_of, Finding, RepoFile};
+use super::{line_of, Finding, RepoFile, Rule};
 
-const RULE: &str = "plaintext-secret";
+const RULE: Rule = Rule::PlaintextSecret;
 
 struct Pattern {
     what: &'static str,

@@ -3,24 +3,24 @@
 
 use serde_json::{json, Value};
 
-use super::{Report, Severity, RULES};
+use super::{Report, Rule, Severity};
 
 /// The schema URI SARIF consumers expect.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The SARIF log for `report`.
 pub fn to_sarif(report: &Report) -> Value {
-    let rules: Vec<Value> = RULES
+    let rules: Vec<Value> = Rule::ALL
         .iter()
-        .map(|(id, desc)| json!({ "id": id, "shortDescription": { "text": desc } }))
+        .map(|r| json!({ "id": r.id(), "shortDescription": { "text": r.description() } }))
         .collect();
     let results: Vec<Value> = report
         .findings
         .iter()
         .map(|f| {
             let mut r = json!({
-                "ruleId": f.rule,
-                "ruleIndex": RULES.iter().position(|(id, _)| *id == f.rule).unwrap_or(0),
+                "ruleId": f.rule.id(),
+                "ruleIndex": Rule::ALL.iter().position(|r| *r == f.rule).unwrap_or(0),
                 "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning" },
                 "message": { "text": f.message },
             });
@@ -58,8 +58,13 @@ mod tests {
         let f = RepoFile::new("installations/a/x.yaml", Vec::new());
         let report = Report {
             findings: vec![
-                Finding::error(&f, Some(3), "plaintext-secret", "m"),
-                Finding::warning(&RepoFile::new("", Vec::new()), None, "kustomize-build", "w"),
+                Finding::error(&f, Some(3), Rule::PlaintextSecret, "m"),
+                Finding::warning(
+                    &RepoFile::new("", Vec::new()),
+                    None,
+                    Rule::KustomizeBuild,
+                    "w",
+                ),
             ],
             ..Report::default()
         };

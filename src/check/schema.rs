@@ -12,10 +12,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::yaml::{self, find_line, Parsed};
-use super::{Finding, RepoFile, Severity};
+use super::{Finding, RepoFile, Rule, Severity};
 use crate::schema::{Catalog, Violation, ViolationKind};
 
-const RULE: &str = "schema";
+const RULE: Rule = Rule::Schema;
 
 /// Severity of an object whose kind no schema knows (nothing in the repo or vendor/
 /// installs it). An error: every kind mcb renders has a vendored schema (Flux, cert-manager,

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::yaml::{find_line, is_sops, Parsed};
-use super::{expiry, Finding, OpenError, Opener, RepoFile};
+use super::{expiry, Finding, OpenError, Opener, RepoFile, Rule};
 use crate::sops::rules::{Config, FILE_NAME as CONFIG};
 use crate::sops::{self, Format};
 
@@ -95,7 +95,7 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed], rules: &RuleSets) -> Vec<Fin
                 format!("{dir}/{CONFIG}")
             };
             if let Some(f) = files.iter().find(|f| f.path == path) {
-                out.push(Finding::error(f, None, "sops-invalid", msg.clone()));
+                out.push(Finding::error(f, None, Rule::SopsInvalid, msg.clone()));
             }
         }
     }
@@ -106,7 +106,7 @@ pub fn check(files: &[RepoFile], parsed: &[Parsed], rules: &RuleSets) -> Vec<Fin
         out.push(Finding::error(
             &files[p.file],
             Some(1),
-            "plaintext-secret",
+            Rule::PlaintextSecret,
             "named as a SOPS file but has no sops metadata, so it is not encrypted: \
              encrypt it with `mcb secrets encrypt` and rotate its values",
         ));
@@ -130,7 +130,7 @@ fn check_file(f: &RepoFile, p: &Parsed, rules: &RuleSets) -> Vec<Finding> {
         out.push(Finding::error(
             f,
             *line,
-            "sops-invalid",
+            Rule::SopsInvalid,
             format!("SOPS file does not parse: {msg}"),
         ));
         return out;
@@ -155,7 +155,7 @@ fn structure(f: &RepoFile, doc: &Value, text: &str, sops_line: usize, out: &mut 
         _ => out.push(Finding::error(
             f,
             Some(find_line(text, sops_line, "mac:")),
-            "sops-mac",
+            Rule::SopsMac,
             "the file has no MAC, so changes to it cannot be detected: re-encrypt it with `mcb secrets encrypt`",
         )),
     }
@@ -164,7 +164,7 @@ fn structure(f: &RepoFile, doc: &Value, text: &str, sops_line: usize, out: &mut 
             out.push(Finding::error(
                 f,
                 Some(sops_line),
-                "sops-invalid",
+                Rule::SopsInvalid,
                 format!("sops metadata has no `{key}`: the file was not written by sops; restore it from git"),
             ));
         }
@@ -181,7 +181,7 @@ fn structure(f: &RepoFile, doc: &Value, text: &str, sops_line: usize, out: &mut 
         out.push(Finding::error(
             f,
             Some(sops_line),
-            "sops-invalid",
+            Rule::SopsInvalid,
             "sops metadata names no key: nobody can decrypt this file; restore it from git",
         ));
     }
@@ -191,7 +191,7 @@ fn structure(f: &RepoFile, doc: &Value, text: &str, sops_line: usize, out: &mut 
             out.push(Finding::error(
                 f,
                 Some(recipient_line(text, sops_line, &rcpt)),
-                "sops-invalid",
+                Rule::SopsInvalid,
                 format!("age recipient {rcpt} has no encrypted data key: run `mcb secrets updatekeys {}`", f.path),
             ));
         }
@@ -235,7 +235,7 @@ fn encrypted_values(f: &RepoFile, text: &str, out: &mut Vec<Finding>) {
         Err(e) => out.push(Finding::error(
             f,
             None,
-            "sops-invalid",
+            Rule::SopsInvalid,
             format!("{}: restore the file from git", super::engine_message(&e)),
         )),
         Ok(info) => {
@@ -244,7 +244,7 @@ fn encrypted_values(f: &RepoFile, text: &str, out: &mut Vec<Finding>) {
                 out.push(Finding::error(
                     f,
                     Some(find_line(text, 1, &format!("{last}:"))),
-                    "plaintext-secret",
+                    Rule::PlaintextSecret,
                     format!(
                         "value at `{}` is in clear text although the file's crypt rule covers it: \
                          re-encrypt the file with `mcb secrets encrypt` and rotate the value",
@@ -268,7 +268,7 @@ fn recipients(
         out.push(Finding::error(
             f,
             Some(sops_line),
-            "sops-recipients",
+            Rule::SopsRecipients,
             "no .sops.yaml applies to this file: add a creation rule for it (mcb writes one per installation)",
         ));
         return;
@@ -290,7 +290,7 @@ fn recipients(
             out.push(Finding::error(
                 f,
                 Some(sops_line),
-                "sops-recipients",
+                Rule::SopsRecipients,
                 format!(
                     "no creation rule in {config} matches this path: add one, or move the file"
                 ),
@@ -301,7 +301,7 @@ fn recipients(
             out.push(Finding::error(
                 f,
                 Some(sops_line),
-                "sops-recipients",
+                Rule::SopsRecipients,
                 super::engine_message(&e),
             ));
             return;
@@ -316,7 +316,7 @@ fn recipients(
         out.push(Finding::error(
             f,
             Some(sops_line),
-            "sops-recipients",
+            Rule::SopsRecipients,
             format!("not encrypted for {r}, which its rule in {config} names: {fix}"),
         ));
     }
@@ -324,7 +324,7 @@ fn recipients(
         out.push(Finding::error(
             f,
             Some(recipient_line(text, sops_line, r)),
-            "sops-recipients",
+            Rule::SopsRecipients,
             format!(
                 "encrypted for {r}, which its rule in {config} does not name (its holder can read this file): \
                  {fix}, then rotate the values"
@@ -339,7 +339,7 @@ fn recipients(
         out.push(Finding::error(
             f,
             Some(sops_line),
-            "sops-recipients",
+            Rule::SopsRecipients,
             format!(
                 "has {file_groups} key group(s), its rule in {config} names {}: {fix}",
                 groups.len()
@@ -373,13 +373,13 @@ pub fn check_macs(
         Err(OpenError::Invalid(msg)) => (Some(false), vec![Finding::error(
             f,
             Some(find_line(f.text(), 1, "mac:")),
-            "sops-mac",
+            Rule::SopsMac,
             format!("{msg}: the file was changed without sops; restore it from git or edit it with `mcb secrets edit`"),
         )]),
         Err(OpenError::NoKey(msg)) => (None, vec![Finding::warning(
             f,
             Some(find_line(f.text(), 1, "mac:")),
-            "sops-mac",
+            Rule::SopsMac,
             format!("MAC not verified, {msg}: give a key that is a recipient of every file"),
         )]),
     }
@@ -425,7 +425,7 @@ mod tests {
         s
     }
 
-    fn run(config: &str, file: &str) -> Vec<(&'static str, Option<usize>, String)> {
+    fn run(config: &str, file: &str) -> Vec<(Rule, Option<usize>, String)> {
         let files = vec![
             RepoFile::new(".sops.yaml", config.as_bytes().to_vec()),
             RepoFile::new(
@@ -477,7 +477,7 @@ mod tests {
     fn clear_value_under_encrypted_regex() {
         let f = run(&cfg(&[R1]), &sops_file(&[R1], "c2VjcmV0"));
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!((f[0].0, f[0].1), ("plaintext-secret", Some(6)));
+        assert_eq!((f[0].0, f[0].1), (Rule::PlaintextSecret, Some(6)));
         assert!(!f[0].2.contains("c2VjcmV0"));
     }
 
@@ -485,19 +485,22 @@ mod tests {
     fn sops_named_file_without_metadata_is_plaintext() {
         let f = run(&cfg(&[R1]), "apiVersion: v1\nkind: ConfigMap\n");
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!((f[0].0, f[0].1), ("plaintext-secret", Some(1)));
+        assert_eq!((f[0].0, f[0].1), (Rule::PlaintextSecret, Some(1)));
     }
 
     #[test]
     fn no_rule_and_no_mac() {
         let c = "creation_rules:\n  - path_regex: ^elsewhere/\n    age: x\n";
         let f = run(c, &sops_file(&[R1], ENC));
-        assert_eq!(f[0].0, "sops-recipients");
+        assert_eq!(f[0].0, Rule::SopsRecipients);
         let nomac = sops_file(&[R1], ENC).replace(
             "    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n",
             "    mac: \"\"\n",
         );
         let f = run(&cfg(&[R1]), &nomac);
-        assert_eq!(f.iter().map(|f| f.0).collect::<Vec<_>>(), vec!["sops-mac"]);
+        assert_eq!(
+            f.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![Rule::SopsMac]
+        );
     }
 }

@@ -9,14 +9,14 @@ use std::path::Path;
 
 use secrecy::SecretString;
 
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use crate::render::{self, SecretError, SecretSource, Templates};
 use crate::repo::installation::Loaded;
 use crate::repo::{self, Change, SealError, Sealer};
 use crate::spec::{self, Installation};
 
-const SPEC: &str = "spec-invalid";
-const DRIFT: &str = "render-drift";
+const SPEC: Rule = Rule::SpecInvalid;
+const DRIFT: Rule = Rule::RenderDrift;
 
 /// Parses the spec of each installation in `names`; returns the findings and the valid specs.
 pub fn check(files: &[RepoFile], names: &[String]) -> (Vec<Finding>, Vec<Installation>) {
@@ -100,7 +100,7 @@ pub fn shared(files: &[RepoFile], specs: &[Installation]) -> Vec<Finding> {
                 out.push(Finding::error(
                     spec_file,
                     Some(super::yaml::find_line(spec_file.text(), 1, "sharedSecrets:")),
-                    "shared-unknown",
+                    Rule::SharedUnknown,
                     format!("uses shared secret `{name}`, but {want} does not exist: import it with `mcb shared import {name}`"),
                 ));
             }

@@ -80,8 +80,8 @@ pub struct Args {
     pub strict: bool,
 
     /// Rule to leave out (repeatable), e.g. `kustomize-build`
-    #[arg(long, value_name = "RULE")]
-    pub skip: Vec<String>,
+    #[arg(long, value_enum, value_name = "RULE")]
+    pub skip: Vec<mcb::check::Rule>,
 
     /// kubectl for kustomize builds [default: kubectl on PATH]
     #[arg(long, value_name = "PATH")]

@@ -1061,3 +1061,54 @@ fn empty_repo(t: &TestEnv, name: &str) -> PathBuf {
     }
     repo
 }
+
+/// Issue #19 item 3: `--skip` parses into the typed rule, so clap rejects an unknown one
+/// (usage error, exit 2) naming every valid id, and `--help` lists each with its description.
+#[test]
+fn skip_takes_a_known_rule_and_help_lists_them() {
+    let t = TestEnv::new();
+    let mut c = t.mcb();
+    c.args(["check", "--skip", "render-drfit"]);
+    let r = run(c).fails_with(2);
+    for rule in mcb::check::Rule::ALL {
+        assert!(r.stderr.contains(rule.id()), "{rule}: {}", r.stderr);
+    }
+    let mut c = t.mcb();
+    c.args(["check", "--help"]);
+    let help = run(c).ok().stdout;
+    // clap wraps long descriptions; compare with whitespace collapsed.
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for rule in mcb::check::Rule::ALL {
+        let line = format!("- {}: {}", rule.id(), rule.description());
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&line), "`{line}` missing from:\n{help}");
+    }
+}
+
+/// docs/check.md's rule table names every rule, and only rules (a new rule needs a row).
+#[test]
+fn docs_rule_table_lists_every_rule() {
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/check.md")).unwrap();
+    let table = doc
+        .split("## What is checked")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").nth(1))
+        .expect("docs/check.md has a rule table under `## What is checked`");
+    let mut documented = std::collections::BTreeSet::new();
+    for row in table.lines().skip(2) {
+        let first = row.split('|').nth(1).expect("a table row");
+        for id in first.split('`').skip(1).step_by(2) {
+            let rule = <mcb::check::Rule as clap::ValueEnum>::from_str(id, false)
+                .unwrap_or_else(|e| panic!("docs/check.md names `{id}`, not a rule: {e}"));
+            documented.insert(rule);
+        }
+    }
+    for rule in mcb::check::Rule::ALL {
+        assert!(
+            documented.contains(rule),
+            "docs/check.md's rule table has no row for `{rule}` ({})",
+            rule.description()
+        );
+    }
+}

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::yaml::Parsed;
-use super::{Finding, RepoFile};
+use super::{Finding, RepoFile, Rule};
 use model::{Model, Outcome, Repo};
 
-const RULE: &str = "kustomize-build";
+const RULE: Rule = Rule::KustomizeBuild;
 /// File names kustomize reads as a kustomization.
 pub(super) const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
