@@ -207,10 +207,7 @@ fn github_app_auth_trades_a_jwt_for_an_installation_token() {
             .respond_with(ResponseTemplate::new(204))
             .expect(1),
     );
-    let pem = fixture("apps.create-from-manifest.json")["pem"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pem = crate::support::github::app_pem();
     let app = || Auth::App {
         app_id: 1,
         private_key: SecretString::from(pem.clone()),
@@ -577,10 +574,7 @@ fn an_app_lacking_a_permission_is_told_what_to_grant() {
                 "message": "The permissions requested are not granted to this installation."
             }))),
     );
-    let pem = fixture("apps.create-from-manifest.json")["pem"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pem = crate::support::github::app_pem();
     let e = fake
         .client_with(Auth::App {
             app_id: 1,

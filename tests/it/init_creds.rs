@@ -481,10 +481,7 @@ fn init_imports_an_existing_github_app_by_id_and_key_file() {
     let repo = config_repo(&t);
     let key = t.path().join("demo.agekey");
     let spec = github_app_spec(&t);
-    let pem = fixture("apps.create-from-manifest.json")["pem"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pem = crate::support::github::app_pem();
     let pem_file = t.path().join("app.pem");
     std::fs::write(&pem_file, &pem).unwrap();
     let import = |extra: &[&str]| {

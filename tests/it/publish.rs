@@ -265,14 +265,7 @@ fn issue_23_app_credentials_alone_push_with_a_scoped_installation_token() {
             })))
             .respond_with(ResponseTemplate::new(201).set_body_json(&token)),
     );
-    let pem = t.path().join("app.pem");
-    std::fs::write(
-        &pem,
-        fixture("apps.create-from-manifest.json")["pem"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let pem = crate::support::github::app_pem_file(t.path());
     let mut c = init_cmd(&t, &repo, &key, &["--push", "--pr"]);
     c.args(fake.aim())
         .env("GITHUB_APP_ID", "1")

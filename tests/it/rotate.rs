@@ -1144,14 +1144,7 @@ fn finish_with_app_credentials_alone_fetches_with_the_installation_token() {
             .and(path("/app/installations/7/access_tokens"))
             .respond_with(ResponseTemplate::new(201).set_body_json(&token)),
     );
-    let pem = t.path().join("app.pem");
-    std::fs::write(
-        &pem,
-        fixture("apps.create-from-manifest.json")["pem"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let pem = crate::support::github::app_pem_file(t.path());
     let api = fake.server.uri();
     let mut c = t.mcb();
     c.env("GITHUB_APP_ID", "1")

@@ -22,6 +22,21 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
+/// The private key of GitHub's example app (`apps.create-from-manifest.json`), PEM.
+pub fn app_pem() -> String {
+    fixture("apps.create-from-manifest.json")["pem"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// [`app_pem`] written to `dir/app.pem`, for `--private-key-file`.
+pub fn app_pem_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("app.pem");
+    std::fs::write(&p, app_pem()).unwrap();
+    p
+}
+
 /// A wiremock server driven from synchronous tests (the forge client has its own runtime).
 pub struct Fake {
     pub rt: tokio::runtime::Runtime,
