@@ -89,14 +89,8 @@ pub fn rotate_targets() -> ArgValueCandidates {
         let mut values: Vec<String> = mcb::repo::list_installations(&root)
             .unwrap_or_default()
             .iter()
-            .flat_map(|name| {
-                let rel = mcb::repo::credentials_path(name);
-                std::fs::read_to_string(root.join(&rel))
-                    .ok()
-                    .and_then(|text| mcb::inventory::Inventory::parse(&rel, &text).ok())
-                    .map(|inv| mcb::ops::rotate::only_values(&inv))
-                    .unwrap_or_default()
-            })
+            .filter_map(|name| mcb::repo::installation::read_inventory(&root, name).ok())
+            .flat_map(|inv| mcb::ops::rotate::only_values(&inv))
             .collect();
         values.sort();
         values.dedup();
