@@ -75,15 +75,10 @@ impl Help for Error {
     }
 }
 
-/// The `help:` line for `err` or the first error in its source chain that has one. Every
-/// module error type is tried here, so callers keep hints with a plain `?` (no conversion
-/// to [`Error`] needed on the way up).
-pub fn help_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    std::iter::successors(Some(err), |e| e.source()).find_map(help_of)
-}
-
-/// The help of `e` itself, if it is one of the library's error types.
-fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+/// The help of `e` itself, if it is one of the library's error types. Every module error
+/// type is tried here, so callers keep hints with a plain `?` (no conversion to [`Error`]
+/// needed on the way up): whoever walks an error chain asks this for each link.
+pub fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     macro_rules! first_help {
         ($($t:ty),+ $(,)?) => {
             $(if let Some(x) = e.downcast_ref::<$t>() {
@@ -124,18 +119,23 @@ mod tests {
     struct Wrapper(#[source] crate::repo::Error);
 
     #[test]
-    fn help_is_found_through_wrappers_without_conversion() {
+    fn help_is_found_in_a_chain_without_conversion() {
         let inner = crate::repo::Error::NoInstallations {
             root: "/tmp/x".into(),
         };
         let want = inner.help();
         assert!(want.is_some());
-        assert_eq!(help_in_chain(&Wrapper(inner)), want);
+        let outer = Wrapper(inner);
+        let chain =
+            std::iter::successors(Some(&outer as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            });
+        assert_eq!(chain.map(help_of).collect::<Vec<_>>(), [None, want]);
     }
 
     #[test]
     fn errors_without_help_give_none() {
         let io = std::io::Error::other("plain");
-        assert_eq!(help_in_chain(&io), None);
+        assert_eq!(help_of(&io), None);
     }
 }

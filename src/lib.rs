@@ -35,4 +35,4 @@ pub mod spec;
 pub mod versions;
 
 pub use env::Env;
-pub use error::{help_in_chain, Error, Help};
+pub use error::{help_of, Error, Help};

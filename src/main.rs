@@ -56,11 +56,11 @@ fn print_error(err: &anyhow::Error, color: bool) {
         }
     }
     // Any library error carries its hint up through `?` and anyhow's context: the library
-    // knows its error types (mcb::help_in_chain); the CLI adds its own usage errors.
+    // knows its error types (mcb::help_of, asked for each link); the CLI adds its own usage errors.
     let help = err.chain().find_map(|c| {
         c.downcast_ref::<cli::UsageError>()
             .and_then(Help::help)
-            .or_else(|| mcb::help_in_chain(c))
+            .or_else(|| mcb::help_of(c))
     });
     if let Some(h) = help {
         eprintln!("{yellow}help:{reset} {h}");
