@@ -259,10 +259,10 @@ impl<'s> Builder<'s> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.before_node(false);
                 let text = match style {
-                    ScalarStyle::SingleQuoted => fold_yaml11_breaks(&text, usize::MAX),
+                    ScalarStyle::SingleQuoted => fold_yaml11_breaks(&text, None),
                     ScalarStyle::Literal | ScalarStyle::Folded if has_yaml11_break(&text) => {
                         let indent = block_indent(self.src, span.start.line(), span.end.line());
-                        fold_yaml11_breaks(&text, indent)
+                        fold_yaml11_breaks(&text, Some(indent))
                     }
                     _ => std::borrow::Cow::Borrowed(text.as_ref()),
                 };
@@ -733,8 +733,13 @@ fn size(v: &Value) -> usize {
     }
 }
 
+/// NEL, LS, PS: line breaks to yaml.v3 (YAML 1.1), content to YAML 1.2.
+fn is_yaml11_break(c: char) -> bool {
+    matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
 fn has_yaml11_break(text: &str) -> bool {
-    text.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+    text.contains(is_yaml11_break)
 }
 
 /// The content indentation of the block scalar whose header is on line `header` (1-based):
@@ -750,28 +755,28 @@ fn block_indent(src: &str, header: usize, end: usize) -> usize {
 }
 
 /// yaml.v3 (YAML 1.1) takes NEL, LS and PS for line breaks: after one, the next line's
-/// indentation is dropped (in a quoted scalar all blanks around it, in a block scalar up to
-/// its indentation `indent`), the break itself kept (libyaml's scanner). granit reads
-/// YAML 1.2, where they are content, so `'a\u{2028}    b'` (how sops writes "a\u{2028}b")
-/// would keep the indentation: fold it as sops reads it.
-fn fold_yaml11_breaks(text: &str, indent: usize) -> std::borrow::Cow<'_, str> {
+/// indentation is dropped - in a quoted scalar (`block_indent` None) all blanks around it,
+/// in a block scalar up to its indentation - and the break itself kept (libyaml's scanner).
+/// granit reads YAML 1.2, where they are content, so `'a\u{2028}    b'` (how sops writes
+/// "a\u{2028}b") would keep the indentation: fold it as sops reads it.
+fn fold_yaml11_breaks(text: &str, block_indent: Option<usize>) -> std::borrow::Cow<'_, str> {
     if !has_yaml11_break(text) {
         return std::borrow::Cow::Borrowed(text);
     }
-    let quoted = indent == usize::MAX;
     let mut out = String::with_capacity(text.len());
-    let mut skip = 0;
+    // Blanks still to drop after the last break (None: all of them, in a quoted scalar).
+    let mut skip = Some(0);
     for c in text.chars() {
-        if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
-            if quoted {
+        if is_yaml11_break(c) {
+            if block_indent.is_none() {
                 out.truncate(out.trim_end_matches([' ', '\t']).len());
             }
-            skip = indent;
-        } else if skip > 0 && (c == ' ' || (quoted && c == '\t')) {
-            skip -= 1;
+            skip = block_indent;
+        } else if c == ' ' && skip != Some(0) || c == '\t' && skip.is_none() {
+            skip = skip.map(|n| n - 1);
             continue;
         } else {
-            skip = 0;
+            skip = Some(0);
         }
         out.push(c);
     }
