@@ -70,6 +70,13 @@ pub(crate) fn get<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     find(docs, kind, name).unwrap_or_else(|| panic!("no {kind}/{name}"))
 }
 
+/// The item of list `list` that `pred` picks; panics naming `what` when there is none.
+fn item<'a>(list: &'a Value, what: &str, pred: impl Fn(&Value) -> bool) -> &'a Value {
+    list.as_array()
+        .and_then(|a| a.iter().find(|v| pred(v)))
+        .unwrap_or_else(|| panic!("no {what} in {list}"))
+}
+
 fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -238,18 +245,14 @@ fn chart_defaults() -> Value {
 /// mounts at /etc/dex.
 fn mounted_config(objs: &[Value], pod: &Value) -> Value {
     let container = &pod["containers"][0];
-    let mount = container["volumeMounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["mountPath"] == "/etc/dex")
-        .expect("config mounted at /etc/dex");
-    let volume = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == mount["name"])
-        .unwrap();
+    let mount = item(
+        &container["volumeMounts"],
+        "config mounted at /etc/dex",
+        |m| m["mountPath"] == "/etc/dex",
+    );
+    let volume = item(&pod["volumes"], "the mount's volume", |v| {
+        v["name"] == mount["name"]
+    });
     let args = strs(&container["args"]);
     assert_eq!(args.last(), Some(&"/etc/dex/config.yaml"), "{args:?}");
     let secret = get(
@@ -331,18 +334,14 @@ fn assert_dex_starts(t: &TestEnv, apps: &[Value], e: &Expect<'_>) -> Vec<Value> 
     assert_eq!(ing["spec"]["rules"][0]["host"], e.host);
     let backend = &ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
     let svc = get(&all, "Service", backend["name"].as_str().unwrap());
-    let port = svc["spec"]["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["port"] == backend["port"]["number"] || p["name"] == backend["port"]["name"])
-        .expect("the Ingress backend port is a port of the Service");
-    let web = container["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == port["targetPort"])
-        .unwrap();
+    let port = item(
+        &svc["spec"]["ports"],
+        "the Ingress backend port is a port of the Service",
+        |p| p["port"] == backend["port"]["number"] || p["name"] == backend["port"]["name"],
+    );
+    let web = item(&container["ports"], "the Service's target port", |p| {
+        p["name"] == port["targetPort"]
+    });
     let web_port: u64 = config["web"]["http"]
         .as_str()
         .unwrap()
@@ -374,12 +373,9 @@ fn assert_dex_starts(t: &TestEnv, apps: &[Value], e: &Expect<'_>) -> Vec<Value> 
         .unwrap()
         .parse()
         .unwrap();
-    let port = container["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "telemetry")
-        .unwrap();
+    let port = item(&container["ports"], "Dex's telemetry port", |p| {
+        p["name"] == "telemetry"
+    });
     assert_eq!(port["containerPort"], telemetry_port);
     for (probe, path) in [
         ("livenessProbe", "/healthz/live"),
