@@ -455,7 +455,7 @@ impl<'a> Work<'a> {
     /// The installation's manifests rendered from its spec and the inventory as this run
     /// leaves it (Dex's static clients follow the inventory's served client ids).
     fn rendered(&self, root: &Path) -> Result<crate::fileset::FileSet, Error> {
-        let templates = crate::render::Templates::with_overrides(repo::read_templates(root)?)?;
+        let templates = crate::render::repo_templates(root)?;
         let spec = &self.inst.spec;
         let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
         let mut secret_files = repo::listed_secret_files(root, self.name(), shared)?;
