@@ -109,7 +109,7 @@ pub fn plan_installation(
     let secret_files = repo::listed_secret_files(root, name, shared)?;
     let (extra_files, extra_owned) = extra.installation_files(spec)?;
     let inventory = repo::installation::read_inventory(root, name)?;
-    let mut files = render(&templates, spec, &secret_files, &inventory, secrets)?;
+    let mut files = render(templates, spec, &secret_files, &inventory, secrets)?;
     files.extend(extra_files);
     let mut owned = vec![repo::manifests_dir(name)];
     owned.extend(extra_owned);
