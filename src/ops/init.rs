@@ -7,6 +7,9 @@
 //! then publish (branch, key file, commit, push, PR). The age private key is written to
 //! the user's file and verified before the commit exists (`ops::transaction`), never
 //! into the repo; no commit exists without its key file.
+//!
+//! Size: the steps above in order, one function each, sharing the request and the report;
+//! what talks to issuers and GitHub is `init/external.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

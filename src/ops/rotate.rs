@@ -7,10 +7,14 @@
 //! the successor of a registered OIDC client (RFC 7591) and a new deploy key at the forge
 //! (never in a dry run, which lists those calls instead). Old credentials with an
 //! external side stay valid until `--finish` (`finish.rs`) removes them after the merge.
+//!
+//! Size: the use case's flow and its in-memory [`Work`], the state every kind rotates on;
+//! picking targets is `targets.rs`, each kind `kinds.rs`, CA phases `ca.rs`, `--finish` `finish.rs`.
 
 mod ca;
 mod finish;
 mod forge;
+mod kinds;
 mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
