@@ -261,6 +261,7 @@ fn publish_installation(
     let sops_yaml = installation::sops_config(&all);
 
     let mut files = desired_files(&this, generated, &sops_yaml)?;
+    step(progress, &name, 4);
     // The config repo's CI gate, once: a workflow the team has edited is theirs.
     let writes_workflow = !root.join(crate::render::ci::CI_WORKFLOW_PATH).exists();
     if writes_workflow {
@@ -363,6 +364,7 @@ fn publish_installation(
         Some(&key),
         progress,
     )?;
+    step(progress, &name, STEPS);
     for s in said {
         match s {
             Ok(m) => progress.success(&m),
@@ -447,6 +449,7 @@ fn generate(
 ) -> Result<Generated, Error> {
     let name = spec.name.as_str();
     let created = rfc3339(env);
+    step(progress, name, 0);
     let age = sops::generate_age_key(env);
     let mut credentials = vec![Credential {
         kind: AGE_KEY_KIND,
@@ -461,6 +464,7 @@ fn generate(
         extra: BTreeMap::new(),
     }];
     progress.generated(&format!("age key {}", age.recipient));
+    step(progress, name, 1);
     let mut secrets = Vec::new();
     let mut consumers = Vec::new();
 
@@ -489,6 +493,7 @@ fn generate(
         progress.generated(&format!("{}/{} ({})", c.kind, c.id, c.fingerprint));
     }
     credentials.extend(pki_creds);
+    step(progress, name, 2);
 
     // OIDC clients registered at an external issuer: before the GitHub App, because a
     // registration can be undone and a created app cannot.
@@ -644,6 +649,7 @@ fn generate(
             secrets.push(creds::oidc::dex_connectors_secret(&given)?);
         }
     }
+    step(progress, name, 3);
     Ok(Generated {
         age,
         secrets,
@@ -652,6 +658,15 @@ fn generate(
         github_app_install_url,
         deploy_key,
     })
+}
+
+/// The parts of an init the progress counts: the age key, the PKI, the other credentials,
+/// the rendered files, then the sealed files committed (and pushed).
+const STEPS: usize = 5;
+
+/// Init of installation `name` is through part `done` of [`STEPS`].
+fn step(progress: &mut dyn Progress, name: &str, done: usize) {
+    progress.advance(&format!("initialising {name}"), done, STEPS);
 }
 
 /// The GitHub App's id and installation id from the spec, required with `git.auth:
