@@ -9,6 +9,8 @@ mod chars;
 mod locate;
 mod oidc;
 mod provider;
+mod rotation;
+mod shared;
 mod types;
 mod validate;
 
@@ -16,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 pub use oidc::*;
 pub use provider::*;
+pub use rotation::*;
+pub use shared::*;
 pub use types::*;
 
 pub(crate) use locate::line_of;

@@ -2,7 +2,8 @@
 //! default here, so the rest of mcb reads one resolved value.
 //!
 //! Size: a table, one struct per spec section with its defaults, mirrored field for field in
-//! `schemas/installation.schema.json`; the logic is in `validate.rs`, `provider.rs`, `oidc.rs`.
+//! `schemas/installation.schema.json`; sections with logic of their own are `rotation.rs`,
+//! `shared.rs`, `provider.rs`, `oidc.rs`; the cross-field checks are `validate.rs`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::oidc::{Oidc, SharedKeyRef};
 use super::provider::Provider;
+use super::rotation::Rotation;
+use super::shared::{SharedSecretMapping, SharedSecretRef};
 
 /// A check failure: (YAML path, message, hint).
 pub(crate) type Invalid = (String, String, String);
@@ -20,7 +23,7 @@ pub(crate) type Invalid = (String, String, String);
 /// alphanumeric. Names of installations, organizations and connectors.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Name(String);
+pub struct Name(pub(super) String);
 
 impl Name {
     /// The name as text.
@@ -181,190 +184,6 @@ pub struct Installation {
     /// When credentials are due for `mcb rotate` (and `--due-within`).
     #[serde(default, skip_serializing_if = "Rotation::is_default")]
     pub rotation: Rotation,
-}
-
-/// When credentials are due for rotation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Rotation {
-    /// The longest a credential of each kind may go unrotated, as a number and a unit
-    /// (`h`, `d`, `w`): due when it was created or last rotated longer ago, or when it
-    /// expires, whichever comes first.
-    #[serde(default, skip_serializing_if = "MaxAge::is_default")]
-    pub max_age: MaxAge,
-}
-
-impl Rotation {
-    fn is_default(&self) -> bool {
-        self == &Rotation::default()
-    }
-}
-
-/// Maximum age per credential kind; unset kinds take the default named on each.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MaxAge {
-    /// Kubeconfig client certificates [default: `365d`, their validity].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubeconfig: Option<Age>,
-    /// OIDC client secrets (Dex static and registered clients) [default: `180d`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc_client: Option<Age>,
-    /// Flux's SSH deploy key [default: `365d`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy_key: Option<Age>,
-    /// The GitHub App's private key [default: `365d`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub github_app: Option<Age>,
-    /// The installation's SOPS age key [default: `730d`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub age_key: Option<Age>,
-    /// The cluster, etcd and front-proxy CAs [default: none: due only by expiry (10 years)].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca: Option<Age>,
-}
-
-impl MaxAge {
-    fn is_default(&self) -> bool {
-        self == &MaxAge::default()
-    }
-
-    /// The maximum age of inventory kind `kind` (the spec's, else the default); None: the
-    /// kind is due only when it expires.
-    pub fn of(&self, kind: crate::inventory::CredentialKind) -> Option<time::Duration> {
-        let days = time::Duration::days;
-        use crate::inventory::CredentialKind;
-        let (set, default) = match kind {
-            CredentialKind::Kubeconfig => (&self.kubeconfig, Some(days(365))),
-            CredentialKind::OidcClient => (&self.oidc_client, Some(days(180))),
-            CredentialKind::DeployKey => (&self.deploy_key, Some(days(365))),
-            CredentialKind::GithubApp => (&self.github_app, Some(days(365))),
-            CredentialKind::AgeKey => (&self.age_key, Some(days(730))),
-            CredentialKind::Ca => (&self.ca, None),
-            // not rotated (sa-key), or listed only until it expires (superseded)
-            CredentialKind::SaKey | CredentialKind::KubeconfigSuperseded => return None,
-        };
-        set.as_ref().map(Age::duration).or(default)
-    }
-}
-
-/// A duration as a number and a unit: `12h`, `30d`, `2w`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Age(String, time::Duration);
-
-impl Age {
-    /// Parses `12h`, `30d`, `2w` (also `90m` where minutes make sense).
-    pub fn parse(s: &str) -> Result<time::Duration, String> {
-        let bad = || format!("{s:?}: expected a number and a unit (m, h, d, w), e.g. 30d");
-        let unit = s.chars().last().ok_or_else(bad)?;
-        let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
-        if n < 0 {
-            return Err(bad());
-        }
-        Ok(match unit {
-            'm' => time::Duration::minutes(n),
-            'h' => time::Duration::hours(n),
-            'd' => time::Duration::days(n),
-            'w' => time::Duration::weeks(n),
-            _ => return Err(bad()),
-        })
-    }
-
-    /// The duration.
-    pub fn duration(&self) -> time::Duration {
-        self.1
-    }
-}
-
-impl TryFrom<String> for Age {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let d = Age::parse(&s)?;
-        if d <= time::Duration::ZERO {
-            return Err(format!("{s:?}: a maximum age must be more than zero"));
-        }
-        Ok(Age(s, d))
-    }
-}
-
-impl From<Age> for String {
-    fn from(a: Age) -> String {
-        a.0
-    }
-}
-
-impl JsonSchema for Age {
-    fn schema_name() -> Cow<'static, str> {
-        "Age".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schemars::json_schema!({
-            "description": "A duration: a number and a unit (m, h, d, w), e.g. 90d.",
-            "type": "string",
-            "pattern": "^[0-9]*[1-9][0-9]*[mhdw]$"
-        })
-    }
-}
-
-/// One shared secret an installation uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum SharedSecretRef {
-    /// Just the name: Secret `<name>` in namespace `default`, every key as it is.
-    Name(Name),
-    /// Where to put it and which keys.
-    Mapped(SharedSecretMapping),
-}
-
-/// Where a shared secret goes in the cluster and which of its keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SharedSecretMapping {
-    /// The shared secret (`shared/secrets/<name>.sops.yaml`).
-    pub name: Name,
-    /// Namespace of the Secret [default: `default`]; it must exist when Flux applies
-    /// `secrets/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<Name>,
-    /// Name of the Secret [default: the shared secret's name].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    /// The Secret's `type` [default: `Opaque`], e.g. `kubernetes.io/dockerconfigjson`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
-    /// Keys to place, `{shared key: Secret key}`; only these [default: every key, same name].
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub keys: BTreeMap<String, String>,
-}
-
-impl SharedSecretRef {
-    /// The shared secret's name.
-    pub fn name(&self) -> &Name {
-        match self {
-            SharedSecretRef::Name(n) => n,
-            SharedSecretRef::Mapped(m) => &m.name,
-        }
-    }
-
-    /// The mapping with every default filled in except `keys` (empty: all keys).
-    pub fn mapping(&self) -> SharedSecretMapping {
-        let mut m = match self {
-            SharedSecretRef::Name(n) => SharedSecretMapping {
-                name: n.clone(),
-                namespace: None,
-                secret_name: None,
-                type_: None,
-                keys: BTreeMap::new(),
-            },
-            SharedSecretRef::Mapped(m) => m.clone(),
-        };
-        m.namespace.get_or_insert_with(|| Name("default".into()));
-        m.secret_name
-            .get_or_insert_with(|| m.name.as_str().to_owned());
-        m.type_.get_or_insert_with(|| "Opaque".into());
-        m
-    }
 }
 
 pub(super) fn default_kubernetes_version() -> String {

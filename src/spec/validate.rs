@@ -1,9 +1,9 @@
 //! The checks of a whole spec beyond its types (`Installation::check`): cross-field rules,
 //! each failure with its YAML path, message and hint.
 
+use super::shared::SharedSecretRef;
 use super::types::{
     is_cidr, is_dns1123_subdomain, is_secret_key, GitAuth, Installation, Invalid, Name,
-    SharedSecretRef,
 };
 use std::collections::BTreeSet;
 
