@@ -44,6 +44,7 @@ pub(super) fn parse(
     let mut options = granit_parser::Options::default();
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
+    let src = &*indent_line_start_breaks(src);
     let mut b = Builder {
         src,
         visit,
@@ -805,14 +806,40 @@ fn has_yaml11_break(text: &str) -> bool {
     text.contains(is_yaml11_break)
 }
 
-/// The content indentation of the block scalar whose header is on line `header` (1-based):
-/// the fewest leading spaces of its non-empty lines up to line `end`.
-fn block_indent(src: &str, header: usize, end: usize) -> usize {
-    src.lines()
-        .skip(header)
-        .take(end.saturating_sub(header))
+/// The content indentation of the block scalar granit places at lines `start..=end`
+/// (1-based; it starts on the header's line or the next, and `end` may be the next token's
+/// line): the fewest leading spaces of its non-empty lines right of the header's node (its
+/// key, or its dash for a list item).
+fn block_indent(src: &str, start: usize, end: usize) -> usize {
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let lines: Vec<&str> = src
+        .lines()
+        .skip(start.saturating_sub(2))
+        .take(end + 2 - start.max(1))
+        .collect();
+    let is_header = |l: &str| {
+        let t = l.trim_end();
+        t.trim_end_matches(['-', '+']).ends_with(['|', '>'])
+    };
+    let Some(h) = lines.iter().take(2).position(|l| is_header(l)) else {
+        return 0;
+    };
+    let head = lines[h];
+    // The column of the header's node: past the dashes of list items, unless the block
+    // scalar is itself the item.
+    let mut node = indent(head);
+    while let Some(rest) = head[node..].strip_prefix("- ") {
+        let next = node + 2 + indent(rest);
+        if head[next..].starts_with(['|', '>']) {
+            break;
+        }
+        node = next;
+    }
+    lines[h + 1..]
+        .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .map(|l| indent(l))
+        .take_while(|&n| n > node)
         .min()
         .unwrap_or(0)
 }
@@ -844,4 +871,57 @@ fn fold_yaml11_breaks(text: &str, block_indent: Option<usize>) -> std::borrow::C
         out.push(c);
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// sops (yaml.v3's emitter) writes a LS or PS that follows a line feed in a literal block at
+/// the very start of the next line, before the block's indentation: "a\n\u{2028}c" is
+/// `|-` / `    a` / `\u{2028}    c`. yaml.v3 (YAML 1.1) reads the break as the end of an empty
+/// line; granit (YAML 1.2) sees content left of the block and fails. Moving such breaks behind
+/// the block's indentation gives granit the same content, and [`fold_yaml11_breaks`] then drops
+/// the indentation after them as yaml.v3 does. Only lines inside a block scalar whose
+/// indentation is found (no explicit indentation indicator) are changed.
+fn indent_line_start_breaks(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("\n\u{2028}") && !src.contains("\n\u{2029}") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let lines: Vec<&str> = src.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(src.len() + 64);
+    for (i, line) in lines.iter().enumerate() {
+        if starts_with_yaml11_break(line) {
+            if let Some(indent) = block_scalar_indent(&lines[..i]) {
+                out.extend(std::iter::repeat_n(' ', indent));
+            }
+        }
+        out.push_str(line);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn starts_with_yaml11_break(line: &str) -> bool {
+    line.starts_with(['\u{2028}', '\u{2029}'])
+}
+
+/// The content indentation of the block scalar that continues after the lines `above`: the
+/// nearest line above that is left of every content line below it and is a block scalar
+/// header (`key: |`, `- >`, a chomping indicator at most); `None` when there is none.
+fn block_scalar_indent(above: &[&str]) -> Option<usize> {
+    let mut least = usize::MAX;
+    for line in above.iter().rev() {
+        if line.trim().is_empty() || starts_with_yaml11_break(line) {
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent < least && least != usize::MAX {
+            let head = line.trim();
+            let head = head.strip_suffix(['-', '+']).unwrap_or(head);
+            let header = ["|", ">"].iter().any(|b| {
+                head == *b || head.ends_with(&format!(": {b}")) || head.ends_with(&format!("- {b}"))
+            });
+            if header {
+                return Some(least);
+            }
+        }
+        least = least.min(indent);
+    }
+    None
 }
