@@ -1,11 +1,9 @@
 //! The library's top-level error (one variant per module error) and the one place that
 //! finds an error's `help:` line, whatever module error a `?` carried to the command line.
 
-/// A hint for the user: what to change to make the error go away.
-pub trait Help {
-    /// The `help:` line main prints after the error, if there is one.
-    fn help(&self) -> Option<String>;
-}
+/// A hint for the user (the `help:` line main prints after an error). Defined in the SOPS
+/// engine's crate, the lowest one, so its errors carry hints too.
+pub use mcb_sops::Help;
 
 /// Any error the library returns to the command line.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +17,6 @@ pub enum Error {
     /// `mcb check` could not run (findings are not errors).
     #[error(transparent)]
     Check(#[from] crate::check::Error),
-    /// `mcb status` could not read an inventory.
-    #[error(transparent)]
-    Status(#[from] crate::ops::status::Error),
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
@@ -60,7 +55,6 @@ impl Help for Error {
             Error::Io(e) => e.help(),
             Error::Sops(e) => e.help(),
             Error::Check(e) => e.help(),
-            Error::Status(e) => e.help(),
             Error::Creds(e) => e.help(),
             Error::Pki(e) => e.help(),
             Error::Spec(e) => e.help(),
@@ -93,7 +87,6 @@ pub fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         crate::sops::store::yaml::Error,
         crate::check::Error,
         crate::render::ci::SourceError,
-        crate::ops::status::Error,
         crate::creds::Error,
         crate::pki::Error,
         crate::spec::Error,

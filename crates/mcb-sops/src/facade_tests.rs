@@ -13,8 +13,8 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .expect("line present")
 }
 
-fn env(seed: u64) -> Env {
-    Env::seeded(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
+fn env(seed: u64) -> effects::Seeded {
+    effects::Seeded::new(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
 }
 
 fn key_and_ids(seed: u64) -> (AgeKey, Identities) {
@@ -98,7 +98,7 @@ fn reencrypt_without_change_is_byte_identical() {
     ] {
         let enc = encrypt(&env(2), plain, format, &opts).unwrap();
         // A later run with other randomness and clock: still no change.
-        let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+        let later = effects::Seeded::new(77, time::macros::datetime!(2027-01-01 0:00 UTC));
         assert_eq!(
             reencrypt(&later, &enc, plain, format, &ids, &opts).unwrap(),
             enc,
@@ -120,7 +120,7 @@ fn reencrypt_with_a_change_keeps_other_ciphertexts() {
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
     let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
     let changed = JSON.replace("\"x\"", "\"y\"");
-    let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+    let later = effects::Seeded::new(77, time::macros::datetime!(2027-01-01 0:00 UTC));
     let out = reencrypt(&later, &enc, changed.as_bytes(), Format::Json, &ids, &opts).unwrap();
     let (old, new) = (
         String::from_utf8(enc).unwrap(),
@@ -341,13 +341,13 @@ proptest! {
     }
 }
 
+/// The project's `fixtures/sops-vectors`.
+fn vectors_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors")
+}
+
 fn vector(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/sops-vectors")
-            .join(rel),
-    )
-    .unwrap()
+    std::fs::read(vectors_dir().join(rel)).unwrap()
 }
 
 #[test]
@@ -390,9 +390,8 @@ fn all_vector_ids() -> Identities {
 
 /// The vectors' encrypted YAML files, by path.
 fn yaml_vectors() -> Vec<(String, Vec<u8>)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-vectors/cases");
     let mut out = Vec::new();
-    for dir in std::fs::read_dir(&root).unwrap() {
+    for dir in std::fs::read_dir(vectors_dir().join("cases")).unwrap() {
         for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
             let p = f.unwrap().path();
             if p.to_string_lossy().ends_with(".sops.yaml") {
