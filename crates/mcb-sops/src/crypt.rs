@@ -1,6 +1,8 @@
 //! Encrypting and decrypting a tree under a crypt rule, and the MAC over it (§4, §5, §8 of
 //! docs/sops-format.md). One walk visits every leaf in document order with its key path;
 //! encryption, decryption and the MAC all use it, so they cannot disagree on order or AAD.
+//! Decryption is one [`Decrypter`] per file, fed by that walk or, for YAML, by the parser as
+//! it reads each value (the same per-leaf code and order; see `open_streaming` in the facade).
 
 use std::collections::HashMap;
 

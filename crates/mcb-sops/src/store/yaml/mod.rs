@@ -5,6 +5,8 @@
 //! - [`parse`] reads every document: comments become [`crate::Item::Comment`] /
 //!   [`Value::Comment`](crate::Value::Comment) items, anchors and aliases are expanded,
 //!   `<<` stays a key, scalars are typed as yaml.v3 types them (`resolve`).
+//! - [`parse_visiting`] also shows each scalar value to a visitor with its key path as it is
+//!   read (so a caller can decrypt in the same pass, never holding the encrypted tree).
 //! - [`emit`] writes what sops writes (`emit`).
 //!
 //! Checked against the real sops: every vector in `fixtures/sops-vectors` and the probes in
