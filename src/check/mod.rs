@@ -308,10 +308,10 @@ fn run_batched(
 ) -> Result<Report, Error> {
     let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
-    let paths = files::list(root)?;
+    let listing = files::list(root)?;
     let mut unchanged = Vec::new();
     if let Some(rev) = &opts.changed_since {
-        let affected = changed::affected(root, rev, &selected, &paths)?;
+        let affected = changed::affected(root, rev, &selected, &listing)?;
         unchanged = selected
             .iter()
             .filter(|n| affected.binary_search(n).is_err())
@@ -324,7 +324,7 @@ fn run_batched(
     // every batch; the checks' findings on them repeat identically and are deduplicated.
     let mut common = Vec::new();
     let mut by_inst: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in paths {
+    for p in listing.paths {
         match files::installation_of(&p) {
             None => common.push(p),
             Some(i) if wanted.contains(i) => by_inst.entry(i.to_owned()).or_default().push(p),
