@@ -306,6 +306,27 @@ fn run_batched(
     progress: &mut dyn Progress,
     batch: usize,
 ) -> Result<Report, Error> {
+    // What does not depend on the file list is read on the other cores while git lists
+    // the files: every installation for the repo-wide checks, the built-in schemas.
+    std::thread::scope(|s| {
+        let all = s.spawn(|| load_all(root));
+        if !opts.skip.contains(&Rule::Schema) {
+            s.spawn(crate::schema::warm);
+        }
+        let all = || all.join().expect("loading the installations panicked");
+        check_repo(root, opts, now, progress, batch, all)
+    })
+}
+
+/// [`run_batched`] once it is reading the installations (`all` waits for them).
+fn check_repo(
+    root: &Path,
+    opts: &Options,
+    now: OffsetDateTime,
+    progress: &mut dyn Progress,
+    batch: usize,
+    all: impl FnOnce() -> Result<Vec<crate::repo::installation::Loaded>, crate::Error>,
+) -> Result<Report, Error> {
     let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
     let listing = files::list(root)?;
@@ -386,7 +407,7 @@ fn run_batched(
     findings.extend(kustomize::unbuilt(&acc.unbuilt));
     // Repo-wide checks, once, when every installation loads (one that does not is already
     // a spec-invalid finding).
-    if let Ok(all) = load_all(root) {
+    if let Ok(all) = all() {
         findings.extend(
             shared_unreadable(root, &all)
                 .into_iter()
