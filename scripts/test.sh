@@ -9,14 +9,14 @@ bash scripts/install-test-deps.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== msrv"
 bash scripts/check-msrv.sh
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   # nextest runs no doctests; mcb has none (examples live in --help and tests/).
-  cargo nextest run --no-fail-fast --failure-output final
+  cargo nextest run --workspace --no-fail-fast --failure-output final
 else
-  cargo test --no-fail-fast
+  cargo test --workspace --no-fail-fast
 fi
 echo "== total $(( $(date +%s) - start )) s"

@@ -126,6 +126,16 @@ impl Env {
     }
 }
 
+/// The SOPS engine's clock and randomness are the run's.
+impl mcb_sops::Effects for Env {
+    fn now(&self) -> OffsetDateTime {
+        Env::now(self)
+    }
+    fn fill_random(&self, buf: &mut [u8]) {
+        self.rng().fill_bytes(buf)
+    }
+}
+
 /// A locked, cryptographically secure random generator (see [`Env::rng`]).
 pub struct Rng<'a>(MutexGuard<'a, Box<dyn CryptoRngCore + Send>>);
 

@@ -1,11 +1,9 @@
 //! The library's top-level error (one variant per module error) and the one place that
 //! finds an error's `help:` line, whatever module error a `?` carried to the command line.
 
-/// A hint for the user: what to change to make the error go away.
-pub trait Help {
-    /// The `help:` line main prints after the error, if there is one.
-    fn help(&self) -> Option<String>;
-}
+/// A hint for the user (the `help:` line main prints after an error). Defined in the SOPS
+/// engine's crate, the lowest one, so its errors carry hints too.
+pub use mcb_sops::Help;
 
 /// Any error the library returns to the command line.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,8 @@ pub mod provider;
 pub mod render;
 pub mod repo;
 pub mod schema;
-pub mod sops;
+/// The SOPS engine, a crate of its own (`crates/mcb-sops`): it cannot import mcb.
+pub use mcb_sops as sops;
 pub mod spec;
 pub mod versions;
 

@@ -183,6 +183,15 @@ pub enum Error {
         /// the command's paths that differ
         paths: Vec<String>,
     },
+    /// The command's branch exists but another checkout is current: the command read its
+    /// files from that checkout, so its commit would undo the branch's earlier ones.
+    #[error("{branch} exists and continues from its own files, but {checked_out} is checked out")]
+    ContinuesAnotherCheckout {
+        /// the command's existing branch
+        branch: String,
+        /// what is checked out instead
+        checked_out: String,
+    },
     /// The branch's pull request was merged or closed, but the local branch holds commits
     /// the PR does not (or is checked out with no base to return to): mcb would start it
     /// afresh and lose them.
@@ -223,6 +232,9 @@ impl crate::Help for Error {
                 "merge the rotation's pull request into {base} first (nothing was deleted); then run `--finish` again"
             ),
             Error::NewCredentialUnused { .. } => "wait until Flux has reconciled the merged rotation (`flux get sources git`), then run `--finish` again; nothing was deleted".into(),
+            Error::ContinuesAnotherCheckout { branch, .. } => format!(
+                "to add to its open pull request, `git switch {branch}` and run the command again (`mcb publish {branch}` only pushes it); if its pull request was merged or closed, run with `--push --pr` (mcb then starts {branch} afresh) or delete it (`git branch -D {branch}`)"
+            ),
             Error::FinishedBranchDiverged { branch, .. } => format!(
                 "keep what it holds under another name (`git switch main && git branch -m {branch} {branch}-old`), then run the command again: it starts {branch} afresh from the default branch"
             ),

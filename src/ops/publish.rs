@@ -63,6 +63,9 @@ pub struct Outcome {
     pub dry_run: bool,
     /// what a dry run with --push would do on the network, in order
     pub planned: Vec<String>,
+    /// where HEAD went back to after the push (the branch, or detached commit, the run
+    /// started on); None: the committed branch stays checked out
+    pub returned_to: Option<String>,
 }
 
 /// `files` as `[{"path", "change"}]`: objects, not pairs (one JSON style, issue #24).
@@ -120,6 +123,7 @@ pub fn run(
         }
         return Ok(out);
     }
+    let was = repo.head()?;
     // The remote, the credentials and the GitHub repository, before anything is committed.
     let mut checked = preflight(repo, env, &req.branch, opts, pr, req.needs, progress)?;
     let with_token = checked.as_ref().map(|c| c.options(opts));
@@ -128,6 +132,7 @@ pub fn run(
         c.replacing = start_afresh(repo, &req.branch, &c.history, progress)?;
     }
 
+    ensure_continued_here(repo, &req.branch)?;
     let owned: Vec<&str> = req.owned.iter().map(String::as_str).collect();
     let base = base_of(repo, &req.branch, opts, &owned, progress)?;
     progress.action(&format!("preparing branch {}", req.branch));
@@ -171,7 +176,56 @@ pub fn run(
         reviewers: req.reviewers.clone(),
     };
     deliver(repo, &start.branch, base, &pr, checked, progress, &mut out)?;
+    if out.pushed_to.is_some() {
+        out.returned_to = return_to(repo, &was, &start.branch, progress);
+    }
     Ok(out)
+}
+
+/// The command computed its files from the work tree, so it may continue an existing
+/// branch only from that branch's checkout: from another one (say main, where mcb returns
+/// after a push) its commit would undo the branch's earlier commits.
+fn ensure_continued_here(repo: &ConfigRepo, branch: &str) -> Result<(), Error> {
+    let current = repo.current_branch()?;
+    if repo.branch_tip(branch)?.is_none() || current.as_deref() == Some(branch) {
+        return Ok(());
+    }
+    Err(crate::ops::Error::ContinuesAnotherCheckout {
+        branch: branch.to_owned(),
+        checked_out: current.unwrap_or_else(|| "a detached HEAD".into()),
+    }
+    .into())
+}
+
+/// After a push, HEAD goes back to where the run started (as gh leaves you where you
+/// were); the branch is on the remote and in its PR. Without a push it stays checked out
+/// for review. A switch that would touch files changed meanwhile is not made (a warning):
+/// the commit and the push stand either way.
+fn return_to(
+    repo: &ConfigRepo,
+    was: &Head,
+    branch: &str,
+    progress: &mut dyn Progress,
+) -> Option<String> {
+    let name = match was {
+        Head::Branch(b) if b == branch => return None,
+        Head::Branch(b) => b.clone(),
+        Head::Detached(id) => id.clone(),
+    };
+    match repo.restore_head(was) {
+        Ok(()) => {
+            progress.success(&format!(
+                "back on {name}; `git switch {branch}` to continue the branch"
+            ));
+            Some(name)
+        }
+        Err(e) => {
+            progress.warn(&format!(
+                "{branch} stays checked out: switching back to {name} failed: {e}"
+            ));
+            None
+        }
+    }
 }
 
 /// The branch a new mcb branch starts from and its PR targets: `--base`, else the remote's

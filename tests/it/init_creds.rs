@@ -376,6 +376,7 @@ fn init_creates_the_github_app_by_the_manifest_flow() {
         "{}",
         r.stdout
     );
+    crate::rotate::back_on_then_switch(&t, &repo, "main", "mcb/init-demo");
 
     // Flux's Secret and the app's own Secret hold the fixture's values.
     let secrets = repo.join(SECRETS);

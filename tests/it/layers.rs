@@ -43,7 +43,7 @@ fn imports_of(file: &Path, module: &str) -> Vec<String> {
 fn modules_below_the_use_cases_never_import_them() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let below_ops = [
-        "check", "render", "repo", "spec", "creds", "pki", "sops", "git", "forge", "schema",
+        "check", "render", "repo", "spec", "creds", "pki", "git", "forge", "schema",
     ];
     let mut wrong = Vec::new();
     for m in below_ops {
@@ -58,7 +58,7 @@ fn modules_below_the_use_cases_never_import_them() {
             wrong.extend(imports_of(&f, "cli"));
         }
     }
-    for m in ["render", "repo", "spec", "creds", "pki", "sops", "schema"] {
+    for m in ["render", "repo", "spec", "creds", "pki", "schema"] {
         for f in sources(&src.join(m)) {
             wrong.extend(imports_of(&f, "check"));
         }
@@ -67,5 +67,26 @@ fn modules_below_the_use_cases_never_import_them() {
         wrong.is_empty(),
         "imports against the layers:\n{}",
         wrong.join("\n")
+    );
+}
+
+/// The SOPS engine is a crate of its own (`crates/mcb-sops`): the compiler keeps it from
+/// importing mcb (a dependency cycle), and it forbids `unsafe` in its source and its
+/// `[lints]` table.
+#[test]
+fn the_sops_engine_is_a_crate_without_unsafe() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        !root.join("src/sops").exists(),
+        "src/sops is back: the engine lives in crates/mcb-sops"
+    );
+    let crate_dir = root.join("crates/mcb-sops");
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("#![forbid(unsafe_code)]"));
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("unsafe_code = \"forbid\""), "{manifest}");
+    assert!(
+        !manifest.contains("\nmcb ="),
+        "mcb-sops must not depend on mcb"
     );
 }

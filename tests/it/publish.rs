@@ -408,3 +408,104 @@ fn issue_23_init_names_the_step_when_it_cannot_register_the_deploy_key() {
     let r = init(&t, &repo, &t.path().join("demo.agekey"), &[]).ok();
     assert!(r.stdout.contains(step), "{}", r.stdout);
 }
+
+/// Issue #24 item 8: after a push mcb returns to where the user was (as gh does), and a
+/// later run that would continue the open branch from another checkout is refused before
+/// anything is written: the command computes its files from the checkout, so its commit
+/// would undo the branch's first one. From the branch itself it continues.
+#[test]
+fn issue_24_after_a_push_mcb_is_back_where_the_user_was() {
+    let t = TestEnv::new();
+    let repo = config_repo(&t);
+    let key = t.path().join("demo.agekey");
+    let current = || {
+        git(&t, &repo, &["branch", "--show-current"])
+            .trim()
+            .to_owned()
+    };
+    let fake = Fake::accepting_a_new_pull_request();
+    let mut c = init_cmd(&t, &repo, &key, &["-o", "json"]);
+    fake.publish_to(&mut c);
+    let r = run(c).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["returnedTo"], "main", "{out}");
+    assert_eq!(current(), "main");
+    assert!(r.stderr.contains("back on main"), "{}", r.stderr);
+    assert!(!repo.join("installations/demo").exists(), "main's files");
+    // as the README says, `git switch -` takes you to the branch
+    git(&t, &repo, &["switch", "-q", "-"]);
+    assert_eq!(current(), BRANCH);
+    git(&t, &repo, &["switch", "-q", "main"]);
+    let tip = git(&t, &repo, &["rev-parse", BRANCH]).trim().to_owned();
+    assert_eq!(origin_tip(&t).as_deref(), Some(tip.as_str()), "pushed");
+
+    // From main, init without --push does not compute afresh onto mcb/init-demo: refused,
+    // nothing written.
+    let other_key = t.path().join("other.agekey");
+    let r = run(init_cmd(&t, &repo, &other_key, &[])).fails_with(2);
+    assert!(
+        r.stderr.contains("already exists (branch mcb/init-demo)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(git(&t, &repo, &["rev-parse", BRANCH]).trim(), tip);
+    assert_eq!(current(), "main");
+    assert!(!other_key.exists(), "no key written");
+    assert!(git(&t, &repo, &["status", "--porcelain"]).trim().is_empty());
+
+    // README step 2's re-run from main publishes the committed branch (nothing computed).
+    let mut c = init_cmd(&t, &repo, &key, &[]);
+    fake.publish_to(&mut c);
+    run(c).ok();
+    assert_eq!(current(), "main");
+    assert_eq!(git(&t, &repo, &["rev-parse", BRANCH]).trim(), tip);
+}
+
+/// Issue #24 item 8 for a branch that is continued: a second rotation of the open rotation
+/// branch runs from the branch's checkout (from main it is refused), keeps the first
+/// rotation's commit and, started there, stays there.
+#[test]
+fn issue_24_an_open_rotation_branch_is_continued_from_its_checkout() {
+    use crate::rotate::{fake_github, installation, rotate_with_pr};
+    let (t, repo, key) = installation();
+    git(&t, &repo, &["push", "-q", "origin", "main"]);
+    let current = || {
+        git(&t, &repo, &["branch", "--show-current"])
+            .trim()
+            .to_owned()
+    };
+    let fake = fake_github();
+    let args = [
+        "--only",
+        "kubeconfig/admin",
+        "--age-key-file",
+        key.to_str().unwrap(),
+    ];
+    let json = |r: Run| -> serde_json::Value { serde_json::from_str(&r.stdout).unwrap() };
+    let with_json: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
+    let out = json(rotate_with_pr(&t, &repo, &fake, &with_json).ok());
+    let branch = out["branch"].as_str().unwrap().to_owned();
+    assert_eq!(out["returnedTo"], "main", "{out}");
+    assert_eq!(current(), "main");
+    let first = git(&t, &repo, &["rev-parse", &branch]).trim().to_owned();
+
+    let r = rotate_with_pr(&t, &repo, &fake, &args).fails_with(2);
+    assert!(
+        r.stderr
+            .contains(&format!("{branch} exists and continues from its own files")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(git(&t, &repo, &["rev-parse", &branch]).trim(), first);
+    assert!(git(&t, &repo, &["status", "--porcelain"]).trim().is_empty());
+
+    git(&t, &repo, &["switch", "-q", &branch]);
+    let out = json(rotate_with_pr(&t, &repo, &fake, &with_json).ok());
+    assert_eq!(out["returnedTo"], serde_json::Value::Null, "{out}");
+    assert_eq!(current(), branch);
+    assert_eq!(
+        git(&t, &repo, &["rev-parse", &format!("{branch}^")]).trim(),
+        first,
+        "the second rotation is on top of the first"
+    );
+}

@@ -755,6 +755,13 @@ pub(crate) fn merge_on_remote(t: &TestEnv, repo: &Path, branch: &str) {
     );
 }
 
+/// After a push mcb is back on `was`, the branch the run started on (issue #24 item 8, as
+/// gh leaves you where you were); then `branch` is checked out to look at or continue it.
+pub(crate) fn back_on_then_switch(t: &TestEnv, repo: &Path, was: &str, branch: &str) {
+    assert_eq!(git(t, repo, &["branch", "--show-current"]).trim(), was);
+    git(t, repo, &["switch", "-q", branch]);
+}
+
 /// `mcb rotate demo ARGS --push --pr` against `fake`.
 pub(crate) fn rotate_with_pr(t: &TestEnv, repo: &Path, fake: &Fake, args: &[&str]) -> Run {
     let api = fake.server.uri();
@@ -807,6 +814,8 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     )
     .ok();
     assert!(r.stdout.contains("Deploy keys page"), "{}", r.stdout);
+    let branch = "mcb/rotate-demo-deploy-key";
+    back_on_then_switch(&t, &repo, "main", branch);
 
     // The new public key went to GitHub read-only, its id is in the inventory.
     let flux = secrets_file(&repo, "flux-system");
@@ -839,6 +848,7 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
         &["--only", "deploy-key", "--age-key-file", key_arg],
     )
     .ok();
+    back_on_then_switch(&t, &repo, branch, branch);
     let third = fp(&std::fs::read_to_string(&inv_path).unwrap());
     assert_eq!(third.extra["retiringForgeKeyId"], "1");
     assert_eq!(third.extra["forgeKeyId"], "2");
@@ -856,16 +866,13 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     .fails_with(2);
     assert!(r.stderr.contains("not finished"), "{}", r.stderr);
 
-    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
+    merge_on_remote(&t, &repo, branch);
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).ok();
     assert_eq!(bodies(&fake, "DELETE", "/keys/1").len(), 1);
+    back_on_then_switch(&t, &repo, branch, "mcb/rotate-demo-finish");
     let done = fp(&std::fs::read_to_string(&inv_path).unwrap());
     assert!(!done.extra.contains_key("retiringForgeKeyId"), "{done:?}");
     assert_eq!(done.fingerprint, third.fingerprint);
-    assert_eq!(
-        git(&t, &repo, &["branch", "--show-current"]).trim(),
-        "mcb/rotate-demo-finish"
-    );
     // Nothing is left to finish.
     rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
 }
@@ -1053,6 +1060,7 @@ fn a_rotation_branch_whose_pr_was_merged_is_started_afresh() {
     let r = rotate_with_pr(&t, &repo, &fake, &args).ok();
     let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let branch = out["branch"].as_str().unwrap().to_owned();
+    assert_eq!(out["returnedTo"], "main", "{out}");
     let first = git(&t, &repo, &["rev-parse", &branch]).trim().to_owned();
 
     // The PR is squash-merged on GitHub; the user pulls main.
@@ -1110,7 +1118,8 @@ fn finish_with_app_credentials_alone_fetches_with_the_installation_token() {
     let (t, repo, key) = installation();
     let key_arg = key.to_str().unwrap();
     let fake = fake_github();
-    for _ in 0..2 {
+    let branch = "mcb/rotate-demo-deploy-key";
+    for was in ["main", branch] {
         rotate_with_pr(
             &t,
             &repo,
@@ -1118,8 +1127,9 @@ fn finish_with_app_credentials_alone_fetches_with_the_installation_token() {
             &["--only", "deploy-key", "--age-key-file", key_arg],
         )
         .ok();
+        back_on_then_switch(&t, &repo, was, branch);
     }
-    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
+    merge_on_remote(&t, &repo, branch);
     // The remote moves to a smart HTTP server that takes only the installation token.
     let mut token = fixture("apps.create-installation-access-token.json");
     token["expires_at"] = json!("2026-11-25T13:00:00Z");

@@ -15,8 +15,8 @@ use wiremock::{Mock, ResponseTemplate};
 use crate::creds::{oidc_provider, secret_authenticates, IAT};
 use crate::init::git;
 use crate::rotate::{
-    changed, fake_github, installation, merge_on_remote, rotate, rotate_with_pr, secret_value,
-    snapshot, with_registered_client,
+    back_on_then_switch, changed, fake_github, installation, merge_on_remote, rotate,
+    rotate_with_pr, secret_value, snapshot, with_registered_client,
 };
 use crate::support::github::{fixture, Fake, REPO};
 use crate::support::{run, Service, TestEnv};
@@ -303,9 +303,11 @@ fn deploy_key_finish_waits_until_github_saw_the_new_key_used() {
     );
     fake.mount(ok("GET", format!("{REPO}/keys/2"), second));
     let args = ["--only", "deploy-key", "--age-key-file", key_arg];
+    let branch = "mcb/rotate-demo-deploy-key";
     rotate_with_pr(&t, &repo, &fake, &args).ok();
+    back_on_then_switch(&t, &repo, "main", branch);
     rotate_with_pr(&t, &repo, &fake, &args).ok();
-    merge_on_remote(&t, &repo, "mcb/rotate-demo-deploy-key");
+    merge_on_remote(&t, &repo, branch);
     let r = rotate_with_pr(&t, &repo, &fake, &["--finish"]).fails_with(2);
     assert!(r.stderr.contains("never used"), "{}", r.stderr);
     let deletes = fake

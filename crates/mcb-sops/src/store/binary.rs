@@ -1,8 +1,8 @@
 //! The binary store: the whole file is one `str` value under `data` (AAD `data:`) in a JSON
-//! envelope. Raw bytes may be any bytes, so they never enter a [`crate::sops::Tree`]: this
+//! envelope. Raw bytes may be any bytes, so they never enter a [`crate::Tree`]: this
 //! module builds and reads the envelope's single value directly.
 
-use crate::sops::tree::{Branch, Item, Tree, Value};
+use crate::tree::{Branch, Item, Tree, Value};
 
 /// The key holding the file.
 pub const KEY: &str = "data";

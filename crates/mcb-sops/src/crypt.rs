@@ -13,7 +13,7 @@ use super::error::{Error, ValueFault};
 use super::scalar;
 use super::tree::{Branch, Item, Tree, Value};
 use super::CryptRule;
-use crate::Env;
+use crate::Effects;
 
 /// A crypt rule ready to apply (regexes compiled).
 #[derive(Debug)]
@@ -236,7 +236,7 @@ fn value_err(path: &[&str], fault: ValueFault) -> Error {
 
 /// Encrypts every leaf the rule selects, in place; returns the MAC (uppercase hex).
 pub fn encrypt_tree(
-    env: &Env,
+    env: &dyn Effects,
     tree: &mut Tree,
     key: &[u8; 32],
     rule: &Rule,
@@ -273,7 +273,14 @@ pub fn encrypt_tree(
     Ok(mac.hex())
 }
 
-fn seal(env: &Env, key: &[u8; 32], ivs: &IvCache, aad: &str, plain: &[u8], ty: &str) -> String {
+fn seal(
+    env: &dyn Effects,
+    key: &[u8; 32],
+    ivs: &IvCache,
+    aad: &str,
+    plain: &[u8],
+    ty: &str,
+) -> String {
     let iv = ivs
         .get_iv(aad, ty, plain)
         .unwrap_or_else(|| env.random_bytes::<IV_LEN>());
@@ -372,7 +379,13 @@ pub fn clear_but_should_be(mut tree: Tree, rule: &Rule) -> Vec<String> {
 }
 
 /// Encrypts the MAC text with AAD = `lastmodified`.
-pub fn seal_mac(env: &Env, key: &[u8; 32], mac: &str, lastmodified: &str, ivs: &IvCache) -> String {
+pub fn seal_mac(
+    env: &dyn Effects,
+    key: &[u8; 32],
+    mac: &str,
+    lastmodified: &str,
+    ivs: &IvCache,
+) -> String {
     seal(env, key, ivs, lastmodified, mac.as_bytes(), "str")
 }
 
@@ -431,7 +444,7 @@ mod tests {
 
     #[test]
     fn encrypt_then_decrypt_restores_and_macs_agree() {
-        let env = Env::seeded(3, time::macros::datetime!(2026-01-01 0:00 UTC));
+        let env = crate::effects::Seeded::new(3, time::macros::datetime!(2026-01-01 0:00 UTC));
         let rule = Rule::compile(None).unwrap();
         let key = [5u8; 32];
         let mut t = tree();
@@ -449,14 +462,14 @@ mod tests {
         let mut again = tree();
         encrypt_tree(&env, &mut again, &key, &rule, false, &ivs).unwrap();
         let mut first = tree();
-        let env2 = Env::seeded(99, time::macros::datetime!(2026-01-01 0:00 UTC));
+        let env2 = crate::effects::Seeded::new(99, time::macros::datetime!(2026-01-01 0:00 UTC));
         encrypt_tree(&env2, &mut first, &key, &rule, false, &ivs).unwrap();
         assert_eq!(again, first);
     }
 
     #[test]
     fn moved_value_fails_with_its_path() {
-        let env = Env::seeded(3, time::macros::datetime!(2026-01-01 0:00 UTC));
+        let env = crate::effects::Seeded::new(3, time::macros::datetime!(2026-01-01 0:00 UTC));
         let rule = Rule::compile(None).unwrap();
         let mut t = tree();
         encrypt_tree(&env, &mut t, &[5u8; 32], &rule, false, &IvCache::default()).unwrap();

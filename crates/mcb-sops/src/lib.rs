@@ -4,13 +4,17 @@
 //! `keys` (age, Shamir), `rules` (`.sops.yaml`). See `docs/sops-format.md` for the format as
 //! the real tool writes it.
 //!
-//! This module imports nothing from mcb but [`crate::Env`] (clock and randomness) and never
-//! prints. Plaintext leaves it only inside `secrecy` types.
+//! A crate of its own so the layering is the compiler's: it knows nothing of mcb, takes the
+//! clock and randomness from its caller ([`Effects`]), never prints, and holds no `unsafe`.
+//! Plaintext leaves it only inside `secrecy` types.
 //!
-//! The facade below is what the rest of mcb uses; everything else is detail.
+//! The facade below is what mcb uses; everything else is detail.
+
+#![forbid(unsafe_code)]
 
 pub mod cipher;
 pub mod crypt;
+pub mod effects;
 pub mod error;
 pub mod keys;
 pub mod metadata;
@@ -24,12 +28,19 @@ use secrecy::SecretBox;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
-use crate::Env;
 use crypt::{IvCache, Rule};
+pub use effects::Effects;
 pub use error::{Error, ValueFault};
 pub use keys::{generate_age_key, AgeKey, Identities};
 use metadata::{AgeEntry, Metadata};
 pub use tree::{Branch, Item, Tree, Value};
+
+/// A hint for the user: what to change to make the error go away (the `help:` line mcb
+/// prints after an error).
+pub trait Help {
+    /// The hint, if there is one.
+    fn help(&self) -> Option<String>;
+}
 
 /// A file format (store). Picked from the file name, overridable by flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,7 +472,7 @@ fn value_error(key: &str, fault: ValueFault) -> Error {
 
 /// Wraps the data key for the key groups (Shamir shares for several groups).
 fn wrap_key(
-    env: &Env,
+    env: &dyn Effects,
     key: &[u8; 32],
     groups: &[Vec<String>],
     threshold: usize,
@@ -520,7 +531,7 @@ fn threshold_for(threshold: usize, groups: usize) -> usize {
     }
 }
 
-fn now_text(env: &Env) -> String {
+fn now_text(env: &dyn Effects) -> String {
     env.now()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("a UTC time formats as RFC 3339")
@@ -528,7 +539,7 @@ fn now_text(env: &Env) -> String {
 
 /// Encrypts content under `meta`'s rule with `key`, sets a new lastmodified and MAC, emits.
 fn seal(
-    env: &Env,
+    env: &dyn Effects,
     content: &Content,
     format: Format,
     key: &[u8; 32],
@@ -564,7 +575,12 @@ fn seal(
     store::for_format(format).emit(std::borrow::Cow::Owned(tree), Some(&meta.to_branch()))
 }
 
-fn ivs_get_or_new(env: &Env, ivs: &IvCache, aad: &str, plain: &[u8]) -> [u8; cipher::IV_LEN] {
+fn ivs_get_or_new(
+    env: &dyn Effects,
+    ivs: &IvCache,
+    aad: &str,
+    plain: &[u8],
+) -> [u8; cipher::IV_LEN] {
     ivs.get_iv(aad, "str", plain)
         .unwrap_or_else(|| env.random_bytes())
 }
@@ -588,7 +604,7 @@ fn new_meta(
 
 /// Encrypts a plaintext file.
 pub fn encrypt(
-    env: &Env,
+    env: &dyn Effects,
     plain: &[u8],
     format: Format,
     opts: &EncryptOptions,
@@ -599,7 +615,7 @@ pub fn encrypt(
 
 /// Encrypts already-loaded content (a fresh data key).
 pub fn encrypt_content(
-    env: &Env,
+    env: &dyn Effects,
     content: &Content,
     format: Format,
     opts: &EncryptOptions,
@@ -636,7 +652,7 @@ pub fn decrypt(
 /// AND the recipients/rule in `opts` match the file; otherwise reuse data key + IVs of unchanged
 /// values (new lastmodified + MAC); re-wrap if recipients changed.
 pub fn reencrypt(
-    env: &Env,
+    env: &dyn Effects,
     existing: &[u8],
     new_plain: &[u8],
     format: Format,
@@ -649,7 +665,7 @@ pub fn reencrypt(
 
 /// [`reencrypt`] for already-loaded content.
 pub fn reencrypt_content(
-    env: &Env,
+    env: &dyn Effects,
     existing: &[u8],
     content: &Content,
     format: Format,
@@ -693,7 +709,7 @@ pub fn reencrypt_content(
 
 /// Re-wraps the data key for new key groups; values, lastmodified and MAC stay as they are.
 fn rewrap(
-    env: &Env,
+    env: &dyn Effects,
     enc: &[u8],
     format: Format,
     opened: &Opened,
@@ -714,7 +730,7 @@ fn rewrap(
 /// Re-wraps the file's data key for the recipients in `opts` (sops `updatekeys`): values,
 /// `lastmodified` and MAC unchanged.
 pub fn updatekeys(
-    env: &Env,
+    env: &dyn Effects,
     enc: &[u8],
     format: Format,
     ids: &Identities,
@@ -727,7 +743,7 @@ pub fn updatekeys(
 /// A new data key (sops `rotate`): every value re-encrypted (same IVs), new lastmodified,
 /// same recipients.
 pub fn rotate_data_key(
-    env: &Env,
+    env: &dyn Effects,
     enc: &[u8],
     format: Format,
     ids: &Identities,
@@ -737,7 +753,7 @@ pub fn rotate_data_key(
 
 /// [`rotate_data_key`], adding recipients to the first group and removing others everywhere.
 pub fn rotate_with(
-    env: &Env,
+    env: &dyn Effects,
     enc: &[u8],
     format: Format,
     ids: &Identities,
@@ -776,7 +792,7 @@ pub fn rotate_with(
 /// Writes changed content back under the file's own metadata, data key and IVs (sops
 /// `set`/`unset`/`edit`): unchanged values keep their ciphertext; same bytes if nothing changed.
 pub fn write_back(
-    env: &Env,
+    env: &dyn Effects,
     existing: &[u8],
     opened: &Opened,
     content: &Content,

@@ -2,8 +2,8 @@
 //! sops 3.11 (Go yaml.v3 underneath). It knows nothing of encryption or of the `sops`
 //! metadata key, which is a normal entry here; it never prints.
 //!
-//! - [`parse`] reads every document: comments become [`crate::sops::Item::Comment`] /
-//!   [`Value::Comment`](crate::sops::Value::Comment) items, anchors and aliases are expanded,
+//! - [`parse`] reads every document: comments become [`crate::Item::Comment`] /
+//!   [`Value::Comment`](crate::Value::Comment) items, anchors and aliases are expanded,
 //!   `<<` stays a key, scalars are typed as yaml.v3 types them (`resolve`).
 //! - [`emit`] writes what sops writes (`emit`).
 //!
@@ -18,7 +18,7 @@ mod emit;
 mod parse;
 mod resolve;
 
-use crate::sops::Tree;
+use crate::Tree;
 
 /// Parses YAML text into a tree, one branch per document.
 pub fn parse(src: &str) -> Result<Tree, Error> {
@@ -32,7 +32,7 @@ pub fn emit(tree: &Tree, indent: usize) -> String {
 
 /// Writes one value as its own YAML text, as sops' `decrypt --extract` does for a map, list
 /// or non-string scalar (sops prints an extracted string raw instead).
-pub fn emit_value(value: &crate::sops::Value, indent: usize) -> String {
+pub fn emit_value(value: &crate::Value, indent: usize) -> String {
     emit::emit_value(value, indent)
 }
 

@@ -13,8 +13,8 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .expect("line present")
 }
 
-fn env(seed: u64) -> Env {
-    Env::seeded(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
+fn env(seed: u64) -> effects::Seeded {
+    effects::Seeded::new(seed, time::macros::datetime!(2026-11-25 12:00 UTC))
 }
 
 fn key_and_ids(seed: u64) -> (AgeKey, Identities) {
@@ -98,7 +98,7 @@ fn reencrypt_without_change_is_byte_identical() {
     ] {
         let enc = encrypt(&env(2), plain, format, &opts).unwrap();
         // A later run with other randomness and clock: still no change.
-        let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+        let later = effects::Seeded::new(77, time::macros::datetime!(2027-01-01 0:00 UTC));
         assert_eq!(
             reencrypt(&later, &enc, plain, format, &ids, &opts).unwrap(),
             enc,
@@ -120,7 +120,7 @@ fn reencrypt_with_a_change_keeps_other_ciphertexts() {
     let opts = EncryptOptions::for_recipients(&[&k.recipient]);
     let enc = encrypt(&env(2), JSON.as_bytes(), Format::Json, &opts).unwrap();
     let changed = JSON.replace("\"x\"", "\"y\"");
-    let later = Env::seeded(77, time::macros::datetime!(2027-01-01 0:00 UTC));
+    let later = effects::Seeded::new(77, time::macros::datetime!(2027-01-01 0:00 UTC));
     let out = reencrypt(&later, &enc, changed.as_bytes(), Format::Json, &ids, &opts).unwrap();
     let (old, new) = (
         String::from_utf8(enc).unwrap(),
@@ -344,7 +344,7 @@ proptest! {
 fn vector(rel: &str) -> Vec<u8> {
     std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/sops-vectors")
+            .join("../../fixtures/sops-vectors")
             .join(rel),
     )
     .unwrap()

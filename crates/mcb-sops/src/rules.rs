@@ -313,7 +313,7 @@ mod tests {
             }
         }
     }
-    use crate::sops::CryptRule;
+    use crate::CryptRule;
 
     const CFG: &str = r#"
 creation_rules:

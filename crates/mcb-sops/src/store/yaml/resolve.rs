@@ -2,8 +2,8 @@
 //! sops, and the reverse: Go's `FormatFloat(f, 'g', -1, 64)` and `time.MarshalText` text.
 //! Pure functions on strings; no YAML structure here.
 
-use crate::sops::scalar::{days_in, TimeParts, Timestamp};
-use crate::sops::Value;
+use crate::scalar::{days_in, TimeParts, Timestamp};
+use crate::Value;
 
 /// What a scalar's text resolves to, before it becomes a [`Value`].
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,9 @@
 //! sides verbatim, a CRLF's `\r` included), `#` comments, `\n` in a value meaning a newline,
 //! empty lines dropped, duplicate keys kept; metadata as sorted `sops_*` keys.
 
-use crate::sops::error::Error;
-use crate::sops::metadata;
-use crate::sops::tree::{Branch, Item, Tree, Value};
+use crate::error::Error;
+use crate::metadata;
+use crate::tree::{Branch, Item, Tree, Value};
 
 const PREFIX: &str = "sops_";
 

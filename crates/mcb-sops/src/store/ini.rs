@@ -3,9 +3,9 @@
 //! map, a key's comment follows the key; output aligns `=` per section. Metadata is the
 //! flattened `[sops]` section.
 
-use crate::sops::error::Error;
-use crate::sops::metadata;
-use crate::sops::tree::{Branch, Item, Tree, Value};
+use crate::error::Error;
+use crate::metadata;
+use crate::tree::{Branch, Item, Tree, Value};
 
 /// Parses an INI file; returns the data and the `[sops]` metadata (if any).
 pub fn parse(src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {

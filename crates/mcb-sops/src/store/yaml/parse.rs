@@ -26,7 +26,7 @@ use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle,
 
 use super::resolve::{resolve_plain, Resolved};
 use super::{Error, ErrorKind};
-use crate::sops::{Branch, Item, Tree, Value};
+use crate::{Branch, Item, Tree, Value};
 
 const CORE_TAG: &str = "tag:yaml.org,2002:";
 

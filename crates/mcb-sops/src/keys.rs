@@ -1,4 +1,4 @@
-//! age keys for sops: generating a key (from [`crate::Env`] randomness), loading identities
+//! age keys for sops: generating a key (from [`crate::Effects`] randomness), loading identities
 //! from the places sops looks, wrapping the data key for recipients (armored age files) and
 //! opening it again, and the Shamir split sops uses for several key groups. Never prints and
 //! never logs key material.
@@ -10,7 +10,7 @@ use std::str::FromStr;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::Env;
+use crate::Effects;
 
 /// Age identities that can open data keys, where they came from and where the lookup found
 /// nothing (both for error messages).
@@ -313,7 +313,7 @@ pub struct AgeKey {
 }
 
 /// Generates an age X25519 key from the env's randomness (reproducible under a test seed).
-pub fn generate_age_key(env: &Env) -> AgeKey {
+pub fn generate_age_key(env: &dyn Effects) -> AgeKey {
     let secret = Zeroizing::new(env.random_bytes::<32>());
     let text = SecretString::from(bech32_encode("age-secret-key-", &secret[..]).to_uppercase());
     let id = age::x25519::Identity::from_str(text.expose_secret())
@@ -410,7 +410,7 @@ fn gf_inv(a: u8) -> u8 {
 /// Splits `secret` into `parts` shares, any `threshold` of which recover it. Share `i` is
 /// the polynomial values followed by its x coordinate `i + 1`.
 pub fn shamir_split(
-    env: &Env,
+    env: &dyn Effects,
     secret: &[u8],
     parts: usize,
     threshold: usize,
@@ -518,8 +518,8 @@ fn bech32_encode(hrp: &str, data: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn env() -> Env {
-        Env::seeded(1, time::macros::datetime!(2026-01-01 0:00 UTC))
+    fn env() -> crate::effects::Seeded {
+        crate::effects::Seeded::new(1, time::macros::datetime!(2026-01-01 0:00 UTC))
     }
 
     #[test]
@@ -540,7 +540,14 @@ mod tests {
             &unwrap(&enc, &ids).unwrap()[..],
             b"0123456789abcdef0123456789abcdef"
         );
-        let other = Identities::from_text(&generate_age_key(&Env::system()).identity).unwrap();
+        let other = Identities::from_text(
+            &generate_age_key(&crate::effects::Seeded::new(
+                2,
+                time::macros::datetime!(2026-01-01 0:00 UTC),
+            ))
+            .identity,
+        )
+        .unwrap();
         assert!(unwrap(&enc, &other).is_none());
     }
 

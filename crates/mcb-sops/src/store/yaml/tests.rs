@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use super::{emit, parse, ErrorKind};
-use crate::sops::scalar::Timestamp;
-use crate::sops::{Branch, Item, Tree, Value};
+use crate::scalar::Timestamp;
+use crate::{Branch, Item, Tree, Value};
 
 fn cases_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-vectors/cases")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors/cases")
 }
 
 /// Every YAML vector file (not the `.sops.yaml` creation rules), sorted.
@@ -122,7 +122,7 @@ const PROBES_DIFFERING: &[&str] = &[
 
 #[test]
 fn probes_match_real_sops() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-yaml");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-yaml");
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures/sops-yaml present")
         .map(|e| e.unwrap().path())
@@ -158,7 +158,7 @@ fn probes_match_real_sops() {
 
 #[test]
 fn other_indents_match_real_sops() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops-yaml");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-yaml");
     let tree = parse(&read(&dir.join("indent.yaml"))).unwrap();
     for n in [2, 3, 5] {
         let want = read(&dir.join(format!("indent.indent{n}.yaml")));
@@ -217,7 +217,7 @@ fn enc_type(s: &str) -> Option<&str> {
 
 /// The engine's `type:` name for scalars; containers and null named for messages.
 fn type_of(v: &Value) -> &'static str {
-    crate::sops::scalar::type_name(v).unwrap_or(match v {
+    crate::scalar::type_name(v).unwrap_or(match v {
         Value::Map(_) => "map",
         Value::List(_) => "list",
         _ => "null",

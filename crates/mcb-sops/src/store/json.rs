@@ -4,8 +4,8 @@
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::sops::error::Error;
-use crate::sops::tree::{Branch, Item, Tree, Value};
+use crate::error::Error;
+use crate::tree::{Branch, Item, Tree, Value};
 
 /// Parses a JSON document into a tree (top level must be an object).
 pub fn parse(src: &[u8]) -> Result<Tree, Error> {
@@ -243,7 +243,7 @@ fn emit_value(v: &Value, level: usize, out: &mut String) {
 pub fn go_json_float(f: f64) -> String {
     if !f.is_finite() {
         // encoding/json refuses these; sops would fail. Emit something readable.
-        return crate::sops::scalar::format_float(f);
+        return crate::scalar::format_float(f);
     }
     let a = f.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {

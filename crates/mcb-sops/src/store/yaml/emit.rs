@@ -8,7 +8,7 @@
 //! list item go above its dash, as yaml.v3 writes a node's head comment.
 
 use super::resolve::{format_float, resolve_plain, Resolved};
-use crate::sops::{Item, Tree, Value};
+use crate::{Item, Tree, Value};
 
 pub(super) fn emit(tree: &Tree, indent: usize) -> String {
     let mut e = Emitter {
