@@ -178,9 +178,7 @@ fn rel(root: &Path, p: &Path) -> String {
 /// The index's paths plus untracked files git does not ignore; the repository; and every
 /// path whose work-tree state differs from the index. One diff of the index against the work
 /// tree: `git status` would also compare HEAD with the index, which no caller needs.
-fn git_scan(
-    root: &Path,
-) -> Result<(BTreeSet<String>, git2::Repository, BTreeSet<String>), Error> {
+fn git_scan(root: &Path) -> Result<(BTreeSet<String>, git2::Repository, BTreeSet<String>), Error> {
     let git_err = |e: git2::Error| Error::Git {
         root: root.to_path_buf(),
         message: e.message().to_owned(),

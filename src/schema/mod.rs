@@ -392,7 +392,12 @@ fn served_versions(crd: &Value) -> Vec<(&str, Option<&Value>)> {
     versions
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
-        .filter_map(|v| Some((v.get("name")?.as_str()?, v.pointer("/schema/openAPIV3Schema"))))
+        .filter_map(|v| {
+            Some((
+                v.get("name")?.as_str()?,
+                v.pointer("/schema/openAPIV3Schema"),
+            ))
+        })
         .collect()
 }
 
