@@ -17,9 +17,6 @@ pub enum Error {
     /// `mcb check` could not run (findings are not errors).
     #[error(transparent)]
     Check(#[from] crate::check::Error),
-    /// `mcb status` could not read an inventory.
-    #[error(transparent)]
-    Status(#[from] crate::ops::status::Error),
     /// A credential could not be made, registered or imported.
     #[error(transparent)]
     Creds(#[from] crate::creds::Error),
@@ -58,7 +55,6 @@ impl Help for Error {
             Error::Io(e) => e.help(),
             Error::Sops(e) => e.help(),
             Error::Check(e) => e.help(),
-            Error::Status(e) => e.help(),
             Error::Creds(e) => e.help(),
             Error::Pki(e) => e.help(),
             Error::Spec(e) => e.help(),
@@ -91,7 +87,6 @@ pub fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         crate::sops::store::yaml::Error,
         crate::check::Error,
         crate::render::ci::SourceError,
-        crate::ops::status::Error,
         crate::creds::Error,
         crate::pki::Error,
         crate::spec::Error,

@@ -148,7 +148,7 @@ pub struct Error {
 
 impl crate::Help for Error {
     fn help(&self) -> Option<String> {
-        Some("restore the file from git; mcb writes it, do not edit it by hand".into())
+        Some("restore the file from git: mcb writes it (init, every rotation); do not edit it by hand".into())
     }
 }
 

@@ -51,7 +51,7 @@ pub fn connector_secrets(
                         "{}{DEX_CONNECTORS_SECRET}.sops.yaml",
                         repo::secrets_dir(name)
                     ),
-                    c.secret_env(),
+                    crate::creds::oidc::connector_secret_env(c.id.as_str()),
                     "installation",
                 ),
             };

@@ -1,6 +1,7 @@
 //! Spec validation and render drift. Every checked installation needs an
-//! `installation.yaml` that [`crate::spec::parse`] accepts; a valid spec is then rendered
-//! (built-in templates plus the repo's `templates/`) and compared with the repo: what
+//! `installation.yaml` that [`crate::spec::parse`] accepts; a valid spec is then planned
+//! by the planner `mcb render` uses ([`crate::render::plan_installation`]: built-in
+//! templates plus the repo's `templates/`) and compared with the repo: what
 //! `mcb render --check` would report. Plain files are compared byte for byte; encrypted
 //! outputs only for presence (their content needs a key, and their values are not
 //! rendered here: a placeholder stands in, which plain output never contains).
@@ -10,7 +11,8 @@ use std::path::Path;
 use secrecy::SecretString;
 
 use super::{Finding, RepoFile, Rule};
-use crate::render::{self, SecretError, SecretSource, Templates};
+use crate::fileset::{Content, FileSet};
+use crate::render::{self, Extra, SecretError, SecretSource};
 use crate::repo::installation::Loaded;
 use crate::repo::{self, Change, SealError, Sealer};
 use crate::spec::{self, Installation};
@@ -144,18 +146,15 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
     if specs.is_empty() {
         return Vec::new();
     }
-    let templates = match repo::read_templates(root)
-        .map_err(|e| e.to_string())
-        .and_then(|o| Templates::with_overrides(o).map_err(|e| e.to_string()))
-    {
+    let templates = match render::repo_templates(root) {
         Ok(t) => t,
-        Err(msg) => {
+        Err(e) => {
             let f = RepoFile::new(repo::TEMPLATES_DIR, Vec::new());
             return vec![Finding::error(
                 &f,
                 None,
                 DRIFT,
-                format!("templates do not load: {msg}"),
+                format!("templates do not load: {e}"),
             )];
         }
     };
@@ -163,19 +162,13 @@ pub fn drift(root: &Path, files: &[RepoFile], specs: &[Installation]) -> Vec<Fin
     for s in specs {
         let name = s.name.as_str();
         let spec_file = RepoFile::new(repo::spec_path(name), Vec::new());
-        let shared = s.shared_secrets.iter().map(|r| r.name().as_str());
-        let plan = repo::listed_secret_files(root, name, shared)
-            .map_err(|e| e.to_string())
-            .and_then(|secrets| {
-                let inv = crate::repo::installation::read_inventory(root, name)
-                    .map_err(|e| e.to_string())?;
-                render::render(&templates, s, &secrets, &inv, &Placeholder)
-                    .map_err(|e| e.to_string())
-            })
-            .and_then(|fs| {
-                repo::plan(root, &fs, &[repo::manifests_dir(name)], &KeepExisting)
-                    .map_err(|e| e.to_string())
-            });
+        // The planner `mcb render` uses, without keys: placeholder values for the plain
+        // files, encrypted ones kept as they are, shared copies by path. The shared files
+        // and `.sops.yaml` render adds are checked once for the repo (`shared-unreadable`,
+        // [`sops_config_drift`]).
+        let plan = render::plan_installation(root, &templates, s, &Placeholder, &SharedCopies)
+            .and_then(|d| Ok(repo::plan(root, &d.files, &d.owned, &KeepExisting)?))
+            .map_err(|e| e.to_string());
         let plan = match plan {
             Ok(p) => p,
             Err(msg) => {
@@ -229,6 +222,28 @@ struct Placeholder;
 impl SecretSource for Placeholder {
     fn get(&self, _: &str, _: &str) -> Result<SecretString, SecretError> {
         Ok(SecretString::from("mcb-check-placeholder".to_owned()))
+    }
+}
+
+/// The copies of the shared secrets an installation lists, known by path only (what they
+/// hold needs the shared file's key), in the directory render owns for them: a missing copy
+/// is drift, and so is a copy of a secret the spec no longer lists.
+struct SharedCopies;
+
+impl Extra for SharedCopies {
+    fn installation_files(
+        &self,
+        spec: &Installation,
+    ) -> Result<(FileSet, Vec<String>), crate::Error> {
+        let inst = spec.name.as_str();
+        let mut files = FileSet::new();
+        for r in &spec.shared_secrets {
+            files.insert(
+                repo::shared_copy_path(inst, r.name().as_str()),
+                Content::secret(Vec::new()),
+            );
+        }
+        Ok((files, vec![repo::shared_copy_dir(inst)]))
     }
 }
 

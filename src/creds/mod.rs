@@ -296,19 +296,10 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
         .expect("UTC times format")
 }
 
-/// `PREFIX` + `id` upper-cased with every non-alphanumeric character as `_` + `SUFFIX`.
+/// `PREFIX` + `id` upper-cased with every non-alphanumeric character as `_` + `SUFFIX`
+/// ([`crate::spec::id_key`]: ids the spec lets through never share a name).
 fn env_name(prefix: &str, id: &str, suffix: &str) -> String {
-    let mangled: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{mangled}{suffix}")
+    format!("{prefix}{}{suffix}", crate::spec::id_key(id))
 }
 
 /// Checks ids are non-empty and unique, and that their variable names do not collide.

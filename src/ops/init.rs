@@ -7,6 +7,9 @@
 //! then publish (branch, key file, commit, push, PR). The age private key is written to
 //! the user's file and verified before the commit exists (`ops::transaction`), never
 //! into the repo; no commit exists without its key file.
+//!
+//! Size: the steps above in order, one function each, sharing the request and the report;
+//! what talks to issuers and GitHub is `init/external.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -623,7 +626,8 @@ fn generate(
             .iter()
             .filter(|c| c.client_secret.is_none())
         {
-            match req.connector_secrets.get(&c.secret_env()) {
+            let var = creds::oidc::connector_secret_env(c.id.as_str());
+            match req.connector_secrets.get(&var) {
                 Some(s) => given.push(creds::oidc::ConnectorSecret {
                     id: c.id.as_str().to_owned(),
                     client_secret: s.clone(),
@@ -631,7 +635,7 @@ fn generate(
                 None => progress.warn(&format!(
                     "Dex connector {} has no client secret (set MCB_{} when running init, or give it `clientSecret` from a shared secret): Dex cannot use it and `mcb check` fails (dex-connector-secret) until {}dex-connectors.sops.yaml holds it",
                     c.id.as_str(),
-                    c.secret_env(),
+                    var,
                     repo::secrets_dir(name)
                 )),
             }

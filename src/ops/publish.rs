@@ -4,6 +4,9 @@
 //! the pull request. A failure before the commit leaves the repo, the working tree, the
 //! checked-out branch and the key file as they were; a failure after it keeps the commit
 //! and the key, so a re-run completes the checkout, the push and the PR.
+//!
+//! Size: one ordered flow (prepare, plan, commit, push, PR) whose failure handling spans
+//! the steps: what a failure leaves depends on the steps before it.
 
 use crate::forge::{
     self, body::ChangeSummary, BranchPr, Forge, Needs, PrInfo, PrOptions, PullRequest,

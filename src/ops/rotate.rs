@@ -7,10 +7,14 @@
 //! the successor of a registered OIDC client (RFC 7591) and a new deploy key at the forge
 //! (never in a dry run, which lists those calls instead). Old credentials with an
 //! external side stay valid until `--finish` (`finish.rs`) removes them after the merge.
+//!
+//! Size: the use case's flow and its in-memory [`Work`], the state every kind rotates on;
+//! picking targets is `targets.rs`, each kind `kinds.rs`, CA phases `ca.rs`, `--finish` `finish.rs`.
 
 mod ca;
 mod finish;
 mod forge;
+mod kinds;
 mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -455,7 +459,7 @@ impl<'a> Work<'a> {
     /// The installation's manifests rendered from its spec and the inventory as this run
     /// leaves it (Dex's static clients follow the inventory's served client ids).
     fn rendered(&self, root: &Path) -> Result<crate::fileset::FileSet, Error> {
-        let templates = crate::render::Templates::with_overrides(repo::read_templates(root)?)?;
+        let templates = crate::render::repo_templates(root)?;
         let spec = &self.inst.spec;
         let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
         let mut secret_files = repo::listed_secret_files(root, self.name(), shared)?;

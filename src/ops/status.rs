@@ -51,43 +51,16 @@ pub struct InstallationStatus {
     pub connectors: Vec<check::dex::ConnectorSecret>,
 }
 
-/// Errors of `mcb status`.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Listing installations or reading a file failed.
-    #[error(transparent)]
-    Check(#[from] check::Error),
-    /// A `credentials.yaml` does not parse.
-    #[error(transparent)]
-    Inventory(#[from] crate::inventory::Error),
-}
-
-impl crate::Help for Error {
-    fn help(&self) -> Option<String> {
-        match self {
-            Error::Check(e) => e.help(),
-            Error::Inventory(_) => {
-                Some("restore the file from git; mcb rewrites it on every rotation".into())
-            }
-        }
-    }
-}
-
 /// The status of each installation in `names` (all when empty).
 pub fn collect(
     root: &Path,
     names: &[String],
     now: OffsetDateTime,
-) -> Result<Vec<InstallationStatus>, Error> {
+) -> Result<Vec<InstallationStatus>, crate::Error> {
     check::select(root, names)?
         .into_iter()
         .map(|name| {
-            let rel = format!("installations/{name}/credentials.yaml");
-            let inv =
-                match crate::fsutil::read_optional(root.join(&rel)).map_err(check::Error::from)? {
-                    Some(b) => Inventory::parse(&rel, &String::from_utf8_lossy(&b))?,
-                    None => Inventory::new(),
-                };
+            let inv = crate::repo::installation::read_inventory(root, &name)?;
             let mut status = of_inventory(name, &inv, now);
             status.connectors = connectors(root, &status.name);
             Ok(status)

@@ -26,6 +26,9 @@
 //! - the SA key is always RSA (2048 unless an RSA size is chosen): every kube-apiserver
 //!   and kubeadm version accepts RSA service-account signers; ECDSA needs kubeadm's
 //!   `encryptionAlgorithm`, Ed25519 is not accepted at all.
+//!
+//! Size: the cluster PKI as one value (made, loaded back from Secrets, turned into Secrets and
+//! inventory entries); certificates are `cert.rs`, keys `key.rs`, kubeconfigs `kubeconfig.rs`.
 
 mod cert;
 mod der;

@@ -21,11 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
+use crate::creds::oidc;
 use crate::fileset::{Content, FileSet};
 use crate::inventory::Inventory;
 use crate::spec::{GitAuth, Installation, Provider};
 
-pub use run::{plan_repo, Extra, NoExtra, SourceFor};
+pub use run::{plan_installation, plan_repo, repo_templates, Desired, Extra, NoExtra, SourceFor};
 pub use secret::{MapSource, NoSecrets, SecretError, SecretSource};
 pub use templates::Templates;
 
@@ -201,7 +202,10 @@ pub fn context(spec: &Installation) -> serde_json::Value {
         .iter()
         .map(|c| {
             let mut config: BTreeMap<String, serde_json::Value> = c.config.clone();
-            config.insert("clientSecret".into(), json!(format!("${}", c.secret_env())));
+            config.insert(
+                "clientSecret".into(),
+                json!(oidc::connector_secret_ref(c.id.as_str())),
+            );
             config
                 .entry("redirectURI".into())
                 .or_insert_with(|| json!(format!("{issuer}/callback")));
@@ -216,7 +220,7 @@ pub fn context(spec: &Installation) -> serde_json::Value {
         .iter()
         .filter_map(|c| {
             let (secret, key) = spec.shared_key_target(c.client_secret.as_ref()?)?;
-            Some(json!({"name": c.secret_env(), "secretName": secret, "key": key}))
+            Some(json!({"name": oidc::connector_secret_env(c.id.as_str()), "secretName": secret, "key": key}))
         })
         .collect();
     json!({
@@ -389,7 +393,6 @@ fn dex_clients(
     inventory: &Inventory,
     secret_files: &[String],
 ) -> Vec<serde_json::Value> {
-    use crate::creds::oidc;
     let mut out = Vec::new();
     for c in &spec.oidc.static_clients {
         let registered = format!("{}.sops.yaml", oidc::registered_secret_name(&c.id));

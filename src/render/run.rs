@@ -10,6 +10,7 @@ use crate::repo::{self, Plan, Sealer};
 use crate::spec;
 
 use super::{render, SecretSource, Templates};
+use crate::spec::Installation;
 
 /// Makes the secret source of one installation (by name).
 pub type SourceFor<'a> = dyn Fn(&str) -> Box<dyn SecretSource + 'a> + 'a;
@@ -53,7 +54,7 @@ pub fn plan_repo(
         repo::check_installations(root, names)?;
         names.to_vec()
     };
-    let templates = Templates::with_overrides(repo::read_templates(root)?)?;
+    let templates = repo_templates(root)?;
     let mut files = extra.repo_files()?;
     let mut owned = Vec::new();
     for name in &names {
@@ -75,20 +76,47 @@ pub fn plan_repo(
             }
             .into());
         }
-        let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
-        let secret_files = repo::listed_secret_files(root, name, shared)?;
-        let (extra_files, extra_owned) = extra.installation_files(&spec)?;
-        let inventory = crate::repo::installation::read_inventory(root, name)?;
-        files.extend(render(
-            &templates,
-            &spec,
-            &secret_files,
-            &inventory,
-            secrets(name).as_ref(),
-        )?);
-        files.extend(extra_files);
-        owned.push(repo::manifests_dir(name));
-        owned.extend(extra_owned);
+        let desired = plan_installation(root, &templates, &spec, secrets(name).as_ref(), extra)?;
+        files.extend(desired.files);
+        owned.extend(desired.owned);
     }
     Ok(repo::plan(root, &files, &owned, sealer)?)
+}
+
+/// What mcb would write for one installation: the files it renders (plus the extra's) and
+/// the directories it owns (files there that are not in `files` are removed).
+#[derive(Debug)]
+pub struct Desired {
+    /// the desired files, by repo path
+    pub files: FileSet,
+    /// owned directories, each ending in `/`
+    pub owned: Vec<String>,
+}
+
+/// The one planner of an installation's desired state: `mcb render` ([`plan_repo`]) and
+/// `mcb check`'s render-drift both call it, so they cannot disagree on what belongs to an
+/// installation. Reads the installation's secret files (the generated kustomizations list
+/// them, shared copies included) and its inventory from the repo at `root`.
+pub fn plan_installation(
+    root: &Path,
+    templates: &Templates,
+    spec: &Installation,
+    secrets: &dyn SecretSource,
+    extra: &dyn Extra,
+) -> Result<Desired, crate::Error> {
+    let name = spec.name.as_str();
+    let shared = spec.shared_secrets.iter().map(|r| r.name().as_str());
+    let secret_files = repo::listed_secret_files(root, name, shared)?;
+    let (extra_files, extra_owned) = extra.installation_files(spec)?;
+    let inventory = repo::installation::read_inventory(root, name)?;
+    let mut files = render(templates, spec, &secret_files, &inventory, secrets)?;
+    files.extend(extra_files);
+    let mut owned = vec![repo::manifests_dir(name)];
+    owned.extend(extra_owned);
+    Ok(Desired { files, owned })
+}
+
+/// The templates of the repo at `root`: the built-in ones, overridden by its `templates/`.
+pub fn repo_templates(root: &Path) -> Result<Templates, crate::Error> {
+    Ok(Templates::with_overrides(repo::read_templates(root)?)?)
 }

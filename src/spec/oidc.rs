@@ -54,13 +54,6 @@ pub struct SharedKeyRef {
     pub key: String,
 }
 
-impl Connector {
-    /// The env var holding its client secret: `DEX_CONNECTOR_<ID>_CLIENT_SECRET`.
-    pub fn secret_env(&self) -> String {
-        crate::creds::oidc::connector_secret_env(self.id.as_str())
-    }
-}
-
 /// A Dex static client. Its secret comes from Secret `dex-clients`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -131,15 +124,17 @@ pub(super) fn default_client_secret_key() -> String {
     "clientSecret".into()
 }
 
-impl StaticClient {
-    /// The env var holding its secret: `DEX_CLIENT_<ID>_SECRET`.
-    pub fn secret_env(&self) -> String {
-        dex_client_secret_env(&self.id)
-    }
-}
-
-/// The env var of a Dex static client's secret: `DEX_CLIENT_<ID>_SECRET` (one naming rule,
-/// owned by `creds::oidc`, so the Dex config and the `dex-clients` Secret always agree).
-pub fn dex_client_secret_env(id: &str) -> String {
-    crate::creds::oidc::client_secret_env(id)
+/// An id as the spec compares ids: upper-cased, every character but ASCII letters and
+/// digits as `_`. Two clients (or connectors) with the same key clash (`a-b` and `a.b`):
+/// names derived from an id (creds::oidc's environment variables) are built from this key.
+pub fn id_key(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

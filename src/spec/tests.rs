@@ -130,15 +130,10 @@ fn github_app_auth_is_refused_on_flux_without_it() {
 }
 
 #[test]
-fn dex_env_names_follow_the_convention() {
-    assert_eq!(
-        dex_client_secret_env("grafana"),
-        "DEX_CLIENT_GRAFANA_SECRET"
-    );
-    assert_eq!(
-        dex_client_secret_env("my-app.v2"),
-        "DEX_CLIENT_MY_APP_V2_SECRET"
-    );
+fn id_keys_upper_case_and_replace_punctuation() {
+    assert_eq!(id_key("grafana"), "GRAFANA");
+    assert_eq!(id_key("my-app.v2"), "MY_APP_V2");
+    assert_eq!(id_key("a-b"), id_key("a.b"));
 }
 
 /// `schemas/installation.schema.json` must be what the types generate.

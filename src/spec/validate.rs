@@ -169,7 +169,7 @@ impl Installation {
                     "use letters, digits, '-', '_' and '.'",
                 );
             }
-            if !seen.insert(c.secret_env()) {
+            if !seen.insert(super::id_key(&c.id)) {
                 return bad(
                     &format!("oidc.staticClients[{i}].id"),
                     format!("client id {:?} clashes with an earlier one", c.id),

@@ -843,6 +843,30 @@ fn status_table_and_json() {
     assert_eq!(ca["notAfter"], "2036-11-23T12:00:00Z");
 }
 
+/// Issue #19 item 4: `status` reads `credentials.yaml` with the one inventory reader, so a
+/// broken inventory is the same error, with its `help:`, as for every other command.
+#[test]
+fn status_names_a_broken_inventory_with_help() {
+    let t = TestEnv::new();
+    let dir = repo(&t, None);
+    std::fs::write(
+        dir.join("installations/demo/credentials.yaml"),
+        "credentials: [oops\n",
+    )
+    .unwrap();
+    let mut c = t.mcb();
+    c.arg("--repo").arg(&dir).arg("status");
+    let r = run(c).fails_with(2);
+    assert!(
+        r.stderr
+            .contains("installations/demo/credentials.yaml: not a valid credential inventory")
+            && r.stderr
+                .contains("help: restore the file from git: mcb writes it"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn init_installation_output_passes_check() {
     // What mcb writes must pass mcb's own gate, MACs included (the example's GitHub

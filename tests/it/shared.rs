@@ -618,3 +618,113 @@ fn render_check_and_check_agree_with_shared_secrets() {
         "{drift:?}"
     );
 }
+
+/// Issue #19: `render --check` and `check`'s render-drift call one planner, so they report
+/// the same files on the same repo: several installations, one with a shared secret and two
+/// without; clean; a template override that adds a file and one that replaces a built-in;
+/// a hand edit and a stale file in one installation's `manifests/`; a spec change. (A
+/// shared file to re-wrap for a new user is check's `shared-unreadable`.)
+#[test]
+fn render_check_and_check_report_the_same_files() {
+    use std::collections::BTreeSet;
+    let f = Fixture::new();
+    let uses = "sharedSecrets:\n  - {name: registry, namespace: flux-system}\n";
+    f.init("alpha", "1", uses);
+    f.init("beta", "2", "");
+    f.init("gamma", "3", "");
+    f.shared(&["import", "registry"], "username: u\npassword: p\n")
+        .ok();
+    let both = |f: &Fixture| -> (BTreeSet<String>, BTreeSet<String>) {
+        let mut c = f.mcb();
+        c.args(["render", "--check", "-o", "json"]);
+        let render = run(c);
+        let out: serde_json::Value = serde_json::from_str(&render.stdout).unwrap();
+        let changes: BTreeSet<String> = out["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap().to_owned())
+            .collect();
+        let want_code = if changes.is_empty() { 0 } else { 1 };
+        assert_eq!(render.status.code(), Some(want_code), "{}", render.stderr);
+        let mut c = f.mcb();
+        c.args(["check", "-o", "json", "--skip", "kustomize-build"]);
+        let report: serde_json::Value = serde_json::from_str(&run(c).stdout).unwrap();
+        let drift = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| {
+                ["render-drift", "shared-unreadable"].contains(&x["rule"].as_str().unwrap())
+            })
+            .map(|x| x["file"].as_str().unwrap().to_owned())
+            .collect();
+        (changes, drift)
+    };
+    let agree = |f: &Fixture, what: &str| -> BTreeSet<String> {
+        let (render, check) = both(f);
+        assert_eq!(render, check, "{what}: render --check vs check");
+        render
+    };
+    assert!(agree(&f, "clean").is_empty());
+
+    // An override that adds a file to every installation's apps layer.
+    std::fs::create_dir_all(f.file("templates/manifests/apps/extra")).unwrap();
+    std::fs::write(
+        f.file("templates/manifests/apps/extra/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: default\n",
+    )
+    .unwrap();
+    let changed = agree(&f, "added template");
+    for inst in ["alpha", "beta", "gamma"] {
+        for p in ["apps/extra/cm.yaml", "apps/kustomization.yaml"] {
+            let p = format!("installations/{inst}/manifests/{p}");
+            assert!(changed.contains(&p), "{p} in {changed:?}");
+        }
+    }
+    std::fs::remove_dir_all(f.file("templates")).unwrap();
+
+    // An override that replaces a built-in template.
+    let builtin =
+        std::fs::read_to_string(crate::support::root().join("templates/manifests/namespaces.yaml"))
+            .unwrap();
+    std::fs::create_dir_all(f.file("templates/manifests")).unwrap();
+    std::fs::write(
+        f.file("templates/manifests/namespaces.yaml"),
+        format!("{builtin}\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra\n"),
+    )
+    .unwrap();
+    assert_eq!(agree(&f, "replaced template").len(), 3);
+    std::fs::remove_dir_all(f.file("templates")).unwrap();
+    assert!(agree(&f, "overrides gone").is_empty());
+
+    // A hand edit and a stale file in one installation.
+    let ns = f.file("installations/gamma/manifests/namespaces.yaml");
+    let text = std::fs::read_to_string(&ns).unwrap();
+    std::fs::write(&ns, format!("{text}# edited\n")).unwrap();
+    std::fs::write(
+        f.file("installations/gamma/manifests/stale.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n",
+    )
+    .unwrap();
+    let changed = agree(&f, "hand edit and stale file");
+    assert_eq!(
+        changed,
+        BTreeSet::from([
+            "installations/gamma/manifests/namespaces.yaml".to_owned(),
+            "installations/gamma/manifests/stale.yaml".to_owned(),
+        ])
+    );
+    std::fs::write(&ns, text).unwrap();
+    std::fs::remove_file(f.file("installations/gamma/manifests/stale.yaml")).unwrap();
+
+    // A spec change: a second user of the shared secret.
+    let spec = f.file("installations/beta/installation.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}{uses}")).unwrap();
+    let changed = agree(&f, "spec change");
+    assert!(
+        changed.contains("installations/beta/secrets/kustomization.yaml"),
+        "{changed:?}"
+    );
+}

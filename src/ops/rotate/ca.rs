@@ -12,7 +12,7 @@
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::targets::{load_pki, reissue_kubeconfig};
+use super::kinds::{load_pki, reissue_kubeconfig};
 use super::{clone_secret, Work};
 use crate::inventory::Credential;
 use crate::inventory::CredentialKind;
