@@ -13,6 +13,9 @@ pub trait Progress {
     fn warn(&mut self, msg: &str);
     /// A step finished.
     fn success(&mut self, msg: &str);
+    /// Long work moved on: `done` of `total` units of `what` ("installations checked") are
+    /// done. The CLI draws a bar from it on a terminal; by default nothing happens.
+    fn advance(&mut self, _what: &str, _done: usize, _total: usize) {}
 }
 
 /// Discards everything.
@@ -46,5 +49,8 @@ impl Progress for Recorder {
     }
     fn success(&mut self, m: &str) {
         self.0.push(("success", m.to_owned()));
+    }
+    fn advance(&mut self, what: &str, done: usize, total: usize) {
+        self.0.push(("advance", format!("{what} {done}/{total}")));
     }
 }

@@ -385,6 +385,10 @@ fn check_repo(
     } else {
         selected.chunks(batch.max(1)).collect()
     };
+    let mut checked = 0;
+    if !selected.is_empty() {
+        progress.advance("installations checked", 0, selected.len());
+    }
     for (n, names) in chunks.into_iter().enumerate() {
         let mut paths = Vec::new();
         for name in names {
@@ -395,6 +399,10 @@ fn check_repo(
         files.sort_by(|a, b| a.path.cmp(&b.path));
         check_batch(root, opts, now, progress, &files, names, n == 0, &mut acc);
         acc.cache.forget_single();
+        checked += names.len();
+        if !selected.is_empty() {
+            progress.advance("installations checked", checked, selected.len());
+        }
     }
     let mut findings = acc.findings;
     report.files += acc.files;
@@ -671,11 +679,28 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-12-01 0:00 UTC);
         let report = |batch| {
-            let r = run_batched(&root, &opts, now, &mut crate::progress::Nop, batch).unwrap();
-            serde_json::to_string_pretty(&r).unwrap()
+            let mut progress = crate::progress::Recorder::default();
+            let r = run_batched(&root, &opts, now, &mut progress, batch).unwrap();
+            let advances: Vec<String> = progress
+                .0
+                .into_iter()
+                .filter(|(verb, _)| *verb == "advance")
+                .map(|(_, m)| m)
+                .collect();
+            (serde_json::to_string_pretty(&r).unwrap(), advances)
         };
-        let (one, all) = (report(1), report(usize::MAX));
+        let ((one, steps), (all, once)) = (report(1), report(usize::MAX));
         assert_eq!(one, all);
+        // Progress: from none, one step per batch, counting installations.
+        let n = steps.len() - 1;
+        assert!(n >= 4, "{steps:?}");
+        assert_eq!(steps[0], format!("installations checked 0/{n}"));
+        assert_eq!(steps[1], format!("installations checked 1/{n}"));
+        assert_eq!(steps[n], format!("installations checked {n}/{n}"));
+        assert_eq!(
+            once,
+            [0, n].map(|d| format!("installations checked {d}/{n}"))
+        );
         let v: serde_json::Value = serde_json::from_str(&all).unwrap();
         let with_findings: BTreeSet<&str> = v["findings"]
             .as_array()

@@ -235,15 +235,7 @@ impl Extra for SharedCopies {
         &self,
         spec: &Installation,
     ) -> Result<(FileSet, Vec<String>), crate::Error> {
-        let inst = spec.name.as_str();
-        let mut files = FileSet::new();
-        for r in &spec.shared_secrets {
-            files.insert(
-                repo::shared_copy_path(inst, r.name().as_str()),
-                Content::secret(Vec::new()),
-            );
-        }
-        Ok((files, vec![repo::shared_copy_dir(inst)]))
+        render::shared_copies(spec, |_| Ok(Content::secret(Vec::new())))
     }
 }
 

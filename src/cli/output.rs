@@ -1,7 +1,8 @@
 //! What the user sees: results on stdout (human text or JSON), progress and warnings on
-//! stderr. [`Reporter`] implements the library's [`mcb::progress::Progress`] on stderr.
+//! stderr. [`Reporter`] implements the library's [`mcb::progress::Progress`] on stderr,
+//! with a progress bar for long work when stderr is a terminal (never with `-q`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -23,6 +24,48 @@ pub struct Reporter {
     color: bool,
     /// when the command started: -vv prefixes each line with the time since
     started: std::time::Instant,
+    /// what long work has done so far; a bar shows it when `bar` is `Some`
+    meter: Meter,
+    /// the drawn bar: only on a terminal, never with `-q`
+    bar: Option<Bar>,
+    bars: bool,
+}
+
+/// How far the current long work is: the pure part of the progress bar (tested without a
+/// terminal).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Meter {
+    what: String,
+    done: usize,
+    total: usize,
+}
+
+impl Meter {
+    /// Takes one advance of the library's progress; whether a bar should show after it:
+    /// only while work of more than one unit is under way (a finished one is cleared).
+    fn advance(&mut self, what: &str, done: usize, total: usize) -> bool {
+        *self = Meter {
+            what: what.to_owned(),
+            done: done.min(total),
+            total,
+        };
+        total > 1 && done < total
+    }
+}
+
+/// An indicatif bar on stderr.
+struct Bar(indicatif::ProgressBar);
+
+impl std::fmt::Debug for Bar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bar")
+    }
+}
+
+/// Whether long work draws a bar: on a terminal (a bar in a log or a pipe is noise), and
+/// not with `-q` (errors only).
+fn shows_bars(quiet: bool, stderr_is_terminal: bool) -> bool {
+    !quiet && stderr_is_terminal
 }
 
 impl Reporter {
@@ -33,6 +76,9 @@ impl Reporter {
             verbose: g.verbose,
             color: g.color.enabled_for_stderr(),
             started: std::time::Instant::now(),
+            meter: Meter::default(),
+            bar: None,
+            bars: shows_bars(g.quiet, std::io::stderr().is_terminal()),
         }
     }
 
@@ -48,6 +94,14 @@ impl Reporter {
     }
 
     fn line(&self, symbol: &str, ansi: &str, msg: &str) {
+        match &self.bar {
+            // The bar steps aside for the line and is drawn again below it.
+            Some(b) => b.0.suspend(|| self.write_line(symbol, ansi, msg)),
+            None => self.write_line(symbol, ansi, msg),
+        }
+    }
+
+    fn write_line(&self, symbol: &str, ansi: &str, msg: &str) {
         let mut err = std::io::stderr().lock();
         // -vv: where the time goes (a slow push, a slow issuer) without a profiler.
         let elapsed = if self.verbose > 1 {
@@ -90,6 +144,43 @@ impl mcb::progress::Progress for Reporter {
             self.line("✔", "\x1b[32m", msg);
         }
     }
+    fn advance(&mut self, what: &str, done: usize, total: usize) {
+        let visible = self.meter.advance(what, done, total);
+        if !self.bars {
+            return;
+        }
+        if !visible {
+            if let Some(b) = self.bar.take() {
+                b.0.finish_and_clear();
+            }
+            return;
+        }
+        let m = &self.meter;
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(m.total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            {
+                b.set_style(style.progress_chars("=> "));
+            }
+            Bar(b)
+        });
+        bar.0.set_length(m.total as u64);
+        bar.0.set_position(m.done as u64);
+        bar.0.set_message(m.what.clone());
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        // An error ends the work early: its message must not land behind a bar.
+        if let Some(b) = self.bar.take() {
+            b.0.finish_and_clear();
+        }
+    }
 }
 
 /// Prints `value` as pretty JSON plus a newline on stdout.
@@ -127,4 +218,39 @@ pub fn print_published(o: &mcb::ops::publish::Outcome) -> std::io::Result<()> {
         outln!("pull request: {}", pr.url);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_shows_only_while_work_of_several_units_is_under_way() {
+        let mut m = Meter::default();
+        assert!(m.advance("installations checked", 1, 3));
+        assert_eq!(
+            m,
+            Meter {
+                what: "installations checked".into(),
+                done: 1,
+                total: 3
+            }
+        );
+        assert!(m.advance("installations checked", 2, 3));
+        assert!(
+            !m.advance("installations checked", 3, 3),
+            "finished: cleared"
+        );
+        assert!(!m.advance("credentials rotated", 1, 1), "one unit: no bar");
+        assert!(!m.advance("x", 0, 0));
+        assert!(!m.advance("x", 5, 3), "past the end: cleared");
+        assert_eq!(m.done, 3);
+    }
+
+    #[test]
+    fn bars_only_on_a_terminal_and_never_with_quiet() {
+        assert!(shows_bars(false, true));
+        assert!(!shows_bars(false, false), "a pipe or a log gets no bar");
+        assert!(!shows_bars(true, true), "-q: errors only");
+    }
 }

@@ -174,9 +174,11 @@ pub fn run(
             req.due_within.whole_days()
         ));
     }
-    for t in &targets {
+    progress.advance("credentials rotated", 0, targets.len());
+    for (i, t) in targets.iter().enumerate() {
         progress.action(&format!("rotating {t}"));
         t.apply(&mut work)?;
+        progress.advance("credentials rotated", i + 1, targets.len());
     }
     if !targets.is_empty() {
         // superseded certificates are listed until they expire, not longer

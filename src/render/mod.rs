@@ -26,7 +26,9 @@ use crate::fileset::{Content, FileSet};
 use crate::inventory::Inventory;
 use crate::spec::{GitAuth, Installation, Provider};
 
-pub use run::{plan_installation, plan_repo, repo_templates, Desired, Extra, NoExtra, SourceFor};
+pub use run::{
+    plan_installation, plan_repo, repo_templates, shared_copies, Desired, Extra, NoExtra, SourceFor,
+};
 pub use secret::{MapSource, NoSecrets, SecretError, SecretSource};
 pub use templates::Templates;
 

@@ -116,6 +116,21 @@ pub fn plan_installation(
     Ok(Desired { files, owned })
 }
 
+/// The copies of the shared secrets `spec` lists, as [`Extra::installation_files`] gives
+/// them: one file each at [`repo::shared_copy_path`] with the `content` made for it, in the
+/// directory they own ([`repo::shared_copy_dir`]: a copy of a secret no longer listed goes).
+pub fn shared_copies(
+    spec: &Installation,
+    mut content: impl FnMut(&spec::SharedSecretRef) -> Result<crate::fileset::Content, crate::Error>,
+) -> Result<(FileSet, Vec<String>), crate::Error> {
+    let inst = spec.name.as_str();
+    let mut files = FileSet::new();
+    for r in &spec.shared_secrets {
+        files.insert(repo::shared_copy_path(inst, r.name().as_str()), content(r)?);
+    }
+    Ok((files, vec![repo::shared_copy_dir(inst)]))
+}
+
 /// The templates of the repo at `root`: the built-in ones, overridden by its `templates/`.
 pub fn repo_templates(root: &Path) -> Result<Templates, crate::Error> {
     Ok(Templates::with_overrides(repo::read_templates(root)?)?)

@@ -16,7 +16,7 @@ use crate::fileset::{Content, FileSet};
 use crate::render::Extra;
 use crate::repo;
 use crate::repo::installation::{self, Loaded};
-use crate::repo::{shared_copy_dir as copy_dir, shared_copy_path as copy_path};
+use crate::repo::shared_copy_path as copy_path;
 use crate::sops::{self, Format, Identities};
 use crate::spec::{Installation, SharedSecretMapping};
 use crate::Env;
@@ -169,11 +169,10 @@ impl Extra for RenderExtra {
         spec: &Installation,
     ) -> Result<(FileSet, Vec<String>), crate::Error> {
         let inst = spec.name.as_str();
-        let mut files = FileSet::new();
-        for r in &spec.shared_secrets {
+        crate::render::shared_copies(spec, |r| {
             let name = r.name().as_str();
             let mapping = r.mapping();
-            let content = match self.shared.get(name) {
+            Ok(match self.shared.get(name) {
                 Some(Known::Open(o)) => {
                     Content::Secret(copy_secret(inst, &mapping, &o.version, &o.value)?.to_yaml())
                 }
@@ -187,9 +186,7 @@ impl Extra for RenderExtra {
                     }
                     .into())
                 }
-            };
-            files.insert(copy_path(inst, name), content);
-        }
-        Ok((files, vec![copy_dir(inst)]))
+            })
+        })
     }
 }
