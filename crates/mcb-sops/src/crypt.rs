@@ -1,6 +1,8 @@
 //! Encrypting and decrypting a tree under a crypt rule, and the MAC over it (§4, §5, §8 of
 //! docs/sops-format.md). One walk visits every leaf in document order with its key path;
 //! encryption, decryption and the MAC all use it, so they cannot disagree on order or AAD.
+//! Decryption is one [`Decrypter`] per file, fed by that walk or, for YAML, by the parser as
+//! it reads each value (the same per-leaf code and order; see `open_streaming` in the facade).
 
 use std::collections::HashMap;
 
@@ -200,7 +202,7 @@ impl Mac {
 /// IVs of values already encrypted, by (AAD, type, plaintext): reusing them for the same
 /// plaintext under the same data key reproduces the same ciphertext, so unchanged values stay
 /// byte-identical. Keyed by a SHA-256 of the three so no plaintext is kept; only looked up.
-#[derive(Default)]
+#[derive(Default, PartialEq)]
 pub struct IvCache(HashMap<[u8; 32], [u8; IV_LEN]>);
 
 impl IvCache {
@@ -294,66 +296,125 @@ pub fn decrypt_tree(
     key: &[u8; 32],
     rule: &Rule,
     mac_only_encrypted: bool,
-    mut ivs: Option<&mut IvCache>,
+    ivs: Option<&mut IvCache>,
 ) -> Result<String, Error> {
-    let mut mac = Mac::new(mac_only_encrypted);
-    walk_tree(tree, rule, &mut |path, leaf, enc| {
-        match leaf {
-            Leaf::Comment(c) => {
-                // Comments are decrypted when they are ENC. One that does not open is kept as
-                // it is, as sops does ("possibly unencrypted comment"): comments are outside
-                // the MAC, so they carry no authenticated content either way.
-                let Some(e) = Encrypted::parse(c) else {
-                    return Ok(());
-                };
-                let a = aad(path);
-                let Ok(plain) = cipher::open(key, &e, a.as_bytes()) else {
-                    return Ok(());
-                };
-                let text = String::from_utf8(plain.to_vec())
-                    .map_err(|_| value_err(path, ValueFault::BadType))?;
-                if let Some(c_ivs) = ivs.as_deref_mut() {
-                    c_ivs.put(&a, "comment", &plain, &e.iv);
-                }
-                *c = text;
+    let mut d = Decrypter::new(key, rule, mac_only_encrypted, ivs);
+    walk_tree(tree, rule, &mut |path, leaf, enc| match leaf {
+        Leaf::Comment(c) => d.comment(path, c),
+        Leaf::Value(v) => d.value(path, v, enc),
+    })?;
+    Ok(d.mac.hex())
+}
+
+/// Decrypts leaves one at a time, feeding the MAC in the order it sees values: the whole-tree
+/// walk above, or a store's parser handing over each value as it reads it (so a large file's
+/// `ENC[...]` texts are never all held at once).
+pub struct Decrypter<'k> {
+    key: &'k [u8; 32],
+    rule: &'k Rule,
+    mac: Mac,
+    ivs: Option<&'k mut IvCache>,
+}
+
+impl<'k> Decrypter<'k> {
+    /// A decrypter with an empty MAC; records IVs in `ivs` when given.
+    pub fn new(
+        key: &'k [u8; 32],
+        rule: &'k Rule,
+        mac_only_encrypted: bool,
+        ivs: Option<&'k mut IvCache>,
+    ) -> Self {
+        Decrypter {
+            key,
+            rule,
+            mac: Mac::new(mac_only_encrypted),
+            ivs,
+        }
+    }
+
+    /// Whether the rule decides each value by its key path alone, so values can be decrypted
+    /// as they are read. A comment rule cannot: a comment the parser places later (YAML
+    /// comment ownership) may decide the value before it.
+    pub fn by_path(&self) -> bool {
+        !matches!(
+            self.rule,
+            Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_)
+        )
+    }
+
+    /// Decrypts one value read at `path`, in document order ([`Self::by_path`] rules only;
+    /// comments are left to [`Self::comments`]).
+    pub fn value_at(&mut self, path: &[&str], v: &mut Value) -> Result<(), Error> {
+        debug_assert!(self.by_path());
+        let enc = self.rule.encrypts(path);
+        self.value(path, v, enc)
+    }
+
+    /// Decrypts the comments of a tree whose values [`Self::value_at`] has decrypted.
+    pub fn comments(&mut self, tree: &mut Tree) -> Result<(), Error> {
+        let rule = self.rule;
+        walk_tree(tree, rule, &mut |path, leaf, _| match leaf {
+            Leaf::Comment(c) => self.comment(path, c),
+            Leaf::Value(_) => Ok(()),
+        })
+    }
+
+    /// The MAC of the values seen (uppercase hex).
+    pub fn mac(self) -> String {
+        self.mac.hex()
+    }
+
+    fn comment(&mut self, path: &[&str], c: &mut String) -> Result<(), Error> {
+        // Comments are decrypted when they are ENC. One that does not open is kept as it is,
+        // as sops does ("possibly unencrypted comment"): comments are outside the MAC, so
+        // they carry no authenticated content either way.
+        let Some(e) = Encrypted::parse(c) else {
+            return Ok(());
+        };
+        let a = aad(path);
+        let Ok(plain) = cipher::open(self.key, &e, a.as_bytes()) else {
+            return Ok(());
+        };
+        let text =
+            String::from_utf8(plain.to_vec()).map_err(|_| value_err(path, ValueFault::BadType))?;
+        if let Some(ivs) = self.ivs.as_deref_mut() {
+            ivs.put(&a, "comment", &plain, &e.iv);
+        }
+        *c = text;
+        Ok(())
+    }
+
+    fn value(&mut self, path: &[&str], v: &mut Value, enc: bool) -> Result<(), Error> {
+        let encrypted_text = match v {
+            Value::Str(s) if enc && !s.is_empty() => Some(s),
+            // A list comment in clear, or a clear value outside the rule.
+            Value::Str(s) if Encrypted::parse(s).is_some_and(|e| e.ty == "comment") => Some(s),
+            Value::Null | Value::Comment(_) => None,
+            Value::Str(_) => None,
+            _ if enc => return Err(value_err(path, ValueFault::NotEncrypted)),
+            _ => None,
+        };
+        if let Some(s) = encrypted_text {
+            let e = Encrypted::parse(s).ok_or_else(|| value_err(path, ValueFault::NotEncrypted))?;
+            let a = aad(path);
+            let plain = cipher::open(self.key, &e, a.as_bytes())
+                .map_err(|_| value_err(path, ValueFault::Tampered))?;
+            let text = String::from_utf8(plain.to_vec())
+                .map_err(|_| value_err(path, ValueFault::BadType))?;
+            let nv = scalar::from_text(&e.ty, text)
+                .ok_or_else(|| value_err(path, ValueFault::BadType))?;
+            if let Some(ivs) = self.ivs.as_deref_mut() {
+                ivs.put(&a, &e.ty, &plain, &e.iv);
             }
-            Leaf::Value(v) => {
-                let encrypted_text = match v {
-                    Value::Str(s) if enc && !s.is_empty() => Some(s),
-                    // A list comment in clear, or a clear value outside the rule.
-                    Value::Str(s) if Encrypted::parse(s).is_some_and(|e| e.ty == "comment") => {
-                        Some(s)
-                    }
-                    Value::Null | Value::Comment(_) => None,
-                    Value::Str(_) => None,
-                    _ if enc => return Err(value_err(path, ValueFault::NotEncrypted)),
-                    _ => None,
-                };
-                if let Some(s) = encrypted_text {
-                    let e = Encrypted::parse(s)
-                        .ok_or_else(|| value_err(path, ValueFault::NotEncrypted))?;
-                    let a = aad(path);
-                    let plain = cipher::open(key, &e, a.as_bytes())
-                        .map_err(|_| value_err(path, ValueFault::Tampered))?;
-                    let text = String::from_utf8(plain.to_vec())
-                        .map_err(|_| value_err(path, ValueFault::BadType))?;
-                    let nv = scalar::from_text(&e.ty, text)
-                        .ok_or_else(|| value_err(path, ValueFault::BadType))?;
-                    if let Some(c_ivs) = ivs.as_deref_mut() {
-                        c_ivs.put(&a, &e.ty, &plain, &e.iv);
-                    }
-                    *v = nv;
-                }
-                if !matches!(v, Value::Comment(_)) {
-                    if let Some(text) = scalar::to_text(v).map(Zeroizing::new) {
-                        mac.feed(text.as_bytes(), enc);
-                    }
-                }
+            *v = nv;
+        }
+        if !matches!(v, Value::Comment(_)) {
+            if let Some(text) = scalar::to_text(v).map(Zeroizing::new) {
+                self.mac.feed(text.as_bytes(), enc);
             }
         }
         Ok(())
-    })?;
-    Ok(mac.hex())
+    }
 }
 
 /// Whether every leaf the rule says must be encrypted is (for `inspect`): the key paths of

@@ -341,13 +341,13 @@ proptest! {
     }
 }
 
+/// The project's `fixtures/sops-vectors`.
+fn vectors_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors")
+}
+
 fn vector(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/sops-vectors")
-            .join(rel),
-    )
-    .unwrap()
+    std::fs::read(vectors_dir().join(rel)).unwrap()
 }
 
 #[test]
@@ -375,5 +375,111 @@ fn truncated_vectors_fail_or_give_the_whole_plaintext() {
                 );
             }
         }
+    }
+}
+
+/// Every identity of the vectors (some files need two for their Shamir groups).
+fn all_vector_ids() -> Identities {
+    let text: String = ["keys/age1.txt", "keys/age2.txt", "keys/age3.txt"]
+        .iter()
+        .map(|k| String::from_utf8(vector(k)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Identities::from_text(&secrecy::SecretString::from(text)).unwrap()
+}
+
+/// The vectors' encrypted YAML files, by path.
+fn yaml_vectors() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(vectors_dir().join("cases")).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.to_string_lossy().ends_with(".sops.yaml") {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The streaming decryption (values decrypted as the parser reads them) gives exactly what the
+/// whole-tree decryption gives - content, MAC, metadata, IVs kept - or steps aside; over every
+/// YAML vector and mutants of each data line (deleted, doubled, anchors and an alias added).
+#[test]
+fn streaming_decryption_agrees_with_the_whole_tree_or_steps_aside() {
+    let ids = all_vector_ids();
+    let mut streamed = Vec::new();
+    for (name, file) in yaml_vectors() {
+        let text = String::from_utf8(file.clone()).unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        // The file with some lines replaced.
+        let with = |changes: &[(usize, &str)]| -> Vec<u8> {
+            let line = |k: usize| changes.iter().find(|c| c.0 == k).map_or(lines[k], |c| c.1);
+            (0..lines.len()).map(line).collect::<String>().into_bytes()
+        };
+        let mut variants = vec![(String::from("as is"), file)];
+        // The data lines (a changed metadata line fails the same way on both paths).
+        let data_lines = lines
+            .iter()
+            .position(|l| l.starts_with("sops:"))
+            .unwrap_or(0);
+        for i in 0..data_lines {
+            let mut deleted = lines.clone();
+            deleted.remove(i);
+            variants.push((format!("line {i} deleted"), deleted.concat().into_bytes()));
+            let doubled = format!("{0}{0}", lines[i]);
+            variants.push((format!("line {i} doubled"), with(&[(i, &doubled)])));
+            // An anchor on a scalar, on a collection, and an alias of that collection.
+            let scalar = lines[i].replacen(": ", ": &x ", 1);
+            variants.push((format!("line {i}: scalar anchor"), with(&[(i, &scalar)])));
+            let collection = lines[i].replacen(":\n", ": &y\n", 1);
+            variants.push((
+                format!("line {i}: collection anchor"),
+                with(&[(i, &collection)]),
+            ));
+            let later = (i + 1..lines.len()).find_map(|k| Some((k, lines[k].split_once(": ")?.0)));
+            if let Some((k, key)) = later {
+                let alias = format!("{key}: *y\n");
+                let v = with(&[(i, &collection), (k, &alias)]);
+                variants.push((format!("line {i}: alias at {k}"), v));
+            }
+        }
+        for (what, enc) in variants {
+            let modes: &[bool] = if what == "as is" {
+                &[false, true]
+            } else {
+                &[false]
+            };
+            for &keep_ivs in modes {
+                let Some(s) = open_streaming(&enc, Format::Yaml, &ids, keep_ivs) else {
+                    continue;
+                };
+                let w = open_whole(&enc, Format::Yaml, &ids, keep_ivs)
+                    .unwrap_or_else(|e| panic!("{name} {what}: streamed, but whole fails: {e}"));
+                assert!(s.content.same_as(&w.content), "{name} {what}: content");
+                assert_eq!(s.mac, w.mac, "{name} {what}: MAC");
+                assert_eq!(s.meta, w.meta, "{name} {what}: metadata");
+                assert!(s.ivs == w.ivs, "{name} {what}: IVs");
+                if what == "as is" && !keep_ivs {
+                    streamed.push(name.rsplit('/').next().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    // Files sops wrote stream (the ones with a comment rule, and the negatives whose values
+    // or keys do not open, take the whole-tree path).
+    for f in [
+        "k8s_secret.sops.yaml",
+        "yaml_multidoc.sops.yaml",
+        "yaml_comments.sops.yaml",
+        "yaml_anchors.sops.yaml",
+        "key_groups_shamir.sops.yaml",
+        "mac_only_encrypted.sops.yaml",
+    ] {
+        assert!(
+            streamed.iter().any(|s| s == f),
+            "{f} did not stream: {streamed:?}"
+        );
     }
 }

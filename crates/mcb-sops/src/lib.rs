@@ -398,36 +398,15 @@ fn open_with(
     opts: DecryptOptions,
     keep_ivs: bool,
 ) -> Result<Opened, Error> {
-    let (mut tree, meta) = read_meta(enc, format)?;
-    let key = data_key(&meta, ids)?;
-    let mut ivs = IvCache::default();
-    let (content, mac) = if format == Format::Binary {
-        let value = store::binary::encrypted_value(&tree)
-            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
-        let aad = crypt::aad(&[store::binary::KEY]);
-        // An empty file is stored as `"data": ""` (the empty string is never encrypted, D4).
-        let plain = if value.is_empty() {
-            Zeroizing::new(Vec::new())
-        } else {
-            let e = cipher::Encrypted::parse(value)
-                .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
-            let plain = cipher::open(&key, &e, aad.as_bytes())
-                .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
-            ivs.put(&aad, "str", &plain, &e.iv);
-            plain
-        };
-        let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
-        (Content::Bytes(plain), mac)
-    } else {
-        let rule = compile(meta.rule.as_ref())?;
-        let mac = crypt::decrypt_tree(
-            &mut tree,
-            &key,
-            &rule,
-            meta.mac_only_encrypted,
-            keep_ivs.then_some(&mut ivs),
-        )?;
-        (Content::Tree(tree), mac)
+    let Decrypted {
+        content,
+        meta,
+        key,
+        mut ivs,
+        mac,
+    } = match open_streaming(enc, format, ids, keep_ivs) {
+        Some(d) => d,
+        None => open_whole(enc, format, ids, keep_ivs)?,
     };
     let stored = crypt::open_mac(&key, &meta.mac, &meta.lastmodified, Some(&mut ivs));
     if !opts.ignore_mac {
@@ -459,6 +438,108 @@ fn open_with(
         meta,
         key,
         ivs,
+    })
+}
+
+/// A file decrypted, before its MAC is checked.
+struct Decrypted {
+    content: Content,
+    meta: Metadata,
+    key: Zeroizing<[u8; 32]>,
+    ivs: IvCache,
+    /// the MAC computed from the plaintext
+    mac: String,
+}
+
+/// Decrypts each value as the store reads it, so the `ENC[...]` texts of a large file are
+/// never all held as a tree next to the text (peak memory; issue 21): the metadata come first
+/// from the store's scan (sops writes them last). `None` whenever anything is off - no scan,
+/// a key or value that does not open, a comment rule, parsed metadata that differ from the
+/// scanned - and [`open_whole`] does it all again, with its errors in its order.
+fn open_streaming(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    keep_ivs: bool,
+) -> Option<Decrypted> {
+    let store = store::for_format(format);
+    let meta = Metadata::from_branch(&store.scan_metadata(enc)?).ok()?;
+    let key = data_key(&meta, ids).ok()?;
+    let rule = compile(meta.rule.as_ref()).ok()?;
+    let mut ivs = IvCache::default();
+    let mut d = crypt::Decrypter::new(
+        &key,
+        &rule,
+        meta.mac_only_encrypted,
+        keep_ivs.then_some(&mut ivs),
+    );
+    if !d.by_path() {
+        return None;
+    }
+    let (mut tree, parsed, all) = store
+        .load_visiting(enc, &mut |path, v| d.value_at(path, v).is_ok())
+        .ok()?;
+    let same_meta = parsed
+        .and_then(|b| Metadata::from_branch(&b).ok())
+        .is_some_and(|m| m == meta);
+    if !all || !same_meta {
+        return None;
+    }
+    d.comments(&mut tree).ok()?;
+    let mac = d.mac();
+    Some(Decrypted {
+        content: Content::Tree(tree),
+        meta,
+        key,
+        ivs,
+        mac,
+    })
+}
+
+/// Parses the whole file, then decrypts the tree (every format; the reference behaviour).
+fn open_whole(
+    enc: &[u8],
+    format: Format,
+    ids: &Identities,
+    keep_ivs: bool,
+) -> Result<Decrypted, Error> {
+    let (mut tree, meta) = read_meta(enc, format)?;
+    let key = data_key(&meta, ids)?;
+    let mut ivs = IvCache::default();
+    let (content, mac) = if format == Format::Binary {
+        let value = store::binary::encrypted_value(&tree)
+            .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+        let aad = crypt::aad(&[store::binary::KEY]);
+        // An empty file is stored as `"data": ""` (the empty string is never encrypted, D4).
+        let plain = if value.is_empty() {
+            Zeroizing::new(Vec::new())
+        } else {
+            let e = cipher::Encrypted::parse(value)
+                .ok_or_else(|| value_error(store::binary::KEY, ValueFault::NotEncrypted))?;
+            let plain = cipher::open(&key, &e, aad.as_bytes())
+                .map_err(|_| value_error(store::binary::KEY, ValueFault::Tampered))?;
+            ivs.put(&aad, "str", &plain, &e.iv);
+            plain
+        };
+        let mac = hex::encode_upper(sha2::Sha512::digest(&plain[..]));
+        (Content::Bytes(plain), mac)
+    } else {
+        let rule = compile(meta.rule.as_ref())?;
+        let mac = crypt::decrypt_tree(
+            &mut tree,
+            &key,
+            &rule,
+            meta.mac_only_encrypted,
+            keep_ivs.then_some(&mut ivs),
+        )?;
+        (Content::Tree(tree), mac)
+    };
+    Ok(Decrypted {
+        content,
+        meta,
+        key,
+        ivs,
+        mac,
     })
 }
 

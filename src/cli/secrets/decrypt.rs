@@ -47,6 +47,8 @@ pub(super) fn run(g: &GlobalArgs, rep: &mut Reporter, a: Args) -> anyhow::Result
         let enc = read(file)?;
         let opened = sops::open_for_reading(&enc, input, &ids, sops::DecryptOptions { ignore_mac })
             .map_err(|e| sops_err(e, file))?;
+        // The encrypted text is several times the plaintext: gone before the output is built.
+        drop(enc);
         let bytes = match &path {
             Some(p) => extract(&opened.content, output, p, file)?,
             None => indented(

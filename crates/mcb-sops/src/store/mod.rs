@@ -24,6 +24,24 @@ pub trait Store {
     /// Writes data, with the metadata block for an encrypted file. An owned tree is extended
     /// in place (no copy of a large encrypted tree).
     fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error>;
+
+    /// The `sops` metadata block alone, by a scan that does not parse the data (`None`: not
+    /// found that way; [`Store::load`] is the authority).
+    fn scan_metadata(&self, _src: &[u8]) -> Option<Branch> {
+        None
+    }
+
+    /// [`Store::load`], showing each data value (not the metadata's) to `visit` as it is
+    /// read, in document order (see [`yaml::Visit`]); also whether `visit` saw every value.
+    /// A store that cannot shows none.
+    fn load_visiting(
+        &self,
+        src: &[u8],
+        _visit: &mut yaml::Visit<'_>,
+    ) -> Result<(Tree, Option<Branch>, bool), Error> {
+        let (tree, meta) = self.load(src)?;
+        Ok((tree, meta, false))
+    }
 }
 
 /// The codec of a format. Binary's codec handles the encrypted JSON envelope; the raw
@@ -90,28 +108,64 @@ pub struct YamlStore;
 
 impl Store for YamlStore {
     fn load(&self, src: &[u8]) -> Result<(Tree, Option<Branch>), Error> {
-        let text = utf8(src, "YAML")?;
-        if text.trim().is_empty() {
-            return Err(Error::Empty {
-                file: Default::default(),
-            });
-        }
-        let mut tree = yaml::parse(text).map_err(|e| match e.kind {
-            yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
-                file: Default::default(),
-                key_path: e.path,
-            },
-            yaml::ErrorKind::Empty => Error::Empty {
-                file: Default::default(),
-            },
-            _ => Error::parse("YAML", Some(e.line), e.to_string()),
-        })?;
-        let meta = split_metadata(&mut tree);
-        Ok((tree, meta))
+        load_yaml(src, None).map(|(tree, meta, _)| (tree, meta))
+    }
+
+    /// sops writes the metadata last in each document, as a top-level key at column 0: the
+    /// text from the last `sops:` line to the end of its document, parsed alone.
+    fn scan_metadata(&self, src: &[u8]) -> Option<Branch> {
+        let text = std::str::from_utf8(src).ok()?;
+        let start = match text.strip_prefix("sops:") {
+            Some(_) => 0,
+            None => text.rfind("\nsops:")? + 1,
+        };
+        let block = &text[start..];
+        let end = ["\n---", "\n..."]
+            .iter()
+            .filter_map(|m| block.find(m))
+            .min()
+            .unwrap_or(block.len());
+        split_metadata(&mut yaml::parse(&block[..end]).ok()?)
+    }
+
+    fn load_visiting(
+        &self,
+        src: &[u8],
+        visit: &mut yaml::Visit<'_>,
+    ) -> Result<(Tree, Option<Branch>, bool), Error> {
+        // The metadata's own values are not data.
+        let mut data_only =
+            |path: &[&str], v: &mut Value| path.first() == Some(&"sops") || visit(path, v);
+        load_yaml(src, Some(&mut data_only))
     }
     fn emit(&self, tree: Cow<'_, Tree>, meta: Option<&Branch>) -> Result<Vec<u8>, Error> {
         Ok(yaml::emit(&join_metadata(tree, meta), YAML_INDENT).into_bytes())
     }
+}
+
+/// Loads YAML, showing each value to `visit` (see [`Store::load_visiting`]).
+fn load_yaml(
+    src: &[u8],
+    visit: Option<&mut yaml::Visit<'_>>,
+) -> Result<(Tree, Option<Branch>, bool), Error> {
+    let text = utf8(src, "YAML")?;
+    if text.trim().is_empty() {
+        return Err(Error::Empty {
+            file: Default::default(),
+        });
+    }
+    let (mut tree, all) = yaml::parse_visiting(text, visit).map_err(|e| match e.kind {
+        yaml::ErrorKind::DuplicateKey => Error::DuplicateKey {
+            file: Default::default(),
+            key_path: e.path,
+        },
+        yaml::ErrorKind::Empty => Error::Empty {
+            file: Default::default(),
+        },
+        _ => Error::parse("YAML", Some(e.line), e.to_string()),
+    })?;
+    let meta = split_metadata(&mut tree);
+    Ok((tree, meta, all))
 }
 
 /// JSON (also the envelope of encrypted binary files).

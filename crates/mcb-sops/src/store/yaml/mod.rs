@@ -5,6 +5,8 @@
 //! - [`parse`] reads every document: comments become [`crate::Item::Comment`] /
 //!   [`Value::Comment`](crate::Value::Comment) items, anchors and aliases are expanded,
 //!   `<<` stays a key, scalars are typed as yaml.v3 types them (`resolve`).
+//! - [`parse_visiting`] also shows each scalar value to a visitor with its key path as it is
+//!   read (so a caller can decrypt in the same pass, never holding the encrypted tree).
 //! - [`emit`] writes what sops writes (`emit`).
 //!
 //! Checked against the real sops: every vector in `fixtures/sops-vectors` and the probes in
@@ -22,7 +24,17 @@ use crate::Tree;
 
 /// Parses YAML text into a tree, one branch per document.
 pub fn parse(src: &str) -> Result<Tree, Error> {
-    parse::parse(src)
+    parse::parse(src, None).map(|(tree, _)| tree)
+}
+
+/// Sees a scalar value as the parser reads it: its key path (map keys only, as sops' AAD)
+/// and the value, which it may replace; returns false to see no more.
+pub type Visit<'v> = dyn FnMut(&[&str], &mut crate::Value) -> bool + 'v;
+
+/// [`parse`], showing each scalar value (not keys) to `visit` as it is read, in document
+/// order; also whether `visit` saw every scalar value of the tree (see `parse::parse`).
+pub fn parse_visiting(src: &str, visit: Option<&mut Visit<'_>>) -> Result<(Tree, bool), Error> {
+    parse::parse(src, visit)
 }
 
 /// Writes a tree as sops does; `indent` is the indentation step (sops' default is 4).

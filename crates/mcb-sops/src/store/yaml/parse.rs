@@ -33,12 +33,21 @@ const CORE_TAG: &str = "tag:yaml.org,2002:";
 /// Alias expansion budget (copied nodes), against "billion laughs" documents.
 const ALIAS_BUDGET: usize = 1_000_000;
 
-pub(super) fn parse(src: &str) -> Result<Tree, Error> {
+/// Parses `src`; hands each scalar value (not keys) to `visit` with its key path as soon as
+/// it is read, until `visit` returns false. Returns whether every scalar value of the tree was
+/// visited: visits also stop at the first anchored collection (its aliases would copy
+/// visited values).
+pub(super) fn parse(
+    src: &str,
+    visit: Option<&mut super::Visit<'_>>,
+) -> Result<(Tree, bool), Error> {
     let mut options = granit_parser::Options::default();
     // libyaml (Go) adds no line feed to a block scalar that ends the input without one.
     options.block_scalar_eof_without_line_feed = true;
+    let src = &*indent_line_start_breaks(src);
     let mut b = Builder {
         src,
+        visit,
         ..Builder::default()
     };
     let mut parser = Parser::new_from_str_with_options(src, options);
@@ -90,7 +99,8 @@ pub(super) fn parse(src: &str) -> Result<Tree, Error> {
             kind: ErrorKind::Empty,
         });
     }
-    Ok(Tree { docs: b.docs })
+    let visited_all = b.visit.is_some();
+    Ok((Tree { docs: b.docs }, visited_all))
 }
 
 struct Comment {
@@ -124,7 +134,9 @@ enum Body {
     Map {
         items: Vec<Item>,
         key: Option<Key>,
-        seen: HashSet<String>,
+        /// Hashes of the keys read (merge keys aside): a copy of every key of a large map
+        /// cost more than its hash, and a hash seen again is confirmed against `items`.
+        seen: HashSet<u64>,
     },
     Seq(Vec<Value>),
 }
@@ -158,7 +170,9 @@ impl Frame {
 }
 
 #[derive(Default)]
-struct Builder<'s> {
+struct Builder<'s, 'v, 'f> {
+    /// Sees each scalar value as it is read (`None`: no visitor, or visits stopped).
+    visit: Option<&'v mut super::Visit<'f>>,
     /// The source, to find the dash of a block sequence (no line index: a large file has
     /// many short lines, and an index of them cost more memory than the parsed tree's slack).
     src: &'s str,
@@ -172,6 +186,8 @@ struct Builder<'s> {
     /// The document being read: `Some` between DocumentStart and DocumentEnd.
     doc: Option<Branch>,
     anchors: HashMap<usize, Value>,
+    /// Hashes keys for `Body::Map::seen` (random keys: no crafted collisions).
+    key_hasher: std::hash::RandomState,
     alias_budget_used: usize,
 }
 
@@ -189,7 +205,7 @@ fn pos(span: &Span) -> (usize, usize) {
     (span.start.line(), span.start.col() + 1)
 }
 
-impl<'s> Builder<'s> {
+impl<'s> Builder<'s, '_, '_> {
     fn err(&self, at: (usize, usize), kind: ErrorKind) -> Error {
         Error {
             line: at.0,
@@ -282,6 +298,9 @@ impl<'s> Builder<'s> {
             Event::Alias(id) => {
                 self.before_node(false);
                 let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                if matches!(value, Value::Map(_) | Value::List(_)) {
+                    self.visit = None;
+                }
                 self.alias_budget_used += size(&value);
                 if self.alias_budget_used > ALIAS_BUDGET {
                     return Err(self.err(at, ErrorKind::ExcessiveAliasing));
@@ -300,6 +319,11 @@ impl<'s> Builder<'s> {
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
                 let block = style == StructureStyle::Block;
+                if anchor != 0 {
+                    // The anchor keeps the collection as read; its values are visited (and
+                    // changed) before it closes.
+                    self.visit = None;
+                }
                 self.before_node(true);
                 let col = if block && !is_map {
                     self.dash_col(at)
@@ -611,10 +635,11 @@ impl<'s> Builder<'s> {
     }
 
     /// Hands a finished node to its parent (a map key or value, a list item, or the document).
-    fn finish(&mut self, node: Node) -> Result<(), Error> {
+    fn finish(&mut self, mut node: Node) -> Result<(), Error> {
         let Some(depth) = self.frames.len().checked_sub(1) else {
             return self.finish_document(node);
         };
+        self.visit_value(&mut node.value);
         let at = node.start;
         let frame = &mut self.frames[depth];
         match &mut frame.body {
@@ -628,13 +653,21 @@ impl<'s> Builder<'s> {
                 values.push(node.value);
             }
             Body::Map { items, key, seen } => match key.take() {
+                // Merge keys may repeat (yaml.v3 merges each); others must be unique. A key
+                // whose hash was seen is a duplicate if an entry of that name exists (only a
+                // non-merge `<<` puts the hash of `<<` in `seen`, so a merge entry found then
+                // still means a repeated plain `<<`).
                 None => {
                     let Value::Str(name) = node.value else {
                         let kind = ErrorKind::NonStringKey(kind_name(&node.value));
                         return Err(self.err(at, kind));
                     };
-                    // Merge keys may repeat (yaml.v3 merges each); others must be unique.
-                    if !node.merge && !seen.insert(name.clone()) {
+                    let repeated = !node.merge
+                        && !seen.insert(std::hash::BuildHasher::hash_one(&self.key_hasher, &name))
+                        && items
+                            .iter()
+                            .any(|i| matches!(i, Item::Entry(k, _) if *k == name));
+                    if repeated {
                         *key = Some(Key {
                             name,
                             merge: false,
@@ -672,9 +705,40 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
+    /// Shows a scalar value (not a key) to the visitor with its key path.
+    fn visit_value(&mut self, value: &mut Value) {
+        let Some(visit) = self.visit.as_mut() else {
+            return;
+        };
+        let is_key = matches!(
+            self.frames.last(),
+            Some(Frame {
+                body: Body::Map { key: None, .. },
+                ..
+            })
+        );
+        if is_key || matches!(value, Value::Map(_) | Value::List(_)) {
+            return;
+        }
+        let path: Vec<&str> = self
+            .frames
+            .iter()
+            .filter_map(|f| match &f.body {
+                Body::Map { key: Some(k), .. } => Some(k.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !visit(&path, value) {
+            self.visit = None;
+        }
+    }
+
     fn finish_document(&mut self, node: Node) -> Result<(), Error> {
         let doc = self.doc.get_or_insert_with(Branch::default);
         match node.value {
+            // Moved, not copied, when the document holds nothing yet: a large file's top
+            // map would otherwise exist twice at the end of the parse (its peak of memory).
+            Value::Map(Branch(items)) if doc.0.is_empty() => doc.0 = items,
             Value::Map(Branch(items)) => doc.0.extend(items),
             Value::Null => {}
             Value::List(_) => return Err(self.err(node.start, ErrorKind::TopLevelList)),
@@ -742,14 +806,40 @@ fn has_yaml11_break(text: &str) -> bool {
     text.contains(is_yaml11_break)
 }
 
-/// The content indentation of the block scalar whose header is on line `header` (1-based):
-/// the fewest leading spaces of its non-empty lines up to line `end`.
-fn block_indent(src: &str, header: usize, end: usize) -> usize {
-    src.lines()
-        .skip(header)
-        .take(end.saturating_sub(header))
+/// The content indentation of the block scalar granit places at lines `start..=end`
+/// (1-based; it starts on the header's line or the next, and `end` may be the next token's
+/// line): the fewest leading spaces of its non-empty lines right of the header's node (its
+/// key, or its dash for a list item).
+fn block_indent(src: &str, start: usize, end: usize) -> usize {
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let lines: Vec<&str> = src
+        .lines()
+        .skip(start.saturating_sub(2))
+        .take(end + 2 - start.max(1))
+        .collect();
+    let is_header = |l: &str| {
+        let t = l.trim_end();
+        t.trim_end_matches(['-', '+']).ends_with(['|', '>'])
+    };
+    let Some(h) = lines.iter().take(2).position(|l| is_header(l)) else {
+        return 0;
+    };
+    let head = lines[h];
+    // The column of the header's node: past the dashes of list items, unless the block
+    // scalar is itself the item.
+    let mut node = indent(head);
+    while let Some(rest) = head[node..].strip_prefix("- ") {
+        let next = node + 2 + indent(rest);
+        if head[next..].starts_with(['|', '>']) {
+            break;
+        }
+        node = next;
+    }
+    lines[h + 1..]
+        .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .map(|l| indent(l))
+        .take_while(|&n| n > node)
         .min()
         .unwrap_or(0)
 }
@@ -781,4 +871,57 @@ fn fold_yaml11_breaks(text: &str, block_indent: Option<usize>) -> std::borrow::C
         out.push(c);
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// sops (yaml.v3's emitter) writes a LS or PS that follows a line feed in a literal block at
+/// the very start of the next line, before the block's indentation: "a\n\u{2028}c" is
+/// `|-` / `    a` / `\u{2028}    c`. yaml.v3 (YAML 1.1) reads the break as the end of an empty
+/// line; granit (YAML 1.2) sees content left of the block and fails. Moving such breaks behind
+/// the block's indentation gives granit the same content, and [`fold_yaml11_breaks`] then drops
+/// the indentation after them as yaml.v3 does. Only lines inside a block scalar whose
+/// indentation is found (no explicit indentation indicator) are changed.
+fn indent_line_start_breaks(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("\n\u{2028}") && !src.contains("\n\u{2029}") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let lines: Vec<&str> = src.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(src.len() + 64);
+    for (i, line) in lines.iter().enumerate() {
+        if starts_with_yaml11_break(line) {
+            if let Some(indent) = block_scalar_indent(&lines[..i]) {
+                out.extend(std::iter::repeat_n(' ', indent));
+            }
+        }
+        out.push_str(line);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn starts_with_yaml11_break(line: &str) -> bool {
+    line.starts_with(['\u{2028}', '\u{2029}'])
+}
+
+/// The content indentation of the block scalar that continues after the lines `above`: the
+/// nearest line above that is left of every content line below it and is a block scalar
+/// header (`key: |`, `- >`, a chomping indicator at most); `None` when there is none.
+fn block_scalar_indent(above: &[&str]) -> Option<usize> {
+    let mut least = usize::MAX;
+    for line in above.iter().rev() {
+        if line.trim().is_empty() || starts_with_yaml11_break(line) {
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent < least && least != usize::MAX {
+            let head = line.trim();
+            let head = head.strip_suffix(['-', '+']).unwrap_or(head);
+            let header = ["|", ">"].iter().any(|b| {
+                head == *b || head.ends_with(&format!(": {b}")) || head.ends_with(&format!("- {b}"))
+            });
+            if header {
+                return Some(least);
+            }
+        }
+        least = least.min(indent);
+    }
+    None
 }

@@ -671,6 +671,13 @@ fn unicode_line_separators_round_trip_as_sops_writes_them() {
         ("a\u{2029}b", "k: '"),
         ("x\u{2028}\u{2029}y", "k: '"),
         ("a\nb\u{2028}c", "k: |-"),
+        // A break right after a line feed: sops writes it at the start of the line, before
+        // the indentation (`\u{2028}    c`), and reads it back (checked with sops 3.11).
+        ("a\n\u{2028}c", "k: |-"),
+        ("a\n\u{2029}c", "k: |-"),
+        ("a\n\u{2028}\u{2028}c", "k: |-"),
+        ("x\n\u{2028}  y\nz", "k: |-"),
+        ("a\n  b\n\u{2028}c", "k: |-"),
     ] {
         let mut b = Branch::default();
         b.set("k", s(v));
@@ -679,4 +686,12 @@ fn unicode_line_separators_round_trip_as_sops_writes_them() {
         assert!(text.starts_with(style), "{v:?} -> {text:?}");
         assert_eq!(parse(&text).unwrap(), tree, "{v:?} -> {text:?}");
     }
+    // The bytes sops 3.11 writes for "a\n\u{2028}c", "a\n  b\n\u{2028}c" and "a\nb\u{2028}c",
+    // each followed by another key (whose line granit counts into the block scalar's span).
+    let sops = "k: |-\n    a\n\u{2028}    c\nq: |-\n    a\n      b\n\u{2028}    c\n\
+                m: |-\n    a\n    b\u{2028}    c\nz: 1\n";
+    let tree = parse(sops).unwrap();
+    assert_eq!(tree.docs[0].get("k"), Some(&s("a\n\u{2028}c")));
+    assert_eq!(tree.docs[0].get("q"), Some(&s("a\n  b\n\u{2028}c")));
+    assert_eq!(tree.docs[0].get("m"), Some(&s("a\nb\u{2028}c")));
 }
