@@ -14,33 +14,43 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::files::Listing;
 use super::Error;
 use crate::repo;
 use crate::sops::rules::{Config, FILE_NAME as SOPS_CONFIG};
 
 /// Which of `names` a change since `rev` affects, sorted.
-/// `paths` are the checked files (repo-relative).
+/// `listing`: the checked files, with the repository and the paths that differ between
+/// index and work tree, as [`files::list`] found them.
 pub fn affected(
     root: &Path,
     rev: &str,
     names: &[String],
-    paths: &[String],
+    listing: &Listing,
 ) -> Result<Vec<String>, Error> {
     let git_err = |e: git2::Error| Error::ChangedSince {
         rev: rev.to_owned(),
         message: e.message().to_owned(),
     };
-    let repo = git2::Repository::open(root).map_err(git_err)?;
+    let Some((repo, differ)) = &listing.git else {
+        return Err(Error::ChangedSince {
+            rev: rev.to_owned(),
+            message: format!("{} is not a git checkout", root.display()),
+        });
+    };
+    let paths = &listing.paths;
     let tree = repo
         .revparse_single(rev)
         .and_then(|o| o.peel_to_tree())
         .map_err(git_err)?;
-    let mut opts = git2::DiffOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true);
+    // REF against the index, plus what differs between index and work tree (the listing
+    // looked already): a path changed and changed back in the work tree counts as changed
+    // (over-approximates, never misses).
+    let index = repo.index().map_err(git_err)?;
     let diff = repo
-        .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
+        .diff_tree_to_index(Some(&tree), Some(&index), None)
         .map_err(git_err)?;
-    let mut changed = BTreeSet::new();
+    let mut changed = differ.clone();
     for d in diff.deltas() {
         for f in [d.old_file(), d.new_file()] {
             if let Some(p) = f.path().and_then(Path::to_str) {
@@ -81,7 +91,7 @@ pub fn affected(
             let old = tree
                 .get_path(Path::new(p))
                 .ok()
-                .and_then(|e| e.to_object(&repo).ok())
+                .and_then(|e| e.to_object(repo).ok())
                 .and_then(|o| {
                     o.as_blob()
                         .map(|b| String::from_utf8_lossy(b.content()).into_owned())

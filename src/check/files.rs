@@ -77,20 +77,34 @@ pub fn installations(root: &Path) -> Result<Vec<String>, Error> {
 
 /// Reads every checked file under `root`, in path order.
 pub fn load(root: &Path) -> Result<Vec<RepoFile>, Error> {
-    read(root, &list(root)?)
+    read(root, &list(root)?.paths)
 }
 
-/// Paths of every checked file under `root` (`.mcbignore` applied), sorted.
-pub fn list(root: &Path) -> Result<Vec<String>, Error> {
-    let paths = if root.join(".git").exists() {
-        git_paths(root)?
+/// The checked files of a repo and, in a git checkout, what the listing learnt from git on
+/// the way (one look at the work tree serves both the listing and `--changed-since`).
+pub struct Listing {
+    /// Paths of every checked file (`.mcbignore` applied), sorted.
+    pub paths: Vec<String>,
+    /// In a git checkout: the repository and the paths whose work-tree state differs from
+    /// the index (modified, deleted, untracked and not ignored), before `.mcbignore`.
+    pub git: Option<(git2::Repository, BTreeSet<String>)>,
+}
+
+/// Lists every checked file under `root`.
+pub fn list(root: &Path) -> Result<Listing, Error> {
+    let (paths, git) = if root.join(".git").exists() {
+        let scan = git_scan(root)?;
+        (scan.0, Some((scan.1, scan.2)))
     } else {
         let mut v = BTreeSet::new();
         walk(root, root, &mut v)?;
-        v
+        (v, None)
     };
     let ignore = Ignore::load(root)?;
-    Ok(paths.into_iter().filter(|p| !ignore.matches(p)).collect())
+    Ok(Listing {
+        paths: paths.into_iter().filter(|p| !ignore.matches(p)).collect(),
+        git,
+    })
 }
 
 /// Reads the files at `paths` (on every core), skipping links and files deleted in the
@@ -161,30 +175,40 @@ fn rel(root: &Path, p: &Path) -> String {
         .join("/")
 }
 
-fn git_paths(root: &Path) -> Result<BTreeSet<String>, Error> {
+/// The index's paths plus untracked files git does not ignore; the repository; and every
+/// path whose work-tree state differs from the index. One diff of the index against the work
+/// tree: `git status` would also compare HEAD with the index, which no caller needs.
+fn git_scan(root: &Path) -> Result<(BTreeSet<String>, git2::Repository, BTreeSet<String>), Error> {
     let git_err = |e: git2::Error| Error::Git {
         root: root.to_path_buf(),
         message: e.message().to_owned(),
     };
     let repo = git2::Repository::open(root).map_err(git_err)?;
-    let mut out = BTreeSet::new();
-    let index = repo.index().map_err(git_err)?;
-    for e in index.iter() {
-        out.insert(String::from_utf8_lossy(&e.path).into_owned());
-    }
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err)?;
-    for s in statuses.iter() {
-        if s.status().contains(git2::Status::WT_NEW) {
-            if let Ok(p) = s.path() {
-                out.insert(p.to_owned());
+    let mut paths = BTreeSet::new();
+    let mut differ = BTreeSet::new();
+    {
+        let index = repo.index().map_err(git_err)?;
+        for e in index.iter() {
+            paths.insert(String::from_utf8_lossy(&e.path).into_owned());
+        }
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true).recurse_untracked_dirs(true);
+        let diff = repo
+            .diff_index_to_workdir(Some(&index), Some(&mut opts))
+            .map_err(git_err)?;
+        for d in diff.deltas() {
+            for f in [d.old_file(), d.new_file()] {
+                if let Some(p) = f.path().and_then(Path::to_str) {
+                    let p = p.replace('\\', "/");
+                    if d.status() == git2::Delta::Untracked {
+                        paths.insert(p.clone());
+                    }
+                    differ.insert(p);
+                }
             }
         }
     }
-    Ok(out)
+    Ok((paths, repo, differ))
 }
 
 /// The parsed [`IGNORE_FILE`].

@@ -306,12 +306,33 @@ fn run_batched(
     progress: &mut dyn Progress,
     batch: usize,
 ) -> Result<Report, Error> {
+    // What does not depend on the file list is read on the other cores while git lists
+    // the files: every installation for the repo-wide checks, the built-in schemas.
+    std::thread::scope(|s| {
+        let all = s.spawn(|| load_all(root));
+        if !opts.skip.contains(&Rule::Schema) {
+            s.spawn(crate::schema::warm);
+        }
+        let all = || all.join().expect("loading the installations panicked");
+        check_repo(root, opts, now, progress, batch, all)
+    })
+}
+
+/// [`run_batched`] once it is reading the installations (`all` waits for them).
+fn check_repo(
+    root: &Path,
+    opts: &Options,
+    now: OffsetDateTime,
+    progress: &mut dyn Progress,
+    batch: usize,
+    all: impl FnOnce() -> Result<Vec<crate::repo::installation::Loaded>, crate::Error>,
+) -> Result<Report, Error> {
     let mut selected = select(root, &opts.names)?;
     progress.action("listing repository files");
-    let paths = files::list(root)?;
+    let listing = files::list(root)?;
     let mut unchanged = Vec::new();
     if let Some(rev) = &opts.changed_since {
-        let affected = changed::affected(root, rev, &selected, &paths)?;
+        let affected = changed::affected(root, rev, &selected, &listing)?;
         unchanged = selected
             .iter()
             .filter(|n| affected.binary_search(n).is_err())
@@ -324,7 +345,7 @@ fn run_batched(
     // every batch; the checks' findings on them repeat identically and are deduplicated.
     let mut common = Vec::new();
     let mut by_inst: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in paths {
+    for p in listing.paths {
         match files::installation_of(&p) {
             None => common.push(p),
             Some(i) if wanted.contains(i) => by_inst.entry(i.to_owned()).or_default().push(p),
@@ -394,7 +415,7 @@ fn run_batched(
     findings.extend(kustomize::unbuilt(&acc.unbuilt));
     // Repo-wide checks, once, when every installation loads (one that does not is already
     // a spec-invalid finding).
-    if let Ok(all) = load_all(root) {
+    if let Ok(all) = all() {
         findings.extend(
             shared_unreadable(root, &all)
                 .into_iter()

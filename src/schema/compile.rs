@@ -186,12 +186,10 @@ impl<'a> Compiler<'a> {
         // Reserve the slot first: definitions may refer to themselves (JSONSchemaProps).
         self.arena.nodes.push(Node::empty());
         self.by_ref.insert(name.to_owned(), id);
-        let schema = self
-            .defs
-            .and_then(|d| d.get(name))
-            .cloned()
-            .unwrap_or(Value::Object(Map::new()));
-        let mut node = self.build(&schema, Dialect::Builtin);
+        let empty = Value::Object(Map::new());
+        let defs = self.defs;
+        let schema = defs.and_then(|d| d.get(name)).unwrap_or(&empty);
+        let mut node = self.build(schema, Dialect::Builtin);
         // The OpenAPI only says "string or number"; apimachinery accepts far fewer strings.
         if name == QUANTITY {
             node.format = Some("quantity".into());

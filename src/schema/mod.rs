@@ -25,6 +25,9 @@
 
 mod compile;
 mod format;
+// build.rs indexes the vendored CRDs with it; at run time only the tests scan.
+#[cfg(test)]
+mod scan;
 mod sources;
 mod walk;
 
@@ -96,7 +99,7 @@ type Compiled = Option<Arc<Arena>>;
 /// A CRD the repo installs, with the installations it belongs to (`None`: the whole repo).
 #[derive(Debug)]
 struct RepoCrd {
-    doc: Value,
+    doc: Arc<Value>,
     owners: Vec<Option<String>>,
 }
 
@@ -148,6 +151,13 @@ pub fn is_api_object(doc: &Value) -> bool {
     !(api.is_empty() || kind.is_empty() || tool_file)
 }
 
+/// Reads the vendored schema data now rather than on the first validation (a caller
+/// with other work to do starts it on another thread).
+pub fn warm() {
+    sources::builtin();
+    sources::vendored_index();
+}
+
 /// Whether a CRD for (group, kind) is vendored (embedded in mcb).
 pub fn is_vendored(group: &str, kind: &str) -> bool {
     sources::vendored_index().contains_key(&(group.to_owned(), kind.to_owned()))
@@ -172,7 +182,7 @@ impl Catalog {
         };
         let owner = owner.map(str::to_owned);
         let slots = self.repo_index.entry(id).or_default();
-        if let Some(&i) = slots.iter().find(|&&i| self.repo[i].doc == *doc) {
+        if let Some(&i) = slots.iter().find(|&&i| *self.repo[i].doc == *doc) {
             if !self.repo[i].owners.contains(&owner) {
                 self.repo[i].owners.push(owner);
             }
@@ -180,7 +190,7 @@ impl Catalog {
         }
         slots.push(self.repo.len());
         self.repo.push(RepoCrd {
-            doc: doc.clone(),
+            doc: Arc::new(doc.clone()),
             owners: vec![owner],
         });
     }
@@ -324,7 +334,7 @@ impl Catalog {
             return hit.map_or(Lookup::Unknown, Lookup::Found);
         }
         let doc = match &source {
-            Source::Repo(i) => Arc::new(self.repo[*i].doc.clone()),
+            Source::Repo(i) => self.repo[*i].doc.clone(),
             Source::Vendored(doc_ref) => match self.vendored_doc(*doc_ref) {
                 Some(doc) => doc,
                 None => return Lookup::Unknown,
@@ -332,14 +342,10 @@ impl Catalog {
             Source::Builtin(_) => unreachable!("built-in kinds returned above"),
         };
         let served = served_versions(&doc);
-        let Some(schema) = served
-            .iter()
-            .find(|(v, _)| v == version)
-            .map(|(_, s)| s.clone())
-        else {
-            return Lookup::Unserved(served.into_iter().map(|(v, _)| v).collect());
+        let Some(&(_, schema)) = served.iter().find(|(v, _)| *v == version) else {
+            return Lookup::Unserved(served.into_iter().map(|(v, _)| v.to_owned()).collect());
         };
-        self.compiled(source, version, || Some(compile_crd(&schema)))
+        self.compiled(source, version, || Some(compile_crd(schema)))
     }
 
     fn vendored_doc(&self, r: sources::DocRef) -> Option<Arc<Value>> {
@@ -377,9 +383,9 @@ enum Lookup {
     Unknown,
 }
 
-/// Served versions of a CRD with their schema (`{}` preserving everything when a version
-/// has none).
-fn served_versions(crd: &Value) -> Vec<(String, Value)> {
+/// Served versions of a CRD with their schema (`None`: the version has none, and
+/// everything is preserved). Borrowed: CRD schemas run to hundreds of kB.
+fn served_versions(crd: &Value) -> Vec<(&str, Option<&Value>)> {
     let Some(versions) = crd.pointer("/spec/versions").and_then(Value::as_array) else {
         return Vec::new();
     };
@@ -387,30 +393,32 @@ fn served_versions(crd: &Value) -> Vec<(String, Value)> {
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
         .filter_map(|v| {
-            let name = v.get("name")?.as_str()?.to_owned();
-            let schema = v
-                .pointer("/schema/openAPIV3Schema")
-                .cloned()
-                .unwrap_or_else(
-                    || serde_json::json!({"x-kubernetes-preserve-unknown-fields": true}),
-                );
-            Some((name, schema))
+            Some((
+                v.get("name")?.as_str()?,
+                v.pointer("/schema/openAPIV3Schema"),
+            ))
         })
         .collect()
 }
 
 /// Compiles a CRD version's schema. The root's `apiVersion`, `kind` and `metadata` are the
 /// API server's (metadata is ObjectMeta whatever the CRD declares), so the root is
-/// compiled as an embedded resource without its own declarations of them.
-fn compile_crd(schema: &Value) -> Arena {
-    let mut root = schema.clone();
-    if let Some(props) = root.get_mut("properties").and_then(Value::as_object_mut) {
-        for k in ["apiVersion", "kind", "metadata"] {
-            props.remove(k);
+/// an embedded resource without its own declarations of them (compiled, then dropped from
+/// the root's fields: cheaper than copying the schema without them).
+fn compile_crd(schema: Option<&Value>) -> Arena {
+    let preserve;
+    let schema = match schema {
+        Some(s) => s,
+        None => {
+            preserve = serde_json::json!({"x-kubernetes-preserve-unknown-fields": true});
+            &preserve
         }
-    }
-    let mut arena = Compiler::new(Some(&sources::builtin().defs)).compile(&root, Dialect::Crd);
-    arena.nodes[0].embedded = true;
+    };
+    let mut arena = Compiler::new(Some(&sources::builtin().defs)).compile(schema, Dialect::Crd);
+    let root = &mut arena.nodes[0];
+    root.properties
+        .retain(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+    root.embedded = true;
     arena
 }
 

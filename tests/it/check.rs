@@ -676,6 +676,105 @@ fn issue_20_changed_since_checks_only_affected_installations() {
     );
 }
 
+/// Issue #20: what `--changed-since` reports for a changed installation, and for the repo,
+/// is what the full check reports for them, byte for byte, every rule on and MACs verified:
+/// a staged leak (REF against the index), an edited manifest (index against the work tree)
+/// and an untracked file are all seen, and the unchanged installation is named.
+#[test]
+fn issue_20_changed_since_reports_what_the_full_check_reports() {
+    let t = TestEnv::new();
+    let repo = empty_repo(&t, "repo");
+    for name in ["alpha", "beta"] {
+        let mut c = t.mcb();
+        c.arg("--repo")
+            .arg(&repo)
+            .args([
+                "init-installation",
+                name,
+                "--example",
+                "--no-commit",
+                "--age-key-out",
+            ])
+            .arg(t.path().join(format!("{name}.agekey")));
+        run(c).ok();
+    }
+    let git = |args: &[&str]| {
+        let mut c = t.command("git");
+        c.arg("-C").arg(&repo).args(args);
+        run(c).ok();
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "alpha and beta"]);
+    let beta = repo.join("installations/beta");
+    let key = t.path().join("beta.agekey");
+    let report = |extra: &[&str]| {
+        let mut c = t.mcb();
+        c.arg("--repo")
+            .arg(&repo)
+            .args(["check", "-o", "json", "--age-key-file"])
+            .arg(&key)
+            .arg("--kubectl")
+            .arg(tool("kubectl"))
+            .args(extra);
+        let r = run(c).fails_with(1);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        v
+    };
+    // Each finding as the JSON the report prints, for beta and for no installation.
+    let of_beta = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["installation"] == "beta" || f["installation"].is_null())
+            .map(|f| serde_json::to_string_pretty(f).unwrap())
+            .collect()
+    };
+    let since_head = || report(&["--changed-since", "HEAD"]);
+    // A tracked file edited in the work tree, then (alone) a file staged since REF.
+    let cluster = beta.join("manifests/cluster/cluster.yaml");
+    let text = fs::read_to_string(&cluster).unwrap();
+    fs::write(&cluster, format!("{text}bogus: 1\n")).unwrap();
+    assert_eq!(since_head()["installations"], serde_json::json!(["beta"]));
+    fs::write(&cluster, &text).unwrap();
+    fs::write(
+        beta.join("leak.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: b\n",
+    )
+    .unwrap();
+    git(&["add", "installations/beta/leak.yaml"]);
+    assert_eq!(since_head()["installations"], serde_json::json!(["beta"]));
+    // All three at once, and an untracked file.
+    fs::write(&cluster, format!("{text}bogus: 1\n")).unwrap();
+    fs::write(beta.join("notes.yaml"), "apiVersion: v1\nkind: Nope\n").unwrap();
+    let full = report(&[]);
+    let changed = since_head();
+    assert_eq!(changed["installations"], serde_json::json!(["beta"]));
+    assert_eq!(changed["unchanged"], serde_json::json!(["alpha"]));
+    assert!(
+        changed["skipped"][0]
+            .as_str()
+            .unwrap()
+            .contains("1 installation(s) unchanged since HEAD: alpha"),
+        "{changed}"
+    );
+    assert_eq!(of_beta(&changed), of_beta(&full));
+    let files: std::collections::BTreeSet<&str> = changed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["file"].as_str())
+        .collect();
+    for f in ["leak.yaml", "manifests/cluster/cluster.yaml", "notes.yaml"] {
+        assert!(
+            files.contains(format!("installations/beta/{f}").as_str()),
+            "{changed}"
+        );
+    }
+    assert_eq!(changed["macChecked"], true, "{changed}");
+}
+
 #[test]
 fn broken_kustomization_is_reported() {
     let t = TestEnv::new();
