@@ -576,12 +576,10 @@ fn issue_20_kustomizations_build_natively_and_kubectl_only_for_unmodelled_featur
     assert!(built.ends_with("installations/demo/extra\n"), "{built}");
 }
 
-/// Issue #20: `--changed-since REF` checks the installations a change since REF affects and
-/// names the others; templates affect all, a `.sops.yaml` rule the installations it covers.
-#[test]
-fn issue_20_changed_since_checks_only_affected_installations() {
-    let t = TestEnv::new();
-    let repo = empty_repo(&t, "repo");
+/// A repo with installations `alpha` and `beta` (`--example`, keys `NAME.agekey` in `t`),
+/// committed: the base the `--changed-since` tests change.
+fn alpha_and_beta(t: &TestEnv) -> PathBuf {
+    let repo = empty_repo(t, "repo");
     for name in ["alpha", "beta"] {
         let mut c = t.mcb();
         c.arg("--repo")
@@ -597,13 +595,22 @@ fn issue_20_changed_since_checks_only_affected_installations() {
         run(c).ok();
     }
     for args in [
-        vec!["add", "-A"],
-        vec!["commit", "-q", "-m", "alpha and beta"],
+        ["add", "-A"].as_slice(),
+        &["commit", "-q", "-m", "alpha and beta"],
     ] {
         let mut c = t.command("git");
-        c.arg("-C").arg(&repo).args(&args);
+        c.arg("-C").arg(&repo).args(args);
         run(c).ok();
     }
+    repo
+}
+
+/// Issue #20: `--changed-since REF` checks the installations a change since REF affects and
+/// names the others; templates affect all, a `.sops.yaml` rule the installations it covers.
+#[test]
+fn issue_20_changed_since_checks_only_affected_installations() {
+    let t = TestEnv::new();
+    let repo = alpha_and_beta(&t);
     let changed = |rev: &str| {
         let mut c = t.mcb();
         c.arg("--repo").arg(&repo).args([
@@ -683,28 +690,12 @@ fn issue_20_changed_since_checks_only_affected_installations() {
 #[test]
 fn issue_20_changed_since_reports_what_the_full_check_reports() {
     let t = TestEnv::new();
-    let repo = empty_repo(&t, "repo");
-    for name in ["alpha", "beta"] {
-        let mut c = t.mcb();
-        c.arg("--repo")
-            .arg(&repo)
-            .args([
-                "init-installation",
-                name,
-                "--example",
-                "--no-commit",
-                "--age-key-out",
-            ])
-            .arg(t.path().join(format!("{name}.agekey")));
-        run(c).ok();
-    }
+    let repo = alpha_and_beta(&t);
     let git = |args: &[&str]| {
         let mut c = t.command("git");
         c.arg("-C").arg(&repo).args(args);
         run(c).ok();
     };
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "alpha and beta"]);
     let beta = repo.join("installations/beta");
     let key = t.path().join("beta.agekey");
     let report = |extra: &[&str]| {
