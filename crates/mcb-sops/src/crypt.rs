@@ -2,7 +2,10 @@
 //! docs/sops-format.md). One walk visits every leaf in document order with its key path;
 //! encryption, decryption and the MAC all use it, so they cannot disagree on order or AAD.
 //! Decryption is one [`Decrypter`] per file, fed by that walk or, for YAML, by the parser as
-//! it reads each value (the same per-leaf code and order; see `open_streaming` in the facade).
+//! it reads each value (the same per-leaf code and order; see `open_streaming` in `open`).
+//!
+//! Size: the walk, the per-leaf sealing and opening, and the MAC, kept together so they
+//! cannot disagree on order or AAD (see above).
 
 use std::collections::HashMap;
 

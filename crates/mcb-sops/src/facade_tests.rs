@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use secrecy::ExposeSecret;
 
 use super::*;
+use crate::open::{open_streaming, open_whole};
 
 /// The first line containing `needle` (to compare one value's ciphertext).
 fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {

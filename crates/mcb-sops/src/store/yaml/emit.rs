@@ -6,6 +6,9 @@
 //! columns right of the dash, on the dash's line. Comments are written on their own line at
 //! the level of the collection holding them; the leading comments of a collection that is a
 //! list item go above its dash, as yaml.v3 writes a node's head comment.
+//!
+//! Size: one emitter mirroring yaml.v3's encoder byte for byte (scalar styles, comments,
+//! indentation of lists in maps); its rules depend on each other.
 
 use super::resolve::{format_float, resolve_plain, Resolved};
 use crate::{Item, Tree, Value};

@@ -19,6 +19,9 @@
 //!   comments there); after a flow collection it opens that collection, as in sops.
 //!
 //! Blank lines, which also split yaml.v3's comment groups, are not modelled.
+//!
+//! Size: one parser, yaml.v3's comment placement and YAML 1.1 line breaks over granit's
+//! event stream; its parts share the event cursor and the comment state.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

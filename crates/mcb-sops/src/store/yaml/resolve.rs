@@ -1,6 +1,8 @@
 //! Scalar typing exactly as Go yaml.v3 (`resolve.go`, `time.Parse`, `strconv`) does it for
 //! sops, and the reverse: Go's `FormatFloat(f, 'g', -1, 64)` and `time.MarshalText` text.
 //! Pure functions on strings; no YAML structure here.
+//!
+//! Size: a table of Go's scalar rules (bool, int, float, timestamp forms), each small.
 
 use crate::scalar::{days_in, TimeParts, Timestamp};
 use crate::Value;

@@ -1,5 +1,7 @@
 //! The acceptance tests: the real sops vectors round-trip byte for byte, and plaintext parses
 //! to the types sops recorded; plus parse details and property tests.
+//!
+//! Size: a test module, one test per vector class and parse detail.
 
 use std::path::PathBuf;
 
