@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::files::Listing;
+use super::files::{self, Listing};
 use super::Error;
 use crate::repo;
 use crate::sops::rules::{Config, FILE_NAME as SOPS_CONFIG};
@@ -51,13 +51,7 @@ pub fn affected(
         .diff_tree_to_index(Some(&tree), Some(&index), None)
         .map_err(git_err)?;
     let mut changed = differ.clone();
-    for d in diff.deltas() {
-        for f in [d.old_file(), d.new_file()] {
-            if let Some(p) = f.path().and_then(Path::to_str) {
-                changed.insert(p.replace('\\', "/"));
-            }
-        }
-    }
+    changed.extend(files::delta_paths(&diff).into_iter().map(|(_, p)| p));
     let all: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let mut out: BTreeSet<&str> = BTreeSet::new();
     for p in &changed {

@@ -93,8 +93,8 @@ pub struct Listing {
 /// Lists every checked file under `root`.
 pub fn list(root: &Path) -> Result<Listing, Error> {
     let (paths, git) = if root.join(".git").exists() {
-        let scan = git_scan(root)?;
-        (scan.0, Some((scan.1, scan.2)))
+        let (paths, repo, differ) = git_scan(root)?;
+        (paths, Some((repo, differ)))
     } else {
         let mut v = BTreeSet::new();
         walk(root, root, &mut v)?;
@@ -196,19 +196,27 @@ fn git_scan(root: &Path) -> Result<(BTreeSet<String>, git2::Repository, BTreeSet
         let diff = repo
             .diff_index_to_workdir(Some(&index), Some(&mut opts))
             .map_err(git_err)?;
-        for d in diff.deltas() {
-            for f in [d.old_file(), d.new_file()] {
-                if let Some(p) = f.path().and_then(Path::to_str) {
-                    let p = p.replace('\\', "/");
-                    if d.status() == git2::Delta::Untracked {
-                        paths.insert(p.clone());
-                    }
-                    differ.insert(p);
-                }
+        for (status, p) in delta_paths(&diff) {
+            if status == git2::Delta::Untracked {
+                paths.insert(p.clone());
             }
+            differ.insert(p);
         }
     }
     Ok((paths, repo, differ))
+}
+
+/// Every path a diff names (old and new side of each delta, `/`-separated), with the
+/// delta's status.
+pub(super) fn delta_paths(diff: &git2::Diff<'_>) -> Vec<(git2::Delta, String)> {
+    diff.deltas()
+        .flat_map(|d| {
+            [d.old_file(), d.new_file()]
+                .into_iter()
+                .filter_map(move |f| f.path().and_then(Path::to_str))
+                .map(move |p| (d.status(), p.replace('\\', "/")))
+        })
+        .collect()
 }
 
 /// The parsed [`IGNORE_FILE`].
