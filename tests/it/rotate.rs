@@ -796,7 +796,12 @@ pub(crate) fn bodies(fake: &Fake, method: &str, suffix: &str) -> Vec<serde_json:
 #[test]
 fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     let (t, repo, key) = installation();
-    let key_arg = key.to_str().unwrap();
+    let deploy_key = [
+        "--only",
+        "deploy-key",
+        "--age-key-file",
+        key.to_str().unwrap(),
+    ];
     let inv_path = repo.join("installations/demo/credentials.yaml");
     let fp = |inv: &str| {
         let inv = Inventory::parse("credentials.yaml", inv).unwrap();
@@ -806,13 +811,7 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     };
     let first = fp(&std::fs::read_to_string(&inv_path).unwrap());
     let fake = fake_github();
-    let r = rotate_with_pr(
-        &t,
-        &repo,
-        &fake,
-        &["--only", "deploy-key", "--age-key-file", key_arg],
-    )
-    .ok();
+    let r = rotate_with_pr(&t, &repo, &fake, &deploy_key).ok();
     assert!(r.stdout.contains("Deploy keys page"), "{}", r.stdout);
     let branch = "mcb/rotate-demo-deploy-key";
     back_on_then_switch(&t, &repo, "main", branch);
@@ -841,13 +840,7 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     // A second rotation retires the registered key; --finish deletes it at GitHub, but
     // only once the rotation is on the remote base branch (issue #23 item 1: it deleted
     // the key Flux on the merged main still used).
-    rotate_with_pr(
-        &t,
-        &repo,
-        &fake,
-        &["--only", "deploy-key", "--age-key-file", key_arg],
-    )
-    .ok();
+    rotate_with_pr(&t, &repo, &fake, &deploy_key).ok();
     back_on_then_switch(&t, &repo, branch, branch);
     let third = fp(&std::fs::read_to_string(&inv_path).unwrap());
     assert_eq!(third.extra["retiringForgeKeyId"], "1");
@@ -857,13 +850,7 @@ fn deploy_key_is_registered_with_the_pr_and_the_old_one_deleted_on_finish() {
     assert!(r.stderr.contains("not on origin/main"), "{}", r.stderr);
     assert!(bodies(&fake, "DELETE", "/keys/1").is_empty());
     // A third rotation before the second is finished would lose the old key's id.
-    let r = rotate_with_pr(
-        &t,
-        &repo,
-        &fake,
-        &["--only", "deploy-key", "--age-key-file", key_arg],
-    )
-    .fails_with(2);
+    let r = rotate_with_pr(&t, &repo, &fake, &deploy_key).fails_with(2);
     assert!(r.stderr.contains("not finished"), "{}", r.stderr);
 
     merge_on_remote(&t, &repo, branch);
